@@ -1,0 +1,53 @@
+/**
+ * One source of truth for the numbers the whole package shares: the classes,
+ * the curated subset, the split recipe, the training recipe and the MNIST files.
+ */
+
+/** Output classes of every model, in logit order. */
+export const CLASSES = [0, 5, 8] as const
+export type ClassLabel = (typeof CLASSES)[number]
+
+export const IMAGE_SIZE = 28
+export const PIXELS = IMAGE_SIZE * IMAGE_SIZE
+
+/** The curated imbalanced subset of the MNIST training set (SPEC §1). */
+export const DEFAULT_CLASS_COUNTS: Readonly<Record<ClassLabel, number>> = {8: 3500, 0: 1200, 5: 300}
+
+export const DEFAULT_SEED = 11_122_025
+export const DEFAULT_EVAL_RATIO = 0.2
+export const DEFAULT_VAL_RATIO = 0.15
+
+/** Training recipe (SPEC §3). */
+export const TRAINING_DEFAULTS = {
+  epochs: 20,
+  maxEpochs: 20,
+  learningRate: 1e-3,
+  batchSize: 32,
+  numWorkers: 2,
+  lrFactor: 0.5,
+  lrPatience: 2,
+  earlyStoppingPatience: 3,
+} as const
+
+export const EVALUATE_DEFAULTS = {batchSize: 32, numWorkers: 4} as const
+
+export interface MnistFile {
+  /** Official file name, kept as is on disk. */
+  name: string
+  md5: string
+}
+
+/** The four official MNIST files and their published MD5 sums. */
+export const MNIST_FILES = {
+  trainImages: {name: 'train-images-idx3-ubyte.gz', md5: 'f68b3c2dcbeaaa9fbdd348bbdeb94873'},
+  trainLabels: {name: 'train-labels-idx1-ubyte.gz', md5: 'd53e105ee54ea40749a09fcbcd1e9432'},
+  testImages: {name: 't10k-images-idx3-ubyte.gz', md5: '9fb629c4189551a2d022fa330f9573f3'},
+  testLabels: {name: 't10k-labels-idx1-ubyte.gz', md5: 'ec29112dd5afa0611ce80d1b7f02629c'},
+} as const satisfies Record<string, MnistFile>
+
+/** Default mirrors, tried in order: the PyTorch ecosystem's first, then others that serve the same files. */
+export const DEFAULT_MIRRORS = [
+  'https://ossci-datasets.s3.amazonaws.com/mnist/',
+  'https://storage.googleapis.com/cvdf-datasets/mnist/',
+  'https://yann.lecun.com/exdb/mnist/',
+] as const

@@ -1,0 +1,2 @@
+export * from './config.js'
+export {UserError} from './errors.js'

@@ -1,0 +1,160 @@
+import * as tf from '@tensorflow/tfjs-core'
+
+import {CLASSES, IMAGE_SIZE, PIXELS} from '../config.js'
+import {Rng} from '../data/rng.js'
+
+export const MODEL_KINDS = ['cnn', 'softmax'] as const
+export type ModelKind = (typeof MODEL_KINDS)[number]
+
+/** PyTorch's BatchNorm defaults, so the recipe matches the original. */
+const BN_EPSILON = 1e-5
+const BN_MOMENTUM = 0.1
+
+/**
+ * A network as plain tensors: trainable `params` (what the optimiser updates)
+ * and `buffers` (batch-norm running statistics, updated in training mode).
+ * Names are stable: they are the keys in checkpoints and exports.
+ */
+export interface Network {
+  readonly kind: ModelKind
+  readonly params: Record<string, tf.Variable>
+  readonly buffers: Record<string, tf.Variable>
+  /** Logits [B, 3] for images [B, 28, 28, 1] already normalised. */
+  logits(x: tf.Tensor4D, training: boolean): tf.Tensor2D
+  dispose(): void
+}
+
+export interface ParamSpec {
+  shape: number[]
+  /** 'uniform' draws from U(-1/sqrt(fanIn), 1/sqrt(fanIn)), PyTorch's default for conv and linear layers. */
+  init: 'uniform' | 'zeros' | 'ones'
+  fanIn: number
+  trainable: boolean
+}
+
+/** Parameter layout of each model kind (TensorFlow layouts: HWIO filters, [in, out] dense kernels). */
+export function parameterSpecs(kind: ModelKind): Record<string, ParamSpec> {
+  const classes = CLASSES.length
+  if (kind === 'softmax') {
+    return {
+      'dense.kernel': {shape: [PIXELS, classes], init: 'uniform', fanIn: PIXELS, trainable: true},
+      'dense.bias': {shape: [classes], init: 'uniform', fanIn: PIXELS, trainable: true},
+    }
+  }
+
+  const flat = (IMAGE_SIZE / 4) * (IMAGE_SIZE / 4) * 32
+  return {
+    'conv1.kernel': {shape: [3, 3, 1, 16], init: 'uniform', fanIn: 9, trainable: true},
+    'conv1.bias': {shape: [16], init: 'uniform', fanIn: 9, trainable: true},
+    'bn1.gamma': {shape: [16], init: 'ones', fanIn: 1, trainable: true},
+    'bn1.beta': {shape: [16], init: 'zeros', fanIn: 1, trainable: true},
+    'bn1.movingMean': {shape: [16], init: 'zeros', fanIn: 1, trainable: false},
+    'bn1.movingVariance': {shape: [16], init: 'ones', fanIn: 1, trainable: false},
+    'conv2.kernel': {shape: [3, 3, 16, 32], init: 'uniform', fanIn: 9 * 16, trainable: true},
+    'conv2.bias': {shape: [32], init: 'uniform', fanIn: 9 * 16, trainable: true},
+    'bn2.gamma': {shape: [32], init: 'ones', fanIn: 1, trainable: true},
+    'bn2.beta': {shape: [32], init: 'zeros', fanIn: 1, trainable: true},
+    'bn2.movingMean': {shape: [32], init: 'zeros', fanIn: 1, trainable: false},
+    'bn2.movingVariance': {shape: [32], init: 'ones', fanIn: 1, trainable: false},
+    'dense.kernel': {shape: [flat, classes], init: 'uniform', fanIn: flat, trainable: true},
+    'dense.bias': {shape: [classes], init: 'uniform', fanIn: flat, trainable: true},
+  }
+}
+
+/** Initial values drawn from our seeded generator, so they are identical on every backend and machine. */
+export function initialValues(kind: ModelKind, seed: number): Record<string, Float32Array> {
+  const rng = new Rng(seed)
+  const values: Record<string, Float32Array> = {}
+  for (const [name, spec] of Object.entries(parameterSpecs(kind))) {
+    const size = spec.shape.reduce((a, b) => a * b, 1)
+    const data = new Float32Array(size)
+    if (spec.init === 'ones') data.fill(1)
+    if (spec.init === 'uniform') {
+      const bound = 1 / Math.sqrt(spec.fanIn)
+      for (let i = 0; i < size; i++) data[i] = rng.uniform(-bound, bound)
+    }
+
+    values[name] = data
+  }
+
+  return values
+}
+
+/** Build a network from named values (fresh from `initialValues` or read from a checkpoint). */
+export function createNetwork(kind: ModelKind, values: Record<string, Float32Array>): Network {
+  const params: Record<string, tf.Variable> = {}
+  const buffers: Record<string, tf.Variable> = {}
+  for (const [name, spec] of Object.entries(parameterSpecs(kind))) {
+    const data = values[name]
+    if (!data) throw new Error(`missing value for ${name}`)
+    const variable = tf.variable(tf.tensor(data, spec.shape, 'float32'), spec.trainable, `${kind}.${name}.${nextId()}`)
+    if (spec.trainable) params[name] = variable
+    else buffers[name] = variable
+  }
+
+  const logits = kind === 'cnn' ? cnnLogits(params, buffers) : softmaxLogits(params)
+  return {
+    kind,
+    params,
+    buffers,
+    logits,
+    dispose() {
+      for (const v of [...Object.values(params), ...Object.values(buffers)]) v.dispose()
+    },
+  }
+}
+
+let variableCounter = 0
+function nextId(): number {
+  variableCounter += 1
+  return variableCounter
+}
+
+/** Named values of a network, for checkpoints. */
+export async function readValues(network: Network): Promise<Record<string, Float32Array>> {
+  const out: Record<string, Float32Array> = {}
+  for (const [name, v] of Object.entries({...network.params, ...network.buffers})) {
+    out[name] = (await v.data()) as Float32Array
+  }
+
+  return out
+}
+
+function softmaxLogits(params: Record<string, tf.Variable>) {
+  return (x: tf.Tensor4D): tf.Tensor2D =>
+    tf.tidy(() => tf.add(tf.matMul(tf.reshape(x, [x.shape[0], PIXELS]), params['dense.kernel']), params['dense.bias']))
+}
+
+function cnnLogits(params: Record<string, tf.Variable>, buffers: Record<string, tf.Variable>) {
+  const block = (x: tf.Tensor4D, name: 'conv1' | 'conv2', bn: 'bn1' | 'bn2', training: boolean): tf.Tensor4D => {
+    const conv = tf.add(tf.conv2d(x, params[`${name}.kernel`] as tf.Tensor4D, 1, 'same'), params[`${name}.bias`]) as tf.Tensor4D
+    const normed = batchNorm(conv, bn, training)
+    return tf.maxPool(tf.relu(normed), 2, 2, 'valid')
+  }
+
+  const batchNorm = (x: tf.Tensor4D, bn: 'bn1' | 'bn2', training: boolean): tf.Tensor4D => {
+    const gamma = params[`${bn}.gamma`]
+    const beta = params[`${bn}.beta`]
+    const movingMean = buffers[`${bn}.movingMean`]
+    const movingVariance = buffers[`${bn}.movingVariance`]
+    if (!training) return tf.batchNorm(x, movingMean, movingVariance, beta, gamma, BN_EPSILON) as tf.Tensor4D
+    const {mean, variance} = tf.moments(x, [0, 1, 2])
+    // Running statistics as PyTorch keeps them: unbiased variance, momentum 0.1 (assign records no gradient).
+    const n = x.shape[0] * x.shape[1] * x.shape[2]
+    tf.tidy(() => {
+      const m = mean
+      const v = tf.mul(variance, n / Math.max(n - 1, 1))
+      movingMean.assign(tf.add(tf.mul(movingMean, 1 - BN_MOMENTUM), tf.mul(m, BN_MOMENTUM)))
+      movingVariance.assign(tf.add(tf.mul(movingVariance, 1 - BN_MOMENTUM), tf.mul(v, BN_MOMENTUM)))
+    })
+    return tf.batchNorm(x, mean, variance, beta, gamma, BN_EPSILON) as tf.Tensor4D
+  }
+
+  return (x: tf.Tensor4D, training: boolean): tf.Tensor2D =>
+    tf.tidy(() => {
+      const h1 = block(x, 'conv1', 'bn1', training)
+      const h2 = block(h1, 'conv2', 'bn2', training)
+      const flat = tf.reshape(h2, [x.shape[0], h2.shape[1] * h2.shape[2] * h2.shape[3]])
+      return tf.add(tf.matMul(flat, params['dense.kernel']), params['dense.bias']) as tf.Tensor2D
+    })
+}
