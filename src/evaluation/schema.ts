@@ -1,0 +1,28 @@
+import {z} from 'zod'
+
+/** Per-class scores, as scikit-learn's classification_report gives them. */
+export const ClassScoresSchema = z.object({
+  precision: z.number(),
+  recall: z.number(),
+  f1: z.number(),
+  support: z.number().int().nonnegative(),
+})
+export type ClassScores = z.infer<typeof ClassScoresSchema>
+
+/**
+ * A classification report over the model's classes (0, 5, 8). Scores of a class
+ * with no predicted (or no true) samples are 0, scikit-learn's `zero_division=0`.
+ */
+export const ClassificationReportSchema = z.object({
+  labels: z.array(z.number().int()),
+  perClass: z.record(z.string(), ClassScoresSchema),
+  accuracy: z.number(),
+  /** Mean of per-class recall: "every class counts the same" (balanced accuracy). */
+  macroAccuracy: z.number(),
+  macroAvg: ClassScoresSchema,
+  weightedAvg: ClassScoresSchema,
+  /** confusionMatrix[i][j]: samples of true labels[i] predicted as labels[j]. */
+  confusionMatrix: z.array(z.array(z.number().int().nonnegative())),
+  total: z.number().int().nonnegative(),
+})
+export type ClassificationReport = z.infer<typeof ClassificationReportSchema>

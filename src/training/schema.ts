@@ -1,0 +1,14 @@
+import {z} from 'zod'
+
+/** One row of the per-epoch training log (CSV and JSON), like Lightning's CSV logger. */
+export const EpochLogSchema = z.object({
+  epoch: z.number().int().positive(),
+  trainLoss: z.number(),
+  trainAccuracy: z.number(),
+  valLoss: z.number(),
+  valAccuracy: z.number(),
+  valF1Macro: z.number(),
+  learningRate: z.number().positive(),
+  epochSeconds: z.number().nonnegative(),
+})
+export type EpochLog = z.infer<typeof EpochLogSchema>
