@@ -1,0 +1,113 @@
+import {join} from 'node:path'
+
+import {CLASSES, type ClassLabel, DEFAULT_CLASS_COUNTS, DEFAULT_EVAL_RATIO, DEFAULT_SEED, DEFAULT_VAL_RATIO, MNIST_FILES, PIXELS} from '../config.js'
+import {UserError} from '../errors.js'
+import {readIdxPair, type IdxImages} from './idx.js'
+import {Rng} from './rng.js'
+import {type ClassCounts, type Split, type SplitName, SPLIT_NAMES, countByClass, curateSubset, fingerprint, stratifiedSplit} from './split.js'
+
+export interface DatasetOptions {
+  dataDir: string
+  seed?: number
+  evalRatio?: number
+  valRatio?: number
+  classCounts?: ClassCounts
+}
+
+export interface CuratedDataset {
+  /** The MNIST training images the subset is drawn from. */
+  source: IdxImages
+  splits: Record<SplitName, Split>
+  fingerprints: Record<SplitName, string>
+  seed: number
+  evalRatio: number
+  valRatio: number
+  classCounts: ClassCounts
+}
+
+/** Read the MNIST training files in `dataDir` and build the curated, split subset (SPEC §1). */
+export async function loadCuratedDataset(options: DatasetOptions): Promise<CuratedDataset> {
+  const seed = options.seed ?? DEFAULT_SEED
+  const evalRatio = options.evalRatio ?? DEFAULT_EVAL_RATIO
+  const valRatio = options.valRatio ?? DEFAULT_VAL_RATIO
+  const classCounts = options.classCounts ?? {...DEFAULT_CLASS_COUNTS}
+  const {images, labels} = await readIdxPair(join(options.dataDir, MNIST_FILES.trainImages.name), join(options.dataDir, MNIST_FILES.trainLabels.name))
+  return buildCuratedDataset(images, labels, {seed, evalRatio, valRatio, classCounts})
+}
+
+export function buildCuratedDataset(
+  source: IdxImages,
+  labels: Uint8Array,
+  options: {seed: number; evalRatio: number; valRatio: number; classCounts: ClassCounts},
+): CuratedDataset {
+  const subset = curateSubset(labels, options.classCounts, new Rng(options.seed))
+  const splits = stratifiedSplit(subset, options)
+  const fingerprints = Object.fromEntries(SPLIT_NAMES.map((name) => [name, fingerprint(splits[name], source.pixels)])) as Record<SplitName, string>
+  return {source, splits, fingerprints, ...options}
+}
+
+/** Every 0/5/8 image of the official MNIST test set (t10k), in file order. */
+export async function loadTestSplit(dataDir: string): Promise<{source: IdxImages; split: Split; fingerprint: string}> {
+  const {images, labels} = await readIdxPair(join(dataDir, MNIST_FILES.testImages.name), join(dataDir, MNIST_FILES.testLabels.name))
+  const split: Split = {indices: [], labels: []}
+  for (let i = 0; i < labels.length; i++) {
+    if ((CLASSES as readonly number[]).includes(labels[i])) {
+      split.indices.push(i)
+      split.labels.push(labels[i] as ClassLabel)
+    }
+  }
+
+  if (split.indices.length === 0) throw new UserError(`${MNIST_FILES.testLabels.name} holds no images of classes ${CLASSES.join(', ')}`)
+  return {source: images, split, fingerprint: fingerprint(split, images.pixels)}
+}
+
+export interface Normalization {
+  method: 'standardize'
+  mean: number
+  std: number
+}
+
+/** Mean and standard deviation of pixel values in [0, 1], over one split (the training split: no leakage). */
+export function computeNormalization(source: IdxImages, split: Split): Normalization {
+  let sum = 0
+  let sumSquares = 0
+  for (const index of split.indices) {
+    const offset = index * PIXELS
+    for (let p = 0; p < PIXELS; p++) {
+      const v = source.pixels[offset + p] / 255
+      sum += v
+      sumSquares += v * v
+    }
+  }
+
+  const n = split.indices.length * PIXELS
+  const mean = sum / n
+  const std = Math.sqrt(Math.max(sumSquares / n - mean * mean, 0))
+  if (!(std > 0)) throw new UserError('the training split has constant pixels; it cannot be normalised')
+  return {method: 'standardize', mean, std}
+}
+
+/** Images of a split as one normalised float array [N × 784], and class indices (0..2) into CLASSES. */
+export function splitTensors(source: IdxImages, split: Split, normalization: Normalization): {x: Float32Array; y: Int32Array} {
+  const x = new Float32Array(split.indices.length * PIXELS)
+  const y = new Int32Array(split.indices.length)
+  const scale = 1 / (255 * normalization.std)
+  const shift = normalization.mean / normalization.std
+  for (const [row, index] of split.indices.entries()) {
+    const offset = index * PIXELS
+    const out = row * PIXELS
+    for (let p = 0; p < PIXELS; p++) x[out + p] = source.pixels[offset + p] * scale - shift
+    y[row] = CLASSES.indexOf(split.labels[row])
+  }
+
+  return {x, y}
+}
+
+export function describeSplits(dataset: CuratedDataset): Record<SplitName, {size: number; perClass: Record<string, number>; fingerprint: string}> {
+  return Object.fromEntries(
+    SPLIT_NAMES.map((name) => [
+      name,
+      {size: dataset.splits[name].indices.length, perClass: countByClass(dataset.splits[name].labels), fingerprint: dataset.fingerprints[name]},
+    ]),
+  ) as Record<SplitName, {size: number; perClass: Record<string, number>; fingerprint: string}>
+}

@@ -1,0 +1,107 @@
+import {readFile} from 'node:fs/promises'
+import {basename} from 'node:path'
+import {gunzipSync, gzipSync} from 'node:zlib'
+
+import {UserError, errorMessage} from '../errors.js'
+
+/** IDX magic numbers: 0x00000803 = unsigned bytes, 3 dimensions (images); 0x00000801 = 1 dimension (labels). */
+const IMAGES_MAGIC = 0x08_03
+const LABELS_MAGIC = 0x08_01
+
+export interface IdxImages {
+  count: number
+  rows: number
+  cols: number
+  /** count × rows × cols bytes, row-major, 0 = background, 255 = ink. */
+  pixels: Uint8Array
+}
+
+/** Decode an IDX file (gzip'd or not); every structural problem names the file. */
+function decodeIdx(bytes: Buffer, file: string, expectedMagic: number, kind: string): {dims: number[]; data: Uint8Array} {
+  const name = basename(file)
+  let raw = bytes
+  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    try {
+      raw = gunzipSync(bytes)
+    } catch (error) {
+      throw new UserError(`${name} is not a readable gzip file (${errorMessage(error)}); delete it and run download-data again`)
+    }
+  }
+
+  if (raw.length < 8) throw new UserError(`${name} is truncated: ${raw.length} bytes is too short for an IDX header`)
+  const magic = raw.readUInt32BE(0)
+  if (magic !== expectedMagic) {
+    throw new UserError(
+      `${name} is not an IDX ${kind} file (magic 0x${magic.toString(16).padStart(8, '0')}, expected 0x${expectedMagic.toString(16).padStart(8, '0')})`,
+    )
+  }
+
+  const ndim = magic & 0xff
+  const headerBytes = 4 + 4 * ndim
+  if (raw.length < headerBytes) throw new UserError(`${name} is truncated inside its IDX header`)
+  const dims = Array.from({length: ndim}, (_, i) => raw.readUInt32BE(4 + 4 * i))
+  const expected = dims.reduce((a, b) => a * b, 1)
+  const actual = raw.length - headerBytes
+  if (actual !== expected) {
+    throw new UserError(
+      `${name} is ${actual < expected ? 'truncated' : 'corrupt'}: its header promises ${expected} data bytes but it holds ${actual}; delete it and run download-data again`,
+    )
+  }
+
+  return {dims, data: new Uint8Array(raw.buffer, raw.byteOffset + headerBytes, expected)}
+}
+
+export function parseIdxImages(bytes: Buffer, file: string): IdxImages {
+  const {dims, data} = decodeIdx(bytes, file, IMAGES_MAGIC, 'images')
+  const [count, rows, cols] = dims
+  return {count, rows, cols, pixels: data}
+}
+
+export function parseIdxLabels(bytes: Buffer, file: string): Uint8Array {
+  return decodeIdx(bytes, file, LABELS_MAGIC, 'labels').data
+}
+
+async function readIdxFile(file: string): Promise<Buffer> {
+  try {
+    return await readFile(file)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') throw new UserError(`${file} not found; run \`digit-classification download-data --data-dir <dir>\` first`)
+    throw new UserError(`cannot read ${file}: ${errorMessage(error)}`)
+  }
+}
+
+/** Read a pair of image and label files and check that they describe the same samples. */
+export async function readIdxPair(imagesFile: string, labelsFile: string): Promise<{images: IdxImages; labels: Uint8Array}> {
+  const [imageBytes, labelBytes] = await Promise.all([readIdxFile(imagesFile), readIdxFile(labelsFile)])
+  const images = parseIdxImages(imageBytes, imagesFile)
+  const labels = parseIdxLabels(labelBytes, labelsFile)
+  if (images.count !== labels.length) {
+    throw new UserError(
+      `${basename(imagesFile)} holds ${images.count} images but ${basename(labelsFile)} holds ${labels.length} labels; the files do not belong together`,
+    )
+  }
+
+  if (images.rows !== 28 || images.cols !== 28) {
+    throw new UserError(`${basename(imagesFile)} holds ${images.rows}×${images.cols} images; MNIST images are 28×28`)
+  }
+
+  return {images, labels}
+}
+
+/** Encode images as a gzip'd IDX file (used to build fixtures and benchmark data). */
+export function encodeIdxImages(pixels: Uint8Array, count: number, rows = 28, cols = 28): Buffer {
+  const header = Buffer.alloc(16)
+  header.writeUInt32BE(IMAGES_MAGIC, 0)
+  header.writeUInt32BE(count, 4)
+  header.writeUInt32BE(rows, 8)
+  header.writeUInt32BE(cols, 12)
+  return gzipSync(Buffer.concat([header, Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength)]), {level: 9})
+}
+
+export function encodeIdxLabels(labels: Uint8Array): Buffer {
+  const header = Buffer.alloc(8)
+  header.writeUInt32BE(LABELS_MAGIC, 0)
+  header.writeUInt32BE(labels.length, 4)
+  return gzipSync(Buffer.concat([header, Buffer.from(labels.buffer, labels.byteOffset, labels.byteLength)]), {level: 9})
+}

@@ -1,0 +1,180 @@
+import {createHash} from 'node:crypto'
+
+import {CLASSES, type ClassLabel, PIXELS} from '../config.js'
+import {UserError} from '../errors.js'
+import {Rng} from './rng.js'
+
+export type ClassCounts = Record<ClassLabel, number>
+export const SPLIT_NAMES = ['train', 'val', 'eval'] as const
+export type SplitName = (typeof SPLIT_NAMES)[number]
+
+/** Parse `8=3500,0=1200,5=300`: every class of the model exactly once, positive counts. */
+export function parseClassCounts(text: string): ClassCounts {
+  const counts: Partial<ClassCounts> = {}
+  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const match = /^(\d+)\s*=\s*(\d+)$/.exec(part)
+    if (!match) throw new UserError(`--class-counts: "${part}" is not LABEL=COUNT (e.g. 8=3500,0=1200,5=300)`)
+    const label = Number(match[1])
+    const count = Number(match[2])
+    if (!(CLASSES as readonly number[]).includes(label)) {
+      throw new UserError(`--class-counts: unknown class ${label}; the classes are ${CLASSES.join(', ')}`)
+    }
+
+    if (counts[label as ClassLabel] !== undefined) throw new UserError(`--class-counts: class ${label} is given twice`)
+    if (count < 1) throw new UserError(`--class-counts: class ${label} needs at least 1 image`)
+    counts[label as ClassLabel] = count
+  }
+
+  const missing = CLASSES.filter((c) => counts[c] === undefined)
+  if (missing.length > 0) throw new UserError(`--class-counts: missing class ${missing.join(', ')} (give all of ${CLASSES.join(', ')})`)
+  return counts as ClassCounts
+}
+
+export function formatClassCounts(counts: ClassCounts): string {
+  return CLASSES.map((label) => `${label}=${counts[label]}`).join(',')
+}
+
+/**
+ * Draw the curated subset: for each class, its indices in the source in file
+ * order, shuffled by a generator forked from the seed, first `count` taken.
+ */
+export function curateSubset(labels: Uint8Array, counts: ClassCounts, rng: Rng): Map<ClassLabel, number[]> {
+  const byClass = new Map<ClassLabel, number[]>(CLASSES.map((c) => [c, []]))
+  for (let i = 0; i < labels.length; i++) byClass.get(labels[i] as ClassLabel)?.push(i)
+  const chosen = new Map<ClassLabel, number[]>()
+  for (const label of CLASSES) {
+    const available = byClass.get(label)!
+    const wanted = counts[label]
+    if (wanted > available.length) {
+      throw new UserError(
+        `asked for ${wanted} images of class ${label} but the data has only ${available.length}; lower --class-counts (e.g. ${label}=${available.length})`,
+      )
+    }
+
+    chosen.set(label, rng.fork(label).shuffle([...available]).slice(0, wanted))
+  }
+
+  return chosen
+}
+
+/**
+ * How many of each class go to the held-out part: ceil(ratio × total) overall
+ * (as scikit-learn's train_test_split), spread over classes by largest remainder
+ * so the proportions are kept.
+ */
+export function allocate(sizes: number[], ratio: number): number[] {
+  const total = sizes.reduce((a, b) => a + b, 0)
+  const target = Math.ceil(ratio * total - 1e-9)
+  const exact = sizes.map((n) => n * ratio)
+  const counts = exact.map((x) => Math.floor(x + 1e-9))
+  let remaining = target - counts.reduce((a, b) => a + b, 0)
+  const order = exact.map((x, i) => ({i, frac: x - counts[i]})).sort((a, b) => b.frac - a.frac || a.i - b.i)
+  for (const {i} of order) {
+    if (remaining <= 0) break
+    if (counts[i] < sizes[i]) {
+      counts[i] += 1
+      remaining -= 1
+    }
+  }
+
+  return counts
+}
+
+export interface SplitOptions {
+  seed: number
+  evalRatio: number
+  valRatio: number
+}
+
+export interface Split {
+  /** Indices into the source file, in training order. */
+  indices: number[]
+  /** Class label of each index. */
+  labels: ClassLabel[]
+}
+
+export function validateRatios(evalRatio: number, valRatio: number): void {
+  for (const [flag, value] of [
+    ['--eval-ratio', evalRatio],
+    ['--val-ratio', valRatio],
+  ] as const) {
+    if (!(value > 0 && value < 1)) throw new UserError(`${flag} must be between 0 and 1 (exclusive), got ${value}`)
+  }
+}
+
+/**
+ * Two-stage stratified split: evaluation held out first, then validation from
+ * the rest, the remainder is training. Each split keeps the class proportions.
+ */
+export function stratifiedSplit(subset: Map<ClassLabel, number[]>, options: SplitOptions): Record<SplitName, Split> {
+  validateRatios(options.evalRatio, options.valRatio)
+  const rng = new Rng(options.seed).fork(0x5b_11_7)
+  const parts: Record<SplitName, Split> = {train: {indices: [], labels: []}, val: {indices: [], labels: []}, eval: {indices: [], labels: []}}
+  const classes = [...subset.keys()]
+  const pools = classes.map((c) => rng.shuffle([...subset.get(c)!]))
+  const evalCounts = allocate(
+    pools.map((p) => p.length),
+    options.evalRatio,
+  )
+  const rest = pools.map((p, i) => p.slice(evalCounts[i]))
+  const valCounts = allocate(
+    rest.map((p) => p.length),
+    options.valRatio,
+  )
+  for (const [i, label] of classes.entries()) {
+    const take = (split: SplitName, indices: number[]) => {
+      for (const index of indices) {
+        parts[split].indices.push(index)
+        parts[split].labels.push(label)
+      }
+    }
+
+    take('eval', pools[i].slice(0, evalCounts[i]))
+    take('val', rest[i].slice(0, valCounts[i]))
+    take('train', rest[i].slice(valCounts[i]))
+  }
+
+  for (const name of SPLIT_NAMES) {
+    if (parts[name].indices.length === 0) {
+      throw new UserError(`the ${name} split would be empty with --eval-ratio ${options.evalRatio} and --val-ratio ${options.valRatio}; use more data or other ratios`)
+    }
+
+    // Interleave classes so a split read in order is not sorted by class.
+    shuffleTogether(parts[name], rng)
+  }
+
+  for (const [i, label] of classes.entries()) {
+    if (rest[i].length - valCounts[i] === 0) throw new UserError(`class ${label} has no training images with these ratios; use more data or other ratios`)
+  }
+
+  return parts
+}
+
+function shuffleTogether(split: Split, rng: Rng): void {
+  const order = rng.shuffle(split.indices.map((_, i) => i))
+  split.indices = order.map((i) => split.indices[i])
+  split.labels = order.map((i) => split.labels[i])
+}
+
+/**
+ * Identifies a split: SHA-256 over each chosen index, its label and its pixels,
+ * so different data or different options give a different fingerprint.
+ */
+export function fingerprint(split: Split, pixels: Uint8Array): string {
+  const hash = createHash('sha256')
+  const header = Buffer.alloc(5)
+  for (const [i, index] of split.indices.entries()) {
+    header.writeUInt32LE(index, 0)
+    header.writeUInt8(split.labels[i], 4)
+    hash.update(header)
+    hash.update(pixels.subarray(index * PIXELS, (index + 1) * PIXELS))
+  }
+
+  return hash.digest('hex').slice(0, 16)
+}
+
+export function countByClass(labels: readonly number[]): Record<string, number> {
+  const counts: Record<string, number> = Object.fromEntries(CLASSES.map((c) => [String(c), 0]))
+  for (const label of labels) counts[String(label)] += 1
+  return counts
+}
