@@ -1,0 +1,142 @@
+import pg from 'pg'
+
+import type {ClassLabel} from '../../config.js'
+import {UserError, errorMessage} from '../../errors.js'
+import {CREATE_MIGRATIONS_TABLE, MIGRATIONS_TABLE, pending} from './migrations.js'
+import {
+  type HistoryPage,
+  type HistoryQuery,
+  type NewPrediction,
+  type PredictionRecord,
+  type PredictionRow,
+  type PredictionStore,
+  historyWhere,
+  rowToRecord,
+} from './types.js'
+
+/** Any fixed number: every server migrating the same database takes this advisory lock first. */
+const MIGRATION_LOCK_KEY = 480_558
+
+/** The database named by a URL, without its credentials, for messages and health. */
+export function describeDatabaseUrl(url: string): string {
+  try {
+    const parsed = new URL(url)
+    return `${parsed.hostname}${parsed.port ? `:${parsed.port}` : ''}${parsed.pathname}`
+  } catch {
+    return 'the given database'
+  }
+}
+
+/** The shared store, for a deployment where several servers log to one PostgreSQL database. */
+export class PostgresStore implements PredictionStore {
+  readonly kind = 'postgres'
+  private closed = false
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    readonly location: string,
+  ) {}
+
+  static async open(url: string): Promise<PostgresStore> {
+    const location = describeDatabaseUrl(url)
+    const pool = new pg.Pool({connectionString: url, max: 8, connectionTimeoutMillis: 10_000})
+    // An idle client losing its connection must not crash the server; the next query reconnects.
+    pool.on('error', () => {})
+    const store = new PostgresStore(pool, location)
+    try {
+      await store.migrate()
+    } catch (error) {
+      await pool.end().catch(() => {})
+      throw new UserError(`cannot use the PostgreSQL database ${location} (${errorMessage(error).replaceAll(/\s+/g, ' ')}); check --database-url and that the server is running`)
+    }
+
+    return store
+  }
+
+  private async migrate(): Promise<void> {
+    const client = await this.pool.connect()
+    try {
+      await client.query('BEGIN')
+      // Serialises concurrent starts: the second server waits, then finds nothing pending.
+      await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY])
+      await client.query(CREATE_MIGRATIONS_TABLE)
+      const applied = await client.query<{version: number}>(`SELECT version FROM ${MIGRATIONS_TABLE}`)
+      for (const migration of pending(applied.rows.map((row) => row.version))) {
+        await client.query(migration.postgres)
+        await client.query(`INSERT INTO ${MIGRATIONS_TABLE} (version, name, applied_at) VALUES ($1, $2, $3)`, [
+          migration.version,
+          migration.name,
+          new Date().toISOString(),
+        ])
+      }
+
+      await client.query('COMMIT')
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {})
+      throw error
+    } finally {
+      client.release()
+    }
+  }
+
+  async insert(prediction: NewPrediction): Promise<PredictionRecord> {
+    const result = await this.pool.query<PredictionRow>(
+      `INSERT INTO predictions (created_at, thumbnail, predicted, confidence, probs, checkpoint_id, source)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
+      [
+        new Date(),
+        prediction.thumbnail,
+        prediction.predicted,
+        prediction.confidence,
+        JSON.stringify(prediction.probs),
+        prediction.checkpointId,
+        prediction.source,
+      ],
+    )
+    return rowToRecord(result.rows[0])
+  }
+
+  async setFeedback(id: number, label: ClassLabel): Promise<PredictionRecord | undefined> {
+    const result = await this.pool.query<PredictionRow>('UPDATE predictions SET feedback = $1, feedback_at = $2 WHERE id = $3 RETURNING *', [
+      label,
+      new Date(),
+      id,
+    ])
+    return result.rows[0] && rowToRecord(result.rows[0])
+  }
+
+  async get(id: number): Promise<PredictionRecord | undefined> {
+    const result = await this.pool.query<PredictionRow>('SELECT * FROM predictions WHERE id = $1', [id])
+    return result.rows[0] && rowToRecord(result.rows[0])
+  }
+
+  async list(query: HistoryQuery): Promise<HistoryPage> {
+    const where = historyWhere(query, (n) => `$${n}`)
+    const next = where.params.length
+    const [total, rows] = await Promise.all([
+      this.pool.query<{count: string}>(`SELECT COUNT(*) AS count FROM predictions ${where.sql}`, where.params),
+      this.pool.query<PredictionRow>(`SELECT * FROM predictions ${where.sql} ORDER BY id DESC LIMIT $${next + 1} OFFSET $${next + 2}`, [
+        ...where.params,
+        query.limit,
+        query.offset,
+      ]),
+    ])
+    return {items: rows.rows.map(rowToRecord), total: Number(total.rows[0].count), limit: query.limit, offset: query.offset}
+  }
+
+  async count(): Promise<number> {
+    const result = await this.pool.query<{count: string}>('SELECT COUNT(*) AS count FROM predictions')
+    return Number(result.rows[0].count)
+  }
+
+  async schemaVersion(): Promise<number> {
+    const result = await this.pool.query<{version: number | null}>(`SELECT MAX(version) AS version FROM ${MIGRATIONS_TABLE}`)
+    return result.rows[0].version ?? 0
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.pool.end()
+  }
+}

@@ -1,0 +1,130 @@
+import {z} from 'zod'
+
+import {CLASSES, type ClassLabel} from '../../config.js'
+
+export const LabelSchema = z.literal(CLASSES)
+
+type LabelKey = `${ClassLabel}`
+/** Probability per class label, keyed by the label as text, as `predict` prints it. */
+export const ProbsSchema = z.record(z.enum(CLASSES.map(String) as [LabelKey, ...LabelKey[]]), z.number().min(0).max(1))
+export type Probs = z.infer<typeof ProbsSchema>
+
+export const PREDICTION_SOURCES = ['canvas', 'upload'] as const
+
+/** What the server logs for one prediction. */
+export const NewPredictionSchema = z.object({
+  thumbnail: z.string().startsWith('data:image/png;base64,'),
+  predicted: LabelSchema,
+  confidence: z.number().min(0).max(1),
+  probs: ProbsSchema,
+  checkpointId: z.string().min(1),
+  source: z.enum(PREDICTION_SOURCES),
+})
+export type NewPrediction = z.infer<typeof NewPredictionSchema>
+
+/** One logged prediction, as stored and as the history endpoint returns it. */
+export const PredictionRecordSchema = NewPredictionSchema.extend({
+  id: z.number().int().positive(),
+  createdAt: z.string(),
+  feedback: LabelSchema.nullable(),
+  feedbackAt: z.string().nullable(),
+})
+export type PredictionRecord = z.infer<typeof PredictionRecordSchema>
+
+/** Filters of the history: by predicted label, and by what the user said about it. */
+export const FEEDBACK_FILTERS = ['any', 'none', 'given', 'correct', 'wrong'] as const
+export type FeedbackFilter = (typeof FEEDBACK_FILTERS)[number]
+
+export const HISTORY_PAGE = {defaultLimit: 50, maxLimit: 500} as const
+
+export const HistoryQuerySchema = z
+  .object({
+    predicted: z.coerce.number().pipe(LabelSchema).optional(),
+    feedback: z.enum(FEEDBACK_FILTERS).default('any'),
+    limit: z.coerce.number().int().min(1).max(HISTORY_PAGE.maxLimit).default(HISTORY_PAGE.defaultLimit),
+    offset: z.coerce.number().int().min(0).default(0),
+  })
+  .strict()
+export type HistoryQuery = z.infer<typeof HistoryQuerySchema>
+
+export interface HistoryPage {
+  items: PredictionRecord[]
+  /** Rows matching the filters, all pages together. */
+  total: number
+  limit: number
+  offset: number
+}
+
+/**
+ * The prediction log. Two implementations (embedded SQLite, PostgreSQL) share
+ * the schema and the migration list, so the web app cannot tell them apart.
+ */
+export interface PredictionStore {
+  readonly kind: 'sqlite' | 'postgres'
+  /** Where the data lives, without credentials (a file path or host/database). */
+  readonly location: string
+  insert(prediction: NewPrediction): Promise<PredictionRecord>
+  /** Record the true label; undefined when no prediction has this id. */
+  setFeedback(id: number, label: ClassLabel): Promise<PredictionRecord | undefined>
+  get(id: number): Promise<PredictionRecord | undefined>
+  list(query: HistoryQuery): Promise<HistoryPage>
+  count(): Promise<number>
+  /** Highest migration version applied. */
+  schemaVersion(): Promise<number>
+  close(): Promise<void>
+}
+
+/** A row as both databases return it (snake_case columns, probs as JSON text). */
+export interface PredictionRow {
+  id: number | string
+  created_at: string | Date
+  thumbnail: string
+  predicted: number
+  confidence: number
+  probs: string
+  checkpoint_id: string
+  source: string
+  feedback: number | null
+  feedback_at: string | Date | null
+}
+
+const isoTime = (value: string | Date): string => (value instanceof Date ? value.toISOString() : value)
+
+export function rowToRecord(row: PredictionRow): PredictionRecord {
+  return PredictionRecordSchema.parse({
+    id: Number(row.id),
+    createdAt: isoTime(row.created_at),
+    thumbnail: row.thumbnail,
+    predicted: row.predicted,
+    confidence: row.confidence,
+    probs: JSON.parse(row.probs) as unknown,
+    checkpointId: row.checkpoint_id,
+    source: row.source,
+    feedback: row.feedback,
+    feedbackAt: row.feedback_at === null ? null : isoTime(row.feedback_at),
+  })
+}
+
+/**
+ * WHERE clause of a history query, shared by both stores; `placeholder(n)`
+ * spells the n-th parameter in the store's dialect (`?` or `$n`).
+ */
+export function historyWhere(query: HistoryQuery, placeholder: (n: number) => string): {sql: string; params: number[]} {
+  const clauses: string[] = []
+  const params: number[] = []
+  if (query.predicted !== undefined) {
+    params.push(query.predicted)
+    clauses.push(`predicted = ${placeholder(params.length)}`)
+  }
+
+  const feedbackClause: Record<FeedbackFilter, string | undefined> = {
+    any: undefined,
+    none: 'feedback IS NULL',
+    given: 'feedback IS NOT NULL',
+    correct: 'feedback = predicted',
+    wrong: 'feedback <> predicted',
+  }
+  const clause = feedbackClause[query.feedback]
+  if (clause) clauses.push(clause)
+  return {sql: clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : '', params}
+}

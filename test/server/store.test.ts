@@ -1,0 +1,163 @@
+import {writeFile} from 'node:fs/promises'
+import {join} from 'node:path'
+
+import {expect} from 'chai'
+import pg from 'pg'
+
+import {UserError} from '../../src/errors.js'
+import {MIGRATIONS} from '../../src/server/store/migrations.js'
+import {type NewPrediction, type PredictionStore, openStore} from '../../src/server/store/index.js'
+import {PostgresStore} from '../../src/server/store/postgres.js'
+import {thumbnailDataUri} from '../../src/server/thumbnail.js'
+import {expectUserRejection} from '../helpers/assert.js'
+import {isolatedSchema, postgresUrl, tempDir} from './helpers.js'
+
+function prediction(predicted: 0 | 5 | 8, confidence = 0.9): NewPrediction {
+  const rest = (1 - confidence) / 2
+  const probs = {'0': rest, '5': rest, '8': rest}
+  probs[String(predicted) as '0' | '5' | '8'] = confidence
+  return {thumbnail: thumbnailDataUri(new Float32Array(784).fill(0.5)), predicted, confidence, probs, checkpointId: 'abc123def456', source: 'canvas'}
+}
+
+/** The same behaviour is required of both stores. */
+function storeContract(open: () => Promise<{store: PredictionStore; reopen(): Promise<PredictionStore>; cleanup(): Promise<void>}>) {
+  let store: PredictionStore
+  let reopen: () => Promise<PredictionStore>
+  let cleanup: () => Promise<void>
+
+  beforeEach(async function () {
+    ;({store, reopen, cleanup} = await open.call(this))
+  })
+  afterEach(async () => {
+    await store?.close()
+    await cleanup?.()
+  })
+
+  it('applies every migration once, and none again on reopening', async () => {
+    expect(await store.schemaVersion()).to.equal(MIGRATIONS.at(-1)!.version)
+    await store.insert(prediction(8))
+    await store.close()
+    store = await reopen()
+    expect(await store.schemaVersion()).to.equal(MIGRATIONS.at(-1)!.version)
+    expect(await store.count()).to.equal(1)
+  })
+
+  it('logs a prediction and reads it back as written', async () => {
+    const input = prediction(5, 0.75)
+    const record = await store.insert(input)
+    expect(record.id).to.be.a('number').greaterThan(0)
+    expect(new Date(record.createdAt).getTime()).to.be.closeTo(Date.now(), 60_000)
+    expect(record).to.deep.include({...input, feedback: null, feedbackAt: null})
+    expect(await store.get(record.id)).to.deep.equal(record)
+    expect(await store.get(record.id + 1000)).to.equal(undefined)
+  })
+
+  it('records feedback on an existing prediction only', async () => {
+    const record = await store.insert(prediction(8))
+    const updated = await store.setFeedback(record.id, 5)
+    expect(updated?.feedback).to.equal(5)
+    expect(updated?.feedbackAt).to.be.a('string')
+    expect((await store.get(record.id))?.feedback).to.equal(5)
+    expect(await store.setFeedback(record.id + 1000, 0)).to.equal(undefined)
+  })
+
+  it('filters the history by predicted label and by feedback, newest first, in pages', async () => {
+    const ids: number[] = []
+    for (const label of [0, 5, 8, 8, 0, 8] as const) ids.push((await store.insert(prediction(label))).id)
+    await store.setFeedback(ids[0], 0) // correct
+    await store.setFeedback(ids[2], 5) // wrong
+    await store.setFeedback(ids[3], 8) // correct
+    const page = (query: Partial<Parameters<PredictionStore['list']>[0]>) => store.list({feedback: 'any', limit: 50, offset: 0, ...query})
+
+    const all = await page({})
+    expect(all.total).to.equal(6)
+    expect(all.items.map((r) => r.id)).to.deep.equal([...ids].reverse())
+    expect((await page({predicted: 8})).items.map((r) => r.id)).to.deep.equal([ids[5], ids[3], ids[2]])
+    expect((await page({feedback: 'none'})).total).to.equal(3)
+    expect((await page({feedback: 'given'})).total).to.equal(3)
+    expect((await page({feedback: 'correct'})).items.map((r) => r.id)).to.deep.equal([ids[3], ids[0]])
+    expect((await page({feedback: 'wrong'})).items.map((r) => r.id)).to.deep.equal([ids[2]])
+    expect((await page({predicted: 8, feedback: 'correct'})).items.map((r) => r.id)).to.deep.equal([ids[3]])
+
+    const second = await page({limit: 4, offset: 4})
+    expect(second).to.include({total: 6, limit: 4, offset: 4})
+    expect(second.items.map((r) => r.id)).to.deep.equal([ids[1], ids[0]])
+  })
+
+  it('gives concurrent inserts distinct ids and loses none', async () => {
+    const records = await Promise.all(Array.from({length: 40}, (_, i) => store.insert(prediction(([0, 5, 8] as const)[i % 3]))))
+    expect(new Set(records.map((r) => r.id)).size).to.equal(40)
+    expect(await store.count()).to.equal(40)
+  })
+}
+
+describe('prediction store: SQLite', () => {
+  storeContract(async () => {
+    const temp = await tempDir()
+    const file = join(temp.dir, 'nested', 'predictions.sqlite')
+    return {store: await openStore(undefined, file), reopen: () => openStore(`sqlite:${file}`, 'unused'), cleanup: temp.remove}
+  })
+
+  it('opens sqlite: and file: URLs, and refuses a file that is not a database', async () => {
+    const temp = await tempDir()
+    try {
+      const store = await openStore(`file:${join(temp.dir, 'a.sqlite')}`, 'unused')
+      expect(store.kind).to.equal('sqlite')
+      expect(store.location).to.equal(join(temp.dir, 'a.sqlite'))
+      await store.close()
+      await writeFile(join(temp.dir, 'junk.sqlite'), 'this is not a database, just text long enough to have a header'.repeat(20))
+      await expectUserRejection(openStore(`sqlite:${join(temp.dir, 'junk.sqlite')}`, 'unused'), /cannot .* prediction database .*junk\.sqlite/)
+      await writeFile(join(temp.dir, 'file'), 'x')
+      await expectUserRejection(openStore(undefined, join(temp.dir, 'file', 'db.sqlite')), /cannot open the prediction database/)
+    } finally {
+      await temp.remove()
+    }
+  })
+
+  it('refuses other database URLs with one line saying what is supported', async () => {
+    await expectUserRejection(openStore('mysql://root@localhost/db', 'unused'), /unsupported URL "mysql:…".*postgres:\/\//)
+  })
+})
+
+describe('prediction store: PostgreSQL', () => {
+  let base: string
+  before(function () {
+    base = postgresUrl(this)
+  })
+
+  storeContract(async () => {
+    const schema = await isolatedSchema(base)
+    return {store: await openStore(schema.url, 'unused'), reopen: () => openStore(schema.url, 'unused'), cleanup: schema.drop}
+  })
+
+  it('migrates once when two servers start on the same empty database at the same time', async () => {
+    const schema = await isolatedSchema(base)
+    try {
+      const stores = await Promise.all([PostgresStore.open(schema.url), PostgresStore.open(schema.url), PostgresStore.open(schema.url)])
+      const client = new pg.Client({connectionString: schema.url})
+      await client.connect()
+      const rows = await client.query('SELECT version FROM schema_migrations ORDER BY version')
+      await client.end()
+      expect(rows.rows.map((row: {version: number}) => row.version)).to.deep.equal(MIGRATIONS.map((m) => m.version))
+      await Promise.all(stores.map((store) => store.close()))
+    } finally {
+      await schema.drop()
+    }
+  })
+
+  it('hides credentials in its location and explains a connection failure in one line', async () => {
+    const schema = await isolatedSchema(base)
+    const store = await openStore(schema.url, 'unused')
+    expect(store.kind).to.equal('postgres')
+    expect(store.location).to.not.include('digit_test:')
+    expect(store.location).to.match(/^127\.0\.0\.1:\d+\//)
+    await store.close()
+    await schema.drop()
+    // Port 1 on loopback: nothing listens there.
+    const error = await openStore('postgres://nobody:secret@127.0.0.1:1/nowhere', 'unused').catch((error_: unknown) => error_)
+    expect(error).to.be.instanceOf(UserError)
+    expect((error as Error).message).to.match(/^cannot use the PostgreSQL database 127\.0\.0\.1:1\/nowhere .*--database-url/)
+    expect((error as Error).message).to.not.include('secret')
+    expect((error as Error).message).to.not.include('\n')
+  })
+})
