@@ -112,7 +112,8 @@ async function fetchUrl(url: string, maxBytes: number, timeoutMs: number): Promi
   try {
     const response = await fetch(url, {signal: controller.signal, redirect: 'follow'})
     if (!response.ok) {
-      throw new UserError(`${url}: the server answered HTTP ${response.status} ${response.statusText}; check the URL`.trimEnd())
+      const status = `${response.status} ${response.statusText}`.trim()
+      throw new UserError(`${url}: the server answered HTTP ${status}; check the URL`)
     }
 
     const length = Number(response.headers.get('content-length') ?? Number.NaN)

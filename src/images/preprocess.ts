@@ -299,7 +299,10 @@ export async function decodeImage(bytes: Buffer, name: string): Promise<GrayImag
     throw new UserError(`${name}: the ${kind} image is corrupt or truncated (${headerProblem(error)}); re-export it`)
   }
 
-  if (header.width === 0 || header.height === 0) throw new UserError(`${name}: the ${kind} image has no pixels (${header.width}×${header.height})`)
+  if (header.width <= 0 || header.height <= 0) {
+    throw new UserError(`${name}: the ${kind} image has no pixels (${header.width}×${header.height}); re-export it`)
+  }
+
 
   const decode = await decoder(format)
   let bitmap: Bitmap
@@ -417,11 +420,11 @@ function axisWeights(sourceLength: number, targetLength: number): AxisWeights {
 }
 
 /**
- * Resample the box (left, top, width × height) of a row-major image whose
- * pixels `value(i)` gives, to targetWidth × targetHeight: rows first, then columns.
+ * Resample the box (left, top, width × height) of a row-major image `stride`
+ * pixels wide to targetWidth × targetHeight: rows first, then columns.
  */
 function resample(
-  value: (i: number) => number,
+  source: Float32Array,
   stride: number,
   box: {left: number; top: number; width: number; height: number},
   targetWidth: number,
@@ -436,7 +439,7 @@ function resample(
       const ids = columns.index[x]
       const ws = columns.weight[x]
       let sum = 0
-      for (let k = 0; k < ids.length; k++) sum += ws[k] * value(row + ids[k])
+      for (let k = 0; k < ids.length; k++) sum += ws[k] * source[row + ids[k]]
       across[y * targetWidth + x] = sum
     }
   }
@@ -500,34 +503,33 @@ export interface MnistOptions {
 export function toMnist(image: GrayImage, options: MnistOptions): Float32Array {
   const {width: w, height: h, data} = image
   if (!options.preprocess) {
-    return resample((i) => data[i], w, {left: 0, top: 0, width: w, height: h}, IMAGE_SIZE, IMAGE_SIZE)
+    return resample(data, w, {left: 0, top: 0, width: w, height: h}, IMAGE_SIZE, IMAGE_SIZE)
   }
 
   const paper = borderMedian(image)
-  const darkInk = paper >= 0.5
+  // Ink strength: how far each pixel is from the paper, towards the ink's side.
+  const sign = paper >= 0.5 ? -1 : 1
   let strongest = 0
-  for (let i = 0; i < data.length; i++) strongest = Math.max(strongest, darkInk ? paper - data[i] : data[i] - paper)
-  const name = options.name ?? 'the image'
+  for (let i = 0; i < data.length; i++) strongest = Math.max(strongest, sign * (data[i] - paper))
   if (strongest < MIN_CONTRAST) {
+    const name = options.name ?? 'the image'
     throw new UserError(`${name}: no digit found, the image is blank (all one shade); draw or photograph a digit with clear contrast`)
   }
 
-  const ink = (i: number): number => {
-    const strength = (darkInk ? paper - data[i] : data[i] - paper) / strongest
-    return strength < NOISE_FLOOR ? 0 : strength
-  }
-
+  const ink = new Float32Array(data.length)
   let left = w
   let right = -1
   let top = h
   let bottom = -1
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      if (ink(y * w + x) === 0) continue
-      left = Math.min(left, x)
-      right = Math.max(right, x)
-      top = Math.min(top, y)
-      bottom = Math.max(bottom, y)
+  for (let y = 0, i = 0; y < h; y++) {
+    for (let x = 0; x < w; x++, i++) {
+      const strength = (sign * (data[i] - paper)) / strongest
+      if (strength < NOISE_FLOOR) continue
+      ink[i] = strength
+      if (x < left) left = x
+      if (x > right) right = x
+      if (y < top) top = y
+      if (y > bottom) bottom = y
     }
   }
 

@@ -76,6 +76,12 @@ describe('decodeImage', () => {
     await expectUserRejection(decodeImage(garbage, 'broken.png'), /^broken\.png: could not decode the PNG image, it is corrupt or truncated/)
     const jpeg = await encode(grayImage(30, 30, () => 1), 'image/jpeg')
     await expectUserRejection(decodeImage(jpeg.subarray(0, 100), 'cut.jpg'), /^cut\.jpg: the JPEG image is corrupt or truncated/)
+    const flat = Buffer.from(png)
+    flat.writeUInt32BE(0, 20)
+    await expectUserRejection(decodeImage(flat, 'flat.png'), /^flat\.png: the PNG image has no pixels \(30×0\)/)
+    const bmp = await encode(grayImage(8, 8, () => 1), 'image/bmp')
+    bmp.writeInt32LE(-8, 18)
+    await expectUserRejection(decodeImage(bmp, 'mirror.bmp'), /^mirror\.bmp: the BMP image has no pixels \(-8×8\)/)
   })
 
   describe('refuses absurd sizes from the header, before decoding', () => {
