@@ -42,11 +42,14 @@ export function createProgress(options: ProgressOptions): Progress {
   const interval = options.minIntervalMs ?? DEFAULT_INTERVAL_MS
   let current = 0
   let lastDraw = Number.NEGATIVE_INFINITY
+  let drawn: number | undefined
   let finished = false
 
   const draw = (): void => {
     lastDraw = Date.now()
-    const line = renderLine(options.label, current, options.total, format, stream.columns ?? DEFAULT_COLUMNS)
+    drawn = current
+    // A pseudo-terminal may report 0 columns; fall back to the classic width.
+    const line = renderLine(options.label, current, options.total, format, stream.columns || DEFAULT_COLUMNS)
     // \r returns to the line start; ESC[K clears what a longer previous line left behind.
     stream.write(`\r${line}\u001B[K`)
   }
@@ -61,7 +64,7 @@ export function createProgress(options: ProgressOptions): Progress {
     done() {
       if (finished) return
       finished = true
-      draw()
+      if (drawn !== current) draw()
       stream.write('\n')
     },
   }
