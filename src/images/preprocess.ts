@@ -51,7 +51,10 @@ interface Header {
   orientation: number
 }
 
+/** The header is malformed (reported as corrupt). */
 class HeaderError extends Error {}
+/** The header claims more pixels than {@link IMAGE_LIMITS} allow. */
+class SizeError extends Error {}
 
 const FORMAT_NAMES: Record<ImageFormat, string> = {png: 'PNG', jpeg: 'JPEG', bmp: 'BMP', gif: 'GIF', tiff: 'TIFF'}
 
@@ -223,8 +226,6 @@ function readTiffHeader(data: DataView): Header {
   return {format: 'tiff', width, height, pixels, orientation: 1}
 }
 
-class SizeError extends Error {}
-
 function checkSize(width: number, height: number): void {
   const {maxSide, maxPixels} = IMAGE_LIMITS
   if (width > maxSide || height > maxSide || width * height > maxPixels) {
@@ -303,7 +304,6 @@ export async function decodeImage(bytes: Buffer, name: string): Promise<GrayImag
     throw new UserError(`${name}: the ${kind} image has no pixels (${header.width}×${header.height}); re-export it`)
   }
 
-
   const decode = await decoder(format)
   let bitmap: Bitmap
   try {
@@ -323,7 +323,7 @@ function oneLine(text: string): string {
   return text.replaceAll(/\s+/g, ' ').trim()
 }
 
-/** ITU-R BT.601 luma, as PIL's `convert('L')` (what the original used) computes it. */
+/** ITU-R BT.601 luma, as PIL's `convert('L')` computes it. */
 function toGray({width, height, data}: Bitmap): GrayImage {
   const count = width * height
   const gray = new Float32Array(count)
