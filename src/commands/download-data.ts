@@ -1,19 +1,127 @@
 import {Flags} from '@oclif/core'
+import {z} from 'zod'
 
 import {BaseCommand} from '../cli/base-command.js'
+import {createProgress, formatBytes} from '../cli/progress.js'
+import {DEFAULT_MIRRORS} from '../config.js'
+import {DOWNLOAD_DEFAULTS, DownloadInterrupted, type DownloadSummary, MirrorUrl, downloadMnist} from '../data/download.js'
 import {UserError} from '../errors.js'
 
-export default class DownloadData extends BaseCommand {
-  static override description = 'Download the MNIST training and test files, verified by MD5, into a folder'
+const MAX_RETRIES = 10
 
-  static override examples = ['<%= config.bin %> <%= command.id %> --data-dir data']
+const FlagValues = z.object({
+  'data-dir': z.string().trim().min(1, '--data-dir must not be empty; pass a folder such as --data-dir data'),
+  mirror: z.array(MirrorUrl).optional(),
+  timeout: z.coerce
+    .number({error: '--timeout must be a number of seconds, e.g. --timeout 30'})
+    .positive('--timeout must be a number of seconds above 0, e.g. --timeout 30'),
+  retries: z.coerce
+    .number({error: `--retries must be a whole number from 0 to ${MAX_RETRIES}`})
+    .int(`--retries must be a whole number from 0 to ${MAX_RETRIES}`)
+    .min(0, `--retries must be a whole number from 0 to ${MAX_RETRIES}`)
+    .max(MAX_RETRIES, `--retries must be a whole number from 0 to ${MAX_RETRIES}`),
+  json: z.boolean().default(false),
+})
+
+/** Exit codes of a process ended by a signal, as shells report them. */
+const SIGNAL_EXIT_CODES = {SIGINT: 130, SIGTERM: 143} as const
+type HandledSignal = keyof typeof SIGNAL_EXIT_CODES
+
+export default class DownloadData extends BaseCommand {
+  static override description = `Download the MNIST training and test files, verified by MD5, into a folder
+
+Fetches train-images, train-labels, t10k-images and t10k-labels (.gz, official names) into --data-dir. Files already there with the right MD5 are kept without touching the network; a file with a wrong MD5 is fetched again. Mirrors are tried in order; timeouts, dropped connections and server errors are retried with exponential backoff, a missing file moves on to the next mirror. Bytes are written to a temporary file and renamed only once verified.
+
+Default mirrors: ${DEFAULT_MIRRORS.join(', ')}`
+
+  static override examples = [
+    {description: 'Download into ./data (a second run only re-checks the files)', command: '<%= config.bin %> <%= command.id %> --data-dir data'},
+    {
+      description: 'Use your own mirrors instead of the defaults, in this order',
+      command: '<%= config.bin %> <%= command.id %> --data-dir data --mirror https://mirror.example.org/mnist/ --mirror http://10.0.0.5:8000/',
+    },
+    {
+      description: 'Give up faster on a slow network and print a JSON summary',
+      command: '<%= config.bin %> <%= command.id %> --data-dir data --timeout 10 --retries 1 --json',
+    },
+  ]
 
   static override flags = {
-    'data-dir': Flags.string({description: 'folder to put the four MNIST .gz files in', required: true}),
+    'data-dir': Flags.string({description: 'folder to put the four MNIST .gz files in (created if missing)', required: true}),
+    mirror: Flags.string({
+      description: 'URL of a folder serving the MNIST .gz files; repeat to try several in order (replaces the defaults)',
+      helpValue: '<url>',
+      multiple: true,
+      multipleNonGreedy: true,
+    }),
+    timeout: Flags.string({
+      description: 'seconds to wait for a connection, for a response, and between chunks of data',
+      helpValue: '<seconds>',
+      default: String(DOWNLOAD_DEFAULTS.timeoutSeconds),
+    }),
+    retries: Flags.string({
+      description: 'extra attempts per mirror after a timeout, dropped connection or server error',
+      helpValue: '<n>',
+      default: String(DOWNLOAD_DEFAULTS.retries),
+    }),
+    json: Flags.boolean({description: 'print a JSON summary on stdout instead of a table'}),
   }
 
   async run(): Promise<void> {
-    await this.parse(DownloadData)
-    throw new UserError('download-data is not available yet')
+    const {flags} = await this.parse(DownloadData)
+    const parsed = FlagValues.safeParse(flags)
+    if (!parsed.success) throw new UserError(parsed.error.issues[0]?.message ?? 'invalid flags; see --help')
+    const values = parsed.data
+
+    // Ctrl-C or SIGTERM aborts the transfer, and the library removes the partial file before we exit.
+    const controller = new AbortController()
+    let received: HandledSignal | undefined
+    const onSignal = (signal: HandledSignal): void => {
+      received = signal
+      controller.abort()
+    }
+
+    for (const signal of Object.keys(SIGNAL_EXIT_CODES) as HandledSignal[]) process.once(signal, onSignal)
+    let summary: DownloadSummary
+    try {
+      summary = await downloadMnist({
+        dataDir: values['data-dir'],
+        mirrors: values.mirror,
+        timeoutMs: Math.ceil(values.timeout * 1000),
+        retries: values.retries,
+        signal: controller.signal,
+        log: (message) => this.note(message),
+        progress: ({name, total}) => createProgress({label: name, total, unit: 'bytes'}),
+      })
+    } catch (error) {
+      if (error instanceof DownloadInterrupted && received) {
+        throw new UserError(error.message, {exitCode: SIGNAL_EXIT_CODES[received]})
+      }
+
+      throw error
+    } finally {
+      for (const signal of Object.keys(SIGNAL_EXIT_CODES) as HandledSignal[]) process.off(signal, onSignal)
+    }
+
+    if (values.json) {
+      this.printJson(summary)
+      return
+    }
+
+    process.stdout.write(formatSummary(summary))
   }
+}
+
+/** The human summary: one aligned line per file, then a total. */
+export function formatSummary(summary: DownloadSummary): string {
+  const nameWidth = Math.max(...summary.files.map((file) => file.name.length))
+  const sizes = summary.files.map((file) => formatBytes(file.bytes))
+  const sizeWidth = Math.max(...sizes.map((size) => size.length))
+  const lines = summary.files.map((file, index) => {
+    const what = file.skipped ? 'already present, MD5 ok' : `downloaded from ${file.mirror} in ${file.seconds.toFixed(1)} s, MD5 ok`
+    return `${file.name.padEnd(nameWidth)}  ${sizes[index].padStart(sizeWidth)}  ${what}`
+  })
+  const fetched = summary.files.filter((file) => !file.skipped).length
+  lines.push(`${summary.files.length} files verified in ${summary.dataDir} (${fetched} downloaded, ${summary.files.length - fetched} already present)`)
+  return `${lines.join('\n')}\n`
 }

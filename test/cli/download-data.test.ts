@@ -1,0 +1,167 @@
+import {expect} from 'chai'
+import {spawn} from 'node:child_process'
+import {lookup} from 'node:dns/promises'
+import {existsSync, mkdtempSync, readdirSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
+
+import {formatSummary} from '../../src/commands/download-data.js'
+import {DEFAULT_MIRRORS, MNIST_FILES} from '../../src/config.js'
+import {type TestServer, startTestServer, unusedPort} from '../helpers/http-server.js'
+
+const BIN = path.join(import.meta.dirname, '..', '..', 'bin', 'run.js')
+
+interface Run {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** Spawn the built CLI as a user would; `whileRunning` may act on the live process. */
+async function cli(args: string[], whileRunning?: (kill: (signal: NodeJS.Signals) => void) => Promise<void>): Promise<Run> {
+  const child = spawn(process.execPath, [BIN, ...args], {stdio: ['ignore', 'pipe', 'pipe']})
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
+  if (whileRunning) await whileRunning((signal) => child.kill(signal))
+  return {code: await exited, stdout, stderr}
+}
+
+/** stderr holds exactly one line: an error, no stack trace. */
+function oneErrorLine(run: Run): string {
+  expect(run.code, run.stderr).to.not.equal(0)
+  const lines = run.stderr.trimEnd().split('\n')
+  expect(lines, run.stderr).to.have.length(1)
+  expect(run.stderr).to.not.match(/\n\s+at /)
+  return lines[0]
+}
+
+async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+describe('digit-classification download-data', () => {
+  let server: TestServer
+  let dataDir: string
+
+  beforeEach(async () => {
+    server = await startTestServer()
+    dataDir = path.join(mkdtempSync(path.join(tmpdir(), 'download-cli-')), 'data')
+  })
+
+  afterEach(async () => {
+    await server.close()
+    rmSync(path.dirname(dataDir), {recursive: true, force: true})
+  })
+
+  it('without network, says in one line which default mirrors failed and how to use --mirror', async function () {
+    // Where the first default mirror resolves, this machine has internet and would really download.
+    const offline = await lookup(new URL(DEFAULT_MIRRORS[0]).hostname).then(
+      () => false,
+      () => true,
+    )
+    if (!offline) this.skip()
+    const started = Date.now()
+
+    const run = await cli(['download-data', '--data-dir', dataDir, '--timeout', '2'])
+
+    const line = oneErrorLine(run)
+    expect(run.code).to.equal(1)
+    expect(line).to.include('cannot reach any MNIST mirror')
+    for (const mirror of DEFAULT_MIRRORS) expect(line).to.include(mirror)
+    expect(line).to.include('--mirror URL')
+    expect(run.stdout).to.equal('')
+    expect(existsSync(dataDir)).to.equal(false)
+    expect(Date.now() - started).to.be.below(10_000)
+  })
+
+  it('lists a refused and an unresolvable --mirror, in the order given', async () => {
+    const closed = `http://127.0.0.1:${await unusedPort()}/`
+    const run = await cli(['download-data', '--data-dir', dataDir, '--mirror', closed, '--mirror', 'http://mnist.invalid/data/'])
+
+    const line = oneErrorLine(run)
+    expect(line).to.match(new RegExp(`cannot reach any MNIST mirror: ${closed} \\(connection refused\\), http://mnist.invalid/data/ \\(host`))
+  })
+
+  it('names the file and the mirror on an MD5 mismatch, and leaves no file', async () => {
+    server.on(`/${MNIST_FILES.trainImages.name}`, {kind: 'serve', body: Buffer.from('not the MNIST images')})
+
+    const run = await cli(['download-data', '--data-dir', dataDir, '--mirror', server.url, '--retries', '0'])
+
+    const line = oneErrorLine(run)
+    expect(line).to.include(MNIST_FILES.trainImages.name).and.include(server.url).and.include('MD5 mismatch')
+    expect(line).to.include(`expected ${MNIST_FILES.trainImages.md5}`)
+    expect(existsSync(dataDir) ? readdirSync(dataDir) : []).to.deep.equal([])
+    expect(run.stdout).to.equal('')
+  })
+
+  it('reports a missing file on the only mirror without retrying it', async () => {
+    const run = await cli(['download-data', '--data-dir', dataDir, '--mirror', server.url])
+
+    const line = oneErrorLine(run)
+    expect(line).to.include(`could not download ${MNIST_FILES.trainImages.name}: ${server.url} (HTTP 404)`)
+    expect(server.requests).to.have.length(1)
+  })
+
+  it('on SIGTERM mid-download removes the partial file and exits 143', async () => {
+    server.on(`/${MNIST_FILES.trainImages.name}`, {kind: 'stall-body', body: Buffer.alloc(100_000, 7), after: 20_000})
+
+    const run = await cli(['download-data', '--data-dir', dataDir, '--mirror', server.url], async (kill) => {
+      await until(() => existsSync(dataDir) && readdirSync(dataDir).some((name) => name.endsWith('.part')))
+      kill('SIGTERM')
+    })
+
+    expect(run.code).to.equal(143)
+    expect(oneErrorLine(run)).to.match(/download interrupted; no partial file was left/)
+    expect(existsSync(dataDir)).to.equal(false)
+  })
+
+  it('rejects bad flag values in one line before touching the disk or the network', async () => {
+    // One spawn per kind of check: each CLI start costs a second or more.
+    const cases: Array<[string[], RegExp]> = [
+      [['--mirror', 'ftp://example.org/mnist/'], /mirror "ftp:\/\/example.org\/mnist\/" is not an http\(s\) URL; pass a folder URL such as --mirror https:\/\/host\/mnist\//],
+      [['--timeout', 'soon'], /--timeout must be a number of seconds/],
+      [['--retries', '2.5'], /--retries must be a whole number from 0 to 10/],
+    ]
+    for (const [flags, pattern] of cases) {
+      const run = await cli(['download-data', '--data-dir', dataDir, ...flags])
+      expect(oneErrorLine(run), flags.join(' ')).to.match(pattern)
+    }
+
+    expect(existsSync(dataDir)).to.equal(false)
+  })
+
+  it('documents every flag with examples in --help', async () => {
+    const run = await cli(['download-data', '--help'])
+
+    expect(run.code).to.equal(0)
+    for (const flag of ['--data-dir', '--mirror', '--timeout', '--retries', '--json']) expect(run.stdout).to.include(flag)
+    expect(run.stdout).to.include('EXAMPLES').and.include('$ digit-classification download-data --data-dir data')
+    expect(run.stdout).to.include(DEFAULT_MIRRORS[0])
+  })
+
+  it('summarises downloaded and skipped files in aligned lines', () => {
+    const text = formatSummary({
+      dataDir: '/data',
+      files: [
+        {name: MNIST_FILES.trainImages.name, bytes: 9_912_422, md5: MNIST_FILES.trainImages.md5, mirror: DEFAULT_MIRRORS[0], skipped: false, seconds: 3.21},
+        {name: MNIST_FILES.trainLabels.name, bytes: 28_881, md5: MNIST_FILES.trainLabels.md5, mirror: null, skipped: true, seconds: 0.001},
+      ],
+    })
+
+    expect(text).to.equal(
+      [
+        `train-images-idx3-ubyte.gz  9.91 MB  downloaded from ${DEFAULT_MIRRORS[0]} in 3.2 s, MD5 ok`,
+        'train-labels-idx1-ubyte.gz  28.9 kB  already present, MD5 ok',
+        '2 files verified in /data (1 downloaded, 1 already present)',
+        '',
+      ].join('\n'),
+    )
+  })
+})
