@@ -1,0 +1,20 @@
+/**
+ * Writes the JSON Schema of every run artifact to schema/<name>.schema.json,
+ * from the zod schemas in src/artifacts/schemas.ts. Run after changing a schema:
+ *   npx tsx scripts/emit-json-schemas.ts
+ * (test/artifacts checks that the committed files match.)
+ */
+import {mkdir} from 'node:fs/promises'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+import {jsonSchemaDocuments} from '../src/artifacts/json-schema.js'
+import {writeFileAtomic} from '../src/util/atomic.js'
+
+const schemaDir = fileURLToPath(new URL('../schema/', import.meta.url))
+
+await mkdir(schemaDir, {recursive: true})
+for (const [name, text] of jsonSchemaDocuments()) {
+  await writeFileAtomic(join(schemaDir, name), text)
+  process.stderr.write(`wrote schema/${name}\n`)
+}

@@ -1,0 +1,123 @@
+/**
+ * Vega-Lite spec → SVG (vega, headless) → PNG (resvg). The libraries are
+ * imported on first use, so commands that never plot never load them.
+ */
+import {createRequire} from 'node:module'
+
+import type {ResvgRenderOptions} from '@resvg/resvg-js'
+import type {TopLevelSpec} from 'vega-lite'
+
+/** Family of the bundled font; every plot names it, so the output does not depend on system fonts. */
+export const PLOT_FONT = 'DejaVu Sans'
+
+/** Plots are laid out in CSS pixels and rasterised at twice that, for sharp text. */
+const PIXEL_RATIO = 2
+
+const FONT_FILES = {regular: 'DejaVuSans.ttf', bold: 'DejaVuSans-Bold.ttf'} as const
+
+const require = createRequire(import.meta.url)
+
+function fontPath(file: string): string {
+  return require.resolve(`dejavu-fonts-ttf/ttf/${file}`)
+}
+
+/** The DejaVu TrueType files shipped by the `dejavu-fonts-ttf` npm package: no system font is needed. */
+export function plotFontFiles(): string[] {
+  return Object.values(FONT_FILES).map(fontPath)
+}
+
+function renderOptions(): ResvgRenderOptions {
+  return {
+    background: 'white',
+    fitTo: {mode: 'zoom', value: PIXEL_RATIO},
+    font: {fontFiles: plotFontFiles(), loadSystemFonts: false, defaultFontFamily: PLOT_FONT, sansSerifFamily: PLOT_FONT},
+  }
+}
+
+/** The fields of a vega text item that decide its width. */
+interface TextItem {
+  text?: unknown
+  fontSize?: number | string
+  fontWeight?: number | string
+}
+
+type WidthOf = (item: TextItem, text?: unknown) => number
+
+/**
+ * Without a canvas, vega guesses text widths as 0.8 em per character, far
+ * wider than DejaVu Sans: titles then pad plots with blank space and labels
+ * get cut early. Measure with the real glyph advances of the bundled font
+ * instead (vega's documented hook: a user-defined `textMetrics.width`).
+ */
+async function textWidthFunction(): Promise<WidthOf> {
+  const fontkit = await import('fontkit')
+  const [regular, bold] = [FONT_FILES.regular, FONT_FILES.bold].map((file) => {
+    const font = fontkit.openSync(fontPath(file))
+    if (!('layout' in font)) throw new Error(`${file} is a font collection, expected one font`)
+    return font
+  })
+  const cache = new Map<string, number>()
+  return (item, text) => {
+    // Truncation to item.limit is vega's job: it calls back here for each candidate, so measure the raw text.
+    const value = String(text ?? item.text ?? '').trim()
+    const size = item.fontSize === undefined ? 11 : Number(item.fontSize) || 0
+    const weight = item.fontWeight
+    const isBold = weight === 'bold' || weight === 'bolder' || Number(weight) >= 600
+    const key = `${isBold ? 'b' : 'r'}${value}`
+    let em = cache.get(key)
+    if (em === undefined) {
+      const font = isBold ? bold : regular
+      em = font.layout(value).advanceWidth / font.unitsPerEm
+      cache.set(key, em)
+    }
+
+    return em * size
+  }
+}
+
+let vegaReady: Promise<typeof import('vega')> | undefined
+
+/** vega, with text measured in the bundled font (set up once per process). */
+async function loadVega(): Promise<typeof import('vega')> {
+  vegaReady ??= (async () => {
+    const [vega, width] = await Promise.all([import('vega'), textWidthFunction()])
+    // vega's typings omit textMetrics, though the object is exported for exactly this override.
+    ;(vega as unknown as {textMetrics: {width: WidthOf}}).textMetrics.width = width
+    return vega
+  })()
+  return vegaReady
+}
+
+/** Rasterise an SVG document to PNG bytes. */
+export async function svgToPng(svg: string): Promise<Buffer> {
+  const {Resvg} = await import('@resvg/resvg-js')
+  return new Resvg(svg, renderOptions()).render().asPng()
+}
+
+/** Compile a Vega-Lite spec and render it to SVG text with vega's headless renderer. */
+export async function vegaLiteToSvg(spec: TopLevelSpec): Promise<string> {
+  const [vega, vegaLite] = await Promise.all([loadVega(), import('vega-lite')])
+  const {spec: vegaSpec} = vegaLite.compile(spec)
+  const view = new vega.View(vega.parse(vegaSpec), {renderer: 'none'})
+  try {
+    return await view.toSVG()
+  } finally {
+    view.finalize()
+  }
+}
+
+/** Defaults every plot shares: white background, the bundled font, readable sizes. */
+export const BASE_CONFIG = {
+  background: 'white',
+  padding: 12,
+  config: {
+    font: PLOT_FONT,
+    title: {fontSize: 15, anchor: 'middle' as const},
+    axis: {labelFontSize: 12, titleFontSize: 13},
+    legend: {labelFontSize: 12, titleFontSize: 12},
+  },
+}
+
+export async function renderVegaLite(spec: TopLevelSpec): Promise<Buffer> {
+  return svgToPng(await vegaLiteToSvg(spec))
+}

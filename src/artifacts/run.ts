@@ -1,0 +1,183 @@
+/** Everything a training run exports (SPEC §5), written in one call. */
+import {z} from 'zod'
+
+import {type ClassificationReport, ClassificationReportSchema} from '../evaluation/schema.js'
+import {EpochLogSchema} from '../training/schema.js'
+import {buildLossCurves, buildMetrics, buildPredictionRows, buildPredictions, buildTimingStats, buildTrainingDynamics} from './build.js'
+import {GALLERY_SIZE, GallerySampleSchema, galleryFromPixels, plotGallery} from './gallery.js'
+import {plotConfusionMatrix, plotRoc, plotTiming, plotTrainingDynamics} from './plots.js'
+import {
+  ARTIFACT_FILES,
+  type ArtifactFile,
+  DatasetDescriptionSchema,
+  LossCurvesSchema,
+  MetricsSchema,
+  PredictionSchema,
+  PredictionsSchema,
+  type PredictionSplit,
+  type RocCurves,
+  RocCurvesSchema,
+  RunMetadataSchema,
+  SplitMetricsBySplitSchema,
+  TimingStatsSchema,
+  TrainingConfigSchema,
+  TrainingDynamicsSchema,
+} from './schemas.js'
+import {ensureArtifactDir, serializeJsonArtifact, writeArtifactFile} from './write.js'
+
+type PendingFile = [name: string, data: string | Uint8Array]
+
+/** Write prepared files in order, each atomically, into `dir` (created if missing). */
+async function writeAll(dir: string, files: readonly PendingFile[], onFile?: (file: ArtifactFile) => void): Promise<ArtifactFile[]> {
+  await ensureArtifactDir(dir)
+  const written: ArtifactFile[] = []
+  for (const [name, data] of files) {
+    const file = await writeArtifactFile(dir, name, data)
+    written.push(file)
+    onFile?.(file)
+  }
+
+  return written
+}
+
+/** What the trainer knows at the end of a run: the input of `writeRunArtifacts`. */
+export const RunDataSchema = z
+  .object({
+    runName: z.string().min(1),
+    packageVersion: z.string().min(1),
+    backend: z.string().min(1),
+    dataset: DatasetDescriptionSchema,
+    training: TrainingConfigSchema,
+    /** Statistics of the training split; method and split are fixed by design. */
+    normalisation: z.object({mean: z.number(), std: z.number().positive()}),
+    epochs: z.array(EpochLogSchema).min(1),
+    bestEpoch: z.int().positive(),
+    /** Scores of the exported (best) model per split. */
+    splits: SplitMetricsBySplitSchema,
+    /** Classification report of the evaluation split. */
+    classificationReport: ClassificationReportSchema,
+    testClassificationReport: ClassificationReportSchema.optional(),
+    /** Every evaluation-split prediction; `probs` in CLASSES order. */
+    predictions: z.array(PredictionSchema).min(1),
+    /** Up to 25 evaluation images with their labels (see `selectGallerySamples`). */
+    gallery: z.array(GallerySampleSchema).min(1).max(GALLERY_SIZE),
+  })
+  .refine((run) => run.bestEpoch <= run.epochs.length, {message: 'bestEpoch must be one of the epochs run', path: ['bestEpoch']})
+export type RunData = z.infer<typeof RunDataSchema>
+
+export interface RunArtifactOptions {
+  /** ROC curves of the evaluation split: writes roc_curves.json and .png. */
+  roc?: RocCurves
+  /** Write training_dynamics.json and .png (learning rate and losses per epoch). */
+  lrTrace?: boolean
+  /** Write timing_stats.json and .png (per-epoch durations). */
+  timing?: boolean
+  /** Time stamp of run_metadata.json; now by default. */
+  generatedAt?: Date
+  /** Called once per file written, e.g. to log progress on stderr. */
+  onFile?: (file: ArtifactFile) => void
+}
+
+/**
+ * Write every artifact of a run into `dir` and, last, run_metadata.json listing
+ * them (name, bytes, sha256). All documents are validated and all plots
+ * rendered before the first file is written, so invalid data leaves `dir`
+ * untouched; each file is written atomically. Returns every file written,
+ * run_metadata.json last.
+ */
+export async function writeRunArtifacts(dir: string, runData: RunData, options: RunArtifactOptions = {}): Promise<ArtifactFile[]> {
+  const parsed = RunDataSchema.safeParse(runData)
+  if (!parsed.success) throw new Error(`run data is invalid:\n${z.prettifyError(parsed.error)}`)
+  const run = parsed.data
+
+  const files: PendingFile[] = [
+    [ARTIFACT_FILES.metrics, serializeJsonArtifact(ARTIFACT_FILES.metrics, MetricsSchema, buildMetrics(run))],
+    [ARTIFACT_FILES.predictions, serializeJsonArtifact(ARTIFACT_FILES.predictions, PredictionsSchema, buildPredictions(run.predictions))],
+    [ARTIFACT_FILES.lossCurves, serializeJsonArtifact(ARTIFACT_FILES.lossCurves, LossCurvesSchema, buildLossCurves(run.epochs))],
+  ]
+  if (options.roc) files.push([ARTIFACT_FILES.rocCurves, serializeJsonArtifact(ARTIFACT_FILES.rocCurves, RocCurvesSchema, options.roc)])
+  if (options.lrTrace) {
+    files.push([ARTIFACT_FILES.trainingDynamics, serializeJsonArtifact(ARTIFACT_FILES.trainingDynamics, TrainingDynamicsSchema, buildTrainingDynamics(run.epochs))])
+  }
+
+  const imagesPerEpoch = run.dataset.splits.train.size
+  if (options.timing) {
+    files.push([ARTIFACT_FILES.timingStats, serializeJsonArtifact(ARTIFACT_FILES.timingStats, TimingStatsSchema, buildTimingStats(run.epochs, imagesPerEpoch))])
+  }
+
+  files.push(
+    [ARTIFACT_FILES.confusionMatrix, await plotConfusionMatrix(run.classificationReport)],
+    [ARTIFACT_FILES.gallery, await plotGallery(run.gallery)],
+  )
+  if (options.roc) files.push([ARTIFACT_FILES.rocPlot, await plotRoc(options.roc)])
+  if (options.lrTrace) files.push([ARTIFACT_FILES.trainingDynamicsPlot, await plotTrainingDynamics(run.epochs)])
+  if (options.timing) files.push([ARTIFACT_FILES.timingPlot, await plotTiming(run.epochs, imagesPerEpoch)])
+
+  const metadataOf = (artifacts: ArtifactFile[]): string =>
+    serializeJsonArtifact(ARTIFACT_FILES.runMetadata, RunMetadataSchema, {
+      runName: run.runName,
+      generatedAt: (options.generatedAt ?? new Date()).toISOString(),
+      packageVersion: run.packageVersion,
+      backend: run.backend,
+      dataset: run.dataset,
+      training: run.training,
+      normalisation: {method: 'standardize', mean: run.normalisation.mean, std: run.normalisation.std, computedOn: 'train'},
+      artifacts,
+    })
+  // Checked before the first write too, so a bad value cannot leave a run without its metadata.
+  metadataOf([])
+
+  const written = await writeAll(dir, files, options.onFile)
+
+  const metadataFile = await writeArtifactFile(dir, ARTIFACT_FILES.runMetadata, metadataOf(written))
+  options.onFile?.(metadataFile)
+  return [...written, metadataFile]
+}
+
+/** What `evaluate` has after one pass over a split (shapes of src/evaluation/evaluate.ts). */
+export interface EvaluationArtifactInput {
+  data: {
+    /** The MNIST images file the split indexes: 784 bytes per image. */
+    source: {pixels: Uint8Array}
+    split: {indices: readonly number[]; labels: readonly number[]}
+  }
+  evaluation: {
+    split: PredictionSplit
+    report: ClassificationReport
+    /** Probabilities [N × 3] in CLASSES order. */
+    probs: ArrayLike<number>
+  }
+}
+
+/** `predictions.json` for the evaluation split; `predictions_test.json` (and so on) for another split, so a run's own files stay intact. */
+export function evaluationFileName(name: string, split: PredictionSplit): string {
+  if (split === 'eval') return name
+  const dot = name.lastIndexOf('.')
+  return `${name.slice(0, dot)}_${split}${name.slice(dot)}`
+}
+
+/**
+ * The artifacts of evaluating one split: predictions.json, confusion_matrix.png,
+ * gallery.png, and roc_curves.json/.png when `options.roc` is given (file names
+ * suffixed by the split unless it is `eval`, see `evaluationFileName`). Validated
+ * and rendered before the first write. Returns the files written.
+ */
+export async function writeEvaluationArtifacts(
+  dir: string,
+  input: EvaluationArtifactInput,
+  options: Pick<RunArtifactOptions, 'roc' | 'onFile'> = {},
+): Promise<ArtifactFile[]> {
+  const {split, report} = input.evaluation
+  const rows = buildPredictionRows(input.data.split.indices, input.data.split.labels, input.evaluation.probs)
+  const name = (file: string) => evaluationFileName(file, split)
+  const files: PendingFile[] = [
+    [name(ARTIFACT_FILES.predictions), serializeJsonArtifact(name(ARTIFACT_FILES.predictions), PredictionsSchema, buildPredictions(rows, split))],
+  ]
+  if (options.roc) files.push([name(ARTIFACT_FILES.rocCurves), serializeJsonArtifact(name(ARTIFACT_FILES.rocCurves), RocCurvesSchema, options.roc)])
+  files.push(
+    [name(ARTIFACT_FILES.confusionMatrix), await plotConfusionMatrix(report, `Confusion matrix (${split} split)`)],
+    [name(ARTIFACT_FILES.gallery), await plotGallery(galleryFromPixels(rows, input.data.source.pixels), `${split} images (green frame: right, red frame: wrong)`)],
+  )
+  if (options.roc) files.push([name(ARTIFACT_FILES.rocPlot), await plotRoc(options.roc, `ROC curves, one-vs-rest (${split} split)`)])
+  return writeAll(dir, files, options.onFile)
+}
