@@ -29,6 +29,10 @@ export const TRAINING_DEFAULTS = {
   earlyStoppingPatience: 3,
 } as const
 
+/** Compute engines: `auto` = native tfjs-node when installed, else wasm. */
+export const BACKEND_CHOICES = ['auto', 'node', 'wasm', 'cpu'] as const
+export type BackendChoice = (typeof BACKEND_CHOICES)[number]
+
 export const EVALUATE_DEFAULTS = {batchSize: 32, numWorkers: 4} as const
 
 export interface MnistFile {

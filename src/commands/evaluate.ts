@@ -1,0 +1,70 @@
+import {Flags} from '@oclif/core'
+
+import {BaseCommand} from '../cli/base-command.js'
+import {BACKEND_CHOICES, type BackendChoice, EVALUATE_DEFAULTS} from '../config.js'
+
+export default class Evaluate extends BaseCommand {
+  static override description = `Evaluate a checkpoint: classification report and confusion matrix
+
+Rebuilds the split the checkpoint was trained with (its seed, ratios and class counts) from --data-dir, checks its fingerprint, and evaluates with the checkpoint's normalisation. --split test evaluates on every 0/5/8 image of the official MNIST test set (t10k), which training never sees.`
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> --checkpoint-path runs/first/best.ckpt --data-dir data',
+    '<%= config.bin %> <%= command.id %> --checkpoint-path runs/first/best.ckpt --data-dir data --split test --json',
+  ]
+
+  static override flags = {
+    'checkpoint-path': Flags.string({description: 'checkpoint written by train (best.ckpt)', required: true}),
+    'data-dir': Flags.string({description: 'folder with the MNIST .gz files', required: true}),
+    split: Flags.string({description: 'which split to evaluate', options: ['eval', 'val', 'train', 'test'], default: 'eval'}),
+    'batch-size': Flags.integer({description: 'images per inference batch', default: EVALUATE_DEFAULTS.batchSize, min: 1}),
+    'num-workers': Flags.integer({description: 'compute threads for the engine', default: EVALUATE_DEFAULTS.numWorkers, min: 1}),
+    backend: Flags.string({description: 'compute engine', options: [...BACKEND_CHOICES], default: 'auto'}),
+    'output-dir': Flags.string({description: 'also write the evaluation artifacts (metrics, predictions, plots) of this split here'}),
+    'roc-per-class': Flags.boolean({description: 'with --output-dir, also write one-vs-rest ROC curves (JSON and PNG)'}),
+    json: Flags.boolean({description: 'print the report as JSON instead of tables'}),
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(Evaluate)
+    const [{loadPredictor}, {evaluateSplit, rebuildSplit}, {formatClassificationReport, formatConfusionMatrix}] = await Promise.all([
+      import('../model/predictor.js'),
+      import('../evaluation/evaluate.js'),
+      import('../evaluation/report.js'),
+    ])
+    const split = flags.split as 'eval' | 'val' | 'train' | 'test'
+    const predictor = await loadPredictor(flags['checkpoint-path'], {backend: flags.backend as BackendChoice, threads: flags['num-workers']})
+    try {
+      const data = await rebuildSplit(predictor.checkpoint, flags['data-dir'], split)
+      const evaluation = await evaluateSplit(predictor, data, split, flags['batch-size'])
+      this.note(`${split}: ${data.split.labels.length} images in ${evaluation.seconds.toFixed(2)} s (${Math.round(evaluation.imagesPerSecond)} images/s, backend ${predictor.backend})`)
+      if (flags['output-dir']) {
+        const [{writeEvaluationArtifacts}, {rocCurves}] = await Promise.all([import('../artifacts/run.js'), import('../evaluation/roc.js')])
+        const roc = flags['roc-per-class'] ? rocCurves(data.split.labels, probabilityRows(evaluation.probs)) : undefined
+        const files = await writeEvaluationArtifacts(flags['output-dir'], {data, evaluation}, {roc})
+        this.note(`wrote ${files.map((f) => f.name).join(', ')} to ${flags['output-dir']}`)
+      }
+
+      if (flags.json) {
+        this.printJson({
+          checkpoint: flags['checkpoint-path'],
+          checkpointId: predictor.checkpointId,
+          split,
+          fingerprint: evaluation.fingerprint,
+          report: evaluation.report,
+        })
+      } else {
+        process.stdout.write(`${formatClassificationReport(evaluation.report)}\n\nconfusion matrix (${split}, rows: true label, columns: predicted)\n${formatConfusionMatrix(evaluation.report)}\n`)
+      }
+    } finally {
+      predictor.dispose()
+    }
+  }
+}
+
+/** [N × 3] row-major → one array of class probabilities per sample. */
+function probabilityRows(probs: Float32Array): number[][] {
+  const rows: number[][] = []
+  for (let i = 0; i < probs.length; i += 3) rows.push([probs[i], probs[i + 1], probs[i + 2]])
+  return rows
+}

@@ -1,0 +1,76 @@
+import {Flags} from '@oclif/core'
+
+import {BaseCommand} from '../cli/base-command.js'
+import {BACKEND_CHOICES, type BackendChoice} from '../config.js'
+
+export default class Predict extends BaseCommand {
+  static override description = `Predict the digit (0, 5 or 8) in images, as JSON
+
+Any image (PNG, JPEG, BMP, GIF, TIFF) is converted to a 28×28 MNIST-like digit: grayscale, dark-on-light inverted, cropped to the ink, scaled to fit 20×20 and centred on its centre of mass. One image prints one JSON object; several print JSON Lines with their path. Inputs that cannot be read are reported on stderr and the exit code is 1; the others are still predicted.`
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> --checkpoint-path runs/first/best.ckpt --input-path sample.png',
+    '<%= config.bin %> <%= command.id %> --checkpoint-path best.ckpt --input-path photos/ --input-path https://example.com/digit.jpg',
+    'cat digit.png | <%= config.bin %> <%= command.id %> --checkpoint-path best.ckpt --input-path -',
+  ]
+
+  static override flags = {
+    'checkpoint-path': Flags.string({description: 'checkpoint written by train (best.ckpt)', required: true}),
+    'input-path': Flags.string({
+      description: 'image file, folder of images, http(s) URL, or - for stdin (repeatable)',
+      required: true,
+      multiple: true,
+    }),
+    preprocess: Flags.boolean({
+      description: 'MNIST-style preprocessing (invert, crop, scale, centre); --no-preprocess for inputs already 28×28 white-on-black',
+      default: true,
+      allowNo: true,
+    }),
+    backend: Flags.string({description: 'compute engine', options: [...BACKEND_CHOICES], default: 'auto'}),
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(Predict)
+    const [{loadPredictor}, {readInputs}, {preprocessBytes}] = await Promise.all([
+      import('../model/predictor.js'),
+      import('../images/inputs.js'),
+      import('../images/preprocess.js'),
+    ])
+    const predictor = await loadPredictor(flags['checkpoint-path'], {backend: flags.backend as BackendChoice})
+    const paths = flags['input-path']
+    // One file, URL or stdin prints exactly one JSON object; anything more prints JSON Lines with paths.
+    const single = paths.length === 1 && !(await isDirectory(paths[0]))
+    let failures = 0
+    try {
+      for await (const input of readInputs(paths)) {
+        try {
+          if (input.error) throw input.error
+          const pixels = await preprocessBytes(input.bytes, input.name, {preprocess: flags.preprocess})
+          const [{probs, prediction}] = await predictor.predict([pixels])
+          const result = {probs: roundProbs(probs), prediction}
+          process.stdout.write(`${JSON.stringify(single ? result : {path: input.name, ...result})}\n`)
+        } catch (error) {
+          failures += 1
+          this.note(`error: ${error instanceof Error ? error.message : String(error)}`)
+        }
+      }
+    } finally {
+      predictor.dispose()
+    }
+
+    if (failures > 0) this.exit(1)
+  }
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  const {stat} = await import('node:fs/promises')
+  return stat(path).then(
+    (s) => s.isDirectory(),
+    () => false,
+  )
+}
+
+/** Four significant digits: readable, and tiny probabilities keep their magnitude. */
+function roundProbs(probs: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(probs).map(([label, p]) => [label, Number(p.toPrecision(4))]))
+}

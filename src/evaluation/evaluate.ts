@@ -1,0 +1,65 @@
+import {CLASSES} from '../config.js'
+import {loadCuratedDataset, loadTestSplit, splitTensors} from '../data/dataset.js'
+import type {IdxImages} from '../data/idx.js'
+import {type Split, type SplitName, formatClassCounts, parseClassCounts} from '../data/split.js'
+import {UserError} from '../errors.js'
+import type {Checkpoint} from '../model/checkpoint.js'
+import type {Predictor} from '../model/predictor.js'
+import {classificationReport} from './metrics.js'
+import type {ClassificationReport} from './schema.js'
+
+export const EVAL_SPLITS = ['eval', 'val', 'train', 'test'] as const
+export type EvalSplit = (typeof EVAL_SPLITS)[number]
+
+export interface SplitData {
+  source: IdxImages
+  split: Split
+  fingerprint: string
+}
+
+/**
+ * Rebuild the split a checkpoint was trained with from `dataDir` (its seed,
+ * ratios and class counts) and check it is the same data; `test` is every
+ * 0/5/8 image of the official t10k set.
+ */
+export async function rebuildSplit(checkpoint: Checkpoint, dataDir: string, split: EvalSplit): Promise<SplitData> {
+  if (split === 'test') return loadTestSplit(dataDir)
+  const {data} = checkpoint.header
+  const classCounts = parseClassCounts(formatClassCounts(data.classCounts as Parameters<typeof formatClassCounts>[0]))
+  const dataset = await loadCuratedDataset({dataDir, seed: data.seed, evalRatio: data.evalRatio, valRatio: data.valRatio, classCounts})
+  const name: SplitName = split
+  if (dataset.fingerprints[name] !== data.fingerprints[name]) {
+    throw new UserError(
+      `the ${name} split rebuilt from ${dataDir} (fingerprint ${dataset.fingerprints[name]}) is not the one this checkpoint was trained with (${data.fingerprints[name]}): other data files, or a different package version`,
+    )
+  }
+
+  return {source: dataset.source, split: dataset.splits[name], fingerprint: dataset.fingerprints[name]}
+}
+
+export interface Evaluation {
+  split: EvalSplit
+  fingerprint: string
+  report: ClassificationReport
+  /** Probabilities [N × 3] in CLASSES order. */
+  probs: Float32Array
+  predicted: number[]
+  seconds: number
+  imagesPerSecond: number
+}
+
+/** One batched pass over a split with the checkpoint's normalisation. */
+export async function evaluateSplit(predictor: Predictor, data: SplitData, split: EvalSplit, batchSize: number): Promise<Evaluation> {
+  const {x} = splitTensors(data.source, data.split, predictor.checkpoint.header.normalization)
+  const started = performance.now()
+  const probs = await predictor.probabilities(x, batchSize)
+  const seconds = (performance.now() - started) / 1000
+  const k = CLASSES.length
+  const predicted = data.split.labels.map((_, i) => {
+    let best = 0
+    for (let c = 1; c < k; c++) if (probs[i * k + c] > probs[i * k + best]) best = c
+    return CLASSES[best]
+  })
+  const report = classificationReport(data.split.labels, predicted)
+  return {split, fingerprint: data.fingerprint, report, probs, predicted, seconds, imagesPerSecond: data.split.labels.length / Math.max(seconds, 1e-9)}
+}

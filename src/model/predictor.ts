@@ -1,0 +1,73 @@
+import * as tf from '@tensorflow/tfjs-core'
+
+import {type BackendChoice, CLASSES, type ClassLabel, PIXELS} from '../config.js'
+import {selectBackend} from '../engine/backend.js'
+import {type Checkpoint, checkpointId, loadCheckpoint} from './checkpoint.js'
+import {type Network, createNetwork} from './network.js'
+
+export interface Prediction {
+  /** Probability of each class, keyed by label. */
+  probs: Record<`${ClassLabel}`, number>
+  prediction: ClassLabel
+}
+
+/** A checkpoint loaded for inference: normalisation and evaluation-mode forward pass. */
+export interface Predictor {
+  readonly checkpointId: string
+  readonly checkpoint: Checkpoint
+  readonly backend: string
+  /** Images as 784 values in [0, 1] (white ink on black); normalised here with the checkpoint's statistics. */
+  predict(images: readonly Float32Array[]): Promise<Prediction[]>
+  /** Class probabilities [N × 3] for images already normalised, row-major: the batch path of evaluate. */
+  probabilities(x: Float32Array, batchSize?: number): Promise<Float32Array>
+  dispose(): void
+}
+
+export async function loadPredictor(checkpointPath: string, options: {backend?: BackendChoice; threads?: number} = {}): Promise<Predictor> {
+  const checkpoint = await loadCheckpoint(checkpointPath)
+  const backend = await selectBackend(options.backend ?? 'auto', {threads: options.threads ?? 1, training: false})
+  const network = createNetwork(checkpoint.header.model, checkpoint.values)
+  return makePredictor(checkpoint, network, backend.name)
+}
+
+function makePredictor(checkpoint: Checkpoint, network: Network, backend: string): Predictor {
+  const {mean, std} = checkpoint.header.normalization
+  const probabilities = async (x: Float32Array, batchSize = 512): Promise<Float32Array> => {
+    const n = x.length / PIXELS
+    const out = new Float32Array(n * CLASSES.length)
+    for (let start = 0; start < n; start += batchSize) {
+      const end = Math.min(n, start + batchSize)
+      const probs = tf.tidy(() => tf.softmax(network.logits(tf.tensor4d(x.subarray(start * PIXELS, end * PIXELS), [end - start, 28, 28, 1]), false)))
+      out.set(await probs.data(), start * CLASSES.length)
+      probs.dispose()
+    }
+
+    return out
+  }
+
+  return {
+    checkpointId: checkpointId(checkpoint),
+    checkpoint,
+    backend,
+    probabilities,
+    async predict(images) {
+      const x = new Float32Array(images.length * PIXELS)
+      for (const [i, image] of images.entries()) {
+        for (let p = 0; p < PIXELS; p++) x[i * PIXELS + p] = (image[p] - mean) / std
+      }
+
+      const probs = await probabilities(x)
+      return images.map((_, i) => toPrediction(probs.subarray(i * CLASSES.length, (i + 1) * CLASSES.length)))
+    },
+    dispose() {
+      network.dispose()
+    },
+  }
+}
+
+export function toPrediction(row: ArrayLike<number>): Prediction {
+  let best = 0
+  for (let c = 1; c < CLASSES.length; c++) if (row[c] > row[best]) best = c
+  const probs = Object.fromEntries(CLASSES.map((label, c) => [String(label), row[c]])) as Record<`${ClassLabel}`, number>
+  return {probs, prediction: CLASSES[best]}
+}

@@ -1,0 +1,76 @@
+import {CLASSES, MNIST_FILES} from '../config.js'
+import {type SplitName, SPLIT_NAMES} from '../data/split.js'
+import {describeSplits} from '../data/dataset.js'
+import {writeRunArtifacts} from '../artifacts/run.js'
+import {buildPredictionRows} from '../artifacts/build.js'
+import {galleryFromPixels} from '../artifacts/gallery.js'
+import {classificationReport} from '../evaluation/metrics.js'
+import {rocCurves} from '../evaluation/roc.js'
+import {packageVersion} from '../version.js'
+import type {Predictions} from './module.js'
+import type {TrainOptions} from './options.js'
+import type {PreparedData, SplitMetrics} from './run.js'
+import type {EpochLog} from './schema.js'
+
+export interface TrainingArtifactInput {
+  options: TrainOptions
+  data: PreparedData
+  history: EpochLog[]
+  bestEpoch: number
+  backend: string
+  metrics: Record<SplitName, SplitMetrics>
+  predictions: Record<SplitName, Predictions>
+}
+
+/** Write the run's artifacts (SPEC §5) from what training computed; returns the file names. */
+export async function writeTrainingArtifacts(input: TrainingArtifactInput): Promise<string[]> {
+  const {options, data, predictions} = input
+  const evalSplit = data.dataset.splits.eval
+  const evalPredicted = Array.from(predictions.eval.predicted, (c) => CLASSES[c])
+  const rows = buildPredictionRows(evalSplit.indices, evalSplit.labels, predictions.eval.probs)
+  const k = CLASSES.length
+  const roc = options.rocPerClass
+    ? rocCurves(
+        evalSplit.labels,
+        evalSplit.labels.map((_, i) => predictions.eval.probs.subarray(i * k, (i + 1) * k)),
+      )
+    : undefined
+  const files = await writeRunArtifacts(
+    options.outputDir,
+    {
+      runName: options.runName,
+      packageVersion: packageVersion(),
+      backend: input.backend,
+      dataset: {
+        source: `MNIST training set (${MNIST_FILES.trainImages.name}) in ${options.dataDir}`,
+        classes: [...CLASSES],
+        classCounts: Object.fromEntries(CLASSES.map((c) => [String(c), options.classCounts[c]])),
+        splits: describeSplits(data.dataset),
+      },
+      training: {
+        seed: options.seed,
+        evalRatio: options.evalRatio,
+        valRatio: options.valRatio,
+        epochs: options.epochs,
+        learningRate: options.learningRate,
+        batchSize: options.batchSize,
+        numWorkers: options.numWorkers,
+        model: options.model,
+      },
+      normalisation: {mean: data.normalization.mean, std: data.normalization.std},
+      epochs: input.history,
+      bestEpoch: input.bestEpoch,
+      splits: Object.fromEntries(
+        SPLIT_NAMES.map((name) => {
+          const m = input.metrics[name]
+          return [name, {samples: m.size, loss: m.loss, accuracy: m.accuracy, macroAccuracy: m.macroAccuracy, f1Macro: m.f1Macro}]
+        }),
+      ) as Record<SplitName, {samples: number; loss: number; accuracy: number; macroAccuracy: number; f1Macro: number}>,
+      classificationReport: classificationReport(evalSplit.labels, evalPredicted),
+      predictions: rows,
+      gallery: galleryFromPixels(rows, data.dataset.source.pixels),
+    },
+    {roc, lrTrace: options.learningRateTrace, timing: options.timingStats},
+  )
+  return files.map((f) => f.name)
+}

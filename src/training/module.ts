@@ -1,0 +1,164 @@
+import * as tf from '@tensorflow/tfjs-core'
+
+import {CLASSES, PIXELS} from '../config.js'
+import {type ModelKind, type Network, createNetwork, initialValues, readValues} from '../model/network.js'
+import {trainStep, weightedCrossEntropy} from '../model/step.js'
+
+/** Images [N × 784] already normalised, and class indices (0..2, into CLASSES). */
+export interface Batchable {
+  x: Float32Array
+  y: Int32Array
+}
+
+export interface StepOutput {
+  loss: number
+  correct: number
+}
+
+export interface Predictions {
+  /** Mean weighted loss over the samples. */
+  loss: number
+  /** Predicted class index per sample. */
+  predicted: Int32Array
+  /** Softmax probabilities, [N × 3] row-major. */
+  probs: Float32Array
+}
+
+/**
+ * What the network is and how one step computes its loss: the Lightning
+ * "module". It owns the network, the optimiser and the class weights; the
+ * trainer owns the loop.
+ */
+export class DigitModule {
+  readonly network: Network
+  readonly optimizer: tf.AdamOptimizer
+  private readonly classWeights: tf.Tensor1D
+
+  constructor(kind: ModelKind, options: {seed: number; learningRate: number; classWeights: number[]; values?: Record<string, Float32Array>}) {
+    this.network = createNetwork(kind, options.values ?? initialValues(kind, options.seed))
+    this.optimizer = tf.train.adam(options.learningRate)
+    this.classWeights = tf.tensor1d(options.classWeights, 'float32')
+  }
+
+  /** tfjs declares Adam's rate protected but reads it on every update, which is what a scheduler needs. */
+  get learningRate(): number {
+    return (this.optimizer as unknown as {learningRate: number}).learningRate
+  }
+
+  set learningRate(value: number) {
+    ;(this.optimizer as unknown as {learningRate: number}).learningRate = value
+  }
+
+  /** One optimisation step on a batch; returns the batch loss and number correct. */
+  trainingStep(x: Float32Array, y: Int32Array): StepOutput {
+    const batch = y.length
+    const xs = tf.tensor4d(x, [batch, 28, 28, 1])
+    const ys = tf.tensor1d(y, 'int32')
+    const {loss, correct} = trainStep(this.network, this.optimizer, xs, ys, this.classWeights)
+    const out = {loss: loss.dataSync()[0], correct: correct.dataSync()[0]}
+    tf.dispose([xs, ys, loss, correct])
+    return out
+  }
+
+  /** Inference in evaluation mode over a whole split, in large batches. */
+  predict(data: Batchable, batchSize = 256): Predictions {
+    const n = data.y.length
+    const predicted = new Int32Array(n)
+    const probs = new Float32Array(n * CLASSES.length)
+    let lossSum = 0
+    let weightSum = 0
+    const weights = this.classWeights.dataSync()
+    for (let start = 0; start < n; start += batchSize) {
+      const end = Math.min(n, start + batchSize)
+      const [p, l] = tf.tidy(() => {
+        const xs = tf.tensor4d(data.x.subarray(start * PIXELS, end * PIXELS), [end - start, 28, 28, 1])
+        const ys = tf.tensor1d(data.y.subarray(start, end), 'int32')
+        const logits = this.network.logits(xs, false)
+        return [tf.softmax(logits), weightedCrossEntropy(logits, ys, this.classWeights)]
+      })
+      probs.set(p.dataSync(), start * CLASSES.length)
+      let batchWeight = 0
+      for (let i = start; i < end; i++) batchWeight += weights[data.y[i]]
+      lossSum += l.dataSync()[0] * batchWeight
+      weightSum += batchWeight
+      tf.dispose([p, l])
+    }
+
+    for (let i = 0; i < n; i++) {
+      let best = 0
+      for (let c = 1; c < CLASSES.length; c++) if (probs[i * CLASSES.length + c] > probs[i * CLASSES.length + best]) best = c
+      predicted[i] = best
+    }
+
+    return {loss: weightSum > 0 ? lossSum / weightSum : 0, predicted, probs}
+  }
+
+  values(): Promise<Record<string, Float32Array>> {
+    return readValues(this.network)
+  }
+
+  /**
+   * Adam's slots, for checkpoints that can resume training. tfjs names slots
+   * after the variables (unique per process), so they are stored under the
+   * stable parameter names instead.
+   */
+  async optimizerState(): Promise<Record<string, Float32Array>> {
+    const toParam = new Map(Object.entries(this.network.params).map(([param, v]) => [v.name, param]))
+    const out: Record<string, Float32Array> = {}
+    for (const {name, tensor} of await this.optimizer.getWeights()) out[renameSlot(name, toParam)] = Float32Array.from(await tensor.data())
+    const {accBeta1, accBeta2} = this.adamPowers()
+    out.accBeta1 = Float32Array.from(await accBeta1.data())
+    out.accBeta2 = Float32Array.from(await accBeta2.data())
+    return out
+  }
+
+  /**
+   * Adam's running powers beta^t. tfjs's `setWeights` recomputes them with one
+   * `pow`, which differs in the last bits from the product accumulated step by
+   * step; restoring the saved values makes a resumed run bit-identical.
+   */
+  private adamPowers(): {accBeta1: tf.Variable; accBeta2: tf.Variable} {
+    return this.optimizer as unknown as {accBeta1: tf.Variable; accBeta2: tf.Variable}
+  }
+
+  async loadOptimizerState(state: Record<string, Float32Array>): Promise<void> {
+    // getWeights() always holds the iteration count; the moment slots appear with the first update.
+    if ((await this.optimizer.getWeights()).length === 1) {
+      // Adam creates its slots lazily on the first update; a zero update creates them and changes nothing.
+      tf.tidy(() => this.optimizer.applyGradients(Object.fromEntries(Object.values(this.network.params).map((v) => [v.name, tf.zerosLike(v)]))))
+    }
+
+    const toParam = new Map(Object.entries(this.network.params).map(([param, v]) => [v.name, param]))
+    const weights = (await this.optimizer.getWeights()).map(({name, tensor}) => {
+      const saved = state[renameSlot(name, toParam)]
+      if (!saved || saved.length !== tensor.size) throw new Error(`optimizer slot ${renameSlot(name, toParam)} is missing from the checkpoint`)
+      return {name, tensor: tf.tensor(saved, tensor.shape, tensor.dtype)}
+    })
+    await this.optimizer.setWeights(weights)
+    const powers = this.adamPowers()
+    for (const key of ['accBeta1', 'accBeta2'] as const) {
+      if (state[key]) powers[key].assign(tf.scalar(state[key][0]))
+    }
+  }
+
+  dispose(): void {
+    this.network.dispose()
+    this.optimizer.dispose()
+    this.classWeights.dispose()
+  }
+}
+
+/** `conv1.kernel.17/m` → `conv1.kernel/m`; names without a variable part (`iter`) stay. */
+function renameSlot(slot: string, toParam: Map<string, string>): string {
+  const cut = slot.lastIndexOf('/')
+  if (cut < 0) return slot
+  const param = toParam.get(slot.slice(0, cut))
+  return param ? `${param}${slot.slice(cut)}` : slot
+}
+
+/** Inverse class frequency of the training split, scaled so a balanced split gives weight 1 ("balanced" weights). */
+export function inverseFrequencyWeights(y: Int32Array, classes = CLASSES.length): number[] {
+  const counts = new Array<number>(classes).fill(0)
+  for (const c of y) counts[c] += 1
+  return counts.map((count) => (count === 0 ? 0 : y.length / (classes * count)))
+}

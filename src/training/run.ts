@@ -1,0 +1,203 @@
+import {mkdir} from 'node:fs/promises'
+import {join} from 'node:path'
+
+import {CLASSES} from '../config.js'
+import {type CuratedDataset, type Normalization, computeNormalization, loadCuratedDataset, splitTensors} from '../data/dataset.js'
+import {type SplitName, SPLIT_NAMES} from '../data/split.js'
+import {selectBackend} from '../engine/backend.js'
+import {UserError} from '../errors.js'
+import {classificationReport} from '../evaluation/metrics.js'
+import {type Checkpoint, loadCheckpoint, saveCheckpoint} from '../model/checkpoint.js'
+import {EarlyStopping, HookCallback, LastCheckpoint, MetricsLogger, ModelCheckpoint, ProgressReporter, ReduceLROnPlateau} from './callbacks.js'
+import {type Batchable, DigitModule, type Predictions, inverseFrequencyWeights} from './module.js'
+import type {TrainOptions} from './options.js'
+import {type EpochLog, EpochLogSchema} from './schema.js'
+import {type BatchInfo, type Callback, Trainer, type TrainerState} from './trainer.js'
+
+export interface TrainHooks {
+  onEpochEnd?(log: EpochLog): void
+  onBatchEnd?(info: BatchInfo): void
+  signal?: AbortSignal
+  /** Where progress lines go (stderr by default). */
+  progress?: NodeJS.WritableStream & {isTTY?: boolean}
+}
+
+export interface SplitMetrics {
+  loss: number
+  accuracy: number
+  macroAccuracy: number
+  f1Macro: number
+  size: number
+}
+
+export interface TrainSummary {
+  runName: string
+  outputDir: string
+  backend: string
+  threads: number
+  model: string
+  epochs: number
+  bestEpoch: number
+  stopReason: string | null
+  metrics: Record<SplitName, SplitMetrics>
+  files: string[]
+}
+
+/** Everything a run computes before the loop, reused by the artifacts afterwards. */
+export interface PreparedData {
+  dataset: CuratedDataset
+  normalization: Normalization
+  tensors: Record<SplitName, Batchable>
+  classWeights: number[]
+}
+
+export async function prepareData(options: Pick<TrainOptions, 'dataDir' | 'seed' | 'evalRatio' | 'valRatio' | 'classCounts'>): Promise<PreparedData> {
+  const dataset = await loadCuratedDataset(options)
+  // Statistics from the training split only: validation and evaluation never leak into them.
+  const normalization = computeNormalization(dataset.source, dataset.splits.train)
+  const tensors = Object.fromEntries(SPLIT_NAMES.map((name) => [name, splitTensors(dataset.source, dataset.splits[name], normalization)])) as Record<
+    SplitName,
+    Batchable
+  >
+  return {dataset, normalization, tensors, classWeights: inverseFrequencyWeights(tensors.train.y)}
+}
+
+/** Train as SPEC §3 describes: the module, the trainer and its callbacks, then the best model's metrics. */
+export async function runTraining(options: TrainOptions, hooks: TrainHooks = {}): Promise<TrainSummary> {
+  const progress = hooks.progress ?? process.stderr
+  // Data first: a wrong path or impossible class counts fail before any engine starts.
+  const data = await prepareData(options)
+  const backend = await selectBackend(options.backend, {threads: options.numWorkers, training: true})
+  progress.write(`backend: ${backend.name} (${backend.threads} thread${backend.threads === 1 ? '' : 's'})\n`)
+  await mkdir(options.outputDir, {recursive: true})
+
+  const checkpoint = new ModelCheckpoint(options.outputDir, async (file, state, save) => {
+    await saveCheckpoint(
+      file,
+      {
+        model: options.model,
+        normalization: data.normalization,
+        data: {
+          seed: options.seed,
+          evalRatio: options.evalRatio,
+          valRatio: options.valRatio,
+          classCounts: Object.fromEntries(Object.entries(options.classCounts).map(([k, v]) => [k, v])),
+          fingerprints: data.dataset.fingerprints,
+        },
+        training: {
+          epoch: state.epoch,
+          bestEpoch: save.bestEpoch,
+          bestValF1Macro: save.bestValF1Macro,
+          learningRate: state.module.learningRate,
+          metrics: {...state.history.at(-1)},
+          backend: backend.name,
+          config: configRecord(options),
+          callbacks: Object.fromEntries(callbacks.filter((cb) => cb.stateDict).map((cb) => [cb.name, cb.stateDict!()])),
+          history: state.history.map((log) => ({...log})),
+        },
+      },
+      await state.module.values(),
+      save.withOptimizer ? await state.module.optimizerState() : undefined,
+    )
+  })
+  const callbacks: Callback[] = [
+    checkpoint,
+    new EarlyStopping(),
+    new ReduceLROnPlateau(),
+    new MetricsLogger(options.outputDir),
+    new ProgressReporter(progress),
+    new HookCallback(hooks),
+    new LastCheckpoint(checkpoint),
+  ]
+
+  const resumed = options.resume ? await loadResume(options, data) : undefined
+  const module = new DigitModule(options.model, {
+    seed: options.seed,
+    learningRate: options.learningRate,
+    classWeights: data.classWeights,
+    values: resumed?.values,
+  })
+  try {
+    if (resumed) {
+      await module.loadOptimizerState(resumed.optimizer)
+      module.learningRate = resumed.header.training.learningRate
+      const saved = resumed.header.training.callbacks
+      for (const cb of callbacks) if (cb.loadStateDict && saved[cb.name]) cb.loadStateDict(saved[cb.name] as Record<string, unknown>)
+      progress.write(`resuming after epoch ${resumed.header.training.epoch}\n`)
+    }
+
+    const trainer = new Trainer({maxEpochs: options.epochs, batchSize: options.batchSize, seed: options.seed, callbacks, signal: hooks.signal})
+    const state = await trainer.fit(module, data.tensors.train, data.tensors.val, resumed ? resumeState(resumed) : undefined)
+    return await finish(options, data, state, checkpoint, backend, progress)
+  } finally {
+    module.dispose()
+  }
+}
+
+async function finish(
+  options: TrainOptions,
+  data: PreparedData,
+  state: TrainerState,
+  checkpoint: ModelCheckpoint,
+  backend: {name: string; threads: number},
+  progress: NodeJS.WritableStream,
+): Promise<TrainSummary> {
+  // Final metrics are the best checkpoint's, as Lightning's `trainer.test(ckpt_path='best')`.
+  const best = await loadCheckpoint(checkpoint.bestPath)
+  const bestModule = new DigitModule(options.model, {seed: options.seed, learningRate: options.learningRate, classWeights: data.classWeights, values: best.values})
+  try {
+    const metrics = {} as Record<SplitName, SplitMetrics>
+    const predictions = {} as Record<SplitName, Predictions>
+    for (const name of SPLIT_NAMES) {
+      predictions[name] = bestModule.predict(data.tensors[name])
+      metrics[name] = splitMetrics(data.tensors[name].y, predictions[name])
+    }
+
+    const {writeTrainingArtifacts} = await import('./artifacts.js')
+    const artifacts = await writeTrainingArtifacts({options, data, history: state.history, bestEpoch: checkpoint.bestEpoch, backend: backend.name, metrics, predictions})
+    progress.write(`wrote ${artifacts.length} artifacts to ${options.outputDir}\n`)
+    return {
+      runName: options.runName,
+      outputDir: options.outputDir,
+      backend: backend.name,
+      threads: backend.threads,
+      model: options.model,
+      epochs: state.epoch,
+      bestEpoch: checkpoint.bestEpoch,
+      stopReason: state.stopReason ?? null,
+      metrics,
+      files: ['best.ckpt', 'last.ckpt', join('logs', 'metrics.csv'), join('logs', 'metrics.json'), ...artifacts],
+    }
+  } finally {
+    bestModule.dispose()
+  }
+}
+
+export function splitMetrics(y: Int32Array, predictions: Predictions): SplitMetrics {
+  const report = classificationReport(y, predictions.predicted, CLASSES.map((_, i) => i))
+  return {loss: predictions.loss, accuracy: report.accuracy, macroAccuracy: report.macroAccuracy, f1Macro: report.macroAvg.f1, size: y.length}
+}
+
+async function loadResume(options: TrainOptions, data: PreparedData): Promise<Checkpoint> {
+  const last = await loadCheckpoint(join(options.outputDir, 'last.ckpt'))
+  const {header} = last
+  if (header.model !== options.model) throw new UserError(`--resume: last.ckpt holds a ${header.model} model, not ${options.model}`)
+  for (const name of SPLIT_NAMES) {
+    if (header.data.fingerprints[name] !== data.dataset.fingerprints[name]) {
+      throw new UserError(`--resume: the ${name} split differs from the one last.ckpt was trained on (other data, seed, ratios or class counts)`)
+    }
+  }
+
+  if (Object.keys(last.optimizer).length === 0) throw new UserError('--resume: last.ckpt holds no optimiser state')
+  if (header.training.epoch >= options.epochs) throw new UserError(`--resume: last.ckpt already finished epoch ${header.training.epoch} of ${options.epochs}; raise --epochs to train more`)
+  return last
+}
+
+function resumeState(checkpoint: Checkpoint): {epoch: number; history: EpochLog[]} {
+  return {epoch: checkpoint.header.training.epoch, history: checkpoint.header.training.history.map((log) => EpochLogSchema.parse(log))}
+}
+
+function configRecord(options: TrainOptions): Record<string, unknown> {
+  const {dataDir, outputDir, resume, ...rest} = options
+  return {...rest, classCounts: {...options.classCounts}}
+}

@@ -1,0 +1,110 @@
+import {CLASSES, PIXELS} from '../config.js'
+import {Rng} from '../data/rng.js'
+import {classificationReport} from '../evaluation/metrics.js'
+import type {EpochLog} from './schema.js'
+import type {Batchable, DigitModule} from './module.js'
+
+const CLASS_INDICES = CLASSES.map((_, i) => i)
+
+/** What callbacks see and may change: the loop's state, Lightning's `trainer`. */
+export interface TrainerState {
+  readonly module: DigitModule
+  readonly maxEpochs: number
+  /** Epochs completed so far (1-based number of the last finished epoch). */
+  epoch: number
+  history: EpochLog[]
+  /** Set by a callback (early stopping) to end training after this epoch. */
+  shouldStop: boolean
+  stopReason?: string
+}
+
+export interface BatchInfo {
+  epoch: number
+  batch: number
+  batches: number
+  loss: number
+}
+
+/**
+ * Hooks called by name, in the order the callbacks were given. A new
+ * behaviour is a new callback, never an edit to the loop.
+ */
+export interface Callback {
+  readonly name: string
+  onFitStart?(state: TrainerState): Promise<void> | void
+  onEpochStart?(state: TrainerState, epoch: number): Promise<void> | void
+  onBatchEnd?(state: TrainerState, info: BatchInfo): Promise<void> | void
+  /** After validation: `log` holds the epoch's train and val metrics. */
+  onEpochEnd?(state: TrainerState, log: EpochLog): Promise<void> | void
+  onFitEnd?(state: TrainerState): Promise<void> | void
+  /** State to store in checkpoints so `--resume` continues where it stopped. */
+  stateDict?(): Record<string, unknown>
+  loadStateDict?(state: Record<string, unknown>): void
+}
+
+export interface TrainerOptions {
+  maxEpochs: number
+  batchSize: number
+  seed: number
+  callbacks: Callback[]
+  signal?: AbortSignal
+}
+
+/** The loop: epochs of shuffled mini-batches, validation after each, callbacks around it. */
+export class Trainer {
+  constructor(private readonly options: TrainerOptions) {}
+
+  async fit(module: DigitModule, train: Batchable, val: Batchable, resume?: {epoch: number; history: EpochLog[]}): Promise<TrainerState> {
+    const state: TrainerState = {module, maxEpochs: this.options.maxEpochs, epoch: resume?.epoch ?? 0, history: [...(resume?.history ?? [])], shouldStop: false}
+    await this.emit('onFitStart', (cb) => cb.onFitStart?.(state))
+    const n = train.y.length
+    const batches = Math.ceil(n / this.options.batchSize)
+    const xBatch = new Float32Array(this.options.batchSize * PIXELS)
+    const yBatch = new Int32Array(this.options.batchSize)
+    while (state.epoch < state.maxEpochs && !state.shouldStop) {
+      const epoch = state.epoch + 1
+      await this.emit('onEpochStart', (cb) => cb.onEpochStart?.(state, epoch))
+      const started = performance.now()
+      // Each epoch's order comes from (seed, epoch) alone, so a resumed run shuffles as an uninterrupted one.
+      const order = new Rng(this.options.seed).fork(epoch).shuffle(Array.from({length: n}, (_, i) => i))
+      let lossSum = 0
+      let correct = 0
+      for (let b = 0; b < batches; b++) {
+        if (this.options.signal?.aborted) throw this.options.signal.reason ?? new Error('training aborted')
+        const rows = order.slice(b * this.options.batchSize, (b + 1) * this.options.batchSize)
+        for (const [i, row] of rows.entries()) {
+          xBatch.set(train.x.subarray(row * PIXELS, (row + 1) * PIXELS), i * PIXELS)
+          yBatch[i] = train.y[row]
+        }
+
+        const step = module.trainingStep(xBatch.subarray(0, rows.length * PIXELS), yBatch.subarray(0, rows.length))
+        lossSum += step.loss * rows.length
+        correct += step.correct
+        await this.emit('onBatchEnd', (cb) => cb.onBatchEnd?.(state, {epoch, batch: b + 1, batches, loss: step.loss}))
+      }
+
+      const validation = module.predict(val)
+      const report = classificationReport(val.y, validation.predicted, CLASS_INDICES)
+      const log: EpochLog = {
+        epoch,
+        trainLoss: lossSum / n,
+        trainAccuracy: correct / n,
+        valLoss: validation.loss,
+        valAccuracy: report.macroAccuracy,
+        valF1Macro: report.macroAvg.f1,
+        learningRate: module.learningRate,
+        epochSeconds: (performance.now() - started) / 1000,
+      }
+      state.epoch = epoch
+      state.history.push(log)
+      await this.emit('onEpochEnd', (cb) => cb.onEpochEnd?.(state, log))
+    }
+
+    await this.emit('onFitEnd', (cb) => cb.onFitEnd?.(state))
+    return state
+  }
+
+  private async emit(_hook: keyof Callback, call: (cb: Callback) => Promise<void> | void): Promise<void> {
+    for (const callback of this.options.callbacks) await call(callback)
+  }
+}

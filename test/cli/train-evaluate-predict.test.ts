@@ -1,0 +1,133 @@
+import {expect} from 'chai'
+import {copyFileSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {Jimp} from 'jimp'
+
+import {classificationReport} from '../../src/evaluation/metrics.js'
+import {loadPredictor} from '../../src/model/predictor.js'
+import {loadCuratedDataset, splitTensors} from '../../src/data/dataset.js'
+import {cli, oneErrorLine} from '../helpers/cli.js'
+import {FIXTURE_DIR, ROOT} from '../helpers/fixtures.js'
+
+const COUNTS = '8=140,0=48,5=12'
+
+describe('train, evaluate and predict from the command line', function () {
+  this.timeout(300_000)
+  let out: string
+  let ckpt: string
+  let trainRun: Awaited<ReturnType<typeof cli>>
+
+  before(async () => {
+    out = mkdtempSync(join(tmpdir(), 'cli-train-'))
+    const config = join(out, 'recipe.json')
+    // The file says 4 epochs and seed 5; the command line's --epochs wins, the seed comes from the file.
+    writeFileSync(config, JSON.stringify({epochs: 4, seed: 5, 'class-counts': COUNTS}))
+    trainRun = await cli(['train', '--data-dir', FIXTURE_DIR, '--output-dir', out, '--config', config, '--epochs', '2', '--num-workers', '1', '--run-name', 'cli-test'])
+    ckpt = join(out, 'best.ckpt')
+  })
+
+  it('train prints a JSON summary on stdout and progress on stderr', () => {
+    expect(trainRun.code, trainRun.stderr).to.equal(0)
+    const summary = JSON.parse(trainRun.stdout)
+    expect(summary.epochs).to.equal(2)
+    expect(summary.runName).to.equal('cli-test')
+    expect(summary.files).to.include('best.ckpt')
+    expect(trainRun.stderr).to.match(/backend: wasm/)
+    expect(trainRun.stderr).to.match(/epoch 2\/2 .*val_f1_macro/)
+    const metadata = JSON.parse(readFileSync(join(out, 'run_metadata.json'), 'utf8'))
+    expect(metadata.training.seed).to.equal(5)
+    expect(metadata.training.epochs).to.equal(2)
+  })
+
+  it('train rejects impossible flags and bad recipes in one line', async () => {
+    const base = ['train', '--data-dir', FIXTURE_DIR, '--output-dir', join(out, 'never')]
+    expect(oneErrorLine(await cli([...base, '--epochs', '21']))).to.match(/--epochs: epochs must be at most 20/)
+    expect(oneErrorLine(await cli([...base, '--eval-ratio', '1.5']))).to.match(/--eval-ratio: eval-ratio must be between 0 and 1/)
+    expect(oneErrorLine(await cli([...base, '--class-counts', '8=10,0=5,4=2']))).to.match(/unknown class 4/)
+    expect(oneErrorLine(await cli([...base, '--class-counts', '8=900,0=5,5=2']))).to.match(/asked for 900 images of class 8 but the data has only 500/)
+    const bad = join(out, 'bad.json')
+    writeFileSync(bad, JSON.stringify({epochz: 3}))
+    expect(oneErrorLine(await cli([...base, '--config', bad]))).to.match(/bad\.json: key "epochz": unknown key/)
+    writeFileSync(bad, JSON.stringify({'learning-rate': 'fast'}))
+    expect(oneErrorLine(await cli([...base, '--config', bad]))).to.match(/bad\.json: key "learning-rate": .*number/)
+    writeFileSync(bad, '{not json')
+    expect(oneErrorLine(await cli([...base, '--config', bad]))).to.match(/is not valid JSON/)
+    expect(oneErrorLine(await cli([...base, '--backend', 'node', '--class-counts', COUNTS]))).to.match(/tfjs-node.*npm install @tensorflow\/tfjs-node/)
+  })
+
+  it('evaluate prints the report and confusion matrix; --json equals an independent computation', async () => {
+    const table = await cli(['evaluate', '--checkpoint-path', ckpt, '--data-dir', FIXTURE_DIR])
+    expect(table.code, table.stderr).to.equal(0)
+    expect(table.stdout).to.match(/precision\s+recall\s+f1-score\s+support/)
+    expect(table.stdout).to.match(/macro avg/)
+    expect(table.stdout).to.match(/true 8|8/)
+    expect(table.stderr).to.match(/images\/s/)
+
+    const run = await cli(['evaluate', '--checkpoint-path', ckpt, '--data-dir', FIXTURE_DIR, '--json'])
+    const {report} = JSON.parse(run.stdout)
+    expect(report.total).to.equal(40)
+    // Independently: rebuild the split, predict with the library, count by hand.
+    const predictor = await loadPredictor(ckpt, {backend: 'wasm'})
+    const dataset = await loadCuratedDataset({dataDir: FIXTURE_DIR, seed: 5, classCounts: {8: 140, 0: 48, 5: 12}})
+    const {x} = splitTensors(dataset.source, dataset.splits.eval, predictor.checkpoint.header.normalization)
+    const probs = await predictor.probabilities(x)
+    const predicted = dataset.splits.eval.labels.map((_, i) => [0, 5, 8][[0, 1, 2].reduce((b, c) => (probs[i * 3 + c] > probs[i * 3 + b] ? c : b), 0)])
+    const expected = classificationReport(dataset.splits.eval.labels, predicted)
+    expect(report.confusionMatrix).to.deep.equal(expected.confusionMatrix)
+    expect(report.macroAvg.f1).to.be.closeTo(expected.macroAvg.f1, 1e-12)
+    predictor.dispose()
+  })
+
+  it('evaluate refuses other data, a corrupt checkpoint and a missing test set', async () => {
+    const other = mkdtempSync(join(tmpdir(), 'other-data-'))
+    const images = readFileSync(join(FIXTURE_DIR, 'train-images-idx3-ubyte.gz'))
+    const {gunzipSync, gzipSync} = await import('node:zlib')
+    const raw = gunzipSync(images)
+    // Same labels, slightly different pixels in every image: a different data set.
+    for (let offset = 16 + 400; offset < raw.length; offset += 784) raw[offset] ^= 0xff
+    writeFileSync(join(other, 'train-images-idx3-ubyte.gz'), gzipSync(raw))
+    copyFileSync(join(FIXTURE_DIR, 'train-labels-idx1-ubyte.gz'), join(other, 'train-labels-idx1-ubyte.gz'))
+    expect(oneErrorLine(await cli(['evaluate', '--checkpoint-path', ckpt, '--data-dir', other, '--split', 'val']))).to.match(
+      /the val split rebuilt from .* is not the one this checkpoint was trained with/,
+    )
+    const broken = join(out, 'broken.ckpt')
+    const bytes = readFileSync(ckpt)
+    writeFileSync(broken, bytes.subarray(0, bytes.length - 1000))
+    expect(oneErrorLine(await cli(['evaluate', '--checkpoint-path', broken, '--data-dir', FIXTURE_DIR]))).to.match(/broken\.ckpt is not a usable checkpoint: it is truncated or corrupted/)
+    expect(oneErrorLine(await cli(['evaluate', '--checkpoint-path', ckpt, '--data-dir', FIXTURE_DIR, '--split', 'test']))).to.match(/t10k-images-idx3-ubyte\.gz not found/)
+  })
+
+  it('predict prints exactly the SPEC object for sample.png, JSON Lines for several inputs', async () => {
+    const one = await cli(['predict', '--checkpoint-path', ckpt, '--input-path', join(ROOT, 'sample.png')])
+    expect(one.code, one.stderr).to.equal(0)
+    const result = JSON.parse(one.stdout)
+    expect(Object.keys(result)).to.deep.equal(['probs', 'prediction'])
+    expect(Object.keys(result.probs)).to.deep.equal(['0', '5', '8'])
+    expect(result.probs['0'] + result.probs['5'] + result.probs['8']).to.be.closeTo(1, 1e-3)
+    expect([0, 5, 8]).to.include(result.prediction)
+
+    const dir = mkdtempSync(join(tmpdir(), 'predict-'))
+    const big = new Jimp({width: 300, height: 300, color: 0xffffffff})
+    const sample = await Jimp.read(join(ROOT, 'sample.png'))
+    sample.resize({w: 200, h: 200}).invert()
+    big.composite(sample, 60, 40)
+    await big.write(join(dir, 'big.jpg') as `${string}.jpg`)
+    writeFileSync(join(dir, 'empty.png'), '')
+    const several = await cli(['predict', '--checkpoint-path', ckpt, '--input-path', join(ROOT, 'sample.png'), '--input-path', dir])
+    expect(several.code).to.equal(1)
+    const lines = several.stdout.trim().split('\n').map((line) => JSON.parse(line))
+    expect(lines.map((l) => l.path)).to.deep.equal([join(ROOT, 'sample.png'), join(dir, 'big.jpg')])
+    expect(several.stderr.trim().split('\n')).to.have.length(1)
+    expect(several.stderr).to.match(/empty\.png/)
+
+    const piped = await cli(['predict', '--checkpoint-path', ckpt, '--input-path', '-'], {stdin: readFileSync(join(ROOT, 'sample.png'))})
+    expect(JSON.parse(piped.stdout)).to.deep.equal(result)
+  })
+
+  it('predict reports a missing file and a missing checkpoint in one line', async () => {
+    expect(oneErrorLine(await cli(['predict', '--checkpoint-path', ckpt, '--input-path', join(out, 'nope.png')]))).to.match(/nope\.png/)
+    expect(oneErrorLine(await cli(['predict', '--checkpoint-path', join(out, 'nope.ckpt'), '--input-path', join(ROOT, 'sample.png')]))).to.match(/checkpoint .*nope\.ckpt not found/)
+  })
+})

@@ -1,0 +1,94 @@
+import {expect} from 'chai'
+import {existsSync, mkdtempSync, readFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {PassThrough} from 'node:stream'
+
+import {loadCheckpoint} from '../../src/model/checkpoint.js'
+import {RecipeSchema, toTrainOptions, type TrainOptions} from '../../src/training/options.js'
+import {runTraining} from '../../src/training/run.js'
+import type {EpochLog} from '../../src/training/schema.js'
+import {expectUserRejection} from '../helpers/assert.js'
+import {FIXTURE_DIR} from '../helpers/fixtures.js'
+
+/** A small real run: 200 fixture digits in the SPEC's 70/24/6 proportions. */
+function options(outputDir: string, overrides: Partial<TrainOptions> = {}): TrainOptions {
+  const recipe = RecipeSchema.parse({'class-counts': '8=140,0=48,5=12', epochs: 2, backend: 'wasm', 'num-workers': 1})
+  return {...toTrainOptions(recipe, {dataDir: FIXTURE_DIR, outputDir}), ...overrides}
+}
+
+function quiet(): PassThrough {
+  const stream = new PassThrough()
+  stream.resume()
+  return stream
+}
+
+describe('training run', function () {
+  this.timeout(300_000)
+  const dirs = {a: '', b: ''}
+
+  before(() => {
+    dirs.a = mkdtempSync(join(tmpdir(), 'train-a-'))
+    dirs.b = mkdtempSync(join(tmpdir(), 'train-b-'))
+  })
+
+  it('trains the CNN on wasm and writes checkpoints, logs and artifacts', async () => {
+    const epochs: EpochLog[] = []
+    const summary = await runTraining(options(dirs.a), {progress: quiet(), onEpochEnd: (log) => epochs.push(log)})
+    expect(summary.backend).to.equal('wasm')
+    expect(summary.epochs).to.equal(2)
+    expect(epochs.map((e) => e.epoch)).to.deep.equal([1, 2])
+    expect(epochs[1].trainLoss).to.be.lessThan(epochs[0].trainLoss)
+    expect(summary.metrics.eval.size).to.equal(40)
+    expect(summary.metrics.train.size).to.equal(136)
+    for (const file of ['best.ckpt', 'last.ckpt', 'logs/metrics.csv', 'logs/metrics.json', 'metrics.json', 'predictions.json', 'loss_curves.json', 'run_metadata.json', 'confusion_matrix.png', 'gallery.png']) {
+      expect(existsSync(join(dirs.a, file)), file).to.equal(true)
+      expect(summary.files).to.include(file)
+    }
+
+    const csv = readFileSync(join(dirs.a, 'logs', 'metrics.csv'), 'utf8').trim().split('\n')
+    expect(csv[0]).to.equal('epoch,trainLoss,trainAccuracy,valLoss,valAccuracy,valF1Macro,learningRate,epochSeconds')
+    expect(csv).to.have.length(3)
+    const best = await loadCheckpoint(join(dirs.a, 'best.ckpt'))
+    expect(best.header.training.bestEpoch).to.equal(summary.bestEpoch)
+    expect(best.header.normalization.mean).to.be.within(0.05, 0.3)
+    expect(Object.keys(best.optimizer)).to.have.length(0)
+    const last = await loadCheckpoint(join(dirs.a, 'last.ckpt'))
+    expect(last.header.training.epoch).to.equal(2)
+    expect(Object.keys(last.optimizer).length).to.be.greaterThan(10)
+  })
+
+  it('is reproducible: same seed, data and backend give identical best weights', async () => {
+    await runTraining(options(dirs.b), {progress: quiet()})
+    const [a, b] = await Promise.all([loadCheckpoint(join(dirs.a, 'best.ckpt')), loadCheckpoint(join(dirs.b, 'best.ckpt'))])
+    for (const name of Object.keys(a.values)) expect(Buffer.from(a.values[name].buffer).equals(Buffer.from(b.values[name].buffer)), name).to.equal(true)
+  })
+
+  it('resumes from last.ckpt exactly where an uninterrupted run would be', async () => {
+    const straight = mkdtempSync(join(tmpdir(), 'train-straight-'))
+    await runTraining(options(straight, {epochs: 3}), {progress: quiet()})
+    // dirs.b stopped after 2 epochs; continue it to 3.
+    const resumed = await runTraining(options(dirs.b, {epochs: 3, resume: true}), {progress: quiet()})
+    expect(resumed.epochs).to.equal(3)
+    const [x, y] = await Promise.all([loadCheckpoint(join(straight, 'last.ckpt')), loadCheckpoint(join(dirs.b, 'last.ckpt'))])
+    for (const name of Object.keys(x.values)) expect([...y.values[name]], name).to.deep.equal([...x.values[name]])
+    expect(y.header.training.history).to.have.length(3)
+  })
+
+  it('refuses to resume onto other data or a finished run', async () => {
+    await expectUserRejection(runTraining(options(dirs.b, {epochs: 3, resume: true}), {progress: quiet()}), /already finished epoch 3 of 3/)
+    await expectUserRejection(
+      runTraining(options(dirs.b, {epochs: 5, resume: true, seed: 1}), {progress: quiet()}),
+      /split differs from the one last\.ckpt was trained on/,
+    )
+    await expectUserRejection(runTraining(options(dirs.b, {epochs: 5, resume: true, model: 'softmax'}), {progress: quiet()}), /holds a cnn model, not softmax/)
+  })
+
+  it('trains the softmax baseline through the same trainer', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'train-softmax-'))
+    const summary = await runTraining(options(dir, {model: 'softmax', epochs: 3}), {progress: quiet()})
+    expect(summary.model).to.equal('softmax')
+    expect(summary.metrics.eval.f1Macro).to.be.greaterThan(0.5)
+    expect((await loadCheckpoint(join(dir, 'best.ckpt'))).header.model).to.equal('softmax')
+  })
+})
