@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core'
 
 import {CLASSES, IMAGE_SIZE, PIXELS} from '../config.js'
 import {Rng} from '../data/rng.js'
+import {batchNormReluPool} from '../engine/fused.js'
 
 export const MODEL_KINDS = ['cnn', 'softmax'] as const
 export type ModelKind = (typeof MODEL_KINDS)[number]
@@ -126,28 +127,25 @@ function softmaxLogits(params: Record<string, tf.Variable>) {
 }
 
 function cnnLogits(params: Record<string, tf.Variable>, buffers: Record<string, tf.Variable>) {
-  const block = (x: tf.Tensor4D, name: 'conv1' | 'conv2', bn: 'bn1' | 'bn2', training: boolean): tf.Tensor4D => {
-    const conv = tf.add(tf.conv2d(x, params[`${name}.kernel`] as tf.Tensor4D, 1, 'same'), params[`${name}.bias`]) as tf.Tensor4D
-    const normed = batchNorm(conv, bn, training)
-    return tf.maxPool(tf.relu(normed), 2, 2, 'valid')
-  }
-
-  const batchNorm = (x: tf.Tensor4D, bn: 'bn1' | 'bn2', training: boolean): tf.Tensor4D => {
-    const gamma = params[`${bn}.gamma`]
-    const beta = params[`${bn}.beta`]
+  const block = (x: tf.Tensor4D, conv: 'conv1' | 'conv2', bn: 'bn1' | 'bn2', training: boolean): tf.Tensor4D => {
+    const z = tf.fused.conv2d({x, filter: params[`${conv}.kernel`] as tf.Tensor4D, strides: 1, pad: 'same', bias: params[`${conv}.bias`]})
+    const gamma = params[`${bn}.gamma`] as tf.Tensor1D
+    const beta = params[`${bn}.beta`] as tf.Tensor1D
     const movingMean = buffers[`${bn}.movingMean`]
     const movingVariance = buffers[`${bn}.movingVariance`]
-    if (!training) return tf.batchNorm(x, movingMean, movingVariance, beta, gamma, BN_EPSILON) as tf.Tensor4D
-    const {mean, variance} = tf.moments(x, [0, 1, 2])
-    // Running statistics as PyTorch keeps them: unbiased variance, momentum 0.1 (assign records no gradient).
-    const n = x.shape[0] * x.shape[1] * x.shape[2]
-    tf.tidy(() => {
-      const m = mean
-      const v = tf.mul(variance, n / Math.max(n - 1, 1))
-      movingMean.assign(tf.add(tf.mul(movingMean, 1 - BN_MOMENTUM), tf.mul(m, BN_MOMENTUM)))
-      movingVariance.assign(tf.add(tf.mul(movingVariance, 1 - BN_MOMENTUM), tf.mul(v, BN_MOMENTUM)))
-    })
-    return tf.batchNorm(x, mean, variance, beta, gamma, BN_EPSILON) as tf.Tensor4D
+    if (training) {
+      // Batch statistics; running ones kept as PyTorch does: unbiased variance, momentum 0.1.
+      return batchNormReluPool(z, gamma, beta, BN_EPSILON, ({mean, variance, count}) => {
+        tf.tidy(() => {
+          const unbiased = tf.mul(variance, count / Math.max(count - 1, 1))
+          movingMean.assign(tf.add(tf.mul(movingMean, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)))
+          movingVariance.assign(tf.add(tf.mul(movingVariance, 1 - BN_MOMENTUM), tf.mul(unbiased, BN_MOMENTUM)))
+        })
+      })
+    }
+
+    const normed = tf.batchNorm(z, movingMean, movingVariance, beta, gamma, BN_EPSILON) as tf.Tensor4D
+    return tf.maxPool(tf.relu(normed), 2, 2, 'valid')
   }
 
   return (x: tf.Tensor4D, training: boolean): tf.Tensor2D =>
@@ -155,6 +153,6 @@ function cnnLogits(params: Record<string, tf.Variable>, buffers: Record<string, 
       const h1 = block(x, 'conv1', 'bn1', training)
       const h2 = block(h1, 'conv2', 'bn2', training)
       const flat = tf.reshape(h2, [x.shape[0], h2.shape[1] * h2.shape[2] * h2.shape[3]])
-      return tf.add(tf.matMul(flat, params['dense.kernel']), params['dense.bias']) as tf.Tensor2D
+      return tf.fused.matMul({a: flat, b: params['dense.kernel'] as tf.Tensor2D, bias: params['dense.bias']}) as tf.Tensor2D
     })
 }

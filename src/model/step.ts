@@ -1,19 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core'
 
+import {weightedCrossEntropy as fusedWeightedCrossEntropy} from '../engine/fused.js'
 import type {Network} from './network.js'
 
 /**
  * Class-weighted cross-entropy, averaged as PyTorch's `CrossEntropyLoss(weight=w)`
- * does: sum of w[y_i] * nll_i divided by the sum of w[y_i].
+ * does: sum of w[y_i] * nll_i divided by the sum of w[y_i]. (Its gradient is
+ * written out in `src/engine/fused.ts`.)
  */
 export function weightedCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, classWeights: tf.Tensor1D): tf.Scalar {
-  return tf.tidy(() => {
-    const logProbs = tf.logSoftmax(logits)
-    const oneHot = tf.oneHot(labels, logits.shape[1])
-    const nll = tf.neg(tf.sum(tf.mul(oneHot, logProbs), 1))
-    const w = tf.gather(classWeights, labels)
-    return tf.div(tf.sum(tf.mul(w, nll)), tf.sum(w)) as tf.Scalar
-  })
+  return fusedWeightedCrossEntropy(logits, labels, classWeights)
 }
 
 export interface StepResult {

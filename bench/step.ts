@@ -1,0 +1,155 @@
+/**
+ * Time one training step of the SPEC's CNN (batch 32: forward, backward, Adam
+ * update) on each engine and print ms/step plus the top kernels of one step.
+ *
+ *   npx tsx bench/step.ts [--steps 30] [--batch 32] [--threads 1] [--cpu-steps 2] [--json]
+ *
+ * Engines, in this order (kernel registrations are process-wide, so the naive
+ * run comes first):
+ *   wasm-naive   stock wasm kernels, plain-op network, plus the one kernel wasm
+ *                lacks (Conv2DBackpropFilter through Conv3DBackpropFilterV2)
+ *   wasm-kernels src/engine/wasm-kernels.ts, plain-op network
+ *   wasm-fused   src/engine/wasm-kernels.ts and the fused network (what `train` runs)
+ *   cpu          pure JavaScript, fused network
+ * Random (seeded) inputs: the timing does not depend on the pixel values.
+ */
+import * as tf from '@tensorflow/tfjs-core'
+
+import {selectBackend} from '../src/engine/backend.js'
+import {plainTrainingLogits, plainWeightedCrossEntropy} from '../src/engine/reference.js'
+import {registerWasmKernels} from '../src/engine/wasm-kernels.js'
+import {createNetwork, initialValues, type Network} from '../src/model/network.js'
+import {trainStep} from '../src/model/step.js'
+import {Rng} from '../src/data/rng.js'
+
+interface Options {
+  steps: number
+  batch: number
+  threads: number
+  cpuSteps: number
+  json: boolean
+}
+
+function parseArgs(argv: string[]): Options {
+  const options: Options = {steps: 30, batch: 32, threads: 1, cpuSteps: 2, json: false}
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]
+    if (flag === '--json') options.json = true
+    else if (flag === '--steps') options.steps = Number(argv[++i])
+    else if (flag === '--batch') options.batch = Number(argv[++i])
+    else if (flag === '--threads') options.threads = Number(argv[++i])
+    else if (flag === '--cpu-steps') options.cpuSteps = Number(argv[++i])
+    else throw new Error(`unknown flag ${flag}`)
+  }
+
+  return options
+}
+
+type StepFn = (network: Network, optimizer: tf.Optimizer, x: tf.Tensor4D, y: tf.Tensor1D, w: tf.Tensor1D) => tf.Scalar
+
+const fusedStep: StepFn = (network, optimizer, x, y, w) => {
+  const {loss, correct} = trainStep(network, optimizer, x, y, w)
+  correct.dispose()
+  return loss
+}
+
+const plainStep: StepFn = (network, optimizer, x, y, w) =>
+  optimizer.minimize(() => plainWeightedCrossEntropy(plainTrainingLogits(network, x), y, w), true, Object.values(network.params)) as tf.Scalar
+
+interface Result {
+  engine: string
+  backend: string
+  threads: number
+  msPerStep: number
+  profile: {kernel: string; ms: number; calls: number}[]
+}
+
+async function measure(engine: string, threads: number, step: StepFn, steps: number, batch: number): Promise<Result> {
+  const rng = new Rng(7)
+  const xData = new Float32Array(batch * 784).map(() => rng.uniform(-1, 2))
+  const yData = Int32Array.from({length: batch}, () => rng.int(3))
+  const network = createNetwork('cnn', initialValues('cnn', 11_122_025))
+  const optimizer = tf.train.adam(1e-3)
+  const x = tf.tensor4d(xData, [batch, 28, 28, 1])
+  const y = tf.tensor1d(yData, 'int32')
+  const w = tf.tensor1d([1.39, 5.56, 0.48])
+  const once = () => {
+    const loss = step(network, optimizer, x, y, w)
+    loss.dataSync()
+    loss.dispose()
+  }
+
+  once() // warm-up: kernel set-up, XNNPACK operator creation, JIT
+  const start = performance.now()
+  for (let i = 0; i < steps; i++) once()
+  const msPerStep = (performance.now() - start) / steps
+
+  const info = await tf.profile(once)
+  const byKernel = new Map<string, {ms: number; calls: number}>()
+  for (const k of info.kernels) {
+    const entry = byKernel.get(k.name) ?? {ms: 0, calls: 0}
+    entry.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0
+    entry.calls += 1
+    byKernel.set(k.name, entry)
+  }
+
+  const profile = [...byKernel.entries()].map(([kernel, v]) => ({kernel, ...v})).sort((a, b) => b.ms - a.ms)
+  tf.dispose([x, y, w])
+  network.dispose()
+  optimizer.dispose()
+  return {engine, backend: tf.getBackend(), threads, msPerStep, profile}
+}
+
+/** The minimum wasm needs to train at all: dW through the depth-1 case of its 3-D kernel. */
+function registerNaiveFilterGradient(): void {
+  tf.registerKernel({
+    kernelName: tf.Conv2DBackpropFilter,
+    backendName: 'wasm',
+    kernelFunc: ({inputs, attrs}) => {
+      const {x, dy} = inputs as {x: tf.TensorInfo; dy: tf.TensorInfo}
+      const {strides, pad, filterShape} = attrs as unknown as {strides: number; pad: 'same' | 'valid'; filterShape: number[]}
+      return tf.tidy(() => {
+        const x5 = tf.reshape(tf.engine().makeTensorFromTensorInfo(x), [x.shape[0], 1, ...x.shape.slice(1)])
+        const dy5 = tf.reshape(tf.engine().makeTensorFromTensorInfo(dy), [dy.shape[0], 1, ...dy.shape.slice(1)])
+        const dw = tf.engine().runKernel('Conv3DBackpropFilterV2', {x: x5, dy: dy5}, {strides: [1, 1, strides, strides, 1], pad, filterShape: [1, ...filterShape]}) as tf.Tensor
+        return tf.keep(tf.reshape(dw, filterShape))
+      }) as unknown as tf.TensorInfo
+    },
+  })
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2))
+  const results: Result[] = []
+  const backend = await selectBackend('wasm', {threads: options.threads})
+  await import('@tensorflow/tfjs') // gradients, without the wasm training kernels yet
+
+  registerNaiveFilterGradient()
+  results.push(await measure('wasm-naive', backend.threads, plainStep, Math.max(3, Math.round(options.steps / 5)), options.batch))
+  tf.unregisterKernel(tf.Conv2DBackpropFilter, 'wasm')
+  registerWasmKernels()
+  results.push(await measure('wasm-kernels', backend.threads, plainStep, options.steps, options.batch))
+  results.push(await measure('wasm-fused', backend.threads, fusedStep, options.steps, options.batch))
+  if (options.cpuSteps > 0) {
+    await selectBackend('cpu', {training: true})
+    results.push(await measure('cpu', 1, fusedStep, options.cpuSteps, options.batch))
+  }
+
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify(results.map((r) => ({...r, profile: r.profile.slice(0, 10)})))}\n`)
+    return
+  }
+
+  const base = results.find((r) => r.engine === 'wasm-fused')!.msPerStep
+  for (const r of results) {
+    process.stdout.write(`${r.engine.padEnd(13)} ${r.msPerStep.toFixed(1).padStart(8)} ms/step  (${(r.msPerStep / base).toFixed(2)}× wasm-fused, ${r.threads} thread${r.threads === 1 ? '' : 's'})\n`)
+  }
+
+  for (const r of results) {
+    const total = r.profile.reduce((sum, k) => sum + k.ms, 0)
+    process.stdout.write(`\n${r.engine}: kernels of one step, ${total.toFixed(1)} ms inside kernels\n`)
+    for (const k of r.profile.slice(0, 10)) process.stdout.write(`  ${k.kernel.padEnd(24)} ${k.ms.toFixed(2).padStart(8)} ms  ${String(k.calls).padStart(4)} calls\n`)
+  }
+}
+
+await main()

@@ -1,0 +1,164 @@
+/**
+ * Which TensorFlow.js backend runs the maths, chosen once per process.
+ *
+ * - `node`: the native TensorFlow binding (`@tensorflow/tfjs-node`), an optional
+ *   dependency because its install script downloads libtensorflow and fails
+ *   wherever that download is impossible.
+ * - `wasm`: XNNPACK compiled to WebAssembly, shipped inside the npm package, so
+ *   it works everywhere; `src/engine/wasm-kernels.ts` makes it fast at training.
+ * - `cpu`: plain JavaScript, the reference the others are checked against.
+ *
+ * Everything heavy is imported lazily: `predict` pays neither for gradients nor
+ * for the layers/webgl bundle that `@tensorflow/tfjs` drags in.
+ */
+import {availableParallelism} from 'node:os'
+
+import * as tf from '@tensorflow/tfjs-core'
+
+import {UserError, errorMessage} from '../errors.js'
+
+export type BackendName = 'tensorflow' | 'wasm' | 'cpu'
+
+export interface SelectedBackend {
+  name: BackendName
+  /** Threads doing the maths: XNNPACK's pool for wasm, 1 for cpu, the machine's cores for native TensorFlow. */
+  threads: number
+}
+
+export interface BackendOptions {
+  /** Threads for the wasm backend (the CLI's `--num-workers`); 1 unless given. */
+  threads?: number
+  /** Also register gradients and the training kernels (see `enableTraining`). */
+  training?: boolean
+}
+
+export const NATIVE_PACKAGE = '@tensorflow/tfjs-node'
+const NATIVE_INSTALL_HINT = `install it with \`npm install ${NATIVE_PACKAGE}\` (it downloads libtensorflow, so it needs internet access), or use --backend wasm`
+
+/** The most threads asked of XNNPACK: its wasm build pre-creates this many workers. */
+export const MAX_WASM_THREADS = 8
+
+let selected: SelectedBackend | undefined
+
+/** Pick, load and activate a backend. 'auto' prefers native TensorFlow when it loads, else wasm. */
+export async function selectBackend(choice: 'auto' | 'node' | 'wasm' | 'cpu', options: BackendOptions = {}): Promise<SelectedBackend> {
+  quietTfjs()
+  const threads = options.threads ?? 1
+  if (!Number.isInteger(threads) || threads < 1) throw new UserError(`threads must be a whole number of at least 1, got ${threads}: pass e.g. --num-workers 2`)
+
+  let result: SelectedBackend
+  if (choice === 'cpu') {
+    await import('@tensorflow/tfjs-backend-cpu')
+    await activate('cpu')
+    result = {name: 'cpu', threads: 1}
+  } else if (choice === 'wasm') {
+    result = {name: 'wasm', threads: await activateWasm(threads)}
+  } else {
+    const native = await loadNative()
+    if (native.ok) {
+      await activate('tensorflow')
+      result = {name: 'tensorflow', threads: availableParallelism()}
+    } else if (choice === 'node') {
+      throw new UserError(`The native TensorFlow backend (${NATIVE_PACKAGE}) is not usable: ${native.reason}; ${NATIVE_INSTALL_HINT}`)
+    } else {
+      result = {name: 'wasm', threads: await activateWasm(threads)}
+    }
+  }
+
+  if (options.training) await enableTraining()
+  selected = result
+  return result
+}
+
+/** The backend chosen by the last `selectBackend`, if any. */
+export function currentBackend(): SelectedBackend | undefined {
+  return selected
+}
+
+let trainingEnabled: Promise<void> | undefined
+
+/**
+ * Register what training needs and inference does not: the gradients of every
+ * op (only the `@tensorflow/tfjs` bundle registers them in Node; tfjs-core's own
+ * ESM files cannot be imported there) and the wasm training kernels. Idempotent.
+ */
+export function enableTraining(): Promise<void> {
+  trainingEnabled ??= (async () => {
+    await import('@tensorflow/tfjs')
+    // The wasm package registers its own kernels on import; ours must come after to replace them.
+    await import('@tensorflow/tfjs-backend-wasm')
+    const {registerWasmKernels} = await import('./wasm-kernels.js')
+    registerWasmKernels()
+  })()
+  return trainingEnabled
+}
+
+/**
+ * tfjs's notes on stderr ("Hi, looks like you are running TensorFlow.js in
+ * Node.js…", platform overrides) are addressed to library authors, not to the
+ * users of this tool; production mode is tfjs's switch for them. Native
+ * TensorFlow's own C++ logging is quietened the same way.
+ */
+function quietTfjs(): void {
+  tf.env().set('PROD', true)
+  process.env.TF_CPP_MIN_LOG_LEVEL ??= '2'
+}
+
+async function activate(name: BackendName): Promise<void> {
+  if (tf.getBackend() === name) return
+  const ok = await tf.setBackend(name)
+  if (!ok) throw new UserError(`The ${name} backend failed to start: try --backend cpu`)
+  await tf.ready()
+}
+
+export type NativeLoad = {ok: true} | {ok: false; reason: string}
+
+/**
+ * Load the native binding if it is installed and works. A half-installed
+ * package (its download failed, or install scripts were skipped) is present but
+ * throws on import because its compiled binding is missing; that counts as absent.
+ */
+export async function loadNative(specifier: string = NATIVE_PACKAGE): Promise<NativeLoad> {
+  if (tf.findBackendFactory('tensorflow')) return {ok: true}
+  try {
+    await import(specifier)
+  } catch (error) {
+    const code = (error as {code?: string}).code
+    if (code === 'ERR_MODULE_NOT_FOUND' && errorMessage(error).includes(`'${specifier}'`)) return {ok: false, reason: 'it is not installed'}
+    return {ok: false, reason: `it is installed but does not load (${firstLine(errorMessage(error))})`}
+  }
+
+  if (!tf.findBackendFactory('tensorflow')) return {ok: false, reason: 'it loaded but registered no backend'}
+  return {ok: true}
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0].trim()
+}
+
+let wasmThreads: number | undefined
+
+/**
+ * Start the wasm backend with `threads` XNNPACK threads. One thread uses the
+ * package's stock SIMD build. More threads use its threaded-SIMD build, which
+ * tfjs never selects in Node (`WASM_HAS_MULTITHREAD_SUPPORT` is hard-wired to
+ * false there); `./wasm-threads.ts` instantiates it itself. The backend lives
+ * for the whole process: a later call with another count keeps the first one.
+ */
+async function activateWasm(threads: number): Promise<number> {
+  const wasm = await import('@tensorflow/tfjs-backend-wasm')
+  if (wasmThreads === undefined) {
+    const wanted = Math.min(threads, MAX_WASM_THREADS)
+    if (wanted > 1) {
+      const {registerThreadedWasm} = await import('./wasm-threads.js')
+      await registerThreadedWasm(wanted)
+    }
+
+    await activate('wasm')
+    wasmThreads = wasm.getThreadsCount()
+  } else {
+    await activate('wasm')
+  }
+
+  return wasmThreads
+}
