@@ -84,7 +84,7 @@ describe('wasm training kernels match the cpu backend', function () {
   ]
   for (const [b, h, w, c, size, stride, pad] of POOL_CASES) {
     it(`MaxPoolGrad: ${b}×${h}×${w}×${c}, window ${size}, stride ${stride}, ${pad}`, async () => {
-      const run = () => tf.grad((x: tf.Tensor4D) => tf.mul(tf.maxPool(x, size, stride, pad), seeded(tf.maxPool(x, size, stride, pad).shape, 7)))(seeded([b, h, w, c], 6) as tf.Tensor4D)
+      const run = () => tf.grad((x: tf.Tensor) => tf.mul(tf.maxPool(x as tf.Tensor4D, size, stride, pad), seeded(tf.maxPool(x as tf.Tensor4D, size, stride, pad).shape, 7)))(seeded([b, h, w, c], 6))
       const [cpu] = await on('cpu', run)
       const [wasm] = await on('wasm', run)
       expect(relativeError(wasm, cpu)).to.be.below(TOLERANCE)
@@ -92,7 +92,7 @@ describe('wasm training kernels match the cpu backend', function () {
   }
 
   it('MaxPoolGrad sends ties to the first maximum, as the cpu backend does', async () => {
-    const run = () => tf.grad((x: tf.Tensor4D) => tf.maxPool(x, 2, 2, 'valid'))(tf.relu(seeded([2, 4, 4, 3], 8)) as tf.Tensor4D)
+    const run = () => tf.grad((x: tf.Tensor) => tf.maxPool(x as tf.Tensor4D, 2, 2, 'valid'))(tf.relu(seeded([2, 4, 4, 3], 8)))
     const [cpu] = await on('cpu', run)
     const [wasm] = await on('wasm', run)
     expect([...wasm]).to.deep.equal([...cpu])

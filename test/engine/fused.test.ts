@@ -1,0 +1,110 @@
+import {expect} from 'chai'
+import * as tf from '@tensorflow/tfjs-core'
+
+import {plainTrainingLogits, plainWeightedCrossEntropy} from '../../src/engine/reference.js'
+import {createNetwork, initialValues, type Network} from '../../src/model/network.js'
+import {trainStep, weightedCrossEntropy} from '../../src/model/step.js'
+import {on, relativeError, seeded, withBothBackends} from './helpers.js'
+
+const CLASS_WEIGHTS = [1.39, 5.56, 0.48]
+/** Gradients summed over a batch through two batch-norms: float32 differences stay well under this. */
+const TOLERANCE = 1e-4
+
+function batch(size: number): {x: tf.Tensor4D; y: tf.Tensor1D; w: tf.Tensor1D} {
+  return {
+    x: tf.mul(seeded([size, 28, 28, 1], 21), 1.5) as tf.Tensor4D,
+    y: tf.tensor1d(Array.from({length: size}, (_, i) => (i * 7) % 3), 'int32'),
+    w: tf.tensor1d(CLASS_WEIGHTS),
+  }
+}
+
+function gradients(network: Network, fused: boolean, size: number): tf.Tensor[] {
+  const {x, y, w} = batch(size)
+  const names = Object.keys(network.params)
+  const loss = () =>
+    fused ? weightedCrossEntropy(network.logits(x, true), y, w) : plainWeightedCrossEntropy(plainTrainingLogits(network, x), y, w)
+  const {value, grads} = tf.variableGrads(loss as () => tf.Scalar, Object.values(network.params))
+  return [value, ...names.map((name) => grads[network.params[name].name])]
+}
+
+describe('fused CNN training ops', function () {
+  let restore: () => Promise<void>
+  before(async () => {
+    restore = await withBothBackends()
+  })
+  after(async () => restore())
+
+  it('give the same loss and gradients for every parameter on wasm as plain ops on cpu', async () => {
+    const network = createNetwork('cnn', initialValues('cnn', 5))
+    try {
+      const [cpuLoss, ...cpu] = await on('cpu', () => gradients(network, false, 6))
+      const [wasmLoss, ...wasm] = await on('wasm', () => gradients(network, true, 6))
+      expect(wasmLoss[0]).to.be.closeTo(cpuLoss[0], 1e-5)
+      const names = Object.keys(network.params)
+      for (const [i, name] of names.entries()) {
+        // The conv biases feed batch-norm, which removes them: their true gradient is 0 and both sides give rounding noise.
+        if (name.endsWith('conv1.bias') || name.endsWith('conv2.bias')) expect(Math.max(...wasm[i].map(Math.abs)), name).to.be.below(1e-4)
+        else expect(relativeError(wasm[i], cpu[i]), name).to.be.below(TOLERANCE)
+      }
+    } finally {
+      network.dispose()
+    }
+  })
+
+  it('update the running statistics as PyTorch does (momentum 0.1, unbiased variance)', async () => {
+    await tf.setBackend('wasm')
+    const network = createNetwork('cnn', initialValues('cnn', 5))
+    try {
+      const {x} = batch(4)
+      tf.tidy(() => {
+        network.logits(x, true)
+      })
+      const z = tf.tidy(() => tf.add(tf.conv2d(x, network.params['conv1.kernel'] as tf.Tensor4D, 1, 'same'), network.params['conv1.bias']))
+      const {mean, variance} = tf.moments(z, [0, 1, 2])
+      const n = 4 * 28 * 28
+      const expectedMean = (await mean.data()).map((m) => 0.1 * m)
+      const expectedVariance = (await variance.data()).map((v) => 0.9 + 0.1 * v * (n / (n - 1)))
+      expect(relativeError(Float32Array.from(await network.buffers['bn1.movingMean'].data()), expectedMean)).to.be.below(1e-4)
+      expect(relativeError(Float32Array.from(await network.buffers['bn1.movingVariance'].data()), expectedVariance)).to.be.below(1e-4)
+      tf.dispose([z, mean, variance])
+    } finally {
+      network.dispose()
+    }
+  })
+
+  it('train on wasm: a few Adam steps reduce the loss on a fixed batch', async () => {
+    await tf.setBackend('wasm')
+    const network = createNetwork('cnn', initialValues('cnn', 9))
+    const optimizer = tf.train.adam(1e-3)
+    const {x, y, w} = batch(16)
+    try {
+      const losses: number[] = []
+      for (let i = 0; i < 8; i++) {
+        const {loss, correct} = trainStep(network, optimizer, x, y, w)
+        losses.push((await loss.data())[0])
+        expect((await correct.data())[0]).to.be.within(0, 16)
+        tf.dispose([loss, correct])
+      }
+
+      expect(losses.at(-1)).to.be.below(losses[0] * 0.8)
+    } finally {
+      tf.dispose([x, y, w])
+      network.dispose()
+      optimizer.dispose()
+    }
+  })
+
+  it('keep evaluation mode (running statistics) unchanged and deterministic', async () => {
+    await tf.setBackend('wasm')
+    const network = createNetwork('cnn', initialValues('cnn', 3))
+    const {x} = batch(3)
+    try {
+      const a = await tf.tidy(() => network.logits(x, false)).data()
+      const b = await tf.tidy(() => network.logits(x, false)).data()
+      expect([...a]).to.deep.equal([...b])
+      expect(Float32Array.from(await network.buffers['bn2.movingMean'].data()).every((v) => v === 0)).to.equal(true)
+    } finally {
+      network.dispose()
+    }
+  })
+})
