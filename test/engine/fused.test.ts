@@ -62,8 +62,8 @@ describe('fused CNN training ops', function () {
       const z = tf.tidy(() => tf.add(tf.conv2d(x, network.params['conv1.kernel'] as tf.Tensor4D, 1, 'same'), network.params['conv1.bias']))
       const {mean, variance} = tf.moments(z, [0, 1, 2])
       const n = 4 * 28 * 28
-      const expectedMean = (await mean.data()).map((m) => 0.1 * m)
-      const expectedVariance = (await variance.data()).map((v) => 0.9 + 0.1 * v * (n / (n - 1)))
+      const expectedMean = Float32Array.from(await mean.data(), (m) => 0.1 * m)
+      const expectedVariance = Float32Array.from(await variance.data(), (v) => 0.9 + 0.1 * v * (n / (n - 1)))
       expect(relativeError(Float32Array.from(await network.buffers['bn1.movingMean'].data()), expectedMean)).to.be.below(1e-4)
       expect(relativeError(Float32Array.from(await network.buffers['bn1.movingVariance'].data()), expectedVariance)).to.be.below(1e-4)
       tf.dispose([z, mean, variance])
