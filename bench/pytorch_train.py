@@ -1,0 +1,112 @@
+"""The SPEC's CNN and training recipe in PyTorch, the baseline the tfjs engine is timed against.
+
+Usage (Debian: apt-get install -y python3-torch):
+    python3 bench/pytorch_train.py DATA_DIR [--threads 2]
+
+DATA_DIR, written by a JS bench:
+    train_x.f32, val_x.f32   N x 784 float32 little-endian, already normalised
+    train_y.u8,  val_y.u8    class indices 0..2 (labels 0, 5, 8), one byte each
+    meta.json                {"epochs", "batchSize", "learningRate", "seed", "classWeights": [w0, w5, w8]}
+
+Prints one JSON line: {"threads", "epochSeconds": [...], "msPerStep", "valF1Macro", "epochs"}.
+Recipe: class-weighted cross-entropy, Adam, ReduceLROnPlateau(max, 0.5, 2) and
+early stopping (patience 3) on validation macro-F1.
+"""
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class Cnn(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+        )
+        self.dense = nn.Linear(32 * 7 * 7, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dense(torch.flatten(self.features(x), 1))
+
+
+def load(data_dir: str, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    x = np.fromfile(os.path.join(data_dir, f"{split}_x.f32"), dtype="<f4").reshape(-1, 1, 28, 28)
+    y = np.fromfile(os.path.join(data_dir, f"{split}_y.u8"), dtype=np.uint8).astype(np.int64)
+    return torch.from_numpy(x.copy()), torch.from_numpy(y)
+
+
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, classes: int = 3) -> float:
+    scores = []
+    for c in range(classes):
+        tp = np.sum((y_pred == c) & (y_true == c))
+        fp = np.sum((y_pred == c) & (y_true != c))
+        fn = np.sum((y_pred != c) & (y_true == c))
+        denominator = 2 * tp + fp + fn
+        scores.append(0.0 if denominator == 0 else 2 * tp / denominator)
+    return float(np.mean(scores))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("data_dir")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    with open(os.path.join(args.data_dir, "meta.json")) as f:
+        meta = json.load(f)
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(meta["seed"])
+    train_x, train_y = load(args.data_dir, "train")
+    val_x, val_y = load(args.data_dir, "val")
+    model = Cnn()
+    loss_fn = nn.CrossEntropyLoss(weight=torch.tensor(meta["classWeights"], dtype=torch.float32))
+    optimizer = torch.optim.Adam(model.parameters(), lr=meta["learningRate"])
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5, patience=2)
+    batch = meta["batchSize"]
+    generator = torch.Generator().manual_seed(meta["seed"])
+
+    epoch_seconds: list[float] = []
+    steps = 0
+    best, since_best, f1 = -1.0, 0, 0.0
+    for _ in range(meta["epochs"]):
+        start = time.perf_counter()
+        model.train()
+        order = torch.randperm(len(train_y), generator=generator)
+        for i in range(0, len(order), batch):
+            index = order[i : i + batch]
+            optimizer.zero_grad()
+            loss = loss_fn(model(train_x[index]), train_y[index])
+            loss.backward()
+            optimizer.step()
+            steps += 1
+        epoch_seconds.append(time.perf_counter() - start)
+
+        model.eval()
+        with torch.no_grad():
+            predicted = torch.cat([model(val_x[i : i + 256]).argmax(1) for i in range(0, len(val_y), 256)])
+        f1 = macro_f1(val_y.numpy(), predicted.numpy())
+        scheduler.step(f1)
+        if f1 > best:
+            best, since_best = f1, 0
+        else:
+            since_best += 1
+            if since_best >= 3:
+                break
+
+    print(json.dumps({
+        "threads": args.threads,
+        "epochSeconds": [round(s, 4) for s in epoch_seconds],
+        "msPerStep": round(1000 * sum(epoch_seconds) / max(steps, 1), 3),
+        "valF1Macro": round(f1, 4),
+        "epochs": len(epoch_seconds),
+    }))
+
+
+if __name__ == "__main__":
+    main()
