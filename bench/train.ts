@@ -73,7 +73,8 @@ const lines = [
   `ours eval: accuracy ${summary.metrics.eval.accuracy.toFixed(4)}, macro F1 ${summary.metrics.eval.f1Macro.toFixed(4)} (best epoch ${summary.bestEpoch})`,
 ]
 
-if (!args['no-torch'] && hasTorch()) {
+const python = args['no-torch'] ? undefined : findTorchPython()
+if (python) {
   const torchDir = join(out, 'torch')
   mkdirSync(torchDir, {recursive: true})
   const f32 = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)
@@ -86,7 +87,7 @@ if (!args['no-torch'] && hasTorch()) {
     join(torchDir, 'meta.json'),
     JSON.stringify({epochs: options.epochs, batchSize: options.batchSize, learningRate: options.learningRate, seed: options.seed, classWeights: data.classWeights, threads: summary.threads}),
   )
-  const result = spawnSync('python3', [join(import.meta.dirname, 'pytorch_train.py'), torchDir], {encoding: 'utf8'})
+  const result = spawnSync(python, [join(import.meta.dirname, 'pytorch_train.py'), torchDir], {encoding: 'utf8'})
   if (result.status === 0) {
     const torch = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}') as {epochSeconds: number[]; valF1Macro?: number; evalF1Macro?: number; threads?: number}
     const theirs = median(torch.epochSeconds)
@@ -110,11 +111,16 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
 }
 
-function hasTorch(): boolean {
-  try {
-    execFileSync('python3', ['-c', 'import torch'], {stdio: 'ignore'})
-    return true
-  } catch {
-    return false
+/** The first Python that imports torch: the one on PATH, else Debian's (python3-torch installs there). */
+function findTorchPython(): string | undefined {
+  for (const candidate of ['python3', '/usr/bin/python3']) {
+    try {
+      execFileSync(candidate, ['-c', 'import torch'], {stdio: 'ignore'})
+      return candidate
+    } catch {
+      // try the next one
+    }
   }
+
+  return undefined
 }
