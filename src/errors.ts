@@ -17,6 +17,7 @@ export function isUserError(error: unknown): error is UserError {
   return error instanceof UserError
 }
 
+/** The first line of an error's message: what goes inside a one-line UserError. */
 export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0].trim()
 }
