@@ -87,13 +87,12 @@ if (python) {
     join(torchDir, 'meta.json'),
     JSON.stringify({epochs: options.epochs, batchSize: options.batchSize, learningRate: options.learningRate, seed: options.seed, classWeights: data.classWeights, threads: summary.threads}),
   )
-  const result = spawnSync(python, [join(import.meta.dirname, 'pytorch_train.py'), torchDir], {encoding: 'utf8'})
+  const result = spawnSync(python, [join(import.meta.dirname, 'pytorch_train.py'), torchDir, '--threads', String(summary.threads)], {encoding: 'utf8'})
   if (result.status === 0) {
-    const torch = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}') as {epochSeconds: number[]; valF1Macro?: number; evalF1Macro?: number; threads?: number}
+    const torch = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}') as {epochSeconds: number[]; valF1Macro: number; msPerStep: number; threads: number}
     const theirs = median(torch.epochSeconds)
     lines.push(
-      `pytorch (${torch.threads ?? summary.threads} threads): ${torch.epochSeconds.length} epochs, median ${theirs.toFixed(3)} s/epoch, ${(trainImages / theirs).toFixed(0)} images/s` +
-        (torch.evalF1Macro === undefined ? '' : `, eval macro F1 ${torch.evalF1Macro.toFixed(4)}`),
+      `pytorch ${torchVersion(python)} (${torch.threads} thread${torch.threads === 1 ? '' : 's'}): ${torch.epochSeconds.length} epochs, median ${theirs.toFixed(3)} s/epoch, ${(trainImages / theirs).toFixed(0)} images/s, last val macro F1 ${torch.valF1Macro.toFixed(4)}`,
       `ratio ours/pytorch (epoch time): ${(ours / theirs).toFixed(2)}×`,
     )
   } else {
@@ -109,6 +108,10 @@ function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = Math.floor(sorted.length / 2)
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+function torchVersion(python: string): string {
+  return execFileSync(python, ['-c', 'import torch; print(torch.__version__)'], {encoding: 'utf8'}).trim()
 }
 
 /** The first Python that imports torch: the one on PATH, else Debian's (python3-torch installs there). */
