@@ -1,0 +1,23 @@
+import {Flags} from '@oclif/core'
+
+import {BaseCommand} from '../cli/base-command.js'
+
+export default class Export extends BaseCommand {
+  static override description = `Export a checkpoint as a TensorFlow.js Layers model (model.json + weights.bin)
+
+Load it in a browser or Node with tf.loadLayersModel('…/model.json'). The model takes images [B, 28, 28, 1] with values in [0, 1], white ink on black (MNIST-preprocessed, as predict prepares them), normalises them itself in its first layer with the checkpoint's statistics, and outputs the probabilities of the classes 0, 5, 8 in that order. model.json's userDefinedMetadata records the classes and the normalisation.`
+
+  static override examples = ['<%= config.bin %> <%= command.id %> --checkpoint-path runs/first/best.ckpt --output-dir web-model']
+
+  static override flags = {
+    'checkpoint-path': Flags.string({description: 'checkpoint written by train (best.ckpt)', required: true}),
+    'output-dir': Flags.string({description: 'folder for model.json and weights.bin (created if missing; existing files are replaced)', required: true}),
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(Export)
+    const {exportModel} = await import('../model/export.js')
+    const summary = await exportModel(flags['checkpoint-path'], flags['output-dir'])
+    this.printJson(summary)
+  }
+}

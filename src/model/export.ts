@@ -1,0 +1,165 @@
+/**
+ * Export a checkpoint in the TensorFlow.js Layers format (`model.json` plus one
+ * weights file), the format browsers and Node load with `tf.loadLayersModel`.
+ *
+ * The exported model is self-contained: it takes images [B, 28, 28, 1] with
+ * values in [0, 1] (white ink on black, MNIST-preprocessed, what `toMnist`
+ * returns), applies the checkpoint's normalisation in its first layer
+ * (`Rescaling`, which tfjs-layers registers for deserialisation since 4.x) and
+ * outputs class probabilities (softmax) in the order of `classes`. The
+ * normalisation statistics and the classes are also recorded in model.json's
+ * `userDefinedMetadata`, for whoever reads the file.
+ */
+import {mkdir} from 'node:fs/promises'
+import {join} from 'node:path'
+
+import * as tf from '@tensorflow/tfjs-core'
+import * as tfl from '@tensorflow/tfjs-layers'
+
+import {CLASSES, IMAGE_SIZE} from '../config.js'
+import {currentBackend, selectBackend} from '../engine/backend.js'
+import {UserError, errorMessage} from '../errors.js'
+import {writeFileAtomic} from '../util/atomic.js'
+import {packageVersion} from '../version.js'
+import {type Checkpoint, checkpointId, loadCheckpoint} from './checkpoint.js'
+import {type ModelKind, parameterSpecs} from './network.js'
+
+/**
+ * The network's batch-norm settings (PyTorch's defaults, private to network.ts;
+ * the export test fails if the epsilons ever differ). Keras counts momentum the
+ * other way round: PyTorch's 0.1 is Keras's 0.9, which only matters to whoever
+ * fine-tunes the exported model.
+ */
+const BN_EPSILON = 1e-5
+const BN_MOMENTUM_KERAS = 0.9
+
+export const EXPORT_FILES = {model: 'model.json', weights: 'weights.bin'} as const
+
+/** What model.json's `userDefinedMetadata` holds. */
+export interface ExportMetadata {
+  format: 'digit-classification-layers-model'
+  packageVersion: string
+  model: ModelKind
+  checkpointId: string
+  classes: number[]
+  input: {shape: [null, number, number, 1]; range: [0, 1]; ink: 'white on black'}
+  output: 'probabilities'
+  /** Already applied by the model's first layer (`normalize`, a Rescaling layer): do not apply it again. */
+  normalization: {method: 'standardize'; mean: number; std: number; appliedBy: 'normalize layer'}
+}
+
+export interface ExportSummary {
+  outputDir: string
+  files: string[]
+  bytes: number
+  metadata: ExportMetadata
+}
+
+/** The checkpoint's tensors for each layer, in the order tfjs-layers keeps that layer's weights. */
+const LAYER_WEIGHTS: Record<ModelKind, Record<string, string[]>> = {
+  cnn: {
+    conv1: ['conv1.kernel', 'conv1.bias'],
+    bn1: ['bn1.gamma', 'bn1.beta', 'bn1.movingMean', 'bn1.movingVariance'],
+    conv2: ['conv2.kernel', 'conv2.bias'],
+    bn2: ['bn2.gamma', 'bn2.beta', 'bn2.movingMean', 'bn2.movingVariance'],
+    dense: ['dense.kernel', 'dense.bias'],
+  },
+  softmax: {dense: ['dense.kernel', 'dense.bias']},
+}
+
+/** A tfjs-layers Sequential that computes what `createNetwork` + softmax compute, normalisation included. */
+export function buildLayersModel(checkpoint: Checkpoint): tfl.Sequential {
+  const {model: kind, normalization} = checkpoint.header
+  const model = tfl.sequential({name: `digit_classification_${kind}`})
+  // (x - mean) / std as x * (1 / std) + (-mean / std).
+  model.add(
+    tfl.layers.rescaling({
+      name: 'normalize',
+      inputShape: [IMAGE_SIZE, IMAGE_SIZE, 1],
+      scale: 1 / normalization.std,
+      offset: -normalization.mean / normalization.std,
+    }),
+  )
+  if (kind === 'cnn') {
+    for (const [block, filters] of [
+      [1, 16],
+      [2, 32],
+    ] as const) {
+      model.add(tfl.layers.conv2d({name: `conv${block}`, filters, kernelSize: 3, padding: 'same'}))
+      model.add(tfl.layers.batchNormalization({name: `bn${block}`, epsilon: BN_EPSILON, momentum: BN_MOMENTUM_KERAS, axis: -1}))
+      model.add(tfl.layers.activation({name: `relu${block}`, activation: 'relu'}))
+      model.add(tfl.layers.maxPooling2d({name: `pool${block}`, poolSize: 2, strides: 2, padding: 'valid'}))
+    }
+  }
+
+  // Row-major flatten of NHWC, the same order as the network's reshape.
+  model.add(tfl.layers.flatten({name: 'flatten'}))
+  model.add(tfl.layers.dense({name: 'dense', units: CLASSES.length, activation: 'softmax'}))
+
+  const specs = parameterSpecs(kind)
+  for (const [layerName, names] of Object.entries(LAYER_WEIGHTS[kind])) {
+    const layer = model.getLayer(layerName)
+    const tensors = names.map((name) => tf.tensor(checkpoint.values[name], specs[name].shape, 'float32'))
+    layer.setWeights(tensors)
+    tf.dispose(tensors)
+  }
+
+  return model
+}
+
+/** Write model.json and its weights file into `outputDir` (created if needed). */
+export async function exportModel(checkpointPath: string, outputDir: string): Promise<ExportSummary> {
+  const checkpoint = await loadCheckpoint(checkpointPath)
+  try {
+    await mkdir(outputDir, {recursive: true})
+  } catch (error) {
+    throw new UserError(`cannot create the output folder ${outputDir}: ${errorMessage(error)}; choose another --output-dir`)
+  }
+
+  // Building layers needs a backend; plain JavaScript is enough to copy weights.
+  if (currentBackend() === undefined) await selectBackend('cpu')
+  const {mean, std} = checkpoint.header.normalization
+  const metadata: ExportMetadata = {
+    format: 'digit-classification-layers-model',
+    packageVersion: packageVersion(),
+    model: checkpoint.header.model,
+    checkpointId: checkpointId(checkpoint),
+    classes: [...CLASSES],
+    input: {shape: [null, IMAGE_SIZE, IMAGE_SIZE, 1], range: [0, 1], ink: 'white on black'},
+    output: 'probabilities',
+    normalization: {method: 'standardize', mean, std, appliedBy: 'normalize layer'},
+  }
+
+  const model = buildLayersModel(checkpoint)
+  let bytes = 0
+  try {
+    model.setUserDefinedMetadata(metadata as unknown as Record<string, unknown>)
+    await model.save(
+      tf.io.withSaveHandler(async (artifacts) => {
+        const weights = new Uint8Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData))
+        const json = JSON.stringify({
+          format: artifacts.format,
+          generatedBy: artifacts.generatedBy,
+          convertedBy: artifacts.convertedBy ?? null,
+          modelTopology: artifacts.modelTopology,
+          weightsManifest: [{paths: [EXPORT_FILES.weights], weights: artifacts.weightSpecs}],
+          userDefinedMetadata: artifacts.userDefinedMetadata,
+        })
+        // Weights first: model.json is what loaders open, so it only appears once its weights are complete.
+        await writeFileAtomic(join(outputDir, EXPORT_FILES.weights), weights)
+        await writeFileAtomic(join(outputDir, EXPORT_FILES.model), json)
+        bytes = weights.byteLength + Buffer.byteLength(json)
+        return {modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts)}
+      }),
+    )
+  } catch (error) {
+    if (error instanceof UserError) throw error
+    const code = (error as NodeJS.ErrnoException).code
+    if (code) throw new UserError(`cannot write the model to ${outputDir}: ${errorMessage(error)}; check the folder's permissions and free space`)
+    throw error
+  } finally {
+    model.dispose()
+  }
+
+  return {outputDir, files: [EXPORT_FILES.model, EXPORT_FILES.weights], bytes, metadata}
+}
