@@ -80,6 +80,28 @@ describe('train, evaluate and predict from the command line', function () {
     predictor.dispose()
   })
 
+  it('evaluate --split test reads the t10k files; --output-dir writes that split\'s artifacts', async () => {
+    // A stand-in t10k set: the fixture's digits under the test-set names (the real one comes from download-data).
+    const data = mkdtempSync(join(tmpdir(), 'with-test-'))
+    copyFileSync(join(FIXTURE_DIR, 'train-images-idx3-ubyte.gz'), join(data, 't10k-images-idx3-ubyte.gz'))
+    copyFileSync(join(FIXTURE_DIR, 'train-labels-idx1-ubyte.gz'), join(data, 't10k-labels-idx1-ubyte.gz'))
+    const artifacts = join(out, 'test-artifacts')
+    const run = await cli(['evaluate', '--checkpoint-path', ckpt, '--data-dir', data, '--split', 'test', '--json', '--output-dir', artifacts, '--roc-per-class'])
+    expect(run.code, run.stderr).to.equal(0)
+    const {report, split} = JSON.parse(run.stdout)
+    expect(split).to.equal('test')
+    // Every 0, 5 and 8 of the file: 500 each.
+    expect(report.total).to.equal(1500)
+    expect(report.perClass['5'].support).to.equal(500)
+    for (const file of ['predictions_test.json', 'confusion_matrix_test.png', 'gallery_test.png', 'roc_curves_test.json', 'roc_curves_test.png']) {
+      expect(readFileSync(join(artifacts, file)).length, file).to.be.greaterThan(100)
+    }
+
+    const predictions = JSON.parse(readFileSync(join(artifacts, 'predictions_test.json'), 'utf8'))
+    expect(predictions.datasetFile).to.equal('t10k-images-idx3-ubyte.gz')
+    expect(predictions.samples).to.have.length(1500)
+  })
+
   it('evaluate refuses other data, a corrupt checkpoint and a missing test set', async () => {
     const other = mkdtempSync(join(tmpdir(), 'other-data-'))
     const images = readFileSync(join(FIXTURE_DIR, 'train-images-idx3-ubyte.gz'))

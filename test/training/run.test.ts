@@ -84,9 +84,18 @@ describe('training run', function () {
     await expectUserRejection(runTraining(options(dirs.b, {epochs: 5, resume: true, model: 'softmax'}), {progress: quiet()}), /holds a cnn model, not softmax/)
   })
 
-  it('trains the softmax baseline through the same trainer', async () => {
+  it('trains the softmax baseline through the same trainer, with every analytics artifact on request', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'train-softmax-'))
-    const summary = await runTraining(options(dir, {model: 'softmax', epochs: 3}), {progress: quiet()})
+    const summary = await runTraining(options(dir, {model: 'softmax', epochs: 3, rocPerClass: true, learningRateTrace: true, timingStats: true}), {
+      progress: quiet(),
+    })
+    for (const file of ['roc_curves.json', 'roc_curves.png', 'training_dynamics.json', 'training_dynamics.png', 'timing_stats.json', 'timing_stats.png']) {
+      expect(summary.files, file).to.include(file)
+    }
+
+    const metadata = JSON.parse(readFileSync(join(dir, 'run_metadata.json'), 'utf8'))
+    expect(metadata.artifacts.map((a: {name: string}) => a.name)).to.include.members(['roc_curves.png', 'timing_stats.json', 'metrics.json'])
+    expect(metadata.normalisation.computedOn).to.equal('train')
     expect(summary.model).to.equal('softmax')
     expect(summary.metrics.eval.f1Macro).to.be.greaterThan(0.5)
     expect((await loadCheckpoint(join(dir, 'best.ckpt'))).header.model).to.equal('softmax')
