@@ -8,11 +8,12 @@ DATA_DIR, written by a JS bench:
     train_y.u8,  val_y.u8    class indices 0..2 (labels 0, 5, 8), one byte each
     meta.json                {"epochs", "batchSize", "learningRate", "seed", "classWeights": [w0, w5, w8]}
 
-Prints one JSON line: {"threads", "epochSeconds": [...] (training and validation), "msPerStep", "valF1Macro", "epochs"}.
+Prints one JSON line: {"evalF1Macro" (best-validation model on eval_x/eval_y when present), "threads", "epochSeconds": [...] (training and validation), "msPerStep", "valF1Macro", "epochs"}.
 Recipe: class-weighted cross-entropy, Adam, ReduceLROnPlateau(max, 0.5, 2) and
 early stopping (patience 3) on validation macro-F1.
 """
 import argparse
+import copy
 import json
 import os
 import time
@@ -74,6 +75,7 @@ def main() -> None:
     epoch_seconds: list[float] = []
     steps = 0
     best, since_best, f1 = -1.0, 0, 0.0
+    best_state = copy.deepcopy(model.state_dict())
     for _ in range(meta["epochs"]):
         start = time.perf_counter()
         model.train()
@@ -95,12 +97,24 @@ def main() -> None:
         scheduler.step(f1)
         if f1 > best:
             best, since_best = f1, 0
+            best_state = copy.deepcopy(model.state_dict())
         else:
             since_best += 1
             if since_best >= 3:
                 break
 
+    # The best validation model on the held-out evaluation split, as the tfjs trainer reports it.
+    eval_f1 = None
+    if os.path.exists(os.path.join(args.data_dir, "eval_x.f32")):
+        eval_x, eval_y = load(args.data_dir, "eval")
+        model.load_state_dict(best_state)
+        model.eval()
+        with torch.no_grad():
+            predicted = torch.cat([model(eval_x[i : i + 256]).argmax(1) for i in range(0, len(eval_y), 256)])
+        eval_f1 = round(macro_f1(eval_y.numpy(), predicted.numpy()), 4)
+
     print(json.dumps({
+        "evalF1Macro": eval_f1,
         "threads": args.threads,
         "epochSeconds": [round(s, 4) for s in epoch_seconds],
         "msPerStep": round(1000 * sum(epoch_seconds) / max(steps, 1), 3),

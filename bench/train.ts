@@ -9,7 +9,7 @@
  * recipe run in PyTorch on the same normalised images, and the epoch-time ratio
  * ours/PyTorch is printed.
  *
- *   npm run bench:train -- [--epochs N] [--threads N] [--backend wasm|cpu|auto]
+ *   npm run bench:train -- [--epochs N] [--threads N] [--backend wasm|cpu|auto] [--seed N] [--no-torch]
  */
 import {execFileSync, spawnSync} from 'node:child_process'
 import {mkdirSync, writeFileSync} from 'node:fs'
@@ -29,6 +29,7 @@ const {values: args} = parseArgs({
     epochs: {type: 'string', default: '20'},
     threads: {type: 'string', default: '2'},
     backend: {type: 'string', default: 'wasm'},
+    seed: {type: 'string'},
     'no-torch': {type: 'boolean', default: false},
   },
 })
@@ -55,6 +56,7 @@ const recipe = RecipeSchema.parse({
   'num-workers': Number(args.threads),
   backend: args.backend as BackendChoice,
   'run-name': 'bench',
+  ...(args.seed === undefined ? {} : {seed: Number(args.seed)}),
 })
 const options = toTrainOptions(recipe, {dataDir, outputDir: join(out, 'run')})
 const sink = new PassThrough()
@@ -89,10 +91,10 @@ if (python) {
   )
   const result = spawnSync(python, [join(import.meta.dirname, 'pytorch_train.py'), torchDir, '--threads', String(summary.threads)], {encoding: 'utf8'})
   if (result.status === 0) {
-    const torch = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}') as {epochSeconds: number[]; valF1Macro: number; msPerStep: number; threads: number}
+    const torch = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}') as {epochSeconds: number[]; valF1Macro: number; evalF1Macro: number | null; msPerStep: number; threads: number}
     const theirs = median(torch.epochSeconds)
     lines.push(
-      `pytorch ${torchVersion(python)} (${torch.threads} thread${torch.threads === 1 ? '' : 's'}): ${torch.epochSeconds.length} epochs, median ${theirs.toFixed(3)} s/epoch, ${(trainImages / theirs).toFixed(0)} images/s, last val macro F1 ${torch.valF1Macro.toFixed(4)}`,
+      `pytorch ${torchVersion(python)} (${torch.threads} thread${torch.threads === 1 ? '' : 's'}): ${torch.epochSeconds.length} epochs, median ${theirs.toFixed(3)} s/epoch, ${(trainImages / theirs).toFixed(0)} images/s, eval macro F1 ${torch.evalF1Macro?.toFixed(4) ?? 'n/a'} (best epoch's model)`,
       `ratio ours/pytorch (epoch time): ${(ours / theirs).toFixed(2)}×`,
     )
   } else {
