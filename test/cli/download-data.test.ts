@@ -1,5 +1,4 @@
 import {expect} from 'chai'
-import {spawn} from 'node:child_process'
 import {lookup} from 'node:dns/promises'
 import {existsSync, mkdtempSync, readdirSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -7,36 +6,8 @@ import path from 'node:path'
 
 import {formatSummary} from '../../src/commands/download-data.js'
 import {DEFAULT_MIRRORS, MNIST_FILES} from '../../src/config.js'
+import {cli, oneErrorLine} from '../helpers/cli.js'
 import {type TestServer, startTestServer, unusedPort} from '../helpers/http-server.js'
-
-const BIN = path.join(import.meta.dirname, '..', '..', 'bin', 'run.js')
-
-interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-/** Spawn the built CLI as a user would; `whileRunning` may act on the live process. */
-async function cli(args: string[], whileRunning?: (kill: (signal: NodeJS.Signals) => void) => Promise<void>): Promise<Run> {
-  const child = spawn(process.execPath, [BIN, ...args], {stdio: ['ignore', 'pipe', 'pipe']})
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
-  if (whileRunning) await whileRunning((signal) => child.kill(signal))
-  return {code: await exited, stdout, stderr}
-}
-
-/** stderr holds exactly one line: an error, no stack trace. */
-function oneErrorLine(run: Run): string {
-  expect(run.code, run.stderr).to.not.equal(0)
-  const lines = run.stderr.trimEnd().split('\n')
-  expect(lines, run.stderr).to.have.length(1)
-  expect(run.stderr).to.not.match(/\n\s+at /)
-  return lines[0]
-}
 
 async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
@@ -112,10 +83,10 @@ describe('digit-classification download-data', () => {
   it('on SIGTERM mid-download removes the partial file and exits 143', async () => {
     server.on(`/${MNIST_FILES.trainImages.name}`, {kind: 'stall-body', body: Buffer.alloc(100_000, 7), after: 20_000})
 
-    const run = await cli(['download-data', '--data-dir', dataDir, '--mirror', server.url], async (kill) => {
+    const run = await cli(['download-data', '--data-dir', dataDir, '--mirror', server.url], {whileRunning: async (kill) => {
       await until(() => existsSync(dataDir) && readdirSync(dataDir).some((name) => name.endsWith('.part')))
       kill('SIGTERM')
-    })
+    }})
 
     expect(run.code).to.equal(143)
     expect(oneErrorLine(run)).to.match(/download interrupted; no partial file was left/)
