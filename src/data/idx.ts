@@ -73,7 +73,11 @@ async function readIdxFile(file: string): Promise<Buffer> {
 
 /** Read a pair of image and label files and check that they describe the same samples. */
 export async function readIdxPair(imagesFile: string, labelsFile: string): Promise<{images: IdxImages; labels: Uint8Array}> {
-  const [imageBytes, labelBytes] = await Promise.all([readIdxFile(imagesFile), readIdxFile(labelsFile)])
+  // Both reads run together; the images file's problem is reported first, whichever read fails first.
+  const [imageRead, labelRead] = await Promise.allSettled([readIdxFile(imagesFile), readIdxFile(labelsFile)])
+  if (imageRead.status === 'rejected') throw imageRead.reason
+  if (labelRead.status === 'rejected') throw labelRead.reason
+  const [imageBytes, labelBytes] = [imageRead.value, labelRead.value]
   const images = parseIdxImages(imageBytes, imagesFile)
   const labels = parseIdxLabels(labelBytes, labelsFile)
   if (images.count !== labels.length) {
