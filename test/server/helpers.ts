@@ -2,8 +2,13 @@ import {randomBytes} from 'node:crypto'
 import {mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {Writable} from 'node:stream'
 
 import pg from 'pg'
+
+import {CLASSES, PIXELS} from '../../src/config.js'
+import {grayPng} from '../../src/server/thumbnail.js'
+import {FIXTURE_DIR, readFixture} from '../helpers/fixtures.js'
 
 /** A fresh folder under the system temp dir, removed by the returned function. */
 export async function tempDir(prefix = 'digit-server-'): Promise<{dir: string; remove(): Promise<void>}> {
@@ -44,4 +49,40 @@ export async function isolatedSchema(url: string): Promise<{url: string; drop():
       await client.end()
     },
   }
+}
+
+let trained: Promise<string> | undefined
+
+/** Class counts small enough for a test run of a few seconds. */
+export const TINY_CLASS_COUNTS = '8=70,0=24,5=6'
+
+/**
+ * A real checkpoint, trained once per test process on the committed MNIST
+ * fixture: a tiny imbalanced subset and one epoch, a few seconds on a CPU.
+ * (Imported lazily: the store tests need no TensorFlow.js.)
+ */
+export function trainedCheckpoint(): Promise<string> {
+  trained ??= (async () => {
+    const {runTraining} = await import('../../src/training/run.js')
+    const {parseRecipe, toTrainOptions} = await import('../../src/training/options.js')
+    const {dir} = await tempDir('digit-server-model-')
+    const recipe = parseRecipe({epochs: 1, 'class-counts': TINY_CLASS_COUNTS, 'run-name': 'fixture-run'}, 'flags')
+    const options = toTrainOptions(recipe, {dataDir: FIXTURE_DIR, outputDir: join(dir, 'fixture-run')})
+    await runTraining(options, {progress: new Writable({write: (_chunk, _encoding, done) => done()})})
+    return join(dir, 'fixture-run', 'best.ckpt')
+  })()
+  return trained
+}
+
+/** Digits of the committed fixture as 28×28 grayscale PNGs (white ink on black, as MNIST stores them). */
+export async function fixtureDigitPngs(count: number): Promise<Array<{label: number; png: Buffer}>> {
+  const {images, labels} = await readFixture()
+  const out: Array<{label: number; png: Buffer}> = []
+  for (let i = 0; i < images.count && out.length < count; i++) {
+    if (!(CLASSES as readonly number[]).includes(labels[i])) continue
+    const pixels = Float32Array.from(images.pixels.subarray(i * PIXELS, (i + 1) * PIXELS), (v) => v / 255)
+    out.push({label: labels[i], png: grayPng(pixels)})
+  }
+
+  return out
 }

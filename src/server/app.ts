@@ -1,0 +1,297 @@
+/**
+ * The web app's routes (see docs/web-api.md). Every input is checked with zod
+ * at the door; every answer is JSON except the page, its assets, run images
+ * and the event stream.
+ */
+import {readFile} from 'node:fs/promises'
+
+import {version_core as tfjsVersion} from '@tensorflow/tfjs-core'
+import {type Context, Hono} from 'hono'
+import {bodyLimit} from 'hono/body-limit'
+import {HTTPException} from 'hono/http-exception'
+import type {ContentfulStatusCode} from 'hono/utils/http-status'
+import {streamSSE} from 'hono/streaming'
+import {z} from 'zod'
+
+import {CLASSES} from '../config.js'
+import {UserError, errorMessage, isUserError} from '../errors.js'
+import {preprocessBytes} from '../images/preprocess.js'
+import {packageVersion} from '../version.js'
+import type {WebAssets} from './assets.js'
+import type {ModelSlot} from './model.js'
+import type {RunsFolder} from './runs.js'
+import {HistoryQuerySchema, LabelSchema, PREDICTION_SOURCES} from './store/types.js'
+import type {PredictionStore} from './store/index.js'
+import {thumbnailDataUri} from './thumbnail.js'
+import {ConflictError, type TrainingManager} from './training.js'
+
+export interface AppContext {
+  store: PredictionStore
+  model: ModelSlot
+  training: TrainingManager
+  runs: RunsFolder
+  assets: WebAssets
+  /** Largest request body accepted by predict, in bytes (413 beyond). */
+  maxUploadBytes: number
+  /** Seconds between keep-alive comments on the event stream. */
+  keepAliveSeconds: number
+  /** Resolves when the server shuts down: open event streams end then. */
+  closing: Promise<void>
+  log(message: string): void
+}
+
+/** A UserError that maps to a specific HTTP status. */
+export class HttpError extends UserError {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+const FeedbackSchema = z.object({
+  id: z.number().int().positive(),
+  label: z.unknown().pipe(LabelSchema),
+})
+
+const PredictJsonSchema = z.object({
+  image: z.string().regex(/^data:image\/[a-z+.-]+;base64,/i, 'must be a data URI such as data:image/png;base64,…'),
+  source: z.enum(PREDICTION_SOURCES).default('canvas'),
+})
+
+const PreprocessQuerySchema = z.enum(['true', 'false', '1', '0']).default('true')
+
+const labelList = CLASSES.join(', ')
+
+/** One readable line from a zod error: which field, what is wrong. */
+function firstIssue(error: z.ZodError, where: string): string {
+  const issue = error.issues[0]
+  const field = issue.path.length > 0 ? `${where} "${issue.path.join('.')}"` : where
+  return `${field}: ${issue.message}`
+}
+
+async function jsonBody(c: Context): Promise<unknown> {
+  try {
+    return await c.req.json()
+  } catch {
+    throw new HttpError(400, 'the request body is not valid JSON')
+  }
+}
+
+/** The image of a predict request: multipart upload, raw image bytes, or a JSON data URI from the canvas. */
+async function predictInput(c: Context): Promise<{bytes: Buffer; name: string; source: (typeof PREDICTION_SOURCES)[number]}> {
+  const type = (c.req.header('content-type') ?? '').toLowerCase()
+  if (type.startsWith('multipart/form-data')) {
+    let form: Record<string, string | File | (string | File)[]>
+    try {
+      form = await c.req.parseBody({all: false})
+    } catch {
+      throw new HttpError(400, 'the multipart body is malformed; send a form with a file field named "image"')
+    }
+
+    const file = form.image ?? form.file
+    if (!(file instanceof File)) throw new HttpError(400, 'the multipart form needs a file field named "image"')
+    return {bytes: Buffer.from(await file.arrayBuffer()), name: file.name || 'uploaded image', source: 'upload'}
+  }
+
+  if (type.startsWith('application/json')) {
+    const parsed = PredictJsonSchema.safeParse(await jsonBody(c))
+    if (!parsed.success) throw new HttpError(400, firstIssue(parsed.error, 'body'))
+    const base64 = parsed.data.image.slice(parsed.data.image.indexOf(',') + 1)
+    return {bytes: Buffer.from(base64, 'base64'), name: parsed.data.source === 'canvas' ? 'canvas drawing' : 'uploaded image', source: parsed.data.source}
+  }
+
+  if (type.startsWith('image/') || type.startsWith('application/octet-stream')) {
+    return {bytes: Buffer.from(await c.req.arrayBuffer()), name: c.req.query('name') ?? 'uploaded image', source: 'upload'}
+  }
+
+  throw new HttpError(
+    415,
+    `unsupported Content-Type "${type || 'none'}"; send multipart/form-data with an "image" file, raw image bytes (image/png, …), or JSON {"image": "data:image/png;base64,…"}`,
+  )
+}
+
+export function createApp(ctx: AppContext): Hono {
+  const app = new Hono()
+
+  app.onError((error, c) => {
+    if (error instanceof HTTPException) return c.json({error: error.status === 413 ? tooLarge(ctx) : error.message}, error.status)
+    if (error instanceof HttpError) return c.json({error: error.message}, error.status)
+    if (error instanceof ConflictError) return c.json({error: error.message}, 409)
+    if (isUserError(error)) return c.json({error: error.message}, 400)
+    ctx.log(`${c.req.method} ${c.req.path}: ${error.stack ?? errorMessage(error)}`)
+    return c.json({error: 'internal error; the server log has the details'}, 500)
+  })
+  app.notFound((c) => c.json({error: `no such endpoint: ${c.req.method} ${c.req.path}`}, 404))
+
+  // ------------------------------------------------------------------ page
+
+  app.get('/', (c) => {
+    c.header('Content-Security-Policy', "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+    return c.html(ctx.assets.page)
+  })
+  app.get('/assets/:file', (c) => {
+    const asset = ctx.assets.files.get(c.req.param('file'))
+    if (!asset) return c.json({error: `no such asset: ${c.req.param('file')}`}, 404)
+    c.header('Content-Type', asset.type)
+    c.header('Cache-Control', 'no-cache')
+    return c.body(asset.body)
+  })
+
+  // ---------------------------------------------------------------- health
+
+  app.get('/api/health', async (c) => {
+    const model = ctx.model.info
+    return c.json({
+      status: 'ok',
+      classes: [...CLASSES],
+      packageVersion: packageVersion(),
+      tfjsVersion,
+      model,
+      store: {kind: ctx.store.kind, location: ctx.store.location, schemaVersion: await ctx.store.schemaVersion()},
+      training: {state: ctx.training.snapshot().state},
+    })
+  })
+
+  // --------------------------------------------------------------- predict
+
+  const uploadLimit = bodyLimit({
+    maxSize: ctx.maxUploadBytes,
+    onError: (c) => {
+      // The rest of the body is never read, so the connection cannot carry another request.
+      c.header('Connection', 'close')
+      return c.json({error: tooLarge(ctx)}, 413)
+    },
+  })
+
+  app.post('/api/predict', uploadLimit, async (c) => {
+    if (!ctx.model.info.loaded) {
+      return c.json({error: 'no model is loaded yet: start serve with --checkpoint-path FILE, or train a model from the page and wait for it to finish'}, 503)
+    }
+
+    const preprocess = PreprocessQuerySchema.safeParse(c.req.query('preprocess'))
+    if (!preprocess.success) throw new HttpError(400, 'query "preprocess" must be true or false')
+    const input = await predictInput(c)
+    const pixels = await preprocessBytes(input.bytes, input.name, {preprocess: preprocess.data === 'true' || preprocess.data === '1'})
+    const answer = ctx.model.predict(pixels)
+    if (!answer) return c.json({error: 'the model was unloaded; try again'}, 503)
+    const result = await answer
+    const record = await ctx.store.insert({
+      thumbnail: thumbnailDataUri(pixels),
+      predicted: result.prediction,
+      confidence: result.confidence,
+      probs: result.probs,
+      checkpointId: result.checkpointId,
+      source: input.source,
+    })
+    return c.json({
+      id: record.id,
+      createdAt: record.createdAt,
+      prediction: result.prediction,
+      confidence: result.confidence,
+      probs: result.probs,
+      checkpointId: result.checkpointId,
+      thumbnail: record.thumbnail,
+    })
+  })
+
+  // ------------------------------------------------------ history, feedback
+
+  app.get('/api/history', async (c) => {
+    const query = HistoryQuerySchema.safeParse(c.req.query())
+    if (!query.success) {
+      const issue = query.error.issues[0]
+      if (issue.code === 'unrecognized_keys') throw new HttpError(400, `unknown query parameter ${issue.keys.join(', ')}; use predicted, feedback, limit, offset`)
+      if (issue.path[0] === 'predicted') throw new HttpError(400, `query "predicted" must be one of ${labelList}`)
+      throw new HttpError(400, firstIssue(query.error, 'query'))
+    }
+
+    return c.json(await ctx.store.list(query.data))
+  })
+
+  app.post('/api/feedback', async (c) => {
+    const parsed = FeedbackSchema.safeParse(await jsonBody(c))
+    if (!parsed.success) {
+      const field = parsed.error.issues[0].path[0]
+      if (field === 'label') throw new HttpError(400, `"label" must be one of ${labelList} (the digit actually drawn)`)
+      throw new HttpError(400, `${firstIssue(parsed.error, 'body')}; send {"id": <prediction id>, "label": <${CLASSES.join('|')}>}`)
+    }
+
+    const record = await ctx.store.setFeedback(parsed.data.id, parsed.data.label)
+    if (!record) throw new HttpError(404, `no prediction with id ${parsed.data.id}`)
+    return c.json(record)
+  })
+
+  // ------------------------------------------------------------------ runs
+
+  app.get('/api/runs', async (c) => c.json({runsDir: ctx.runs.root, runs: await ctx.runs.list()}))
+
+  app.get('/api/runs/:name', async (c) => {
+    const detail = await ctx.runs.detail(c.req.param('name'))
+    if (!detail) throw new HttpError(404, `no run named ${c.req.param('name')} in the runs folder`)
+    return c.json(detail)
+  })
+
+  app.get('/api/runs/:name/files/:file', async (c) => {
+    const path = await ctx.runs.image(c.req.param('name'), c.req.param('file'))
+    if (!path) throw new HttpError(404, `no image ${c.req.param('file')} in run ${c.req.param('name')}`)
+    c.header('Content-Type', 'image/png')
+    c.header('Cache-Control', 'no-cache')
+    return c.body(new Uint8Array(await readFile(path)))
+  })
+
+  app.post('/api/runs/:name/activate', async (c) => {
+    const path = await ctx.runs.checkpoint(c.req.param('name'))
+    if (!path) throw new HttpError(404, `run ${c.req.param('name')} has no best.ckpt to serve`)
+    return c.json({model: await ctx.model.load(path)})
+  })
+
+  // -------------------------------------------------------------- training
+
+  app.post('/api/train', async (c) => {
+    const type = c.req.header('content-type') ?? ''
+    const body = type.startsWith('application/json') ? await jsonBody(c) : {}
+    return c.json(ctx.training.start(body), 202)
+  })
+
+  app.get('/api/train/status', (c) => c.json(ctx.training.snapshot()))
+
+  app.post('/api/train/cancel', (c) => {
+    if (!ctx.training.cancel()) throw new HttpError(409, 'no training run is in progress')
+    return c.json(ctx.training.snapshot(), 202)
+  })
+
+  app.get('/api/train/events', (c) =>
+    streamSSE(c, async (stream) => {
+      let sent = Promise.resolve()
+      // Events are written in order, one after the other, whatever the pace of the worker.
+      const send = (event: string, data: unknown) => {
+        sent = sent.then(() => stream.writeSSE({event, data: JSON.stringify(data)}))
+      }
+
+      const unsubscribe = ctx.training.subscribe((event) => send(event.type, event.data))
+      send('status', ctx.training.snapshot())
+      const ended = new Promise<void>((resolve) => {
+        stream.onAbort(resolve)
+        void ctx.closing.then(resolve)
+      })
+      const keepAlive = setInterval(() => {
+        sent = sent.then(() => stream.write(': keep-alive\n\n').then(() => {}))
+      }, ctx.keepAliveSeconds * 1000)
+      try {
+        await ended
+      } finally {
+        clearInterval(keepAlive)
+        unsubscribe()
+      }
+    }),
+  )
+
+  return app
+}
+
+function tooLarge(ctx: AppContext): string {
+  const limit = ctx.maxUploadBytes >= 1024 * 1024 ? `${+(ctx.maxUploadBytes / 1024 / 1024).toFixed(1)} MiB` : `${Math.floor(ctx.maxUploadBytes / 1024)} KiB`
+  return `the upload is larger than the ${limit} limit; send a smaller image (a digit needs only a few kilobytes)`
+}

@@ -1,0 +1,213 @@
+/**
+ * The runs folder as the dashboard sees it: every sub-folder holding a run's
+ * files. Files are read defensively (a run may be half-written, from an older
+ * version, or hand-edited): each one is checked against its schema, and what
+ * does not parse is reported as a problem instead of failing the page.
+ */
+import {readFile, readdir, realpath, stat} from 'node:fs/promises'
+import {join, sep} from 'node:path'
+
+import {z} from 'zod'
+
+import {
+  ARTIFACT_FILES,
+  type LossCurves,
+  LossCurvesSchema,
+  type Metrics,
+  MetricsSchema,
+  type RunMetadata,
+  RunMetadataSchema,
+} from '../artifacts/schemas.js'
+import {errorMessage} from '../errors.js'
+import {EpochLogSchema} from '../training/schema.js'
+
+export const CHECKPOINT_FILE = 'best.ckpt'
+/** The trainer's own per-epoch log: curves of a run that has not written its artifacts (yet). */
+const EPOCH_LOG_FILE = join('logs', 'metrics.json')
+
+/** Images a run may have, by the name used in URLs. */
+export const RUN_IMAGES = Object.values(ARTIFACT_FILES).filter((name) => name.endsWith('.png'))
+
+/** Run names are single folder names: no separators, no dot-dot, no hidden folders. */
+export const RUN_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/
+
+/** Files whose presence makes a folder a run. */
+const RUN_MARKERS = [ARTIFACT_FILES.metrics, ARTIFACT_FILES.runMetadata, ARTIFACT_FILES.lossCurves, CHECKPOINT_FILE, EPOCH_LOG_FILE]
+
+export interface FileProblem {
+  file: string
+  problem: string
+}
+
+export interface RunSummary {
+  name: string
+  modifiedAt: string
+  hasCheckpoint: boolean
+  epochs: number | null
+  bestEpoch: number | null
+  evalAccuracy: number | null
+  evalF1Macro: number | null
+  problems: number
+}
+
+export interface RunDetail {
+  name: string
+  modifiedAt: string
+  metrics: Metrics | null
+  lossCurves: LossCurves | null
+  /** Where the curves came from: the exported artifact, or the trainer's per-epoch log. */
+  lossCurvesSource: 'loss_curves.json' | 'logs/metrics.json' | null
+  metadata: RunMetadata | null
+  /** URLs of the images present, by file name. */
+  images: Record<string, string>
+  checkpoint: {file: string; bytes: number} | null
+  problems: FileProblem[]
+}
+
+type Read<T> = {value: T | null; problem?: FileProblem}
+
+async function readJson<S extends z.ZodType>(dir: string, file: string, schema: S): Promise<Read<z.infer<S>>> {
+  let text: string
+  try {
+    text = await readFile(join(dir, file), 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {value: null}
+    return {value: null, problem: {file, problem: `cannot read: ${errorMessage(error)}`}}
+  }
+
+  let data: unknown
+  try {
+    data = JSON.parse(text)
+  } catch {
+    return {value: null, problem: {file, problem: 'not valid JSON (is it still being written?)'}}
+  }
+
+  const parsed = schema.safeParse(data)
+  if (parsed.success) return {value: parsed.data}
+  const issue = parsed.error.issues[0]
+  return {value: null, problem: {file, problem: `unexpected shape at "${issue.path.join('.') || '(root)'}": ${issue.message}`}}
+}
+
+async function exists(path: string): Promise<{bytes: number; mtime: Date} | undefined> {
+  try {
+    const info = await stat(path)
+    return info.isFile() ? {bytes: info.size, mtime: info.mtime} : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Reads runs inside one folder; every path it opens is checked to stay inside. */
+export class RunsFolder {
+  constructor(readonly root: string) {}
+
+  /**
+   * The folder of a run, or undefined when the name is not a run here: bad
+   * characters, traversal, a symlink leading outside, or no run files.
+   */
+  async resolve(name: string): Promise<string | undefined> {
+    if (!RUN_NAME_PATTERN.test(name)) return undefined
+    let root: string
+    let dir: string
+    try {
+      root = await realpath(this.root)
+      dir = await realpath(join(root, name))
+    } catch {
+      return undefined
+    }
+
+    if (!dir.startsWith(root + sep)) return undefined
+    const markers = await Promise.all(RUN_MARKERS.map((file) => exists(join(dir, file))))
+    return markers.some(Boolean) ? dir : undefined
+  }
+
+  async list(): Promise<RunSummary[]> {
+    let entries: string[]
+    try {
+      entries = (await readdir(this.root, {withFileTypes: true})).filter((entry) => entry.isDirectory() || entry.isSymbolicLink()).map((entry) => entry.name)
+    } catch {
+      // No runs folder yet: nothing trained.
+      return []
+    }
+
+    const runs = await Promise.all(entries.map((name) => this.summary(name)))
+    return runs.filter((run): run is RunSummary => run !== undefined).sort((a, b) => b.modifiedAt.localeCompare(a.modifiedAt) || a.name.localeCompare(b.name))
+  }
+
+  private async summary(name: string): Promise<RunSummary | undefined> {
+    const detail = await this.detail(name)
+    if (!detail) return undefined
+    const evalSplit = detail.metrics?.splits.eval
+    return {
+      name,
+      modifiedAt: detail.modifiedAt,
+      hasCheckpoint: detail.checkpoint !== null,
+      epochs: detail.metrics?.epochs ?? detail.lossCurves?.epochs.length ?? null,
+      bestEpoch: detail.metrics?.bestEpoch ?? null,
+      evalAccuracy: evalSplit?.accuracy ?? null,
+      evalF1Macro: evalSplit?.f1Macro ?? null,
+      problems: detail.problems.length,
+    }
+  }
+
+  async detail(name: string): Promise<RunDetail | undefined> {
+    const dir = await this.resolve(name)
+    if (!dir) return undefined
+    const [metrics, curves, epochLog, metadata, checkpoint, ...images] = await Promise.all([
+      readJson(dir, ARTIFACT_FILES.metrics, MetricsSchema),
+      readJson(dir, ARTIFACT_FILES.lossCurves, LossCurvesSchema),
+      readJson(dir, EPOCH_LOG_FILE, z.array(EpochLogSchema).min(1)),
+      readJson(dir, ARTIFACT_FILES.runMetadata, RunMetadataSchema),
+      exists(join(dir, CHECKPOINT_FILE)),
+      ...RUN_IMAGES.map((file) => exists(join(dir, file))),
+    ])
+    const fromLog: LossCurves | null = epochLog.value && {
+      epochs: epochLog.value.map(({epoch, trainLoss, trainAccuracy, valLoss, valAccuracy, valF1Macro}) => ({
+        epoch,
+        trainLoss,
+        trainAccuracy,
+        valLoss,
+        valAccuracy,
+        valF1Macro,
+      })),
+    }
+    const presentImages = RUN_IMAGES.filter((_, i) => images[i] !== undefined)
+    const times = [checkpoint, ...images].filter((file) => file !== undefined).map((file) => file.mtime.getTime())
+    const folderTime = (await stat(dir)).mtime.getTime()
+    return {
+      name,
+      modifiedAt: new Date(Math.max(folderTime, ...times)).toISOString(),
+      metrics: metrics.value,
+      lossCurves: curves.value ?? fromLog,
+      lossCurvesSource: curves.value ? 'loss_curves.json' : fromLog ? 'logs/metrics.json' : null,
+      metadata: metadata.value,
+      images: Object.fromEntries(presentImages.map((file) => [file, `/api/runs/${encodeURIComponent(name)}/files/${file}`])),
+      checkpoint: checkpoint ? {file: CHECKPOINT_FILE, bytes: checkpoint.bytes} : null,
+      // The epoch log only matters when it stands in for missing curves.
+      problems: [metrics, curves, curves.value ? undefined : epochLog, metadata].flatMap((read) => (read?.problem ? [read.problem] : [])),
+    }
+  }
+
+  /** Path of one of a run's images, or undefined (unknown run, not an image name, missing file). */
+  async image(name: string, file: string): Promise<string | undefined> {
+    if (!RUN_IMAGES.includes(file as (typeof RUN_IMAGES)[number])) return undefined
+    return this.fileInside(name, file)
+  }
+
+  /** Path of a run's best checkpoint, when it has one. */
+  async checkpoint(name: string): Promise<string | undefined> {
+    return this.fileInside(name, CHECKPOINT_FILE)
+  }
+
+  /** A regular file of the run whose real path (symlinks followed) is still inside the run's folder. */
+  private async fileInside(name: string, file: string): Promise<string | undefined> {
+    const dir = await this.resolve(name)
+    if (!dir) return undefined
+    try {
+      const path = await realpath(join(dir, file))
+      return path.startsWith(dir + sep) && (await exists(path)) ? path : undefined
+    } catch {
+      return undefined
+    }
+  }
+}

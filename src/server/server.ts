@@ -1,0 +1,128 @@
+import {once} from 'node:events'
+import type {Server} from 'node:http'
+import type {AddressInfo} from 'node:net'
+import {join, resolve} from 'node:path'
+
+import {createAdaptorServer} from '@hono/node-server'
+
+import {UserError, errorMessage} from '../errors.js'
+import {createApp} from './app.js'
+import {loadWebAssets} from './assets.js'
+import {ModelSlot} from './model.js'
+import {RunsFolder} from './runs.js'
+import {DEFAULT_DATABASE_FILE, type PredictionStore, openStore} from './store/index.js'
+import {TrainingManager} from './training.js'
+
+/** Defaults of `serve`, shared by the command's flags and the library. */
+export const SERVE_DEFAULTS = {
+  port: 8080,
+  host: '127.0.0.1',
+  runsDir: 'runs',
+  dataDir: 'data',
+  /** A drawing is a few kilobytes and a phone photo a few megabytes; beyond this, 413. */
+  maxUploadBytes: 5 * 1024 * 1024,
+  keepAliveSeconds: 15,
+} as const
+
+export interface ServeOptions {
+  /** 0 picks any free port. */
+  port?: number
+  host?: string
+  /** The model to predict with; without it, predictions answer 503 until a run from the page finishes. */
+  checkpointPath?: string
+  runsDir?: string
+  /** MNIST files for training from the page; also holds the embedded prediction database. */
+  dataDir?: string
+  /** postgres://… for PostgreSQL, sqlite:FILE for another SQLite file; default `<dataDir>/predictions.sqlite`. */
+  databaseUrl?: string
+  maxUploadBytes?: number
+  keepAliveSeconds?: number
+  /** Where the server's own notes go (stderr by default). */
+  log?: (message: string) => void
+}
+
+export interface RunningServer {
+  /** Base URL without a trailing slash, e.g. http://127.0.0.1:8080 */
+  readonly url: string
+  readonly port: number
+  readonly store: PredictionStore
+  readonly model: ModelSlot
+  readonly training: TrainingManager
+  /** Stop listening, end event streams and any training run, release the model and the database. */
+  close(): Promise<void>
+}
+
+/** Start the web app; resolves once it is listening. Throws UserError for anything the options got wrong. */
+export async function startServer(options: ServeOptions = {}): Promise<RunningServer> {
+  const log = options.log ?? ((message: string) => process.stderr.write(`${message}\n`))
+  const host = options.host ?? SERVE_DEFAULTS.host
+  const port = options.port ?? SERVE_DEFAULTS.port
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new UserError(`--port must be an integer from 0 to 65535, got ${port}`)
+  const dataDir = resolve(options.dataDir ?? SERVE_DEFAULTS.dataDir)
+  const runs = new RunsFolder(resolve(options.runsDir ?? SERVE_DEFAULTS.runsDir))
+
+  const model = new ModelSlot()
+  if (options.checkpointPath) await model.load(resolve(options.checkpointPath))
+  let store: PredictionStore
+  try {
+    store = await openStore(options.databaseUrl, join(dataDir, DEFAULT_DATABASE_FILE))
+  } catch (error) {
+    model.dispose()
+    throw error
+  }
+
+  const training = new TrainingManager({runsDir: runs.root, dataDir, model})
+
+  let stopping!: () => void
+  const closing = new Promise<void>((resolve) => {
+    stopping = resolve
+  })
+  const app = createApp({
+    store,
+    model,
+    training,
+    runs,
+    assets: loadWebAssets(),
+    maxUploadBytes: options.maxUploadBytes ?? SERVE_DEFAULTS.maxUploadBytes,
+    keepAliveSeconds: options.keepAliveSeconds ?? SERVE_DEFAULTS.keepAliveSeconds,
+    closing,
+    log,
+  })
+
+  const server = createAdaptorServer({fetch: app.fetch}) as Server
+  try {
+    server.listen(port, host)
+    await once(server, 'listening')
+  } catch (error) {
+    model.dispose()
+    await store.close()
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'EADDRINUSE') throw new UserError(`port ${port} on ${host} is already in use; choose another with --port (0 picks a free one)`)
+    if (code === 'EACCES') throw new UserError(`no permission to listen on ${host}:${port}; use a port above 1023`)
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new UserError(`cannot listen on ${host}: no such local address; use --host 127.0.0.1`)
+    throw new UserError(`cannot listen on ${host}:${port} (${errorMessage(error)})`)
+  }
+
+  const address = server.address() as AddressInfo
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  let closed: Promise<void> | undefined
+  return {
+    url: `http://${shownHost}:${address.port}`,
+    port: address.port,
+    store,
+    model,
+    training,
+    close() {
+      closed ??= (async () => {
+        stopping()
+        await training.close()
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()))
+        server.closeAllConnections()
+        await stopped
+        model.dispose()
+        await store.close()
+      })()
+      return closed
+    },
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * A training run off the server's event loop: this file is the entry point of
+ * a `worker_threads` Worker. It trains with the options it was given and
+ * reports progress to the server as messages (see `WorkerMessageSchema`).
+ */
+import {Writable} from 'node:stream'
+import {parentPort, workerData} from 'node:worker_threads'
+
+import {errorMessage, isUserError} from '../errors.js'
+import type {TrainOptions} from '../training/options.js'
+import {runTraining} from '../training/run.js'
+import type {WorkerMessage} from './training.js'
+
+const port = parentPort
+if (!port) throw new Error('training-worker runs inside a Worker only')
+
+const post = (message: WorkerMessage) => port.postMessage(message)
+const controller = new AbortController()
+port.on('message', (message: unknown) => {
+  if (message === 'cancel') controller.abort()
+})
+
+// The trainer's progress lines (one per epoch when not on a terminal), forwarded as log events.
+const progress = new Writable({
+  write(chunk: Buffer | string, _encoding, done) {
+    for (const line of chunk.toString().split('\n')) if (line.trim()) post({type: 'log', line: line.trim()})
+    done()
+  },
+})
+
+try {
+  const summary = await runTraining((workerData as {options: TrainOptions}).options, {
+    onBatchEnd: (info) => post({type: 'batch', ...info}),
+    onEpochEnd: (log) => post({type: 'epoch', log}),
+    signal: controller.signal,
+    progress,
+  })
+  post({type: 'done', summary: JSON.parse(JSON.stringify(summary)) as Record<string, unknown>})
+} catch (error) {
+  post({type: 'failed', message: errorMessage(error).replaceAll(/\s+/g, ' '), cancelled: controller.signal.aborted, userError: isUserError(error)})
+} finally {
+  // The message listener above would keep the worker alive; the server learns the outcome when it exits.
+  port.close()
+}
