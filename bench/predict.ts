@@ -19,12 +19,10 @@ import {execFileSync, spawnSync} from 'node:child_process'
 import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {loadavg} from 'node:os'
 import {join} from 'node:path'
-import {PassThrough} from 'node:stream'
 import {parseArgs} from 'node:util'
 
 import {loadCheckpoint} from '../src/model/checkpoint.js'
-import {RecipeSchema, toTrainOptions} from '../src/training/options.js'
-import {runTraining} from '../src/training/run.js'
+import {BENCH_OUT, benchCheckpoint} from './checkpoint.js'
 
 const {values: args} = parseArgs({
   options: {
@@ -38,7 +36,7 @@ const BAR = {seconds: 0.4, mebibytes: 150}
 const TIME = '/usr/bin/time'
 const runs = Number(args.runs)
 const root = join(import.meta.dirname, '..')
-const out = join(import.meta.dirname, '.out')
+const out = BENCH_OUT
 const bin = join(root, 'bin', 'run.js')
 const sample = join(root, 'sample.png')
 
@@ -137,20 +135,6 @@ if (python) {
 }
 
 process.stdout.write(`${lines.join('\n')}\n`)
-
-async function benchCheckpoint(): Promise<string> {
-  const fromTrainBench = join(out, 'run', 'best.ckpt')
-  if (existsSync(fromTrainBench)) return fromTrainBench
-  const outputDir = join(out, 'predict', 'run')
-  const trained = join(outputDir, 'best.ckpt')
-  if (existsSync(trained)) return trained
-  process.stderr.write(`no bench/.out/run/best.ckpt (npm run bench:train makes one); training a short run on fixtures/mnist into ${outputDir}\n`)
-  const recipe = RecipeSchema.parse({'class-counts': '8=500,0=171,5=43', epochs: 5, backend: 'wasm', 'num-workers': 2, 'run-name': 'bench-predict'})
-  const sink = new PassThrough()
-  sink.resume()
-  await runTraining(toTrainOptions(recipe, {dataDir: join(root, 'fixtures', 'mnist'), outputDir}), {progress: sink})
-  return trained
-}
 
 /** Our tensors as raw float32 files plus their shapes and the normalisation: what pytorch_predict.py reads. */
 async function writeTorchWeights(file: string): Promise<string | undefined> {
