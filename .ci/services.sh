@@ -22,9 +22,9 @@ services_setup() {
     cluster=main
     pg_createcluster "$version" "$cluster" >/dev/null
   fi
-  if ! pg_lsclusters -h | awk -v v="$version" -v c="$cluster" '$1 == v && $2 == c {print $4}' | grep -q online; then
-    pg_ctlcluster "$version" "$cluster" start
-  fi
+  local status
+  status=$(pg_lsclusters -h | awk -v v="$version" -v c="$cluster" '$1 == v && $2 == c {print $4}')
+  [ "$status" = online ] || pg_ctlcluster "$version" "$cluster" start
   port=$(pg_lsclusters -h | awk -v v="$version" -v c="$cluster" '$1 == v && $2 == c {print $3}')
 
   local user=digit_test database=digit_test password=digit_test
