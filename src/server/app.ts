@@ -103,7 +103,9 @@ async function predictInput(c: Context): Promise<{bytes: Buffer; name: string; s
   }
 
   if (type.startsWith('image/') || type.startsWith('application/octet-stream')) {
-    return {bytes: Buffer.from(await c.req.arrayBuffer()), name: c.req.query('name') ?? 'uploaded image', source: 'upload'}
+    // The name only labels error messages: one short line whatever the client sent.
+    const name = (c.req.query('name') ?? 'uploaded image').replaceAll(/\s+/g, ' ').slice(0, 100)
+    return {bytes: Buffer.from(await c.req.arrayBuffer()), name, source: 'upload'}
   }
 
   throw new HttpError(

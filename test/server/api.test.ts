@@ -180,9 +180,9 @@ describe('web app API', function () {
 
     it('refuses what is not an image with 400 and a message, and logs nothing', async () => {
       const before = await server.store.count()
-      const text = await call(server, '/api/predict', {method: 'POST', headers: {'content-type': 'image/png'}, body: 'hello, not a picture'})
+      const text = await call(server, '/api/predict?name=notes%0A.txt', {method: 'POST', headers: {'content-type': 'image/png'}, body: 'hello, not a picture'})
       expect(text.status).to.equal(400)
-      expect(text.body.error).to.match(/not a PNG, JPEG, BMP, GIF or TIFF image/)
+      expect(text.body.error).to.match(/^notes \.txt: not a PNG, JPEG, BMP, GIF or TIFF image/)
       const empty = await call(server, '/api/predict', postJson({image: 'data:image/png;base64,'}))
       expect(empty.status).to.equal(400)
       expect(empty.body.error).to.match(/empty/)
