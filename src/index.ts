@@ -17,3 +17,5 @@ export {formatClassificationReport, formatConfusionMatrix} from './evaluation/re
 export {rocCurves} from './evaluation/roc.js'
 export {preprocessBytes, decodeImage, toMnist} from './images/preprocess.js'
 export {schemas} from './artifacts/schemas.js'
+export {exportModel} from './model/export.js'
+export {startServer, openStore} from './server/index.js'
