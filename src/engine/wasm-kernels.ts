@@ -13,9 +13,14 @@
  * - the `FusedBatchNorm` gradient broadcasts instead of tiling `1/sqrt(var+ε)`
  *   to the activation's full shape.
  * Each is checked against the cpu backend in test/engine/wasm-kernels.test.ts.
+ * Also registered here: the CNN's one-kernel training step (`./cnn-gradients.ts`)
+ * and the one-kernel Adam update (`./adam.ts`, for cpu as well).
  */
 import * as tf from '@tensorflow/tfjs-core'
 import type {BackendWasm} from '@tensorflow/tfjs-backend-wasm'
+
+import {adamUpdateConfigs} from './adam.js'
+import {cnnGradientsConfig} from './cnn-gradients.js'
 
 type Info = tf.TensorInfo
 type Attrs = tf.NamedAttrMap
@@ -31,7 +36,7 @@ type Rounding = 'floor' | 'round' | 'ceil' | undefined
 
 let originals: Map<string, tf.KernelConfig> | undefined
 
-/** Register the wasm training kernels and gradients (once per process). */
+/** Register the training kernels and gradients (once per process). */
 export function registerWasmKernels(): void {
   if (originals) return
   originals = new Map()
@@ -46,6 +51,7 @@ export function registerWasmKernels(): void {
   }
 
   tf.registerGradient(fusedBatchNormGradConfig)
+  for (const config of [cnnGradientsConfig, ...adamUpdateConfigs]) tf.registerKernel(config)
 }
 
 /** Run another wasm kernel directly, without the engine's per-op bookkeeping. */

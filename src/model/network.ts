@@ -2,13 +2,13 @@ import * as tf from '@tensorflow/tfjs-core'
 
 import {CLASSES, IMAGE_SIZE, PIXELS} from '../config.js'
 import {Rng} from '../data/rng.js'
-import {batchNormReluPool} from '../engine/fused.js'
+import {type BatchStatistics, batchNormReluPool} from '../engine/fused.js'
 
 export const MODEL_KINDS = ['cnn', 'softmax'] as const
 export type ModelKind = (typeof MODEL_KINDS)[number]
 
 /** PyTorch's BatchNorm defaults, so the recipe matches the original. */
-const BN_EPSILON = 1e-5
+export const BN_EPSILON = 1e-5
 const BN_MOMENTUM = 0.1
 
 /**
@@ -121,6 +121,17 @@ export async function readValues(network: Network): Promise<Record<string, Float
   return out
 }
 
+/** Fold one training batch's statistics into a batch norm's running ones, as PyTorch does: unbiased variance, momentum 0.1. */
+export function updateRunningStatistics(buffers: Record<string, tf.Variable>, bn: 'bn1' | 'bn2', {mean, variance, count}: BatchStatistics): void {
+  const movingMean = buffers[`${bn}.movingMean`]
+  const movingVariance = buffers[`${bn}.movingVariance`]
+  tf.tidy(() => {
+    const unbiased = tf.mul(variance, count / Math.max(count - 1, 1))
+    movingMean.assign(tf.add(tf.mul(movingMean, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)))
+    movingVariance.assign(tf.add(tf.mul(movingVariance, 1 - BN_MOMENTUM), tf.mul(unbiased, BN_MOMENTUM)))
+  })
+}
+
 function softmaxLogits(params: Record<string, tf.Variable>) {
   return (x: tf.Tensor4D): tf.Tensor2D =>
     tf.tidy(() => tf.add(tf.matMul(tf.reshape(x, [x.shape[0], PIXELS]), params['dense.kernel']), params['dense.bias']))
@@ -133,16 +144,7 @@ function cnnLogits(params: Record<string, tf.Variable>, buffers: Record<string, 
     const beta = params[`${bn}.beta`] as tf.Tensor1D
     const movingMean = buffers[`${bn}.movingMean`]
     const movingVariance = buffers[`${bn}.movingVariance`]
-    if (training) {
-      // Batch statistics; running ones kept as PyTorch does: unbiased variance, momentum 0.1.
-      return batchNormReluPool(z, gamma, beta, BN_EPSILON, ({mean, variance, count}) => {
-        tf.tidy(() => {
-          const unbiased = tf.mul(variance, count / Math.max(count - 1, 1))
-          movingMean.assign(tf.add(tf.mul(movingMean, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)))
-          movingVariance.assign(tf.add(tf.mul(movingVariance, 1 - BN_MOMENTUM), tf.mul(unbiased, BN_MOMENTUM)))
-        })
-      })
-    }
+    if (training) return batchNormReluPool(z, gamma, beta, BN_EPSILON, (stats) => updateRunningStatistics(buffers, bn, stats))
 
     const normed = tf.batchNorm(z, movingMean, movingVariance, beta, gamma, BN_EPSILON) as tf.Tensor4D
     return tf.maxPool(tf.relu(normed), 2, 2, 'valid')

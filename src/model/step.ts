@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core'
 
+import {applyAdam} from '../engine/adam.js'
+import {CNN_GRADIENTS, type CnnParameter, cnnGradients} from '../engine/cnn-gradients.js'
 import {weightedCrossEntropy as fusedWeightedCrossEntropy} from '../engine/fused.js'
-import type {Network} from './network.js'
+import {BN_EPSILON, type Network, updateRunningStatistics} from './network.js'
 
 /**
  * Class-weighted cross-entropy, averaged as PyTorch's `CrossEntropyLoss(weight=w)`
@@ -18,8 +20,27 @@ export interface StepResult {
   correct: number
 }
 
-/** One optimisation step: forward in training mode, weighted loss, gradients, optimiser update. */
+/**
+ * One optimisation step: forward in training mode, weighted loss, gradients, optimiser update.
+ * The CNN with Adam on wasm takes the one-kernel path (`src/engine/cnn-gradients.ts`,
+ * `src/engine/adam.ts`); anything else runs taped ops through `optimizer.minimize`.
+ */
 export function trainStep(
+  network: Network,
+  optimizer: tf.Optimizer,
+  x: tf.Tensor4D,
+  labels: tf.Tensor1D,
+  classWeights: tf.Tensor1D,
+): {loss: tf.Scalar; correct: tf.Scalar} {
+  if (network.kind === 'cnn' && optimizer instanceof tf.AdamOptimizer && tf.getKernel(CNN_GRADIENTS, tf.getBackend())) {
+    return oneKernelTrainStep(network, optimizer, x, labels, classWeights)
+  }
+
+  return tapedTrainStep(network, optimizer, x, labels, classWeights)
+}
+
+/** The step through the gradient tape: any network, optimiser and backend. */
+export function tapedTrainStep(
   network: Network,
   optimizer: tf.Optimizer,
   x: tf.Tensor4D,
@@ -39,6 +60,28 @@ export function trainStep(
     ) as tf.Scalar
     const correct = tf.sum(tf.cast(tf.equal(predicted!, labels), 'int32')) as tf.Scalar
     predicted!.dispose()
+    return {loss, correct}
+  })
+}
+
+function oneKernelTrainStep(
+  network: Network,
+  optimizer: tf.AdamOptimizer,
+  x: tf.Tensor4D,
+  labels: tf.Tensor1D,
+  classWeights: tf.Tensor1D,
+): {loss: tf.Scalar; correct: tf.Scalar} {
+  return tf.tidy(() => {
+    const {loss, correct, gradients, statistics} = cnnGradients(x, labels, classWeights, network.params, BN_EPSILON)
+    updateRunningStatistics(network.buffers, 'bn1', statistics[0])
+    updateRunningStatistics(network.buffers, 'bn2', statistics[1])
+    // The order of Object.values(params), as minimize() passes them: Adam keys its slots by position.
+    const names = Object.keys(network.params) as CnnParameter[]
+    applyAdam(
+      optimizer,
+      names.map((name) => network.params[name]),
+      names.map((name) => gradients[name]),
+    )
     return {loss, correct}
   })
 }
