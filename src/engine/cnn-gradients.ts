@@ -137,6 +137,18 @@ class Heap {
     return new Int32Array(f.buffer, f.byteOffset, f.length)
   }
 
+  /** A tensor over existing heap memory at `byteOffset`; it must not outlive that memory. */
+  alias(byteOffset: number, shape: number[]): Info {
+    return this.backend.makeOutput(shape, 'float32', byteOffset)
+  }
+
+  /** Forget an alias without freeing memory it does not own. */
+  releaseAlias(alias: Info): void {
+    const {id} = this.backend.dataIdMap.get(alias.dataId) as unknown as {id: number}
+    ;(this.backend.wasm as unknown as {tfjs: {disposeData(id: number): void}}).tfjs.disposeData(id)
+    this.backend.dataIdMap.delete(alias.dataId)
+  }
+
   /** The same memory under another shape (no copy; the wasm kernels read shapes from the TensorInfo). */
   reshape(info: Info, shape: number[]): Info {
     return {dataId: info.dataId, shape, dtype: info.dtype}
@@ -276,6 +288,114 @@ export function routeToFirstMaximum(out: Float32Array, y: Int32Array, pooled: In
   }
 }
 
+/**
+ * dW of a stride-1 'same' convolution with an odd kernel:
+ * dW[a, b, c, o] = Σ x̃[n, i+a, j+b, c]·dz[n, i, j, o], x̃ being x zero-padded.
+ * As XNNPACK matrix products; XNNPACK packs the right-hand matrix afresh for
+ * every new tensor (~4.5 ns a number, more than the product itself here), so
+ * each form keeps that operand small.
+ */
+function filterGradient(heap: Heap, x: Info, dz: Info, filterShape: number[]): Info {
+  const [kh, kw, channels] = filterShape
+  if (kh % 2 === 0 || kw % 2 === 0) throw new Error(`filter gradient: odd kernel sizes only, got ${kh}×${kw}`)
+  return channels === 1 ? filterGradientOneChannel(heap, x, dz, kh, kw) : filterGradientShifted(heap, x, dz, kh, kw)
+}
+
+/**
+ * One input channel: the patches are a convolution of x with one-hot filters
+ * ([N, taps], the packed operand, N = B·H·W), times dz transposed ([O, N]).
+ */
+function filterGradientOneChannel(heap: Heap, x: Info, dz: Info, kh: number, kw: number): Info {
+  const [batch, height, width] = x.shape
+  const outChannels = dz.shape[3]
+  const taps = kh * kw
+  const n = batch * height * width
+  const oneHot = new Float32Array(taps * taps)
+  for (let t = 0; t < taps; t++) oneHot[t * taps + t] = 1
+  const filter = heap.tensor([kh, kw, 1, taps], oneHot)
+  const patches = heap.run('Conv2D', {x, filter}, {strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 1, dimRoundingMode: undefined})
+  heap.free(filter)
+  const dzT = heap.run('Transpose', {x: heap.reshape(dz, [n, outChannels])}, {perm: [1, 0]})
+  const product = heap.run('BatchMatMul', {a: heap.reshape(dzT, [1, outChannels, n]), b: heap.reshape(patches, [1, n, taps])}, {transposeA: false, transposeB: false})
+  heap.free(patches)
+  heap.free(dzT)
+  const values = heap.f32(product)
+  const dW = new Float32Array(taps * outChannels)
+  for (let o = 0; o < outChannels; o++) for (let t = 0; t < taps; t++) dW[t * outChannels + o] = values[o * taps + t]
+  heap.free(product)
+  return heap.tensor([kh, kw, 1, outChannels], dW)
+}
+
+/**
+ * Several input channels: x on a zero-padded grid, NHWC ([K, C], the packed
+ * operand, once for all taps), and dz on the same grid, channel-major; tap
+ * (a, b) reads dz shifted back by a·row + b, a view, so each tap is one product
+ * [O, K]·[K, C]. Consecutive images share their padding rows and consecutive
+ * rows their padding columns; each dz channel plane is preceded by zeros so a
+ * shifted read never reaches the previous plane's data.
+ */
+function filterGradientShifted(heap: Heap, x: Info, dz: Info, kh: number, kw: number): Info {
+  const [batch, height, width, channels] = x.shape
+  const outChannels = dz.shape[3]
+  const top = (kh - 1) / 2
+  const left = (kw - 1) / 2
+  const gridHeight = height + top
+  const gridWidth = width + left
+  const k = batch * gridHeight * gridWidth
+  const gap = (kh - 1) * gridWidth + kw - 1
+  const plane = k + gap
+
+  const xGrid = heap.tensor([1, plane, channels])
+  const dzGrid = heap.tensor([k, outChannels])
+  {
+    const xs = heap.f32(x)
+    const dzs = heap.f32(dz)
+    const xg = heap.f32(xGrid)
+    const dg = heap.f32(dzGrid)
+    for (let b = 0; b < batch; b++) {
+      for (let i = 0; i < height; i++) {
+        const row = (b * height + i) * width
+        xg.set(xs.subarray(row * channels, (row + width) * channels), ((b * gridHeight + top + i) * gridWidth + left) * channels)
+        dg.set(dzs.subarray(row * outChannels, (row + width) * outChannels), (b * gridHeight + i) * gridWidth * outChannels)
+      }
+    }
+  }
+
+  const dzT = heap.run('Transpose', {x: dzGrid}, {perm: [1, 0]})
+  heap.free(dzGrid)
+  const shifted = heap.tensor([gap + outChannels * plane])
+  {
+    const from = heap.f32(dzT)
+    const to = heap.f32(shifted)
+    for (let o = 0; o < outChannels; o++) to.set(from.subarray(o * k, (o + 1) * k), gap + o * plane)
+  }
+
+  heap.free(dzT)
+  const base = heap.backend.getMemoryOffset(shifted.dataId)
+  const products: Info[] = []
+  for (let a = 0; a < kh; a++) {
+    for (let b = 0; b < kw; b++) {
+      const view = heap.alias(base + 4 * (gap - a * gridWidth - b), [1, outChannels, plane])
+      try {
+        products.push(heap.run('BatchMatMul', {a: view, b: xGrid}, {transposeA: false, transposeB: false}))
+      } finally {
+        heap.releaseAlias(view)
+      }
+    }
+  }
+
+  heap.free(xGrid)
+  heap.free(shifted)
+  const dW = new Float32Array(kh * kw * channels * outChannels)
+  for (const [t, product] of products.entries()) {
+    const values = heap.f32(product)
+    for (let o = 0; o < outChannels; o++) for (let c = 0; c < channels; c++) dW[(t * channels + c) * outChannels + o] = values[o * channels + c]
+    heap.free(product)
+  }
+
+  return heap.tensor([kh, kw, channels, outChannels], dW)
+}
+
 /** Per-channel sums of [B, H, W, C] (a conv bias's gradient). */
 function channelSums(heap: Heap, x: Info): Float32Array {
   const [batch, height, width] = x.shape
@@ -335,10 +455,10 @@ function cnnGradientsKernel({inputs, backend, attrs}: KernelArgs): Info[] {
     const back2 = backwardBlock(heap, block2, heap.reshape(dFlat, block2.pooled.shape))
     const conv2 = {strides: 1, pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined}
     const dPooled1 = heap.run('Conv2DBackpropInput', {dy: back2.dz, filter: p['conv2.kernel']}, {...conv2, inputShape: block1.pooled.shape})
-    const dConv2Kernel = heap.run('Conv2DBackpropFilter', {x: block1.pooled, dy: back2.dz}, {...conv2, filterShape: p['conv2.kernel'].shape})
+    const dConv2Kernel = filterGradient(heap, block1.pooled, back2.dz, p['conv2.kernel'].shape)
     const dConv2Bias = channelSums(heap, back2.dz)
     const back1 = backwardBlock(heap, block1, dPooled1)
-    const dConv1Kernel = heap.run('Conv2DBackpropFilter', {x, dy: back1.dz}, {...conv2, filterShape: p['conv1.kernel'].shape})
+    const dConv1Kernel = filterGradient(heap, x, back1.dz, p['conv1.kernel'].shape)
     const dConv1Bias = channelSums(heap, back1.dz)
 
     const small = (values: ArrayLike<number>, shape = [values.length]): Info => heap.release(heap.tensor(shape, values))
@@ -347,7 +467,7 @@ function cnnGradientsKernel({inputs, backend, attrs}: KernelArgs): Info[] {
     return [
       small([loss], []),
       correctInfo,
-      heap.release(dConv1Kernel, p['conv1.kernel'].shape),
+      heap.release(dConv1Kernel),
       small(dConv1Bias),
       small(back1.dGamma),
       small(back1.dBeta),
