@@ -121,14 +121,24 @@ export async function readValues(network: Network): Promise<Record<string, Float
   return out
 }
 
-/** Fold one training batch's statistics into a batch norm's running ones, as PyTorch does: unbiased variance, momentum 0.1. */
+/**
+ * Fold one training batch's statistics into a batch norm's running ones, as PyTorch does: unbiased
+ * variance, momentum 0.1. A few dozen numbers, so in plain arithmetic (rounded to float32 like the
+ * tensors): a dozen tensor ops would cost more in engine bookkeeping than the arithmetic.
+ */
 export function updateRunningStatistics(buffers: Record<string, tf.Variable>, bn: 'bn1' | 'bn2', {mean, variance, count}: BatchStatistics): void {
   const movingMean = buffers[`${bn}.movingMean`]
   const movingVariance = buffers[`${bn}.movingVariance`]
+  const unbias = count / Math.max(count - 1, 1)
+  const blend = (running: tf.Variable, batch: tf.Tensor, scale: number) => {
+    const old = running.dataSync()
+    const values = batch.dataSync()
+    running.assign(tf.tensor(Float32Array.from(old, (v, i) => (1 - BN_MOMENTUM) * v + BN_MOMENTUM * scale * values[i]), running.shape))
+  }
+
   tf.tidy(() => {
-    const unbiased = tf.mul(variance, count / Math.max(count - 1, 1))
-    movingMean.assign(tf.add(tf.mul(movingMean, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)))
-    movingVariance.assign(tf.add(tf.mul(movingVariance, 1 - BN_MOMENTUM), tf.mul(unbiased, BN_MOMENTUM)))
+    blend(movingMean, mean, 1)
+    blend(movingVariance, variance, unbias)
   })
 }
 
