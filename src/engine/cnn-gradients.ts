@@ -93,9 +93,10 @@ class Heap {
     return this.keep(config.kernelFunc({inputs, backend: this.backend, attrs: attrs as tf.NamedAttrMap}) as Info)
   }
 
-  /** A new float32 tensor, filled from `values` (or zeros). */
-  tensor(shape: number[], values?: ArrayLike<number>): Info {
+  /** A new float32 tensor, filled from `values`, else with zeros unless the caller writes every element itself. */
+  tensor(shape: number[], values?: ArrayLike<number> | 'uninitialised'): Info {
     const info = this.keep(this.backend.makeOutput(shape, 'float32'))
+    if (values === 'uninitialised') return info
     if (values) this.f32(info).set(values)
     else this.f32(info).fill(0)
     return info
@@ -117,6 +118,12 @@ class Heap {
     const at = this.owned.indexOf(info)
     if (at >= 0) this.owned.splice(at, 1)
     this.backend.disposeData(info.dataId)
+  }
+
+  /** Free by memory rather than by TensorInfo (for reshaped views of an owned tensor). */
+  freeData(info: Info): void {
+    const owner = this.owned.find((owned) => owned.dataId === info.dataId)
+    this.free(owner ?? info)
   }
 
   freeAll(): void {
@@ -156,6 +163,8 @@ class Heap {
 }
 
 interface Block {
+  /** For a one-channel input, its patches [B·H·W, kh·kw]: the convolution was a product with them, and so is its filter gradient. */
+  patches?: Info
   /** z − μ, [B, H, W, C]. */
   centered: Info
   /** relu(batchNorm(z)), [B, H, W, C]. */
@@ -173,11 +182,18 @@ const CONV_ATTRS = {strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 1, d
 
 /** conv → batch norm (batch statistics) → ReLU → max pool 2×2. */
 function forwardBlock(heap: Heap, x: Info, kernel: Info, bias: Info, gamma: Info, beta: Info, epsilon: number): Block {
-  const z = heap.run('FusedConv2D', {x, filter: kernel, bias}, CONV_ATTRS)
-  const channels = z.shape[3]
+  const [kh, kw, inChannels, channels] = kernel.shape
+  // One input channel: XNNPACK's convolution is slow at nine products per output; patches and a matrix product are faster.
+  const patches = inChannels === 1 ? patchesOf(heap, x, kh, kw) : undefined
+  const z = patches
+    ? heap.reshape(
+        heap.run('_FusedMatMul', {a: heap.reshape(patches, [1, ...patches.shape]), b: heap.reshape(kernel, [1, kh * kw, channels]), bias}, {transposeA: false, transposeB: false, activation: 'linear'}),
+        [...x.shape.slice(0, 3), channels],
+      )
+    : heap.run('FusedConv2D', {x, filter: kernel, bias}, CONV_ATTRS)
   const mean = channelMeans(heap, z)
   const centered = affine(heap, z, new Float32Array(channels).fill(1), Float32Array.from(mean, (m) => -m))
-  heap.free(z)
+  heap.freeData(z)
   const squares = heap.run('Square', {x: centered})
   const variance = channelMeans(heap, squares)
   heap.free(squares)
@@ -187,7 +203,7 @@ function forwardBlock(heap: Heap, x: Info, kernel: Info, bias: Info, gamma: Info
   const scale = Float32Array.from(inv, (s, c) => s * gammaValues[c])
   const activation = affine(heap, centered, scale, Float32Array.from(heap.f32(beta)), 'relu')
   const pooled = heap.run('MaxPool', {x: activation}, {filterSize: 2, strides: 2, pad: 'valid', dimRoundingMode: undefined})
-  return {centered, activation, pooled, mean, variance, inv, gamma: gammaValues}
+  return {patches, centered, activation, pooled, mean, variance, inv, gamma: gammaValues}
 }
 
 /** Per-channel means over [B, H, W]: XNNPACK averages each image, JavaScript the B image means (in float64). */
@@ -295,29 +311,29 @@ export function routeToFirstMaximum(out: Float32Array, y: Int32Array, pooled: In
  * every new tensor (~4.5 ns a number, more than the product itself here), so
  * each form keeps that operand small.
  */
-function filterGradient(heap: Heap, x: Info, dz: Info, filterShape: number[]): Info {
-  const [kh, kw, channels] = filterShape
+function filterGradient(heap: Heap, x: Info, dz: Info, filterShape: number[], patches?: Info): Info {
+  const [kh, kw] = filterShape
   if (kh % 2 === 0 || kw % 2 === 0) throw new Error(`filter gradient: odd kernel sizes only, got ${kh}×${kw}`)
-  return channels === 1 ? filterGradientOneChannel(heap, x, dz, kh, kw) : filterGradientShifted(heap, x, dz, kh, kw)
+  return patches ? filterGradientOneChannel(heap, patches, dz, kh, kw) : filterGradientShifted(heap, x, dz, kh, kw)
 }
 
-/**
- * One input channel: the patches are a convolution of x with one-hot filters
- * ([N, taps], the packed operand, N = B·H·W), times dz transposed ([O, N]).
- */
-function filterGradientOneChannel(heap: Heap, x: Info, dz: Info, kh: number, kw: number): Info {
-  const [batch, height, width] = x.shape
-  const outChannels = dz.shape[3]
+/** [B·H·W, kh·kw] patches of a one-channel image ('same' zero padding): a convolution with one-hot filters. */
+function patchesOf(heap: Heap, x: Info, kh: number, kw: number): Info {
   const taps = kh * kw
-  const n = batch * height * width
   const oneHot = new Float32Array(taps * taps)
   for (let t = 0; t < taps; t++) oneHot[t * taps + t] = 1
   const filter = heap.tensor([kh, kw, 1, taps], oneHot)
   const patches = heap.run('Conv2D', {x, filter}, {strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 1, dimRoundingMode: undefined})
   heap.free(filter)
+  return heap.keep(heap.release(patches, [x.shape[0] * x.shape[1] * x.shape[2], taps]))
+}
+
+/** One input channel: dz transposed ([O, N]) times the patches ([N, taps], the packed operand). */
+function filterGradientOneChannel(heap: Heap, patches: Info, dz: Info, kh: number, kw: number): Info {
+  const [n, taps] = patches.shape
+  const outChannels = dz.shape[3]
   const dzT = heap.run('Transpose', {x: heap.reshape(dz, [n, outChannels])}, {perm: [1, 0]})
   const product = heap.run('BatchMatMul', {a: heap.reshape(dzT, [1, outChannels, n]), b: heap.reshape(patches, [1, n, taps])}, {transposeA: false, transposeB: false})
-  heap.free(patches)
   heap.free(dzT)
   const values = heap.f32(product)
   const dW = new Float32Array(taps * outChannels)
@@ -345,29 +361,53 @@ function filterGradientShifted(heap: Heap, x: Info, dz: Info, kh: number, kw: nu
   const gap = (kh - 1) * gridWidth + kw - 1
   const plane = k + gap
 
-  const xGrid = heap.tensor([1, plane, channels])
-  const dzGrid = heap.tensor([k, outChannels])
+  // The data rows are copied in; only padding, the shared rows and columns and the tails, is zeroed.
+  const xGrid = heap.tensor([1, plane, channels], 'uninitialised')
+  const dzGrid = heap.tensor([k, outChannels], 'uninitialised')
   {
     const xs = heap.f32(x)
     const dzs = heap.f32(dz)
     const xg = heap.f32(xGrid)
     const dg = heap.f32(dzGrid)
+    const xRow = width * channels
+    const dzRow = width * outChannels
     for (let b = 0; b < batch; b++) {
-      for (let i = 0; i < height; i++) {
-        const row = (b * height + i) * width
-        xg.set(xs.subarray(row * channels, (row + width) * channels), ((b * gridHeight + top + i) * gridWidth + left) * channels)
-        dg.set(dzs.subarray(row * outChannels, (row + width) * outChannels), (b * gridHeight + i) * gridWidth * outChannels)
+      for (let r = 0; r < gridHeight; r++) {
+        const xAt = (b * gridHeight + r) * gridWidth * channels
+        const dzAt = (b * gridHeight + r) * gridWidth * outChannels
+        const i = r - top
+        if (i >= 0) {
+          xg.fill(0, xAt, xAt + left * channels)
+          xg.set(xs.subarray((b * height + i) * xRow, (b * height + i + 1) * xRow), xAt + left * channels)
+        } else {
+          xg.fill(0, xAt, xAt + gridWidth * channels)
+        }
+
+        if (r < height) {
+          dg.set(dzs.subarray((b * height + r) * dzRow, (b * height + r + 1) * dzRow), dzAt)
+          dg.fill(0, dzAt + dzRow, dzAt + gridWidth * outChannels)
+        } else {
+          dg.fill(0, dzAt, dzAt + gridWidth * outChannels)
+        }
       }
     }
+
+    xg.fill(0, k * channels)
   }
 
   const dzT = heap.run('Transpose', {x: dzGrid}, {perm: [1, 0]})
   heap.free(dzGrid)
-  const shifted = heap.tensor([gap + outChannels * plane])
+  const shifted = heap.tensor([gap + outChannels * plane], 'uninitialised')
   {
     const from = heap.f32(dzT)
     const to = heap.f32(shifted)
-    for (let o = 0; o < outChannels; o++) to.set(from.subarray(o * k, (o + 1) * k), gap + o * plane)
+    for (let o = 0; o < outChannels; o++) {
+      to.fill(0, o * plane, o * plane + gap)
+      to.set(from.subarray(o * k, (o + 1) * k), gap + o * plane)
+    }
+
+    // The last plane's reads run past its end onto rows of x's zero tail: zeros, not leftover heap bytes (NaN × 0 is NaN).
+    to.fill(0, outChannels * plane)
   }
 
   heap.free(dzT)
@@ -455,10 +495,10 @@ function cnnGradientsKernel({inputs, backend, attrs}: KernelArgs): Info[] {
     const back2 = backwardBlock(heap, block2, heap.reshape(dFlat, block2.pooled.shape))
     const conv2 = {strides: 1, pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined}
     const dPooled1 = heap.run('Conv2DBackpropInput', {dy: back2.dz, filter: p['conv2.kernel']}, {...conv2, inputShape: block1.pooled.shape})
-    const dConv2Kernel = filterGradient(heap, block1.pooled, back2.dz, p['conv2.kernel'].shape)
+    const dConv2Kernel = filterGradient(heap, block1.pooled, back2.dz, p['conv2.kernel'].shape, block2.patches)
     const dConv2Bias = channelSums(heap, back2.dz)
     const back1 = backwardBlock(heap, block1, dPooled1)
-    const dConv1Kernel = filterGradient(heap, x, back1.dz, p['conv1.kernel'].shape)
+    const dConv1Kernel = filterGradient(heap, x, back1.dz, p['conv1.kernel'].shape, block1.patches)
     const dConv1Bias = channelSums(heap, back1.dz)
 
     const small = (values: ArrayLike<number>, shape = [values.length]): Info => heap.release(heap.tensor(shape, values))

@@ -114,6 +114,33 @@ describe('the CNN training step as one wasm kernel', function () {
     }
   })
 
+  it('reads no uninitialised heap memory: the same gradients when every new allocation starts as NaN', async () => {
+    const network = createNetwork('cnn', initialValues('cnn', 5))
+    await tf.setBackend('wasm')
+    const backend = tf.backend() as unknown as {
+      makeOutput(shape: number[], dtype: string, offset?: number, values?: unknown): tf.TensorInfo
+      typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array
+    }
+    const makeOutput = backend.makeOutput
+    try {
+      const clean = await on('wasm', () => oneKernel(network, 6))
+      backend.makeOutput = function (shape, dtype, offset, values) {
+        const info = makeOutput.call(this, shape, dtype, offset, values)
+        if (offset === undefined && values == null && dtype === 'float32') backend.typedArrayFromHeap(info).fill(Number.NaN)
+        return info
+      }
+
+      const poisoned = await on('wasm', () => oneKernel(network, 6))
+      for (const [i, values] of poisoned.entries()) {
+        expect(values.every(Number.isFinite), `output ${i}`).to.equal(true)
+        expect([...values], `output ${i}`).to.deep.equal([...clean[i]])
+      }
+    } finally {
+      backend.makeOutput = makeOutput
+      network.dispose()
+    }
+  })
+
   it('routes each pooled gradient to the first of tied maxima, and none where the maximum is not positive', () => {
     // One image 2×4, one channel: two windows. Left: ties at (0,1) and (1,0); right: all zero (ReLU cut everything).
     const y = Float32Array.of(0.1, 0.5, 0, 0, 0.5, 0.2, 0, 0)
