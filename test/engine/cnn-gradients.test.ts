@@ -76,43 +76,45 @@ describe('the CNN training step as one wasm kernel', function () {
     })
   }
 
-  it('handles other shapes: 5×5 kernels, two input channels, odd sizes that pooling floors', async () => {
-    const shapes: Record<string, number[]> = {
-      'conv1.kernel': [5, 5, 2, 3],
-      'conv1.bias': [3],
-      'bn1.gamma': [3],
-      'bn1.beta': [3],
-      'conv2.kernel': [3, 3, 3, 4],
-      'conv2.bias': [4],
-      'bn2.gamma': [4],
-      'bn2.beta': [4],
-      'dense.kernel': [2 * 2 * 4, 3],
-      'dense.bias': [3],
-    }
-    const params = Object.fromEntries(Object.entries(shapes).map(([name, shape], i) => [name, tf.variable(tf.add(seeded(shape, 40 + i), name.endsWith('gamma') ? 1.5 : 0))]))
-    const network = {kind: 'cnn', params, buffers: {}, logits: () => tf.zeros([1, 3]), dispose: () => tf.dispose(Object.values(params))} as unknown as Network
-    const inputs = () => ({x: seeded([3, 11, 10, 2], 50) as tf.Tensor4D, y: tf.tensor1d([2, 0, 1], 'int32'), w: tf.tensor1d(CLASS_WEIGHTS)})
-    try {
-      const cpu = await on('cpu', () => {
-        const {x, y, w} = inputs()
-        const {value, grads} = tf.variableGrads(() => plainWeightedCrossEntropy(plainTrainingLogits(network, x), y, w), CNN_PARAMETERS.map((n) => params[n]))
-        return [value, ...CNN_PARAMETERS.map((n) => grads[params[n].name])]
-      })
-      const wasm = await on('wasm', () => {
-        const {x, y, w} = inputs()
-        const {loss, gradients} = cnnGradients(x, y, w, params as never, BN_EPSILON)
-        return [loss, ...CNN_PARAMETERS.map((n) => gradients[n])]
-      })
-      expect(wasm[0][0]).to.be.closeTo(cpu[0][0], 1e-5)
-      for (const [i, name] of CNN_PARAMETERS.entries()) {
-        expect(wasm[i + 1].length, name).to.equal(cpu[i + 1].length)
-        if (name === 'conv1.bias' || name === 'conv2.bias') continue
-        expect(relativeError(wasm[i + 1], cpu[i + 1]), name).to.be.below(TOLERANCE)
+  for (const inputChannels of [1, 2]) {
+    it(`handles other shapes: 5×5 kernels, ${inputChannels} input channel(s), odd sizes that pooling floors`, async () => {
+      const shapes: Record<string, number[]> = {
+        'conv1.kernel': [5, 5, inputChannels, 3],
+        'conv1.bias': [3],
+        'bn1.gamma': [3],
+        'bn1.beta': [3],
+        'conv2.kernel': [3, 3, 3, 4],
+        'conv2.bias': [4],
+        'bn2.gamma': [4],
+        'bn2.beta': [4],
+        'dense.kernel': [2 * 2 * 4, 3],
+        'dense.bias': [3],
       }
-    } finally {
-      network.dispose()
-    }
-  })
+      const params = Object.fromEntries(Object.entries(shapes).map(([name, shape], i) => [name, tf.variable(tf.add(seeded(shape, 40 + i), name.endsWith('gamma') ? 1.5 : 0))]))
+      const network = {kind: 'cnn', params, buffers: {}, logits: () => tf.zeros([1, 3]), dispose: () => tf.dispose(Object.values(params))} as unknown as Network
+      const inputs = () => ({x: seeded([3, 11, 10, inputChannels], 50) as tf.Tensor4D, y: tf.tensor1d([2, 0, 1], 'int32'), w: tf.tensor1d(CLASS_WEIGHTS)})
+      try {
+        const cpu = await on('cpu', () => {
+          const {x, y, w} = inputs()
+          const {value, grads} = tf.variableGrads(() => plainWeightedCrossEntropy(plainTrainingLogits(network, x), y, w), CNN_PARAMETERS.map((n) => params[n]))
+          return [value, ...CNN_PARAMETERS.map((n) => grads[params[n].name])]
+        })
+        const wasm = await on('wasm', () => {
+          const {x, y, w} = inputs()
+          const {loss, gradients} = cnnGradients(x, y, w, params as never, BN_EPSILON)
+          return [loss, ...CNN_PARAMETERS.map((n) => gradients[n])]
+        })
+        expect(wasm[0][0]).to.be.closeTo(cpu[0][0], 1e-5)
+        for (const [i, name] of CNN_PARAMETERS.entries()) {
+          expect(wasm[i + 1].length, name).to.equal(cpu[i + 1].length)
+          if (name === 'conv1.bias' || name === 'conv2.bias') continue
+          expect(relativeError(wasm[i + 1], cpu[i + 1]), name).to.be.below(TOLERANCE)
+        }
+      } finally {
+        network.dispose()
+      }
+    })
+  }
 
   it('reads no uninitialised heap memory: the same gradients when every new allocation starts as NaN', async () => {
     const network = createNetwork('cnn', initialValues('cnn', 5))
