@@ -493,8 +493,8 @@ function cnnGradientsKernel({inputs, backend, attrs}: KernelArgs): Info[] {
     for (let b = 0; b < batch; b++) for (let k = 0; k < classes; k++) dDenseBias[k] += dLogits[b * classes + k]
 
     const back2 = backwardBlock(heap, block2, heap.reshape(dFlat, block2.pooled.shape))
-    const conv2 = {strides: 1, pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined}
-    const dPooled1 = heap.run('Conv2DBackpropInput', {dy: back2.dz, filter: p['conv2.kernel']}, {...conv2, inputShape: block1.pooled.shape})
+    // The input gradient of the second convolution only: the first one's input is the data. (Our registered kernel: a forward XNNPACK convolution.)
+    const dPooled1 = heap.run('Conv2DBackpropInput', {dy: back2.dz, filter: p['conv2.kernel']}, {strides: 1, pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined, inputShape: block1.pooled.shape})
     const dConv2Kernel = filterGradient(heap, block1.pooled, back2.dz, p['conv2.kernel'].shape, block2.patches)
     const dConv2Bias = channelSums(heap, back2.dz)
     const back1 = backwardBlock(heap, block1, dPooled1)
