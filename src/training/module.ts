@@ -105,7 +105,9 @@ export class DigitModule {
   async optimizerState(): Promise<Record<string, Float32Array>> {
     const toParam = new Map(Object.entries(this.network.params).map(([param, v]) => [v.name, param]))
     const out: Record<string, Float32Array> = {}
-    for (const {name, tensor} of await this.optimizer.getWeights()) out[renameSlot(name, toParam)] = Float32Array.from(await tensor.data())
+    const weights = await this.optimizer.getWeights()
+    for (const {name, tensor} of weights) out[renameSlot(name, toParam)] = Float32Array.from(await tensor.data())
+    disposeIterations(weights)
     const {accBeta1, accBeta2} = this.adamPowers()
     out.accBeta1 = Float32Array.from(await accBeta1.data())
     out.accBeta2 = Float32Array.from(await accBeta2.data())
@@ -123,22 +125,30 @@ export class DigitModule {
 
   async loadOptimizerState(state: Record<string, Float32Array>): Promise<void> {
     // getWeights() always holds the iteration count; the moment slots appear with the first update.
-    if ((await this.optimizer.getWeights()).length === 1) {
+    const current = await this.optimizer.getWeights()
+    disposeIterations(current)
+    if (current.length === 1) {
       // Adam creates its slots lazily on the first update; a zero update creates them and changes nothing.
       tf.tidy(() => this.optimizer.applyGradients(Object.fromEntries(Object.values(this.network.params).map((v) => [v.name, tf.zerosLike(v)]))))
     }
 
     const toParam = new Map(Object.entries(this.network.params).map(([param, v]) => [v.name, param]))
-    const weights = (await this.optimizer.getWeights()).map(({name, tensor}) => {
+    const slots = await this.optimizer.getWeights()
+    disposeIterations(slots)
+    const weights = slots.map(({name, tensor}) => {
       const saved = state[renameSlot(name, toParam)]
       if (!saved || saved.length !== tensor.size) throw new Error(`optimizer slot ${renameSlot(name, toParam)} is missing from the checkpoint`)
       return {name, tensor: tf.tensor(saved, tensor.shape, tensor.dtype)}
     })
+    // setWeights copies each value into a fresh variable and drops the slots it replaces.
     await this.optimizer.setWeights(weights)
+    tf.dispose([...weights.map((w) => w.tensor), ...slots.filter((s) => s.tensor instanceof tf.Variable).map((s) => s.tensor)])
     const powers = this.adamPowers()
-    for (const key of ['accBeta1', 'accBeta2'] as const) {
-      if (state[key]) powers[key].assign(tf.scalar(state[key][0]))
-    }
+    tf.tidy(() => {
+      for (const key of ['accBeta1', 'accBeta2'] as const) {
+        if (state[key]) powers[key].assign(tf.scalar(state[key][0]))
+      }
+    })
   }
 
   dispose(): void {
@@ -146,6 +156,11 @@ export class DigitModule {
     this.optimizer.dispose()
     this.classWeights.dispose()
   }
+}
+
+/** getWeights() returns the iteration count as a new scalar each call; the slots are the optimiser's own variables. */
+function disposeIterations(weights: Array<{tensor: tf.Tensor}>): void {
+  for (const {tensor} of weights) if (!(tensor instanceof tf.Variable)) tensor.dispose()
 }
 
 /** `conv1.kernel.17/m` → `conv1.kernel/m`; names without a variable part (`iter`) stay. */
