@@ -9,7 +9,7 @@
  * the optimizer's own slots, so `getWeights`/`setWeights` (checkpoints,
  * resuming) see no difference. Checked in test/engine/adam.test.ts.
  */
-import * as tf from '@tensorflow/tfjs-core'
+import {tf} from './tf.js'
 
 export const ADAM_UPDATE = 'AdamUpdate'
 

@@ -13,7 +13,7 @@
  */
 import {availableParallelism} from 'node:os'
 
-import * as tf from '@tensorflow/tfjs-core'
+import {requireTfjs, tf} from './tf.js'
 
 import {UserError, errorMessage} from '../errors.js'
 
@@ -48,7 +48,7 @@ export async function selectBackend(choice: 'auto' | 'node' | 'wasm' | 'cpu', op
 
   let result: SelectedBackend
   if (choice === 'cpu') {
-    await import('@tensorflow/tfjs-backend-cpu')
+    requireTfjs('@tensorflow/tfjs-backend-cpu')
     await activate('cpu')
     result = {name: 'cpu', threads: 1}
   } else if (choice === 'wasm') {
@@ -84,9 +84,9 @@ let trainingEnabled: Promise<void> | undefined
  */
 export function enableTraining(): Promise<void> {
   trainingEnabled ??= (async () => {
-    await import('@tensorflow/tfjs')
+    requireTfjs('@tensorflow/tfjs')
     // The wasm package registers its own kernels on import; ours must come after to replace them.
-    await import('@tensorflow/tfjs-backend-wasm')
+    requireTfjs('@tensorflow/tfjs-backend-wasm')
     const {registerWasmKernels} = await import('./wasm-kernels.js')
     registerWasmKernels()
   })()
@@ -146,7 +146,7 @@ let wasmThreads: number | undefined
  * for the whole process: a later call with another count keeps the first one.
  */
 async function activateWasm(threads: number): Promise<number> {
-  const wasm = await import('@tensorflow/tfjs-backend-wasm')
+  const wasm = requireTfjs<typeof import('@tensorflow/tfjs-backend-wasm')>('@tensorflow/tfjs-backend-wasm')
   if (wasmThreads === undefined) {
     const wanted = Math.min(threads, MAX_WASM_THREADS)
     if (wanted > 1) {

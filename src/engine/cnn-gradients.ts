@@ -15,7 +15,7 @@
  * dense, NHWC. Checked against taped plain ops on the cpu backend in
  * test/engine/cnn-gradients.test.ts.
  */
-import * as tf from '@tensorflow/tfjs-core'
+import {tf} from './tf.js'
 import type {BackendWasm} from '@tensorflow/tfjs-backend-wasm'
 
 type Info = tf.TensorInfo

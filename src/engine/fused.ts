@@ -9,7 +9,7 @@
  *
  * Plain tfjs ops only, so they run (and are checked) on every backend.
  */
-import * as tf from '@tensorflow/tfjs-core'
+import {tf} from './tf.js'
 
 export interface BatchStatistics {
   /** Per-channel batch mean, [C]. */

@@ -4,7 +4,7 @@
  * reference the fused ops are checked against in tests, and the baseline the
  * step benchmark compares with.
  */
-import * as tf from '@tensorflow/tfjs-core'
+import {tf} from './tf.js'
 
 import type {Network} from '../model/network.js'
 

@@ -16,7 +16,7 @@
  * Also registered here: the CNN's one-kernel training step (`./cnn-gradients.ts`)
  * and the one-kernel Adam update (`./adam.ts`, for cpu as well).
  */
-import * as tf from '@tensorflow/tfjs-core'
+import {tf} from './tf.js'
 import type {BackendWasm} from '@tensorflow/tfjs-backend-wasm'
 
 import {adamUpdateConfigs} from './adam.js'
@@ -31,7 +31,7 @@ interface KernelArgs {
   attrs: Attrs
 }
 
-type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding
+type Pad = 'valid' | 'same' | number | tf.ExplicitPadding
 type Rounding = 'floor' | 'round' | 'ceil' | undefined
 
 let originals: Map<string, tf.KernelConfig> | undefined

@@ -20,7 +20,7 @@ import {readFile} from 'node:fs/promises'
 import {createRequire} from 'node:module'
 import {dirname, join} from 'node:path'
 
-import * as tf from '@tensorflow/tfjs-core'
+import {requireTfjs, tf} from './tf.js'
 
 const require = createRequire(import.meta.url)
 
@@ -44,7 +44,7 @@ interface FactoryConfig {
 
 /** Replace the registered 'wasm' backend factory with one that starts the threaded build on `threads` threads. */
 export async function registerThreadedWasm(threads: number): Promise<void> {
-  const wasmPackage = await import('@tensorflow/tfjs-backend-wasm')
+  const wasmPackage = requireTfjs<typeof import('@tensorflow/tfjs-backend-wasm')>('@tensorflow/tfjs-backend-wasm')
   const outDir = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'wasm-out')
   const script = join(outDir, 'tfjs-backend-wasm-threaded-simd.js')
   const factory = require(script) as (config: FactoryConfig) => Promise<ThreadedModule>

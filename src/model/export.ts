@@ -13,7 +13,7 @@
 import {mkdir} from 'node:fs/promises'
 import {join} from 'node:path'
 
-import * as tf from '@tensorflow/tfjs-core'
+import {tf} from '../engine/tf.js'
 import * as tfl from '@tensorflow/tfjs-layers'
 
 import {CLASSES, IMAGE_SIZE} from '../config.js'

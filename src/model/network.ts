@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs-core'
+import {tf} from '../engine/tf.js'
 
 import {CLASSES, IMAGE_SIZE, PIXELS} from '../config.js'
 import {Rng} from '../data/rng.js'

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs-core'
+import {tf} from '../engine/tf.js'
 
 import {type BackendChoice, CLASSES, type ClassLabel, PIXELS} from '../config.js'
 import {selectBackend} from '../engine/backend.js'

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs-core'
+import {tf} from '../engine/tf.js'
 
 import {applyAdam} from '../engine/adam.js'
 import {CNN_GRADIENTS, type CnnParameter, cnnGradients} from '../engine/cnn-gradients.js'

@@ -5,7 +5,7 @@
  */
 import {readFile} from 'node:fs/promises'
 
-import {version_core as tfjsVersion} from '@tensorflow/tfjs-core'
+import {tf} from '../engine/tf.js'
 import {type Context, Hono} from 'hono'
 import {bodyLimit} from 'hono/body-limit'
 import {HTTPException} from 'hono/http-exception'
@@ -149,7 +149,7 @@ export function createApp(ctx: AppContext): Hono {
       status: 'ok',
       classes: [...CLASSES],
       packageVersion: packageVersion(),
-      tfjsVersion,
+      tfjsVersion: tf.version_core,
       model,
       store: {kind: ctx.store.kind, location: ctx.store.location, schemaVersion: await ctx.store.schemaVersion()},
       training: {state: ctx.training.snapshot().state},

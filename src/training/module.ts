@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs-core'
+import {tf} from '../engine/tf.js'
 
 import {CLASSES, PIXELS} from '../config.js'
 import {type ModelKind, type Network, createNetwork, initialValues, readValues} from '../model/network.js'
