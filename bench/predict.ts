@@ -15,7 +15,7 @@
  *
  *   npm run bench:predict -- [--runs 15] [--no-torch]
  */
-import {execFileSync, spawnSync} from 'node:child_process'
+import {spawnSync} from 'node:child_process'
 import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {loadavg} from 'node:os'
 import {join} from 'node:path'
@@ -23,6 +23,7 @@ import {parseArgs} from 'node:util'
 
 import {loadCheckpoint} from '../src/model/checkpoint.js'
 import {BENCH_OUT, benchCheckpoint} from './checkpoint.js'
+import {median, torchPython, torchVersion} from './common.js'
 
 const {values: args} = parseArgs({
   options: {
@@ -110,13 +111,13 @@ const lines = [
   `  bar (median ≤ ${BAR.seconds} s, peak ≤ ${BAR.mebibytes} MiB): ${meets ? 'met' : 'missed'}`,
 ]
 
-const python = args['no-torch'] ? undefined : torchPython()
+const python = args['no-torch'] ? undefined : torchPython('torch, PIL')
 if (python) {
   const weightsDir = await writeTorchWeights(checkpoint)
   if (weightsDir) {
     const script = join(import.meta.dirname, 'pytorch_predict.py')
     const torch = series(python, [script, weightsDir, sample])
-    const version = execFileSync(python, ['-c', 'import torch; print(torch.__version__)'], {encoding: 'utf8'}).trim()
+    const version = torchVersion(python)
     // Same weights, same pixels (sample.png is already 28×28 white on black, so a plain resize is the identity).
     const plain = measure(process.execPath, [bin, 'predict', '--checkpoint-path', checkpoint, '--input-path', sample, '--no-preprocess'])
     lines.push(
@@ -152,24 +153,4 @@ function largestDifference(a: string, b: string): number {
   const pa = (JSON.parse(a) as {probs: Record<string, number>}).probs
   const pb = (JSON.parse(b) as {probs: Record<string, number>}).probs
   return Math.max(...Object.keys(pa).map((label) => Math.abs(pa[label] - pb[label])))
-}
-
-/** Debian's python3 (python3-torch installs there), or the one on PATH, if it imports torch and PIL. */
-function torchPython(): string | undefined {
-  for (const candidate of ['/usr/bin/python3', 'python3']) {
-    try {
-      execFileSync(candidate, ['-c', 'import torch, PIL'], {stdio: 'ignore'})
-      return candidate
-    } catch {
-      // try the next one
-    }
-  }
-
-  return undefined
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
 }

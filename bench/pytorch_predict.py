@@ -20,20 +20,8 @@ import sys
 import numpy as np
 import torch
 from PIL import Image
-from torch import nn
 
-
-class Cnn(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-        )
-        self.dense = nn.Linear(32 * 7 * 7, 3)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dense(torch.flatten(self.features(x), 1))
+from torch_cnn import Cnn
 
 
 def load_model(weights_dir: str) -> tuple[Cnn, dict]:

@@ -11,7 +11,7 @@
  *
  *   npm run bench:train -- [--epochs N] [--threads N] [--backend wasm|cpu|auto] [--seed N] [--no-torch]
  */
-import {execFileSync, spawnSync} from 'node:child_process'
+import {spawnSync} from 'node:child_process'
 import {mkdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {parseArgs} from 'node:util'
@@ -23,6 +23,7 @@ import {RecipeSchema, toTrainOptions} from '../src/training/options.js'
 import {prepareData, runTraining} from '../src/training/run.js'
 import type {EpochLog} from '../src/training/schema.js'
 import {packageCount, packageImages} from '../scripts/mnist-package.js'
+import {median, torchPython, torchVersion} from './common.js'
 
 const {values: args} = parseArgs({
   options: {
@@ -75,7 +76,7 @@ const lines = [
   `ours eval: accuracy ${summary.metrics.eval.accuracy.toFixed(4)}, macro F1 ${summary.metrics.eval.f1Macro.toFixed(4)} (best epoch ${summary.bestEpoch})`,
 ]
 
-const python = args['no-torch'] ? undefined : findTorchPython()
+const python = args['no-torch'] ? undefined : torchPython()
 if (python) {
   const torchDir = join(out, 'torch')
   mkdirSync(torchDir, {recursive: true})
@@ -105,27 +106,3 @@ if (python) {
 }
 
 process.stdout.write(`${lines.join('\n')}\n`)
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
-}
-
-function torchVersion(python: string): string {
-  return execFileSync(python, ['-c', 'import torch; print(torch.__version__)'], {encoding: 'utf8'}).trim()
-}
-
-/** The first Python that imports torch: the one on PATH, else Debian's (python3-torch installs there). */
-function findTorchPython(): string | undefined {
-  for (const candidate of ['python3', '/usr/bin/python3']) {
-    try {
-      execFileSync(candidate, ['-c', 'import torch'], {stdio: 'ignore'})
-      return candidate
-    } catch {
-      // try the next one
-    }
-  }
-
-  return undefined
-}

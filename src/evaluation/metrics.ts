@@ -127,25 +127,7 @@ export function classificationReport(
   }
 }
 
-/**
- * Macro-averaged F1 (every class counts the same), with the same zero-division
- * convention as {@link classificationReport}. Called every epoch, so it only
- * counts: no report object is built.
- */
+/** Macro-averaged F1 (every class counts the same), as in {@link classificationReport}. */
 export function macroF1(yTrue: ArrayLike<number>, yPred: ArrayLike<number>, labels: readonly number[] = CLASSES): number {
-  const k = labels.length
-  const counts = confusionCounts(yTrue, yPred, labels)
-  let sum = 0
-  for (let i = 0; i < k; i++) {
-    let support = 0
-    let predicted = 0
-    for (let j = 0; j < k; j++) {
-      support += counts[i * k + j]
-      predicted += counts[j * k + i]
-    }
-
-    sum += f1(counts[i * k + i], predicted, support)
-  }
-
-  return sum / k
+  return classificationReport(yTrue, yPred, labels).macroAvg.f1
 }
