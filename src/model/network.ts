@@ -88,7 +88,8 @@ export function createNetwork(kind: ModelKind, values: Record<string, Float32Arr
   for (const [name, spec] of Object.entries(parameterSpecs(kind))) {
     const data = values[name]
     if (!data) throw new Error(`missing value for ${name}`)
-    const variable = tf.variable(tf.tensor(data, spec.shape, 'float32'), spec.trainable, `${kind}.${name}.${nextId()}`)
+    // tidy frees the initial tensor; the variable keeps its own reference to the data.
+    const variable = tf.tidy(() => tf.variable(tf.tensor(data, spec.shape, 'float32'), spec.trainable, `${kind}.${name}.${nextId()}`))
     if (spec.trainable) params[name] = variable
     else buffers[name] = variable
   }

@@ -4,6 +4,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {PassThrough} from 'node:stream'
 
+import {tf} from '../../src/engine/tf.js'
 import {loadCheckpoint} from '../../src/model/checkpoint.js'
 import {RecipeSchema, toTrainOptions, type TrainOptions} from '../../src/training/options.js'
 import {runTraining} from '../../src/training/run.js'
@@ -82,6 +83,15 @@ describe('training run', function () {
       /split differs from the one last\.ckpt was trained on/,
     )
     await expectUserRejection(runTraining(options(dirs.b, {epochs: 5, resume: true, model: 'softmax'}), {progress: quiet()}), /holds a cnn model, not softmax/)
+  })
+
+  it('leaves no tensors behind, fresh or resumed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'train-leak-'))
+    await runTraining(options(dir, {epochs: 1}), {progress: quiet()})
+    const before = tf.memory().numTensors
+    await runTraining(options(mkdtempSync(join(tmpdir(), 'train-leak-')), {epochs: 1}), {progress: quiet()})
+    await runTraining(options(dir, {epochs: 2, resume: true}), {progress: quiet()})
+    expect(tf.memory().numTensors).to.equal(before)
   })
 
   it('trains the softmax baseline through the same trainer, with every analytics artifact on request', async () => {
