@@ -148,7 +148,8 @@ let wasmThreads: number | undefined
 async function activateWasm(threads: number): Promise<number> {
   const wasm = requireTfjs<typeof import('@tensorflow/tfjs-backend-wasm')>('@tensorflow/tfjs-backend-wasm')
   if (wasmThreads === undefined) {
-    const wanted = Math.min(threads, MAX_WASM_THREADS)
+    // More threads than cores only adds waiting: XNNPACK's pool joins every worker at every op.
+    const wanted = Math.min(threads, MAX_WASM_THREADS, availableParallelism())
     if (wanted > 1) {
       const {registerThreadedWasm} = await import('./wasm-threads.js')
       await registerThreadedWasm(wanted)
