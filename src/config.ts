@@ -29,6 +29,10 @@ export const TRAINING_DEFAULTS = {
   earlyStoppingPatience: 3,
 } as const
 
+/** Network kinds: the SPEC's CNN, and a softmax-regression baseline on the 784 pixels. */
+export const MODEL_KINDS = ['cnn', 'softmax'] as const
+export type ModelKind = (typeof MODEL_KINDS)[number]
+
 /** Compute engines: `auto` = native tfjs-node when installed, else wasm. */
 export const BACKEND_CHOICES = ['auto', 'node', 'wasm', 'cpu'] as const
 export type BackendChoice = (typeof BACKEND_CHOICES)[number]

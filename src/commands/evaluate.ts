@@ -20,8 +20,10 @@ Rebuilds the split the checkpoint was trained with (its seed, ratios and class c
     'batch-size': Flags.integer({description: 'images per inference batch', default: EVALUATE_DEFAULTS.batchSize, min: 1}),
     'num-workers': Flags.integer({description: 'compute threads for the engine', default: EVALUATE_DEFAULTS.numWorkers, min: 1}),
     backend: Flags.string({description: 'compute engine', options: [...BACKEND_CHOICES], default: 'auto'}),
-    'output-dir': Flags.string({description: 'also write the evaluation artifacts (metrics, predictions, plots) of this split here'}),
-    'roc-per-class': Flags.boolean({description: 'with --output-dir, also write one-vs-rest ROC curves (JSON and PNG)'}),
+    'output-dir': Flags.string({
+      description: 'also write this split\'s predictions.json, confusion_matrix.png and gallery.png here (suffixed _val, _train or _test for those splits)',
+    }),
+    'roc-per-class': Flags.boolean({description: 'with --output-dir, also write one-vs-rest ROC curves (JSON and PNG)', dependsOn: ['output-dir']}),
     json: Flags.boolean({description: 'print the report as JSON instead of tables'}),
   }
 

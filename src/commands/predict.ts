@@ -51,7 +51,7 @@ Any image (PNG, JPEG, BMP, GIF, TIFF) is converted to a 28×28 MNIST-like digit:
           process.stdout.write(`${JSON.stringify(single ? result : {path: input.name, ...result})}\n`)
         } catch (error) {
           failures += 1
-          this.note(`error: ${error instanceof Error ? error.message : String(error)}`)
+          this.note(`Error: ${error instanceof Error ? error.message : String(error)}`)
         }
       }
     } finally {

@@ -1,8 +1,10 @@
+import {join} from 'node:path'
+
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
 import {numberFlag} from '../cli/flags.js'
-import {DEFAULT_EVAL_RATIO, DEFAULT_SEED, DEFAULT_VAL_RATIO, TRAINING_DEFAULTS} from '../config.js'
+import {BACKEND_CHOICES, DEFAULT_EVAL_RATIO, DEFAULT_SEED, DEFAULT_VAL_RATIO, MODEL_KINDS, TRAINING_DEFAULTS} from '../config.js'
 
 export default class Train extends BaseCommand {
   static override description = `Train the CNN (or a softmax baseline) on the curated MNIST subset
@@ -32,10 +34,11 @@ Flags left out take their values from --config (a JSON object keyed by flag name
       description: `compute threads for the engine (wasm: its thread pool; node: TensorFlow's intra-op threads) [default: ${TRAINING_DEFAULTS.numWorkers}]`,
     }),
     'class-counts': Flags.string({description: 'images per class in the curated subset [default: 8=3500,0=1200,5=300]'}),
-    model: Flags.string({description: 'cnn (the SPEC model) or softmax (a fast multinomial logistic regression baseline) [default: cnn]'}),
-    backend: Flags.string({description: 'auto (native tfjs-node if installed, else wasm), node, wasm or cpu [default: auto]'}),
+    model: Flags.string({description: 'cnn, or softmax (a fast multinomial logistic regression baseline) [default: cnn]', options: [...MODEL_KINDS]}),
+    backend: Flags.string({description: 'auto: native tfjs-node if installed, else wasm [default: auto]', options: [...BACKEND_CHOICES]}),
     'run-name': Flags.string({description: 'name recorded in run_metadata.json [default: run-<timestamp>-seed<seed>]'}),
-    resume: Flags.boolean({description: 'continue from last.ckpt in --output-dir'}),
+    resume: Flags.boolean({description: 'continue from last.ckpt in --output-dir, with its settings unless flags say otherwise', exclusive: ['force']}),
+    force: Flags.boolean({description: 'replace a run already in --output-dir'}),
     'roc-per-class': Flags.boolean({description: 'also write roc_curves.json and roc_curves.png'}),
     'learning-rate-trace': Flags.boolean({description: 'also write training_dynamics.json and training_dynamics.png'}),
     'timing-stats': Flags.boolean({description: 'also write timing_stats.json and timing_stats.png'}),
@@ -43,13 +46,20 @@ Flags left out take their values from --config (a JSON object keyed by flag name
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Train)
-    const {parseRecipe, readRecipeFile, toTrainOptions} = await import('../training/options.js')
+    const {parseRecipe, readRecipeFile, recipeOfCheckpoint, toTrainOptions} = await import('../training/options.js')
     const fromFile = flags.config ? await readRecipeFile(flags.config) : {}
     if (flags.config) parseRecipe(fromFile, flags.config)
-    const {'data-dir': dataDir, 'output-dir': outputDir, config, resume, ...given} = flags
+    const {'data-dir': dataDir, 'output-dir': outputDir, config, resume, force, ...given} = flags
     const fromFlags = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined && v !== false))
-    const recipe = parseRecipe({...fromFile, ...fromFlags}, 'flags')
-    const options = toTrainOptions(recipe, {dataDir, outputDir, resume})
+    // Precedence: the resumed checkpoint's settings, then the --config file, then the command line.
+    let fromCheckpoint: Record<string, unknown> = {}
+    if (resume) {
+      const {loadCheckpoint} = await import('../model/checkpoint.js')
+      fromCheckpoint = recipeOfCheckpoint((await loadCheckpoint(join(outputDir, 'last.ckpt'))).header.training.config)
+    }
+
+    const recipe = parseRecipe({...fromCheckpoint, ...fromFile, ...fromFlags}, 'flags')
+    const options = toTrainOptions(recipe, {dataDir, outputDir, resume, force})
     const {runTraining} = await import('../training/run.js')
     const summary = await runTraining(options)
     this.printJson(summary)

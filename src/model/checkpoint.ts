@@ -47,6 +47,8 @@ export const CheckpointHeaderSchema = z.object({
     bestValF1Macro: z.number(),
     /** The optimiser's rate for the next epoch (after any reduction), for --resume. */
     learningRate: z.number().positive(),
+    /** Why training ended early (early stopping), or null: such a run is not resumed. */
+    stopReason: z.string().nullable().default(null),
     metrics: z.record(z.string(), z.number()),
     backend: z.string(),
     config: z.record(z.string(), z.unknown()),
@@ -114,12 +116,20 @@ export function decodeCheckpoint(bytes: Buffer, file: string): Checkpoint {
   if (createHash('sha256').update(body).digest('hex') !== digest.toString('hex')) throw bad('it is truncated or corrupted (checksum mismatch)')
   const headerLength = body.readUInt32LE(MAGIC.length)
   const headerStart = MAGIC.length + 4
-  let header: CheckpointHeader
+  let raw: unknown
   try {
-    header = CheckpointHeaderSchema.parse(JSON.parse(body.subarray(headerStart, headerStart + headerLength).toString('utf8')))
+    raw = JSON.parse(body.subarray(headerStart, headerStart + headerLength).toString('utf8'))
   } catch (error) {
-    throw bad(`its header is invalid (${errorMessage(error).split('\n')[0]})`)
+    throw bad(`its header is not JSON (${errorMessage(error)})`)
   }
+
+  const parsed = CheckpointHeaderSchema.safeParse(raw)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    throw bad(`its header is invalid at "${issue.path.join('.')}" (${issue.message})`)
+  }
+
+  const header = parsed.data
 
   if (header.classes.join(',') !== CLASSES.join(',')) throw bad(`it predicts classes ${header.classes.join(', ')}, not ${CLASSES.join(', ')}`)
   let offset = headerStart + headerLength

@@ -4,8 +4,9 @@ import {CLASSES, IMAGE_SIZE, PIXELS} from '../config.js'
 import {Rng} from '../data/rng.js'
 import {type BatchStatistics, batchNormReluPool} from '../engine/fused.js'
 
-export const MODEL_KINDS = ['cnn', 'softmax'] as const
-export type ModelKind = (typeof MODEL_KINDS)[number]
+import type {ModelKind} from '../config.js'
+
+export {MODEL_KINDS, type ModelKind} from '../config.js'
 
 /** PyTorch's BatchNorm defaults, so the recipe matches the original. */
 export const BN_EPSILON = 1e-5

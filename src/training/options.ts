@@ -2,10 +2,9 @@ import {readFile} from 'node:fs/promises'
 
 import {z} from 'zod'
 
-import {BACKEND_CHOICES, type BackendChoice, DEFAULT_CLASS_COUNTS, DEFAULT_EVAL_RATIO, DEFAULT_SEED, DEFAULT_VAL_RATIO, TRAINING_DEFAULTS} from '../config.js'
+import {BACKEND_CHOICES, type BackendChoice, DEFAULT_CLASS_COUNTS, DEFAULT_EVAL_RATIO, DEFAULT_SEED, DEFAULT_VAL_RATIO, MODEL_KINDS, TRAINING_DEFAULTS} from '../config.js'
 import {formatClassCounts, parseClassCounts, type ClassCounts} from '../data/split.js'
 import {UserError, errorMessage} from '../errors.js'
-import {MODEL_KINDS} from '../model/network.js'
 
 
 const ratio = (flag: string) =>
@@ -57,13 +56,15 @@ export interface TrainOptions {
   backend: BackendChoice
   runName: string
   resume: boolean
+  /** Replace a run already in the output folder. */
+  force: boolean
   rocPerClass: boolean
   learningRateTrace: boolean
   timingStats: boolean
 }
 
 /** Turn a validated recipe plus paths into the options the run uses. */
-export function toTrainOptions(recipe: Recipe, paths: {dataDir: string; outputDir: string; resume?: boolean}, now = new Date()): TrainOptions {
+export function toTrainOptions(recipe: Recipe, paths: {dataDir: string; outputDir: string; resume?: boolean; force?: boolean}, now = new Date()): TrainOptions {
   return {
     dataDir: paths.dataDir,
     outputDir: paths.outputDir,
@@ -79,6 +80,7 @@ export function toTrainOptions(recipe: Recipe, paths: {dataDir: string; outputDi
     backend: recipe.backend,
     runName: recipe['run-name'] ?? defaultRunName(recipe.seed, now),
     resume: paths.resume ?? false,
+    force: paths.force ?? false,
     rocPerClass: recipe['roc-per-class'],
     learningRateTrace: recipe['learning-rate-trace'],
     timingStats: recipe['timing-stats'],
@@ -123,4 +125,32 @@ export async function readRecipeFile(file: string): Promise<Record<string, unkno
 
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UserError(`--config: ${file} must hold a JSON object of train flags`)
   return value as Record<string, unknown>
+}
+
+/**
+ * The recipe a checkpoint was trained with, by flag name: what `--resume`
+ * starts from, so a resumed run keeps its data, settings and name unless a
+ * flag says otherwise.
+ */
+export function recipeOfCheckpoint(config: Record<string, unknown>): Record<string, unknown> {
+  const names: Record<string, string> = {
+    seed: 'seed',
+    evalRatio: 'eval-ratio',
+    valRatio: 'val-ratio',
+    epochs: 'epochs',
+    learningRate: 'learning-rate',
+    batchSize: 'batch-size',
+    numWorkers: 'num-workers',
+    model: 'model',
+    backend: 'backend',
+    runName: 'run-name',
+    rocPerClass: 'roc-per-class',
+    learningRateTrace: 'learning-rate-trace',
+    timingStats: 'timing-stats',
+  }
+  const recipe: Record<string, unknown> = {}
+  for (const [key, flag] of Object.entries(names)) if (config[key] !== undefined) recipe[flag] = config[key]
+  const counts = config.classCounts as Record<string, number> | undefined
+  if (counts) recipe['class-counts'] = Object.entries(counts).map(([label, n]) => `${label}=${n}`).join(',')
+  return recipe
 }

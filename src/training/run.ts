@@ -1,11 +1,12 @@
-import {mkdir} from 'node:fs/promises'
+import {mkdir, readdir, rm} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {CLASSES} from '../config.js'
 import {type CuratedDataset, type Normalization, computeNormalization, loadCuratedDataset, splitTensors} from '../data/dataset.js'
 import {type SplitName, SPLIT_NAMES} from '../data/split.js'
 import {selectBackend} from '../engine/backend.js'
-import {UserError} from '../errors.js'
+import {ARTIFACT_FILES} from '../artifacts/schemas.js'
+import {UserError, errorMessage} from '../errors.js'
 import {classificationReport} from '../evaluation/metrics.js'
 import {type Checkpoint, loadCheckpoint, saveCheckpoint} from '../model/checkpoint.js'
 import {EarlyStopping, HookCallback, LastCheckpoint, MetricsLogger, ModelCheckpoint, ProgressReporter, ReduceLROnPlateau} from './callbacks.js'
@@ -67,9 +68,10 @@ export async function runTraining(options: TrainOptions, hooks: TrainHooks = {})
   const progress = hooks.progress ?? process.stderr
   // Data first: a wrong path or impossible class counts fail before any engine starts.
   const data = await prepareData(options)
+  const resumed = options.resume ? await loadResume(options, data) : undefined
+  if (!options.resume) await prepareOutputDir(options.outputDir, options.force)
   const backend = await selectBackend(options.backend, {threads: options.numWorkers, training: true})
   progress.write(`backend: ${backend.name} (${backend.threads} thread${backend.threads === 1 ? '' : 's'})\n`)
-  await mkdir(options.outputDir, {recursive: true})
 
   const checkpoint = new ModelCheckpoint(options.outputDir, async (file, state, save) => {
     await saveCheckpoint(
@@ -89,6 +91,7 @@ export async function runTraining(options: TrainOptions, hooks: TrainHooks = {})
           bestEpoch: save.bestEpoch,
           bestValF1Macro: save.bestValF1Macro,
           learningRate: state.module.learningRate,
+          stopReason: state.stopReason ?? null,
           metrics: {...state.history.at(-1)},
           backend: backend.name,
           config: configRecord(options),
@@ -110,7 +113,6 @@ export async function runTraining(options: TrainOptions, hooks: TrainHooks = {})
     new LastCheckpoint(checkpoint),
   ]
 
-  const resumed = options.resume ? await loadResume(options, data) : undefined
   const module = new DigitModule(options.model, {
     seed: options.seed,
     learningRate: options.learningRate,
@@ -189,6 +191,10 @@ async function loadResume(options: TrainOptions, data: PreparedData): Promise<Ch
   }
 
   if (Object.keys(last.optimizer).length === 0) throw new UserError('--resume: last.ckpt holds no optimiser state')
+  if (header.training.stopReason) {
+    throw new UserError(`--resume: the run stopped early after epoch ${header.training.epoch} (${header.training.stopReason}); there is nothing left to train`)
+  }
+
   if (header.training.epoch >= options.epochs) throw new UserError(`--resume: last.ckpt already finished epoch ${header.training.epoch} of ${options.epochs}; raise --epochs to train more`)
   return last
 }
@@ -197,7 +203,33 @@ function resumeState(checkpoint: Checkpoint): {epoch: number; history: EpochLog[
   return {epoch: checkpoint.header.training.epoch, history: checkpoint.header.training.history.map((log) => EpochLogSchema.parse(log))}
 }
 
+/**
+ * Create the output folder; refuse one that already holds a run unless `force`,
+ * which removes the files a run writes (and nothing else) so no stale artifact
+ * of the old run sits beside the new one.
+ */
+async function prepareOutputDir(dir: string, force: boolean): Promise<void> {
+  const owned = ['best.ckpt', 'last.ckpt', 'logs', ...Object.values(ARTIFACT_FILES)]
+  let present: string[] = []
+  try {
+    present = (await readdir(dir)).filter((name) => owned.includes(name))
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new UserError(`cannot use ${dir} as the output folder (${errorMessage(error)}); choose another --output-dir`)
+  }
+
+  if (present.length > 0 && !force) {
+    throw new UserError(`${dir} already holds a run (${present.slice(0, 3).join(', ')}…); continue it with --resume, replace it with --force, or choose another --output-dir`)
+  }
+
+  try {
+    for (const name of present) await rm(join(dir, name), {recursive: true, force: true})
+    await mkdir(dir, {recursive: true})
+  } catch (error) {
+    throw new UserError(`cannot create the output folder ${dir} (${errorMessage(error)}); choose another --output-dir`)
+  }
+}
+
 function configRecord(options: TrainOptions): Record<string, unknown> {
-  const {dataDir, outputDir, resume, ...rest} = options
+  const {dataDir, outputDir, resume, force, ...rest} = options
   return {...rest, classCounts: {...options.classCounts}}
 }

@@ -4,8 +4,10 @@ import {z} from 'zod'
 export const EpochLogSchema = z.object({
   epoch: z.number().int().positive(),
   trainLoss: z.number(),
+  /** Share of training images classified correctly during the epoch, as the steps saw them. */
   trainAccuracy: z.number(),
   valLoss: z.number(),
+  /** Macro-averaged: the mean of per-class recall, so every class counts the same (SPEC §3). */
   valAccuracy: z.number(),
   valF1Macro: z.number(),
   learningRate: z.number().positive(),

@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {copyFileSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -151,5 +151,33 @@ describe('train, evaluate and predict from the command line', function () {
   it('predict reports a missing file and a missing checkpoint in one line', async () => {
     expect(oneErrorLine(await cli(['predict', '--checkpoint-path', ckpt, '--input-path', join(out, 'nope.png')]))).to.match(/nope\.png/)
     expect(oneErrorLine(await cli(['predict', '--checkpoint-path', join(out, 'nope.ckpt'), '--input-path', join(ROOT, 'sample.png')]))).to.match(/checkpoint .*nope\.ckpt not found/)
+  })
+
+  it('train refuses a folder that holds a run; --force replaces it and its stale files; a file is no folder', async () => {
+    expect(oneErrorLine(await cli(['train', '--data-dir', FIXTURE_DIR, '--output-dir', out, '--class-counts', COUNTS]))).to.match(
+      /already holds a run .*continue it with --resume, replace it with --force/,
+    )
+    const dir = mkdtempSync(join(tmpdir(), 'cli-force-'))
+    writeFileSync(join(dir, 'roc_curves.png'), 'stale')
+    writeFileSync(join(dir, 'notes.txt'), 'mine')
+    const forced = await cli(['train', '--data-dir', FIXTURE_DIR, '--output-dir', dir, '--class-counts', COUNTS, '--epochs', '1', '--force'])
+    expect(forced.code, forced.stderr).to.equal(0)
+    expect(existsSync(join(dir, 'roc_curves.png'))).to.equal(false)
+    expect(readFileSync(join(dir, 'notes.txt'), 'utf8')).to.equal('mine')
+    expect(oneErrorLine(await cli(['train', '--data-dir', FIXTURE_DIR, '--output-dir', join(dir, 'notes.txt'), '--class-counts', COUNTS]))).to.match(
+      /cannot (use|create) .*notes\.txt.*choose another --output-dir/,
+    )
+  })
+
+  it('train --resume continues with the checkpoint\'s own settings and name', async () => {
+    const run = await cli(['train', '--data-dir', FIXTURE_DIR, '--output-dir', out, '--resume', '--epochs', '3'])
+    expect(run.code, run.stderr).to.equal(0)
+    expect(run.stderr).to.match(/resuming after epoch 2/)
+    const summary = JSON.parse(run.stdout)
+    expect(summary.epochs).to.equal(3)
+    expect(summary.runName).to.equal('cli-test')
+    const metadata = JSON.parse(readFileSync(join(out, 'run_metadata.json'), 'utf8'))
+    expect(metadata.training.seed).to.equal(5)
+    expect(metadata.dataset.classCounts).to.deep.equal({0: 48, 5: 12, 8: 140})
   })
 })

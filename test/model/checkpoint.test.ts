@@ -12,7 +12,7 @@ const header = {
   model: 'cnn' as const,
   normalization: {method: 'standardize' as const, mean: 0.13, std: 0.31},
   data: {seed: 7, evalRatio: 0.2, valRatio: 0.15, classCounts: {0: 12, 5: 3, 8: 35}, fingerprints: {train: 'a', val: 'b', eval: 'c'}},
-  training: {epoch: 2, bestEpoch: 1, bestValF1Macro: 0.9, learningRate: 5e-4, metrics: {valF1Macro: 0.9}, backend: 'wasm', config: {seed: 7}, callbacks: {earlyStopping: {best: 0.9, wait: 1}}, history: [{epoch: 1}]},
+  training: {epoch: 2, bestEpoch: 1, bestValF1Macro: 0.9, learningRate: 5e-4, stopReason: null, metrics: {valF1Macro: 0.9}, backend: 'wasm', config: {seed: 7}, callbacks: {earlyStopping: {best: 0.9, wait: 1}}, history: [{epoch: 1}]},
 }
 
 describe('checkpoint file', () => {
