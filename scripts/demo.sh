@@ -16,6 +16,6 @@ else
   counts=(--class-counts 8=500,0=171,5=43)
 fi
 
-$cli train --data-dir "$data_dir" --output-dir "$out_dir" "${counts[@]}"
+$cli train --data-dir "$data_dir" --output-dir "$out_dir" --force "${counts[@]}"
 $cli evaluate --checkpoint-path "$out_dir/best.ckpt" --data-dir "$data_dir"
 $cli predict --checkpoint-path "$out_dir/best.ckpt" --input-path sample.png
