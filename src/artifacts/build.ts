@@ -3,6 +3,7 @@
  * the documents written as artifacts. No I/O here, so each is checked alone.
  */
 import {CLASSES, type ClassLabel, MNIST_FILES} from '../config.js'
+import {argmaxRow} from '../evaluation/probabilities.js'
 import type {ClassificationReport} from '../evaluation/schema.js'
 import type {EpochLog} from '../training/schema.js'
 import type {LossCurves, Metrics, Prediction, PredictionSplit, Predictions, SplitMetricsBySplit, TimingStats, TrainingDynamics} from './schemas.js'
@@ -49,8 +50,7 @@ export function buildPredictionRows(indices: readonly number[], labels: readonly
     if (!isClassLabel(trueLabel)) throw new RangeError(`label ${trueLabel} is not one of ${CLASSES.join(', ')}`)
     const row = Array.from({length: k}, (_, c) => Number(probs[i * k + c].toPrecision(PROBABILITY_DIGITS)))
     // Argmax of the raw values, so the label matches what the model predicts even where rounding ties two classes.
-    let best = 0
-    for (let c = 1; c < k; c++) if (probs[i * k + c] > probs[i * k + best]) best = c
+    const best = argmaxRow(probs, i, k)
     return {index: i, datasetIndex: indices[i], trueLabel, predictedLabel: CLASSES[best], probs: row}
   })
 }

@@ -41,7 +41,11 @@ Rebuilds the split the checkpoint was trained with (its seed, ratios and class c
       const evaluation = await evaluateSplit(predictor, data, split, flags['batch-size'])
       this.note(`${split}: ${data.split.labels.length} images in ${evaluation.seconds.toFixed(2)} s (${Math.round(evaluation.imagesPerSecond)} images/s, backend ${predictor.backend})`)
       if (flags['output-dir']) {
-        const [{writeEvaluationArtifacts}, {rocCurves}] = await Promise.all([import('../artifacts/run.js'), import('../evaluation/roc.js')])
+        const [{writeEvaluationArtifacts}, {rocCurves}, {probabilityRows}] = await Promise.all([
+          import('../artifacts/run.js'),
+          import('../evaluation/roc.js'),
+          import('../evaluation/probabilities.js'),
+        ])
         const roc = flags['roc-per-class'] ? rocCurves(data.split.labels, probabilityRows(evaluation.probs)) : undefined
         const files = await writeEvaluationArtifacts(flags['output-dir'], {data, evaluation}, {roc})
         this.note(`wrote ${files.map((f) => f.name).join(', ')} to ${flags['output-dir']}`)
@@ -64,9 +68,3 @@ Rebuilds the split the checkpoint was trained with (its seed, ratios and class c
   }
 }
 
-/** [N × 3] row-major → one array of class probabilities per sample. */
-function probabilityRows(probs: Float32Array): number[][] {
-  const rows: number[][] = []
-  for (let i = 0; i < probs.length; i += 3) rows.push([probs[i], probs[i + 1], probs[i + 2]])
-  return rows
-}

@@ -6,6 +6,7 @@ import {UserError} from '../errors.js'
 import type {Checkpoint} from '../model/checkpoint.js'
 import type {Predictor} from '../model/predictor.js'
 import {classificationReport} from './metrics.js'
+import {argmaxRow} from './probabilities.js'
 import type {ClassificationReport} from './schema.js'
 
 export const EVAL_SPLITS = ['eval', 'val', 'train', 'test'] as const
@@ -54,12 +55,7 @@ export async function evaluateSplit(predictor: Predictor, data: SplitData, split
   const started = performance.now()
   const probs = await predictor.probabilities(x, batchSize)
   const seconds = (performance.now() - started) / 1000
-  const k = CLASSES.length
-  const predicted = data.split.labels.map((_, i) => {
-    let best = 0
-    for (let c = 1; c < k; c++) if (probs[i * k + c] > probs[i * k + best]) best = c
-    return CLASSES[best]
-  })
+  const predicted = data.split.labels.map((_, i) => CLASSES[argmaxRow(probs, i)])
   const report = classificationReport(data.split.labels, predicted)
   return {split, fingerprint: data.fingerprint, report, probs, predicted, seconds, imagesPerSecond: data.split.labels.length / Math.max(seconds, 1e-9)}
 }

@@ -2,6 +2,7 @@ import {tf} from '../engine/tf.js'
 
 import {type BackendChoice, CLASSES, type ClassLabel, PIXELS} from '../config.js'
 import {selectBackend} from '../engine/backend.js'
+import {argmaxRow} from '../evaluation/probabilities.js'
 import {type Checkpoint, checkpointId, loadCheckpoint} from './checkpoint.js'
 import {type Network, createNetwork} from './network.js'
 
@@ -66,8 +67,7 @@ function makePredictor(checkpoint: Checkpoint, network: Network, backend: string
 }
 
 export function toPrediction(row: ArrayLike<number>): Prediction {
-  let best = 0
-  for (let c = 1; c < CLASSES.length; c++) if (row[c] > row[best]) best = c
+  const best = argmaxRow(row, 0)
   const probs = Object.fromEntries(CLASSES.map((label, c) => [String(label), row[c]])) as Record<`${ClassLabel}`, number>
   return {probs, prediction: CLASSES[best]}
 }

@@ -5,6 +5,7 @@ import {writeRunArtifacts} from '../artifacts/run.js'
 import {buildPredictionRows} from '../artifacts/build.js'
 import {galleryFromPixels} from '../artifacts/gallery.js'
 import {classificationReport} from '../evaluation/metrics.js'
+import {probabilityRows} from '../evaluation/probabilities.js'
 import {rocCurves} from '../evaluation/roc.js'
 import {packageVersion} from '../version.js'
 import type {Predictions} from './module.js'
@@ -28,13 +29,7 @@ export async function writeTrainingArtifacts(input: TrainingArtifactInput): Prom
   const evalSplit = data.dataset.splits.eval
   const evalPredicted = Array.from(predictions.eval.predicted, (c) => CLASSES[c])
   const rows = buildPredictionRows(evalSplit.indices, evalSplit.labels, predictions.eval.probs)
-  const k = CLASSES.length
-  const roc = options.rocPerClass
-    ? rocCurves(
-        evalSplit.labels,
-        evalSplit.labels.map((_, i) => predictions.eval.probs.subarray(i * k, (i + 1) * k)),
-      )
-    : undefined
+  const roc = options.rocPerClass ? rocCurves(evalSplit.labels, probabilityRows(predictions.eval.probs)) : undefined
   const files = await writeRunArtifacts(
     options.outputDir,
     {

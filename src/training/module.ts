@@ -3,6 +3,7 @@ import {tf} from '../engine/tf.js'
 import {CLASSES, PIXELS} from '../config.js'
 import {type ModelKind, type Network, createNetwork, initialValues, readValues} from '../model/network.js'
 import {trainStep, weightedCrossEntropy} from '../model/step.js'
+import {argmaxRow} from '../evaluation/probabilities.js'
 
 /** Images [N × 784] already normalised, and class indices (0..2, into CLASSES). */
 export interface Batchable {
@@ -85,9 +86,7 @@ export class DigitModule {
     }
 
     for (let i = 0; i < n; i++) {
-      let best = 0
-      for (let c = 1; c < CLASSES.length; c++) if (probs[i * CLASSES.length + c] > probs[i * CLASSES.length + best]) best = c
-      predicted[i] = best
+      predicted[i] = argmaxRow(probs, i)
     }
 
     return {loss: weightSum > 0 ? lossSum / weightSum : 0, predicted, probs}

@@ -56,14 +56,14 @@ export class Trainer {
 
   async fit(module: DigitModule, train: Batchable, val: Batchable, resume?: {epoch: number; history: EpochLog[]}): Promise<TrainerState> {
     const state: TrainerState = {module, maxEpochs: this.options.maxEpochs, epoch: resume?.epoch ?? 0, history: [...(resume?.history ?? [])], shouldStop: false}
-    await this.emit('onFitStart', (cb) => cb.onFitStart?.(state))
+    await this.emit((cb) => cb.onFitStart?.(state))
     const n = train.y.length
     const batches = Math.ceil(n / this.options.batchSize)
     const xBatch = new Float32Array(this.options.batchSize * PIXELS)
     const yBatch = new Int32Array(this.options.batchSize)
     while (state.epoch < state.maxEpochs && !state.shouldStop) {
       const epoch = state.epoch + 1
-      await this.emit('onEpochStart', (cb) => cb.onEpochStart?.(state, epoch))
+      await this.emit((cb) => cb.onEpochStart?.(state, epoch))
       const started = performance.now()
       // Each epoch's order comes from (seed, epoch) alone, so a resumed run shuffles as an uninterrupted one.
       const order = new Rng(this.options.seed).fork(epoch).shuffle(Array.from({length: n}, (_, i) => i))
@@ -80,7 +80,7 @@ export class Trainer {
         const step = module.trainingStep(xBatch.subarray(0, rows.length * PIXELS), yBatch.subarray(0, rows.length))
         lossSum += step.loss * rows.length
         correct += step.correct
-        await this.emit('onBatchEnd', (cb) => cb.onBatchEnd?.(state, {epoch, batch: b + 1, batches, loss: step.loss}))
+        await this.emit((cb) => cb.onBatchEnd?.(state, {epoch, batch: b + 1, batches, loss: step.loss}))
       }
 
       const validation = module.predict(val)
@@ -97,14 +97,14 @@ export class Trainer {
       }
       state.epoch = epoch
       state.history.push(log)
-      await this.emit('onEpochEnd', (cb) => cb.onEpochEnd?.(state, log))
+      await this.emit((cb) => cb.onEpochEnd?.(state, log))
     }
 
-    await this.emit('onFitEnd', (cb) => cb.onFitEnd?.(state))
+    await this.emit((cb) => cb.onFitEnd?.(state))
     return state
   }
 
-  private async emit(_hook: keyof Callback, call: (cb: Callback) => Promise<void> | void): Promise<void> {
+  private async emit(call: (cb: Callback) => Promise<void> | void): Promise<void> {
     for (const callback of this.options.callbacks) await call(callback)
   }
 }
