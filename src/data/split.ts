@@ -35,24 +35,38 @@ export function formatClassCounts(counts: ClassCounts): string {
 }
 
 /**
+ * Counts in the proportions of `wanted` that every class can supply: all scaled
+ * by the largest factor (≤ 1) the scarcest class allows, each at least 1.
+ * Undefined when a class has no image at all.
+ */
+export function suggestClassCounts(wanted: ClassCounts, available: ClassCounts): ClassCounts | undefined {
+  if (CLASSES.some((label) => available[label] === 0)) return undefined
+  const factor = Math.min(1, ...CLASSES.map((label) => available[label] / wanted[label]))
+  return Object.fromEntries(
+    CLASSES.map((label) => [label, Math.min(available[label], Math.max(1, Math.floor(wanted[label] * factor + 1e-9)))]),
+  ) as ClassCounts
+}
+
+/**
  * Draw the curated subset: for each class, its indices in the source in file
  * order, shuffled by a generator forked from the seed, first `count` taken.
  */
 export function curateSubset(labels: Uint8Array, counts: ClassCounts, rng: Rng): Map<ClassLabel, number[]> {
   const byClass = new Map<ClassLabel, number[]>(CLASSES.map((c) => [c, []]))
   for (let i = 0; i < labels.length; i++) byClass.get(labels[i] as ClassLabel)?.push(i)
-  const chosen = new Map<ClassLabel, number[]>()
-  for (const label of CLASSES) {
-    const available = byClass.get(label)!
-    const wanted = counts[label]
-    if (wanted > available.length) {
-      throw new UserError(
-        `asked for ${wanted} images of class ${label} but the data has only ${available.length}; lower --class-counts (e.g. ${label}=${available.length})`,
-      )
-    }
-
-    chosen.set(label, rng.fork(label).shuffle([...available]).slice(0, wanted))
+  const available = Object.fromEntries(CLASSES.map((label) => [label, byClass.get(label)!.length])) as ClassCounts
+  const short = CLASSES.filter((label) => counts[label] > available[label])
+  if (short.length > 0) {
+    const what = short.map((label) => `class ${label}: ${counts[label]} asked, ${available[label]} held`).join('; ')
+    const suggestion = suggestClassCounts(counts, available)
+    const fix = suggestion
+      ? `use e.g. --class-counts ${formatClassCounts(suggestion)} (the same proportions, within what every class holds)`
+      : `the data has no image of class ${CLASSES.find((label) => available[label] === 0)}: use the full MNIST (download-data)`
+    throw new UserError(`the class counts ask for more images than the data holds (${what}); ${fix}`)
   }
+
+  const chosen = new Map<ClassLabel, number[]>()
+  for (const label of CLASSES) chosen.set(label, rng.fork(label).shuffle([...byClass.get(label)!]).slice(0, counts[label]))
 
   return chosen
 }

@@ -11,7 +11,7 @@ import {Worker} from 'node:worker_threads'
 
 import {z} from 'zod'
 
-import {MNIST_FILES} from '../config.js'
+import {mnistFilePath} from '../data/dataset.js'
 import {UserError, errorMessage} from '../errors.js'
 import {type TrainOptions, parseRecipe, toTrainOptions} from '../training/options.js'
 import {type EpochLog, EpochLogSchema} from '../training/schema.js'
@@ -141,7 +141,7 @@ export class TrainingManager {
     const recipe = parseRecipe(recipeInput, 'request body')
     const dataDir = this.options.dataDir
     if (!dataDir) throw new UserError('training needs the MNIST files: restart serve with --data-dir pointing at them')
-    if (!existsSync(join(dataDir, MNIST_FILES.trainImages.name))) {
+    if (!existsSync(mnistFilePath(dataDir, 'trainImages'))) {
       throw new UserError(`no MNIST files in ${dataDir}; run "digit-classification download-data --data-dir ${dataDir}" first`)
     }
 

@@ -46,7 +46,7 @@ describe('train, evaluate and predict from the command line', function () {
     expect(oneErrorLine(await cli([...base, '--epochs', '21']))).to.match(/--epochs: epochs must be at most 20/)
     expect(oneErrorLine(await cli([...base, '--eval-ratio', '1.5']))).to.match(/--eval-ratio: eval-ratio must be between 0 and 1/)
     expect(oneErrorLine(await cli([...base, '--class-counts', '8=10,0=5,4=2']))).to.match(/unknown class 4/)
-    expect(oneErrorLine(await cli([...base, '--class-counts', '8=900,0=5,5=2']))).to.match(/asked for 900 images of class 8 but the data has only 500/)
+    expect(oneErrorLine(await cli([...base, '--class-counts', '8=900,0=5,5=2']))).to.match(/\(class 8: 900 asked, 500 held\); use e.g. --class-counts 0=2,5=1,8=500 /)
     const bad = join(out, 'bad.json')
     writeFileSync(bad, JSON.stringify({epochz: 3}))
     expect(oneErrorLine(await cli([...base, '--config', bad]))).to.match(/bad\.json: key "epochz": unknown key/)

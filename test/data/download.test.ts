@@ -51,6 +51,7 @@ describe('downloadMnist', () => {
   function options(overrides: Partial<DownloadOptions> = {}): DownloadOptions {
     return {
       dataDir,
+      source: 'mirrors',
       mirrors: [server.url],
       files: FILES,
       timeoutMs: 2000,
@@ -104,8 +105,8 @@ describe('downloadMnist', () => {
     expect(readFileSync(path.join(dataDir, LABELS.name)).equals(LABELS.body)).to.equal(true)
     expect(summary.dataDir).to.equal(dataDir)
     expect(summary.files.map(({seconds, ...rest}) => rest)).to.deep.equal([
-      {name: IMAGES.name, bytes: IMAGES.body.length, md5: FILES[0].md5, mirror: server.url, skipped: false},
-      {name: LABELS.name, bytes: LABELS.body.length, md5: FILES[1].md5, mirror: server.url, skipped: false},
+      {name: IMAGES.name, bytes: IMAGES.body.length, md5: FILES[0].md5, source: 'mirror', from: server.url, mirror: server.url, skipped: false},
+      {name: LABELS.name, bytes: LABELS.body.length, md5: FILES[1].md5, source: 'mirror', from: server.url, mirror: server.url, skipped: false},
     ])
     for (const file of summary.files) expect(file.seconds).to.be.a('number').and.at.least(0)
     expect(progress).to.deep.equal([

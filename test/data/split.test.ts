@@ -4,7 +4,8 @@ import {join} from 'node:path'
 
 import {DEFAULT_CLASS_COUNTS, DEFAULT_EVAL_RATIO, DEFAULT_SEED, DEFAULT_VAL_RATIO} from '../../src/config.js'
 import {buildCuratedDataset, computeNormalization, describeSplits, loadCuratedDataset, splitTensors} from '../../src/data/dataset.js'
-import {allocate, formatClassCounts, parseClassCounts} from '../../src/data/split.js'
+import {Rng} from '../../src/data/rng.js'
+import {allocate, curateSubset, formatClassCounts, parseClassCounts, suggestClassCounts} from '../../src/data/split.js'
 import {UserError} from '../../src/errors.js'
 import {expectUserRejection} from '../helpers/assert.js'
 import {FIXTURE_DIR, ROOT, repeatedFixture} from '../helpers/fixtures.js'
@@ -84,12 +85,24 @@ describe('curated subset and stratified split', () => {
   it('explains impossible requests in one line', async () => {
     expect(() => buildCuratedDataset(big.images, big.labels, {...defaults, classCounts: {8: 5000, 0: 10, 5: 10}})).to.throw(
       UserError,
-      /asked for 5000 images of class 8 but the data has only 4000/,
+      /^the class counts ask for more images than the data holds \(class 8: 5000 asked, 4000 held\); use e.g. --class-counts 0=8,5=8,8=4000 \(the same proportions, within what every class holds\)$/,
     )
     expect(() => buildCuratedDataset(big.images, big.labels, {...defaults, evalRatio: 1})).to.throw(UserError, /--eval-ratio must be between 0 and 1/)
     expect(() => buildCuratedDataset(big.images, big.labels, {...defaults, valRatio: 0})).to.throw(UserError, /--val-ratio must be between 0 and 1/)
     expect(() => buildCuratedDataset(big.images, big.labels, {...defaults, classCounts: {8: 1, 0: 1, 5: 1}})).to.throw(UserError, /would be empty|no training images/)
     await expectUserRejection(loadCuratedDataset({dataDir: join(ROOT, 'nowhere')}), /not found; run `digit-classification download-data/)
+  })
+
+  it('suggests class counts in the asked proportions that every class can supply', () => {
+    const sample = {0: 500, 5: 500, 8: 500}
+    expect(suggestClassCounts({8: 3500, 0: 1200, 5: 300}, sample)).to.deep.equal({0: 171, 5: 42, 8: 500})
+    // The scarcest class sets the scale, whichever it is; nothing drops below 1.
+    expect(suggestClassCounts({8: 3500, 0: 1200, 5: 300}, {0: 2000, 5: 30, 8: 9000})).to.deep.equal({0: 120, 5: 30, 8: 350})
+    expect(suggestClassCounts({8: 1000, 0: 1, 5: 1}, {0: 5, 5: 5, 8: 10})).to.deep.equal({0: 1, 5: 1, 8: 10})
+    // Counts that already fit stay as they are.
+    expect(suggestClassCounts({8: 70, 0: 24, 5: 6}, sample)).to.deep.equal({0: 24, 5: 6, 8: 70})
+    expect(suggestClassCounts({8: 70, 0: 24, 5: 6}, {0: 24, 5: 0, 8: 70})).to.equal(undefined)
+    expect(() => curateSubset(new Uint8Array([0, 8, 8]), {8: 1, 0: 1, 5: 1}, new Rng(1))).to.throw(UserError, /data has no image of class 5/)
   })
 
   it('parses class counts and rejects unknown classes', () => {

@@ -12,9 +12,9 @@ export interface Run {
 /** Spawn the built CLI as a user would; `whileRunning` may act on the live process. */
 export async function cli(
   args: string[],
-  options: {stdin?: Buffer; cwd?: string; whileRunning?: (kill: (signal: NodeJS.Signals) => void) => Promise<void>} = {},
+  options: {stdin?: Buffer; cwd?: string; env?: NodeJS.ProcessEnv; whileRunning?: (kill: (signal: NodeJS.Signals) => void) => Promise<void>} = {},
 ): Promise<Run> {
-  const child = spawn(process.execPath, [BIN, ...args], {stdio: ['pipe', 'pipe', 'pipe'], cwd: options.cwd})
+  const child = spawn(process.execPath, [BIN, ...args], {stdio: ['pipe', 'pipe', 'pipe'], cwd: options.cwd, env: options.env})
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
