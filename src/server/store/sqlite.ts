@@ -1,7 +1,7 @@
 import {mkdirSync} from 'node:fs'
 import {dirname} from 'node:path'
 
-import Database from 'better-sqlite3'
+import type {DatabaseSync, SQLInputValue} from 'node:sqlite'
 
 import type {ClassLabel} from '../../config.js'
 import {UserError, errorMessage} from '../../errors.js'
@@ -16,19 +16,26 @@ import {
   historyWhere,
   rowToRecord,
 } from './types.js'
+import {nodeSqlite} from './node-sqlite.js'
 
-/** The embedded store: one SQLite file, nothing to set up. */
+/**
+ * The embedded store: one SQLite file, nothing to set up, nothing compiled at
+ * install (Node's built-in SQLite). Every write is its own transaction: a
+ * prediction the server acknowledged survives the process being killed.
+ */
 export class SqliteStore implements PredictionStore {
   readonly kind = 'sqlite'
-  private readonly db: Database.Database
+  private readonly db: DatabaseSync
+  private closed = false
 
   private constructor(readonly location: string) {
     try {
       if (location !== ':memory:') mkdirSync(dirname(location), {recursive: true})
-      this.db = new Database(location)
+      const {DatabaseSync} = nodeSqlite()
+      this.db = new DatabaseSync(location)
       // WAL lets the history page read while predictions are being written.
-      this.db.pragma('journal_mode = WAL')
-      this.db.pragma('busy_timeout = 5000')
+      this.db.exec('PRAGMA journal_mode = WAL')
+      this.db.exec('PRAGMA busy_timeout = 5000')
     } catch (error) {
       throw new UserError(`cannot open the prediction database ${location} (${errorMessage(error)}); check the folder is writable or pass --database-url`)
     }
@@ -39,6 +46,7 @@ export class SqliteStore implements PredictionStore {
     try {
       store.migrate()
     } catch (error) {
+      store.closed = true
       store.db.close()
       throw new UserError(`cannot prepare the prediction database ${file} (${errorMessage(error)}); is it a SQLite file written by this package?`)
     }
@@ -48,64 +56,81 @@ export class SqliteStore implements PredictionStore {
 
   private migrate(): void {
     this.db.exec(CREATE_MIGRATIONS_TABLE)
-    const applied = this.db.prepare(`SELECT version FROM ${MIGRATIONS_TABLE}`).pluck().all() as number[]
+    const applied = this.db.prepare(`SELECT version FROM ${MIGRATIONS_TABLE}`).all() as Array<{version: number}>
     const record = this.db.prepare(`INSERT INTO ${MIGRATIONS_TABLE} (version, name, applied_at) VALUES (?, ?, ?)`)
-    for (const migration of pending(applied)) {
-      this.db.transaction(() => {
-        this.db.exec(migration.sqlite)
-        record.run(migration.version, migration.name, new Date().toISOString())
-      }).immediate()
+    for (const migration of pending(applied.map((row) => row.version))) {
+      // IMMEDIATE: a second server starting on the same file waits here instead of migrating twice.
+      this.db.exec('BEGIN IMMEDIATE')
+      try {
+        // Another process may have applied it while this one waited for the lock.
+        if (!this.db.prepare(`SELECT 1 FROM ${MIGRATIONS_TABLE} WHERE version = ?`).get(migration.version)) {
+          this.db.exec(migration.sqlite)
+          record.run(migration.version, migration.name, new Date().toISOString())
+        }
+
+        this.db.exec('COMMIT')
+      } catch (error) {
+        this.db.exec('ROLLBACK')
+        throw error
+      }
     }
   }
 
+  /** The first row of a query over `predictions` (columns as PredictionRow), if any. */
+  private row(sql: string, ...params: SQLInputValue[]): PredictionRow | undefined {
+    return this.db.prepare(sql).get(...params) as unknown as PredictionRow | undefined
+  }
+
+  private scalar(sql: string, ...params: SQLInputValue[]): number | null {
+    const row = this.db.prepare(sql).get(...params) as {value: number | null} | undefined
+    return row?.value ?? null
+  }
+
   async insert(prediction: NewPrediction): Promise<PredictionRecord> {
-    const row = this.db
-      .prepare(
-        `INSERT INTO predictions (created_at, thumbnail, predicted, confidence, probs, checkpoint_id, source)
-         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-      )
-      .get(
-        new Date().toISOString(),
-        prediction.thumbnail,
-        prediction.predicted,
-        prediction.confidence,
-        JSON.stringify(prediction.probs),
-        prediction.checkpointId,
-        prediction.source,
-      ) as PredictionRow
-    return rowToRecord(row)
+    const row = this.row(
+      `INSERT INTO predictions (created_at, thumbnail, predicted, confidence, probs, checkpoint_id, source)
+       VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+      new Date().toISOString(),
+      prediction.thumbnail,
+      prediction.predicted,
+      prediction.confidence,
+      JSON.stringify(prediction.probs),
+      prediction.checkpointId,
+      prediction.source,
+    )
+    return rowToRecord(row!)
   }
 
   async setFeedback(id: number, label: ClassLabel): Promise<PredictionRecord | undefined> {
-    const row = this.db.prepare('UPDATE predictions SET feedback = ?, feedback_at = ? WHERE id = ? RETURNING *').get(label, new Date().toISOString(), id) as
-      | PredictionRow
-      | undefined
+    const row = this.row('UPDATE predictions SET feedback = ?, feedback_at = ? WHERE id = ? RETURNING *', label, new Date().toISOString(), id)
     return row && rowToRecord(row)
   }
 
   async get(id: number): Promise<PredictionRecord | undefined> {
-    const row = this.db.prepare('SELECT * FROM predictions WHERE id = ?').get(id) as PredictionRow | undefined
+    const row = this.row('SELECT * FROM predictions WHERE id = ?', id)
     return row && rowToRecord(row)
   }
 
   async list(query: HistoryQuery): Promise<HistoryPage> {
     const where = historyWhere(query, () => '?')
-    const total = this.db.prepare(`SELECT COUNT(*) FROM predictions ${where.sql}`).pluck().get(...where.params) as number
+    const total = this.scalar(`SELECT COUNT(*) AS value FROM predictions ${where.sql}`, ...where.params) ?? 0
     const rows = this.db
       .prepare(`SELECT * FROM predictions ${where.sql} ORDER BY id DESC LIMIT ? OFFSET ?`)
-      .all(...where.params, query.limit, query.offset) as PredictionRow[]
+      .all(...where.params, query.limit, query.offset) as unknown as PredictionRow[]
     return {items: rows.map(rowToRecord), total, limit: query.limit, offset: query.offset}
   }
 
   async count(): Promise<number> {
-    return this.db.prepare('SELECT COUNT(*) FROM predictions').pluck().get() as number
+    return this.scalar('SELECT COUNT(*) AS value FROM predictions') ?? 0
   }
 
   async schemaVersion(): Promise<number> {
-    return (this.db.prepare(`SELECT MAX(version) FROM ${MIGRATIONS_TABLE}`).pluck().get() as number | null) ?? 0
+    return this.scalar(`SELECT MAX(version) AS value FROM ${MIGRATIONS_TABLE}`) ?? 0
   }
 
   async close(): Promise<void> {
-    if (this.db.open) this.db.close()
+    if (this.closed) return
+    this.closed = true
+    this.db.close()
   }
 }
