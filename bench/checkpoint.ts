@@ -16,7 +16,7 @@ import {PassThrough} from 'node:stream'
 import {CLASSES, type ClassLabel, PIXELS} from '../src/config.js'
 import {loadCuratedDataset} from '../src/data/dataset.js'
 import {loadCheckpoint} from '../src/model/checkpoint.js'
-import {RecipeSchema, toTrainOptions} from '../src/training/options.js'
+import {resolveTrainingConfig} from '../src/training/config.js'
 import {runTraining} from '../src/training/run.js'
 import {packageCount, packageDigit} from '../scripts/mnist-package.js'
 
@@ -32,10 +32,10 @@ export async function benchCheckpoint(): Promise<string> {
   const trained = join(FIXTURE_RUN, 'best.ckpt')
   if (existsSync(trained)) return trained
   process.stderr.write(`no bench/.out/run/best.ckpt (npm run bench:train makes one); training a short run on fixtures/mnist into ${FIXTURE_RUN}\n`)
-  const recipe = RecipeSchema.parse({'class-counts': '8=500,0=171,5=43', epochs: 5, backend: 'wasm', 'num-workers': 2, 'run-name': 'bench-fixtures'})
+  const config = resolveTrainingConfig({flags: {'class-counts': '8=500,0=171,5=43', epochs: 5, backend: 'wasm', 'num-workers': 2, 'run-name': 'bench-fixtures'}})
   const sink = new PassThrough()
   sink.resume()
-  await runTraining(toTrainOptions(recipe, {dataDir: join(root, 'fixtures', 'mnist'), outputDir: FIXTURE_RUN}), {progress: sink})
+  await runTraining({config, dataDir: join(root, 'fixtures', 'mnist'), outputDir: FIXTURE_RUN}, {progress: sink})
   return trained
 }
 

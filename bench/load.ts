@@ -23,7 +23,7 @@ import {z} from 'zod'
 import {CLASSES, MNIST_FILES, PIXELS} from '../src/config.js'
 import {readIdxPair} from '../src/data/idx.js'
 import {grayPng} from '../src/server/thumbnail.js'
-import {parseRecipe, toTrainOptions} from '../src/training/options.js'
+import {resolveTrainingConfig} from '../src/training/config.js'
 import {runTraining} from '../src/training/run.js'
 
 const ROOT = join(import.meta.dirname, '..')
@@ -96,8 +96,8 @@ function report(p: Phase): string {
 }
 
 async function tinyCheckpoint(dir: string): Promise<string> {
-  const recipe = parseRecipe({epochs: 2, 'class-counts': '8=350,0=120,5=30', 'run-name': 'bench'}, 'flags')
-  await runTraining(toTrainOptions(recipe, {dataDir: FIXTURE_DIR, outputDir: join(dir, 'bench')}), {
+  const config = resolveTrainingConfig({flags: {epochs: 2, 'class-counts': '8=350,0=120,5=30', 'run-name': 'bench'}})
+  await runTraining({config, dataDir: FIXTURE_DIR, outputDir: join(dir, 'bench')}, {
     progress: new Writable({write: (_chunk, _encoding, done) => done()}),
   })
   return join(dir, 'bench', 'best.ckpt')

@@ -19,7 +19,7 @@ import {PassThrough} from 'node:stream'
 
 import {MNIST_FILES, type BackendChoice} from '../src/config.js'
 import {encodeIdxImages, encodeIdxLabels} from '../src/data/idx.js'
-import {RecipeSchema, toTrainOptions} from '../src/training/options.js'
+import {resolveTrainingConfig} from '../src/training/config.js'
 import {prepareData, runTraining} from '../src/training/run.js'
 import type {EpochLog} from '../src/training/schema.js'
 import {packageCount, packageImages} from '../scripts/mnist-package.js'
@@ -51,22 +51,22 @@ writeFileSync(join(dataDir, MNIST_FILES.trainImages.name), encodeIdxImages(pixel
 writeFileSync(join(dataDir, MNIST_FILES.trainLabels.name), encodeIdxLabels(labels))
 const classCounts = `8=${counts[8]},0=${counts[0]},5=${counts[5]}`
 
-const recipe = RecipeSchema.parse({
+const config = resolveTrainingConfig({flags: {
   'class-counts': classCounts,
   epochs: Number(args.epochs),
   'num-workers': Number(args.threads),
   backend: args.backend as BackendChoice,
   'run-name': 'bench',
   ...(args.seed === undefined ? {} : {seed: Number(args.seed)}),
-})
-const options = toTrainOptions(recipe, {dataDir, outputDir: join(out, 'run')})
+}})
+const run = {config, dataDir, outputDir: join(out, 'run')}
 const sink = new PassThrough()
 sink.resume()
 const epochs: EpochLog[] = []
 const started = performance.now()
-const summary = await runTraining(options, {progress: sink, onEpochEnd: (log) => epochs.push(log)})
+const summary = await runTraining(run, {progress: sink, onEpochEnd: (log) => epochs.push(log)})
 const wall = (performance.now() - started) / 1000
-const data = await prepareData(options)
+const data = await prepareData(dataDir, config)
 const trainImages = data.tensors.train.y.length
 const ours = median(epochs.map((e) => e.epochSeconds))
 
@@ -88,7 +88,7 @@ if (python) {
 
   writeFileSync(
     join(torchDir, 'meta.json'),
-    JSON.stringify({epochs: options.epochs, batchSize: options.batchSize, learningRate: options.learningRate, seed: options.seed, classWeights: data.classWeights, threads: summary.threads}),
+    JSON.stringify({epochs: config.epochs, batchSize: config.batch_size, learningRate: config.learning_rate, seed: config.seed, classWeights: data.classWeights, threads: summary.threads}),
   )
   const result = spawnSync(python, [join(import.meta.dirname, 'pytorch_train.py'), torchDir, '--threads', String(summary.threads)], {encoding: 'utf8'})
   if (result.status === 0) {

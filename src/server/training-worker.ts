@@ -7,8 +7,7 @@ import {Writable} from 'node:stream'
 import {parentPort, workerData} from 'node:worker_threads'
 
 import {errorMessage, isUserError} from '../errors.js'
-import type {TrainOptions} from '../training/options.js'
-import {runTraining} from '../training/run.js'
+import {type TrainRun, runTraining} from '../training/run.js'
 import type {WorkerMessage} from './training.js'
 
 const port = parentPort
@@ -29,7 +28,7 @@ const progress = new Writable({
 })
 
 try {
-  const summary = await runTraining((workerData as {options: TrainOptions}).options, {
+  const summary = await runTraining((workerData as {run: TrainRun}).run, {
     onBatchEnd: (info) => post({type: 'batch', ...info}),
     onEpochEnd: (log) => post({type: 'epoch', log}),
     signal: controller.signal,

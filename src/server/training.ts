@@ -13,7 +13,8 @@ import {z} from 'zod'
 
 import {mnistFilePath} from '../data/dataset.js'
 import {UserError, errorMessage} from '../errors.js'
-import {type TrainOptions, parseRecipe, toTrainOptions} from '../training/options.js'
+import {resolveTrainingConfig} from '../training/config.js'
+import type {TrainRun} from '../training/run.js'
 import {type EpochLog, EpochLogSchema} from '../training/schema.js'
 import type {ModelInfo, ModelSlot} from './model.js'
 import {CHECKPOINT_FILE, RUN_NAME_PATTERN} from './runs.js'
@@ -63,7 +64,7 @@ export type TrainingEvent =
 const BATCH_EVENT_INTERVAL_MS = 100
 const LOG_LINES_KEPT = 50
 
-/** Request body of POST /api/train: `train` flags by name, and whether to serve the result. */
+/** Request body of POST /api/train: training settings (see src/training/config.ts), and whether to serve the result. */
 const TrainRequestSchema = z.looseObject({activate: z.boolean().default(true)})
 
 /**
@@ -72,7 +73,7 @@ const TrainRequestSchema = z.looseObject({activate: z.boolean().default(true)})
  * does not hand tsx's loader to workers: a one-line bootstrap registers tsx's
  * ESM API in the worker first (found through tsx's own exports map).
  */
-function startWorker(workerData: {options: TrainOptions}): Worker {
+function startWorker(workerData: {run: TrainRun}): Worker {
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('training-worker.js', import.meta.url), {workerData, stdout: true})
   const entry = new URL('training-worker.ts', import.meta.url).href
   const manifest = createRequire(import.meta.url).resolve('tsx/package.json')
@@ -137,38 +138,37 @@ export class TrainingManager {
 
     const request = TrainRequestSchema.safeParse(body ?? {})
     if (!request.success) throw new UserError('the request body must be a JSON object of train options, e.g. {"epochs": 2}')
-    const {activate, ...recipeInput} = request.data
-    const recipe = parseRecipe(recipeInput, 'request body')
+    const {activate, ...settings} = request.data
+    const config = resolveTrainingConfig({flags: settings, flagsSource: 'request body'})
     const dataDir = this.options.dataDir
     if (!dataDir) throw new UserError('training needs the MNIST files: restart serve with --data-dir pointing at them')
     if (!existsSync(mnistFilePath(dataDir, 'trainImages'))) {
       throw new UserError(`no MNIST files in ${dataDir}; run "digit-classification download-data --data-dir ${dataDir}" first`)
     }
 
-    const options = toTrainOptions(recipe, {dataDir, outputDir: ''})
-    if (!RUN_NAME_PATTERN.test(options.runName)) {
-      throw new UserError(`run-name "${options.runName}" must be a plain folder name: letters, digits, ".", "_" or "-", starting with a letter or digit`)
+    if (!RUN_NAME_PATTERN.test(config.run_name)) {
+      throw new UserError(`run-name "${config.run_name}" must be a plain folder name: letters, digits, ".", "_" or "-", starting with a letter or digit`)
     }
 
-    options.outputDir = join(this.options.runsDir, options.runName)
-    if (existsSync(options.outputDir)) {
-      throw new ConflictError(`a run named ${options.runName} already exists in ${this.options.runsDir}; choose another run-name`)
+    const run: TrainRun = {config, dataDir, outputDir: join(this.options.runsDir, config.run_name)}
+    if (existsSync(run.outputDir)) {
+      throw new ConflictError(`a run named ${config.run_name} already exists in ${this.options.runsDir}; choose another run-name`)
     }
 
-    this.launch(options, activate)
+    this.launch(run, activate)
     return this.snapshot()
   }
 
-  private launch(options: TrainOptions, activate: boolean): void {
+  private launch(run: TrainRun, activate: boolean): void {
     this.status = {
       ...idleStatus(),
       state: 'running',
-      runName: options.runName,
-      outputDir: options.outputDir,
+      runName: run.config.run_name,
+      outputDir: run.outputDir,
       startedAt: new Date().toISOString(),
-      epochs: options.epochs,
+      epochs: run.config.epochs,
     }
-    const worker = startWorker({options})
+    const worker = startWorker({run})
     // stdout is the CLI's data channel: anything the worker prints goes to stderr instead.
     worker.stdout.on('data', (chunk: Buffer) => process.stderr.write(chunk))
     this.worker = worker

@@ -9,12 +9,11 @@ import {probabilityRows} from '../evaluation/probabilities.js'
 import {rocCurves} from '../evaluation/roc.js'
 import {packageVersion} from '../version.js'
 import type {Predictions} from './module.js'
-import type {TrainOptions} from './options.js'
-import type {PreparedData, SplitMetrics} from './run.js'
+import type {PreparedData, SplitMetrics, TrainRun} from './run.js'
 import type {EpochLog} from './schema.js'
 
 export interface TrainingArtifactInput {
-  options: TrainOptions
+  run: TrainRun
   data: PreparedData
   history: EpochLog[]
   bestEpoch: number
@@ -25,32 +24,33 @@ export interface TrainingArtifactInput {
 
 /** Write the run's artifacts (SPEC §5) from what training computed; returns the file names. */
 export async function writeTrainingArtifacts(input: TrainingArtifactInput): Promise<string[]> {
-  const {options, data, predictions} = input
+  const {data, predictions} = input
+  const {config} = input.run
   const evalSplit = data.dataset.splits.eval
   const evalPredicted = Array.from(predictions.eval.predicted, (c) => CLASSES[c])
   const rows = buildPredictionRows(evalSplit.indices, evalSplit.labels, predictions.eval.probs)
-  const roc = options.rocPerClass ? rocCurves(evalSplit.labels, probabilityRows(predictions.eval.probs)) : undefined
+  const roc = config.roc_per_class ? rocCurves(evalSplit.labels, probabilityRows(predictions.eval.probs)) : undefined
   const files = await writeRunArtifacts(
-    options.outputDir,
+    input.run.outputDir,
     {
-      runName: options.runName,
+      runName: config.run_name,
       packageVersion: packageVersion(),
       backend: input.backend,
       dataset: {
-        source: `MNIST training set (${MNIST_FILES.trainImages.name}) in ${options.dataDir}`,
+        source: `MNIST training set (${MNIST_FILES.trainImages.name}) in ${input.run.dataDir}`,
         classes: [...CLASSES],
-        classCounts: Object.fromEntries(CLASSES.map((c) => [String(c), options.classCounts[c]])),
+        classCounts: Object.fromEntries(CLASSES.map((c) => [String(c), config.class_counts[c]])),
         splits: describeSplits(data.dataset),
       },
       training: {
-        seed: options.seed,
-        evalRatio: options.evalRatio,
-        valRatio: options.valRatio,
-        epochs: options.epochs,
-        learningRate: options.learningRate,
-        batchSize: options.batchSize,
-        numWorkers: options.numWorkers,
-        model: options.model,
+        seed: config.seed,
+        evalRatio: config.eval_ratio,
+        valRatio: config.val_ratio,
+        epochs: config.epochs,
+        learningRate: config.learning_rate,
+        batchSize: config.batch_size,
+        numWorkers: config.num_workers,
+        model: config.model,
       },
       normalisation: {mean: data.normalization.mean, std: data.normalization.std},
       epochs: input.history,
@@ -65,7 +65,7 @@ export async function writeTrainingArtifacts(input: TrainingArtifactInput): Prom
       predictions: rows,
       gallery: galleryFromPixels(rows, data.dataset.source.pixels),
     },
-    {roc, lrTrace: options.learningRateTrace, timing: options.timingStats},
+    {roc, lrTrace: config.learning_rate_trace, timing: config.timing_stats},
   )
   return files.map((f) => f.name)
 }

@@ -9,9 +9,10 @@ import {ARTIFACT_FILES} from '../artifacts/schemas.js'
 import {UserError, errorMessage} from '../errors.js'
 import {classificationReport} from '../evaluation/metrics.js'
 import {type Checkpoint, loadCheckpoint, saveCheckpoint} from '../model/checkpoint.js'
+import {writeFileAtomic} from '../util/atomic.js'
 import {EarlyStopping, HookCallback, LastCheckpoint, MetricsLogger, ModelCheckpoint, ProgressReporter, ReduceLROnPlateau} from './callbacks.js'
 import {type Batchable, DigitModule, type Predictions, inverseFrequencyWeights} from './module.js'
-import type {TrainOptions} from './options.js'
+import {CONFIG_FILE, type TrainingConfig, configDocument, resolveTrainingConfig} from './config.js'
 import {type EpochLog, EpochLogSchema} from './schema.js'
 import {type BatchInfo, type Callback, Trainer, type TrainerState} from './trainer.js'
 
@@ -44,6 +45,17 @@ export interface TrainSummary {
   files: string[]
 }
 
+/** A training run: its configuration, where its data comes from and where it goes. */
+export interface TrainRun {
+  config: TrainingConfig
+  dataDir: string
+  outputDir: string
+  /** Continue from `outputDir/last.ckpt`. */
+  resume?: boolean
+  /** Replace a run already in the output folder. */
+  force?: boolean
+}
+
 /** Everything a run computes before the loop, reused by the artifacts afterwards. */
 export interface PreparedData {
   dataset: CuratedDataset
@@ -52,8 +64,8 @@ export interface PreparedData {
   classWeights: number[]
 }
 
-export async function prepareData(options: Pick<TrainOptions, 'dataDir' | 'seed' | 'evalRatio' | 'valRatio' | 'classCounts'>): Promise<PreparedData> {
-  const dataset = await loadCuratedDataset(options)
+export async function prepareData(dataDir: string, config: Pick<TrainingConfig, 'seed' | 'eval_ratio' | 'val_ratio' | 'class_counts'>): Promise<PreparedData> {
+  const dataset = await loadCuratedDataset({dataDir, seed: config.seed, evalRatio: config.eval_ratio, valRatio: config.val_ratio, classCounts: config.class_counts})
   // Statistics from the training split only: validation and evaluation never leak into them.
   const normalization = computeNormalization(dataset.source, dataset.splits.train)
   const tensors = Object.fromEntries(SPLIT_NAMES.map((name) => [name, splitTensors(dataset.source, dataset.splits[name], normalization)])) as Record<
@@ -64,26 +76,28 @@ export async function prepareData(options: Pick<TrainOptions, 'dataDir' | 'seed'
 }
 
 /** Train as SPEC §3 describes: the module, the trainer and its callbacks, then the best model's metrics. */
-export async function runTraining(options: TrainOptions, hooks: TrainHooks = {}): Promise<TrainSummary> {
+export async function runTraining(run: TrainRun, hooks: TrainHooks = {}): Promise<TrainSummary> {
+  const {config, outputDir} = run
   const progress = hooks.progress ?? process.stderr
   // Data first: a wrong path or impossible class counts fail before any engine starts.
-  const data = await prepareData(options)
-  const resumed = options.resume ? await loadResume(options, data) : undefined
-  if (!options.resume) await prepareOutputDir(options.outputDir, options.force)
-  const backend = await selectBackend(options.backend, {threads: options.numWorkers, training: true})
+  const data = await prepareData(run.dataDir, config)
+  const resumed = run.resume ? await loadResume(run, data) : undefined
+  if (!run.resume) await prepareOutputDir(outputDir, run.force ?? false)
+  await writeFileAtomic(join(outputDir, CONFIG_FILE), `${JSON.stringify(configDocument(config), null, 2)}\n`)
+  const backend = await selectBackend(config.backend, {threads: config.num_workers, training: true})
   progress.write(`backend: ${backend.name} (${backend.threads} thread${backend.threads === 1 ? '' : 's'})\n`)
 
-  const checkpoint = new ModelCheckpoint(options.outputDir, async (file, state, save) => {
+  const checkpoint = new ModelCheckpoint(outputDir, async (file, state, save) => {
     await saveCheckpoint(
       file,
       {
-        model: options.model,
+        model: config.model,
         normalization: data.normalization,
         data: {
-          seed: options.seed,
-          evalRatio: options.evalRatio,
-          valRatio: options.valRatio,
-          classCounts: Object.fromEntries(Object.entries(options.classCounts).map(([k, v]) => [k, v])),
+          seed: config.seed,
+          evalRatio: config.eval_ratio,
+          valRatio: config.val_ratio,
+          classCounts: {...config.class_counts},
           fingerprints: data.dataset.fingerprints,
         },
         training: {
@@ -94,7 +108,7 @@ export async function runTraining(options: TrainOptions, hooks: TrainHooks = {})
           stopReason: state.stopReason ?? null,
           metrics: {...state.history.at(-1)},
           backend: backend.name,
-          config: configRecord(options),
+          config: configDocument(config),
           callbacks: Object.fromEntries(callbacks.filter((cb) => cb.stateDict).map((cb) => [cb.name, cb.stateDict!()])),
           history: state.history.map((log) => ({...log})),
         },
@@ -107,46 +121,57 @@ export async function runTraining(options: TrainOptions, hooks: TrainHooks = {})
     checkpoint,
     new EarlyStopping(),
     new ReduceLROnPlateau(),
-    new MetricsLogger(options.outputDir),
+    new MetricsLogger(outputDir),
     new ProgressReporter(progress),
     new HookCallback(hooks),
     new LastCheckpoint(checkpoint),
   ]
 
-  const module = new DigitModule(options.model, {
-    seed: options.seed,
-    learningRate: options.learningRate,
+  const module = new DigitModule(config.model, {
+    seed: config.seed,
+    learningRate: config.learning_rate,
     classWeights: data.classWeights,
     values: resumed?.values,
   })
   try {
     if (resumed) {
       await module.loadOptimizerState(resumed.optimizer)
-      module.learningRate = resumed.header.training.learningRate
+      module.learningRate = learningRateOnResume(config, resumed)
       const saved = resumed.header.training.callbacks
       for (const cb of callbacks) if (cb.loadStateDict && saved[cb.name]) cb.loadStateDict(saved[cb.name] as Record<string, unknown>)
       progress.write(`resuming after epoch ${resumed.header.training.epoch}\n`)
     }
 
-    const trainer = new Trainer({maxEpochs: options.epochs, batchSize: options.batchSize, seed: options.seed, callbacks, signal: hooks.signal})
+    const trainer = new Trainer({maxEpochs: config.epochs, batchSize: config.batch_size, seed: config.seed, callbacks, signal: hooks.signal})
     const state = await trainer.fit(module, data.tensors.train, data.tensors.val, resumed ? resumeState(resumed) : undefined)
-    return await finish(options, data, state, checkpoint, backend, progress)
+    return await finish(run, data, state, checkpoint, backend, progress)
   } finally {
     module.dispose()
   }
 }
 
+/**
+ * The rate a resumed run continues with: the checkpoint's own (after any
+ * plateau reductions), unless the configuration asks for another learning
+ * rate than the run was started with; that rate then applies from the next epoch.
+ */
+function learningRateOnResume(config: TrainingConfig, resumed: Checkpoint): number {
+  const saved = resolveTrainingConfig({checkpoint: resumed.header.training.config})
+  return config.learning_rate === saved.learning_rate ? resumed.header.training.learningRate : config.learning_rate
+}
+
 async function finish(
-  options: TrainOptions,
+  run: TrainRun,
   data: PreparedData,
   state: TrainerState,
   checkpoint: ModelCheckpoint,
   backend: {name: string; threads: number},
   progress: NodeJS.WritableStream,
 ): Promise<TrainSummary> {
+  const {config, outputDir} = run
   // Final metrics are the best checkpoint's, as Lightning's `trainer.test(ckpt_path='best')`.
   const best = await loadCheckpoint(checkpoint.bestPath)
-  const bestModule = new DigitModule(options.model, {seed: options.seed, learningRate: options.learningRate, classWeights: data.classWeights, values: best.values})
+  const bestModule = new DigitModule(config.model, {seed: config.seed, learningRate: config.learning_rate, classWeights: data.classWeights, values: best.values})
   try {
     const metrics = {} as Record<SplitName, SplitMetrics>
     const predictions = {} as Record<SplitName, Predictions>
@@ -156,19 +181,19 @@ async function finish(
     }
 
     const {writeTrainingArtifacts} = await import('./artifacts.js')
-    const artifacts = await writeTrainingArtifacts({options, data, history: state.history, bestEpoch: checkpoint.bestEpoch, backend: backend.name, metrics, predictions})
-    progress.write(`wrote ${artifacts.length} artifacts to ${options.outputDir}\n`)
+    const artifacts = await writeTrainingArtifacts({run, data, history: state.history, bestEpoch: checkpoint.bestEpoch, backend: backend.name, metrics, predictions})
+    progress.write(`wrote ${artifacts.length} artifacts to ${outputDir}\n`)
     return {
-      runName: options.runName,
-      outputDir: options.outputDir,
+      runName: config.run_name,
+      outputDir,
       backend: backend.name,
       threads: backend.threads,
-      model: options.model,
+      model: config.model,
       epochs: state.epoch,
       bestEpoch: checkpoint.bestEpoch,
       stopReason: state.stopReason ?? null,
       metrics,
-      files: ['best.ckpt', 'last.ckpt', join('logs', 'metrics.csv'), join('logs', 'metrics.json'), ...artifacts],
+      files: ['best.ckpt', 'last.ckpt', CONFIG_FILE, join('logs', 'metrics.csv'), join('logs', 'metrics.json'), ...artifacts],
     }
   } finally {
     bestModule.dispose()
@@ -180,10 +205,11 @@ export function splitMetrics(y: Int32Array, predictions: Predictions): SplitMetr
   return {loss: predictions.loss, accuracy: report.accuracy, macroAccuracy: report.macroAccuracy, f1Macro: report.macroAvg.f1, size: y.length}
 }
 
-async function loadResume(options: TrainOptions, data: PreparedData): Promise<Checkpoint> {
-  const last = await loadCheckpoint(join(options.outputDir, 'last.ckpt'))
+async function loadResume(run: TrainRun, data: PreparedData): Promise<Checkpoint> {
+  const {config} = run
+  const last = await loadCheckpoint(join(run.outputDir, 'last.ckpt'))
   const {header} = last
-  if (header.model !== options.model) throw new UserError(`--resume: last.ckpt holds a ${header.model} model, not ${options.model}`)
+  if (header.model !== config.model) throw new UserError(`--resume: last.ckpt holds a ${header.model} model, not ${config.model}`)
   for (const name of SPLIT_NAMES) {
     if (header.data.fingerprints[name] !== data.dataset.fingerprints[name]) {
       throw new UserError(`--resume: the ${name} split differs from the one last.ckpt was trained on (other data, seed, ratios or class counts)`)
@@ -195,7 +221,7 @@ async function loadResume(options: TrainOptions, data: PreparedData): Promise<Ch
     throw new UserError(`--resume: the run stopped early after epoch ${header.training.epoch} (${header.training.stopReason}); there is nothing left to train`)
   }
 
-  if (header.training.epoch >= options.epochs) throw new UserError(`--resume: last.ckpt already finished epoch ${header.training.epoch} of ${options.epochs}; raise --epochs to train more`)
+  if (header.training.epoch >= config.epochs) throw new UserError(`--resume: last.ckpt already finished epoch ${header.training.epoch} of ${config.epochs}; raise --epochs to train more`)
   return last
 }
 
@@ -209,7 +235,7 @@ function resumeState(checkpoint: Checkpoint): {epoch: number; history: EpochLog[
  * of the old run sits beside the new one.
  */
 async function prepareOutputDir(dir: string, force: boolean): Promise<void> {
-  const owned = ['best.ckpt', 'last.ckpt', 'logs', ...Object.values(ARTIFACT_FILES)]
+  const owned = ['best.ckpt', 'last.ckpt', 'logs', CONFIG_FILE, ...Object.values(ARTIFACT_FILES)]
   let present: string[] = []
   try {
     present = (await readdir(dir)).filter((name) => owned.includes(name))
@@ -227,9 +253,4 @@ async function prepareOutputDir(dir: string, force: boolean): Promise<void> {
   } catch (error) {
     throw new UserError(`cannot create the output folder ${dir} (${errorMessage(error)}); choose another --output-dir`)
   }
-}
-
-function configRecord(options: TrainOptions): Record<string, unknown> {
-  const {dataDir, outputDir, resume, force, ...rest} = options
-  return {...rest, classCounts: {...options.classCounts}}
 }

@@ -6,6 +6,7 @@ import {join} from 'node:path'
 import {Jimp} from 'jimp'
 
 import {classificationReport} from '../../src/evaluation/metrics.js'
+import {loadCheckpoint} from '../../src/model/checkpoint.js'
 import {loadPredictor} from '../../src/model/predictor.js'
 import {loadCuratedDataset, splitTensors} from '../../src/data/dataset.js'
 import {cli, oneErrorLine} from '../helpers/cli.js'
@@ -39,6 +40,18 @@ describe('train, evaluate and predict from the command line', function () {
     const metadata = JSON.parse(readFileSync(join(out, 'run_metadata.json'), 'utf8'))
     expect(metadata.training.seed).to.equal(5)
     expect(metadata.training.epochs).to.equal(2)
+  })
+
+  it('train --config <run>/config.json reproduces the run: same weights, same metrics', async () => {
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'))
+    expect(config).to.include({schema_version: 1, seed: 5, epochs: 2, run_name: 'cli-test', num_workers: 1})
+    const again = mkdtempSync(join(tmpdir(), 'cli-again-'))
+    const run = await cli(['train', '--data-dir', FIXTURE_DIR, '--output-dir', again, '--config', join(out, 'config.json')])
+    expect(run.code, run.stderr).to.equal(0)
+    expect(readFileSync(join(again, 'config.json'), 'utf8')).to.equal(readFileSync(join(out, 'config.json'), 'utf8'))
+    const [a, b] = await Promise.all([loadCheckpoint(join(out, 'best.ckpt')), loadCheckpoint(join(again, 'best.ckpt'))])
+    for (const name of Object.keys(a.values)) expect(Buffer.from(a.values[name].buffer).equals(Buffer.from(b.values[name].buffer)), name).to.equal(true)
+    expect(JSON.parse(readFileSync(join(again, 'metrics.json'), 'utf8'))).to.deep.equal(JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')))
   })
 
   it('train rejects impossible flags and bad recipes in one line', async () => {
@@ -179,5 +192,18 @@ describe('train, evaluate and predict from the command line', function () {
     const metadata = JSON.parse(readFileSync(join(out, 'run_metadata.json'), 'utf8'))
     expect(metadata.training.seed).to.equal(5)
     expect(metadata.dataset.classCounts).to.deep.equal({0: 48, 5: 12, 8: 140})
+  })
+
+  it('train --resume applies a new learning rate from the next epoch and records it; refuses a new seed or batch size in one line', async () => {
+    const run = await cli(['train', '--data-dir', FIXTURE_DIR, '--output-dir', out, '--resume', '--epochs', '4', '--learning-rate', '0.01'])
+    expect(run.code, run.stderr).to.equal(0)
+    const rows = readFileSync(join(out, 'logs', 'metrics.csv'), 'utf8').trim().split('\n').slice(1).map((line) => line.split(','))
+    expect(rows.map((row) => Number(row[0]))).to.deep.equal([1, 2, 3, 4])
+    expect(Number(rows[3][6]), 'learning rate of epoch 4').to.equal(0.01)
+    expect(Number(rows[2][6]), 'learning rate of epoch 3').to.be.at.most(0.001)
+    const metadata = JSON.parse(readFileSync(join(out, 'run_metadata.json'), 'utf8'))
+    expect(metadata.training.learningRate).to.equal(0.01)
+    expect(oneErrorLine(await cli(['train', '--data-dir', FIXTURE_DIR, '--output-dir', out, '--resume', '--epochs', '5', '--seed', '6']))).to.match(/--seed: cannot change on --resume \(last\.ckpt was trained with 5;/)
+    expect(oneErrorLine(await cli(['train', '--data-dir', FIXTURE_DIR, '--output-dir', out, '--resume', '--epochs', '5', '--batch-size', '8']))).to.match(/--batch-size: cannot change on --resume \(last\.ckpt was trained with 32;/)
   })
 })

@@ -13,7 +13,7 @@ import {CLASSES, PIXELS} from '../../src/config.js'
 import {preprocessBytes} from '../../src/images/preprocess.js'
 import {EXPORT_FILES, exportModel} from '../../src/model/export.js'
 import {loadPredictor} from '../../src/model/predictor.js'
-import {RecipeSchema, toTrainOptions} from '../../src/training/options.js'
+import {resolveTrainingConfig} from '../../src/training/config.js'
 import {runTraining} from '../../src/training/run.js'
 import {expectUserRejection} from '../helpers/assert.js'
 import {cli, oneErrorLine} from '../helpers/cli.js'
@@ -23,10 +23,10 @@ import {mnistDigit} from '../images/draw.js'
 /** A tiny real run on the fixtures: one epoch is enough to move every weight away from its initial value. */
 async function train(model: 'cnn' | 'softmax'): Promise<string> {
   const outputDir = mkdtempSync(join(tmpdir(), `export-train-${model}-`))
-  const recipe = RecipeSchema.parse({'class-counts': '8=140,0=48,5=12', epochs: 1, backend: 'wasm', 'num-workers': 1, model})
+  const config = resolveTrainingConfig({flags: {'class-counts': '8=140,0=48,5=12', epochs: 1, backend: 'wasm', 'num-workers': 1, model}})
   const progress = new PassThrough()
   progress.resume()
-  await runTraining(toTrainOptions(recipe, {dataDir: FIXTURE_DIR, outputDir}), {progress})
+  await runTraining({config, dataDir: FIXTURE_DIR, outputDir}, {progress})
   return join(outputDir, 'best.ckpt')
 }
 

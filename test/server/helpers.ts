@@ -64,11 +64,10 @@ export const TINY_CLASS_COUNTS = '8=70,0=24,5=6'
 export function trainedCheckpoint(): Promise<string> {
   trained ??= (async () => {
     const {runTraining} = await import('../../src/training/run.js')
-    const {parseRecipe, toTrainOptions} = await import('../../src/training/options.js')
+    const {resolveTrainingConfig} = await import('../../src/training/config.js')
     const {dir} = await tempDir('digit-server-model-')
-    const recipe = parseRecipe({epochs: 1, 'class-counts': TINY_CLASS_COUNTS, 'run-name': 'fixture-run'}, 'flags')
-    const options = toTrainOptions(recipe, {dataDir: FIXTURE_DIR, outputDir: join(dir, 'fixture-run')})
-    await runTraining(options, {progress: new Writable({write: (_chunk, _encoding, done) => done()})})
+    const config = resolveTrainingConfig({flags: {epochs: 1, 'class-counts': TINY_CLASS_COUNTS, 'run-name': 'fixture-run'}})
+    await runTraining({config, dataDir: FIXTURE_DIR, outputDir: join(dir, 'fixture-run')}, {progress: new Writable({write: (_chunk, _encoding, done) => done()})})
     return join(dir, 'fixture-run', 'best.ckpt')
   })()
   return trained

@@ -6,16 +6,17 @@ import {PassThrough} from 'node:stream'
 
 import {tf} from '../../src/engine/tf.js'
 import {loadCheckpoint} from '../../src/model/checkpoint.js'
-import {RecipeSchema, toTrainOptions, type TrainOptions} from '../../src/training/options.js'
-import {runTraining} from '../../src/training/run.js'
+import {type TrainingConfig, resolveTrainingConfig} from '../../src/training/config.js'
+import {type TrainRun, runTraining} from '../../src/training/run.js'
 import type {EpochLog} from '../../src/training/schema.js'
 import {expectUserRejection} from '../helpers/assert.js'
 import {FIXTURE_DIR} from '../helpers/fixtures.js'
 
 /** A small real run: 200 fixture digits in the SPEC's 70/24/6 proportions. */
-function options(outputDir: string, overrides: Partial<TrainOptions> = {}): TrainOptions {
-  const recipe = RecipeSchema.parse({'class-counts': '8=140,0=48,5=12', epochs: 2, backend: 'wasm', 'num-workers': 1})
-  return {...toTrainOptions(recipe, {dataDir: FIXTURE_DIR, outputDir}), ...overrides}
+function options(outputDir: string, overrides: Partial<TrainingConfig> & {resume?: boolean} = {}): TrainRun {
+  const {resume, ...settings} = overrides
+  const config = resolveTrainingConfig({flags: {'class-counts': '8=140,0=48,5=12', epochs: 2, backend: 'wasm', 'num-workers': 1}})
+  return {config: {...config, ...settings}, dataDir: FIXTURE_DIR, outputDir, resume}
 }
 
 function quiet(): PassThrough {
@@ -85,6 +86,23 @@ describe('training run', function () {
     await expectUserRejection(runTraining(options(dirs.b, {epochs: 5, resume: true, model: 'softmax'}), {progress: quiet()}), /holds a cnn model, not softmax/)
   })
 
+  // (num_workers is recorded; its thread count takes effect in a new process: the wasm backend keeps the first count it started with.)
+  it('applies the settings given on resume and records them in config.json and the checkpoint', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'train-apply-'))
+    await runTraining(options(dir, {epochs: 1}), {progress: quiet()})
+    const summary = await runTraining(
+      options(dir, {epochs: 2, resume: true, learning_rate: 0.01, num_workers: 2, run_name: 'renamed', roc_per_class: true, timing_stats: true}),
+      {progress: quiet()},
+    )
+    const last = await loadCheckpoint(join(dir, 'last.ckpt'))
+    expect(last.header.training.history.map((log) => log.learningRate)).to.deep.equal([0.001, 0.01])
+    expect(summary.runName).to.equal('renamed')
+    expect(summary.files).to.include.members(['roc_curves.json', 'timing_stats.json'])
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))
+    expect(config).to.include({learning_rate: 0.01, num_workers: 2, run_name: 'renamed', roc_per_class: true, timing_stats: true, epochs: 2})
+    expect(last.header.training.config).to.deep.equal(config)
+  })
+
   it('leaves no tensors behind, fresh or resumed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'train-leak-'))
     await runTraining(options(dir, {epochs: 1}), {progress: quiet()})
@@ -96,7 +114,7 @@ describe('training run', function () {
 
   it('trains the softmax baseline through the same trainer, with every analytics artifact on request', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'train-softmax-'))
-    const summary = await runTraining(options(dir, {model: 'softmax', epochs: 3, rocPerClass: true, learningRateTrace: true, timingStats: true}), {
+    const summary = await runTraining(options(dir, {model: 'softmax', epochs: 3, roc_per_class: true, learning_rate_trace: true, timing_stats: true}), {
       progress: quiet(),
     })
     for (const file of ['roc_curves.json', 'roc_curves.png', 'training_dynamics.json', 'training_dynamics.png', 'timing_stats.json', 'timing_stats.png']) {

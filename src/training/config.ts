@@ -1,0 +1,329 @@
+/**
+ * The training configuration: every setting of a training run, described once.
+ *
+ * `TrainingConfigSchema` is the one type the library takes (`runTraining`).
+ * Everything else is a view of it:
+ * - the `train` flags are generated from `SETTINGS` (src/cli/training-flags.ts),
+ *   named after the keys with `_` written as `-`;
+ * - `--config` files and the web app's `POST /api/train` bodies are objects of
+ *   these keys (snake_case, or the flag spelling);
+ * - each run writes the resolved configuration as `config.json`, stores it in
+ *   its checkpoints, and `run_metadata.json` repeats it as `training_config`;
+ * - `resolveTrainingConfig` is the precedence merge both the CLI and the web
+ *   app call: flags (or request) > `--config` file > the checkpoint on
+ *   `--resume` > defaults.
+ *
+ * How to add a setting:
+ * 1. add it to `TrainingConfigSchema` with its default (snake_case key);
+ * 2. describe it in `SETTINGS`: help text, flag kind, and what `--resume` does
+ *    when it is given: `apply` (used from the next epoch, recorded in
+ *    config.json) or `refuse` (one error line when it differs from the
+ *    checkpoint's value);
+ * 3. read `config.<key>` where the setting takes effect;
+ * 4. add a `--resume` test for it in test/training/config.test.ts (a test there
+ *    fails until every setting has one) and a line to the README's table.
+ * The flag, `--config`, the web request, config.json, the checkpoint and
+ * run_metadata.json follow without further edits.
+ */
+import {readFile} from 'node:fs/promises'
+
+import {z} from 'zod'
+
+import {
+  BACKEND_CHOICES,
+  CLASSES,
+  type ClassLabel,
+  DEFAULT_CLASS_COUNTS,
+  DEFAULT_EVAL_RATIO,
+  DEFAULT_SEED,
+  DEFAULT_VAL_RATIO,
+  MODEL_KINDS,
+  TRAINING_DEFAULTS,
+} from '../config.js'
+import {type ClassCounts, formatClassCounts, parseClassCounts} from '../data/split.js'
+import {UserError, errorMessage} from '../errors.js'
+
+/** Version of config.json (and of the configuration stored in checkpoints). */
+export const CONFIG_SCHEMA_VERSION = 1
+
+/** The file each run writes its resolved configuration to. */
+export const CONFIG_FILE = 'config.json'
+
+const ratio = z.number().refine((v) => v > 0 && v < 1, {message: 'must be between 0 and 1 (exclusive)'})
+
+/** `8=3500,0=1200,5=300` (the flag) or `{"8": 3500, …}` (config.json); always an object once parsed. */
+const ClassCountsSchema = z.union([z.string(), z.record(z.string(), z.unknown())]).transform((value, ctx): ClassCounts => {
+  try {
+    if (typeof value === 'string') return parseClassCounts(value)
+    return parseClassCounts(Object.entries(value).map(([label, n]) => `${label}=${String(n)}`).join(','))
+  } catch (error) {
+    ctx.addIssue({code: 'custom', message: errorMessage(error).replace(/^--class-counts: /, '')})
+    return z.NEVER
+  }
+})
+
+export const TrainingConfigSchema = z
+  .object({
+    seed: z.int().nonnegative().default(DEFAULT_SEED),
+    eval_ratio: ratio.default(DEFAULT_EVAL_RATIO),
+    val_ratio: ratio.default(DEFAULT_VAL_RATIO),
+    epochs: z
+      .int()
+      .min(1)
+      .max(TRAINING_DEFAULTS.maxEpochs, {message: `must be at most ${TRAINING_DEFAULTS.maxEpochs} (the CPU budget)`})
+      .default(TRAINING_DEFAULTS.epochs),
+    learning_rate: z.number().positive().max(1).default(TRAINING_DEFAULTS.learningRate),
+    batch_size: z.int().min(1).max(4096).default(TRAINING_DEFAULTS.batchSize),
+    num_workers: z.int().min(1).max(64).default(TRAINING_DEFAULTS.numWorkers),
+    class_counts: ClassCountsSchema.default({...DEFAULT_CLASS_COUNTS}),
+    model: z.enum(MODEL_KINDS).default('cnn'),
+    backend: z.enum(BACKEND_CHOICES).default('auto'),
+    /** Filled with `defaultRunName` by `resolveTrainingConfig` when not given. */
+    run_name: z.string().min(1).max(200).optional(),
+    roc_per_class: z.boolean().default(false),
+    learning_rate_trace: z.boolean().default(false),
+    timing_stats: z.boolean().default(false),
+  })
+  .strict()
+
+/** A resolved training configuration: what a run was trained with (config.json). */
+export type TrainingConfig = z.output<typeof TrainingConfigSchema> & {run_name: string}
+export type SettingKey = keyof z.output<typeof TrainingConfigSchema>
+
+/** What `--resume` does with a setting given on the command line, in `--config` or in a request. */
+export type ResumePolicy = 'apply' | 'refuse'
+
+export interface SettingInfo {
+  /** `--help` text; the default is appended from the schema. */
+  help: string
+  flag: 'integer' | 'number' | 'string' | 'boolean'
+  options?: readonly string[]
+  /** Shown in place of the schema's default in `--help`. */
+  defaultText?: string
+  resume: ResumePolicy
+  /** Why `--resume` refuses it: ends the refusal's error line. */
+  why?: string
+}
+
+const SPLIT_REASON = 'it changes the subset and its splits'
+
+/** Flag help and `--resume` policy of every setting; the compiler keeps it in step with the schema. */
+export const SETTINGS = {
+  seed: {flag: 'integer', help: 'seed for the subset, the splits, the initial weights and shuffling', resume: 'refuse', why: SPLIT_REASON},
+  eval_ratio: {flag: 'number', help: 'share of the subset held out for evaluation', resume: 'refuse', why: SPLIT_REASON},
+  val_ratio: {flag: 'number', help: 'share of the rest used for validation', resume: 'refuse', why: SPLIT_REASON},
+  epochs: {flag: 'integer', help: `maximum epochs, at most ${TRAINING_DEFAULTS.maxEpochs}`, resume: 'apply'},
+  learning_rate: {flag: 'number', help: 'Adam learning rate (on --resume: the rate from the next epoch on)', resume: 'apply'},
+  batch_size: {flag: 'integer', help: 'training batch size', resume: 'refuse', why: 'the epochs already trained used the checkpoint\'s'},
+  num_workers: {
+    flag: 'integer',
+    help: 'compute threads for the engine (wasm: its thread pool; node: TensorFlow\'s intra-op threads)',
+    resume: 'apply',
+  },
+  class_counts: {flag: 'string', help: 'images per class in the curated subset', resume: 'refuse', why: SPLIT_REASON},
+  model: {flag: 'string', help: 'cnn, or softmax (a fast multinomial logistic regression baseline)', options: MODEL_KINDS, resume: 'refuse', why: 'the checkpoint holds that network'},
+  backend: {flag: 'string', help: 'auto: native tfjs-node if installed, else wasm', options: BACKEND_CHOICES, resume: 'apply'},
+  run_name: {flag: 'string', help: 'name recorded in run_metadata.json', defaultText: 'run-<timestamp>-seed<seed>', resume: 'apply'},
+  roc_per_class: {flag: 'boolean', help: 'also write roc_curves.json and roc_curves.png', resume: 'apply'},
+  learning_rate_trace: {flag: 'boolean', help: 'also write training_dynamics.json and training_dynamics.png', resume: 'apply'},
+  timing_stats: {flag: 'boolean', help: 'also write timing_stats.json and timing_stats.png', resume: 'apply'},
+} as const satisfies Record<SettingKey, SettingInfo>
+
+export const SETTING_KEYS = Object.keys(TrainingConfigSchema.shape) as SettingKey[]
+
+/** `learning_rate` → `learning-rate`. */
+export function flagName(key: SettingKey): string {
+  return key.replaceAll('_', '-')
+}
+
+/** The default shown in `--help`. */
+export function defaultText(key: SettingKey): string | undefined {
+  const info: SettingInfo = SETTINGS[key]
+  if (info.defaultText) return info.defaultText
+  const value = TrainingConfigSchema.shape[key].parse(undefined)
+  if (value === undefined || value === false) return undefined
+  return key === 'class_counts' ? formatClassCounts(value as ClassCounts) : String(value)
+}
+
+/**
+ * A key as written in any view (`learning_rate`, `learning-rate`, or the
+ * `learningRate` of checkpoints written before config.json existed) → the
+ * setting it names, or undefined.
+ */
+function settingOf(name: string): SettingKey | undefined {
+  const key = name.replaceAll('-', '_').replaceAll(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
+  return (SETTING_KEYS as string[]).includes(key) ? (key as SettingKey) : undefined
+}
+
+/** One layer of settings, by setting key, with where each came from. */
+interface Layer {
+  values: Partial<Record<SettingKey, unknown>>
+  /** The spelling each key was given in, for error messages. */
+  spelled: Partial<Record<SettingKey, string>>
+  /** `flags` (the command line), or a file name, or "request body". */
+  source: string
+}
+
+function describeKey(source: string, spelled: string): string {
+  return source === 'flags' ? `--${spelled}` : `${source}: key "${spelled}"`
+}
+
+/** Read one view's object into a layer; unknown keys are an error naming the key. */
+function toLayer(input: Record<string, unknown>, source: string): Layer {
+  const layer: Layer = {values: {}, spelled: {}, source}
+  const unknown: string[] = []
+  for (const [name, value] of Object.entries(input)) {
+    if (value === undefined) continue
+    const key = settingOf(name)
+    if (!key || (source === 'flags' && name !== flagName(key))) {
+      unknown.push(name)
+      continue
+    }
+
+    if (layer.spelled[key] !== undefined) throw new UserError(`${describeKey(source, name)}: given twice (also as "${layer.spelled[key]}")`)
+    layer.values[key] = value
+    layer.spelled[key] = name
+  }
+
+  if (unknown.length > 0) {
+    throw new UserError(`${describeKey(source, unknown.join(', '))}: unknown key (known: ${SETTING_KEYS.map((k) => (source === 'flags' ? flagName(k) : k)).join(', ')})`)
+  }
+
+  return layer
+}
+
+/** Check a layer on its own, so an error names the source and the key as the user wrote it. */
+function checkLayer(layer: Layer): void {
+  const result = TrainingConfigSchema.partial().safeParse(layer.values)
+  if (result.success) return
+  const issue = result.error.issues[0]
+  const key = String(issue.path[0]) as SettingKey
+  const spelled = layer.spelled[key] ?? key
+  const message = issue.message.startsWith('must ') ? `${spelled} ${issue.message}` : issue.message
+  throw new UserError(`${describeKey(layer.source, spelled)}: ${message}`)
+}
+
+/** `run-20261122-043512-seed11122025`: sortable, and says which seed made it. */
+export function defaultRunName(seed: number, now: Date): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)
+  return `run-${stamp}-seed${seed}`
+}
+
+export interface ConfigSources {
+  /** Settings from the command line (by flag name) or a web request (by any spelling). */
+  flags?: Record<string, unknown>
+  /** Where `flags` came from: `flags` (default) or e.g. "request body". */
+  flagsSource?: string
+  /** A `--config` file: its contents and its name. */
+  file?: {values: Record<string, unknown>; source: string}
+  /** The configuration stored in the checkpoint a run resumes from. */
+  checkpoint?: Record<string, unknown>
+  /** Time for the default run name. */
+  now?: Date
+}
+
+/**
+ * The precedence merge: flags > `--config` file > checkpoint (on `--resume`) >
+ * defaults. On resume, a `refuse` setting given in flags or the file with a
+ * value other than the checkpoint's is one error line; `apply` settings win.
+ */
+export function resolveTrainingConfig(sources: ConfigSources): TrainingConfig {
+  const layers: Layer[] = []
+  if (sources.checkpoint) layers.push(checkpointLayer(sources.checkpoint))
+  if (sources.file) layers.push(toLayer(sources.file.values, sources.file.source))
+  if (sources.flags) layers.push(toLayer(sources.flags, sources.flagsSource ?? 'flags'))
+  for (const layer of layers) checkLayer(layer)
+
+  const merged: Partial<Record<SettingKey, unknown>> = {}
+  for (const layer of layers) Object.assign(merged, layer.values)
+  const config = TrainingConfigSchema.parse(merged)
+
+  if (sources.checkpoint) {
+    const saved = TrainingConfigSchema.parse(layers[0].values)
+    for (const layer of layers.slice(1)) {
+      for (const key of Object.keys(layer.values) as SettingKey[]) {
+        const info: SettingInfo = SETTINGS[key]
+        if (info.resume !== 'refuse') continue
+        const given = TrainingConfigSchema.shape[key].parse(layer.values[key])
+        if (!sameValue(given, saved[key])) {
+          throw new UserError(
+            `${describeKey(layer.source, layer.spelled[key] ?? key)}: cannot change on --resume (last.ckpt was trained with ${show(saved[key])}; ${info.why}); drop it, or train a new run in another --output-dir`,
+          )
+        }
+      }
+    }
+  }
+
+  return {...config, run_name: config.run_name ?? defaultRunName(config.seed, sources.now ?? new Date())}
+}
+
+/** Checkpoints store the resolved configuration; older ones stored camelCase keys and extras. */
+function checkpointLayer(stored: Record<string, unknown>): Layer {
+  const known = Object.fromEntries(Object.entries(stored).filter(([name]) => settingOf(name) !== undefined))
+  return toLayer(known, 'last.ckpt')
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b)
+}
+
+function show(value: unknown): string {
+  return typeof value === 'object' && value !== null ? formatClassCounts(value as ClassCounts) : String(value)
+}
+
+/** config.json: the resolved configuration, versioned, keys in schema order. */
+export function configDocument(config: TrainingConfig): Record<string, unknown> {
+  const ordered: Record<string, unknown> = Object.fromEntries(SETTING_KEYS.map((key) => [key, config[key]]))
+  ordered.class_counts = Object.fromEntries(CLASSES.map((c: ClassLabel) => [String(c), config.class_counts[c]]))
+  return {schema_version: CONFIG_SCHEMA_VERSION, ...ordered}
+}
+
+/** Read a `--config` JSON file: an object of settings (config.json of a run, or a hand-written recipe). */
+export async function readConfigFile(file: string): Promise<Record<string, unknown>> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (error) {
+    throw new UserError(`--config: cannot read ${file} (${errorMessage(error)})`)
+  }
+
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (error) {
+    throw new UserError(`--config: ${file} is not valid JSON (${errorMessage(error)})`)
+  }
+
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UserError(`--config: ${file} must hold a JSON object of train settings`)
+  const {schema_version: version, ...settings} = value as Record<string, unknown>
+  if (version !== undefined && version !== CONFIG_SCHEMA_VERSION) {
+    throw new UserError(`--config: ${file} has schema_version ${JSON.stringify(version)}; this version reads ${CONFIG_SCHEMA_VERSION}`)
+  }
+
+  return settings
+}
+
+/**
+ * The configuration of a run from what a user gave: the one entry point of the
+ * CLI and the web app. Reads the `--config` file and, on `--resume`, the
+ * configuration stored in `<resumeFrom>/last.ckpt`, then merges them.
+ */
+export async function resolveRunConfig(input: {
+  flags?: Record<string, unknown>
+  flagsSource?: string
+  configFile?: string
+  /** The output folder of a run to resume. */
+  resumeFrom?: string
+  now?: Date
+}): Promise<TrainingConfig> {
+  const file = input.configFile ? {values: await readConfigFile(input.configFile), source: input.configFile} : undefined
+  let checkpoint: Record<string, unknown> | undefined
+  if (input.resumeFrom) {
+    // Loaded lazily: the checkpoint module brings the network, which flag parsing does not need.
+    const {loadCheckpoint} = await import('../model/checkpoint.js')
+    const {join} = await import('node:path')
+    checkpoint = (await loadCheckpoint(join(input.resumeFrom, 'last.ckpt'))).header.training.config
+  }
+
+  return resolveTrainingConfig({flags: input.flags, flagsSource: input.flagsSource, file, checkpoint, now: input.now})
+}
