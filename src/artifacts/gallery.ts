@@ -39,12 +39,14 @@ export const GallerySampleSchema = z
 export type GallerySample = z.infer<typeof GallerySampleSchema>
 
 /**
- * Which predictions to show, in order: every misclassified sample first (they
- * are what a reader looks for), then correct ones taken from each class in
- * turn so rare classes appear too. Deterministic: ties keep split order.
+ * Which predictions to show, in order: every misclassified sample first, the
+ * most confidently wrong leading (fastai's "top losses": what a reader looks
+ * for), then correct ones taken from each class in turn so rare classes appear
+ * too. Deterministic: ties keep split order.
  */
 export function selectGallerySamples(predictions: readonly Prediction[], count = GALLERY_SIZE): Prediction[] {
-  const wrong = predictions.filter((p) => p.trueLabel !== p.predictedLabel)
+  const confidence = (p: Prediction) => p.probs[CLASSES.indexOf(p.predictedLabel)]
+  const wrong = predictions.filter((p) => p.trueLabel !== p.predictedLabel).sort((a, b) => confidence(b) - confidence(a))
   const chosen = wrong.slice(0, count)
   const rightByClass = CLASSES.map((label) => predictions.filter((p) => p.trueLabel === label && p.predictedLabel === label))
   for (let round = 0; chosen.length < count; round++) {

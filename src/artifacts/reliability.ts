@@ -3,37 +3,12 @@
  * its accuracy, before and after temperature scaling (15 equal-width bins).
  */
 import type {TopLevelSpec} from 'vega-lite'
-import {z} from 'zod'
 
 import {ECE_BINS, type Reliability, reliability} from '../evaluation/calibration.js'
 import {BASE_CONFIG, renderVegaLite} from './render.js'
+import {type ReliabilityDocument, ReliabilitySchema} from './schemas.js'
 
-const ProbabilitySchema = z.number().min(0).max(1)
-
-export const ReliabilityBinSchema = z.object({
-  lower: ProbabilitySchema,
-  upper: ProbabilitySchema,
-  count: z.int().nonnegative(),
-  accuracy: ProbabilitySchema.nullable().describe('share right among the bin\'s predictions; null for an empty bin'),
-  confidence: ProbabilitySchema.nullable().describe('mean top probability in the bin; null for an empty bin'),
-})
-
-const CurveSchema = z.object({
-  ece: ProbabilitySchema.describe('expected calibration error: Σ |B|/n · |accuracy(B) − confidence(B)|'),
-  bins: z.array(ReliabilityBinSchema).length(ECE_BINS),
-})
-
-export const ReliabilitySchema = z
-  .object({
-    schemaVersion: z.literal(1),
-    split: z.enum(['train', 'val', 'eval', 'test']),
-    samples: z.int().nonnegative(),
-    temperature: z.number().positive().describe('logits are divided by this before the softmax (1: no scaling); fitted on the validation split'),
-    before: CurveSchema.describe('the network\'s own probabilities'),
-    after: CurveSchema.describe('probabilities after temperature scaling'),
-  })
-  .meta({title: 'reliability.json', description: `Confidence against accuracy in ${ECE_BINS} equal-width bins, before and after temperature scaling (Guo et al. 2017).`})
-export type ReliabilityDocument = z.infer<typeof ReliabilitySchema>
+export {type ReliabilityDocument, ReliabilitySchema} from './schemas.js'
 
 /** The document from a split's probabilities before and after scaling; `labels` are class indices. */
 export function buildReliability(

@@ -6,6 +6,7 @@ import {EpochLogSchema} from '../training/schema.js'
 import {buildLossCurves, buildMetrics, buildPredictionRows, buildPredictions, buildTimingStats, buildTrainingDynamics} from './build.js'
 import {GALLERY_SIZE, GallerySampleSchema, galleryFromPixels, plotGallery} from './gallery.js'
 import {plotConfusionMatrix, plotRoc, plotTiming, plotTrainingDynamics} from './plots.js'
+import {type ReliabilityDocument, ReliabilitySchema, plotReliability} from './reliability.js'
 import {
   ARTIFACT_FILES,
   type ArtifactFile,
@@ -72,6 +73,8 @@ export interface RunArtifactOptions {
   lrTrace?: boolean
   /** Write timing_stats.json and .png (per-epoch durations). */
   timing?: boolean
+  /** Confidence against accuracy before and after temperature scaling: writes reliability.json and .png. */
+  reliability?: ReliabilityDocument
   /** Time stamp of run_metadata.json; now by default. */
   generatedAt?: Date
   /** Called once per file written, e.g. to log progress on stderr. */
@@ -100,6 +103,7 @@ export async function writeRunArtifacts(dir: string, runData: RunData, options: 
     files.push([ARTIFACT_FILES.trainingDynamics, serializeJsonArtifact(ARTIFACT_FILES.trainingDynamics, TrainingDynamicsSchema, buildTrainingDynamics(run.epochs))])
   }
 
+  if (options.reliability) files.push([ARTIFACT_FILES.reliability, serializeJsonArtifact(ARTIFACT_FILES.reliability, ReliabilitySchema, options.reliability)])
   const imagesPerEpoch = run.dataset.splits.train.size
   if (options.timing) {
     files.push([ARTIFACT_FILES.timingStats, serializeJsonArtifact(ARTIFACT_FILES.timingStats, TimingStatsSchema, buildTimingStats(run.epochs, imagesPerEpoch))])
@@ -112,6 +116,7 @@ export async function writeRunArtifacts(dir: string, runData: RunData, options: 
   if (options.roc) files.push([ARTIFACT_FILES.rocPlot, await plotRoc(options.roc)])
   if (options.lrTrace) files.push([ARTIFACT_FILES.trainingDynamicsPlot, await plotTrainingDynamics(run.epochs)])
   if (options.timing) files.push([ARTIFACT_FILES.timingPlot, await plotTiming(run.epochs, imagesPerEpoch)])
+  if (options.reliability) files.push([ARTIFACT_FILES.reliabilityPlot, await plotReliability(options.reliability)])
 
   const metadataOf = (artifacts: ArtifactFile[]): string =>
     serializeJsonArtifact(ARTIFACT_FILES.runMetadata, RunMetadataSchema, {

@@ -6,7 +6,8 @@
  */
 import {z} from 'zod'
 
-import {CLASSES} from '../config.js'
+import {CLASSES, SELECTIONS} from '../config.js'
+import {ECE_BINS} from '../evaluation/calibration.js'
 import {ClassificationReportSchema} from '../evaluation/schema.js'
 
 const LabelSchema = z.literal(CLASSES)
@@ -30,6 +31,8 @@ export const ARTIFACT_FILES = {
   trainingDynamicsPlot: 'training_dynamics.png',
   timingStats: 'timing_stats.json',
   timingPlot: 'timing_stats.png',
+  reliability: 'reliability.json',
+  reliabilityPlot: 'reliability.png',
   runMetadata: 'run_metadata.json',
 } as const
 
@@ -183,6 +186,33 @@ export const TimingStatsSchema = z
   .meta({title: 'timing_stats.json', description: 'Wall-clock duration of every epoch, and a summary.'})
 export type TimingStats = z.infer<typeof TimingStatsSchema>
 
+// ------------------------------------------------------------ reliability.json
+
+export const ReliabilityBinSchema = z.object({
+  lower: ProbabilitySchema,
+  upper: ProbabilitySchema,
+  count: z.int().nonnegative(),
+  accuracy: ProbabilitySchema.nullable().describe('share right among the bin\'s predictions; null for an empty bin'),
+  confidence: ProbabilitySchema.nullable().describe('mean top probability in the bin; null for an empty bin'),
+})
+
+const CurveSchema = z.object({
+  ece: ProbabilitySchema.describe('expected calibration error: Σ |B|/n · |accuracy(B) − confidence(B)|'),
+  bins: z.array(ReliabilityBinSchema).length(ECE_BINS),
+})
+
+export const ReliabilitySchema = z
+  .object({
+    schemaVersion: z.literal(1),
+    split: z.enum(['train', 'val', 'eval', 'test']),
+    samples: z.int().nonnegative(),
+    temperature: z.number().positive().describe('logits are divided by this before the softmax (1: no scaling); fitted on the validation split'),
+    before: CurveSchema.describe('the network\'s own probabilities'),
+    after: CurveSchema.describe('probabilities after temperature scaling'),
+  })
+  .meta({title: 'reliability.json', description: `Confidence against accuracy in ${ECE_BINS} equal-width bins, before and after temperature scaling (Guo et al. 2017).`})
+export type ReliabilityDocument = z.infer<typeof ReliabilitySchema>
+
 // ----------------------------------------------------------- run_metadata.json
 
 export const SplitDescriptionSchema = z
@@ -219,6 +249,10 @@ export const TrainingConfigSchema = z.object({
   batchSize: z.int().positive(),
   numWorkers: z.int().nonnegative(),
   model: z.string().min(1).describe('network kind, e.g. cnn'),
+  augment: z.boolean().optional().describe('random affine distortions of the training images each epoch (--augment)'),
+  selection: z.enum(SELECTIONS).optional().describe('how the best epoch was chosen: f1 (validation macro F1), f1-loss (ties broken by validation loss), loss (validation loss)'),
+  calibrate: z.boolean().optional().describe('whether a temperature was fitted on the validation split'),
+  temperature: z.number().positive().optional().describe('temperature applied to every exported probability (1: none)'),
 })
 export type TrainingConfig = z.infer<typeof TrainingConfigSchema>
 
@@ -260,5 +294,6 @@ export const schemas = {
   rocCurves: RocCurvesSchema,
   trainingDynamics: TrainingDynamicsSchema,
   timingStats: TimingStatsSchema,
+  reliability: ReliabilitySchema,
 } as const
 export type ArtifactSchemaName = keyof typeof schemas

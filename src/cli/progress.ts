@@ -23,8 +23,8 @@ export interface ProgressStream {
 }
 
 export interface Progress {
-  /** Set the current value (absolute, not a delta). */
-  update(current: number): void
+  /** Set the current value (absolute, not a delta); `detail` follows the counts (e.g. loss, speed, ETA). */
+  update(current: number, detail?: string): void
   /** Draw the final state and end the line. Further calls do nothing. */
   done(): void
 }
@@ -41,6 +41,7 @@ export function createProgress(options: ProgressOptions): Progress {
   const format = options.unit === 'bytes' ? formatBytes : formatCount
   const interval = options.minIntervalMs ?? DEFAULT_INTERVAL_MS
   let current = 0
+  let detail: string | undefined
   let lastDraw = Number.NEGATIVE_INFINITY
   let drawn: number | undefined
   let finished = false
@@ -49,15 +50,16 @@ export function createProgress(options: ProgressOptions): Progress {
     lastDraw = Date.now()
     drawn = current
     // A pseudo-terminal may report 0 columns; fall back to the classic width.
-    const line = renderLine(options.label, current, options.total, format, stream.columns || DEFAULT_COLUMNS)
+    const line = renderLine(options.label, current, options.total, format, stream.columns || DEFAULT_COLUMNS, detail)
     // \r returns to the line start; ESC[K clears what a longer previous line left behind.
     stream.write(`\r${line}\u001B[K`)
   }
 
   return {
-    update(value) {
+    update(value, text) {
       if (finished) return
       current = value
+      detail = text
       const complete = options.total !== undefined && current >= options.total
       if (complete || Date.now() - lastDraw >= interval) draw()
     },
@@ -76,16 +78,18 @@ function renderLine(
   total: number | undefined,
   format: (value: number) => string,
   columns: number,
+  detail?: string,
 ): string {
-  if (total === undefined || total <= 0) return `${label} ${format(current)}`
+  const tail = detail ? `  ${detail}` : ''
+  if (total === undefined || total <= 0) return `${label} ${format(current)}${tail}`
 
   const fraction = Math.min(1, Math.max(0, current / total))
   const percent = `${Math.floor(fraction * 100)}%`.padStart(4)
   const counts = `${format(current)}/${format(total)}`
-  const room = columns - label.length - percent.length - counts.length - 6
+  const room = columns - label.length - percent.length - counts.length - tail.length - 6
   const width = Math.max(BAR_WIDTH_MIN, Math.min(BAR_WIDTH_MAX, room))
   const filled = Math.round(fraction * width)
-  return `${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${percent} ${counts}`
+  return `${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${percent} ${counts}${tail}`
 }
 
 /** Human-readable size in decimal units (kB = 1000 B), as download tools show them. */

@@ -1,11 +1,17 @@
 import {Flags} from '@oclif/core'
 
-import {SETTINGS, SETTING_KEYS, type SettingInfo, type SettingKey, defaultText, flagName} from '../training/config.js'
+import {SETTINGS, SETTING_KEYS, type SettingInfo, type SettingKey, TrainingConfigSchema, defaultText, flagName} from '../training/config.js'
 import {numberFlag} from './flags.js'
 
 /** The `train` flags, one per training setting, generated from the configuration schema (src/training/config.ts). */
 export function trainingFlags() {
   return Object.fromEntries(SETTING_KEYS.map((key) => [flagName(key), flagOf(key)]))
+}
+
+/** Boolean settings that default to true: their flag has a --no- form. */
+export function negatable(flag: string): boolean {
+  const key = SETTING_KEYS.find((k) => flagName(k) === flag)
+  return key !== undefined && SETTINGS[key].flag === 'boolean' && TrainingConfigSchema.shape[key].parse(undefined) === true
 }
 
 function flagOf(key: SettingKey) {
@@ -22,7 +28,8 @@ function flagOf(key: SettingKey) {
     }
 
     case 'boolean': {
-      return Flags.boolean({description})
+      // A setting that is on by default is turned off with --no-<flag>.
+      return Flags.boolean({description, allowNo: negatable(flagName(key))})
     }
 
     case 'string': {

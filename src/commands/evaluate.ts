@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
 import {BACKEND_CHOICES, type BackendChoice, EVALUATE_DEFAULTS} from '../config.js'
+import {ECE_BINS} from '../evaluation/calibration.js'
 
 export default class Evaluate extends BaseCommand {
   static override description = `Evaluate a checkpoint: classification report and confusion matrix
@@ -24,7 +25,12 @@ Rebuilds the split the checkpoint was trained with (its seed, ratios and class c
       description: 'also write this split\'s predictions.json, confusion_matrix.png and gallery.png here (suffixed _val, _train or _test for those splits)',
     }),
     'roc-per-class': Flags.boolean({description: 'with --output-dir, also write one-vs-rest ROC curves (JSON and PNG)', dependsOn: ['output-dir']}),
-    json: Flags.boolean({description: 'print the report as JSON instead of tables'}),
+    calibrate: Flags.boolean({
+      description: "apply the checkpoint's fitted temperature to the probabilities (--no-calibrate: the network's own); predictions never change",
+      default: true,
+      allowNo: true,
+    }),
+    json: Flags.boolean({description: 'print the report as JSON instead of tables (ece: expected calibration error in 15 bins, before and after temperature scaling)'}),
   }
 
   async run(): Promise<void> {
@@ -35,7 +41,7 @@ Rebuilds the split the checkpoint was trained with (its seed, ratios and class c
       import('../evaluation/report.js'),
     ])
     const split = flags.split as 'eval' | 'val' | 'train' | 'test'
-    const predictor = await loadPredictor(flags['checkpoint-path'], {backend: flags.backend as BackendChoice, threads: flags['num-workers']})
+    const predictor = await loadPredictor(flags['checkpoint-path'], {backend: flags.backend as BackendChoice, threads: flags['num-workers'], calibrate: flags.calibrate})
     try {
       const data = await rebuildSplit(predictor.checkpoint, flags['data-dir'], split)
       const evaluation = await evaluateSplit(predictor, data, split, flags['batch-size'])
@@ -58,9 +64,16 @@ Rebuilds the split the checkpoint was trained with (its seed, ratios and class c
           split,
           fingerprint: evaluation.fingerprint,
           report: evaluation.report,
+          temperature: evaluation.calibration.temperature,
+          ece: {bins: ECE_BINS, ...evaluation.calibration.ece},
         })
       } else {
-        process.stdout.write(`${formatClassificationReport(evaluation.report)}\n\nconfusion matrix (${split}, rows: true label, columns: predicted)\n${formatConfusionMatrix(evaluation.report)}\n`)
+        const {temperature, ece} = evaluation.calibration
+        process.stdout.write(
+          `${formatClassificationReport(evaluation.report)}\n\n` +
+            `calibration (${ECE_BINS}-bin ECE)  before ${ece.before.toFixed(4)}  after ${ece.after.toFixed(4)}  temperature ${temperature.toFixed(4)}\n\n` +
+            `confusion matrix (${split}, rows: true label, columns: predicted)\n${formatConfusionMatrix(evaluation.report)}\n`,
+        )
       }
     } finally {
       predictor.dispose()

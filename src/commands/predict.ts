@@ -26,6 +26,11 @@ Any image (PNG, JPEG, BMP, GIF, TIFF) is converted to a 28×28 MNIST-like digit:
       default: true,
       allowNo: true,
     }),
+    calibrate: Flags.boolean({
+      description: "apply the checkpoint's fitted temperature to the probabilities (--no-calibrate: the network's own); the prediction never changes",
+      default: true,
+      allowNo: true,
+    }),
     backend: Flags.string({description: 'compute engine', options: [...BACKEND_CHOICES], default: 'auto'}),
   }
 
@@ -36,7 +41,7 @@ Any image (PNG, JPEG, BMP, GIF, TIFF) is converted to a 28×28 MNIST-like digit:
       import('../images/inputs.js'),
       import('../images/preprocess.js'),
     ])
-    const predictor = await loadPredictor(flags['checkpoint-path'], {backend: flags.backend as BackendChoice})
+    const predictor = await loadPredictor(flags['checkpoint-path'], {backend: flags.backend as BackendChoice, calibrate: flags.calibrate})
     const paths = flags['input-path']
     // One file, URL or stdin prints exactly one JSON object; anything more prints JSON Lines with paths.
     const single = paths.length === 1 && !(await isDirectory(paths[0]))

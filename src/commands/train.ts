@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {trainingFlags} from '../cli/training-flags.js'
+import {negatable, trainingFlags} from '../cli/training-flags.js'
 
 export default class Train extends BaseCommand {
   static override description = `Train the CNN (or a softmax baseline) on the curated MNIST subset
@@ -30,12 +30,28 @@ Settings left out take their values from --config (a JSON object of settings, e.
   async run(): Promise<void> {
     const {flags} = await this.parse(Train)
     const {'data-dir': dataDir, 'output-dir': outputDir, config, resume, force, ...given} = flags
-    // Boolean flags left out parse as false: only a given switch counts as set.
-    const fromFlags = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined && v !== false))
+    // Boolean flags left out parse as false: only a given switch counts as set (and a --no-… switch, which is undefined when left out).
+    const fromFlags = Object.fromEntries(Object.entries(given).filter(([key, v]) => v !== undefined && (v !== false || negatable(key))))
     const {resolveRunConfig} = await import('../training/config.js')
     const resolved = await resolveRunConfig({flags: fromFlags, configFile: config, resumeFrom: resume ? outputDir : undefined})
-    const {runTraining} = await import('../training/run.js')
-    const summary = await runTraining({config: resolved, dataDir, outputDir, resume, force})
-    this.printJson(summary)
+    const [{runTraining}, {TrainingInterrupted, interruptionMessage}] = await Promise.all([import('../training/run.js'), import('../training/interrupt.js')])
+    // Ctrl-C stops before the next batch and says how to resume; a second Ctrl-C quits at once.
+    const controller = new AbortController()
+    const onInterrupt = () => {
+      if (controller.signal.aborted) process.exit(130)
+      controller.abort(new TrainingInterrupted())
+    }
+
+    process.on('SIGINT', onInterrupt)
+    try {
+      const summary = await runTraining({config: resolved, dataDir, outputDir, resume, force}, {signal: controller.signal})
+      this.printJson(summary)
+    } catch (error) {
+      if (!(error instanceof TrainingInterrupted)) throw error
+      this.note(`\n${await interruptionMessage(outputDir, dataDir, this.config.bin)}`)
+      this.exit(130)
+    } finally {
+      process.off('SIGINT', onInterrupt)
+    }
   }
 }

@@ -70,30 +70,45 @@ export function warpImage(src: Float32Array, srcOffset: number, out: Float32Arra
     let sy = t.d * y + t.ty
     let o = outOffset + y * IMAGE_SIZE
     for (let x = 0; x < IMAGE_SIZE; x++, sx += t.a, sy += t.c, o++) {
-      if (sx <= -1 || sy <= -1 || sx >= IMAGE_SIZE || sy >= IMAGE_SIZE) {
+      if (sx >= 0 && sy >= 0 && sx < last && sy < last) {
+        // Inside: all four neighbours exist (the common case, kept free of checks).
+        const x0 = sx | 0
+        const y0 = sy | 0
+        const fx = sx - x0
+        const fy = sy - y0
+        const i = srcOffset + y0 * IMAGE_SIZE + x0
+        const top = src[i] + (src[i + 1] - src[i]) * fx
+        const bottom = src[i + IMAGE_SIZE] + (src[i + IMAGE_SIZE + 1] - src[i + IMAGE_SIZE]) * fx
+        out[o] = top + (bottom - top) * fy
+      } else if (sx <= -1 || sy <= -1 || sx >= IMAGE_SIZE || sy >= IMAGE_SIZE) {
         out[o] = fill
-        continue
+      } else {
+        out[o] = edgeSample(src, srcOffset, sx, sy, fill)
       }
-
-      const x0 = Math.floor(sx)
-      const y0 = Math.floor(sy)
-      const fx = sx - x0
-      const fy = sy - y0
-      const row0 = srcOffset + y0 * IMAGE_SIZE
-      const row1 = row0 + IMAGE_SIZE
-      const inX0 = x0 >= 0
-      const inX1 = x0 < last
-      const inY0 = y0 >= 0
-      const inY1 = y0 < last
-      const p00 = inY0 && inX0 ? src[row0 + x0] : fill
-      const p01 = inY0 && inX1 ? src[row0 + x0 + 1] : fill
-      const p10 = inY1 && inX0 ? src[row1 + x0] : fill
-      const p11 = inY1 && inX1 ? src[row1 + x0 + 1] : fill
-      const top = p00 + (p01 - p00) * fx
-      const bottom = p10 + (p11 - p10) * fx
-      out[o] = top + (bottom - top) * fy
     }
   }
+}
+
+/** Bilinear sample within one pixel of the border: neighbours outside the image read `fill`. */
+function edgeSample(src: Float32Array, srcOffset: number, sx: number, sy: number, fill: number): number {
+  const last = IMAGE_SIZE - 1
+  const x0 = Math.floor(sx)
+  const y0 = Math.floor(sy)
+  const fx = sx - x0
+  const fy = sy - y0
+  const row0 = srcOffset + y0 * IMAGE_SIZE
+  const row1 = row0 + IMAGE_SIZE
+  const inX0 = x0 >= 0
+  const inX1 = x0 < last
+  const inY0 = y0 >= 0
+  const inY1 = y0 < last
+  const p00 = inY0 && inX0 ? src[row0 + x0] : fill
+  const p01 = inY0 && inX1 ? src[row0 + x0 + 1] : fill
+  const p10 = inY1 && inX0 ? src[row1 + x0] : fill
+  const p11 = inY1 && inX1 ? src[row1 + x0 + 1] : fill
+  const top = p00 + (p01 - p00) * fx
+  const bottom = p10 + (p11 - p10) * fx
+  return top + (bottom - top) * fy
 }
 
 /**

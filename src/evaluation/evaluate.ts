@@ -5,6 +5,7 @@ import {type Split, type SplitName, formatClassCounts, parseClassCounts} from '.
 import {UserError} from '../errors.js'
 import type {Checkpoint} from '../model/checkpoint.js'
 import type {Predictor} from '../model/predictor.js'
+import {expectedCalibrationError, softmaxWithTemperature} from './calibration.js'
 import {classificationReport} from './metrics.js'
 import {argmaxRow} from './probabilities.js'
 import type {ClassificationReport} from './schema.js'
@@ -42,9 +43,13 @@ export interface Evaluation {
   split: EvalSplit
   fingerprint: string
   report: ClassificationReport
-  /** Probabilities [N × 3] in CLASSES order. */
+  /** Probabilities [N × 3] in CLASSES order, with the predictor's temperature applied. */
   probs: Float32Array
+  /** The network's own probabilities (temperature 1), for the before/after comparison. */
+  uncalibratedProbs: Float32Array
   predicted: number[]
+  /** Temperature applied, and expected calibration error (15 bins) without and with it. */
+  calibration: {temperature: number; ece: {before: number; after: number}}
   seconds: number
   imagesPerSecond: number
 }
@@ -53,9 +58,24 @@ export interface Evaluation {
 export async function evaluateSplit(predictor: Predictor, data: SplitData, split: EvalSplit, batchSize: number): Promise<Evaluation> {
   const {x} = splitTensors(data.source, data.split, predictor.checkpoint.header.normalization)
   const started = performance.now()
-  const probs = await predictor.probabilities(x, batchSize)
+  const logits = await predictor.logits(x, batchSize)
   const seconds = (performance.now() - started) / 1000
-  const predicted = data.split.labels.map((_, i) => CLASSES[argmaxRow(probs, i)])
+  const uncalibratedProbs = softmaxWithTemperature(logits, 1)
+  const probs = softmaxWithTemperature(logits, predictor.temperature)
+  // Argmax of the logits: the same under any temperature.
+  const predicted = data.split.labels.map((_, i) => CLASSES[argmaxRow(logits, i)])
   const report = classificationReport(data.split.labels, predicted)
-  return {split, fingerprint: data.fingerprint, report, probs, predicted, seconds, imagesPerSecond: data.split.labels.length / Math.max(seconds, 1e-9)}
+  const classIndex = data.split.labels.map((label) => (CLASSES as readonly number[]).indexOf(label))
+  const ece = {before: expectedCalibrationError(uncalibratedProbs, classIndex), after: expectedCalibrationError(probs, classIndex)}
+  return {
+    split,
+    fingerprint: data.fingerprint,
+    report,
+    probs,
+    uncalibratedProbs,
+    predicted,
+    calibration: {temperature: predictor.temperature, ece},
+    seconds,
+    imagesPerSecond: data.split.labels.length / Math.max(seconds, 1e-9),
+  }
 }

@@ -56,6 +56,20 @@ export const CheckpointHeaderSchema = z.object({
     callbacks: z.record(z.string(), z.unknown()),
     history: z.array(z.record(z.string(), z.number())),
   }),
+  /**
+   * Temperature scaling fitted on the validation split after training: logits
+   * are divided by `temperature` before the softmax. Null (older checkpoints,
+   * `--no-calibrate`, last.ckpt): probabilities are the network's own.
+   */
+  calibration: z
+    .object({
+      temperature: z.number().positive(),
+      fittedOn: z.literal('val'),
+      nllBefore: z.number().nonnegative(),
+      nllAfter: z.number().nonnegative(),
+    })
+    .nullable()
+    .default(null),
   tensors: z.array(TensorEntrySchema),
   optimizerTensors: z.array(TensorEntrySchema),
 })
@@ -69,7 +83,8 @@ export interface Checkpoint {
   optimizer: Record<string, Float32Array>
 }
 
-type HeaderInput = Omit<CheckpointHeader, 'format' | 'formatVersion' | 'packageVersion' | 'createdAt' | 'tensors' | 'optimizerTensors' | 'classes'>
+type HeaderInput = Omit<CheckpointHeader, 'format' | 'formatVersion' | 'packageVersion' | 'createdAt' | 'tensors' | 'optimizerTensors' | 'classes' | 'calibration'> &
+  Partial<Pick<CheckpointHeader, 'calibration'>>
 
 export function encodeCheckpoint(header: HeaderInput, values: Record<string, Float32Array>, optimizer: Record<string, Float32Array> = {}): Buffer {
   const specs = parameterSpecs(header.model)

@@ -6,7 +6,8 @@
  * values in [0, 1] (white ink on black, MNIST-preprocessed, what `toMnist`
  * returns), applies the checkpoint's normalisation in its first layer
  * (`Rescaling`, which tfjs-layers registers for deserialisation since 4.x) and
- * outputs class probabilities (softmax) in the order of `classes`. The
+ * outputs class probabilities (softmax) in the order of `classes`, with the
+ * checkpoint's temperature (if any) folded into the last layer's weights. The
  * normalisation statistics and the classes are also recorded in model.json's
  * `userDefinedMetadata`, for whoever reads the file.
  */
@@ -44,6 +45,8 @@ export interface ExportMetadata {
   classes: number[]
   input: {shape: [null, number, number, 1]; range: [0, 1]; ink: 'white on black'}
   output: 'probabilities'
+  /** Temperature scaling fitted on the validation split, folded into the last dense layer (kernel and bias divided by it); 1: none. */
+  temperature: number
   /** Already applied by the model's first layer (`normalize`, a Rescaling layer): do not apply it again. */
   normalization: {method: 'standardize'; mean: number; std: number; appliedBy: 'normalize layer'}
 }
@@ -99,7 +102,9 @@ export function buildLayersModel(checkpoint: Checkpoint): tfl.Sequential {
   const specs = parameterSpecs(kind)
   for (const [layerName, names] of Object.entries(LAYER_WEIGHTS[kind])) {
     const layer = model.getLayer(layerName)
-    const tensors = names.map((name) => tf.tensor(checkpoint.values[name], specs[name].shape, 'float32'))
+    // softmax((Wx + b) / T) = softmax((W/T)x + b/T): the temperature becomes part of the last layer.
+    const scale = layerName === 'dense' ? 1 / (checkpoint.header.calibration?.temperature ?? 1) : 1
+    const tensors = names.map((name) => tf.tensor(scale === 1 ? checkpoint.values[name] : checkpoint.values[name].map((v) => v * scale), specs[name].shape, 'float32'))
     layer.setWeights(tensors)
     tf.dispose(tensors)
   }
@@ -127,6 +132,7 @@ export async function exportModel(checkpointPath: string, outputDir: string): Pr
     classes: [...CLASSES],
     input: {shape: [null, IMAGE_SIZE, IMAGE_SIZE, 1], range: [0, 1], ink: 'white on black'},
     output: 'probabilities',
+    temperature: checkpoint.header.calibration?.temperature ?? 1,
     normalization: {method: 'standardize', mean, std, appliedBy: 'normalize layer'},
   }
 

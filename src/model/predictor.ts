@@ -17,40 +17,49 @@ export interface Predictor {
   readonly checkpointId: string
   readonly checkpoint: Checkpoint
   readonly backend: string
+  /** Logits are divided by this before the softmax: the checkpoint's fitted temperature, or 1 (uncalibrated). */
+  readonly temperature: number
   /** Images as 784 values in [0, 1] (white ink on black); normalised here with the checkpoint's statistics. */
   predict(images: readonly Float32Array[]): Promise<Prediction[]>
-  /** Class probabilities [N × 3] for images already normalised, row-major: the batch path of evaluate. */
+  /** Class probabilities [N × 3] for images already normalised, row-major, temperature applied: the batch path of evaluate. */
   probabilities(x: Float32Array, batchSize?: number): Promise<Float32Array>
+  /** Raw logits [N × 3] for images already normalised (no temperature). */
+  logits(x: Float32Array, batchSize?: number): Promise<Float32Array>
   dispose(): void
 }
 
-export async function loadPredictor(checkpointPath: string, options: {backend?: BackendChoice; threads?: number} = {}): Promise<Predictor> {
+/** `calibrate: false` ignores the checkpoint's temperature (`--no-calibrate`). */
+export async function loadPredictor(checkpointPath: string, options: {backend?: BackendChoice; threads?: number; calibrate?: boolean} = {}): Promise<Predictor> {
   const checkpoint = await loadCheckpoint(checkpointPath)
   const backend = await selectBackend(options.backend ?? 'auto', {threads: options.threads ?? 1, training: false})
   const network = createNetwork(checkpoint.header.model, checkpoint.values)
-  return makePredictor(checkpoint, network, backend.name)
+  const temperature = options.calibrate === false ? 1 : (checkpoint.header.calibration?.temperature ?? 1)
+  return makePredictor(checkpoint, network, backend.name, temperature)
 }
 
-function makePredictor(checkpoint: Checkpoint, network: Network, backend: string): Predictor {
+function makePredictor(checkpoint: Checkpoint, network: Network, backend: string, temperature: number): Predictor {
   const {mean, std} = checkpoint.header.normalization
-  const probabilities = async (x: Float32Array, batchSize = 512): Promise<Float32Array> => {
+  const run = async (x: Float32Array, batchSize: number, head: (logits: tf.Tensor2D) => tf.Tensor2D): Promise<Float32Array> => {
     const n = x.length / PIXELS
     const out = new Float32Array(n * CLASSES.length)
     for (let start = 0; start < n; start += batchSize) {
       const end = Math.min(n, start + batchSize)
-      const probs = tf.tidy(() => tf.softmax(network.logits(tf.tensor4d(x.subarray(start * PIXELS, end * PIXELS), [end - start, 28, 28, 1]), false)))
-      out.set(await probs.data(), start * CLASSES.length)
-      probs.dispose()
+      const result = tf.tidy(() => head(network.logits(tf.tensor4d(x.subarray(start * PIXELS, end * PIXELS), [end - start, 28, 28, 1]), false)))
+      out.set(await result.data(), start * CLASSES.length)
+      result.dispose()
     }
 
     return out
   }
 
+  const probabilities = (x: Float32Array, batchSize = 512) => run(x, batchSize, (z) => tf.softmax(temperature === 1 ? z : tf.div<tf.Tensor2D>(z, temperature)))
   return {
     checkpointId: checkpointId(checkpoint),
     checkpoint,
     backend,
+    temperature,
     probabilities,
+    logits: (x, batchSize = 512) => run(x, batchSize, (z) => z),
     async predict(images) {
       const x = new Float32Array(images.length * PIXELS)
       for (const [i, image] of images.entries()) {

@@ -4,6 +4,7 @@ import {describeSplits} from '../data/dataset.js'
 import {writeRunArtifacts} from '../artifacts/run.js'
 import {buildPredictionRows} from '../artifacts/build.js'
 import {galleryFromPixels} from '../artifacts/gallery.js'
+import {buildReliability} from '../artifacts/reliability.js'
 import {classificationReport} from '../evaluation/metrics.js'
 import {probabilityRows} from '../evaluation/probabilities.js'
 import {rocCurves} from '../evaluation/roc.js'
@@ -20,6 +21,8 @@ export interface TrainingArtifactInput {
   backend: string
   metrics: Record<SplitName, SplitMetrics>
   predictions: Record<SplitName, Predictions>
+  /** Temperature applied to `predictions` (1: none), and the evaluation split's probabilities without it. */
+  calibration: {temperature: number; uncalibratedEvalProbs: Float32Array}
 }
 
 /** Write the run's artifacts (SPEC §5) from what training computed; returns the file names. */
@@ -51,6 +54,10 @@ export async function writeTrainingArtifacts(input: TrainingArtifactInput): Prom
         batchSize: config.batch_size,
         numWorkers: config.num_workers,
         model: config.model,
+        augment: config.augment,
+        selection: config.selection,
+        calibrate: config.calibrate,
+        temperature: input.calibration.temperature,
       },
       normalisation: {mean: data.normalization.mean, std: data.normalization.std},
       epochs: input.history,
@@ -65,7 +72,12 @@ export async function writeTrainingArtifacts(input: TrainingArtifactInput): Prom
       predictions: rows,
       gallery: galleryFromPixels(rows, data.dataset.source.pixels),
     },
-    {roc, lrTrace: config.learning_rate_trace, timing: config.timing_stats},
+    {
+      roc,
+      lrTrace: config.learning_rate_trace,
+      timing: config.timing_stats,
+      reliability: buildReliability('eval', data.tensors.eval.y, input.calibration.uncalibratedEvalProbs, predictions.eval.probs, input.calibration.temperature),
+    },
   )
   return files.map((f) => f.name)
 }

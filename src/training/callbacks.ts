@@ -1,7 +1,7 @@
 import {mkdir} from 'node:fs/promises'
 import {join} from 'node:path'
 
-import {TRAINING_DEFAULTS} from '../config.js'
+import {type Selection, TRAINING_DEFAULTS} from '../config.js'
 import {createProgress, type Progress} from '../cli/progress.js'
 import {writeFileAtomic} from '../util/atomic.js'
 import {type EpochLog, EpochLogSchema} from './schema.js'
@@ -10,20 +10,43 @@ import type {BatchInfo, Callback, TrainerState} from './trainer.js'
 /** The monitored metric: validation macro F1, higher is better (SPEC §3). */
 const monitor = (log: EpochLog): number => log.valF1Macro
 
+export interface Score {
+  f1: number
+  loss: number
+}
+
+const NO_SCORE: Score = {f1: Number.NEGATIVE_INFINITY, loss: Number.POSITIVE_INFINITY}
+
+/** Is this epoch better than the best so far, under `selection` (see SELECTIONS)? */
+export function improves(selection: Selection, log: EpochLog, best: Score): boolean {
+  if (selection === 'loss') return log.valLoss < best.loss
+  if (log.valF1Macro !== best.f1) return log.valF1Macro > best.f1
+  return selection === 'f1-loss' && log.valLoss < best.loss
+}
+
+const scoreOf = (log: EpochLog): Score => ({f1: log.valF1Macro, loss: log.valLoss})
+const readScore = (state: Record<string, unknown>, f1Key: string): Score => ({
+  f1: Number(state[f1Key]),
+  loss: state.bestValLoss === undefined || state.bestValLoss === null ? Number.POSITIVE_INFINITY : Number(state.bestValLoss),
+})
+
 /**
  * Early stopping as Lightning's `EarlyStopping(monitor='val_f1_macro', mode='max')`:
  * stop once the metric has not improved for `patience` epochs.
  */
 export class EarlyStopping implements Callback {
   readonly name = 'earlyStopping'
-  private best = Number.NEGATIVE_INFINITY
+  private best: Score = NO_SCORE
   private wait = 0
 
-  constructor(private readonly patience: number = TRAINING_DEFAULTS.earlyStoppingPatience) {}
+  constructor(
+    private readonly patience: number = TRAINING_DEFAULTS.earlyStoppingPatience,
+    private readonly selection: Selection = 'f1',
+  ) {}
 
   onEpochEnd(state: TrainerState, log: EpochLog): void {
-    if (monitor(log) > this.best) {
-      this.best = monitor(log)
+    if (improves(this.selection, log, this.best)) {
+      this.best = scoreOf(log)
       this.wait = 0
       return
     }
@@ -31,16 +54,18 @@ export class EarlyStopping implements Callback {
     this.wait += 1
     if (this.wait >= this.patience) {
       state.shouldStop = true
-      state.stopReason = `val_f1_macro did not improve for ${this.patience} epochs (best ${this.best.toFixed(4)})`
+      const what = {f1: 'val_f1_macro', 'f1-loss': 'val_f1_macro (ties: val_loss)', loss: 'val_loss'}[this.selection]
+      const best = this.selection === 'loss' ? this.best.loss : this.best.f1
+      state.stopReason = `${what} did not improve for ${this.patience} epochs (best ${best.toFixed(4)})`
     }
   }
 
   stateDict(): Record<string, unknown> {
-    return {best: this.best, wait: this.wait}
+    return {best: this.best.f1, bestValLoss: Number.isFinite(this.best.loss) ? this.best.loss : null, wait: this.wait}
   }
 
   loadStateDict(state: Record<string, unknown>): void {
-    this.best = Number(state.best)
+    this.best = readScore(state, 'best')
     this.wait = Number(state.wait)
   }
 }
@@ -91,16 +116,18 @@ export type SaveCheckpoint = (file: string, state: TrainerState, options: {withO
 
 /**
  * Lightning's `ModelCheckpoint(monitor='val_f1_macro', mode='max', save_last=True)`:
- * `best.ckpt` whenever the metric improves, `last.ckpt` after every epoch.
+ * `best.ckpt` whenever the metric improves (see `improves` for ties), `last.ckpt` after every epoch.
  */
 export class ModelCheckpoint implements Callback {
   readonly name = 'modelCheckpoint'
   bestEpoch = 0
   bestValF1Macro = Number.NEGATIVE_INFINITY
+  private bestValLoss = Number.POSITIVE_INFINITY
 
   constructor(
     private readonly dir: string,
     private readonly save: SaveCheckpoint,
+    private readonly selection: Selection = 'f1',
   ) {}
 
   get bestPath(): string {
@@ -112,8 +139,9 @@ export class ModelCheckpoint implements Callback {
   }
 
   async onEpochEnd(state: TrainerState, log: EpochLog): Promise<void> {
-    if (monitor(log) > this.bestValF1Macro) {
-      this.bestValF1Macro = monitor(log)
+    if (improves(this.selection, log, {f1: this.bestValF1Macro, loss: this.bestValLoss})) {
+      this.bestValF1Macro = log.valF1Macro
+      this.bestValLoss = log.valLoss
       this.bestEpoch = log.epoch
       await this.save(this.bestPath, state, {withOptimizer: false, bestEpoch: this.bestEpoch, bestValF1Macro: this.bestValF1Macro})
     }
@@ -125,12 +153,14 @@ export class ModelCheckpoint implements Callback {
   }
 
   stateDict(): Record<string, unknown> {
-    return {bestEpoch: this.bestEpoch, bestValF1Macro: this.bestValF1Macro}
+    return {bestEpoch: this.bestEpoch, bestValF1Macro: this.bestValF1Macro, bestValLoss: Number.isFinite(this.bestValLoss) ? this.bestValLoss : null}
   }
 
   loadStateDict(state: Record<string, unknown>): void {
     this.bestEpoch = Number(state.bestEpoch)
-    this.bestValF1Macro = Number(state.bestValF1Macro)
+    const best = readScore(state, 'bestValF1Macro')
+    this.bestValF1Macro = best.f1
+    this.bestValLoss = best.loss
   }
 }
 
@@ -167,16 +197,34 @@ export class MetricsLogger implements Callback {
   }
 }
 
-/** Progress on stderr: a bar per epoch on a terminal, one line per epoch otherwise. */
+/**
+ * Progress on stderr: on a terminal a bar per epoch with the running training
+ * loss, images per second and the epoch's ETA; one line per epoch otherwise.
+ */
 export class ProgressReporter implements Callback {
   readonly name = 'progress'
   private bar: Progress | undefined
+  private started = 0
+  private images = 0
+  private lossSum = 0
 
-  constructor(private readonly stream: NodeJS.WritableStream & {isTTY?: boolean} = process.stderr) {}
+  constructor(
+    private readonly stream: NodeJS.WritableStream & {isTTY?: boolean} = process.stderr,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  onEpochStart(): void {
+    this.started = this.now()
+    this.images = 0
+    this.lossSum = 0
+  }
 
   onBatchEnd(state: TrainerState, info: BatchInfo): void {
     if (info.batch === 1) this.bar = createProgress({label: `epoch ${info.epoch}/${state.maxEpochs}`, total: info.batches, unit: 'items', stream: this.stream})
-    this.bar?.update(info.batch)
+    this.images += info.size
+    this.lossSum += info.loss * info.size
+    const seconds = (this.now() - this.started) / 1000
+    this.bar?.update(info.batch, batchDetail(this.lossSum / this.images, this.images, seconds, (seconds / info.batch) * (info.batches - info.batch)))
   }
 
   onEpochEnd(state: TrainerState, log: EpochLog): void {
@@ -184,13 +232,20 @@ export class ProgressReporter implements Callback {
     this.bar = undefined
     this.stream.write(
       `epoch ${log.epoch}/${state.maxEpochs}  train_loss ${log.trainLoss.toFixed(4)}  val_loss ${log.valLoss.toFixed(4)}  ` +
-        `val_acc ${log.valAccuracy.toFixed(4)}  val_f1_macro ${log.valF1Macro.toFixed(4)}  lr ${log.learningRate.toExponential(2)}  ${log.epochSeconds.toFixed(2)}s\n`,
+        `val_balanced_acc ${log.valAccuracy.toFixed(4)}  val_f1_macro ${log.valF1Macro.toFixed(4)}  lr ${log.learningRate.toExponential(2)}  ${log.epochSeconds.toFixed(2)}s\n`,
     )
   }
 
   onFitEnd(state: TrainerState): void {
     if (state.stopReason) this.stream.write(`early stopping: ${state.stopReason}\n`)
   }
+}
+
+/** `loss 0.2134  1,840 img/s  ETA 0:02` */
+export function batchDetail(runningLoss: number, images: number, seconds: number, etaSeconds: number): string {
+  const rate = seconds > 0 ? `${Math.round(images / seconds).toLocaleString('en-US')} img/s` : '– img/s'
+  const eta = Math.max(0, Math.round(etaSeconds))
+  return `loss ${runningLoss.toFixed(4)}  ${rate}  ETA ${Math.floor(eta / 60)}:${String(eta % 60).padStart(2, '0')}`
 }
 
 /** Forwards events to plain functions (the web app's live progress, tests). */

@@ -38,6 +38,7 @@ import {
   DEFAULT_SEED,
   DEFAULT_VAL_RATIO,
   MODEL_KINDS,
+  SELECTIONS,
   TRAINING_DEFAULTS,
 } from '../config.js'
 import {type ClassCounts, formatClassCounts, parseClassCounts} from '../data/split.js'
@@ -83,6 +84,9 @@ export const TrainingConfigSchema = z
     roc_per_class: z.boolean().default(false),
     learning_rate_trace: z.boolean().default(false),
     timing_stats: z.boolean().default(false),
+    augment: z.boolean().default(false),
+    selection: z.enum(SELECTIONS).default('f1'),
+    calibrate: z.boolean().default(true),
   })
   .strict()
 
@@ -127,6 +131,23 @@ export const SETTINGS = {
   roc_per_class: {flag: 'boolean', help: 'also write roc_curves.json and roc_curves.png', resume: 'apply'},
   learning_rate_trace: {flag: 'boolean', help: 'also write training_dynamics.json and training_dynamics.png', resume: 'apply'},
   timing_stats: {flag: 'boolean', help: 'also write timing_stats.json and timing_stats.png', resume: 'apply'},
+  augment: {
+    flag: 'boolean',
+    help: 'random affine distortions of the training images each epoch (rotation ±10°, scale ±10%, shift ±2 px), seeded by --seed and the epoch',
+    resume: 'apply',
+  },
+  selection: {
+    flag: 'string',
+    help: 'best epoch and early stopping by: f1 (validation macro F1, as SPEC), f1-loss (ties broken by lower validation loss), loss (lower validation loss)',
+    options: SELECTIONS,
+    resume: 'refuse',
+    why: 'the best epoch so far was chosen by the checkpoint\'s',
+  },
+  calibrate: {
+    flag: 'boolean',
+    help: 'fit a temperature on the validation split after training and store it in best.ckpt (--no-calibrate: keep the network\'s own probabilities)',
+    resume: 'apply',
+  },
 } as const satisfies Record<SettingKey, SettingInfo>
 
 export const SETTING_KEYS = Object.keys(TrainingConfigSchema.shape) as SettingKey[]

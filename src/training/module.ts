@@ -23,6 +23,8 @@ export interface Predictions {
   predicted: Int32Array
   /** Softmax probabilities, [N × 3] row-major. */
   probs: Float32Array
+  /** The logits behind them, [N × 3] row-major: what temperature scaling is fitted on. */
+  logits: Float32Array
 }
 
 /**
@@ -66,30 +68,32 @@ export class DigitModule {
     const n = data.y.length
     const predicted = new Int32Array(n)
     const probs = new Float32Array(n * CLASSES.length)
+    const logitsOut = new Float32Array(n * CLASSES.length)
     let lossSum = 0
     let weightSum = 0
     const weights = this.classWeights.dataSync()
     for (let start = 0; start < n; start += batchSize) {
       const end = Math.min(n, start + batchSize)
-      const [p, l] = tf.tidy(() => {
+      const [z, p, l] = tf.tidy(() => {
         const xs = tf.tensor4d(data.x.subarray(start * PIXELS, end * PIXELS), [end - start, 28, 28, 1])
         const ys = tf.tensor1d(data.y.subarray(start, end), 'int32')
         const logits = this.network.logits(xs, false)
-        return [tf.softmax(logits), weightedCrossEntropy(logits, ys, this.classWeights)]
+        return [logits, tf.softmax(logits), weightedCrossEntropy(logits, ys, this.classWeights)]
       })
       probs.set(p.dataSync(), start * CLASSES.length)
+      logitsOut.set(z.dataSync(), start * CLASSES.length)
       let batchWeight = 0
       for (let i = start; i < end; i++) batchWeight += weights[data.y[i]]
       lossSum += l.dataSync()[0] * batchWeight
       weightSum += batchWeight
-      tf.dispose([p, l])
+      tf.dispose([z, p, l])
     }
 
     for (let i = 0; i < n; i++) {
       predicted[i] = argmaxRow(probs, i)
     }
 
-    return {loss: weightSum > 0 ? lossSum / weightSum : 0, predicted, probs}
+    return {loss: weightSum > 0 ? lossSum / weightSum : 0, predicted, probs, logits: logitsOut}
   }
 
   values(): Promise<Record<string, Float32Array>> {

@@ -7,9 +7,11 @@ import {type SplitName, SPLIT_NAMES} from '../data/split.js'
 import {selectBackend} from '../engine/backend.js'
 import {ARTIFACT_FILES} from '../artifacts/schemas.js'
 import {UserError, errorMessage} from '../errors.js'
+import {fitTemperature, nllWithTemperature, softmaxWithTemperature} from '../evaluation/calibration.js'
 import {classificationReport} from '../evaluation/metrics.js'
 import {type Checkpoint, loadCheckpoint, saveCheckpoint} from '../model/checkpoint.js'
 import {writeFileAtomic} from '../util/atomic.js'
+import {formatModelSummary, modelSummary} from '../model/summary.js'
 import {EarlyStopping, HookCallback, LastCheckpoint, MetricsLogger, ModelCheckpoint, ProgressReporter, ReduceLROnPlateau} from './callbacks.js'
 import {type Batchable, DigitModule, type Predictions, inverseFrequencyWeights} from './module.js'
 import {CONFIG_FILE, type TrainingConfig, configDocument, resolveTrainingConfig} from './config.js'
@@ -86,6 +88,7 @@ export async function runTraining(run: TrainRun, hooks: TrainHooks = {}): Promis
   await writeFileAtomic(join(outputDir, CONFIG_FILE), `${JSON.stringify(configDocument(config), null, 2)}\n`)
   const backend = await selectBackend(config.backend, {threads: config.num_workers, training: true})
   progress.write(`backend: ${backend.name} (${backend.threads} thread${backend.threads === 1 ? '' : 's'})\n`)
+  progress.write(formatModelSummary(modelSummary(config.model)))
 
   const checkpoint = new ModelCheckpoint(outputDir, async (file, state, save) => {
     await saveCheckpoint(
@@ -116,10 +119,10 @@ export async function runTraining(run: TrainRun, hooks: TrainHooks = {}): Promis
       await state.module.values(),
       save.withOptimizer ? await state.module.optimizerState() : undefined,
     )
-  })
+  }, config.selection)
   const callbacks: Callback[] = [
     checkpoint,
-    new EarlyStopping(),
+    new EarlyStopping(undefined, config.selection),
     new ReduceLROnPlateau(),
     new MetricsLogger(outputDir),
     new ProgressReporter(progress),
@@ -142,7 +145,15 @@ export async function runTraining(run: TrainRun, hooks: TrainHooks = {}): Promis
       progress.write(`resuming after epoch ${resumed.header.training.epoch}\n`)
     }
 
-    const trainer = new Trainer({maxEpochs: config.epochs, batchSize: config.batch_size, seed: config.seed, callbacks, signal: hooks.signal})
+    const trainer = new Trainer({
+      maxEpochs: config.epochs,
+      batchSize: config.batch_size,
+      seed: config.seed,
+      callbacks,
+      signal: hooks.signal,
+      // Background (ink 0) in the normalised scale, so distorted borders look like MNIST's black.
+      augment: config.augment ? {fill: -data.normalization.mean / data.normalization.std} : undefined,
+    })
     const state = await trainer.fit(module, data.tensors.train, data.tensors.val, resumed ? resumeState(resumed) : undefined)
     return await finish(run, data, state, checkpoint, backend, progress)
   } finally {
@@ -180,9 +191,27 @@ async function finish(
       metrics[name] = splitMetrics(data.tensors[name].y, predictions[name])
     }
 
+    const calibration = config.calibrate ? await calibrate(checkpoint.bestPath, best, data.tensors.val, predictions.val) : null
+    const temperature = calibration?.temperature ?? 1
+    if (calibration) progress.write(`calibration: temperature ${temperature.toFixed(4)} (validation NLL ${calibration.nllBefore.toFixed(4)} → ${calibration.nllAfter.toFixed(4)})\n`)
+    const uncalibrated = predictions.eval.probs
+    // Every probability a run exports is the calibrated one; predictions and the loss stay the network's.
+    for (const name of SPLIT_NAMES) predictions[name] = {...predictions[name], probs: softmaxWithTemperature(predictions[name].logits, temperature)}
+
     const {writeTrainingArtifacts} = await import('./artifacts.js')
-    const artifacts = await writeTrainingArtifacts({run, data, history: state.history, bestEpoch: checkpoint.bestEpoch, backend: backend.name, metrics, predictions})
-    progress.write(`wrote ${artifacts.length} artifacts to ${outputDir}\n`)
+    const artifacts = await writeTrainingArtifacts({
+      run,
+      data,
+      history: state.history,
+      bestEpoch: checkpoint.bestEpoch,
+      backend: backend.name,
+      metrics,
+      predictions,
+      calibration: {temperature, uncalibratedEvalProbs: uncalibrated},
+    })
+    const files = ['best.ckpt', 'last.ckpt', CONFIG_FILE, join('logs', 'metrics.csv'), join('logs', 'metrics.json'), ...artifacts]
+    // The count is of the same list the JSON summary prints.
+    progress.write(`wrote ${files.length} files to ${outputDir}\n`)
     return {
       runName: config.run_name,
       outputDir,
@@ -193,11 +222,24 @@ async function finish(
       bestEpoch: checkpoint.bestEpoch,
       stopReason: state.stopReason ?? null,
       metrics,
-      files: ['best.ckpt', 'last.ckpt', CONFIG_FILE, join('logs', 'metrics.csv'), join('logs', 'metrics.json'), ...artifacts],
+      files,
     }
   } finally {
     bestModule.dispose()
   }
+}
+
+/** Fit the temperature on the validation logits and store it in best.ckpt (rewritten atomically). */
+async function calibrate(bestPath: string, best: Checkpoint, val: Batchable, predictions: Predictions): Promise<NonNullable<Checkpoint['header']['calibration']>> {
+  const temperature = fitTemperature(predictions.logits, val.y)
+  const calibration = {
+    temperature,
+    fittedOn: 'val' as const,
+    nllBefore: nllWithTemperature(predictions.logits, val.y, 1),
+    nllAfter: nllWithTemperature(predictions.logits, val.y, temperature),
+  }
+  await saveCheckpoint(bestPath, {...best.header, calibration}, best.values)
+  return calibration
 }
 
 export function splitMetrics(y: Int32Array, predictions: Predictions): SplitMetrics {

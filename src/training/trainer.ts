@@ -1,4 +1,5 @@
 import {CLASSES, PIXELS} from '../config.js'
+import {AUGMENT_DEFAULTS, augmentBatch, augmentRng} from '../data/augment.js'
 import {Rng} from '../data/rng.js'
 import {classificationReport} from '../evaluation/metrics.js'
 import type {EpochLog} from './schema.js'
@@ -22,6 +23,8 @@ export interface BatchInfo {
   epoch: number
   batch: number
   batches: number
+  /** Images in this batch (the last may be smaller). */
+  size: number
   loss: number
 }
 
@@ -48,6 +51,11 @@ export interface TrainerOptions {
   seed: number
   callbacks: Callback[]
   signal?: AbortSignal
+  /**
+   * Random affine distortion of every training batch (`--augment`); `fill` is
+   * the background in the normalised scale. Drawn from (seed, epoch) alone.
+   */
+  augment?: {fill: number}
 }
 
 /** The loop: epochs of shuffled mini-batches, validation after each, callbacks around it. */
@@ -61,12 +69,14 @@ export class Trainer {
     const batches = Math.ceil(n / this.options.batchSize)
     const xBatch = new Float32Array(this.options.batchSize * PIXELS)
     const yBatch = new Int32Array(this.options.batchSize)
+    const scratch = new Float32Array(PIXELS)
     while (state.epoch < state.maxEpochs && !state.shouldStop) {
       const epoch = state.epoch + 1
       await this.emit((cb) => cb.onEpochStart?.(state, epoch))
       const started = performance.now()
       // Each epoch's order comes from (seed, epoch) alone, so a resumed run shuffles as an uninterrupted one.
       const order = new Rng(this.options.seed).fork(epoch).shuffle(Array.from({length: n}, (_, i) => i))
+      const distort = this.options.augment ? augmentRng(this.options.seed, epoch) : undefined
       let lossSum = 0
       let correct = 0
       for (let b = 0; b < batches; b++) {
@@ -77,10 +87,11 @@ export class Trainer {
           yBatch[i] = train.y[row]
         }
 
+        if (distort) augmentBatch(xBatch, rows.length, distort, this.options.augment!.fill, AUGMENT_DEFAULTS, scratch)
         const step = module.trainingStep(xBatch.subarray(0, rows.length * PIXELS), yBatch.subarray(0, rows.length))
         lossSum += step.loss * rows.length
         correct += step.correct
-        await this.emit((cb) => cb.onBatchEnd?.(state, {epoch, batch: b + 1, batches, loss: step.loss}))
+        await this.emit((cb) => cb.onBatchEnd?.(state, {epoch, batch: b + 1, batches, size: rows.length, loss: step.loss}))
       }
 
       const validation = module.predict(val)

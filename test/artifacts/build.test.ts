@@ -3,7 +3,7 @@ import {expect} from 'chai'
 import {buildPredictionRows, buildPredictions, buildTimingStats, buildTrainingDynamics} from '../../src/artifacts/build.js'
 import {selectGallerySamples} from '../../src/artifacts/gallery.js'
 import {PredictionsSchema, TimingStatsSchema, TrainingDynamicsSchema} from '../../src/artifacts/schemas.js'
-import {MNIST_FILES} from '../../src/config.js'
+import {CLASSES, MNIST_FILES} from '../../src/config.js'
 import {fakeEpochs, fakePredictions} from './run-data.js'
 
 describe('artifact builders', () => {
@@ -54,16 +54,19 @@ describe('artifact builders', () => {
     expect(() => buildPredictionRows([1], [3], [0.2, 0.3, 0.5])).to.throw(RangeError, /label 3/)
   })
 
-  it('picks gallery samples: every mistake first, then correct ones from each class in turn', () => {
+  it('picks gallery samples: every mistake first, most confidently wrong leading, then correct ones from each class in turn', () => {
     const predictions = fakePredictions()
     const chosen = selectGallerySamples(predictions)
     expect(chosen).to.have.length(25)
-    expect(chosen.slice(0, 4).map((p) => p.index)).to.deep.equal([4, 9, 13, 20])
+    const confidence = (p: (typeof predictions)[number]) => p.probs[CLASSES.indexOf(p.predictedLabel)]
+    // The four mistakes (samples 4, 9, 13, 20), by the probability given to the wrong label, highest first.
+    expect(chosen.slice(0, 4).map((p) => p.index)).to.deep.equal([4, 13, 20, 9])
+    expect(chosen.slice(0, 4).map(confidence)).to.deep.equal(chosen.slice(0, 4).map(confidence).sort((a, b) => b - a))
     expect(chosen.slice(4).every((p) => p.trueLabel === p.predictedLabel)).to.equal(true)
     // Round-robin over classes: the one correct 5 appears early, not after twenty 8s.
     expect(chosen.slice(4, 7).map((p) => p.trueLabel)).to.deep.equal([0, 5, 8])
     expect(new Set(chosen.map((p) => p.index)).size).to.equal(25)
-    expect(selectGallerySamples(predictions, 2).map((p) => p.index)).to.deep.equal([4, 9])
+    expect(selectGallerySamples(predictions, 2).map((p) => p.index)).to.deep.equal([4, 13])
     expect(selectGallerySamples(predictions.slice(0, 3), 25)).to.have.length(3)
   })
 })

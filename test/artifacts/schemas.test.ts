@@ -14,6 +14,7 @@ describe('artifact schemas', () => {
       'loss_curves.schema.json',
       'metrics.schema.json',
       'predictions.schema.json',
+      'reliability.schema.json',
       'roc_curves.schema.json',
       'run_metadata.schema.json',
       'timing_stats.schema.json',
@@ -32,7 +33,7 @@ describe('artifact schemas', () => {
     const sample = predictions.properties.samples.items
     expect(sample.required).to.include.members(['index', 'datasetIndex', 'trueLabel', 'predictedLabel', 'probs'])
     expect(sample.properties.trueLabel.enum).to.deep.equal([0, 5, 8])
-    expect(Object.keys(schemas)).to.deep.equal(['metrics', 'predictions', 'lossCurves', 'runMetadata', 'rocCurves', 'trainingDynamics', 'timingStats'])
+    expect(Object.keys(schemas)).to.deep.equal(['metrics', 'predictions', 'lossCurves', 'runMetadata', 'rocCurves', 'trainingDynamics', 'timingStats', 'reliability'])
   })
 
   it('reject values a dashboard could not trust', () => {

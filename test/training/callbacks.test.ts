@@ -1,11 +1,13 @@
 import {expect} from 'chai'
 
-import {EarlyStopping, ReduceLROnPlateau} from '../../src/training/callbacks.js'
+import {PassThrough} from 'node:stream'
+
+import {EarlyStopping, ModelCheckpoint, ProgressReporter, ReduceLROnPlateau, improves} from '../../src/training/callbacks.js'
 import type {EpochLog} from '../../src/training/schema.js'
 import type {TrainerState} from '../../src/training/trainer.js'
 
-function log(epoch: number, valF1Macro: number): EpochLog {
-  return {epoch, trainLoss: 1, trainAccuracy: 0.5, valLoss: 1, valAccuracy: 0.5, valF1Macro, learningRate: 1e-3, epochSeconds: 1}
+function log(epoch: number, valF1Macro: number, valLoss = 1): EpochLog {
+  return {epoch, trainLoss: 1, trainAccuracy: 0.5, valLoss, valAccuracy: 0.5, valF1Macro, learningRate: 1e-3, epochSeconds: 1}
 }
 
 function fakeState(): TrainerState & {module: {learningRate: number}} {
@@ -29,7 +31,7 @@ describe('callbacks', () => {
     expect(state.stopReason).to.match(/did not improve for 3 epochs \(best 0\.6100\)/)
     const restored = new EarlyStopping(3)
     restored.loadStateDict(stopper.stateDict())
-    expect(restored.stateDict()).to.deep.equal({best: 0.61, wait: 3})
+    expect(restored.stateDict()).to.deep.equal({best: 0.61, bestValLoss: 1, wait: 3})
   })
 
   it('reduce-on-plateau halves the rate after more than 2 bad epochs, like PyTorch', () => {
@@ -52,4 +54,69 @@ describe('callbacks', () => {
     scheduler.onEpochEnd(state, log(2, 0.90005))
     expect(state.module.learningRate).to.equal(5e-4)
   })
+
+  it('selection f1-loss breaks ties on a saturated F1 by validation loss, for the best checkpoint and early stopping', async () => {
+    // F1 saturates at 1.0 from epoch 2 while the validation loss keeps falling until epoch 5.
+    const epochs = [log(1, 0.9, 0.5), log(2, 1, 0.3), log(3, 1, 0.2), log(4, 1, 0.25), log(5, 1, 0.1), log(6, 1, 0.12), log(7, 1, 0.11), log(8, 1, 0.15)]
+    const run = async (selection: 'f1' | 'f1-loss' | 'loss') => {
+      const state = fakeState()
+      const saved: number[] = []
+      const checkpoint = new ModelCheckpoint('/nonexistent', async (_file, _state, save) => void saved.push(save.bestEpoch), selection)
+      const stopper = new EarlyStopping(3, selection)
+      let stoppedAfter = 0
+      for (const epoch of epochs) {
+        await checkpoint.onEpochEnd(state, epoch)
+        stopper.onEpochEnd(state, epoch)
+        if (state.shouldStop) {
+          stoppedAfter = epoch.epoch
+          break
+        }
+      }
+
+      return {saved, best: checkpoint.bestEpoch, stoppedAfter, reason: state.stopReason, state: checkpoint.stateDict()}
+    }
+
+    const plain = await run('f1')
+    expect(plain).to.deep.include({saved: [1, 2], best: 2, stoppedAfter: 5})
+    const ties = await run('f1-loss')
+    expect(ties).to.deep.include({saved: [1, 2, 3, 5], best: 5, stoppedAfter: 8})
+    expect(ties.reason).to.match(/ties: val_loss/)
+    expect(await run('loss')).to.deep.include({saved: [1, 2, 3, 5], best: 5, stoppedAfter: 8})
+    // A lower F1 with a lower loss: only `loss` prefers it.
+    expect(improves('loss', log(2, 0.93, 0.2), {f1: 0.95, loss: 0.3})).to.equal(true)
+    expect(improves('f1-loss', log(2, 0.93, 0.2), {f1: 0.95, loss: 0.3})).to.equal(false)
+    const restored = new ModelCheckpoint('/nonexistent', async () => {}, 'f1-loss')
+    restored.loadStateDict(ties.state)
+    expect(restored.stateDict()).to.deep.equal({bestEpoch: 5, bestValF1Macro: 1, bestValLoss: 0.1})
+  })
+
+  it('progress on a terminal: a bar per epoch with running loss, images per second and ETA; one line per epoch when piped', async () => {
+    const run = async (isTTY: boolean) => {
+      const stream = Object.assign(new PassThrough(), {isTTY, columns: 120})
+      const chunks: string[] = []
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk.toString()))
+      let clock = 0
+      const reporter = new ProgressReporter(stream, () => clock)
+      const state = fakeState()
+      reporter.onEpochStart()
+      // Four batches of 32 images, 0.5 s each: 64 images/s, losses 0.8, 0.6, 0.4, 0.2.
+      for (const [i, loss] of [0.8, 0.6, 0.4, 0.2].entries()) {
+        clock += 500
+        reporter.onBatchEnd(state, {epoch: 1, batch: i + 1, batches: 4, size: 32, loss})
+      }
+
+      reporter.onEpochEnd(state, log(1, 0.9))
+      await new Promise((resolve) => setImmediate(resolve))
+      return chunks.join('')
+    }
+
+    const tty = await run(true)
+    expect(tty).to.include('1/4  loss 0.8000  64 img/s  ETA 0:02')
+    expect(tty).to.include('4/4  loss 0.5000  64 img/s  ETA 0:00')
+    expect(tty).to.match(/val_balanced_acc 0\.5000  val_f1_macro 0\.9000/)
+    const piped = await run(false)
+    expect(piped).to.not.include('img/s')
+    expect(piped.trim().split('\n')).to.have.length(1)
+  })
 })
+

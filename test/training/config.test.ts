@@ -100,6 +100,9 @@ describe('training configuration on --resume', () => {
     roc_per_class: true,
     learning_rate_trace: true,
     timing_stats: true,
+    augment: true,
+    selection: 'loss',
+    calibrate: false,
   }
 
   it('has a case for every setting', () => {

@@ -5,7 +5,9 @@ import {join} from 'node:path'
 import {PassThrough} from 'node:stream'
 
 import {tf} from '../../src/engine/tf.js'
+import {evaluateSplit, rebuildSplit} from '../../src/evaluation/evaluate.js'
 import {loadCheckpoint} from '../../src/model/checkpoint.js'
+import {loadPredictor} from '../../src/model/predictor.js'
 import {type TrainingConfig, resolveTrainingConfig} from '../../src/training/config.js'
 import {type TrainRun, runTraining} from '../../src/training/run.js'
 import type {EpochLog} from '../../src/training/schema.js'
@@ -128,4 +130,52 @@ describe('training run', function () {
     expect(summary.metrics.eval.f1Macro).to.be.greaterThan(0.5)
     expect((await loadCheckpoint(join(dir, 'best.ckpt'))).header.model).to.equal('softmax')
   })
+
+  it('--augment distorts every epoch reproducibly: a resumed run matches an uninterrupted one, and both differ from the plain recipe', async () => {
+    const straight = mkdtempSync(join(tmpdir(), 'train-augment-'))
+    const split = mkdtempSync(join(tmpdir(), 'train-augment-'))
+    await runTraining(options(straight, {epochs: 3, augment: true}), {progress: quiet()})
+    await runTraining(options(split, {epochs: 2, augment: true}), {progress: quiet()})
+    await runTraining(options(split, {epochs: 3, augment: true, resume: true}), {progress: quiet()})
+    const [x, y] = await Promise.all([loadCheckpoint(join(straight, 'last.ckpt')), loadCheckpoint(join(split, 'last.ckpt'))])
+    for (const name of Object.keys(x.values)) expect(Buffer.from(y.values[name].buffer).equals(Buffer.from(x.values[name].buffer)), name).to.equal(true)
+    expect(x.header.training.config.augment).to.equal(true)
+    const plain = await loadCheckpoint(join(dirs.b, 'last.ckpt'))
+    expect(Buffer.from(plain.values['conv1.kernel'].buffer).equals(Buffer.from(x.values['conv1.kernel'].buffer))).to.equal(false)
+    const metadata = JSON.parse(readFileSync(join(straight, 'run_metadata.json'), 'utf8'))
+    expect(metadata.training).to.include({augment: true, selection: 'f1', calibrate: true})
+  })
+
+  it('calibrates on the validation split: best.ckpt holds a temperature that lowers its NLL and changes no prediction', async () => {
+    const best = await loadCheckpoint(join(dirs.a, 'best.ckpt'))
+    const calibration = best.header.calibration!
+    expect(calibration.fittedOn).to.equal('val')
+    expect(calibration.temperature).to.be.greaterThan(0).and.not.equal(1)
+    expect(calibration.nllAfter).to.be.lessThan(calibration.nllBefore)
+    // predictions.json carries calibrated probabilities; its labels are the network's argmax all the same.
+    const rows = JSON.parse(readFileSync(join(dirs.a, 'predictions.json'), 'utf8')).samples as Array<{predictedLabel: number; probs: number[]}>
+    const predictor = await loadPredictor(join(dirs.a, 'best.ckpt'), {backend: 'wasm'})
+    try {
+      expect(predictor.temperature).to.equal(calibration.temperature)
+      const data = await rebuildSplit(predictor.checkpoint, FIXTURE_DIR, 'eval')
+      const evaluation = await evaluateSplit(predictor, data, 'eval', 64)
+      expect(rows.map((r) => r.predictedLabel)).to.deep.equal(evaluation.predicted)
+      expect(rows[0].probs[0]).to.be.closeTo(evaluation.probs[0], 1e-5)
+      expect(evaluation.uncalibratedProbs[0]).to.not.be.closeTo(evaluation.probs[0], 1e-6)
+      const reliability = JSON.parse(readFileSync(join(dirs.a, 'reliability.json'), 'utf8'))
+      expect(reliability.temperature).to.equal(calibration.temperature)
+      expect(reliability.before.ece).to.be.closeTo(evaluation.calibration.ece.before, 1e-6)
+      expect(reliability.after.ece).to.be.closeTo(evaluation.calibration.ece.after, 1e-6)
+    } finally {
+      predictor.dispose()
+    }
+
+    const uncalibrated = mkdtempSync(join(tmpdir(), 'train-nocal-'))
+    const summary = await runTraining(options(uncalibrated, {epochs: 1, calibrate: false}), {progress: quiet()})
+    expect((await loadCheckpoint(join(uncalibrated, 'best.ckpt'))).header.calibration).to.equal(null)
+    expect(JSON.parse(readFileSync(join(uncalibrated, 'reliability.json'), 'utf8')).temperature).to.equal(1)
+    // The summary lists every file the run wrote.
+    expect(summary.files.filter((f) => existsSync(join(uncalibrated, f)))).to.deep.equal(summary.files)
+  })
 })
+

@@ -1,0 +1,84 @@
+/**
+ * Cost of `--augment` on the training hot path: `npx tsx bench/augment.ts`.
+ *
+ * Trains the SPEC recipe's CNN on the training split, alternating a plain epoch
+ * and an augmented one (the same batches, each distorted before the step, as
+ * the trainer does), and prints each epoch's seconds and the median ratio
+ * augmented/plain. Rounds alternate so a machine shared with other work slows
+ * both alike.
+ *
+ *   npx tsx bench/augment.ts [--data-dir /work/data/mnist] [--rounds 3] [--threads 1]
+ */
+import {parseArgs} from 'node:util'
+
+import {CLASSES, PIXELS} from '../src/config.js'
+import {augmentBatch, augmentRng} from '../src/data/augment.js'
+import {Rng} from '../src/data/rng.js'
+import {selectBackend} from '../src/engine/backend.js'
+import {DigitModule} from '../src/training/module.js'
+import {prepareData} from '../src/training/run.js'
+import {median} from './common.js'
+import {FIXTURE_DIR} from '../test/helpers/fixtures.js'
+
+const {values: args} = parseArgs({
+  options: {
+    'data-dir': {type: 'string'},
+    rounds: {type: 'string', default: '3'},
+    threads: {type: 'string', default: '1'},
+  },
+})
+
+const fixtures = args['data-dir'] === undefined
+const data = await prepareData(args['data-dir'] ?? FIXTURE_DIR, {
+  seed: 11_122_025,
+  eval_ratio: 0.2,
+  val_ratio: 0.15,
+  class_counts: fixtures ? {8: 350, 0: 120, 5: 30} : {8: 3500, 0: 1200, 5: 300},
+})
+const backend = await selectBackend('wasm', {threads: Number(args.threads), training: true})
+const train = data.tensors.train
+const n = train.y.length
+const batchSize = 32
+const fill = -data.normalization.mean / data.normalization.std
+const module = new DigitModule('cnn', {seed: 1, learningRate: 1e-3, classWeights: data.classWeights})
+
+function epoch(number: number, augment: boolean): number {
+  const started = performance.now()
+  const order = new Rng(1).fork(number).shuffle(Array.from({length: n}, (_, i) => i))
+  const distort = augmentRng(1, number)
+  const x = new Float32Array(batchSize * PIXELS)
+  const y = new Int32Array(batchSize)
+  const scratch = new Float32Array(PIXELS)
+  for (let b = 0; b * batchSize < n; b++) {
+    const rows = order.slice(b * batchSize, (b + 1) * batchSize)
+    for (const [i, row] of rows.entries()) {
+      x.set(train.x.subarray(row * PIXELS, (row + 1) * PIXELS), i * PIXELS)
+      y[i] = train.y[row]
+    }
+
+    if (augment) augmentBatch(x, rows.length, distort, fill, undefined, scratch)
+    module.trainingStep(x.subarray(0, rows.length * PIXELS), y.subarray(0, rows.length))
+  }
+
+  return (performance.now() - started) / 1000
+}
+
+// Distortion alone, over one epoch's images.
+const alone = Float32Array.from(train.x)
+const t0 = performance.now()
+augmentBatch(alone, n, augmentRng(1, 1), fill)
+const distortSeconds = (performance.now() - t0) / 1000
+
+epoch(0, false) // warm-up: wasm compilation, XNNPACK set-up
+const ratios: number[] = []
+for (let round = 1; round <= Number(args.rounds); round++) {
+  const plain = epoch(2 * round, false)
+  const augmented = epoch(2 * round + 1, true)
+  ratios.push(augmented / plain)
+  console.log(`round ${round}: plain ${plain.toFixed(3)} s, augmented ${augmented.toFixed(3)} s (×${(augmented / plain).toFixed(3)})`)
+}
+
+console.log(`${n} training images of ${CLASSES.length} classes, batch ${batchSize}, backend ${backend.name} (${backend.threads} thread${backend.threads === 1 ? '' : 's'})`)
+console.log(`distortion alone: ${(distortSeconds * 1000).toFixed(1)} ms per epoch (${((distortSeconds / n) * 1e6).toFixed(1)} µs per image)`)
+console.log(`median augmented/plain epoch: ×${median(ratios).toFixed(3)}`)
+module.dispose()
