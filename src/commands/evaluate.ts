@@ -16,7 +16,7 @@ Rebuilds the split the checkpoint was trained with (its seed, ratios and class c
 
   static override flags = {
     'checkpoint-path': Flags.string({description: 'checkpoint written by train (best.ckpt)', required: true}),
-    'data-dir': Flags.string({description: 'folder with the MNIST .gz files', required: true}),
+    'data-dir': Flags.string({description: 'folder with the MNIST files, .gz or raw (see download-data)', required: true}),
     split: Flags.string({description: 'which split to evaluate', options: ['eval', 'val', 'train', 'test'], default: 'eval'}),
     'batch-size': Flags.integer({description: 'images per inference batch', default: EVALUATE_DEFAULTS.batchSize, min: 1}),
     'num-workers': Flags.integer({description: 'compute threads for the engine', default: EVALUATE_DEFAULTS.numWorkers, min: 1}),

@@ -9,7 +9,7 @@ export default class Predict extends BaseCommand {
 Any image (PNG, JPEG, BMP, GIF, TIFF) is converted to a 28×28 MNIST-like digit: grayscale, dark-on-light inverted, cropped to the ink, scaled to fit 20×20 and centred on its centre of mass. One image prints one JSON object; several print JSON Lines with their path. Inputs that cannot be read are reported on stderr and the exit code is 1; the others are still predicted.`
 
   static override examples = [
-    '<%= config.bin %> <%= command.id %> --checkpoint-path runs/first/best.ckpt --input-path sample.png',
+    '<%= config.bin %> <%= command.id %> --checkpoint-path runs/first/best.ckpt --input-path my-digit.png',
     '<%= config.bin %> <%= command.id %> --checkpoint-path best.ckpt --input-path photos/ --input-path https://example.com/digit.jpg',
     'cat digit.png | <%= config.bin %> <%= command.id %> --checkpoint-path best.ckpt --input-path -',
   ]

@@ -12,14 +12,17 @@ Settings left out take their values from --config (a JSON object of settings, e.
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> --data-dir data --output-dir runs/first',
-    '<%= config.bin %> <%= command.id %> --data-dir fixtures/mnist --output-dir runs/small --class-counts 8=350,0=120,5=30 --epochs 5',
+    {
+      description: 'A quick run on the small bundled sample (after `download-data --data-dir sample --source sample`)',
+      command: '<%= config.bin %> <%= command.id %> --data-dir sample --output-dir runs/small --class-counts 0=171,5=42,8=500 --epochs 5',
+    },
     '<%= config.bin %> <%= command.id %> --data-dir data --output-dir runs/first --resume --epochs 20',
-    '<%= config.bin %> <%= command.id %> --data-dir data --output-dir runs/team --config config.example.json --seed 7',
+    '<%= config.bin %> <%= command.id %> --data-dir data --output-dir runs/team --config team-recipe.json --seed 7',
     '<%= config.bin %> <%= command.id %> --data-dir data --output-dir runs/again --config runs/first/config.json',
   ]
 
   static override flags = {
-    'data-dir': Flags.string({description: 'folder with the MNIST .gz files (see download-data)', required: true}),
+    'data-dir': Flags.string({description: 'folder with the MNIST files, .gz or raw (see download-data)', required: true}),
     'output-dir': Flags.string({description: 'folder for checkpoints, logs and artifacts', required: true}),
     config: Flags.string({description: 'JSON object of settings (e.g. a run\'s config.json); flags on the command line win'}),
     resume: Flags.boolean({description: 'continue from last.ckpt in --output-dir, with its settings unless flags say otherwise', exclusive: ['force']}),
