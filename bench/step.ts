@@ -11,15 +11,22 @@
  *                lacks (Conv2DBackpropFilter through Conv3DBackpropFilterV2)
  *   wasm-kernels src/engine/wasm-kernels.ts, plain-op network, taped
  *   wasm-fused   src/engine/wasm-kernels.ts and the fused ops of src/engine/fused.ts, taped
- *   wasm-step    the whole step as one kernel plus one-kernel Adam (what `train` runs on wasm)
+ *   wasm-step    the whole step as one tfjs kernel through XNNPACK plus one-kernel Adam
+ *                (what `train` runs on wasm where relaxed SIMD is missing)
+ *   kernel       our own WebAssembly module, kernels/cnn.wasm: forward, backward
+ *                and Adam with relaxed SIMD (what `train` runs on wasm)
  *   cpu          pure JavaScript, fused network, taped (what `train` runs on cpu)
  * Random (seeded) inputs: the timing does not depend on the pixel values.
+ * Besides wall time per step, the process's CPU time per step: on a machine
+ * shared with other work it is the steadier of the two.
  */
 import * as tf from '@tensorflow/tfjs-core'
 
 import {selectBackend} from '../src/engine/backend.js'
 import {plainTrainingLogits, plainWeightedCrossEntropy} from '../src/engine/reference.js'
 import {registerWasmKernels} from '../src/engine/wasm-kernels.js'
+import {loadCnnKernel, weightedSoftmaxLoss} from '../src/engine/cnn-kernel.js'
+import {preferWasmStepEngine} from '../src/engine/cnn-step.js'
 import {createNetwork, initialValues, type Network} from '../src/model/network.js'
 import {tapedTrainStep, trainStep} from '../src/model/step.js'
 import {Rng} from '../src/data/rng.js'
@@ -69,6 +76,7 @@ interface Result {
   backend: string
   threads: number
   msPerStep: number
+  cpuMsPerStep: number
   profile: {kernel: string; ms: number; calls: number}[]
 }
 
@@ -91,12 +99,15 @@ async function measure(engine: string, threads: number, step: StepFn, steps: num
   once()
   // The median step: a shared machine's load spikes hit single steps, not the typical one.
   const times: number[] = []
+  const cpu = process.cpuUsage()
   for (let i = 0; i < steps; i++) {
     const start = performance.now()
     once()
     times.push(performance.now() - start)
   }
 
+  const used = process.cpuUsage(cpu)
+  const cpuMsPerStep = (used.user + used.system) / 1000 / steps
   const msPerStep = times.sort((a, b) => a - b)[Math.floor(steps / 2)]
 
   const info = await tf.profile(once)
@@ -112,7 +123,36 @@ async function measure(engine: string, threads: number, step: StepFn, steps: num
   tf.dispose([x, y, w])
   network.dispose()
   optimizer.dispose()
-  return {engine, backend: tf.getBackend(), threads, msPerStep, profile}
+  return {engine, backend: tf.getBackend(), threads, msPerStep, cpuMsPerStep, profile}
+}
+
+/** Our kernel's phases, called directly: median ms of each over `steps` steps. */
+function kernelPhases(steps: number, batch: number): Result['profile'] {
+  const kernel = loadCnnKernel()
+  if (!kernel) return []
+  const rng = new Rng(7)
+  const x = new Float32Array(batch * 784).map(() => rng.uniform(-1, 2))
+  const y = Int32Array.from({length: batch}, () => rng.int(3))
+  kernel.params.set(kernel.params.map(() => rng.uniform(-0.1, 0.1)))
+  const phases: Record<string, number[]> = {forward: [], loss: [], backward: [], adam: []}
+  for (let i = 0; i < steps + 2; i++) {
+    const t0 = performance.now()
+    const logits = kernel.forward(x, batch, 1e-5)
+    const t1 = performance.now()
+    const {dLogits} = weightedSoftmaxLoss(logits, y, [1.39, 5.56, 0.48])
+    const t2 = performance.now()
+    kernel.backward(dLogits, batch)
+    const t3 = performance.now()
+    kernel.adam({learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, correction1: 0.1, correction2: 0.001})
+    const t4 = performance.now()
+    if (i < 2) continue
+    phases.forward.push(t1 - t0)
+    phases.loss.push(t2 - t1)
+    phases.backward.push(t3 - t2)
+    phases.adam.push(t4 - t3)
+  }
+
+  return Object.entries(phases).map(([kernel, times]) => ({kernel, ms: times.sort((a, b) => a - b)[Math.floor(times.length / 2)], calls: 1}))
 }
 
 /** The minimum wasm needs to train at all: dW through the depth-1 case of its 3-D kernel. */
@@ -145,7 +185,12 @@ async function main(): Promise<void> {
   registerWasmKernels()
   results.push(await measure('wasm-kernels', backend.threads, plainStep, options.steps, options.batch))
   results.push(await measure('wasm-fused', backend.threads, fusedStep, options.steps, options.batch))
+  preferWasmStepEngine('xnnpack')
   results.push(await measure('wasm-step', backend.threads, oneKernelStep, options.steps, options.batch))
+  preferWasmStepEngine('kernel')
+  const kernelResult = await measure('kernel', 1, oneKernelStep, options.steps, options.batch)
+  kernelResult.profile = kernelPhases(options.steps, options.batch)
+  results.push(kernelResult)
   if (options.cpuSteps > 0) {
     await selectBackend('cpu', {training: true})
     results.push(await measure('cpu', 1, fusedStep, options.cpuSteps, options.batch))
@@ -156,14 +201,16 @@ async function main(): Promise<void> {
     return
   }
 
-  const base = results.find((r) => r.engine === 'wasm-step')!.msPerStep
+  const base = results.find((r) => r.engine === 'wasm-step')!
   for (const r of results) {
-    process.stdout.write(`${r.engine.padEnd(13)} ${r.msPerStep.toFixed(1).padStart(8)} ms/step  (${(r.msPerStep / base).toFixed(2)}× wasm-step, ${r.threads} thread${r.threads === 1 ? '' : 's'})\n`)
+    process.stdout.write(
+      `${r.engine.padEnd(13)} ${r.msPerStep.toFixed(1).padStart(8)} ms/step  ${r.cpuMsPerStep.toFixed(1).padStart(8)} ms CPU/step  (${(r.msPerStep / base.msPerStep).toFixed(2)}× wasm-step wall, ${(r.cpuMsPerStep / base.cpuMsPerStep).toFixed(2)}× CPU; ${r.threads} thread${r.threads === 1 ? '' : 's'})\n`,
+    )
   }
 
   for (const r of results) {
     const total = r.profile.reduce((sum, k) => sum + k.ms, 0)
-    process.stdout.write(`\n${r.engine}: kernels of one step, ${total.toFixed(1)} ms inside kernels\n`)
+    process.stdout.write(`\n${r.engine}: ${r.engine === 'kernel' ? 'phases' : 'kernels'} of one step (median), ${total.toFixed(1)} ms in all\n`)
     for (const k of r.profile.slice(0, 10)) process.stdout.write(`  ${k.kernel.padEnd(24)} ${k.ms.toFixed(2).padStart(8)} ms  ${String(k.calls).padStart(4)} calls\n`)
   }
 }

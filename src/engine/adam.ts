@@ -13,7 +13,7 @@ import {tf} from './tf.js'
 
 export const ADAM_UPDATE = 'AdamUpdate'
 
-interface AdamAttrs {
+export interface AdamAttrs {
   learningRate: number
   beta1: number
   beta2: number
@@ -97,15 +97,10 @@ interface AdamInternals {
 export function applyAdam(optimizer: tf.AdamOptimizer, variables: tf.Variable[], gradients: tf.Tensor[]): void {
   const adam = optimizer as unknown as AdamInternals
   tf.tidy(() => {
-    const correction1 = 1 - adam.accBeta1.dataSync()[0]
-    const correction2 = 1 - adam.accBeta2.dataSync()[0]
-    const attrs = {learningRate: adam.learningRate, beta1: adam.beta1, beta2: adam.beta2, epsilon: adam.epsilon, correction1, correction2}
+    const {settings, slots} = adamState(optimizer, variables)
     for (const [i, value] of variables.entries()) {
-      adam.accumulatedFirstMoment[i] ??= {originalName: `${value.name}/m`, variable: tf.tidy(() => tf.zerosLike(value).variable(false))}
-      adam.accumulatedSecondMoment[i] ??= {originalName: `${value.name}/v`, variable: tf.tidy(() => tf.zerosLike(value).variable(false))}
-      const m = adam.accumulatedFirstMoment[i].variable
-      const v = adam.accumulatedSecondMoment[i].variable
-      const [newValue, newM, newV] = tf.engine().runKernel(ADAM_UPDATE, {value, gradient: gradients[i], m, v}, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[]
+      const {m, v} = slots[i]
+      const [newValue, newM, newV] = tf.engine().runKernel(ADAM_UPDATE, {value, gradient: gradients[i], m, v}, settings as unknown as tf.NamedAttrMap) as tf.Tensor[]
       m.assign(newM)
       v.assign(newV)
       value.assign(newValue)
@@ -114,5 +109,28 @@ export function applyAdam(optimizer: tf.AdamOptimizer, variables: tf.Variable[],
     adam.accBeta1.assign(tf.mul(adam.accBeta1, adam.beta1))
     adam.accBeta2.assign(tf.mul(adam.accBeta2, adam.beta2))
   })
+  adam.incrementIterations()
+}
+
+/** The settings of the next update and each variable's moment slots (created as tfjs creates them: zeros, named `<variable>/m`, `/v`). */
+export function adamState(optimizer: tf.AdamOptimizer, variables: tf.Variable[]): {settings: AdamAttrs; slots: Array<{m: tf.Variable; v: tf.Variable}>} {
+  const adam = optimizer as unknown as AdamInternals
+  const correction1 = 1 - adam.accBeta1.dataSync()[0]
+  const correction2 = 1 - adam.accBeta2.dataSync()[0]
+  const settings = {learningRate: adam.learningRate, beta1: adam.beta1, beta2: adam.beta2, epsilon: adam.epsilon, correction1, correction2}
+  const slots = variables.map((value, i) => {
+    adam.accumulatedFirstMoment[i] ??= {originalName: `${value.name}/m`, variable: tf.tidy(() => tf.zerosLike(value).variable(false))}
+    adam.accumulatedSecondMoment[i] ??= {originalName: `${value.name}/v`, variable: tf.tidy(() => tf.zerosLike(value).variable(false))}
+    return {m: adam.accumulatedFirstMoment[i].variable, v: adam.accumulatedSecondMoment[i].variable}
+  })
+  return {settings, slots}
+}
+
+/** After an update made outside tfjs: β^t advanced (float32 products, as tfjs's `mul`) and the iteration counted. */
+export function advanceAdam(optimizer: tf.AdamOptimizer, write: (variable: tf.Variable, values: Float32Array) => void): void {
+  const adam = optimizer as unknown as AdamInternals
+  const f = Math.fround
+  write(adam.accBeta1, Float32Array.of(f(adam.accBeta1.dataSync()[0] * f(adam.beta1))))
+  write(adam.accBeta2, Float32Array.of(f(adam.accBeta2.dataSync()[0] * f(adam.beta2))))
   adam.incrementIterations()
 }

@@ -6,9 +6,7 @@
  */
 import {tf} from './tf.js'
 
-import type {Network} from '../model/network.js'
-
-const BN_EPSILON = 1e-5
+import {BN_EPSILON, type Network} from '../model/network.js'
 
 /** Logits [B, 3] in training mode (batch statistics; running statistics untouched). */
 export function plainTrainingLogits(network: Network, x: tf.Tensor4D): tf.Tensor2D {

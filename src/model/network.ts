@@ -3,6 +3,7 @@ import {tf} from '../engine/tf.js'
 import {CLASSES, IMAGE_SIZE, PIXELS} from '../config.js'
 import {Rng} from '../data/rng.js'
 import {type BatchStatistics, batchNormReluPool} from '../engine/fused.js'
+import {kernelEvalLogits} from '../engine/cnn-step.js'
 
 import type {ModelKind} from '../config.js'
 
@@ -131,17 +132,20 @@ export async function readValues(network: Network): Promise<Record<string, Float
 export function updateRunningStatistics(buffers: Record<string, tf.Variable>, bn: 'bn1' | 'bn2', {mean, variance, count}: BatchStatistics): void {
   const movingMean = buffers[`${bn}.movingMean`]
   const movingVariance = buffers[`${bn}.movingVariance`]
-  const unbias = count / Math.max(count - 1, 1)
-  const blend = (running: tf.Variable, batch: tf.Tensor, scale: number) => {
-    const old = running.dataSync()
-    const values = batch.dataSync()
-    running.assign(tf.tensor(Float32Array.from(old, (v, i) => (1 - BN_MOMENTUM) * v + BN_MOMENTUM * scale * values[i]), running.shape))
-  }
-
   tf.tidy(() => {
-    blend(movingMean, mean, 1)
-    blend(movingVariance, variance, unbias)
+    movingMean.assign(tf.tensor(blendRunningStatistic(movingMean.dataSync(), mean.dataSync(), 1), movingMean.shape))
+    movingVariance.assign(tf.tensor(blendRunningStatistic(movingVariance.dataSync(), variance.dataSync(), unbiasFactor(count)), movingVariance.shape))
   })
+}
+
+/** running·(1 − momentum) + batch·momentum·scale, in float64 rounded to float32: the one rule for running statistics. */
+export function blendRunningStatistic(running: ArrayLike<number>, batch: ArrayLike<number>, scale: number): Float32Array {
+  return Float32Array.from(running, (v, i) => (1 - BN_MOMENTUM) * v + BN_MOMENTUM * scale * batch[i])
+}
+
+/** PyTorch keeps the unbiased variance: the batch's biased one times n/(n − 1). */
+export function unbiasFactor(count: number): number {
+  return count / Math.max(count - 1, 1)
 }
 
 function softmaxLogits(params: Record<string, tf.Variable>) {
@@ -169,6 +173,9 @@ function cnnLogits(params: Record<string, tf.Variable>, buffers: Record<string, 
 
   return (x: tf.Tensor4D, training: boolean): tf.Tensor2D =>
     tf.tidy(() => {
+      // On wasm, evaluation runs through our own kernel where it applies (src/engine/cnn-step.ts).
+      const fast = training ? undefined : kernelEvalLogits(params, buffers, x)
+      if (fast) return fast
       const h1 = block(x, 'conv1', 'bn1', training)
       const h2 = block(h1, 'conv2', 'bn2', training)
       const flat = tf.reshape(h2, [x.shape[0], h2.shape[1] * h2.shape[2] * h2.shape[3]])

@@ -2,6 +2,7 @@ import {tf} from '../engine/tf.js'
 
 import {applyAdam} from '../engine/adam.js'
 import {CNN_GRADIENTS, type CnnParameter, cnnGradients} from '../engine/cnn-gradients.js'
+import {kernelTrainStep, stepKernel} from '../engine/cnn-step.js'
 import {weightedCrossEntropy as fusedWeightedCrossEntropy} from '../engine/fused.js'
 import {BN_EPSILON, type Network, updateRunningStatistics} from './network.js'
 
@@ -22,8 +23,10 @@ export interface StepResult {
 
 /**
  * One optimisation step: forward in training mode, weighted loss, gradients, optimiser update.
- * The CNN with Adam on wasm takes the one-kernel path (`src/engine/cnn-gradients.ts`,
- * `src/engine/adam.ts`); anything else runs taped ops through `optimizer.minimize`.
+ * The CNN with Adam on wasm runs our own WebAssembly kernel (`src/engine/cnn-step.ts`)
+ * where relaxed SIMD is available, else the one-kernel path through XNNPACK
+ * (`src/engine/cnn-gradients.ts`, `src/engine/adam.ts`); anything else runs taped
+ * ops through `optimizer.minimize`.
  */
 export function trainStep(
   network: Network,
@@ -32,8 +35,14 @@ export function trainStep(
   labels: tf.Tensor1D,
   classWeights: tf.Tensor1D,
 ): {loss: tf.Scalar; correct: tf.Scalar} {
-  if (network.kind === 'cnn' && optimizer instanceof tf.AdamOptimizer && tf.getKernel(CNN_GRADIENTS, tf.getBackend())) {
-    return oneKernelTrainStep(network, optimizer, x, labels, classWeights)
+  if (network.kind === 'cnn' && optimizer instanceof tf.AdamOptimizer) {
+    const kernel = x.shape[1] === 28 && x.shape[2] === 28 ? stepKernel() : undefined
+    if (kernel) {
+      const {loss, correct} = kernelTrainStep(kernel, network, optimizer, x, labels, classWeights)
+      return {loss: tf.scalar(loss), correct: tf.scalar(correct, 'int32')}
+    }
+
+    if (tf.getKernel(CNN_GRADIENTS, tf.getBackend())) return oneKernelTrainStep(network, optimizer, x, labels, classWeights)
   }
 
   return tapedTrainStep(network, optimizer, x, labels, classWeights)

@@ -5,6 +5,7 @@ import {expect} from 'chai'
 import * as tf from '@tensorflow/tfjs-core'
 
 import {CNN_PARAMETERS, cnnGradients, routeToFirstMaximum} from '../../src/engine/cnn-gradients.js'
+import {preferWasmStepEngine} from '../../src/engine/cnn-step.js'
 import {plainTrainingLogits, plainWeightedCrossEntropy} from '../../src/engine/reference.js'
 import {BN_EPSILON, createNetwork, initialValues, type Network} from '../../src/model/network.js'
 import {tapedTrainStep, trainStep} from '../../src/model/step.js'
@@ -50,12 +51,16 @@ function oneKernel(network: Network, size: number): tf.Tensor[] {
   return [loss, ...CNN_PARAMETERS.map((name) => gradients[name]), correct]
 }
 
-describe('the CNN training step as one wasm kernel', function () {
+describe('the CNN training step as one wasm kernel (through XNNPACK)', function () {
   let restore: () => Promise<void>
   before(async () => {
     restore = await withBothBackends()
+    preferWasmStepEngine('xnnpack')
   })
-  after(async () => restore())
+  after(async () => {
+    preferWasmStepEngine('kernel')
+    await restore()
+  })
 
   for (const size of [1, 6]) {
     it(`gives the loss, every gradient and the correct count of taped plain ops on cpu (batch ${size}, with ties)`, async () => {
@@ -285,7 +290,11 @@ describe('the CNN training step as one wasm kernel', function () {
     `
     const hashes = []
     for (const threads of [1, 2, 2]) {
-      const {stdout} = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, String(threads)], {cwd: process.cwd(), timeout: 100_000})
+      const {stdout} = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, String(threads)], {
+        cwd: process.cwd(),
+        timeout: 100_000,
+        env: {...process.env, DIGIT_CLASSIFICATION_ENGINE: 'xnnpack'},
+      })
       hashes.push(stdout)
     }
 

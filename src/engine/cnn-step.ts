@@ -1,0 +1,132 @@
+/**
+ * The training step through our own kernel (`./cnn-kernel.ts`) for a network
+ * whose state lives in tfjs variables on the wasm backend.
+ *
+ * The variables stay the one copy of the state that checkpoints, validation,
+ * resuming and the learning-rate schedule see: each step copies parameters and
+ * Adam's moments into the kernel's memory and the results back, straight
+ * between the two WebAssembly memories (~0.1 MB each way, no engine op), in
+ * place where a variable's memory is its own.
+ */
+import {tf} from './tf.js'
+import type {BackendWasm} from '@tensorflow/tfjs-backend-wasm'
+
+import {adamState, advanceAdam} from './adam.js'
+import {type CnnKernel, KERNEL_PARAMETERS, KERNEL_RUNNING, loadCnnKernel, weightedSoftmaxLoss} from './cnn-kernel.js'
+import {BN_EPSILON, type Network, blendRunningStatistic, unbiasFactor} from '../model/network.js'
+
+/** Which engine trains the CNN on wasm: our kernel where relaxed SIMD validates, else tfjs's XNNPACK. */
+export type WasmStepEngine = 'kernel' | 'xnnpack'
+
+let preferred: WasmStepEngine = process.env.DIGIT_CLASSIFICATION_ENGINE === 'xnnpack' ? 'xnnpack' : 'kernel'
+let kernel: CnnKernel | null | undefined
+
+/** Choose the engine for later steps (benchmarks compare both in one process). */
+export function preferWasmStepEngine(engine: WasmStepEngine): void {
+  preferred = engine
+}
+
+/** The kernel, when it is the chosen engine, the backend is wasm and this WebAssembly runs it. */
+export function stepKernel(): CnnKernel | undefined {
+  if (preferred !== 'kernel' || tf.getBackend() !== 'wasm') return undefined
+  if (kernel === undefined) kernel = loadCnnKernel() ?? null
+  return kernel ?? undefined
+}
+
+/** Which engine a CNN step on the current backend runs. */
+export function wasmStepEngine(): WasmStepEngine {
+  return stepKernel() ? 'kernel' : 'xnnpack'
+}
+
+function wasmBackend(): BackendWasm {
+  return tf.backend() as unknown as BackendWasm
+}
+
+/** A tensor's values: its own memory on the wasm heap. */
+function view(t: tf.Tensor): Float32Array {
+  return wasmBackend().typedArrayFromHeap(t) as Float32Array
+}
+
+/** Overwrite a variable: in place when no other tensor shares its memory, else by assignment. */
+function write(variable: tf.Variable, values: Float32Array): void {
+  const backend = wasmBackend()
+  if (backend.refCount(variable.dataId) === 1) view(variable).set(values)
+  else variable.assign(tf.tensor(values, variable.shape, 'float32'))
+}
+
+/**
+ * One optimisation step of the CNN with Adam: forward with batch statistics,
+ * class-weighted cross-entropy, backward, Adam, running statistics. Returns
+ * the batch loss and the number of correct predictions.
+ */
+export function kernelTrainStep(
+  cnn: CnnKernel,
+  network: Network,
+  optimizer: tf.AdamOptimizer,
+  x: tf.Tensor4D,
+  labels: tf.Tensor1D,
+  classWeights: tf.Tensor1D,
+): {loss: number; correct: number} {
+  const batch = x.shape[0]
+  const variables = KERNEL_PARAMETERS.map((name) => network.params[name])
+  const {settings, slots} = adamState(optimizer, variables)
+  const params = cnn.params
+  const m = cnn.adamM
+  const v = cnn.adamV
+  for (const [i, name] of KERNEL_PARAMETERS.entries()) {
+    cnn.slice(params, name).set(view(variables[i]))
+    cnn.slice(m, name).set(view(slots[i].m))
+    cnn.slice(v, name).set(view(slots[i].v))
+  }
+
+  const logits = cnn.forward(view(x), batch, BN_EPSILON)
+  const {loss, correct, dLogits} = weightedSoftmaxLoss(logits, labels.dataSync(), classWeights.dataSync())
+  cnn.backward(dLogits, batch)
+  cnn.adam(settings)
+
+  // Views again: the forward pass may have grown the kernel's memory.
+  for (const [i, name] of KERNEL_PARAMETERS.entries()) {
+    write(variables[i], cnn.slice(cnn.params, name))
+    write(slots[i].m, cnn.slice(cnn.adamM, name))
+    write(slots[i].v, cnn.slice(cnn.adamV, name))
+  }
+
+  const stats = cnn.batchStatistics
+  const [h1, w1] = x.shape.slice(1)
+  const blocks = [
+    {bn: 'bn1', at: 0, channels: 16, count: batch * h1 * w1},
+    {bn: 'bn2', at: 32, channels: 32, count: batch * Math.floor(h1 / 2) * Math.floor(w1 / 2)},
+  ] as const
+  for (const {bn, at, channels, count} of blocks) {
+    const mean = network.buffers[`${bn}.movingMean`]
+    const variance = network.buffers[`${bn}.movingVariance`]
+    write(mean, blendRunningStatistic(view(mean), stats.subarray(at, at + channels), 1))
+    write(variance, blendRunningStatistic(view(variance), stats.subarray(at + channels, at + 2 * channels), unbiasFactor(count)))
+  }
+
+  advanceAdam(optimizer, write)
+  return {loss, correct}
+}
+
+/**
+ * Evaluation-mode logits [B, 3] of the CNN (running statistics) through the
+ * kernel, or undefined where it does not apply (another backend or engine,
+ * another image size).
+ */
+export function kernelEvalLogits(params: Record<string, tf.Tensor>, buffers: Record<string, tf.Tensor>, x: tf.Tensor4D): tf.Tensor2D | undefined {
+  const [batch, height, width, channels] = x.shape
+  if (height !== 28 || width !== 28 || channels !== 1) return undefined
+  const cnn = stepKernel()
+  if (!cnn) return undefined
+  const packed = cnn.params
+  for (const name of KERNEL_PARAMETERS) cnn.slice(packed, name).set(view(params[name]))
+  const running = cnn.running
+  let at = 0
+  for (const name of KERNEL_RUNNING) {
+    const values = view(buffers[name])
+    running.set(values, at)
+    at += values.length
+  }
+
+  return tf.tensor2d(cnn.infer(view(x), batch, BN_EPSILON), [batch, 3])
+}
