@@ -177,7 +177,7 @@ async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2))
   const results: Result[] = []
   const backend = await selectBackend('wasm', {threads: options.threads})
-  await import('@tensorflow/tfjs') // gradients, without the wasm training kernels yet
+  await import('@tensorflow/tfjs-layers') // gradients (registered by layers' bundle), without the wasm training kernels yet
 
   registerNaiveFilterGradient()
   results.push(await measure('wasm-naive', backend.threads, plainStep, Math.max(3, Math.round(options.steps / 5)), options.batch))

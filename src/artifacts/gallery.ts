@@ -72,16 +72,16 @@ export function galleryFromPixels(predictions: readonly Prediction[], pixels: Ui
 
 /** A grayscale digit as a small PNG data URI, for an image mark. */
 async function digitDataUri(pixels: GallerySample['pixels']): Promise<string> {
-  const {Jimp} = await import('jimp')
-  const image = new Jimp({width: IMAGE_SIZE, height: IMAGE_SIZE, color: 0x000000ff})
+  const png = (await import('@jimp/js-png')).default()
+  const data = Buffer.alloc(PIXELS * 4, 0xff) // RGBA, opaque
   const scale = pixels instanceof Uint8Array ? 1 : 255
   for (let i = 0; i < PIXELS; i++) {
     const grey = Math.round(Math.min(255, Math.max(0, pixels[i] * scale)))
-    image.bitmap.data.fill(grey, i * 4, i * 4 + 3)
+    data.fill(grey, i * 4, i * 4 + 3)
   }
 
-  const png = await image.getBuffer('image/png')
-  return `data:image/png;base64,${png.toString('base64')}`
+  const bytes = png.encode({width: IMAGE_SIZE, height: IMAGE_SIZE, data})
+  return `data:image/png;base64,${bytes.toString('base64')}`
 }
 
 export async function gallerySpec(samples: readonly GallerySample[], title = 'Evaluation images (green frame: right, red frame: wrong)'): Promise<TopLevelSpec> {

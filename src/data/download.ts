@@ -15,7 +15,6 @@ import {closeSync, createReadStream, openSync, writeSync} from 'node:fs'
 import {copyFile, mkdir, readFile, rename, rm, rmdir} from 'node:fs/promises'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
-import {finished} from 'node:stream/promises'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import {type Dispatcher, EnvHttpProxyAgent, interceptors, request} from 'undici'
@@ -470,34 +469,26 @@ async function attemptDownload(
       throw cannotWrite(temporary, error)
     }
 
-    // Flowing mode with synchronous writes: the body never pushes back, because
-    // undici 7 crashes the process (an assertion no code can catch) when a server
-    // closes the connection while the HTTP parser is paused for backpressure
-    // (nodejs/undici#5360), which servers that answer with Connection: close trigger.
-    let writeError: unknown
-    response.body.on('data', (chunk: Buffer) => {
-      if (writeError !== undefined) return
-      try {
-        writeAll(descriptor, chunk)
-      } catch (error) {
-        writeError = error
-        response.body.destroy()
-        return
-      }
-
-      hash.update(chunk)
-      bytes += chunk.length
-      sink?.update(bytes)
-    })
+    // Chunk by chunk, each written before the next is read: the body waits for the disk.
+    // (undici 7 could crash the process when a server closed the connection during
+    // that wait, nodejs/undici#5360; undici 8 finishes the response instead.)
     try {
-      await finished(response.body).catch((error: unknown) => {
-        if (writeError === undefined) throw classify(error, bytes, total)
-      })
+      for await (const chunk of response.body as AsyncIterable<Buffer>) {
+        try {
+          writeAll(descriptor, chunk)
+        } catch (error) {
+          throw cannotWrite(temporary, error)
+        }
+
+        hash.update(chunk)
+        bytes += chunk.length
+        sink?.update(bytes)
+      }
+    } catch (error) {
+      throw error instanceof UserError ? error : classify(error, bytes, total)
     } finally {
       closeSync(descriptor)
     }
-
-    if (writeError !== undefined) throw cannotWrite(temporary, writeError)
 
     const md5 = hash.digest('hex')
     if (md5 !== file.md5) {

@@ -9,7 +9,7 @@
  * - `cpu`: plain JavaScript, the reference the others are checked against.
  *
  * Everything heavy is imported lazily: `predict` pays neither for gradients nor
- * for the layers/webgl bundle that `@tensorflow/tfjs` drags in.
+ * for tfjs-layers, which brings them.
  */
 import {availableParallelism} from 'node:os'
 
@@ -79,12 +79,13 @@ let trainingEnabled: Promise<void> | undefined
 
 /**
  * Register what training needs and inference does not: the gradients of every
- * op (only the `@tensorflow/tfjs` bundle registers them in Node; tfjs-core's own
- * ESM files cannot be imported there) and the wasm training kernels. Idempotent.
+ * op (tfjs-layers' Node bundle registers them all on load, the same set as the
+ * `@tensorflow/tfjs` umbrella; tfjs-core's own ESM files cannot be imported in
+ * Node) and the wasm training kernels. Idempotent.
  */
 export function enableTraining(): Promise<void> {
   trainingEnabled ??= (async () => {
-    requireTfjs('@tensorflow/tfjs')
+    requireTfjs('@tensorflow/tfjs-layers')
     // The wasm package registers its own kernels on import; ours must come after to replace them.
     requireTfjs('@tensorflow/tfjs-backend-wasm')
     const {registerWasmKernels} = await import('./wasm-kernels.js')

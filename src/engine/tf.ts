@@ -12,8 +12,8 @@ const require = createRequire(import.meta.url)
  */
 export const tf: typeof Core = require('@tensorflow/tfjs-core')
 
-/** Load another tfjs CommonJS package (backends, the full bundle) the same way. */
-export function requireTfjs<T>(name: '@tensorflow/tfjs' | '@tensorflow/tfjs-backend-wasm' | '@tensorflow/tfjs-backend-cpu' | '@tensorflow/tfjs-layers'): T {
+/** Load another tfjs CommonJS package (backends, layers) the same way. */
+export function requireTfjs<T>(name: '@tensorflow/tfjs-backend-wasm' | '@tensorflow/tfjs-backend-cpu' | '@tensorflow/tfjs-layers'): T {
   return require(name) as T
 }
 
