@@ -1,11 +1,11 @@
 import {createHash} from 'node:crypto'
-import {mkdir} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {z} from 'zod'
 
 import {UserError} from '../errors.js'
-import {writeFileAtomic} from '../util/atomic.js'
+import {sweepTemporaries, writeFileAtomic} from '../util/atomic.js'
+import {makeFolder} from '../util/paths.js'
 import type {ArtifactFile} from './schemas.js'
 
 /**
@@ -34,16 +34,8 @@ function fsErrorCode(error: unknown): string | undefined {
 
 /** Create the artifact folder; a folder that cannot be created is the user's to fix. */
 export async function ensureArtifactDir(dir: string): Promise<void> {
-  try {
-    await mkdir(dir, {recursive: true})
-  } catch (error) {
-    const code = fsErrorCode(error)
-    if (code && USER_FS_ERRORS.has(code)) {
-      throw new UserError(`cannot create output folder ${dir} (${code}); choose a writable --output-dir`, {cause: error})
-    }
-
-    throw error
-  }
+  await makeFolder(dir, 'choose a writable --output-dir')
+  await sweepTemporaries(dir)
 }
 
 /** Write one artifact atomically into `dir` (which must exist) and describe what was written. */
@@ -52,6 +44,7 @@ export async function writeArtifactFile(dir: string, name: string, data: string 
   try {
     await writeFileAtomic(path, data)
   } catch (error) {
+    if (error instanceof UserError) throw error
     const code = fsErrorCode(error)
     if (code && USER_FS_ERRORS.has(code)) {
       throw new UserError(`cannot write ${path} (${code}); choose a writable --output-dir with free space`, {cause: error})

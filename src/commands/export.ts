@@ -3,7 +3,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 
 export default class Export extends BaseCommand {
-  static override description = `Export a checkpoint as a TensorFlow.js Layers model (model.json + weights.bin)
+  static override description = `Export a checkpoint as a TensorFlow.js Layers model (model.json + weights.<hash>.bin)
 
 Load it in a browser or Node with tf.loadLayersModel('…/model.json'). The model takes images [B, 28, 28, 1] with values in [0, 1], white ink on black (MNIST-preprocessed, as predict prepares them), normalises them itself in its first layer with the checkpoint's statistics, and outputs the probabilities of the classes 0, 5, 8 in that order. model.json's userDefinedMetadata records the classes and the normalisation.`
 
@@ -11,7 +11,7 @@ Load it in a browser or Node with tf.loadLayersModel('…/model.json'). The mode
 
   static override flags = {
     'checkpoint-path': Flags.string({description: 'checkpoint written by train (best.ckpt)', required: true}),
-    'output-dir': Flags.string({description: 'folder for model.json and weights.bin (created if missing; existing files are replaced)', required: true}),
+    'output-dir': Flags.string({description: 'folder for model.json and its weights file (created if missing; a previous export there is replaced)', required: true}),
   }
 
   async run(): Promise<void> {

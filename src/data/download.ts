@@ -10,9 +10,9 @@
  * verified bytes. A file already present with the right checksum, gzipped or
  * raw, is kept without any network I/O.
  */
-import {createHash, randomBytes} from 'node:crypto'
+import {createHash} from 'node:crypto'
 import {closeSync, createReadStream, openSync, writeSync} from 'node:fs'
-import {copyFile, mkdir, readFile, rename, rm, rmdir} from 'node:fs/promises'
+import {copyFile, readFile, rename, rm, rmdir} from 'node:fs/promises'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {setTimeout as sleep} from 'node:timers/promises'
@@ -25,6 +25,9 @@ import {UserError, errorMessage} from '../errors.js'
 import {parseIdxLabels} from './idx.js'
 import {NpmInterrupted, NpmSourceError, fetchFromNpm} from './npm-source.js'
 import {type ClassCounts, countByClass, formatClassCounts, suggestClassCounts} from './split.js'
+import {sweepTemporaries, temporaryPathFor} from '../util/atomic.js'
+import {beforeRename} from '../util/fault.js'
+import {makeFolder} from '../util/paths.js'
 
 /** Defaults of the download knobs; the command's flags show these too. */
 export const DOWNLOAD_DEFAULTS = {
@@ -162,7 +165,8 @@ class AttemptError extends Error {
 
 export class DownloadInterrupted extends UserError {
   constructor(dataDir: string) {
-    super(`download interrupted; no partial file was left in ${dataDir}, run the command again to resume`, {
+    // Truthful about what a rerun does: verified files are skipped, the interrupted one starts over.
+    super(`download interrupted; the partial file was removed and verified files in ${dataDir} are kept: run the command again to fetch the rest`, {
       exitCode: 130,
     })
     this.name = 'DownloadInterrupted'
@@ -177,12 +181,9 @@ export async function downloadMnist(options: DownloadOptions): Promise<DownloadS
   const log = options.log ?? (() => {})
   const status = options.status ?? (() => {})
 
-  let created: string | undefined
-  try {
-    created = await mkdir(dataDir, {recursive: true})
-  } catch (error) {
-    throw new UserError(`cannot create the data folder ${dataDir} (${errorMessage(error)}); choose another --data-dir`)
-  }
+  const created = await makeFolder(dataDir, 'choose another --data-dir')
+  // Partial files of an earlier run that was killed: a download starts each file over.
+  await sweepTemporaries(dataDir)
 
   // Created lazily: a run where every file is already verified opens no connection at all.
   let agent: EnvHttpProxyAgent | undefined
@@ -349,9 +350,10 @@ async function copySample(sampleDir: string, dataDir: string, files: ExpectedFil
     const started = performance.now()
     const source = path.join(sampleDir, file.name)
     const target = path.join(dataDir, file.name)
-    const temporary = path.join(dataDir, `.${file.name}.${process.pid}-${randomBytes(4).toString('hex')}.part`)
+    const temporary = temporaryPathFor(target, 'part')
     try {
       await copyFile(source, temporary)
+      beforeRename()
       await rename(temporary, target)
     } catch (error) {
       throw new UserError(`cannot copy the bundled sample ${source} to ${target} (${errorMessage(error)}); check the data folder's permissions`)
@@ -425,6 +427,15 @@ async function fetchFile(file: ExpectedFile, context: FetchContext): Promise<Dow
     )
   }
 
+  if (failures.every((failure) => failure.reason.startsWith('MD5 mismatch'))) {
+    // Waiting will not help: these mirrors serve other bytes than the official file.
+    throw new MirrorsFailed(
+      `every mirror serves different bytes for ${file.name} than the official file: ${tried}; pass a mirror that serves the official MNIST files with --mirror URL (repeatable)`,
+      `the mirrors serve different bytes for ${file.name} than the official file: ${tried}`,
+      list,
+    )
+  }
+
   throw new MirrorsFailed(
     `could not download ${file.name}: ${tried}; try again later, or pass another mirror with --mirror URL (repeatable)`,
     `could not download ${file.name} from the mirrors: ${tried}`,
@@ -440,7 +451,7 @@ async function attemptDownload(
 ): Promise<{bytes: number; md5: string}> {
   const {signal} = context.options
   // Same folder as the target, so the final rename is atomic and never crosses file systems.
-  const temporary = path.join(context.dataDir, `.${file.name}.${process.pid}-${randomBytes(4).toString('hex')}.part`)
+  const temporary = temporaryPathFor(target, 'part')
   let sink: ProgressSink | undefined
   let bytes = 0
   let total: number | undefined
@@ -496,6 +507,7 @@ async function attemptDownload(
       throw new AttemptError('next-mirror', `MD5 mismatch: got ${md5}, expected ${file.md5}`)
     }
 
+    beforeRename()
     await rename(temporary, target)
     return {bytes, md5}
   } finally {

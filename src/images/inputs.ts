@@ -3,10 +3,11 @@
  * images, an http(s) URL or `-` for stdin. A bad input becomes an error entry
  * for that input alone; the others are still read.
  */
-import {readdir, readFile, stat} from 'node:fs/promises'
+import {readdir, stat} from 'node:fs/promises'
 import path from 'node:path'
 
 import {UserError, errorMessage} from '../errors.js'
+import {UnreadableFile, readFileLimited, sizeAgainstLimit} from '../util/read.js'
 
 export const INPUT_DEFAULTS = {
   /** Larger than any sensible photo of a digit, small enough to hold in memory. */
@@ -30,12 +31,9 @@ export interface InputOptions {
   timeoutMs?: number
 }
 
-function formatBytes(count: number): string {
-  return count >= 1024 * 1024 ? `${(count / 1024 / 1024).toFixed(1)} MiB` : `${count} bytes`
-}
-
-function tooLarge(name: string, size: string, maxBytes: number): UserError {
-  return new UserError(`${name}: too large (${size}, the limit is ${formatBytes(maxBytes)}); shrink the image first`)
+/** `size` undefined: the limit was passed while reading, the whole size is unknown. */
+function tooLarge(name: string, size: number | undefined, maxBytes: number): UserError {
+  return new UserError(`${name}: too large (${sizeAgainstLimit(size, maxBytes)}); shrink the image first`)
 }
 
 function failed(name: string, error: unknown): Input {
@@ -43,6 +41,11 @@ function failed(name: string, error: unknown): Input {
 }
 
 function fileError(name: string, error: unknown): UserError {
+  if (error instanceof UnreadableFile) {
+    if (error.kind === 'not-a-file') return new UserError(`${name}: ${error.reason}; give an image file, or pipe the bytes in with "-"`)
+    return new UserError(`${name}: ${error.reason}; shrink the image first`)
+  }
+
   const code = (error as NodeJS.ErrnoException).code
   if (code === 'ENOENT') return new UserError(`${name}: no such file or folder; check the path`)
   if (code === 'EACCES' || code === 'EPERM') return new UserError(`${name}: permission denied; make it readable`)
@@ -51,10 +54,8 @@ function fileError(name: string, error: unknown): UserError {
 
 async function readImageFile(name: string, maxBytes: number): Promise<Input> {
   try {
-    const info = await stat(name)
-    // Checked before reading so a huge file is never loaded.
-    if (info.size > maxBytes) throw tooLarge(name, formatBytes(info.size), maxBytes)
-    return {name, bytes: await readFile(name)}
+    // Only regular files, and never more than maxBytes whatever stat says (0 for devices and /proc).
+    return {name, bytes: await readFileLimited(name, maxBytes)}
   } catch (error) {
     return failed(name, error instanceof UserError ? error : fileError(name, error))
   }
@@ -83,7 +84,7 @@ async function readStream(stream: AsyncIterable<unknown>, name: string, maxBytes
   for await (const chunk of stream) {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array)
     total += bytes.length
-    if (total > maxBytes) throw tooLarge(name, `more than ${formatBytes(maxBytes)}`, maxBytes)
+    if (total > maxBytes) throw tooLarge(name, undefined, maxBytes)
     chunks.push(bytes)
   }
 
@@ -117,7 +118,7 @@ async function fetchUrl(url: string, maxBytes: number, timeoutMs: number): Promi
     }
 
     const length = Number(response.headers.get('content-length') ?? Number.NaN)
-    if (length > maxBytes) throw tooLarge(url, formatBytes(length), maxBytes)
+    if (length > maxBytes) throw tooLarge(url, length, maxBytes)
     if (response.body === null) return {name: url, bytes: Buffer.alloc(0)}
     return {name: url, bytes: await readStream(response.body, url, maxBytes)}
   } catch (error) {

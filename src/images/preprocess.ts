@@ -309,7 +309,9 @@ export async function decodeImage(bytes: Buffer, name: string): Promise<GrayImag
   try {
     bitmap = decode(bytes)
   } catch (error) {
-    throw new UserError(`${name}: could not decode the ${kind} image, it is corrupt or truncated (${oneLine(errorMessage(error))}); re-export it`)
+    // The decoders' own texts speak of their internals ("read requests waiting on finished stream"): say what it means.
+    if (process.env.DEBUG) process.stderr.write(`${kind} decoder: ${oneLine(errorMessage(error))}\n`)
+    throw new UserError(`${name}: could not decode the ${kind} image, it is corrupt or truncated (its pixel data is damaged or cut short); re-export it`)
   }
 
   return orient(toGray(bitmap), header.orientation)

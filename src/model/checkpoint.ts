@@ -1,5 +1,4 @@
 import {createHash} from 'node:crypto'
-import {readFile} from 'node:fs/promises'
 import {basename} from 'node:path'
 
 import {z} from 'zod'
@@ -7,6 +6,7 @@ import {z} from 'zod'
 import {CLASSES} from '../config.js'
 import {UserError, errorMessage} from '../errors.js'
 import {writeFileAtomic} from '../util/atomic.js'
+import {UnreadableFile, readFileLimited} from '../util/read.js'
 import {packageVersion} from '../version.js'
 import {MODEL_KINDS, parameterSpecs} from './network.js'
 
@@ -23,6 +23,17 @@ import {MODEL_KINDS, parameterSpecs} from './network.js'
 const MAGIC = Buffer.from('DIGITCKP', 'ascii')
 const FORMAT_VERSION = 1
 const DIGEST_BYTES = 32
+/** Far above any checkpoint this package writes (the CNN's, with optimiser state, is under 1 MiB). */
+const MAX_CHECKPOINT_BYTES = 64 * 1024 * 1024
+
+/** The name of the first tensor holding NaN or ±Infinity, if any. */
+function firstNonFinite(tensors: Record<string, Float32Array>): string | undefined {
+  for (const [name, data] of Object.entries(tensors)) {
+    for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return name
+  }
+
+  return undefined
+}
 
 const TensorEntrySchema = z.object({name: z.string(), shape: z.array(z.number().int().nonnegative())})
 
@@ -88,6 +99,8 @@ type HeaderInput = Omit<CheckpointHeader, 'format' | 'formatVersion' | 'packageV
 
 export function encodeCheckpoint(header: HeaderInput, values: Record<string, Float32Array>, optimizer: Record<string, Float32Array> = {}): Buffer {
   const specs = parameterSpecs(header.model)
+  const diverged = firstNonFinite(values) ?? firstNonFinite(optimizer)
+  if (diverged) throw new UserError(`training diverged: ${diverged} holds NaN or infinite values, so no checkpoint was written; lower --learning-rate`)
   const tensors = Object.entries(specs).map(([name, spec]) => {
     const value = values[name]
     if (!value || value.length !== spec.shape.reduce((a, b) => a * b, 1)) throw new Error(`checkpoint value ${name} is missing or has the wrong size`)
@@ -168,6 +181,10 @@ export function decodeCheckpoint(bytes: Buffer, file: string): Checkpoint {
     if (!value || value.length !== spec.shape.reduce((a, b) => a * b, 1)) throw bad(`tensor ${tensor} is missing or has the wrong shape`)
   }
 
+  // A valid checksum only says the bytes are as written: a diverged model would predict nonsense (null probabilities).
+  const nonFinite = firstNonFinite(values) ?? firstNonFinite(optimizer)
+  if (nonFinite) throw bad(`tensor ${nonFinite} holds NaN or infinite values (the training that wrote it diverged)`)
+
   return {header, values, optimizer}
 }
 
@@ -183,8 +200,9 @@ export async function saveCheckpoint(
 export async function loadCheckpoint(file: string): Promise<Checkpoint> {
   let bytes: Buffer
   try {
-    bytes = await readFile(file)
+    bytes = await readFileLimited(file, MAX_CHECKPOINT_BYTES)
   } catch (error) {
+    if (error instanceof UnreadableFile) throw new UserError(`cannot read checkpoint ${file}: ${error.reason}; give the path of a .ckpt file`)
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'ENOENT') throw new UserError(`checkpoint ${file} not found; train a model first (digit-classification train)`)
     throw new UserError(`cannot read checkpoint ${file}: ${errorMessage(error)}`)

@@ -11,7 +11,8 @@
  * normalisation statistics and the classes are also recorded in model.json's
  * `userDefinedMetadata`, for whoever reads the file.
  */
-import {mkdir} from 'node:fs/promises'
+import {createHash} from 'node:crypto'
+import {readdir, rm} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {tf} from '../engine/tf.js'
@@ -20,7 +21,8 @@ import * as tfl from '@tensorflow/tfjs-layers'
 import {CLASSES, IMAGE_SIZE} from '../config.js'
 import {currentBackend, selectBackend} from '../engine/backend.js'
 import {UserError, errorMessage} from '../errors.js'
-import {writeFileAtomic} from '../util/atomic.js'
+import {sweepTemporaries, writeFileAtomic} from '../util/atomic.js'
+import {makeFolder} from '../util/paths.js'
 import {packageVersion} from '../version.js'
 import {type Checkpoint, checkpointId, loadCheckpoint} from './checkpoint.js'
 import {type ModelKind, parameterSpecs} from './network.js'
@@ -34,7 +36,19 @@ import {type ModelKind, parameterSpecs} from './network.js'
 const BN_EPSILON = 1e-5
 const BN_MOMENTUM_KERAS = 0.9
 
-export const EXPORT_FILES = {model: 'model.json', weights: 'weights.bin'} as const
+/**
+ * model.json, and its weights under a name derived from their SHA-256
+ * (`weights.<12 hex>.bin`): model.json names the exact bytes it was written
+ * with, so no interruption can pair it with another export's weights — for
+ * `tf.loadLayersModel` as much as for us.
+ */
+export const EXPORT_FILES = {model: 'model.json', weightsPrefix: 'weights.', weightsSuffix: '.bin'} as const
+
+export function weightsFileName(weights: Uint8Array): string {
+  return `${EXPORT_FILES.weightsPrefix}${createHash('sha256').update(weights).digest('hex').slice(0, 12)}${EXPORT_FILES.weightsSuffix}`
+}
+
+const WEIGHTS_FILE = /^weights(?:\.[\da-f]{12})?\.bin$/
 
 /** What model.json's `userDefinedMetadata` holds. */
 export interface ExportMetadata {
@@ -50,6 +64,9 @@ export interface ExportMetadata {
   /** Already applied by the model's first layer (`normalize`, a Rescaling layer): do not apply it again. */
   normalization: {method: 'standardize'; mean: number; std: number; appliedBy: 'normalize layer'}
 }
+
+/** What model.json's `userDefinedMetadata` holds once written: the metadata and the weights' full SHA-256. */
+export type WrittenExportMetadata = ExportMetadata & {weightsSha256: string}
 
 export interface ExportSummary {
   outputDir: string
@@ -112,14 +129,16 @@ export function buildLayersModel(checkpoint: Checkpoint): tfl.Sequential {
   return model
 }
 
-/** Write model.json and its weights file into `outputDir` (created if needed). */
+/**
+ * Write model.json and its weights file into `outputDir` (created if needed).
+ * Order: the new weights under their own name, then model.json (atomically),
+ * then the previous export's weights are removed. Killed at any point, the
+ * folder's model.json still names weights that are there and its own.
+ */
 export async function exportModel(checkpointPath: string, outputDir: string): Promise<ExportSummary> {
   const checkpoint = await loadCheckpoint(checkpointPath)
-  try {
-    await mkdir(outputDir, {recursive: true})
-  } catch (error) {
-    throw new UserError(`cannot create the output folder ${outputDir}: ${errorMessage(error)}; choose another --output-dir`)
-  }
+  await makeFolder(outputDir, 'choose another --output-dir')
+  await sweepTemporaries(outputDir)
 
   // Building layers needs a backend; plain JavaScript is enough to copy weights.
   if (currentBackend() === undefined) await selectBackend('cpu')
@@ -138,23 +157,30 @@ export async function exportModel(checkpointPath: string, outputDir: string): Pr
 
   const model = buildLayersModel(checkpoint)
   let bytes = 0
+  let weightsName = ''
   try {
     model.setUserDefinedMetadata(metadata as unknown as Record<string, unknown>)
     await model.save(
       tf.io.withSaveHandler(async (artifacts) => {
         const weights = new Uint8Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData))
+        weightsName = weightsFileName(weights)
         const json = JSON.stringify({
           format: artifacts.format,
           generatedBy: artifacts.generatedBy,
           convertedBy: artifacts.convertedBy ?? null,
           modelTopology: artifacts.modelTopology,
-          weightsManifest: [{paths: [EXPORT_FILES.weights], weights: artifacts.weightSpecs}],
-          userDefinedMetadata: artifacts.userDefinedMetadata,
+          weightsManifest: [{paths: [weightsName], weights: artifacts.weightSpecs}],
+          userDefinedMetadata: {...artifacts.userDefinedMetadata, weightsSha256: createHash('sha256').update(weights).digest('hex')},
         })
         // Weights first: model.json is what loaders open, so it only appears once its weights are complete.
-        await writeFileAtomic(join(outputDir, EXPORT_FILES.weights), weights)
+        await writeFileAtomic(join(outputDir, weightsName), weights)
         await writeFileAtomic(join(outputDir, EXPORT_FILES.model), json)
         bytes = weights.byteLength + Buffer.byteLength(json)
+        // Only now is the previous export's weights file unreferenced.
+        for (const name of await readdir(outputDir)) {
+          if (name !== weightsName && WEIGHTS_FILE.test(name)) await rm(join(outputDir, name), {force: true})
+        }
+
         return {modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts)}
       }),
     )
@@ -167,5 +193,5 @@ export async function exportModel(checkpointPath: string, outputDir: string): Pr
     model.dispose()
   }
 
-  return {outputDir, files: [EXPORT_FILES.model, EXPORT_FILES.weights], bytes, metadata}
+  return {outputDir, files: [EXPORT_FILES.model, weightsName], bytes, metadata}
 }

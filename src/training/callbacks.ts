@@ -1,9 +1,9 @@
-import {mkdir} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {type Selection, TRAINING_DEFAULTS} from '../config.js'
 import {createProgress, type Progress} from '../cli/progress.js'
 import {writeFileAtomic} from '../util/atomic.js'
+import {makeFolder} from '../util/paths.js'
 import {type EpochLog, EpochLogSchema} from './schema.js'
 import type {BatchInfo, Callback, TrainerState} from './trainer.js'
 
@@ -190,7 +190,7 @@ export class MetricsLogger implements Callback {
 
   async onEpochEnd(state: TrainerState): Promise<void> {
     const rows = state.history.map((log) => EpochLogSchema.parse(log))
-    await mkdir(join(this.dir, 'logs'), {recursive: true})
+    await makeFolder(join(this.dir, 'logs'), 'choose another --output-dir')
     const csv = [CSV_COLUMNS.join(','), ...rows.map((row) => CSV_COLUMNS.map((c) => String(row[c])).join(','))].join('\n')
     await writeFileAtomic(this.csvPath, `${csv}\n`)
     await writeFileAtomic(this.jsonPath, `${JSON.stringify(rows, null, 2)}\n`)

@@ -1,4 +1,4 @@
-import {mkdir, readdir, rm} from 'node:fs/promises'
+import {readdir, rm} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {CLASSES} from '../config.js'
@@ -10,8 +10,9 @@ import {UserError, errorMessage} from '../errors.js'
 import {fitTemperature, nllWithTemperature, softmaxWithTemperature} from '../evaluation/calibration.js'
 import {classificationReport} from '../evaluation/metrics.js'
 import {type Checkpoint, loadCheckpoint, saveCheckpoint} from '../model/checkpoint.js'
-import {writeFileAtomic} from '../util/atomic.js'
 import {formatModelSummary, modelSummary} from '../model/summary.js'
+import {sweepTemporaries, writeFileAtomic} from '../util/atomic.js'
+import {makeFolder} from '../util/paths.js'
 import {EarlyStopping, HookCallback, LastCheckpoint, MetricsLogger, ModelCheckpoint, ProgressReporter, ReduceLROnPlateau} from './callbacks.js'
 import {type Batchable, DigitModule, type Predictions, inverseFrequencyWeights} from './module.js'
 import {CONFIG_FILE, type TrainingConfig, configDocument, resolveTrainingConfig} from './config.js'
@@ -85,6 +86,8 @@ export async function runTraining(run: TrainRun, hooks: TrainHooks = {}): Promis
   const data = await prepareData(run.dataDir, config)
   const resumed = run.resume ? await loadResume(run, data) : undefined
   if (!run.resume) await prepareOutputDir(outputDir, run.force ?? false)
+  // Temporary files a killed run left behind (a run still writing keeps its own).
+  for (const folder of [outputDir, join(outputDir, 'logs')]) await sweepTemporaries(folder)
   await writeFileAtomic(join(outputDir, CONFIG_FILE), `${JSON.stringify(configDocument(config), null, 2)}\n`)
   const backend = await selectBackend(config.backend, {threads: config.num_workers, training: true})
   progress.write(`backend: ${backend.name} (${backend.threads} thread${backend.threads === 1 ? '' : 's'})\n`)
@@ -291,8 +294,9 @@ async function prepareOutputDir(dir: string, force: boolean): Promise<void> {
 
   try {
     for (const name of present) await rm(join(dir, name), {recursive: true, force: true})
-    await mkdir(dir, {recursive: true})
   } catch (error) {
-    throw new UserError(`cannot create the output folder ${dir} (${errorMessage(error)}); choose another --output-dir`)
+    throw new UserError(`cannot clear the output folder ${dir} (${errorMessage(error)}); choose another --output-dir`)
   }
+
+  await makeFolder(dir, 'choose another --output-dir')
 }

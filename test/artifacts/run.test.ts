@@ -199,7 +199,7 @@ describe('writeRunArtifacts', function () {
     await writeFile(blocker, 'not a folder')
     const error = await rejection(writeRunArtifacts(join(blocker, 'run'), fakeRunData()))
     expect(error).to.be.instanceOf(UserError)
-    expect(error.message).to.match(/cannot create output folder .*a-file\/run \(ENOTDIR\); choose a writable --output-dir/)
+    expect(error.message).to.match(/cannot use .*a-file as a folder: it is a file; choose a writable --output-dir/)
     expect(error.message).to.not.include('\n')
   })
 })

@@ -90,7 +90,7 @@ describe('digit-classification download-data', () => {
     }})
 
     expect(run.code).to.equal(143)
-    expect(oneErrorLine(run)).to.match(/download interrupted; no partial file was left/)
+    expect(oneErrorLine(run)).to.match(/download interrupted; the partial file was removed .*run the command again to fetch the rest$/)
     expect(existsSync(dataDir)).to.equal(false)
   })
 

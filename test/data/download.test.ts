@@ -319,7 +319,7 @@ describe('downloadMnist', () => {
     const error = await pending
 
     expect(error).to.be.instanceOf(DownloadInterrupted)
-    expect(error.message).to.match(/interrupted; no partial file was left/)
+    expect(error.message).to.match(/interrupted; the partial file was removed/)
     expect(existsSync(dataDir)).to.equal(false)
   })
 
@@ -348,7 +348,7 @@ describe('downloadMnist', () => {
     writeFileSync(path.join(parent, 'a-file'), 'x')
     const notAFolder = await rejection(downloadMnist(options({dataDir: path.join(parent, 'a-file', 'data')})))
     expect(notAFolder).to.be.instanceOf(UserError)
-    expect(notAFolder.message).to.match(/^cannot create the data folder .*a-file.*choose another --data-dir$/)
+    expect(notAFolder.message).to.match(/^cannot use .*a-file as a folder: it is a file; choose another --data-dir$/)
 
     // A folder where a file should be cannot be checked or replaced.
     mkdirSync(path.join(dataDir, IMAGES.name), {recursive: true})

@@ -76,7 +76,7 @@ describe('collectInputs', () => {
 
   it('refuses stdin that is too large or a terminal', async () => {
     const large = await collectInputs(['-'], {stdin: Readable.from([Buffer.alloc(600), Buffer.alloc(600)]), maxBytes: 1000})
-    expect(large[0].error?.message).to.equal('stdin: too large (more than 1000 bytes, the limit is 1000 bytes); shrink the image first')
+    expect(large[0].error?.message).to.equal('stdin: too large (more than the limit of 1000 bytes); shrink the image first')
     const terminal = Object.assign(Readable.from([]), {isTTY: true})
     const tty = await collectInputs(['-'], {stdin: terminal})
     expect(tty[0].error?.message).to.match(/^stdin: nothing is piped in for "-"; pipe an image/)
@@ -159,7 +159,7 @@ describe('collectInputs from URLs', () => {
       {name: `${base}/declared-large`, error: `${base}/declared-large: too large (5000 bytes, the limit is 1000 bytes); shrink the image first`},
       {
         name: `${base}/streamed-large`,
-        error: `${base}/streamed-large: too large (more than 1000 bytes, the limit is 1000 bytes); shrink the image first`,
+        error: `${base}/streamed-large: too large (more than the limit of 1000 bytes); shrink the image first`,
       },
       {name: `${base}/stall`, error: `${base}/stall: no complete answer within 0.3 s; check the URL or try again`},
       {name: `${base}/digit.png`, bytes: PNG_BYTES.toString()},

@@ -1,3 +1,4 @@
+import {createHash} from 'node:crypto'
 import {expect} from 'chai'
 import {mkdtempSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import http from 'node:http'
@@ -91,11 +92,12 @@ describe('export to the TensorFlow.js Layers format', function () {
     softmax = await train('softmax')
   })
 
-  it('writes model.json and weights.bin that tf.loadLayersModel reads back with the same probabilities as predict', async () => {
+  it('writes model.json and weights.<hash>.bin that tf.loadLayersModel reads back with the same probabilities as predict', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'export-cnn-'))
     const summary = await exportModel(cnn, dir)
-    expect(readdirSync(dir).sort()).to.deep.equal(['model.json', 'weights.bin'])
-    expect(summary.files).to.deep.equal(['model.json', 'weights.bin'])
+    expect(summary.files).to.have.length(2)
+    expect(summary.files[1]).to.match(/^weights\.[\da-f]{12}\.bin$/)
+    expect(readdirSync(dir).sort()).to.deep.equal(summary.files)
     const model = await tfl.loadLayersModel(fileHandler(dir))
     try {
       expect(model.layers.map((layer) => layer.getClassName())).to.deep.equal([
@@ -116,7 +118,12 @@ describe('export to the TensorFlow.js Layers format', function () {
     await exportModel(cnn, dir)
     const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'))
     expect(json.format).to.equal('layers-model')
-    expect(json.weightsManifest).to.deep.equal([{paths: ['weights.bin'], weights: json.weightsManifest[0].weights}])
+    const weightsName = readdirSync(dir).find((name) => name.startsWith('weights.'))!
+    expect(json.weightsManifest).to.deep.equal([{paths: [weightsName], weights: json.weightsManifest[0].weights}])
+    // The name and the recorded SHA-256 both bind model.json to its exact weights.
+    const sha = createHash('sha256').update(readFileSync(join(dir, weightsName))).digest('hex')
+    expect(json.userDefinedMetadata.weightsSha256).to.equal(sha)
+    expect(weightsName).to.equal(`weights.${sha.slice(0, 12)}.bin`)
     const {classes, normalization, output} = json.userDefinedMetadata
     expect(classes).to.deep.equal([0, 5, 8])
     expect(output).to.equal('probabilities')
@@ -181,15 +188,15 @@ describe('export to the TensorFlow.js Layers format', function () {
     const run = await cli(['export', '--checkpoint-path', cnn, '--output-dir', join(dir, 'web')])
     expect(run.code, run.stderr).to.equal(0)
     const summary = JSON.parse(run.stdout)
-    expect(summary.files).to.deep.equal(['model.json', 'weights.bin'])
+    expect(summary.files[0]).to.equal('model.json')
     expect(summary.metadata.classes).to.deep.equal([0, 5, 8])
-    expect(readdirSync(join(dir, 'web')).sort()).to.deep.equal(['model.json', 'weights.bin'])
+    expect(readdirSync(join(dir, 'web')).sort()).to.deep.equal(summary.files)
 
     expect(oneErrorLine(await cli(['export', '--checkpoint-path', join(ROOT, 'sample.png'), '--output-dir', dir]))).to.match(
       /^Error: sample\.png is not a usable checkpoint/,
     )
     expect(oneErrorLine(await cli(['export', '--checkpoint-path', cnn, '--output-dir', join(ROOT, 'sample.png', 'x')]))).to.match(
-      /^Error: cannot create the output folder .*sample\.png.*choose another --output-dir/,
+      /^Error: cannot use .*sample\.png as a folder: it is a file; choose another --output-dir/,
     )
     expect(oneErrorLine(await cli(['export', '--output-dir', dir]))).to.match(/Missing required flag checkpoint-path/)
   })

@@ -1,10 +1,10 @@
-import {mkdirSync} from 'node:fs'
 import {dirname} from 'node:path'
 
 import type {DatabaseSync, SQLInputValue} from 'node:sqlite'
 
 import type {ClassLabel} from '../../config.js'
 import {UserError, errorMessage} from '../../errors.js'
+import {makeFolderSync} from '../../util/paths.js'
 import {CREATE_MIGRATIONS_TABLE, MIGRATIONS_TABLE, pending} from './migrations.js'
 import {
   type HistoryPage,
@@ -30,13 +30,14 @@ export class SqliteStore implements PredictionStore {
 
   private constructor(readonly location: string) {
     try {
-      if (location !== ':memory:') mkdirSync(dirname(location), {recursive: true})
+      if (location !== ':memory:') makeFolderSync(dirname(location), 'choose another place with --database-url sqlite:FILE')
       const {DatabaseSync} = nodeSqlite()
       this.db = new DatabaseSync(location)
       // WAL lets the history page read while predictions are being written.
       this.db.exec('PRAGMA journal_mode = WAL')
       this.db.exec('PRAGMA busy_timeout = 5000')
     } catch (error) {
+      if (error instanceof UserError) throw error
       throw new UserError(`cannot open the prediction database ${location} (${errorMessage(error)}); check the folder is writable or pass --database-url`)
     }
   }
