@@ -37,7 +37,8 @@ export class SqliteStore implements PredictionStore {
       this.db.exec('PRAGMA journal_mode = WAL')
       this.db.exec('PRAGMA busy_timeout = 5000')
     } catch (error) {
-      if (error instanceof UserError) throw error
+      // The folder check's line already says what is wrong and what to do.
+      if (error instanceof UserError) throw new UserError(`cannot open the prediction database ${location}: ${error.message}`)
       throw new UserError(`cannot open the prediction database ${location} (${errorMessage(error)}); check the folder is writable or pass --database-url`)
     }
   }
