@@ -50,14 +50,15 @@ export async function run(args: string[], options: {env?: Record<string, string>
   return {code, signal, stdout, stderr}
 }
 
-/** One stderr line, no stack trace, non-zero exit. */
+/** The error is one line, the last on stderr (progress and the model summary may precede it); no stack trace, non-zero exit. */
 export function oneLine(result: Spawned): string {
   expect(result.code, result.stderr).to.not.equal(0)
   expect(result.signal, result.stderr).to.equal(null)
-  const lines = result.stderr.trimEnd().split('\n').filter((line) => !/^(backend: |eval: |epoch \d+\/\d+ |resuming )/.test(line))
-  expect(lines, result.stderr).to.have.length(1)
-  expect(lines[0]).to.match(/^Error: /)
-  return lines[0]
+  const lines = result.stderr.trimEnd().split('\n')
+  expect(lines.filter((line) => /^Error\b/.test(line)), result.stderr).to.have.length(1)
+  expect(lines.at(-1)).to.match(/^Error: /)
+  expect(result.stderr).to.not.match(/^\s+at |^\s*Code: /m)
+  return lines.at(-1)!
 }
 
 /** Temporary files (`.name.pid.hex.tmp` / `.part`) anywhere under `dir`. */
