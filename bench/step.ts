@@ -26,7 +26,7 @@ import {selectBackend} from '../src/engine/backend.js'
 import {plainTrainingLogits, plainWeightedCrossEntropy} from '../src/engine/reference.js'
 import {registerWasmKernels} from '../src/engine/wasm-kernels.js'
 import {loadCnnKernel, weightedSoftmaxLoss} from '../src/engine/cnn-kernel.js'
-import {preferWasmStepEngine} from '../src/engine/cnn-step.js'
+import {preferWasmStepEngine, trainingThreads} from '../src/engine/cnn-step.js'
 import {createNetwork, initialValues, type Network} from '../src/model/network.js'
 import {tapedTrainStep, trainStep} from '../src/model/step.js'
 import {Rng} from '../src/data/rng.js'
@@ -189,6 +189,8 @@ async function main(): Promise<void> {
   results.push(await measure('wasm-step', backend.threads, oneKernelStep, options.steps, options.batch))
   preferWasmStepEngine('kernel')
   const kernelResult = await measure('kernel', 1, oneKernelStep, options.steps, options.batch)
+  kernelResult.threads = trainingThreads()
+  // Phases of the one-instance step (on two threads each phase runs on half the images, plus the exchanges).
   kernelResult.profile = kernelPhases(options.steps, options.batch)
   results.push(kernelResult)
   if (options.cpuSteps > 0) {

@@ -320,8 +320,8 @@ static void bn_scale(const double *mean, const double *var, const float *gamma, 
   }
 }
 
-static void dense_forward(int batch) {
-  for (int b = 0; b < batch; b++) {
+static void dense_forward(int b0, int b1) {
+  for (int b = b0; b < b1; b++) {
     const float *f = flat + b * FEATURES;
     for (int k = 0; k < CLASSES; k++) {
       const float *w = wdt + k * FEATURES;
@@ -337,39 +337,6 @@ static void dense_forward(int batch) {
 static void transpose_dense(void) {
   for (int f = 0; f < FEATURES; f++)
     for (int k = 0; k < CLASSES; k++) wdt[k * FEATURES + f] = params[O_DK + f * CLASSES + k];
-}
-
-/*
- * Training-mode forward of `batch` images at cnn_input(): logits at
- * cnn_logits() (stride 4) and the batch statistics at cnn_batch_stats().
- */
-EXPORT void cnn_forward(int batch, float epsilon) {
-  float scale1[C1], shift1[C1], scale2[C2], shift2[C2];
-  double mean[C2], var[C2];
-  transpose_dense();
-  for (int b = 0; b < batch; b++) {
-    pad_input(b);
-    conv1_forward(b);
-  }
-  const double n1 = (double)batch * H1 * H1, n2 = (double)batch * H2 * H2;
-  combine(sum1, batch, C1, n1, mean);
-  for (int c = 0; c < C1; c++) mean1[c] = (float)mean[c];
-  for (int b = 0; b < batch; b++) centered_squares(z1 + b * H1 * H1 * C1, H1 * H1, C1, mean1, sq1 + b * C1);
-  combine(sq1, batch, C1, n1, var);
-  bn_scale(mean, var, params + O_G1, params + O_B1, C1, epsilon, mean1, inv1, scale1, shift1, batch_stats);
-  for (int b = 0; b < batch; b++) {
-    bn_relu_pool(z1 + b * H1 * H1 * C1, H1, C1, mean1, scale1, shift1, p1pad + b * PP * PP * C1 + (PP + 1) * C1, PP * C1, route1 + b * H2 * H2 * C1);
-    float *z = z2 + b * H2 * H2 * C2;
-    conv14(p1pad + b * PP * PP * C1, params + O_C2K, params + O_C2B, z, C1, C2);
-    channel_sums(z, H2 * H2, C2, sum2 + b * C2);
-  }
-  combine(sum2, batch, C2, n2, mean);
-  for (int c = 0; c < C2; c++) mean2[c] = (float)mean[c];
-  for (int b = 0; b < batch; b++) centered_squares(z2 + b * H2 * H2 * C2, H2 * H2, C2, mean2, sq2 + b * C2);
-  combine(sq2, batch, C2, n2, var);
-  bn_scale(mean, var, params + O_G2, params + O_B2, C2, epsilon, mean2, inv2, scale2, shift2, batch_stats + 2 * C1);
-  for (int b = 0; b < batch; b++) bn_relu_pool(z2 + b * H2 * H2 * C2, H2, C2, mean2, scale2, shift2, flat + b * FEATURES, H3 * C2, route2 + b * FEATURES);
-  dense_forward(batch);
 }
 
 /*
@@ -399,7 +366,7 @@ EXPORT void cnn_infer(int batch, float epsilon) {
     conv14(p1pad + b * PP * PP * C1, params + O_C2K, params + O_C2B, z, C1, C2);
     bn_relu_pool(z, H2, C2, mean, scale, shift, flat + b * FEATURES, H3 * C2, route2 + b * FEATURES);
   }
-  dense_forward(batch);
+  dense_forward(0, batch);
 }
 
 /* ---- backward --------------------------------------------------------------------------------- */
@@ -562,74 +529,176 @@ static void conv1_gradient(int b, float *dw, float *dbias) {
 /* Which half of the batch image b belongs to: its weight gradients are summed there. */
 static int half_of(int b, int batch) { return b < (batch + 1) / 2 ? 0 : 1; }
 
+/* ---- the training step, in phases ---------------------------------------------------------- */
+
+/*
+ * Phase p works on images [b0, b1) of a batch of `batch`. What a phase needs
+ * of the other images are their per-image sums (cnn_sums), which the host
+ * copies between instances when two workers share a batch, one half each;
+ * everything computed from them (means, variances, batch-norm coefficients)
+ * is then the same in both. cnn_forward and cnn_backward run every phase over
+ * the whole batch in one instance: the same operations in the same order.
+ *
+ *   0  conv1, per-image sums                 → sum1
+ *   1  batch mean 1, centred squares         → sq1
+ *   2  batch norm 1, ReLU, pool, conv2       → sum2
+ *   3  batch mean 2, centred squares         → sq2
+ *   4  batch norm 2, ReLU, pool, dense       → logits (host: dlogits)
+ *   5  dense backward, routed sums 2         → gsum2, gcsum2
+ *   6  block 2 backward, conv2 gradients     → gsum1, gcsum1
+ *   7  block 1 backward, conv1 gradients, the half's dense gradient
+ */
+static double bn_mean1[C1], bn_mean2[C2];
+static float scale1[C1], shift1[C1], scale2[C2], shift2[C2];
+
+static void phase_forward(int phase, int b0, int b1, int batch, float epsilon) {
+  const double n1 = (double)batch * H1 * H1, n2 = (double)batch * H2 * H2;
+  double var[C2];
+  switch (phase) {
+    case 0:
+      transpose_dense();
+      for (int b = b0; b < b1; b++) {
+        pad_input(b);
+        conv1_forward(b);
+      }
+      break;
+    case 1:
+      combine(sum1, batch, C1, n1, bn_mean1);
+      for (int c = 0; c < C1; c++) mean1[c] = (float)bn_mean1[c];
+      for (int b = b0; b < b1; b++) centered_squares(z1 + b * H1 * H1 * C1, H1 * H1, C1, mean1, sq1 + b * C1);
+      break;
+    case 2:
+      combine(sq1, batch, C1, n1, var);
+      bn_scale(bn_mean1, var, params + O_G1, params + O_B1, C1, epsilon, mean1, inv1, scale1, shift1, batch_stats);
+      for (int b = b0; b < b1; b++) {
+        bn_relu_pool(z1 + b * H1 * H1 * C1, H1, C1, mean1, scale1, shift1, p1pad + b * PP * PP * C1 + (PP + 1) * C1, PP * C1, route1 + b * H2 * H2 * C1);
+        float *z = z2 + b * H2 * H2 * C2;
+        conv14(p1pad + b * PP * PP * C1, params + O_C2K, params + O_C2B, z, C1, C2);
+        channel_sums(z, H2 * H2, C2, sum2 + b * C2);
+      }
+      break;
+    case 3:
+      combine(sum2, batch, C2, n2, bn_mean2);
+      for (int c = 0; c < C2; c++) mean2[c] = (float)bn_mean2[c];
+      for (int b = b0; b < b1; b++) centered_squares(z2 + b * H2 * H2 * C2, H2 * H2, C2, mean2, sq2 + b * C2);
+      break;
+    case 4:
+      combine(sq2, batch, C2, n2, var);
+      bn_scale(bn_mean2, var, params + O_G2, params + O_B2, C2, epsilon, mean2, inv2, scale2, shift2, batch_stats + 2 * C1);
+      for (int b = b0; b < b1; b++) bn_relu_pool(z2 + b * H2 * H2 * C2, H2, C2, mean2, scale2, shift2, flat + b * FEATURES, H3 * C2, route2 + b * FEATURES);
+      dense_forward(b0, b1);
+      break;
+  }
+}
+
+static void phase_backward(int phase, int b0, int b1, int batch) {
+  switch (phase) {
+    case 5:
+      zero(half_grads[0], N_PADDED);
+      zero(half_grads[1], N_PADDED);
+      zero(dwdt[0], CLASSES * FEATURES);
+      zero(dwdt[1], CLASSES * FEATURES);
+      for (int i = 0; i < 3; i++)
+        for (int bb = 0; bb < 3; bb++)
+          for (int c = 0; c < C1; c++)
+            for (int o = 0; o < C2; o++) w2t[((i * 3 + bb) * C2 + o) * C1 + c] = params[O_C2K + (((2 - i) * 3 + (2 - bb)) * C1 + c) * C2 + o];
+      /* Dense: dflat = dlogits·Wᵀ, dW = flatᵀ·dlogits, db = Σ dlogits. */
+      for (int b = b0; b < b1; b++) {
+        const float *f = flat + b * FEATURES;
+        float *df = dflat + b * FEATURES;
+        float *dw = dwdt[half_of(b, batch)];
+        float *g = half_grads[half_of(b, batch)];
+        const f4 d0 = SPLAT(dlogits[b * 4]), d1 = SPLAT(dlogits[b * 4 + 1]), d2 = SPLAT(dlogits[b * 4 + 2]);
+        for (int i = 0; i < FEATURES; i += 4) {
+          const f4 x = LD(f + i);
+          ST(df + i, MADD(d2, LD(wdt + 2 * FEATURES + i), MADD(d1, LD(wdt + FEATURES + i), MUL(d0, LD(wdt + i)))));
+          ST(dw + i, MADD(d0, x, LD(dw + i)));
+          ST(dw + FEATURES + i, MADD(d1, x, LD(dw + FEATURES + i)));
+          ST(dw + 2 * FEATURES + i, MADD(d2, x, LD(dw + 2 * FEATURES + i)));
+        }
+        for (int k = 0; k < CLASSES; k++) g[O_DB + k] += dlogits[b * 4 + k];
+      }
+      for (int b = b0; b < b1; b++)
+        routed_sums(z2 + b * H2 * H2 * C2, dflat + b * FEATURES, route2 + b * FEATURES, H2, C2, mean2, gsum2 + b * C2, gcsum2 + b * C2);
+      break;
+    case 6: {
+      float dgamma[C2], dbeta[C2];
+      bn_backward_coefficients(gsum2, gcsum2, batch, C2, (double)batch * H2 * H2, params + O_G2, inv2, bn_a2, bn_k2, bn_off2, dgamma, dbeta);
+      for (int c = 0; c < C2; c++) grads[O_G2 + c] = dgamma[c], grads[O_B2 + c] = dbeta[c];
+      for (int b = b0; b < b1; b++) {
+        float *g = half_grads[half_of(b, batch)];
+        dz2_image(b, g + O_C2B);
+        conv2_filter_gradient(b, g + O_C2K);
+        conv14(dz2pad + b * PP * PP * C2, w2t, 0, dp1 + b * H2 * H2 * C1, C2, C1);
+        routed_sums(z1 + b * H1 * H1 * C1, dp1 + b * H2 * H2 * C1, route1 + b * H2 * H2 * C1, H1, C1, mean1, gsum1 + b * C1, gcsum1 + b * C1);
+      }
+      break;
+    }
+    case 7: {
+      float dgamma[C1], dbeta[C1];
+      bn_backward_coefficients(gsum1, gcsum1, batch, C1, (double)batch * H1 * H1, params + O_G1, inv1, bn_a1, bn_k1, bn_off1, dgamma, dbeta);
+      for (int c = 0; c < C1; c++) grads[O_G1 + c] = dgamma[c], grads[O_B1 + c] = dbeta[c];
+      for (int b = b0; b < b1; b++) {
+        float *g = half_grads[half_of(b, batch)];
+        conv1_gradient(b, g + O_C1K, g + O_C1B);
+      }
+      for (int h = 0; h < 2; h++) {
+        if (b1 <= b0 || half_of(b0, batch) > h || half_of(b1 - 1, batch) < h) continue;
+        for (int f = 0; f < FEATURES; f++)
+          for (int k = 0; k < CLASSES; k++) half_grads[h][O_DK + f * CLASSES + k] = dwdt[h][k * FEATURES + f];
+      }
+      break;
+    }
+  }
+}
+
+/* One phase of the step over images [b0, b1) (see above). */
+EXPORT void cnn_phase(int phase, int b0, int b1, int batch, float epsilon) {
+  if (phase < 5) phase_forward(phase, b0, b1, batch, epsilon);
+  else phase_backward(phase, b0, b1, batch);
+}
+
+/* The per-image sums phase `phase` leaves for the others: pointer, and floats per image (cnn_sums_width). */
+EXPORT float *cnn_sums(int phase) {
+  switch (phase) {
+    case 0: return sum1;
+    case 1: return sq1;
+    case 2: return sum2;
+    case 3: return sq2;
+    case 5: return gsum2;
+    case 6: return gsum1;
+    default: return 0;
+  }
+}
+EXPORT float *cnn_sums_pair(int phase) { return phase == 5 ? gcsum2 : phase == 6 ? gcsum1 : 0; }
+EXPORT int cnn_sums_width(int phase) { return phase == 0 || phase == 1 || phase == 6 ? C1 : phase == 2 || phase == 3 || phase == 5 ? C2 : 0; }
+EXPORT float *cnn_half_grads(int h) { return half_grads[h]; }
+
+/* grads = first half + second half (batch-norm γ and β come whole from their phases). */
+EXPORT void cnn_combine(void) {
+  for (int i = 0; i < N_PARAMS; i++) {
+    if (i >= O_G1 && i < O_C2K) continue;
+    if (i >= O_G2 && i < O_DK) continue;
+    grads[i] = half_grads[0][i] + half_grads[1][i];
+  }
+}
+
+/*
+ * Training-mode forward of `batch` images at cnn_input(): logits at
+ * cnn_logits() (stride 4) and the batch statistics at cnn_batch_stats().
+ */
+EXPORT void cnn_forward(int batch, float epsilon) {
+  for (int phase = 0; phase < 5; phase++) phase_forward(phase, 0, batch, batch, epsilon);
+}
+
 /*
  * Backward of the last cnn_forward, given dL/dlogits at cnn_dlogits() (stride
  * 4): the gradients of every parameter at cnn_grads(), in the layout of
  * cnn_params().
  */
 EXPORT void cnn_backward(int batch) {
-  zero(half_grads[0], N_PADDED);
-  zero(half_grads[1], N_PADDED);
-  zero(dwdt[0], CLASSES * FEATURES);
-  zero(dwdt[1], CLASSES * FEATURES);
-  for (int i = 0; i < 3; i++)
-    for (int bb = 0; bb < 3; bb++)
-      for (int c = 0; c < C1; c++)
-        for (int o = 0; o < C2; o++) w2t[((i * 3 + bb) * C2 + o) * C1 + c] = params[O_C2K + (((2 - i) * 3 + (2 - bb)) * C1 + c) * C2 + o];
-
-  /* Dense: dflat = dlogits·Wᵀ, dW = flatᵀ·dlogits, db = Σ dlogits. */
-  for (int b = 0; b < batch; b++) {
-    const float *f = flat + b * FEATURES;
-    float *df = dflat + b * FEATURES;
-    float *dw = dwdt[half_of(b, batch)];
-    float *g = half_grads[half_of(b, batch)];
-    const f4 d0 = SPLAT(dlogits[b * 4]), d1 = SPLAT(dlogits[b * 4 + 1]), d2 = SPLAT(dlogits[b * 4 + 2]);
-    for (int i = 0; i < FEATURES; i += 4) {
-      const f4 x = LD(f + i);
-      ST(df + i, MADD(d2, LD(wdt + 2 * FEATURES + i), MADD(d1, LD(wdt + FEATURES + i), MUL(d0, LD(wdt + i)))));
-      ST(dw + i, MADD(d0, x, LD(dw + i)));
-      ST(dw + FEATURES + i, MADD(d1, x, LD(dw + FEATURES + i)));
-      ST(dw + 2 * FEATURES + i, MADD(d2, x, LD(dw + 2 * FEATURES + i)));
-    }
-    for (int k = 0; k < CLASSES; k++) g[O_DB + k] += dlogits[b * 4 + k];
-  }
-
-  /* Second block. */
-  for (int b = 0; b < batch; b++)
-    routed_sums(z2 + b * H2 * H2 * C2, dflat + b * FEATURES, route2 + b * FEATURES, H2, C2, mean2, gsum2 + b * C2, gcsum2 + b * C2);
-  {
-    float dgamma[C2], dbeta[C2];
-    bn_backward_coefficients(gsum2, gcsum2, batch, C2, (double)batch * H2 * H2, params + O_G2, inv2, bn_a2, bn_k2, bn_off2, dgamma, dbeta);
-    for (int c = 0; c < C2; c++) grads[O_G2 + c] = dgamma[c], grads[O_B2 + c] = dbeta[c];
-  }
-  for (int b = 0; b < batch; b++) {
-    float *g = half_grads[half_of(b, batch)];
-    dz2_image(b, g + O_C2B);
-    conv2_filter_gradient(b, g + O_C2K);
-    conv14(dz2pad + b * PP * PP * C2, w2t, 0, dp1 + b * H2 * H2 * C1, C2, C1);
-  }
-
-  /* First block. */
-  for (int b = 0; b < batch; b++)
-    routed_sums(z1 + b * H1 * H1 * C1, dp1 + b * H2 * H2 * C1, route1 + b * H2 * H2 * C1, H1, C1, mean1, gsum1 + b * C1, gcsum1 + b * C1);
-  {
-    float dgamma[C1], dbeta[C1];
-    bn_backward_coefficients(gsum1, gcsum1, batch, C1, (double)batch * H1 * H1, params + O_G1, inv1, bn_a1, bn_k1, bn_off1, dgamma, dbeta);
-    for (int c = 0; c < C1; c++) grads[O_G1 + c] = dgamma[c], grads[O_B1 + c] = dbeta[c];
-  }
-  for (int b = 0; b < batch; b++) {
-    float *g = half_grads[half_of(b, batch)];
-    conv1_gradient(b, g + O_C1K, g + O_C1B);
-  }
-
-  /* The two halves, in order. */
-  for (int f = 0; f < FEATURES; f++)
-    for (int k = 0; k < CLASSES; k++) half_grads[0][O_DK + f * CLASSES + k] = dwdt[0][k * FEATURES + f], half_grads[1][O_DK + f * CLASSES + k] = dwdt[1][k * FEATURES + f];
-  for (int i = 0; i < N_PARAMS; i++) {
-    if (i >= O_G1 && i < O_C2K) continue;
-    if (i >= O_G2 && i < O_DK) continue;
-    grads[i] = half_grads[0][i] + half_grads[1][i];
-  }
+  for (int phase = 5; phase < 8; phase++) phase_backward(phase, 0, batch, batch);
+  cnn_combine();
 }
 
 /*

@@ -14,7 +14,6 @@
 import {readFileSync} from 'node:fs'
 
 import {CLASSES, IMAGE_SIZE, PIXELS} from '../config.js'
-import {parameterSpecs} from '../model/network.js'
 
 /** The trainable parameters in the kernel's order: the network's own, which is also what checkpoints and Adam's slots follow. */
 export const KERNEL_PARAMETERS = [
@@ -34,6 +33,9 @@ export type KernelParameter = (typeof KERNEL_PARAMETERS)[number]
 
 /** The running statistics the evaluation forward reads, in the kernel's order. */
 export const KERNEL_RUNNING = ['bn1.movingMean', 'bn1.movingVariance', 'bn2.movingMean', 'bn2.movingVariance'] as const
+
+/** Channels of each running statistic, in the order of KERNEL_RUNNING. */
+const RUNNING_WIDTHS = [16, 16, 32, 32]
 
 export const KERNEL_FILE = new URL('../../kernels/cnn.wasm', import.meta.url)
 
@@ -57,6 +59,12 @@ interface Exports {
   cnn_forward(batch: number, epsilon: number): void
   cnn_infer(batch: number, epsilon: number): void
   cnn_backward(batch: number): void
+  cnn_phase(phase: number, b0: number, b1: number, batch: number, epsilon: number): void
+  cnn_sums(phase: number): number
+  cnn_sums_pair(phase: number): number
+  cnn_sums_width(phase: number): number
+  cnn_half_grads(half: number): number
+  cnn_combine(): void
   cnn_adam(step: number, beta1: number, beta2: number, oneMinusBeta1: number, oneMinusBeta2: number, epsilon: number, correction1: number, correction2: number): void
 }
 
@@ -83,29 +91,37 @@ export class CnnKernel {
   constructor(instance: WebAssembly.Instance) {
     this.exports = instance.exports as unknown as Exports
     const e = this.exports
-    const specs = parameterSpecs('cnn')
     if (e.cnn_parameter_count() !== KERNEL_PARAMETERS.length || e.cnn_image_size() !== IMAGE_SIZE || e.cnn_classes() !== CLASSES.length) {
-      throw new Error('kernels/cnn.wasm does not match the network description (rebuild it with npm run build:kernels)')
+      throw new Error('kernels/cnn.wasm does not match this package (rebuild it with npm run build:kernels)')
     }
 
     const offsets = {} as Record<KernelParameter, {offset: number; size: number}>
     let count = 0
     for (const [i, name] of KERNEL_PARAMETERS.entries()) {
-      const spec = specs[name]
-      const size = e.cnn_parameter_size(i)
-      if (!spec?.trainable || spec.shape.reduce((a, b) => a * b, 1) !== size) throw new Error(`kernels/cnn.wasm: parameter ${name} has ${size} values, the network ${spec?.shape.join('×')}`)
-      offsets[name] = {offset: e.cnn_parameter_offset(i), size}
-      count = Math.max(count, offsets[name].offset + size)
-    }
-
-    const trainable = Object.entries(specs).filter(([, spec]) => spec.trainable).map(([name]) => name)
-    if (trainable.join() !== KERNEL_PARAMETERS.join()) throw new Error(`kernels/cnn.wasm: the network's parameters are ${trainable.join(', ')}`)
-    for (const [i, name] of KERNEL_RUNNING.entries()) {
-      if (specs[name]?.shape[0] !== (i < 2 ? 16 : 32)) throw new Error(`kernels/cnn.wasm: running statistic ${name} does not match the network`)
+      offsets[name] = {offset: e.cnn_parameter_offset(i), size: e.cnn_parameter_size(i)}
+      count = Math.max(count, offsets[name].offset + offsets[name].size)
     }
 
     this.offsets = offsets
     this.parameterCount = count
+  }
+
+  /**
+   * Check the kernel's parameters against the network description
+   * (`parameterSpecs('cnn')`): the same trainable parameters in the same order
+   * with the same sizes, and running statistics of the kernel's widths.
+   */
+  checkLayout(specs: Record<string, {shape: number[]; trainable: boolean}>): void {
+    const trainable = Object.entries(specs).filter(([, spec]) => spec.trainable).map(([name]) => name)
+    if (trainable.join() !== KERNEL_PARAMETERS.join()) throw new Error(`kernels/cnn.wasm: the network's parameters are ${trainable.join(', ')}, the kernel's ${KERNEL_PARAMETERS.join(', ')}`)
+    for (const name of KERNEL_PARAMETERS) {
+      const size = specs[name].shape.reduce((a, b) => a * b, 1)
+      if (size !== this.offsets[name].size) throw new Error(`kernels/cnn.wasm: parameter ${name} has ${this.offsets[name].size} values, the network ${specs[name].shape.join('×')}`)
+    }
+
+    for (const [i, name] of KERNEL_RUNNING.entries()) {
+      if (specs[name]?.shape[0] !== RUNNING_WIDTHS[i]) throw new Error(`kernels/cnn.wasm: running statistic ${name} does not match the network`)
+    }
   }
 
   private f32(pointer: number, length: number): Float32Array {
@@ -145,33 +161,81 @@ export class CnnKernel {
     return packed.subarray(offset, offset + size)
   }
 
-  private reserve(batch: number): void {
+  /** Images the buffers hold (they only grow). */
+  private capacity = 0
+
+  reserve(batch: number): void {
     if (!this.exports.cnn_reserve(batch)) throw new Error(`the CNN kernel cannot hold a batch of ${batch} images (out of memory)`)
+    this.capacity = Math.max(this.capacity, batch)
+  }
+
+  /** Images [b0, b1) of `images` (a whole batch of `batch`) into the kernel's input. */
+  setInput(images: Float32Array, b0: number, b1: number, batch: number): void {
+    this.reserve(batch)
+    this.f32(this.exports.cnn_input() + 4 * b0 * PIXELS, (b1 - b0) * PIXELS).set(images.subarray(b0 * PIXELS, b1 * PIXELS))
+  }
+
+  /** One phase of the training step over images [b0, b1) (kernels/cnn.c). */
+  phase(phase: number, b0: number, b1: number, batch: number, epsilon: number): void {
+    this.exports.cnn_phase(phase, b0, b1, batch, epsilon)
+  }
+
+  /** The per-image sums a phase leaves, as views over the whole capacity (one or two arrays). */
+  sums(phase: number): Float32Array[] {
+    const width = this.sumsWidth(phase)
+    const pair = this.exports.cnn_sums_pair(phase)
+    const first = this.f32(this.exports.cnn_sums(phase), this.capacity * width)
+    return pair ? [first, this.f32(pair, this.capacity * width)] : [first]
+  }
+
+  sumsWidth(phase: number): number {
+    return this.exports.cnn_sums_width(phase)
+  }
+
+  /** Logits of images [b0, b1) of the last forward, [n × 3]. */
+  logits(b0: number, b1: number): Float32Array {
+    const raw = this.f32(this.exports.cnn_logits() + 4 * b0 * LOGIT_STRIDE, (b1 - b0) * LOGIT_STRIDE)
+    const out = new Float32Array((b1 - b0) * CLASSES.length)
+    for (let b = 0; b < b1 - b0; b++) for (let k = 0; k < CLASSES.length; k++) out[b * CLASSES.length + k] = raw[b * LOGIT_STRIDE + k]
+    return out
+  }
+
+  /** dL/dlogits [n × 3] of images from b0 on. */
+  setDLogits(dLogits: Float32Array, b0: number): void {
+    const n = dLogits.length / CLASSES.length
+    const raw = this.f32(this.exports.cnn_dlogits() + 4 * b0 * LOGIT_STRIDE, n * LOGIT_STRIDE)
+    for (let b = 0; b < n; b++) for (let k = 0; k < CLASSES.length; k++) raw[b * LOGIT_STRIDE + k] = dLogits[b * CLASSES.length + k]
+  }
+
+  /** The weight gradients summed over one half of the batch. */
+  halfGrads(half: 0 | 1): Float32Array {
+    return this.f32(this.exports.cnn_half_grads(half), this.parameterCount)
+  }
+
+  /** grads = first half + second half. */
+  combine(): void {
+    this.exports.cnn_combine()
   }
 
   private load(images: Float32Array, batch: number): void {
-    this.reserve(batch)
-    this.f32(this.exports.cnn_input(), batch * PIXELS).set(images.subarray(0, batch * PIXELS))
-  }
-
-  private readLogits(batch: number): Float32Array {
-    const raw = this.f32(this.exports.cnn_logits(), batch * LOGIT_STRIDE)
-    const out = new Float32Array(batch * CLASSES.length)
-    for (let b = 0; b < batch; b++) for (let k = 0; k < CLASSES.length; k++) out[b * CLASSES.length + k] = raw[b * LOGIT_STRIDE + k]
-    return out
+    this.setInput(images, 0, batch, batch)
   }
 
   /** Training-mode forward (batch statistics) of `batch` normalised images [B × 784]: logits [B × 3]. */
   forward(images: Float32Array, batch: number, epsilon: number): Float32Array {
     this.load(images, batch)
     this.exports.cnn_forward(batch, epsilon)
-    return this.readLogits(batch)
+    return this.logits(0, batch)
   }
 
   /** Gradients of every parameter (at `grads`) for dL/dlogits [B × 3] of the last `forward`. */
   backward(dLogits: Float32Array, batch: number): void {
-    const raw = this.f32(this.exports.cnn_dlogits(), batch * LOGIT_STRIDE)
-    for (let b = 0; b < batch; b++) for (let k = 0; k < CLASSES.length; k++) raw[b * LOGIT_STRIDE + k] = dLogits[b * CLASSES.length + k]
+    this.setDLogits(dLogits, 0)
+    this.exports.cnn_backward(batch)
+  }
+
+  /** As `backward`, with dL/dlogits already written (`setDLogits`). */
+  backwardFromSet(batch: number): void {
     this.exports.cnn_backward(batch)
   }
 
@@ -188,7 +252,7 @@ export class CnnKernel {
       const batch = Math.min(chunk, count - start)
       this.load(images.subarray(start * PIXELS), batch)
       this.exports.cnn_infer(batch, epsilon)
-      out.set(this.readLogits(batch), start * CLASSES.length)
+      out.set(this.logits(0, batch), start * CLASSES.length)
     }
 
     return out
@@ -203,6 +267,12 @@ let compiled: WebAssembly.Module | null | undefined
  * missing from the installation.
  */
 export function loadCnnKernel(): CnnKernel | undefined {
+  const module = kernelModule()
+  return module ? new CnnKernel(new WebAssembly.Instance(module, {})) : undefined
+}
+
+/** The compiled module (once per process), or undefined where it does not validate or is missing. */
+export function kernelModule(): WebAssembly.Module | undefined {
   if (compiled === undefined) {
     let bytes: Uint8Array<ArrayBuffer>
     try {
@@ -215,19 +285,23 @@ export function loadCnnKernel(): CnnKernel | undefined {
     compiled = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null
   }
 
-  return compiled ? new CnnKernel(new WebAssembly.Instance(compiled, {})) : undefined
+  return compiled ?? undefined
 }
 
 /**
  * Weighted cross-entropy of logits [B × 3] (PyTorch's `CrossEntropyLoss(weight=w)`:
  * Σ w[yᵢ]·nllᵢ / Σ w[yᵢ]), the number of correct predictions, and dL/dlogits
- * = (softmax − onehot)·w[yᵢ]/Σw, in float64.
+ * = (softmax − onehot)·w[yᵢ]/Σw, in float64. For part of a batch, pass the
+ * whole batch's Σ w[yᵢ].
  */
-export function weightedSoftmaxLoss(logits: Float32Array, labels: ArrayLike<number>, classWeights: ArrayLike<number>): {loss: number; correct: number; dLogits: Float32Array} {
+export function weightedSoftmaxLoss(
+  logits: Float32Array,
+  labels: ArrayLike<number>,
+  classWeights: ArrayLike<number>,
+  weightSum = batchWeight(labels, classWeights),
+): {loss: number; correct: number; dLogits: Float32Array} {
   const classes = CLASSES.length
   const batch = labels.length
-  let weightSum = 0
-  for (let b = 0; b < batch; b++) weightSum += classWeights[labels[b]]
   const dLogits = new Float32Array(batch * classes)
   let loss = 0
   let correct = 0
@@ -246,4 +320,11 @@ export function weightedSoftmaxLoss(logits: Float32Array, labels: ArrayLike<numb
   }
 
   return {loss, correct, dLogits}
+}
+
+/** Σ w[yᵢ] over a batch. */
+export function batchWeight(labels: ArrayLike<number>, classWeights: ArrayLike<number>): number {
+  let sum = 0
+  for (let b = 0; b < labels.length; b++) sum += classWeights[labels[b]]
+  return sum
 }

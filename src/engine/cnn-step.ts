@@ -12,8 +12,10 @@ import {tf} from './tf.js'
 import type {BackendWasm} from '@tensorflow/tfjs-backend-wasm'
 
 import {adamState, advanceAdam} from './adam.js'
-import {type CnnKernel, KERNEL_PARAMETERS, KERNEL_RUNNING, loadCnnKernel, weightedSoftmaxLoss} from './cnn-kernel.js'
-import {BN_EPSILON, type Network, blendRunningStatistic, unbiasFactor} from '../model/network.js'
+import {currentBackend} from './backend.js'
+import {type CnnKernel, KERNEL_PARAMETERS, KERNEL_RUNNING, batchWeight, kernelModule, loadCnnKernel, weightedSoftmaxLoss} from './cnn-kernel.js'
+import {ParallelStep, halves} from './cnn-parallel.js'
+import {BN_EPSILON, type Network, blendRunningStatistic, parameterSpecs, unbiasFactor} from '../model/network.js'
 
 /** Which engine trains the CNN on wasm: our kernel where relaxed SIMD validates, else tfjs's XNNPACK. */
 export type WasmStepEngine = 'kernel' | 'xnnpack'
@@ -29,8 +31,41 @@ export function preferWasmStepEngine(engine: WasmStepEngine): void {
 /** The kernel, when it is the chosen engine, the backend is wasm and this WebAssembly runs it. */
 export function stepKernel(): CnnKernel | undefined {
   if (preferred !== 'kernel' || tf.getBackend() !== 'wasm') return undefined
-  if (kernel === undefined) kernel = loadCnnKernel() ?? null
+  if (kernel === undefined) {
+    kernel = loadCnnKernel() ?? null
+    kernel?.checkLayout(parameterSpecs('cnn'))
+  }
+
   return kernel ?? undefined
+}
+
+let parallel: ParallelStep | null | undefined
+
+/** Threads the last kernel step ran on. */
+let lastThreads = 1
+
+export function trainingThreads(): number {
+  return lastThreads
+}
+
+/**
+ * The second thread, when the backend was given two or more (`--num-workers`,
+ * capped at the machine's cores) and the batch can be split; null once it
+ * failed to start (the step then stays on one thread).
+ */
+function parallelStep(cnn: CnnKernel, batch: number): ParallelStep | undefined {
+  if (batch < 2 || (currentBackend()?.threads ?? 1) < 2 || parallel === null) return undefined
+  if (parallel && parallel.maxBatch >= batch) return parallel
+  parallel?.dispose()
+  try {
+    parallel = new ParallelStep(cnn, kernelModule()!, Math.max(batch, 64))
+  } catch (error) {
+    parallel = null
+    process.emitWarning(`training continues on one thread: the second one did not start (${(error as Error).message})`)
+    return undefined
+  }
+
+  return parallel
 }
 
 /** Which engine a CNN step on the current backend runs. */
@@ -79,9 +114,33 @@ export function kernelTrainStep(
     cnn.slice(v, name).set(view(slots[i].v))
   }
 
-  const logits = cnn.forward(view(x), batch, BN_EPSILON)
-  const {loss, correct, dLogits} = weightedSoftmaxLoss(logits, labels.dataSync(), classWeights.dataSync())
-  cnn.backward(dLogits, batch)
+  // The loss of each half, added: the same bits whether one thread or two computed them.
+  const images = view(x)
+  const y = labels.dataSync()
+  const w = classWeights.dataSync()
+  const weightSum = batchWeight(y, w)
+  const sides = halves(batch)
+  let loss = 0
+  let correct = 0
+  const lossOf = ([b0, b1]: [number, number]) => {
+    const part = weightedSoftmaxLoss(cnn.logits(b0, b1), y.subarray(b0, b1), w, weightSum)
+    cnn.setDLogits(part.dLogits, b0)
+    loss += part.loss
+    correct += part.correct
+  }
+
+  const twoThreads = parallelStep(cnn, batch)
+  lastThreads = twoThreads ? 2 : 1
+  if (twoThreads) {
+    const [theirLoss, theirCorrect] = twoThreads.gradients(images, y, w, weightSum, BN_EPSILON, lossOf)
+    loss += theirLoss
+    correct += theirCorrect
+  } else {
+    cnn.forward(images, batch, BN_EPSILON)
+    for (const side of sides) lossOf(side)
+    cnn.backwardFromSet(batch)
+  }
+
   cnn.adam(settings)
 
   // Views again: the forward pass may have grown the kernel's memory.

@@ -1,6 +1,6 @@
 import {execFile, execFileSync} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {availableParallelism, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
 
@@ -8,7 +8,8 @@ import {expect} from 'chai'
 import * as tf from '@tensorflow/tfjs-core'
 
 import {CLANG, KERNELS, buildKernels, sha256} from '../../scripts/build-kernels.js'
-import {type CnnKernel, KERNEL_PARAMETERS, loadCnnKernel, weightedSoftmaxLoss} from '../../src/engine/cnn-kernel.js'
+import {type CnnKernel, KERNEL_PARAMETERS, batchWeight, kernelModule, loadCnnKernel, weightedSoftmaxLoss} from '../../src/engine/cnn-kernel.js'
+import {ParallelStep, halves} from '../../src/engine/cnn-parallel.js'
 import {preferWasmStepEngine, wasmStepEngine} from '../../src/engine/cnn-step.js'
 import {plainTrainingLogits, plainWeightedCrossEntropy} from '../../src/engine/reference.js'
 import {BN_EPSILON, createNetwork, initialValues, type Network} from '../../src/model/network.js'
@@ -225,6 +226,31 @@ describe('the CNN as our own WebAssembly kernel (kernels/cnn.wasm)', function ()
     }
   })
 
+  it('gives the same gradient bits on two threads (main + worker instance, one half each) as one instance alone', async () => {
+    await tf.setBackend('cpu')
+    const network = createNetwork('cnn', initialValues('cnn', 13))
+    const parallel = new ParallelStep(loaded(network), kernelModule()!, 64)
+    try {
+      for (const size of [32, 7]) {
+        const {x, y} = images(size, 70 + size)
+        const weightSum = batchWeight(y, CLASS_WEIGHTS)
+        const lossOf = (kernel: CnnKernel) => ([b0, b1]: [number, number]) => kernel.setDLogits(weightedSoftmaxLoss(kernel.logits(b0, b1), y.subarray(b0, b1), CLASS_WEIGHTS, weightSum).dLogits, b0)
+        const alone = loaded(network)
+        alone.forward(x, size, BN_EPSILON)
+        for (const side of halves(size)) lossOf(alone)(side)
+        alone.backwardFromSet(size)
+
+        const main = (parallel as unknown as {kernel: CnnKernel}).kernel
+        parallel.gradients(x, y, CLASS_WEIGHTS, weightSum, BN_EPSILON, lossOf(main))
+        expect([...main.grads], `batch ${size}`).to.deep.equal([...alone.grads])
+        expect([...main.batchStatistics]).to.deep.equal([...alone.batchStatistics])
+      }
+    } finally {
+      parallel.dispose()
+      network.dispose()
+    }
+  })
+
   it('trains bit-identically run after run, on one and on two threads', async function () {
     this.timeout(120_000)
     // A fresh process per run: the wasm backend and the kernel are created once per process.
@@ -232,7 +258,7 @@ describe('the CNN as our own WebAssembly kernel (kernels/cnn.wasm)', function ()
       import {createHash} from 'node:crypto'
       import * as tf from '@tensorflow/tfjs-core'
       import {selectBackend} from './src/engine/backend.ts'
-      import {wasmStepEngine} from './src/engine/cnn-step.ts'
+      import {trainingThreads, wasmStepEngine} from './src/engine/cnn-step.ts'
       import {createNetwork, initialValues, readValues} from './src/model/network.ts'
       import {trainStep} from './src/model/step.ts'
       await selectBackend('wasm', {threads: Number(process.argv.at(-1)), training: true})
@@ -247,7 +273,7 @@ describe('the CNN as our own WebAssembly kernel (kernels/cnn.wasm)', function ()
       const values = await readValues(network)
       const hash = createHash('sha256')
       for (const name of Object.keys(values).sort()) hash.update(Buffer.from(values[name].buffer))
-      process.stdout.write(wasmStepEngine() + ' ' + hash.digest('hex'))
+      process.stdout.write(wasmStepEngine() + ' ' + hash.digest('hex') + ' ' + trainingThreads())
     `
     const outputs = []
     for (const threads of [1, 1, 2]) {
@@ -255,9 +281,10 @@ describe('the CNN as our own WebAssembly kernel (kernels/cnn.wasm)', function ()
       outputs.push(stdout)
     }
 
-    expect(outputs[0]).to.match(/^kernel [0-9a-f]{64}$/)
+    expect(outputs[0]).to.match(/^kernel [0-9a-f]{64} 1$/)
     expect(outputs[1]).to.equal(outputs[0])
-    expect(outputs[2]).to.equal(outputs[0])
+    // Two threads where the machine has two cores (the backend caps threads at the cores).
+    expect(outputs[2]).to.equal(outputs[0].replace(/ 1$/, ` ${Math.min(2, availableParallelism())}`))
   })
 
   it('is the build of kernels/cnn.c recorded in kernels/cnn.build.json (and compiles to the same bytes where clang-19 is installed)', function () {

@@ -1,0 +1,203 @@
+/**
+ * The kernel's training step over two threads: data parallelism with one
+ * WebAssembly instance per thread. The main thread takes the first half of
+ * each batch, a worker thread the second; they meet only where the maths
+ * needs the whole batch — batch-norm statistics forward and backward (a few
+ * numbers per image) and the two halves' weight gradients, added once a step
+ * in a fixed order — instead of at every operation as a thread pool does.
+ *
+ * Both threads run the kernel's phases in the same order as one instance
+ * does alone (`cnn_forward`/`cnn_backward` are those phases over the whole
+ * batch, with gradients also summed per half), so a seed trains to the same
+ * bits on one thread and on two.
+ */
+import {Worker} from 'node:worker_threads'
+
+import {CLASSES, PIXELS} from '../config.js'
+import type {CnnKernel} from './cnn-kernel.js'
+
+/** Phases after which the per-image sums are exchanged (see kernels/cnn.c). */
+export const EXCHANGES = [0, 1, 2, 3, 5, 6]
+export const PHASES = 8
+/** Largest per-image sum width: the second block's 32 channels, two arrays (g and g·x̂) in the backward phases. */
+const SUM_FLOATS = 2 * 32
+
+/** Control words: each side's barrier generation, the step's batch size (0: stop), and 1 once the worker failed. */
+const CONTROL = {main: 0, worker: 1, batch: 2, failed: 3, words: 4}
+
+/** Views of the shared memory both threads use. */
+export class Shared {
+  readonly control: Int32Array
+  readonly images: Float32Array
+  readonly labels: Int32Array
+  /** Class weights (3), ε, the batch's weight sum; the worker's loss and correct count come back in [5], [6]. */
+  readonly scalars: Float64Array
+  readonly params: Float32Array
+  readonly sums: Float32Array
+  readonly halfGrads: Float32Array
+
+  constructor(
+    readonly buffer: SharedArrayBuffer,
+    readonly maxBatch: number,
+    readonly parameterCount: number,
+  ) {
+    let at = 0
+    const take = <T>(make: (offset: number) => T, bytes: number): T => {
+      const view = make(at)
+      at += Math.ceil(bytes / 8) * 8
+      return view
+    }
+
+    this.control = take((o) => new Int32Array(buffer, o, CONTROL.words), 4 * CONTROL.words)
+    this.scalars = take((o) => new Float64Array(buffer, o, 8), 64)
+    this.images = take((o) => new Float32Array(buffer, o, maxBatch * PIXELS), 4 * maxBatch * PIXELS)
+    this.labels = take((o) => new Int32Array(buffer, o, maxBatch), 4 * maxBatch)
+    this.params = take((o) => new Float32Array(buffer, o, parameterCount), 4 * parameterCount)
+    this.sums = take((o) => new Float32Array(buffer, o, maxBatch * SUM_FLOATS), 4 * maxBatch * SUM_FLOATS)
+    this.halfGrads = take((o) => new Float32Array(buffer, o, parameterCount), 4 * parameterCount)
+  }
+
+  static bytes(maxBatch: number, parameterCount: number): number {
+    return 16 + 64 + 8 * Math.ceil((4 * maxBatch * PIXELS) / 8) + 8 * Math.ceil((4 * maxBatch) / 8) + 2 * 8 * Math.ceil((4 * parameterCount) / 8) + 4 * maxBatch * SUM_FLOATS + 64
+  }
+}
+
+/** A two-party barrier: raise my generation, wait for the other's. */
+export class Barrier {
+  private generation = 0
+
+  constructor(
+    private readonly control: Int32Array,
+    private readonly mine: number,
+    private readonly theirs: number,
+  ) {}
+
+  /** Wait for the other side (at most `timeoutMs`); throws if the worker failed or did not come. */
+  meet(timeoutMs = Number.POSITIVE_INFINITY): void {
+    this.generation += 1
+    Atomics.store(this.control, this.mine, this.generation)
+    Atomics.notify(this.control, this.mine)
+    const deadline = performance.now() + timeoutMs
+    for (let seen = Atomics.load(this.control, this.theirs); seen < this.generation; seen = Atomics.load(this.control, this.theirs)) {
+      const left = deadline - performance.now()
+      if (left <= 0 || Atomics.wait(this.control, this.theirs, seen, Math.min(left, 2 ** 31 - 1)) === 'timed-out') {
+        if (performance.now() >= deadline) throw new Error(`the other training thread did not answer within ${timeoutMs} ms`)
+      }
+    }
+
+    if (Atomics.load(this.control, CONTROL.failed)) throw new Error('the training worker thread failed')
+  }
+
+  /** Wake the other side for good, marking the work failed. */
+  fail(): void {
+    Atomics.store(this.control, CONTROL.failed, 1)
+    Atomics.store(this.control, this.mine, 2 ** 31 - 1)
+    Atomics.notify(this.control, this.mine)
+  }
+}
+
+/** The images [b0, b1) of a batch each side takes: the kernel's halves. */
+export function halves(batch: number): [[number, number], [number, number]] {
+  const split = Math.ceil(batch / 2)
+  return [
+    [0, split],
+    [split, batch],
+  ]
+}
+
+/**
+ * Run phases 0..7 of a step on one side, exchanging sums after the phases
+ * that leave them; `lossOf` turns the side's logits into dL/dlogits before
+ * the backward phases.
+ */
+export function runPhases(
+  kernel: CnnKernel,
+  shared: Shared,
+  barrier: Barrier,
+  range: [number, number],
+  other: [number, number],
+  batch: number,
+  epsilon: number,
+  lossOf: () => void,
+): void {
+  for (let phase = 0; phase < PHASES; phase++) {
+    if (phase === 5) lossOf()
+    kernel.phase(phase, range[0], range[1], batch, epsilon)
+    if (!EXCHANGES.includes(phase)) continue
+    const width = kernel.sumsWidth(phase)
+    const arrays = kernel.sums(phase)
+    // Mine into the shared block, meet, theirs into my instance, meet again before the block is reused.
+    for (const [i, values] of arrays.entries()) shared.sums.set(values.subarray(range[0] * width, range[1] * width), i * shared.maxBatch * width + range[0] * width)
+    barrier.meet()
+    for (const [i, values] of kernel.sums(phase).entries()) values.set(shared.sums.subarray(i * shared.maxBatch * width + other[0] * width, i * shared.maxBatch * width + other[1] * width), other[0] * width)
+    barrier.meet()
+  }
+}
+
+export {CONTROL}
+
+/** The main thread's side: starts the worker and drives each step. */
+export class ParallelStep {
+  private readonly worker: Worker
+  private readonly shared: Shared
+  private readonly barrier: Barrier
+
+  constructor(
+    private readonly kernel: CnnKernel,
+    module: WebAssembly.Module,
+    maxBatch: number,
+  ) {
+    const buffer = new SharedArrayBuffer(Shared.bytes(maxBatch, kernel.parameterCount))
+    this.shared = new Shared(buffer, maxBatch, kernel.parameterCount)
+    this.barrier = new Barrier(this.shared.control, CONTROL.main, CONTROL.worker)
+    const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js'
+    // The process's own flags, but not --input-type (for -e code only; a worker file refuses it).
+    const execArgv = process.execArgv.filter((flag) => !flag.startsWith('--input-type'))
+    this.worker = new Worker(new URL(`./cnn-worker${extension}`, import.meta.url), {execArgv, workerData: {module, buffer, maxBatch, parameterCount: kernel.parameterCount}})
+    this.worker.unref()
+    // A failure reaches the main thread through the shared control words (see Barrier); this only keeps it from being uncaught.
+    this.worker.on('error', () => undefined)
+    // The worker's first meeting says it is ready; a worker that cannot start leaves the step on one thread.
+    try {
+      this.barrier.meet(30_000)
+    } catch (error) {
+      void this.worker.terminate()
+      throw error
+    }
+  }
+
+  get maxBatch(): number {
+    return this.shared.maxBatch
+  }
+
+  /**
+   * Forward, loss and backward of one batch over both threads; the gradients
+   * end at the kernel's `grads`. `lossOf(range)` computes the main side's
+   * dL/dlogits; returns the worker's [loss, correct] for its half.
+   */
+  gradients(images: Float32Array, labels: ArrayLike<number>, classWeights: ArrayLike<number>, weightSum: number, epsilon: number, lossOf: (range: [number, number]) => void): [number, number] {
+    const batch = labels.length
+    const [mine, theirs] = halves(batch)
+    const s = this.shared
+    s.images.set(images.subarray(theirs[0] * PIXELS, theirs[1] * PIXELS), theirs[0] * PIXELS)
+    s.labels.set(labels)
+    for (let k = 0; k < CLASSES.length; k++) s.scalars[k] = classWeights[k]
+    s.scalars[3] = epsilon
+    s.scalars[4] = weightSum
+    s.params.set(this.kernel.params)
+    Atomics.store(s.control, CONTROL.batch, batch)
+    this.kernel.setInput(images, mine[0], mine[1], batch)
+    this.barrier.meet()
+    runPhases(this.kernel, s, this.barrier, mine, theirs, batch, epsilon, () => lossOf(mine))
+    this.barrier.meet()
+    this.kernel.halfGrads(1).set(s.halfGrads)
+    this.kernel.combine()
+    return [s.scalars[5], s.scalars[6]]
+  }
+
+  /** Stop the worker (it ends its loop; the thread exits). */
+  dispose(): void {
+    Atomics.store(this.shared.control, CONTROL.batch, 0)
+    this.barrier.meet(30_000)
+  }
+}
