@@ -86,6 +86,7 @@ export const TrainingConfigSchema = z
     timing_stats: z.boolean().default(false),
     augment: z.boolean().default(false),
     selection: z.enum(SELECTIONS).default('f1'),
+    patience: z.int().min(1).max(TRAINING_DEFAULTS.maxEpochs).default(TRAINING_DEFAULTS.earlyStoppingPatience),
     calibrate: z.boolean().default(true),
   })
   .strict()
@@ -142,6 +143,11 @@ export const SETTINGS = {
     options: SELECTIONS,
     resume: 'refuse',
     why: 'the best epoch so far was chosen by the checkpoint\'s',
+  },
+  patience: {
+    flag: 'integer',
+    help: 'epochs without improvement (see --selection) before early stopping',
+    resume: 'apply',
   },
   calibrate: {
     flag: 'boolean',

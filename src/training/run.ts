@@ -125,7 +125,7 @@ export async function runTraining(run: TrainRun, hooks: TrainHooks = {}): Promis
   }, config.selection)
   const callbacks: Callback[] = [
     checkpoint,
-    new EarlyStopping(undefined, config.selection),
+    new EarlyStopping(config.patience, config.selection),
     new ReduceLROnPlateau(),
     new MetricsLogger(outputDir),
     new ProgressReporter(progress),

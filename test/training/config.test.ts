@@ -102,6 +102,7 @@ describe('training configuration on --resume', () => {
     timing_stats: true,
     augment: true,
     selection: 'loss',
+    patience: 8,
     calibrate: false,
   }
 
