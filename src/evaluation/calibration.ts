@@ -46,6 +46,10 @@ export function nllWithTemperature(logits: ArrayLike<number>, labels: ArrayLike<
  * The temperature that minimises the validation NLL. The NLL is convex in 1/T,
  * so it has one minimum along log T, found by golden-section search to ~1e-6
  * in log T. `labels` are class indices (into CLASSES), not digit labels.
+ *
+ * A split the model classifies without error has no minimum: the NLL keeps
+ * falling as T → 0 (every probability → 1). The search then ends at the edge
+ * of its range, and T = 1 is returned rather than an arbitrary, extreme one.
  */
 export function fitTemperature(logits: ArrayLike<number>, labels: ArrayLike<number>, k: number = CLASSES.length): number {
   if (labels.length === 0) return 1
@@ -72,9 +76,10 @@ export function fitTemperature(logits: ArrayLike<number>, labels: ArrayLike<numb
     }
   }
 
-  const best = Math.exp((low + high) / 2)
+  const logT = (low + high) / 2
+  if (logT - LOG_T_RANGE[0] < 1e-3 || LOG_T_RANGE[1] - logT < 1e-3) return 1
   // Never worse than leaving the model alone (a flat NLL leaves the search anywhere).
-  return f(Math.log(best)) < f(0) ? best : 1
+  return f(logT) < f(0) ? Math.exp(logT) : 1
 }
 
 /** One bin of a reliability diagram: predictions whose confidence lies in (lower, upper]. */

@@ -196,7 +196,8 @@ async function finish(
 
     const calibration = config.calibrate ? await calibrate(checkpoint.bestPath, best, data.tensors.val, predictions.val) : null
     const temperature = calibration?.temperature ?? 1
-    if (calibration) progress.write(`calibration: temperature ${temperature.toFixed(4)} (validation NLL ${calibration.nllBefore.toFixed(4)} → ${calibration.nllAfter.toFixed(4)})\n`)
+    if (calibration && temperature === 1) progress.write('calibration: no temperature improves the validation NLL (a split classified without error has none); probabilities stay the network\'s\n')
+    else if (calibration) progress.write(`calibration: temperature ${temperature.toFixed(4)} (validation NLL ${calibration.nllBefore.toFixed(4)} → ${calibration.nllAfter.toFixed(4)})\n`)
     const uncalibrated = predictions.eval.probs
     // Every probability a run exports is the calibrated one; predictions and the loss stay the network's.
     for (const name of SPLIT_NAMES) predictions[name] = {...predictions[name], probs: softmaxWithTemperature(predictions[name].logits, temperature)}

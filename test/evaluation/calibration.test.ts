@@ -55,6 +55,9 @@ describe('calibration', () => {
     expect(fitTemperature(logits, labels)).to.be.within(0.45, 0.55)
     expect(fitTemperature(new Float32Array(6), Int32Array.from([0, 1]))).to.equal(1)
     expect(fitTemperature(new Float32Array(0), new Int32Array(0))).to.equal(1)
+    // Every sample right: the NLL only falls as T → 0, so there is no temperature to fit.
+    const separable = Float32Array.from([3, 0, 0, 0, 2, 1, 0.5, 0, 4])
+    expect(fitTemperature(separable, Int32Array.from([0, 1, 2]))).to.equal(1)
   })
 
   it('scales logits without overflow for very confident rows', () => {
