@@ -13,6 +13,13 @@ export const PIXELS = IMAGE_SIZE * IMAGE_SIZE
 /** The curated imbalanced subset of the MNIST training set (SPEC §1). */
 export const DEFAULT_CLASS_COUNTS: Readonly<Record<ClassLabel, number>> = {8: 3500, 0: 1200, 5: 300}
 
+/** The curated subset's splits (SPEC §1): evaluation is held out first, then validation. */
+export const SPLIT_NAMES = ['train', 'val', 'eval'] as const
+export type SplitName = (typeof SPLIT_NAMES)[number]
+/** Every split a model is scored on: the subset's, and `test`, the official t10k images of the classes. */
+export const ALL_SPLIT_NAMES = [...SPLIT_NAMES, 'test'] as const
+export type AnySplitName = (typeof ALL_SPLIT_NAMES)[number]
+
 export const DEFAULT_SEED = 11_122_025
 export const DEFAULT_EVAL_RATIO = 0.2
 export const DEFAULT_VAL_RATIO = 0.15

@@ -315,7 +315,7 @@ async function showRun(name) {
   $('run-problems').replaceChildren(...run.problems.map((p) => el('li', {text: `${p.file}: ${p.problem}`})))
   renderMetrics(run.metrics)
   $('curves-source').textContent = run.lossCurvesSource ? `(${run.lossCurvesSource})` : '(none)'
-  drawCurves($('curves'), run.lossCurves?.epochs ?? [])
+  drawCurves($('curves'), curveRows(run.lossCurves))
   $('run-images').replaceChildren(
     ...Object.entries(run.images).map(([file, url]) => el('figure', {}, el('img', {src: url, alt: file}), el('figcaption', {text: file}))),
   )
@@ -338,11 +338,17 @@ function renderMetrics(metrics) {
       el('td', {text: String(m.samples)}),
       el('td', {text: fixed(m.loss)}),
       el('td', {text: fixed(m.accuracy)}),
-      el('td', {text: fixed(m.macroAccuracy)}),
-      el('td', {text: fixed(m.f1Macro)}),
+      el('td', {text: fixed(m.macro_accuracy)}),
+      el('td', {text: fixed(m.f1_macro)}),
     ),
   )
-  table.replaceChildren(el('caption', {text: `${metrics.epochs} epochs, best epoch ${metrics.bestEpoch}`}), head, ...rows)
+  table.replaceChildren(el('caption', {text: `${metrics.num_epochs} epochs, best epoch ${metrics.best_epoch}`}), head, ...rows)
+}
+
+/** loss_curves.json holds one list per series; the plot walks epochs. */
+function curveRows(curves) {
+  if (!curves) return []
+  return curves.epochs.map((epoch, i) => ({epoch, trainLoss: curves.train_loss[i], valLoss: curves.val_loss[i], valF1Macro: curves.val_f1_macro[i]}))
 }
 
 /** Train and validation loss (left axis) and validation macro-F1 (right axis, 0..1) per epoch. */

@@ -1,36 +1,72 @@
 /**
  * Pure builders: from what a run knows (epoch logs, scores, predictions) to
- * the documents written as artifacts. No I/O here, so each is checked alone.
+ * the documents written as artifacts, in their file shapes (snake_case,
+ * versioned). No I/O here, so each is checked alone.
  */
-import {CLASSES, type ClassLabel, MNIST_FILES} from '../config.js'
+import {type AnySplitName, CLASSES, IMAGE_SIZE, MNIST_FILES, PIXELS} from '../config.js'
 import {argmaxRow} from '../evaluation/probabilities.js'
+import type {RocCurves} from '../evaluation/roc.js'
 import type {ClassificationReport} from '../evaluation/schema.js'
 import type {EpochLog} from '../training/schema.js'
-import type {LossCurves, Metrics, Prediction, PredictionSplit, Predictions, SplitMetricsBySplit, TimingStats, TrainingDynamics} from './schemas.js'
+import {
+  ARTIFACT_SCHEMA_VERSION,
+  type ClassificationReportFile,
+  type LossCurves,
+  type Metrics,
+  type PredictionSample,
+  type Predictions,
+  type RocCurvesFile,
+  type SplitScoresBySplit,
+  type TimingStats,
+  type TrainingDynamics,
+} from './schemas.js'
+
+/** The data set every split comes from, as predictions.json and run_metadata.json name it. */
+export const DATASET_NAME = 'mnist_058'
 
 export interface MetricsInput {
   epochs: readonly EpochLog[]
   bestEpoch: number
-  splits: SplitMetricsBySplit
+  splits: SplitScoresBySplit
   classificationReport: ClassificationReport
-  testClassificationReport?: ClassificationReport
 }
 
-export function buildMetrics(input: MetricsInput): Metrics {
+export function reportFile(report: ClassificationReport): ClassificationReportFile {
   return {
+    labels: report.labels,
+    per_class: report.perClass,
+    accuracy: report.accuracy,
+    macro_accuracy: report.macroAccuracy,
+    macro_avg: report.macroAvg,
+    weighted_avg: report.weightedAvg,
+    confusion_matrix: report.confusionMatrix,
+    total: report.total,
+  }
+}
+
+/** metrics.json: the original's top-level accuracies and losses (its `test` is our held-out `eval` split), then every split's scores. */
+export function buildMetrics(input: MetricsInput): Metrics {
+  const {train, val, eval: held} = input.splits
+  return {
+    schema_version: ARTIFACT_SCHEMA_VERSION,
+    train_accuracy: train.accuracy,
+    val_accuracy: val.accuracy,
+    test_accuracy: held.accuracy,
+    train_loss: train.loss,
+    val_loss: val.loss,
+    test_loss: held.loss,
+    num_epochs: input.epochs.length,
+    best_epoch: input.bestEpoch,
     classes: [...CLASSES],
-    epochs: input.epochs.length,
-    bestEpoch: input.bestEpoch,
     splits: input.splits,
-    classificationReport: input.classificationReport,
-    ...(input.testClassificationReport ? {testClassificationReport: input.testClassificationReport} : {}),
+    classification_report: reportFile(input.classificationReport),
   }
 }
 
 /** Significant digits kept of each probability: float32 noise (0.8999999761581421) helps no reader. */
 const PROBABILITY_DIGITS = 6
 
-function isClassLabel(label: number): label is ClassLabel {
+function isClassLabel(label: number): label is (typeof CLASSES)[number] {
   return (CLASSES as readonly number[]).includes(label)
 }
 
@@ -40,7 +76,7 @@ function isClassLabel(label: number): label is ClassLabel {
  * `probs[i * 3 + c]` the probability of CLASSES[c]; the predicted label is the
  * most probable class (the first on a tie).
  */
-export function buildPredictionRows(indices: readonly number[], labels: readonly number[], probs: ArrayLike<number>): Prediction[] {
+export function buildPredictionRows(indices: readonly number[], labels: readonly number[], probs: ArrayLike<number>): PredictionSample[] {
   const k = CLASSES.length
   if (indices.length !== labels.length || probs.length !== labels.length * k) {
     throw new RangeError(`expected ${labels.length} indices and ${labels.length * k} probabilities, got ${indices.length} and ${probs.length}`)
@@ -51,44 +87,52 @@ export function buildPredictionRows(indices: readonly number[], labels: readonly
     const row = Array.from({length: k}, (_, c) => Number(probs[i * k + c].toPrecision(PROBABILITY_DIGITS)))
     // Argmax of the raw values, so the label matches what the model predicts even where rounding ties two classes.
     const best = argmaxRow(probs, i, k)
-    return {index: i, datasetIndex: indices[i], trueLabel, predictedLabel: CLASSES[best], probs: row}
+    return {index: i, dataset_index: indices[i], true_label: trueLabel, predicted_label: CLASSES[best], probabilities: row}
   })
 }
 
-/** Predictions of one split; `datasetIndex` points into the t10k file for `test`, the training file otherwise. */
-export function buildPredictions(samples: readonly Prediction[], split: PredictionSplit = 'eval'): Predictions {
+/** Predictions of one split; `dataset_index` points into the t10k file for `test`, the training file otherwise. */
+export function buildPredictions(samples: readonly PredictionSample[], split: AnySplitName = 'eval'): Predictions {
   return {
+    schema_version: ARTIFACT_SCHEMA_VERSION,
+    dataset: DATASET_NAME,
     split,
-    datasetFile: split === 'test' ? MNIST_FILES.testImages.name : MNIST_FILES.trainImages.name,
+    num_classes: CLASSES.length,
     classes: [...CLASSES],
+    dataset_file: split === 'test' ? MNIST_FILES.testImages.name : MNIST_FILES.trainImages.name,
     samples: [...samples],
   }
 }
 
+/** loss_curves.json: one list per series, as the original writes it. */
 export function buildLossCurves(epochs: readonly EpochLog[]): LossCurves {
   return {
-    epochs: epochs.map((e) => ({
-      epoch: e.epoch,
-      trainLoss: e.trainLoss,
-      trainAccuracy: e.trainAccuracy,
-      valLoss: e.valLoss,
-      valAccuracy: e.valAccuracy,
-      valF1Macro: e.valF1Macro,
-    })),
+    schema_version: ARTIFACT_SCHEMA_VERSION,
+    epochs: epochs.map((e) => e.epoch),
+    train_loss: epochs.map((e) => e.trainLoss),
+    train_accuracy: epochs.map((e) => e.trainAccuracy),
+    val_loss: epochs.map((e) => e.valLoss),
+    val_accuracy: epochs.map((e) => e.valAccuracy),
+    val_f1_macro: epochs.map((e) => e.valF1Macro),
   }
 }
 
+export function buildRocCurves(roc: RocCurves): RocCurvesFile {
+  return {schema_version: ARTIFACT_SCHEMA_VERSION, per_class: roc.perClass, macro_auc: roc.macroAuc}
+}
+
 export function buildTrainingDynamics(epochs: readonly EpochLog[]): TrainingDynamics {
-  const learningRateChanges: TrainingDynamics['learningRateChanges'] = []
+  const changes: TrainingDynamics['learning_rate_changes'] = []
   for (let i = 1; i < epochs.length; i++) {
     const from = epochs[i - 1].learningRate
     const to = epochs[i].learningRate
-    if (from !== to) learningRateChanges.push({epoch: epochs[i].epoch, from, to})
+    if (from !== to) changes.push({epoch: epochs[i].epoch, from, to})
   }
 
   return {
-    epochs: epochs.map((e) => ({epoch: e.epoch, learningRate: e.learningRate, trainLoss: e.trainLoss, valLoss: e.valLoss})),
-    learningRateChanges,
+    schema_version: ARTIFACT_SCHEMA_VERSION,
+    epochs: epochs.map((e) => ({epoch: e.epoch, learning_rate: e.learningRate, train_loss: e.trainLoss, val_loss: e.valLoss})),
+    learning_rate_changes: changes,
   }
 }
 
@@ -109,16 +153,30 @@ export function buildTimingStats(epochs: readonly EpochLog[], imagesPerEpoch: nu
   const sorted = [...seconds].sort((a, b) => a - b)
   const totalSeconds = seconds.reduce((sum, s) => sum + s, 0)
   return {
-    epochs: epochs.map((e) => ({epoch: e.epoch, seconds: e.epochSeconds, imagesPerSecond: rate(imagesPerEpoch, e.epochSeconds)})),
+    schema_version: ARTIFACT_SCHEMA_VERSION,
+    epochs: epochs.map((e) => ({epoch: e.epoch, seconds: e.epochSeconds, images_per_second: rate(imagesPerEpoch, e.epochSeconds)})),
     summary: {
       epochs: epochs.length,
-      imagesPerEpoch,
-      totalSeconds,
-      meanSeconds: totalSeconds / epochs.length,
-      medianSeconds: median(sorted),
-      minSeconds: sorted[0],
-      maxSeconds: sorted.at(-1) as number,
-      imagesPerSecond: rate(imagesPerEpoch * epochs.length, totalSeconds),
+      images_per_epoch: imagesPerEpoch,
+      total_seconds: totalSeconds,
+      mean_seconds: totalSeconds / epochs.length,
+      median_seconds: median(sorted),
+      min_seconds: sorted[0],
+      max_seconds: sorted.at(-1) as number,
+      images_per_second: rate(imagesPerEpoch * epochs.length, totalSeconds),
     },
+  }
+}
+
+/** The original's dataset block of run_metadata.json; the test size is the held-out evaluation split's. */
+export function datasetSummary(sizes: {train: number; val: number; eval: number}) {
+  return {
+    name: DATASET_NAME,
+    num_classes: CLASSES.length,
+    num_features: PIXELS,
+    image_shape: [IMAGE_SIZE, IMAGE_SIZE] as [typeof IMAGE_SIZE, typeof IMAGE_SIZE],
+    train_size: sizes.train,
+    val_size: sizes.val,
+    test_size: sizes.eval,
   }
 }

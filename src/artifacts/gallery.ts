@@ -4,7 +4,7 @@ import {z} from 'zod'
 
 import {CLASSES, IMAGE_SIZE, PIXELS} from '../config.js'
 import {BASE_CONFIG, renderVegaLite} from './render.js'
-import type {Prediction} from './schemas.js'
+import type {PredictionSample} from './schemas.js'
 
 export const GALLERY_SIZE = 25
 const COLUMNS = 5
@@ -44,13 +44,13 @@ export type GallerySample = z.infer<typeof GallerySampleSchema>
  * for), then correct ones taken from each class in turn so rare classes appear
  * too. Deterministic: ties keep split order.
  */
-export function selectGallerySamples(predictions: readonly Prediction[], count = GALLERY_SIZE): Prediction[] {
-  const confidence = (p: Prediction) => p.probs[CLASSES.indexOf(p.predictedLabel)]
-  const wrong = predictions.filter((p) => p.trueLabel !== p.predictedLabel).sort((a, b) => confidence(b) - confidence(a))
+export function selectGallerySamples(predictions: readonly PredictionSample[], count = GALLERY_SIZE): PredictionSample[] {
+  const confidence = (p: PredictionSample) => p.probabilities[CLASSES.indexOf(p.predicted_label)]
+  const wrong = predictions.filter((p) => p.true_label !== p.predicted_label).sort((a, b) => confidence(b) - confidence(a))
   const chosen = wrong.slice(0, count)
-  const rightByClass = CLASSES.map((label) => predictions.filter((p) => p.trueLabel === label && p.predictedLabel === label))
+  const rightByClass = CLASSES.map((label) => predictions.filter((p) => p.true_label === label && p.predicted_label === label))
   for (let round = 0; chosen.length < count; round++) {
-    const takes = rightByClass.map((list) => list[round]).filter((p): p is Prediction => p !== undefined)
+    const takes = rightByClass.map((list) => list[round]).filter((p): p is PredictionSample => p !== undefined)
     if (takes.length === 0) break
     chosen.push(...takes.slice(0, count - chosen.length))
   }
@@ -60,13 +60,13 @@ export function selectGallerySamples(predictions: readonly Prediction[], count =
 
 /**
  * The gallery of a split: `selectGallerySamples`, with each image cut from
- * `pixels`, the MNIST file's bytes (784 per image, indexed by datasetIndex).
+ * `pixels`, the MNIST file's bytes (784 per image, indexed by dataset_index).
  */
-export function galleryFromPixels(predictions: readonly Prediction[], pixels: Uint8Array, count = GALLERY_SIZE): GallerySample[] {
+export function galleryFromPixels(predictions: readonly PredictionSample[], pixels: Uint8Array, count = GALLERY_SIZE): GallerySample[] {
   return selectGallerySamples(predictions, count).map((p) => {
-    const start = p.datasetIndex * PIXELS
-    if (start + PIXELS > pixels.length) throw new RangeError(`datasetIndex ${p.datasetIndex} is past the end of the image data`)
-    return {pixels: pixels.subarray(start, start + PIXELS), trueLabel: p.trueLabel, predictedLabel: p.predictedLabel}
+    const start = p.dataset_index * PIXELS
+    if (start + PIXELS > pixels.length) throw new RangeError(`dataset_index ${p.dataset_index} is past the end of the image data`)
+    return {pixels: pixels.subarray(start, start + PIXELS), trueLabel: p.true_label, predictedLabel: p.predicted_label}
   })
 }
 

@@ -5,7 +5,7 @@ import type {ClassificationReport} from '../evaluation/schema.js'
 import type {EpochLog} from '../training/schema.js'
 import {buildTimingStats} from './build.js'
 import {BASE_CONFIG, renderVegaLite} from './render.js'
-import type {RocCurves} from './schemas.js'
+import type {RocCurves} from '../evaluation/roc.js'
 
 const SERIES_COLORS = {trainLoss: '#1f77b4', valLoss: '#ff7f0e', learningRate: '#2ca02c'} as const
 
@@ -170,10 +170,10 @@ export async function plotTrainingDynamics(epochs: readonly EpochLog[]): Promise
 
 export function timingSpec(epochs: readonly EpochLog[], imagesPerEpoch: number): TopLevelSpec {
   const {summary} = buildTimingStats(epochs, imagesPerEpoch)
-  const throughput = summary.imagesPerSecond === null ? 'n/a' : `${Math.round(summary.imagesPerSecond)} images/s`
+  const throughput = summary.images_per_second === null ? 'n/a' : `${Math.round(summary.images_per_second)} images/s`
   const subtitle =
-    `total ${fixed(summary.totalSeconds, 1)} s, mean ${fixed(summary.meanSeconds, 2)} s, median ${fixed(summary.medianSeconds, 2)} s, ` +
-    `min ${fixed(summary.minSeconds, 2)} s, max ${fixed(summary.maxSeconds, 2)} s, ${throughput}`
+    `total ${fixed(summary.total_seconds, 1)} s, mean ${fixed(summary.mean_seconds, 2)} s, median ${fixed(summary.median_seconds, 2)} s, ` +
+    `min ${fixed(summary.min_seconds, 2)} s, max ${fixed(summary.max_seconds, 2)} s, ${throughput}`
   return {
     ...BASE_CONFIG,
     title: {text: 'Epoch durations', subtitle},
@@ -186,7 +186,7 @@ export function timingSpec(epochs: readonly EpochLog[], imagesPerEpoch: number):
         encoding: {x: EPOCH_X, y: {field: 'seconds', type: 'quantitative', title: 'seconds'}},
       },
       {
-        data: {values: [{mean: summary.meanSeconds, caption: `mean ${fixed(summary.meanSeconds, 2)} s`}]},
+        data: {values: [{mean: summary.mean_seconds, caption: `mean ${fixed(summary.mean_seconds, 2)} s`}]},
         layer: [
           {mark: {type: 'rule', color: '#d62728', strokeDash: [6, 3], strokeWidth: 2}, encoding: {y: {field: 'mean', type: 'quantitative'}}},
           {

@@ -6,7 +6,7 @@ import type {TopLevelSpec} from 'vega-lite'
 
 import {ECE_BINS, type Reliability, reliability} from '../evaluation/calibration.js'
 import {BASE_CONFIG, renderVegaLite} from './render.js'
-import {type ReliabilityDocument, ReliabilitySchema} from './schemas.js'
+import {ARTIFACT_SCHEMA_VERSION, type ReliabilityDocument, ReliabilitySchema} from './schemas.js'
 
 export {type ReliabilityDocument, ReliabilitySchema} from './schemas.js'
 
@@ -20,7 +20,7 @@ export function buildReliability(
 ): ReliabilityDocument {
   const curve = (r: Reliability) => ({ece: r.ece, bins: r.bins})
   return {
-    schemaVersion: 1,
+    schema_version: ARTIFACT_SCHEMA_VERSION,
     split,
     samples: labels.length,
     temperature,

@@ -1,27 +1,36 @@
 /** Everything a training run exports (SPEC §5), written in one call. */
 import {z} from 'zod'
 
+import type {AnySplitName} from '../config.js'
 import {type ClassificationReport, ClassificationReportSchema} from '../evaluation/schema.js'
+import type {RocCurves} from '../evaluation/roc.js'
 import {EpochLogSchema} from '../training/schema.js'
-import {buildLossCurves, buildMetrics, buildPredictionRows, buildPredictions, buildTimingStats, buildTrainingDynamics} from './build.js'
+import {
+  buildLossCurves,
+  buildMetrics,
+  buildPredictionRows,
+  buildPredictions,
+  buildRocCurves,
+  buildTimingStats,
+  buildTrainingDynamics,
+} from './build.js'
 import {GALLERY_SIZE, GallerySampleSchema, galleryFromPixels, plotGallery} from './gallery.js'
 import {plotConfusionMatrix, plotRoc, plotTiming, plotTrainingDynamics} from './plots.js'
 import {type ReliabilityDocument, ReliabilitySchema, plotReliability} from './reliability.js'
 import {
   ARTIFACT_FILES,
+  ARTIFACT_SCHEMA_VERSION,
   type ArtifactFile,
   DatasetDescriptionSchema,
   LossCurvesSchema,
   MetricsSchema,
-  PredictionSchema,
+  PredictionSampleSchema,
   PredictionsSchema,
-  type PredictionSplit,
-  type RocCurves,
   RocCurvesSchema,
   RunMetadataSchema,
-  SplitMetricsBySplitSchema,
+  SplitScoresBySplitSchema,
   TimingStatsSchema,
-  TrainingConfigSchema,
+  TrainingConfigViewSchema,
   TrainingDynamicsSchema,
 } from './schemas.js'
 import {ensureArtifactDir, serializeJsonArtifact, writeArtifactFile} from './write.js'
@@ -48,18 +57,18 @@ export const RunDataSchema = z
     packageVersion: z.string().min(1),
     backend: z.string().min(1),
     dataset: DatasetDescriptionSchema,
-    training: TrainingConfigSchema,
+    /** The run's resolved configuration (config.json). */
+    trainingConfig: TrainingConfigViewSchema,
     /** Statistics of the training split; method and split are fixed by design. */
-    normalisation: z.object({mean: z.number(), std: z.number().positive()}),
+    normalization: z.object({mean: z.number(), std: z.number().positive()}),
     epochs: z.array(EpochLogSchema).min(1),
     bestEpoch: z.int().positive(),
     /** Scores of the exported (best) model per split. */
-    splits: SplitMetricsBySplitSchema,
+    splits: SplitScoresBySplitSchema,
     /** Classification report of the evaluation split. */
     classificationReport: ClassificationReportSchema,
-    testClassificationReport: ClassificationReportSchema.optional(),
-    /** Every evaluation-split prediction; `probs` in CLASSES order. */
-    predictions: z.array(PredictionSchema).min(1),
+    /** Every evaluation-split prediction; `probabilities` in CLASSES order. */
+    predictions: z.array(PredictionSampleSchema).min(1),
     /** Up to 25 evaluation images with their labels (see `selectGallerySamples`). */
     gallery: z.array(GallerySampleSchema).min(1).max(GALLERY_SIZE),
   })
@@ -79,6 +88,14 @@ export interface RunArtifactOptions {
   generatedAt?: Date
   /** Called once per file written, e.g. to log progress on stderr. */
   onFile?: (file: ArtifactFile) => void
+  /** Files of the run written before its artifacts (config.json), listed in run_metadata.json too. */
+  extraFiles?: ArtifactFile[]
+}
+
+/** The key of a file in run_metadata.json's `artifacts`: its ARTIFACT_FILES name in snake_case (`roc_plot` → roc_curves.png), else its stem. */
+function artifactName(file: string): string {
+  const known = Object.entries(ARTIFACT_FILES).find(([, name]) => name === file)?.[0]
+  return known ? known.replaceAll(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) : file.slice(0, file.lastIndexOf('.'))
 }
 
 /**
@@ -98,7 +115,7 @@ export async function writeRunArtifacts(dir: string, runData: RunData, options: 
     [ARTIFACT_FILES.predictions, serializeJsonArtifact(ARTIFACT_FILES.predictions, PredictionsSchema, buildPredictions(run.predictions))],
     [ARTIFACT_FILES.lossCurves, serializeJsonArtifact(ARTIFACT_FILES.lossCurves, LossCurvesSchema, buildLossCurves(run.epochs))],
   ]
-  if (options.roc) files.push([ARTIFACT_FILES.rocCurves, serializeJsonArtifact(ARTIFACT_FILES.rocCurves, RocCurvesSchema, options.roc)])
+  if (options.roc) files.push([ARTIFACT_FILES.rocCurves, serializeJsonArtifact(ARTIFACT_FILES.rocCurves, RocCurvesSchema, buildRocCurves(options.roc))])
   if (options.lrTrace) {
     files.push([ARTIFACT_FILES.trainingDynamics, serializeJsonArtifact(ARTIFACT_FILES.trainingDynamics, TrainingDynamicsSchema, buildTrainingDynamics(run.epochs))])
   }
@@ -120,14 +137,16 @@ export async function writeRunArtifacts(dir: string, runData: RunData, options: 
 
   const metadataOf = (artifacts: ArtifactFile[]): string =>
     serializeJsonArtifact(ARTIFACT_FILES.runMetadata, RunMetadataSchema, {
-      runName: run.runName,
-      generatedAt: (options.generatedAt ?? new Date()).toISOString(),
-      packageVersion: run.packageVersion,
+      schema_version: ARTIFACT_SCHEMA_VERSION,
+      run_name: run.runName,
+      generated_at: (options.generatedAt ?? new Date()).toISOString(),
+      package_version: run.packageVersion,
       backend: run.backend,
       dataset: run.dataset,
-      training: run.training,
-      normalisation: {method: 'standardize', mean: run.normalisation.mean, std: run.normalisation.std, computedOn: 'train'},
-      artifacts,
+      training_config: run.trainingConfig,
+      feature_normalization: {method: 'standardize', stats_source: 'train', mean: run.normalization.mean, std: run.normalization.std},
+      artifacts: Object.fromEntries([...(options.extraFiles ?? []), ...artifacts].map((file) => [artifactName(file.name), file.name])),
+      files: [...(options.extraFiles ?? []), ...artifacts],
     })
   // Checked before the first write too, so a bad value cannot leave a run without its metadata.
   metadataOf([])
@@ -147,7 +166,7 @@ export interface EvaluationArtifactInput {
     split: {indices: readonly number[]; labels: readonly number[]}
   }
   evaluation: {
-    split: PredictionSplit
+    split: AnySplitName
     report: ClassificationReport
     /** Probabilities [N × 3] in CLASSES order. */
     probs: ArrayLike<number>
@@ -155,7 +174,7 @@ export interface EvaluationArtifactInput {
 }
 
 /** `predictions.json` for the evaluation split; `predictions_test.json` (and so on) for another split, so a run's own files stay intact. */
-export function evaluationFileName(name: string, split: PredictionSplit): string {
+export function evaluationFileName(name: string, split: AnySplitName): string {
   if (split === 'eval') return name
   const dot = name.lastIndexOf('.')
   return `${name.slice(0, dot)}_${split}${name.slice(dot)}`
@@ -178,7 +197,7 @@ export async function writeEvaluationArtifacts(
   const files: PendingFile[] = [
     [name(ARTIFACT_FILES.predictions), serializeJsonArtifact(name(ARTIFACT_FILES.predictions), PredictionsSchema, buildPredictions(rows, split))],
   ]
-  if (options.roc) files.push([name(ARTIFACT_FILES.rocCurves), serializeJsonArtifact(name(ARTIFACT_FILES.rocCurves), RocCurvesSchema, options.roc)])
+  if (options.roc) files.push([name(ARTIFACT_FILES.rocCurves), serializeJsonArtifact(name(ARTIFACT_FILES.rocCurves), RocCurvesSchema, buildRocCurves(options.roc))])
   files.push(
     [name(ARTIFACT_FILES.confusionMatrix), await plotConfusionMatrix(report, `Confusion matrix (${split} split)`)],
     [name(ARTIFACT_FILES.gallery), await plotGallery(galleryFromPixels(rows, input.data.source.pixels), `${split} images (green frame: right, red frame: wrong)`)],

@@ -2,18 +2,27 @@
  * Shapes of the run artifacts (SPEC §5). Every JSON file a run writes is
  * checked against its schema here before it reaches the disk, and
  * `scripts/emit-json-schemas.ts` publishes the same schemas as JSON Schema
- * under schema/, so dashboards and scripts can rely on them.
+ * under schema/ (`npm run schemas`), so dashboards and scripts can rely on them.
+ *
+ * The shapes are those of the original demo's documents (columnar
+ * loss_curves.json, predictions with `true_label`/`probabilities`, top-level
+ * accuracies in metrics.json, run_metadata.json's `dataset`/`training_config`/
+ * `feature_normalization`/`artifacts`), with more fields beside them. Keys are
+ * snake_case in every file, and every file carries `schema_version`.
  */
 import {z} from 'zod'
 
-import {CLASSES, SELECTIONS} from '../config.js'
+import {ALL_SPLIT_NAMES, CLASSES, IMAGE_SIZE, PIXELS, SELECTIONS} from '../config.js'
 import {ECE_BINS} from '../evaluation/calibration.js'
-import {ClassificationReportSchema} from '../evaluation/schema.js'
 
 const LabelSchema = z.literal(CLASSES)
 const CountSchema = z.int().nonnegative()
 const ProbabilitySchema = z.number().min(0).max(1)
 const EpochNumberSchema = z.int().positive()
+
+/** Version of every artifact's shape; raised when a shape changes incompatibly (1: camelCase, before the original's shapes). */
+export const ARTIFACT_SCHEMA_VERSION = 2
+const SchemaVersionSchema = z.literal(ARTIFACT_SCHEMA_VERSION).describe('version of this file\'s shape')
 
 /** Tolerance on the sum of a probability vector: float32 softmax outputs are off by ~1e-7 per class. */
 const PROBABILITY_SUM_TOLERANCE = 1e-3
@@ -38,82 +47,106 @@ export const ARTIFACT_FILES = {
 
 // ---------------------------------------------------------------- metrics.json
 
-export const SplitMetricsSchema = z
+export const SplitScoresSchema = z
   .object({
     samples: CountSchema,
-    loss: z.number().nonnegative().describe('mean cross-entropy'),
+    loss: z.number().nonnegative().describe('mean class-weighted cross-entropy'),
     accuracy: ProbabilitySchema,
-    macroAccuracy: ProbabilitySchema.describe('mean per-class recall: every class counts the same'),
-    f1Macro: ProbabilitySchema,
+    macro_accuracy: ProbabilitySchema.describe('mean per-class recall: every class counts the same'),
+    f1_macro: ProbabilitySchema,
   })
   .meta({description: 'Scores of the exported model on one split.'})
-export type SplitMetrics = z.infer<typeof SplitMetricsSchema>
+export type SplitScores = z.infer<typeof SplitScoresSchema>
 
-export const SplitMetricsBySplitSchema = z.object({
-  train: SplitMetricsSchema,
-  val: SplitMetricsSchema,
-  eval: SplitMetricsSchema,
-  test: SplitMetricsSchema.optional().describe('the official MNIST t10k images of the classes, when available'),
+export const SplitScoresBySplitSchema = z.object({
+  train: SplitScoresSchema,
+  val: SplitScoresSchema,
+  eval: SplitScoresSchema,
+  test: SplitScoresSchema.optional().describe('the official MNIST t10k images of the classes, when available'),
 })
-export type SplitMetricsBySplit = z.infer<typeof SplitMetricsBySplitSchema>
+export type SplitScoresBySplit = z.infer<typeof SplitScoresBySplitSchema>
+
+const ClassScoresFileSchema = z.object({precision: z.number(), recall: z.number(), f1: z.number(), support: CountSchema})
+
+/** scikit-learn's classification report, as written in metrics.json. */
+export const ClassificationReportFileSchema = z.object({
+  labels: z.array(z.int()),
+  per_class: z.record(z.string(), ClassScoresFileSchema),
+  accuracy: ProbabilitySchema,
+  macro_accuracy: ProbabilitySchema.describe('mean of per-class recall (balanced accuracy)'),
+  macro_avg: ClassScoresFileSchema,
+  weighted_avg: ClassScoresFileSchema,
+  confusion_matrix: z.array(z.array(CountSchema)).describe('confusion_matrix[i][j]: samples of true labels[i] predicted as labels[j]'),
+  total: CountSchema,
+})
+export type ClassificationReportFile = z.infer<typeof ClassificationReportFileSchema>
 
 export const MetricsSchema = z
   .object({
+    schema_version: SchemaVersionSchema,
+    train_accuracy: ProbabilitySchema,
+    val_accuracy: ProbabilitySchema,
+    test_accuracy: ProbabilitySchema.describe('accuracy on the held-out evaluation split (splits.eval; the original calls it test)'),
+    train_loss: z.number().nonnegative(),
+    val_loss: z.number().nonnegative(),
+    test_loss: z.number().nonnegative().describe('loss on the held-out evaluation split (splits.eval)'),
+    num_epochs: EpochNumberSchema.describe('number of epochs run (early stopping may end a run before the requested count)'),
+    best_epoch: EpochNumberSchema.describe('epoch of the best validation macro-F1, whose weights are exported'),
     classes: z.array(LabelSchema).length(CLASSES.length),
-    epochs: EpochNumberSchema.describe('number of epochs run (early stopping may end a run before the requested count)'),
-    bestEpoch: EpochNumberSchema.describe('epoch of the best validation macro-F1, whose weights are exported'),
-    splits: SplitMetricsBySplitSchema,
-    classificationReport: ClassificationReportSchema.describe('report of the evaluation split'),
-    testClassificationReport: ClassificationReportSchema.optional().describe('report of the test split, when evaluated'),
+    splits: SplitScoresBySplitSchema,
+    classification_report: ClassificationReportFileSchema.describe('report of the evaluation split'),
   })
-  .refine((m) => m.bestEpoch <= m.epochs, {message: 'bestEpoch must not exceed epochs', path: ['bestEpoch']})
+  .refine((m) => m.best_epoch <= m.num_epochs, {message: 'best_epoch must not exceed num_epochs', path: ['best_epoch']})
   .meta({title: 'metrics.json', description: 'Final scores of a training run per split, with the classification report of the evaluation split.'})
 export type Metrics = z.infer<typeof MetricsSchema>
 
 // ------------------------------------------------------------ predictions.json
 
-export const PredictionSchema = z
+export const PredictionSampleSchema = z
   .object({
     index: CountSchema.describe('position of the sample in its split'),
-    datasetIndex: CountSchema.describe('index of the image in the MNIST file named by datasetFile'),
-    trueLabel: LabelSchema,
-    predictedLabel: LabelSchema,
-    probs: z.array(ProbabilitySchema).length(CLASSES.length).describe('class probabilities in the order of `classes`'),
+    dataset_index: CountSchema.describe('index of the image in the MNIST file named by dataset_file'),
+    true_label: LabelSchema,
+    predicted_label: LabelSchema,
+    probabilities: z.array(ProbabilitySchema).length(CLASSES.length).describe('class probabilities in the order of `classes`'),
   })
-  .refine((p) => Math.abs(p.probs.reduce((sum, x) => sum + x, 0) - 1) <= PROBABILITY_SUM_TOLERANCE, {
-    message: 'probs must sum to 1 (softmax outputs, not logits)',
-    path: ['probs'],
+  .refine((p) => Math.abs(p.probabilities.reduce((sum, x) => sum + x, 0) - 1) <= PROBABILITY_SUM_TOLERANCE, {
+    message: 'probabilities must sum to 1 (softmax outputs, not logits)',
+    path: ['probabilities'],
   })
-export type Prediction = z.infer<typeof PredictionSchema>
-
-export const PredictionSplitSchema = z.enum(['train', 'val', 'eval', 'test'])
-export type PredictionSplit = z.infer<typeof PredictionSplitSchema>
+export type PredictionSample = z.infer<typeof PredictionSampleSchema>
 
 export const PredictionsSchema = z
   .object({
-    split: PredictionSplitSchema,
-    datasetFile: z.string().min(1).describe('the MNIST images file that datasetIndex points into'),
-    classes: z.array(LabelSchema).length(CLASSES.length).describe('labels in the order of every probs vector'),
-    samples: z.array(PredictionSchema),
+    schema_version: SchemaVersionSchema,
+    dataset: z.string().min(1).describe('the data set the split comes from'),
+    split: z.enum(ALL_SPLIT_NAMES),
+    num_classes: z.literal(CLASSES.length),
+    classes: z.array(LabelSchema).length(CLASSES.length).describe('labels in the order of every probabilities vector'),
+    dataset_file: z.string().min(1).describe('the MNIST images file that dataset_index points into'),
+    samples: z.array(PredictionSampleSchema),
   })
   .meta({title: 'predictions.json', description: 'Per-sample predictions of the exported model on one split (the evaluation split for a training run).'})
 export type Predictions = z.infer<typeof PredictionsSchema>
 
 // ------------------------------------------------------------ loss_curves.json
 
-export const LossCurvePointSchema = z.object({
-  epoch: EpochNumberSchema,
-  trainLoss: z.number(),
-  trainAccuracy: ProbabilitySchema,
-  valLoss: z.number(),
-  valAccuracy: ProbabilitySchema,
-  valF1Macro: ProbabilitySchema,
-})
-export type LossCurvePoint = z.infer<typeof LossCurvePointSchema>
+const PerEpochSchema = z.array(z.number())
 
 export const LossCurvesSchema = z
-  .object({epochs: z.array(LossCurvePointSchema).min(1)})
-  .meta({title: 'loss_curves.json', description: 'Training and validation loss, accuracy and macro-F1 per epoch.'})
+  .object({
+    schema_version: SchemaVersionSchema,
+    epochs: z.array(EpochNumberSchema).min(1).describe('epoch numbers; every other list has one value per epoch'),
+    train_loss: PerEpochSchema,
+    train_accuracy: z.array(ProbabilitySchema),
+    val_loss: PerEpochSchema,
+    val_accuracy: z.array(ProbabilitySchema).describe('macro accuracy (mean per-class recall)'),
+    val_f1_macro: z.array(ProbabilitySchema),
+  })
+  .refine((c) => [c.train_loss, c.train_accuracy, c.val_loss, c.val_accuracy, c.val_f1_macro].every((list) => list.length === c.epochs.length), {
+    message: 'every list must have one value per epoch',
+  })
+  .meta({title: 'loss_curves.json', description: 'Training and validation loss, accuracy and macro-F1 per epoch, one list per series.'})
 export type LossCurves = z.infer<typeof LossCurvesSchema>
 
 // ------------------------------------------------------------- roc_curves.json
@@ -136,29 +169,31 @@ export type RocCurve = z.infer<typeof RocCurveSchema>
 
 export const RocCurvesSchema = z
   .object({
-    perClass: z.array(RocCurveSchema).min(1),
-    macroAuc: ProbabilitySchema.nullable().describe('mean AUC over the classes whose AUC is defined; null if none is'),
+    schema_version: SchemaVersionSchema,
+    per_class: z.array(RocCurveSchema).min(1),
+    macro_auc: ProbabilitySchema.nullable().describe('mean AUC over the classes whose AUC is defined; null if none is'),
   })
   .meta({title: 'roc_curves.json', description: 'One-vs-rest ROC curve and AUC per class on the evaluation split.'})
-export type RocCurves = z.infer<typeof RocCurvesSchema>
+export type RocCurvesFile = z.infer<typeof RocCurvesSchema>
 
 // ------------------------------------------------------ training_dynamics.json
 
 export const TrainingDynamicsSchema = z
   .object({
+    schema_version: SchemaVersionSchema,
     epochs: z
       .array(
         z.object({
           epoch: EpochNumberSchema,
-          learningRate: z.number().positive(),
-          trainLoss: z.number(),
-          valLoss: z.number(),
+          learning_rate: z.number().positive(),
+          train_loss: z.number(),
+          val_loss: z.number(),
         }),
       )
       .min(1),
-    learningRateChanges: z
+    learning_rate_changes: z
       .array(z.object({epoch: EpochNumberSchema, from: z.number().positive(), to: z.number().positive()}))
-      .describe('epochs whose learning rate differs from the previous epoch (reduce-on-plateau steps)'),
+      .describe('epochs whose learning rate differs from the previous epoch (reduce-on-plateau steps, or a new rate given on --resume)'),
   })
   .meta({title: 'training_dynamics.json', description: 'Learning-rate schedule and losses per epoch.'})
 export type TrainingDynamics = z.infer<typeof TrainingDynamicsSchema>
@@ -169,18 +204,19 @@ const ImagesPerSecondSchema = z.number().nonnegative().nullable().describe('null
 
 export const TimingStatsSchema = z
   .object({
+    schema_version: SchemaVersionSchema,
     epochs: z
-      .array(z.object({epoch: EpochNumberSchema, seconds: z.number().nonnegative(), imagesPerSecond: ImagesPerSecondSchema}))
+      .array(z.object({epoch: EpochNumberSchema, seconds: z.number().nonnegative(), images_per_second: ImagesPerSecondSchema}))
       .min(1),
     summary: z.object({
       epochs: EpochNumberSchema,
-      imagesPerEpoch: CountSchema.describe('training images seen per epoch'),
-      totalSeconds: z.number().nonnegative(),
-      meanSeconds: z.number().nonnegative(),
-      medianSeconds: z.number().nonnegative(),
-      minSeconds: z.number().nonnegative(),
-      maxSeconds: z.number().nonnegative(),
-      imagesPerSecond: ImagesPerSecondSchema.describe('training images over total epoch wall time (validation included)'),
+      images_per_epoch: CountSchema.describe('training images seen per epoch'),
+      total_seconds: z.number().nonnegative(),
+      mean_seconds: z.number().nonnegative(),
+      median_seconds: z.number().nonnegative(),
+      min_seconds: z.number().nonnegative(),
+      max_seconds: z.number().nonnegative(),
+      images_per_second: ImagesPerSecondSchema.describe('training images over total epoch wall time (validation included)'),
     }),
   })
   .meta({title: 'timing_stats.json', description: 'Wall-clock duration of every epoch, and a summary.'})
@@ -203,8 +239,8 @@ const CurveSchema = z.object({
 
 export const ReliabilitySchema = z
   .object({
-    schemaVersion: z.literal(1),
-    split: z.enum(['train', 'val', 'eval', 'test']),
+    schema_version: SchemaVersionSchema,
+    split: z.enum(ALL_SPLIT_NAMES),
     samples: z.int().nonnegative(),
     temperature: z.number().positive().describe('logits are divided by this before the softmax (1: no scaling); fitted on the validation split'),
     before: CurveSchema.describe('the network\'s own probabilities'),
@@ -218,19 +254,26 @@ export type ReliabilityDocument = z.infer<typeof ReliabilitySchema>
 export const SplitDescriptionSchema = z
   .object({
     size: CountSchema,
-    perClass: z.record(z.string(), CountSchema).describe('images per class label'),
+    per_class: z.record(z.string(), CountSchema).describe('images per class label'),
     fingerprint: z.string().min(1).describe('hash of the chosen indices, labels and pixels'),
   })
-  .refine((s) => Object.values(s.perClass).reduce((sum, n) => sum + n, 0) === s.size, {
-    message: 'perClass counts must add up to size',
-    path: ['perClass'],
+  .refine((s) => Object.values(s.per_class).reduce((sum, n) => sum + n, 0) === s.size, {
+    message: 'per_class counts must add up to size',
+    path: ['per_class'],
   })
 export type SplitDescription = z.infer<typeof SplitDescriptionSchema>
 
 export const DatasetDescriptionSchema = z.object({
+  name: z.string().min(1).describe('the data set, e.g. mnist_058 (digits 0, 5 and 8 of MNIST)'),
+  num_classes: z.literal(CLASSES.length),
+  num_features: z.literal(PIXELS).describe('pixels per image'),
+  image_shape: z.tuple([z.literal(IMAGE_SIZE), z.literal(IMAGE_SIZE)]),
+  train_size: CountSchema,
+  val_size: CountSchema,
+  test_size: CountSchema.describe('size of the held-out evaluation split (splits.eval; the original calls it test)'),
   source: z.string().min(1).describe('where the images come from, e.g. the MNIST training files'),
   classes: z.array(LabelSchema).length(CLASSES.length),
-  classCounts: z.record(z.string(), CountSchema).describe('images per class in the curated subset'),
+  class_counts: z.record(z.string(), CountSchema).describe('images per class in the curated subset'),
   splits: z.object({
     train: SplitDescriptionSchema,
     val: SplitDescriptionSchema,
@@ -240,29 +283,25 @@ export const DatasetDescriptionSchema = z.object({
 })
 export type DatasetDescription = z.infer<typeof DatasetDescriptionSchema>
 
-export const TrainingConfigSchema = z.object({
-  seed: z.int(),
-  evalRatio: z.number().gt(0).lt(1),
-  valRatio: z.number().gt(0).lt(1),
+/** The run's resolved training configuration (its config.json, src/training/config.ts); these four keys at least. */
+export const TrainingConfigViewSchema = z.looseObject({
   epochs: EpochNumberSchema.describe('epochs requested (at most this many run)'),
-  learningRate: z.number().positive(),
-  batchSize: z.int().positive(),
-  numWorkers: z.int().nonnegative(),
-  model: z.string().min(1).describe('network kind, e.g. cnn'),
+  batch_size: z.int().positive(),
+  learning_rate: z.number().positive(),
+  seed: z.int(),
   augment: z.boolean().optional().describe('random affine distortions of the training images each epoch (--augment)'),
   selection: z.enum(SELECTIONS).optional().describe('how the best epoch was chosen: f1 (validation macro F1), f1-loss (ties broken by validation loss), loss (validation loss)'),
   calibrate: z.boolean().optional().describe('whether a temperature was fitted on the validation split'),
-  temperature: z.number().positive().optional().describe('temperature applied to every exported probability (1: none)'),
+  temperature: z.number().positive().optional().describe('temperature applied to every exported probability (1: none); a result of the run, not a setting'),
 })
-export type TrainingConfig = z.infer<typeof TrainingConfigSchema>
 
-export const NormalisationSchema = z.object({
+export const FeatureNormalizationSchema = z.object({
   method: z.literal('standardize'),
+  stats_source: z.literal('train').describe('statistics come from the training split only (no leakage)'),
   mean: z.number(),
   std: z.number().positive(),
-  computedOn: z.literal('train').describe('statistics come from the training split only (no leakage)'),
 })
-export type Normalisation = z.infer<typeof NormalisationSchema>
+export type FeatureNormalization = z.infer<typeof FeatureNormalizationSchema>
 
 export const ArtifactFileSchema = z.object({
   name: z.string().min(1),
@@ -273,14 +312,16 @@ export type ArtifactFile = z.infer<typeof ArtifactFileSchema>
 
 export const RunMetadataSchema = z
   .object({
-    runName: z.string().min(1),
-    generatedAt: z.iso.datetime(),
-    packageVersion: z.string().min(1),
+    schema_version: SchemaVersionSchema,
+    run_name: z.string().min(1),
+    generated_at: z.iso.datetime(),
+    package_version: z.string().min(1),
     backend: z.string().min(1).describe('TensorFlow.js backend the run used'),
     dataset: DatasetDescriptionSchema,
-    training: TrainingConfigSchema,
-    normalisation: NormalisationSchema,
-    artifacts: z.array(ArtifactFileSchema).describe('every other file the run exported (this file excluded)'),
+    training_config: TrainingConfigViewSchema,
+    feature_normalization: FeatureNormalizationSchema,
+    artifacts: z.record(z.string(), z.string()).describe('every other file the run exported: artifact name → file name'),
+    files: z.array(ArtifactFileSchema).describe('the same files with their size and SHA-256'),
   })
   .meta({title: 'run_metadata.json', description: 'What a run was: data, configuration, normalisation, and the files it exported.'})
 export type RunMetadata = z.infer<typeof RunMetadataSchema>

@@ -1,12 +1,11 @@
 import {createHash} from 'node:crypto'
 
-import {CLASSES, type ClassLabel, PIXELS} from '../config.js'
+import {CLASSES, type ClassLabel, PIXELS, SPLIT_NAMES, type SplitName} from '../config.js'
 import {UserError} from '../errors.js'
 import {Rng} from './rng.js'
 
 export type ClassCounts = Record<ClassLabel, number>
-export const SPLIT_NAMES = ['train', 'val', 'eval'] as const
-export type SplitName = (typeof SPLIT_NAMES)[number]
+export {SPLIT_NAMES, type SplitName} from '../config.js'
 
 /** Parse `8=3500,0=1200,5=300`: every class of the model exactly once, positive counts. */
 export function parseClassCounts(text: string): ClassCounts {

@@ -11,6 +11,7 @@ import {z} from 'zod'
 
 import {
   ARTIFACT_FILES,
+  ARTIFACT_SCHEMA_VERSION,
   type LossCurves,
   LossCurvesSchema,
   type Metrics,
@@ -19,7 +20,7 @@ import {
   RunMetadataSchema,
 } from '../artifacts/schemas.js'
 import {errorMessage} from '../errors.js'
-import {EpochLogSchema} from '../training/schema.js'
+import {EpochLogRowSchema} from '../training/schema.js'
 
 export const CHECKPOINT_FILE = 'best.ckpt'
 /** The trainer's own per-epoch log: curves of a run that has not written its artifacts (yet). */
@@ -142,10 +143,10 @@ export class RunsFolder {
       name,
       modifiedAt: detail.modifiedAt,
       hasCheckpoint: detail.checkpoint !== null,
-      epochs: detail.metrics?.epochs ?? detail.lossCurves?.epochs.length ?? null,
-      bestEpoch: detail.metrics?.bestEpoch ?? null,
+      epochs: detail.metrics?.num_epochs ?? detail.lossCurves?.epochs.length ?? null,
+      bestEpoch: detail.metrics?.best_epoch ?? null,
       evalAccuracy: evalSplit?.accuracy ?? null,
-      evalF1Macro: evalSplit?.f1Macro ?? null,
+      evalF1Macro: evalSplit?.f1_macro ?? null,
       problems: detail.problems.length,
     }
   }
@@ -156,20 +157,20 @@ export class RunsFolder {
     const [metrics, curves, epochLog, metadata, checkpoint, ...images] = await Promise.all([
       readJson(dir, ARTIFACT_FILES.metrics, MetricsSchema),
       readJson(dir, ARTIFACT_FILES.lossCurves, LossCurvesSchema),
-      readJson(dir, EPOCH_LOG_FILE, z.array(EpochLogSchema).min(1)),
+      readJson(dir, EPOCH_LOG_FILE, z.array(EpochLogRowSchema).min(1)),
       readJson(dir, ARTIFACT_FILES.runMetadata, RunMetadataSchema),
       exists(join(dir, CHECKPOINT_FILE)),
       ...RUN_IMAGES.map((file) => exists(join(dir, file))),
     ])
-    const fromLog: LossCurves | null = epochLog.value && {
-      epochs: epochLog.value.map(({epoch, trainLoss, trainAccuracy, valLoss, valAccuracy, valF1Macro}) => ({
-        epoch,
-        trainLoss,
-        trainAccuracy,
-        valLoss,
-        valAccuracy,
-        valF1Macro,
-      })),
+    const rows = epochLog.value
+    const fromLog: LossCurves | null = rows && {
+      schema_version: ARTIFACT_SCHEMA_VERSION,
+      epochs: rows.map((row) => row.epoch),
+      train_loss: rows.map((row) => row.train_loss),
+      train_accuracy: rows.map((row) => row.train_accuracy),
+      val_loss: rows.map((row) => row.val_loss),
+      val_accuracy: rows.map((row) => row.val_accuracy),
+      val_f1_macro: rows.map((row) => row.val_f1_macro),
     }
     const presentImages = RUN_IMAGES.filter((_, i) => images[i] !== undefined)
     const times = [checkpoint, ...images].filter((file) => file !== undefined).map((file) => file.mtime.getTime())

@@ -2,7 +2,8 @@ import {CLASSES, MNIST_FILES} from '../config.js'
 import {type SplitName, SPLIT_NAMES} from '../data/split.js'
 import {describeSplits} from '../data/dataset.js'
 import {writeRunArtifacts} from '../artifacts/run.js'
-import {buildPredictionRows} from '../artifacts/build.js'
+import {buildPredictionRows, datasetSummary} from '../artifacts/build.js'
+import type {ArtifactFile, SplitScores} from '../artifacts/schemas.js'
 import {galleryFromPixels} from '../artifacts/gallery.js'
 import {buildReliability} from '../artifacts/reliability.js'
 import {classificationReport} from '../evaluation/metrics.js'
@@ -10,6 +11,7 @@ import {probabilityRows} from '../evaluation/probabilities.js'
 import {rocCurves} from '../evaluation/roc.js'
 import {packageVersion} from '../version.js'
 import type {Predictions} from './module.js'
+import {trainingConfigView} from './config.js'
 import type {PreparedData, SplitMetrics, TrainRun} from './run.js'
 import type {EpochLog} from './schema.js'
 
@@ -23,6 +25,12 @@ export interface TrainingArtifactInput {
   predictions: Record<SplitName, Predictions>
   /** Temperature applied to `predictions` (1: none), and the evaluation split's probabilities without it. */
   calibration: {temperature: number; uncalibratedEvalProbs: Float32Array}
+  /** Files the run wrote before its artifacts (config.json), to list in run_metadata.json. */
+  extraFiles?: ArtifactFile[]
+}
+
+function evalSplitSize(data: PreparedData, name: SplitName): number {
+  return data.dataset.splits[name].indices.length
 }
 
 /** Write the run's artifacts (SPEC §5) from what training computed; returns the file names. */
@@ -40,34 +48,25 @@ export async function writeTrainingArtifacts(input: TrainingArtifactInput): Prom
       packageVersion: packageVersion(),
       backend: input.backend,
       dataset: {
+        ...datasetSummary({train: evalSplitSize(data, 'train'), val: evalSplitSize(data, 'val'), eval: evalSplitSize(data, 'eval')}),
         source: `MNIST training set (${MNIST_FILES.trainImages.name}) in ${input.run.dataDir}`,
         classes: [...CLASSES],
-        classCounts: Object.fromEntries(CLASSES.map((c) => [String(c), config.class_counts[c]])),
-        splits: describeSplits(data.dataset),
+        class_counts: Object.fromEntries(CLASSES.map((c) => [String(c), config.class_counts[c]])),
+        splits: Object.fromEntries(
+          Object.entries(describeSplits(data.dataset)).map(([name, split]) => [name, {size: split.size, per_class: split.perClass, fingerprint: split.fingerprint}]),
+        ) as Record<SplitName, {size: number; per_class: Record<string, number>; fingerprint: string}>,
       },
-      training: {
-        seed: config.seed,
-        evalRatio: config.eval_ratio,
-        valRatio: config.val_ratio,
-        epochs: config.epochs,
-        learningRate: config.learning_rate,
-        batchSize: config.batch_size,
-        numWorkers: config.num_workers,
-        model: config.model,
-        augment: config.augment,
-        selection: config.selection,
-        calibrate: config.calibrate,
-        temperature: input.calibration.temperature,
-      },
-      normalisation: {mean: data.normalization.mean, std: data.normalization.std},
+      // The configuration, and the temperature calibration fitted (a result, not a setting).
+      trainingConfig: {...trainingConfigView(config), temperature: input.calibration.temperature},
+      normalization: {mean: data.normalization.mean, std: data.normalization.std},
       epochs: input.history,
       bestEpoch: input.bestEpoch,
       splits: Object.fromEntries(
         SPLIT_NAMES.map((name) => {
           const m = input.metrics[name]
-          return [name, {samples: m.size, loss: m.loss, accuracy: m.accuracy, macroAccuracy: m.macroAccuracy, f1Macro: m.f1Macro}]
+          return [name, {samples: m.size, loss: m.loss, accuracy: m.accuracy, macro_accuracy: m.macroAccuracy, f1_macro: m.f1Macro}]
         }),
-      ) as Record<SplitName, {samples: number; loss: number; accuracy: number; macroAccuracy: number; f1Macro: number}>,
+      ) as Record<SplitName, SplitScores>,
       classificationReport: classificationReport(evalSplit.labels, evalPredicted),
       predictions: rows,
       gallery: galleryFromPixels(rows, data.dataset.source.pixels),
@@ -76,6 +75,7 @@ export async function writeTrainingArtifacts(input: TrainingArtifactInput): Prom
       roc,
       lrTrace: config.learning_rate_trace,
       timing: config.timing_stats,
+      extraFiles: input.extraFiles,
       reliability: buildReliability('eval', data.tensors.eval.y, input.calibration.uncalibratedEvalProbs, predictions.eval.probs, input.calibration.temperature),
     },
   )

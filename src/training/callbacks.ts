@@ -4,7 +4,7 @@ import {type Selection, TRAINING_DEFAULTS} from '../config.js'
 import {createProgress, type Progress} from '../cli/progress.js'
 import {writeFileAtomic} from '../util/atomic.js'
 import {makeFolder} from '../util/paths.js'
-import {type EpochLog, EpochLogSchema} from './schema.js'
+import {type EpochLog, type EpochLogRow, EpochLogRowSchema, epochLogRow} from './schema.js'
 import type {BatchInfo, Callback, TrainerState} from './trainer.js'
 
 /** The monitored metric: validation macro F1, higher is better (SPEC §3). */
@@ -173,7 +173,7 @@ export class LastCheckpoint implements Callback {
   }
 }
 
-const CSV_COLUMNS = ['epoch', 'trainLoss', 'trainAccuracy', 'valLoss', 'valAccuracy', 'valF1Macro', 'learningRate', 'epochSeconds'] as const
+const CSV_COLUMNS = Object.keys(EpochLogRowSchema.shape) as Array<keyof EpochLogRow>
 
 /** Per-epoch logs like Lightning's CSVLogger: `logs/metrics.csv` and `logs/metrics.json`, rewritten whole each epoch. */
 export class MetricsLogger implements Callback {
@@ -189,7 +189,7 @@ export class MetricsLogger implements Callback {
   }
 
   async onEpochEnd(state: TrainerState): Promise<void> {
-    const rows = state.history.map((log) => EpochLogSchema.parse(log))
+    const rows = state.history.map((log) => EpochLogRowSchema.parse(epochLogRow(log)))
     await makeFolder(join(this.dir, 'logs'), 'choose another --output-dir')
     const csv = [CSV_COLUMNS.join(','), ...rows.map((row) => CSV_COLUMNS.map((c) => String(row[c])).join(','))].join('\n')
     await writeFileAtomic(this.csvPath, `${csv}\n`)

@@ -305,6 +305,12 @@ export function configDocument(config: TrainingConfig): Record<string, unknown> 
   return {schema_version: CONFIG_SCHEMA_VERSION, ...ordered}
 }
 
+/** The configuration as run_metadata.json's `training_config` shows it: config.json without its version. */
+export function trainingConfigView(config: TrainingConfig): Record<string, unknown> & {epochs: number; batch_size: number; learning_rate: number; seed: number} {
+  const {schema_version: _, ...settings} = configDocument(config)
+  return {...settings, epochs: config.epochs, batch_size: config.batch_size, learning_rate: config.learning_rate, seed: config.seed}
+}
+
 /** Read a `--config` JSON file: an object of settings (config.json of a run, or a hand-written recipe). */
 export async function readConfigFile(file: string): Promise<Record<string, unknown>> {
   let text: string

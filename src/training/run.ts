@@ -11,8 +11,10 @@ import {fitTemperature, nllWithTemperature, softmaxWithTemperature} from '../eva
 import {classificationReport} from '../evaluation/metrics.js'
 import {type Checkpoint, loadCheckpoint, saveCheckpoint} from '../model/checkpoint.js'
 import {formatModelSummary, modelSummary} from '../model/summary.js'
-import {sweepTemporaries, writeFileAtomic} from '../util/atomic.js'
+import {sweepTemporaries} from '../util/atomic.js'
 import {makeFolder} from '../util/paths.js'
+import {writeArtifactFile} from '../artifacts/write.js'
+import type {ArtifactFile} from '../artifacts/schemas.js'
 import {EarlyStopping, HookCallback, LastCheckpoint, MetricsLogger, ModelCheckpoint, ProgressReporter, ReduceLROnPlateau} from './callbacks.js'
 import {type Batchable, DigitModule, type Predictions, inverseFrequencyWeights} from './module.js'
 import {CONFIG_FILE, type TrainingConfig, configDocument, resolveTrainingConfig} from './config.js'
@@ -88,7 +90,7 @@ export async function runTraining(run: TrainRun, hooks: TrainHooks = {}): Promis
   if (!run.resume) await prepareOutputDir(outputDir, run.force ?? false)
   // Temporary files a killed run left behind (a run still writing keeps its own).
   for (const folder of [outputDir, join(outputDir, 'logs')]) await sweepTemporaries(folder)
-  await writeFileAtomic(join(outputDir, CONFIG_FILE), `${JSON.stringify(configDocument(config), null, 2)}\n`)
+  const configFile = await writeArtifactFile(outputDir, CONFIG_FILE, `${JSON.stringify(configDocument(config), null, 2)}\n`)
   const backend = await selectBackend(config.backend, {threads: config.num_workers, training: true})
   progress.write(`backend: ${backend.name} (${backend.threads} thread${backend.threads === 1 ? '' : 's'})\n`)
   progress.write(formatModelSummary(modelSummary(config.model)))
@@ -158,7 +160,7 @@ export async function runTraining(run: TrainRun, hooks: TrainHooks = {}): Promis
       augment: config.augment ? {fill: -data.normalization.mean / data.normalization.std} : undefined,
     })
     const state = await trainer.fit(module, data.tensors.train, data.tensors.val, resumed ? resumeState(resumed) : undefined)
-    return await finish(run, data, state, checkpoint, backend, progress)
+    return await finish(run, data, state, checkpoint, backend, progress, configFile)
   } finally {
     module.dispose()
   }
@@ -181,6 +183,7 @@ async function finish(
   checkpoint: ModelCheckpoint,
   backend: {name: string; threads: number},
   progress: NodeJS.WritableStream,
+  configFile: ArtifactFile,
 ): Promise<TrainSummary> {
   const {config, outputDir} = run
   // Final metrics are the best checkpoint's, as Lightning's `trainer.test(ckpt_path='best')`.
@@ -212,6 +215,7 @@ async function finish(
       metrics,
       predictions,
       calibration: {temperature, uncalibratedEvalProbs: uncalibrated},
+      extraFiles: [configFile],
     })
     const files = ['best.ckpt', 'last.ckpt', CONFIG_FILE, join('logs', 'metrics.csv'), join('logs', 'metrics.json'), ...artifacts]
     // The count is of the same list the JSON summary prints.

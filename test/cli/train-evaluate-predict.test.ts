@@ -1,4 +1,5 @@
 import {expect} from 'chai'
+import {spawnSync} from 'node:child_process'
 import {copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -38,8 +39,8 @@ describe('train, evaluate and predict from the command line', function () {
     expect(trainRun.stderr).to.match(/backend: wasm/)
     expect(trainRun.stderr).to.match(/epoch 2\/2 .*val_f1_macro/)
     const metadata = JSON.parse(readFileSync(join(out, 'run_metadata.json'), 'utf8'))
-    expect(metadata.training.seed).to.equal(5)
-    expect(metadata.training.epochs).to.equal(2)
+    expect(metadata.training_config.seed).to.equal(5)
+    expect(metadata.training_config.epochs).to.equal(2)
   })
 
   it('train --config <run>/config.json reproduces the run: same weights, same metrics', async () => {
@@ -52,6 +53,21 @@ describe('train, evaluate and predict from the command line', function () {
     const [a, b] = await Promise.all([loadCheckpoint(join(out, 'best.ckpt')), loadCheckpoint(join(again, 'best.ckpt'))])
     for (const name of Object.keys(a.values)) expect(Buffer.from(a.values[name].buffer).equals(Buffer.from(b.values[name].buffer)), name).to.equal(true)
     expect(JSON.parse(readFileSync(join(again, 'metrics.json'), 'utf8'))).to.deep.equal(JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')))
+  })
+
+  it('a run\'s files read by a script written only from the original demo\'s documented shapes', async () => {
+    const script = join(ROOT, 'test', 'helpers', 'read-original-run.mjs')
+    const result = spawnSync(process.execPath, [script, out], {encoding: 'utf8'})
+    expect(result.status, result.stderr).to.equal(0)
+    const summary = JSON.parse(result.stdout)
+    expect(summary).to.include({run_name: 'cli-test', epochs: 2, num_epochs: 2, test_size: 40, samples: 40, stats_source: 'train'})
+    expect(summary.accuracy_of_samples).to.be.closeTo(summary.test_accuracy, 1e-12)
+    const copy = mkdtempSync(join(tmpdir(), 'cli-shapes-'))
+    for (const file of ['loss_curves.json', 'predictions.json', 'metrics.json']) copyFileSync(join(out, file), join(copy, file))
+    writeFileSync(join(copy, 'run_metadata.json'), JSON.stringify({run_name: 'x', generated_at: new Date().toISOString()}))
+    const broken = spawnSync(process.execPath, [script, copy], {encoding: 'utf8'})
+    expect(broken.status).to.equal(1)
+    expect(broken.stderr).to.match(/run_metadata\.json dataset\./)
   })
 
   it('train rejects impossible flags and bad recipes in one line', async () => {
@@ -111,7 +127,7 @@ describe('train, evaluate and predict from the command line', function () {
     }
 
     const predictions = JSON.parse(readFileSync(join(artifacts, 'predictions_test.json'), 'utf8'))
-    expect(predictions.datasetFile).to.equal('t10k-images-idx3-ubyte.gz')
+    expect(predictions.dataset_file).to.equal('t10k-images-idx3-ubyte.gz')
     expect(predictions.samples).to.have.length(1500)
   })
 
@@ -190,8 +206,8 @@ describe('train, evaluate and predict from the command line', function () {
     expect(summary.epochs).to.equal(3)
     expect(summary.runName).to.equal('cli-test')
     const metadata = JSON.parse(readFileSync(join(out, 'run_metadata.json'), 'utf8'))
-    expect(metadata.training.seed).to.equal(5)
-    expect(metadata.dataset.classCounts).to.deep.equal({0: 48, 5: 12, 8: 140})
+    expect(metadata.training_config.seed).to.equal(5)
+    expect(metadata.dataset.class_counts).to.deep.equal({0: 48, 5: 12, 8: 140})
   })
 
   it('train --resume applies a new learning rate from the next epoch and records it; refuses a new seed or batch size in one line', async () => {
@@ -202,7 +218,7 @@ describe('train, evaluate and predict from the command line', function () {
     expect(Number(rows[3][6]), 'learning rate of epoch 4').to.equal(0.01)
     expect(Number(rows[2][6]), 'learning rate of epoch 3').to.be.at.most(0.001)
     const metadata = JSON.parse(readFileSync(join(out, 'run_metadata.json'), 'utf8'))
-    expect(metadata.training.learningRate).to.equal(0.01)
+    expect(metadata.training_config.learning_rate).to.equal(0.01)
     expect(oneErrorLine(await cli(['train', '--data-dir', FIXTURE_DIR, '--output-dir', out, '--resume', '--epochs', '5', '--seed', '6']))).to.match(/--seed: cannot change on --resume \(last\.ckpt was trained with 5;/)
     expect(oneErrorLine(await cli(['train', '--data-dir', FIXTURE_DIR, '--output-dir', out, '--resume', '--epochs', '5', '--batch-size', '8']))).to.match(/--batch-size: cannot change on --resume \(last\.ckpt was trained with 32;/)
   })

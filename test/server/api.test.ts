@@ -6,6 +6,7 @@ import {expect} from 'chai'
 
 import {buildLossCurves, buildMetrics} from '../../src/artifacts/build.js'
 import {CLASSES} from '../../src/config.js'
+import {epochLogRow} from '../../src/training/schema.js'
 import {classificationReport} from '../../src/evaluation/metrics.js'
 import {preprocessBytes} from '../../src/images/preprocess.js'
 import {loadPredictor} from '../../src/model/predictor.js'
@@ -67,7 +68,7 @@ describe('web app API', function () {
     const complete = join(runs, 'complete-run')
     await mkdir(complete, {recursive: true})
     const report = classificationReport([0, 0, 5, 8, 8, 8], [0, 0, 5, 8, 8, 5])
-    const split = {samples: 6, loss: 0.3, accuracy: 5 / 6, macroAccuracy: 0.9, f1Macro: 0.85}
+    const split = {samples: 6, loss: 0.3, accuracy: 5 / 6, macro_accuracy: 0.9, f1_macro: 0.85}
     const metrics = buildMetrics({epochs: [ONE_EPOCH], bestEpoch: 1, splits: {train: split, val: split, eval: split}, classificationReport: report})
     await writeFile(join(complete, 'metrics.json'), JSON.stringify(metrics))
     await writeFile(join(complete, 'loss_curves.json'), JSON.stringify(buildLossCurves([ONE_EPOCH, {...ONE_EPOCH, epoch: 2, valF1Macro: 0.8}])))
@@ -80,7 +81,7 @@ describe('web app API', function () {
     await mkdir(join(broken, 'logs'), {recursive: true})
     await writeFile(join(broken, 'metrics.json'), '{"epochs": 3, "classes": [0, 5')
     await writeFile(join(broken, 'run_metadata.json'), JSON.stringify({runName: '<img src=x onerror=alert(1)>'}))
-    await writeFile(join(broken, 'logs', 'metrics.json'), JSON.stringify([ONE_EPOCH]))
+    await writeFile(join(broken, 'logs', 'metrics.json'), JSON.stringify([epochLogRow(ONE_EPOCH)]))
 
     // Not runs: an empty folder, and links leading out of the runs folder.
     await mkdir(join(runs, 'empty-folder'))
@@ -274,7 +275,7 @@ describe('web app API', function () {
     it('shows a run: metrics, curves, images; damaged files as problems, never as failures', async () => {
       const complete = await call(server, '/api/runs/complete-run')
       expect(complete.status).to.equal(200)
-      expect(complete.body.metrics.splits.eval.f1Macro).to.equal(0.85)
+      expect(complete.body.metrics.splits.eval.f1_macro).to.equal(0.85)
       expect(complete.body.lossCurves.epochs).to.have.length(2)
       expect(complete.body.lossCurvesSource).to.equal('loss_curves.json')
       expect(Object.keys(complete.body.images).sort()).to.deep.equal(['confusion_matrix.png', 'gallery.png', 'training_dynamics.png'])

@@ -51,7 +51,7 @@ describe('training run', function () {
     }
 
     const csv = readFileSync(join(dirs.a, 'logs', 'metrics.csv'), 'utf8').trim().split('\n')
-    expect(csv[0]).to.equal('epoch,trainLoss,trainAccuracy,valLoss,valAccuracy,valF1Macro,learningRate,epochSeconds')
+    expect(csv[0]).to.equal('epoch,train_loss,train_accuracy,val_loss,val_accuracy,val_f1_macro,learning_rate,epoch_seconds')
     expect(csv).to.have.length(3)
     const best = await loadCheckpoint(join(dirs.a, 'best.ckpt'))
     expect(best.header.training.bestEpoch).to.equal(summary.bestEpoch)
@@ -124,8 +124,8 @@ describe('training run', function () {
     }
 
     const metadata = JSON.parse(readFileSync(join(dir, 'run_metadata.json'), 'utf8'))
-    expect(metadata.artifacts.map((a: {name: string}) => a.name)).to.include.members(['roc_curves.png', 'timing_stats.json', 'metrics.json'])
-    expect(metadata.normalisation.computedOn).to.equal('train')
+    expect(metadata.files.map((a: {name: string}) => a.name)).to.include.members(['roc_curves.png', 'timing_stats.json', 'metrics.json', 'config.json'])
+    expect(metadata.feature_normalization.stats_source).to.equal('train')
     expect(summary.model).to.equal('softmax')
     expect(summary.metrics.eval.f1Macro).to.be.greaterThan(0.5)
     expect((await loadCheckpoint(join(dir, 'best.ckpt'))).header.model).to.equal('softmax')
@@ -143,7 +143,7 @@ describe('training run', function () {
     const plain = await loadCheckpoint(join(dirs.b, 'last.ckpt'))
     expect(Buffer.from(plain.values['conv1.kernel'].buffer).equals(Buffer.from(x.values['conv1.kernel'].buffer))).to.equal(false)
     const metadata = JSON.parse(readFileSync(join(straight, 'run_metadata.json'), 'utf8'))
-    expect(metadata.training).to.include({augment: true, selection: 'f1', calibrate: true})
+    expect(metadata.training_config).to.include({augment: true, selection: 'f1', calibrate: true})
   })
 
   it('calibrates on the validation split: best.ckpt holds a temperature that lowers its NLL and changes no prediction', async () => {
