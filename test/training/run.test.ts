@@ -153,14 +153,14 @@ describe('training run', function () {
     expect(calibration.temperature).to.be.greaterThan(0).and.not.equal(1)
     expect(calibration.nllAfter).to.be.lessThan(calibration.nllBefore)
     // predictions.json carries calibrated probabilities; its labels are the network's argmax all the same.
-    const rows = JSON.parse(readFileSync(join(dirs.a, 'predictions.json'), 'utf8')).samples as Array<{predictedLabel: number; probs: number[]}>
+    const rows = JSON.parse(readFileSync(join(dirs.a, 'predictions.json'), 'utf8')).samples as Array<{predicted_label: number; probabilities: number[]}>
     const predictor = await loadPredictor(join(dirs.a, 'best.ckpt'), {backend: 'wasm'})
     try {
       expect(predictor.temperature).to.equal(calibration.temperature)
       const data = await rebuildSplit(predictor.checkpoint, FIXTURE_DIR, 'eval')
       const evaluation = await evaluateSplit(predictor, data, 'eval', 64)
-      expect(rows.map((r) => r.predictedLabel)).to.deep.equal(evaluation.predicted)
-      expect(rows[0].probs[0]).to.be.closeTo(evaluation.probs[0], 1e-5)
+      expect(rows.map((r) => r.predicted_label)).to.deep.equal(evaluation.predicted)
+      expect(rows[0].probabilities[0]).to.be.closeTo(evaluation.probs[0], 1e-5)
       expect(evaluation.uncalibratedProbs[0]).to.not.be.closeTo(evaluation.probs[0], 1e-6)
       const reliability = JSON.parse(readFileSync(join(dirs.a, 'reliability.json'), 'utf8'))
       expect(reliability.temperature).to.equal(calibration.temperature)
