@@ -19,6 +19,14 @@ export default class Serve extends BaseCommand {
     'checkpoint-path': Flags.string({description: 'model to predict with (a best.ckpt); without it, predictions wait for a run trained from the page'}),
     'runs-dir': Flags.string({description: 'folder of training runs shown on the dashboard, and where runs started from the page go', default: SERVE_DEFAULTS.runsDir}),
     'data-dir': Flags.string({description: 'folder with the MNIST files for training from the page; also holds the prediction database', default: SERVE_DEFAULTS.dataDir}),
+    'allowed-host': Flags.string({
+      description: 'another host name the server answers to, e.g. the public name of a reverse proxy (repeatable); loopback names and --host always are',
+      multiple: true,
+    }),
+    token: Flags.string({
+      description: 'access token the page and API clients must present; generated when --host is not a loopback address',
+      env: 'DIGIT_CLASSIFICATION_TOKEN',
+    }),
     'database-url': Flags.string({description: 'postgres://user:password@host:port/db for a shared PostgreSQL log, or sqlite:FILE (default: DATA_DIR/predictions.sqlite)'}),
   }
 
@@ -31,12 +39,14 @@ export default class Serve extends BaseCommand {
       runsDir: flags['runs-dir'],
       dataDir: flags['data-dir'],
       databaseUrl: flags['database-url'],
+      allowedHosts: flags['allowed-host'],
+      token: flags.token,
       log: (message) => this.note(message),
     })
     const model = server.model.info
     this.note(model.loaded ? `model ${model.checkpointId} (${model.backend})` : 'no model loaded: predictions answer 503 until one is trained from the page')
     this.note(`predictions logged to ${server.store.kind} (${server.store.location})`)
-    this.note(`serving on ${server.url}  (Ctrl-C to stop)`)
+    this.note(`serving on ${server.openUrl}  (Ctrl-C to stop)`)
 
     await new Promise<void>((resolve) => {
       const stop = () => {

@@ -24,6 +24,7 @@ import {HistoryQuerySchema, LabelSchema, PREDICTION_SOURCES} from './store/types
 import type {PredictionStore} from './store/index.js'
 import {thumbnailDataUri} from './thumbnail.js'
 import {ConflictError, type TrainingManager} from './training.js'
+import {type GuardOptions, guard} from './guard.js'
 
 export interface AppContext {
   store: PredictionStore
@@ -37,6 +38,8 @@ export interface AppContext {
   keepAliveSeconds: number
   /** Resolves when the server shuts down: open event streams end then. */
   closing: Promise<void>
+  /** Host allow-list and access token (see guard.ts). */
+  guard: GuardOptions
   log(message: string): void
 }
 
@@ -126,6 +129,7 @@ export function createApp(ctx: AppContext): Hono {
     return c.json({error: 'internal error; the server log has the details'}, 500)
   })
   app.notFound((c) => c.json({error: `no such endpoint: ${c.req.method} ${c.req.path}`}, 404))
+  app.use('*', guard(ctx.guard))
 
   // ------------------------------------------------------------------ page
 
@@ -252,8 +256,8 @@ export function createApp(ctx: AppContext): Hono {
   // -------------------------------------------------------------- training
 
   app.post('/api/train', async (c) => {
-    const type = c.req.header('content-type') ?? ''
-    const body = type.startsWith('application/json') ? await jsonBody(c) : {}
+    // The guard lets through JSON or no body at all.
+    const body = c.req.header('content-type') ? await jsonBody(c) : {}
     return c.json(ctx.training.start(body), 202)
   })
 

@@ -5,8 +5,11 @@ import {join, resolve} from 'node:path'
 
 import {createAdaptorServer} from '@hono/node-server'
 
+import {randomBytes} from 'node:crypto'
+
 import {UserError, errorMessage} from '../errors.js'
 import {createApp} from './app.js'
+import {TOKEN_QUERY, allowedHosts, isLoopbackHost} from './guard.js'
 import {loadWebAssets} from './assets.js'
 import {ModelSlot} from './model.js'
 import {RunsFolder} from './runs.js'
@@ -37,6 +40,14 @@ export interface ServeOptions {
   databaseUrl?: string
   maxUploadBytes?: number
   keepAliveSeconds?: number
+  /** Further host names the server answers to (a reverse proxy's public name); loopback names and --host always are. */
+  allowedHosts?: string[]
+  /**
+   * Access token every API request must carry (cookie from `/?token=…`, or
+   * `Authorization: Bearer …`). A server bound beyond loopback gets a random
+   * one when none is given; `false` turns it off.
+   */
+  token?: string | false
   /** Where the server's own notes go (stderr by default). */
   log?: (message: string) => void
 }
@@ -44,6 +55,9 @@ export interface ServeOptions {
 export interface RunningServer {
   /** Base URL without a trailing slash, e.g. http://127.0.0.1:8080 */
   readonly url: string
+  /** The URL to open in a browser: `url` with the access token, when there is one. */
+  readonly openUrl: string
+  readonly token: string | undefined
   readonly port: number
   readonly store: PredictionStore
   readonly model: ModelSlot
@@ -60,6 +74,15 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new UserError(`--port must be an integer from 0 to 65535, got ${port}`)
   const dataDir = resolve(options.dataDir ?? SERVE_DEFAULTS.dataDir)
   const runs = new RunsFolder(resolve(options.runsDir ?? SERVE_DEFAULTS.runsDir))
+  const exposed = !isLoopbackHost(host)
+  const token = options.token === false ? undefined : (options.token ?? (exposed ? randomBytes(18).toString('base64url') : undefined))
+  if (token !== undefined && !/^[\w.~-]{16,}$/.test(token)) {
+    throw new UserError('--token must be at least 16 characters of letters, digits, "-", "_", "." or "~"')
+  }
+
+  if (exposed) {
+    log(`warning: --host ${host} lets other machines reach this server${token === undefined ? ' with no access token' : '; they need the access token in the URL below'}`)
+  }
 
   const model = new ModelSlot()
   if (options.checkpointPath) await model.load(resolve(options.checkpointPath))
@@ -86,6 +109,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     maxUploadBytes: options.maxUploadBytes ?? SERVE_DEFAULTS.maxUploadBytes,
     keepAliveSeconds: options.keepAliveSeconds ?? SERVE_DEFAULTS.keepAliveSeconds,
     closing,
+    guard: {allowedHosts: allowedHosts(host, options.allowedHosts), token},
     log,
   })
 
@@ -106,8 +130,11 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   const address = server.address() as AddressInfo
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address
   let closed: Promise<void> | undefined
+  const url = `http://${shownHost}:${address.port}`
   return {
-    url: `http://${shownHost}:${address.port}`,
+    url,
+    openUrl: token === undefined ? url : `${url}/?${TOKEN_QUERY}=${token}`,
+    token,
     port: address.port,
     store,
     model,
