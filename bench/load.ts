@@ -3,15 +3,19 @@
  * `digit-classification serve` running as its own process on 127.0.0.1, and
  * a check that every answered prediction was logged exactly once.
  *
- *   npm run build && npx tsx bench/load.ts [--seconds 10] [--concurrency 16] [--checkpoint FILE] [--database-url URL]
+ *   npm run build && npx tsx bench/load.ts [--seconds 10] [--concurrency 16] [--uploads 4] [--upload-side 4000] [--checkpoint FILE] [--database-url URL]
  *
  * Phases, each measured the same way: GET /api/health (the baseline: HTTP
  * and routing only), predictions one at a time, predictions N at a time.
+ * Then the large-upload phase: --uploads clients send a large JPEG (default
+ * 4000×4000, 16 megapixels, within the server's budget) back to back while
+ * one client polls GET /api/health; the health latency under that load is
+ * compared with the baseline, and busy answers (503 + Retry-After) counted.
  * Without --checkpoint a tiny model is trained first on the committed fixture.
  */
 import {type ChildProcess, spawn} from 'node:child_process'
 import {once} from 'node:events'
-import {existsSync} from 'node:fs'
+import {existsSync, readFileSync} from 'node:fs'
 import {mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -35,6 +39,8 @@ const ArgsSchema = z.object({
   concurrency: z.coerce.number().int().min(1).max(256).default(16),
   checkpoint: z.string().optional(),
   'database-url': z.string().optional(),
+  uploads: z.coerce.number().int().min(0).max(64).default(4),
+  'upload-side': z.coerce.number().int().min(100).max(10_000).default(4000),
 })
 
 interface Phase {
@@ -95,6 +101,51 @@ function report(p: Phase): string {
   ].join('  ')
 }
 
+/** A large JPEG with a ring of ink: what a phone photo of a digit costs to decode. */
+async function largeJpeg(side: number): Promise<Uint8Array<ArrayBuffer>> {
+  const data = Buffer.alloc(side * side * 4, 0xff)
+  const centre = side / 2
+  for (let y = 0; y < side; y++) {
+    for (let x = 0; x < side; x++) {
+      const r = Math.hypot(x - centre, y - centre) / side
+      if (r > 0.2 && r < 0.27) data.fill(0x20, (y * side + x) * 4, (y * side + x) * 4 + 3)
+    }
+  }
+
+  const codec = (await import('@jimp/js-jpeg')).default()
+  return new Uint8Array(codec.encode({width: side, height: side, data}, {quality: 80}))
+}
+
+/** `clients` send the large JPEG back to back for `seconds` while one client polls health. */
+async function largeUploads(url: string, clients: number, side: number, seconds: number): Promise<{uploads: Phase; health: Phase; busy: number}> {
+  const jpeg = await largeJpeg(side)
+  let busy = 0
+  const upload = async () => {
+    const response = await fetch(`${url}/api/predict`, {method: 'POST', headers: {'content-type': 'image/jpeg'}, body: jpeg})
+    if (response.status === 503) {
+      busy += 1
+      // Do as told before trying again.
+      await new Promise((resolve) => setTimeout(resolve, Number(response.headers.get('retry-after') ?? 1) * 1000))
+    }
+
+    return response
+  }
+
+  const sizeMb = (jpeg.length / 1024 / 1024).toFixed(1)
+  const [uploads, health] = await Promise.all([
+    phase(`POST ${side}² JPEG (${sizeMb} MB) ×${clients}`, seconds, clients, upload),
+    phase('GET /api/health meanwhile', seconds, 1, () => fetch(`${url}/api/health`)),
+  ])
+  return {uploads, health, busy}
+}
+
+/** The server process's peak resident memory, from /proc (Linux only). */
+function peakMemory(pid: number | undefined): string | undefined {
+  if (pid === undefined || !existsSync(`/proc/${pid}/status`)) return undefined
+  const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
+  return kb ? `${(Number(kb) / 1024).toFixed(0)} MiB` : undefined
+}
+
 async function tinyCheckpoint(dir: string): Promise<string> {
   const config = resolveTrainingConfig({flags: {epochs: 2, 'class-counts': '8=350,0=120,5=30', 'run-name': 'bench'}})
   await runTraining({config, dataDir: FIXTURE_DIR, outputDir: join(dir, 'bench')}, {
@@ -119,7 +170,14 @@ async function startServe(args: string[]): Promise<{child: ChildProcess; url: st
 
 async function main(): Promise<void> {
   const {values} = parseArgs({
-    options: {seconds: {type: 'string'}, concurrency: {type: 'string'}, checkpoint: {type: 'string'}, 'database-url': {type: 'string'}},
+    options: {
+      seconds: {type: 'string'},
+      concurrency: {type: 'string'},
+      checkpoint: {type: 'string'},
+      'database-url': {type: 'string'},
+      uploads: {type: 'string'},
+      'upload-side': {type: 'string'},
+    },
   })
   const args = ArgsSchema.parse(values)
   if (!existsSync(join(ROOT, 'dist', 'commands', 'serve.js'))) throw new Error('build first: npm run build')
@@ -150,6 +208,8 @@ async function main(): Promise<void> {
       await phase('POST /api/predict ×1', baseline, 1, predict),
       await phase(`POST /api/predict ×${args.concurrency}`, args.seconds, args.concurrency, predict),
     ]
+    const large = args.uploads > 0 ? await largeUploads(url, args.uploads, args['upload-side'], args.seconds) : undefined
+    phases.push(...(large ? [large.uploads] : []))
     const rowsAfter = await logged()
 
     const predictions = phases.slice(1)
@@ -163,11 +223,21 @@ async function main(): Promise<void> {
     for (const p of phases) process.stdout.write(`${report(p)}\n`)
     process.stdout.write(`concurrent / single predictions: ${(rate(concurrent) / rate(single)).toFixed(2)}× the throughput\n`)
     process.stdout.write(`predictions / health (HTTP only): ${(rate(concurrent) / rate(health)).toFixed(3)} of the throughput\n`)
+    if (large) {
+      process.stdout.write(`${report(large.health)}\n`)
+      process.stdout.write(
+        `large uploads: ${large.uploads.latencies.length} answered, ${large.busy} told to retry (503 + Retry-After), other errors ${large.uploads.errors - large.busy}; ` +
+          `health p99 under them / alone: ${(percentile(large.health.latencies, 99) / percentile(health.latencies, 99)).toFixed(1)}×\n`,
+      )
+    }
+
+    const peak = peakMemory(server.child.pid)
+    if (peak) process.stdout.write(`server peak memory (VmHWM): ${peak}\n`)
     const exactlyOnce = rowsAfter - rowsBefore === answered && uniqueIds === answered
     process.stdout.write(
       `logged rows: ${rowsBefore} → ${rowsAfter} (+${rowsAfter - rowsBefore}) for ${answered} answered predictions, ${uniqueIds} distinct ids: ${exactlyOnce ? 'each logged exactly once' : 'MISMATCH'}\n`,
     )
-    if (!exactlyOnce || phases.some((p) => p.errors > 0)) process.exitCode = 1
+    if (!exactlyOnce || phases.some((p) => p.errors > (p === large?.uploads ? large.busy : 0))) process.exitCode = 1
   } finally {
     if (server && server.child.exitCode === null) {
       const exited = once(server.child, 'exit')

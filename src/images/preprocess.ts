@@ -270,6 +270,21 @@ function decoder(format: ImageFormat): Promise<Decode> {
   return loading
 }
 
+/** What an image's header says, read and checked against {@link IMAGE_LIMITS} without decoding. */
+export interface ImageInfo {
+  format: ImageFormat
+  width: number
+  height: number
+  /** Pixels the decoder will build (every frame or page). */
+  pixels: number
+}
+
+/** Read and check an image's header only (cheap, no decoding); throws UserError as {@link decodeImage} would. */
+export function inspectImage(bytes: Buffer, name: string): ImageInfo {
+  const {format, width, height, pixels} = checkedHeader(bytes, name)
+  return {format, width, height, pixels}
+}
+
 /**
  * Decode image bytes to grayscale luminance. The size is read from the header
  * and checked before any pixel is decoded. EXIF orientation (JPEG) is applied.
@@ -278,6 +293,22 @@ function decoder(format: ImageFormat): Promise<Decode> {
  * background stays visible whatever its colour.
  */
 export async function decodeImage(bytes: Buffer, name: string): Promise<GrayImage> {
+  const header = checkedHeader(bytes, name)
+  const kind = FORMAT_NAMES[header.format]
+  const decode = await decoder(header.format)
+  let bitmap: Bitmap
+  try {
+    bitmap = decode(bytes)
+  } catch (error) {
+    // The decoders' own texts speak of their internals ("read requests waiting on finished stream"): say what it means.
+    if (process.env.DEBUG) process.stderr.write(`${kind} decoder: ${oneLine(errorMessage(error))}\n`)
+    throw new UserError(`${name}: could not decode the ${kind} image, it is corrupt or truncated (its pixel data is damaged or cut short); re-export it`)
+  }
+
+  return orient(toGray(bitmap), header.orientation)
+}
+
+function checkedHeader(bytes: Buffer, name: string): Header {
   if (bytes.length === 0) throw new UserError(`${name}: the file is empty (0 bytes); give a PNG, JPEG, BMP, GIF or TIFF image`)
   const format = sniffFormat(bytes)
   if (format === undefined) {
@@ -304,17 +335,7 @@ export async function decodeImage(bytes: Buffer, name: string): Promise<GrayImag
     throw new UserError(`${name}: the ${kind} image has no pixels (${header.width}×${header.height}); re-export it`)
   }
 
-  const decode = await decoder(format)
-  let bitmap: Bitmap
-  try {
-    bitmap = decode(bytes)
-  } catch (error) {
-    // The decoders' own texts speak of their internals ("read requests waiting on finished stream"): say what it means.
-    if (process.env.DEBUG) process.stderr.write(`${kind} decoder: ${oneLine(errorMessage(error))}\n`)
-    throw new UserError(`${name}: could not decode the ${kind} image, it is corrupt or truncated (its pixel data is damaged or cut short); re-export it`)
-  }
-
-  return orient(toGray(bitmap), header.orientation)
+  return header
 }
 
 function headerProblem(error: unknown): string {

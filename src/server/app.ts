@@ -15,9 +15,9 @@ import {z} from 'zod'
 
 import {CLASSES} from '../config.js'
 import {UserError, errorMessage, isUserError} from '../errors.js'
-import {preprocessBytes} from '../images/preprocess.js'
 import {packageVersion} from '../version.js'
 import type {WebAssets} from './assets.js'
+import {type DecodePool, DecoderBusyError, TooManyPixelsError} from './decoder.js'
 import type {ModelSlot} from './model.js'
 import type {RunsFolder} from './runs.js'
 import {HistoryQuerySchema, LabelSchema, PREDICTION_SOURCES} from './store/types.js'
@@ -29,6 +29,8 @@ import {type GuardOptions, guard} from './guard.js'
 export interface AppContext {
   store: PredictionStore
   model: ModelSlot
+  /** Decodes uploads in worker threads, within a pixel budget. */
+  decoder: DecodePool
   training: TrainingManager
   runs: RunsFolder
   assets: WebAssets
@@ -123,6 +125,12 @@ export function createApp(ctx: AppContext): Hono {
   app.onError((error, c) => {
     if (error instanceof HTTPException) return c.json({error: error.status === 413 ? tooLarge(ctx) : error.message}, error.status)
     if (error instanceof HttpError) return c.json({error: error.message}, error.status)
+    if (error instanceof TooManyPixelsError) return c.json({error: error.message}, 413)
+    if (error instanceof DecoderBusyError) {
+      c.header('Retry-After', String(error.retryAfterSeconds))
+      return c.json({error: error.message}, 503)
+    }
+
     if (error instanceof ConflictError) return c.json({error: error.message}, 409)
     if (isUserError(error)) return c.json({error: error.message}, 400)
     ctx.log(`${c.req.method} ${c.req.path}: ${error.stack ?? errorMessage(error)}`)
@@ -179,7 +187,7 @@ export function createApp(ctx: AppContext): Hono {
     const preprocess = PreprocessQuerySchema.safeParse(c.req.query('preprocess'))
     if (!preprocess.success) throw new HttpError(400, 'query "preprocess" must be true or false')
     const input = await predictInput(c)
-    const pixels = await preprocessBytes(input.bytes, input.name, {preprocess: preprocess.data === 'true' || preprocess.data === '1'})
+    const pixels = await ctx.decoder.decode(input.bytes, input.name, preprocess.data === 'true' || preprocess.data === '1')
     const answer = ctx.model.predict(pixels)
     if (!answer) return c.json({error: 'the model was unloaded; try again'}, 503)
     const result = await answer

@@ -11,6 +11,7 @@ import {UserError, errorMessage} from '../errors.js'
 import {createApp} from './app.js'
 import {TOKEN_QUERY, allowedHosts, isLoopbackHost} from './guard.js'
 import {loadWebAssets} from './assets.js'
+import {DecodePool} from './decoder.js'
 import {ModelSlot} from './model.js'
 import {RunsFolder} from './runs.js'
 import {DEFAULT_DATABASE_FILE, type PredictionStore, openStore} from './store/index.js'
@@ -24,6 +25,8 @@ export const SERVE_DEFAULTS = {
   dataDir: 'data',
   /** A drawing is a few kilobytes and a phone photo a few megabytes; beyond this, 413. */
   maxUploadBytes: 5 * 1024 * 1024,
+  /** A 6000×4000 photo; a 6000×6000 JPEG (1 MB of bytes, 144 MB decoded) is refused from its header. */
+  maxImagePixels: 24_000_000,
   keepAliveSeconds: 15,
 } as const
 
@@ -39,6 +42,10 @@ export interface ServeOptions {
   /** postgres://… for PostgreSQL, sqlite:FILE for another SQLite file; default `<dataDir>/predictions.sqlite`. */
   databaseUrl?: string
   maxUploadBytes?: number
+  /** Largest image decoded, in pixels (read from the header first; 413 beyond). */
+  maxImagePixels?: number
+  /** Worker threads decoding uploads (default: the machine's cores, at most 4). */
+  decodeWorkers?: number
   keepAliveSeconds?: number
   /** Further host names the server answers to (a reverse proxy's public name); loopback names and --host always are. */
   allowedHosts?: string[]
@@ -95,6 +102,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   }
 
   const training = new TrainingManager({runsDir: runs.root, dataDir, model})
+  const decoder = new DecodePool({maxPixels: options.maxImagePixels ?? SERVE_DEFAULTS.maxImagePixels, workers: options.decodeWorkers})
 
   let stopping!: () => void
   const closing = new Promise<void>((resolve) => {
@@ -103,6 +111,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   const app = createApp({
     store,
     model,
+    decoder,
     training,
     runs,
     assets: loadWebAssets(),
@@ -120,6 +129,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   } catch (error) {
     model.dispose()
     await store.close()
+    await decoder.close()
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'EADDRINUSE') throw new UserError(`port ${port} on ${host} is already in use; choose another with --port (0 picks a free one)`)
     if (code === 'EACCES') throw new UserError(`no permission to listen on ${host}:${port}; use a port above 1023`)
@@ -146,6 +156,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()))
         server.closeAllConnections()
         await stopped
+        await decoder.close()
         model.dispose()
         await store.close()
       })()

@@ -3,11 +3,9 @@
  * the server keeps answering predictions, with progress fanned out to every
  * listener of the event stream.
  */
-import {existsSync, readFileSync} from 'node:fs'
-import {createRequire} from 'node:module'
-import {dirname, join} from 'node:path'
-import {pathToFileURL} from 'node:url'
-import {Worker} from 'node:worker_threads'
+import {existsSync} from 'node:fs'
+import {join} from 'node:path'
+import type {Worker} from 'node:worker_threads'
 
 import {z} from 'zod'
 
@@ -18,6 +16,7 @@ import type {TrainRun} from '../training/run.js'
 import {type EpochLog, EpochLogSchema} from '../training/schema.js'
 import type {ModelInfo, ModelSlot} from './model.js'
 import {CHECKPOINT_FILE, RUN_NAME_PATTERN} from './runs.js'
+import {startModuleWorker} from './worker.js'
 
 /** A second run while one is going: the HTTP layer answers 409. */
 export class ConflictError extends UserError {}
@@ -67,20 +66,8 @@ const LOG_LINES_KEPT = 50
 /** Request body of POST /api/train: training settings (see src/training/config.ts), and whether to serve the result. */
 const TrainRequestSchema = z.looseObject({activate: z.boolean().default(true)})
 
-/**
- * The worker runs `training-worker.js` next to this module. Under tsx (tests,
- * development) this module is TypeScript and so is that entry, but Node 20
- * does not hand tsx's loader to workers: a one-line bootstrap registers tsx's
- * ESM API in the worker first (found through tsx's own exports map).
- */
 function startWorker(workerData: {run: TrainRun}): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('training-worker.js', import.meta.url), {workerData, stdout: true})
-  const entry = new URL('training-worker.ts', import.meta.url).href
-  const manifest = createRequire(import.meta.url).resolve('tsx/package.json')
-  const {exports} = JSON.parse(readFileSync(manifest, 'utf8')) as {exports: Record<string, {import: {default: string}}>}
-  const api = pathToFileURL(join(dirname(manifest), exports['./esm/api'].import.default)).href
-  const bootstrap = `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}) })`
-  return new Worker(bootstrap, {eval: true, workerData, stdout: true})
+  return startModuleWorker('training-worker', {workerData, stdout: true})
 }
 
 function idleStatus(): TrainingStatus {

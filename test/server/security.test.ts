@@ -74,7 +74,8 @@ describe('web app: requests from other sites and other hosts', function () {
   })
 
   it('refuses Sec-Fetch-Site cross-site or same-site, and Origin "null" (sandboxed frames)', async () => {
-    for (const headers of [{'sec-fetch-site': 'cross-site'}, {'sec-fetch-site': 'same-site'}, {origin: 'null'}]) {
+    const tries: Array<Record<string, string>> = [{'sec-fetch-site': 'cross-site'}, {'sec-fetch-site': 'same-site'}, {origin: 'null'}]
+    for (const headers of tries) {
       const answer = await raw(server.url, '/api/predict', {method: 'POST', headers: {...headers, 'content-type': 'application/json'}, body: canvas().body})
       expect(answer.status, JSON.stringify(headers)).to.equal(403)
     }
