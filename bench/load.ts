@@ -120,8 +120,10 @@ async function largeJpeg(side: number): Promise<Uint8Array<ArrayBuffer>> {
 async function largeUploads(url: string, clients: number, side: number, seconds: number): Promise<{uploads: Phase; health: Phase; busy: number}> {
   const jpeg = await largeJpeg(side)
   let busy = 0
+  const failures: string[] = []
   const upload = async () => {
     const response = await fetch(`${url}/api/predict`, {method: 'POST', headers: {'content-type': 'image/jpeg'}, body: jpeg})
+    if (!response.ok && response.status !== 503) failures.push(`${response.status} ${await response.clone().text()}`)
     if (response.status === 503) {
       busy += 1
       // Do as told before trying again.
@@ -136,6 +138,7 @@ async function largeUploads(url: string, clients: number, side: number, seconds:
     phase(`POST ${side}² JPEG (${sizeMb} MB) ×${clients}`, seconds, clients, upload),
     phase('GET /api/health meanwhile', seconds, 1, () => fetch(`${url}/api/health`)),
   ])
+  for (const failure of new Set(failures)) process.stderr.write(`upload failed: ${failure}\n`)
   return {uploads, health, busy}
 }
 

@@ -21,13 +21,13 @@ import {type DecodePool, DecoderBusyError, TooManyPixelsError} from './decoder.j
 import type {ModelSlot} from './model.js'
 import type {RunsFolder} from './runs.js'
 import {HistoryQuerySchema, LabelSchema, PREDICTION_SOURCES} from './store/types.js'
-import type {PredictionStore} from './store/index.js'
+import {DatabaseUnavailableError, type WatchedStore} from './store/outage.js'
 import {thumbnailDataUri} from './thumbnail.js'
 import {ConflictError, type TrainingManager} from './training.js'
 import {type GuardOptions, guard} from './guard.js'
 
 export interface AppContext {
-  store: PredictionStore
+  store: WatchedStore
   model: ModelSlot
   /** Decodes uploads in worker threads, within a pixel budget. */
   decoder: DecodePool
@@ -125,6 +125,11 @@ export function createApp(ctx: AppContext): Hono {
   app.onError((error, c) => {
     if (error instanceof HTTPException) return c.json({error: error.status === 413 ? tooLarge(ctx) : error.message}, error.status)
     if (error instanceof HttpError) return c.json({error: error.message}, error.status)
+    if (error instanceof DatabaseUnavailableError) {
+      c.header('Retry-After', '5')
+      return c.json({error: error.message}, 503)
+    }
+
     if (error instanceof TooManyPixelsError) return c.json({error: error.message}, 413)
     if (error instanceof DecoderBusyError) {
       c.header('Retry-After', String(error.retryAfterSeconds))
@@ -157,15 +162,16 @@ export function createApp(ctx: AppContext): Hono {
 
   app.get('/api/health', async (c) => {
     const model = ctx.model.info
+    const store = await ctx.store.health()
     return c.json({
-      status: 'ok',
+      status: store.available ? 'ok' : 'degraded',
       classes: [...CLASSES],
       packageVersion: packageVersion(),
       tfjsVersion: tf.version_core,
       model,
-      store: {kind: ctx.store.kind, location: ctx.store.location, schemaVersion: await ctx.store.schemaVersion()},
+      store: {kind: ctx.store.kind, location: ctx.store.location, ...store},
       training: {state: ctx.training.snapshot().state},
-    })
+    }, store.available ? 200 : 503)
   })
 
   // --------------------------------------------------------------- predict

@@ -70,7 +70,8 @@ export class DecodePool {
   constructor(options: DecodePoolOptions) {
     this.size = Math.max(1, options.workers ?? Math.min(4, availableParallelism()))
     this.maxPixels = options.maxPixels
-    this.maxPendingPixels = options.maxPendingPixels ?? options.maxPixels * (this.size + 2)
+    // One image decoding and two waiting, at the largest size.
+    this.maxPendingPixels = options.maxPendingPixels ?? options.maxPixels * 3
     this.maxPendingJobs = options.maxPendingJobs ?? 64
   }
 
@@ -102,12 +103,20 @@ export class DecodePool {
     return {jobs: this.pendingJobs, pixels: this.pendingPixels}
   }
 
+  /**
+   * Start queued jobs on free workers. Decoding takes about 50 bytes of
+   * memory a pixel, so at most one budget's worth of pixels decodes at once:
+   * a second large image waits while small ones go past it.
+   */
   private dispatch(): void {
-    while (this.queue.length > 0) {
+    for (;;) {
+      const running = this.slots.reduce((sum, slot) => sum + (slot.job?.pixels ?? 0), 0)
+      const index = this.queue.findIndex((pending) => running === 0 || running + pending.pixels <= this.maxPixels)
+      if (index === -1) return
       let slot = this.slots.find((candidate) => candidate.job === undefined)
       if (!slot && this.slots.length < this.size) slot = this.spawn()
       if (!slot) return
-      const pending = this.queue.shift()!
+      const [pending] = this.queue.splice(index, 1)
       slot.job = pending
       slot.worker.postMessage(pending.job)
     }

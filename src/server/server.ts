@@ -14,7 +14,8 @@ import {loadWebAssets} from './assets.js'
 import {DecodePool} from './decoder.js'
 import {ModelSlot} from './model.js'
 import {RunsFolder} from './runs.js'
-import {DEFAULT_DATABASE_FILE, type PredictionStore, openStore} from './store/index.js'
+import {DEFAULT_DATABASE_FILE, openStore} from './store/index.js'
+import {type WatchedStore, watchOutages} from './store/outage.js'
 import {TrainingManager} from './training.js'
 
 /** Defaults of `serve`, shared by the command's flags and the library. */
@@ -25,8 +26,11 @@ export const SERVE_DEFAULTS = {
   dataDir: 'data',
   /** A drawing is a few kilobytes and a phone photo a few megabytes; beyond this, 413. */
   maxUploadBytes: 5 * 1024 * 1024,
-  /** A 6000×4000 photo; a 6000×6000 JPEG (1 MB of bytes, 144 MB decoded) is refused from its header. */
-  maxImagePixels: 24_000_000,
+  /**
+   * A 12-megapixel phone photo fits; a 6000×6000 JPEG (1 MB of bytes, about
+   * 1.5 GB to decode) is refused from its header.
+   */
+  maxImagePixels: 16_000_000,
   keepAliveSeconds: 15,
 } as const
 
@@ -66,7 +70,7 @@ export interface RunningServer {
   readonly openUrl: string
   readonly token: string | undefined
   readonly port: number
-  readonly store: PredictionStore
+  readonly store: WatchedStore
   readonly model: ModelSlot
   readonly training: TrainingManager
   /** Stop listening, end event streams and any training run, release the model and the database. */
@@ -93,9 +97,9 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
 
   const model = new ModelSlot()
   if (options.checkpointPath) await model.load(resolve(options.checkpointPath))
-  let store: PredictionStore
+  let store: WatchedStore
   try {
-    store = await openStore(options.databaseUrl, join(dataDir, DEFAULT_DATABASE_FILE))
+    store = watchOutages(await openStore(options.databaseUrl, join(dataDir, DEFAULT_DATABASE_FILE)), log)
   } catch (error) {
     model.dispose()
     throw error
