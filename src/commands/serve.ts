@@ -27,6 +27,10 @@ export default class Serve extends BaseCommand {
       description: 'access token the page and API clients must present; generated when --host is not a loopback address',
       env: 'DIGIT_CLASSIFICATION_TOKEN',
     }),
+    'allow-private-urls': Flags.boolean({
+      description: 'let image URLs point at this machine, private networks and link-local addresses (refused by default)',
+      default: false,
+    }),
     'database-url': Flags.string({description: 'postgres://user:password@host:port/db for a shared PostgreSQL log, or sqlite:FILE (default: DATA_DIR/predictions.sqlite)'}),
   }
 
@@ -41,6 +45,7 @@ export default class Serve extends BaseCommand {
       databaseUrl: flags['database-url'],
       allowedHosts: flags['allowed-host'],
       token: flags.token,
+      allowPrivateUrls: flags['allow-private-urls'],
       log: (message) => this.note(message),
     })
     const model = server.model.info

@@ -22,6 +22,7 @@ import type {ModelSlot} from './model.js'
 import type {RunsFolder} from './runs.js'
 import {HistoryQuerySchema, LabelSchema, PREDICTION_SOURCES} from './store/types.js'
 import {DatabaseUnavailableError, type WatchedStore} from './store/outage.js'
+import {fetchImageUrl} from './image-url.js'
 import {thumbnailDataUri} from './thumbnail.js'
 import {ConflictError, type TrainingManager} from './training.js'
 import {type GuardOptions, guard} from './guard.js'
@@ -34,7 +35,9 @@ export interface AppContext {
   training: TrainingManager
   runs: RunsFolder
   assets: WebAssets
-  /** Largest request body accepted by predict, in bytes (413 beyond). */
+  /** Fetching images by URL: private addresses allowed?, time limit. */
+  imageUrls: {allowPrivate: boolean; timeoutMs: number}
+  /** Largest request body accepted by predict, in bytes (413 beyond); also the limit of an image fetched by URL. */
   maxUploadBytes: number
   /** Seconds between keep-alive comments on the event stream. */
   keepAliveSeconds: number
@@ -60,10 +63,17 @@ const FeedbackSchema = z.object({
   label: z.unknown().pipe(LabelSchema),
 })
 
-const PredictJsonSchema = z.object({
-  image: z.string().regex(/^data:image\/[a-z+.-]+;base64,/i, 'must be a data URI such as data:image/png;base64,…'),
-  source: z.enum(PREDICTION_SOURCES).default('canvas'),
-})
+const PredictJsonSchema = z
+  .strictObject({
+    image: z.string().regex(/^data:image\/[a-z+.-]+;base64,/i, 'must be a data URI such as data:image/png;base64,…').optional(),
+    url: z.string().max(2048, 'must be at most 2048 characters').optional(),
+    source: z.enum(PREDICTION_SOURCES).optional(),
+    /** false: answer without logging (the page's live prediction while drawing). */
+    log: z.boolean().default(true),
+  })
+  .refine((body) => (body.image === undefined) !== (body.url === undefined), 'give either "image" (a data URI) or "url" (an http(s) address of an image)')
+
+const LogQuerySchema = z.enum(['true', 'false', '1', '0']).optional()
 
 const PreprocessQuerySchema = z.enum(['true', 'false', '1', '0']).default('true')
 
@@ -85,7 +95,10 @@ async function jsonBody(c: Context): Promise<unknown> {
 }
 
 /** The image of a predict request: multipart upload, raw image bytes, or a JSON data URI from the canvas. */
-async function predictInput(c: Context): Promise<{bytes: Buffer; name: string; source: (typeof PREDICTION_SOURCES)[number]}> {
+async function predictInput(c: Context, ctx: AppContext): Promise<{bytes: Buffer; name: string; source: (typeof PREDICTION_SOURCES)[number]; log: boolean}> {
+  const logQuery = LogQuerySchema.safeParse(c.req.query('log'))
+  if (!logQuery.success) throw new HttpError(400, 'query "log" must be true or false')
+  const log = logQuery.data === undefined || logQuery.data === 'true' || logQuery.data === '1'
   const type = (c.req.header('content-type') ?? '').toLowerCase()
   if (type.startsWith('multipart/form-data')) {
     let form: Record<string, string | File | (string | File)[]>
@@ -97,20 +110,27 @@ async function predictInput(c: Context): Promise<{bytes: Buffer; name: string; s
 
     const file = form.image ?? form.file
     if (!(file instanceof File)) throw new HttpError(400, 'the multipart form needs a file field named "image"')
-    return {bytes: Buffer.from(await file.arrayBuffer()), name: file.name || 'uploaded image', source: 'upload'}
+    return {bytes: Buffer.from(await file.arrayBuffer()), name: file.name || 'uploaded image', source: 'upload', log}
   }
 
   if (type.startsWith('application/json')) {
     const parsed = PredictJsonSchema.safeParse(await jsonBody(c))
     if (!parsed.success) throw new HttpError(400, firstIssue(parsed.error, 'body'))
-    const base64 = parsed.data.image.slice(parsed.data.image.indexOf(',') + 1)
-    return {bytes: Buffer.from(base64, 'base64'), name: parsed.data.source === 'canvas' ? 'canvas drawing' : 'uploaded image', source: parsed.data.source}
+    const body = parsed.data
+    if (body.url !== undefined) {
+      const fetched = await fetchImageUrl(body.url, {...ctx.imageUrls, maxBytes: ctx.maxUploadBytes})
+      return {...fetched, source: 'url', log: log && body.log}
+    }
+
+    const source = body.source ?? 'canvas'
+    const base64 = body.image!.slice(body.image!.indexOf(',') + 1)
+    return {bytes: Buffer.from(base64, 'base64'), name: source === 'canvas' ? 'canvas drawing' : 'uploaded image', source, log: log && body.log}
   }
 
   if (type.startsWith('image/') || type.startsWith('application/octet-stream')) {
     // The name only labels error messages: one short line whatever the client sent.
     const name = (c.req.query('name') ?? 'uploaded image').replaceAll(/\s+/g, ' ').slice(0, 100)
-    return {bytes: Buffer.from(await c.req.arrayBuffer()), name, source: 'upload'}
+    return {bytes: Buffer.from(await c.req.arrayBuffer()), name, source: 'upload', log}
   }
 
   throw new HttpError(
@@ -192,11 +212,23 @@ export function createApp(ctx: AppContext): Hono {
 
     const preprocess = PreprocessQuerySchema.safeParse(c.req.query('preprocess'))
     if (!preprocess.success) throw new HttpError(400, 'query "preprocess" must be true or false')
-    const input = await predictInput(c)
+    const input = await predictInput(c, ctx)
     const pixels = await ctx.decoder.decode(input.bytes, input.name, preprocess.data === 'true' || preprocess.data === '1')
     const answer = ctx.model.predict(pixels)
     if (!answer) return c.json({error: 'the model was unloaded; try again'}, 503)
     const result = await answer
+    if (!input.log) {
+      return c.json({
+        id: null,
+        createdAt: null,
+        prediction: result.prediction,
+        confidence: result.confidence,
+        probs: result.probs,
+        checkpointId: result.checkpointId,
+        thumbnail: thumbnailDataUri(pixels),
+      })
+    }
+
     const record = await ctx.store.insert({
       thumbnail: thumbnailDataUri(pixels),
       predicted: result.prediction,

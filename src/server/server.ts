@@ -12,6 +12,7 @@ import {createApp} from './app.js'
 import {TOKEN_QUERY, allowedHosts, isLoopbackHost} from './guard.js'
 import {loadWebAssets} from './assets.js'
 import {DecodePool} from './decoder.js'
+import {IMAGE_URL_DEFAULTS} from './image-url.js'
 import {ModelSlot} from './model.js'
 import {RunsFolder} from './runs.js'
 import {DEFAULT_DATABASE_FILE, openStore} from './store/index.js'
@@ -59,6 +60,10 @@ export interface ServeOptions {
    * one when none is given; `false` turns it off.
    */
   token?: string | false
+  /** Let `POST /api/predict {"url"}` fetch from loopback, private and link-local addresses. */
+  allowPrivateUrls?: boolean
+  /** Time limit of fetching an image by URL. */
+  urlTimeoutMs?: number
   /** Where the server's own notes go (stderr by default). */
   log?: (message: string) => void
 }
@@ -120,6 +125,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     runs,
     assets: loadWebAssets(),
     maxUploadBytes: options.maxUploadBytes ?? SERVE_DEFAULTS.maxUploadBytes,
+    imageUrls: {allowPrivate: options.allowPrivateUrls ?? false, timeoutMs: options.urlTimeoutMs ?? IMAGE_URL_DEFAULTS.timeoutMs},
     keepAliveSeconds: options.keepAliveSeconds ?? SERVE_DEFAULTS.keepAliveSeconds,
     closing,
     guard: {allowedHosts: allowedHosts(host, options.allowedHosts), token},

@@ -9,7 +9,7 @@ type LabelKey = `${ClassLabel}`
 export const ProbsSchema = z.record(z.enum(CLASSES.map(String) as [LabelKey, ...LabelKey[]]), z.number().min(0).max(1))
 export type Probs = z.infer<typeof ProbsSchema>
 
-export const PREDICTION_SOURCES = ['canvas', 'upload'] as const
+export const PREDICTION_SOURCES = ['canvas', 'upload', 'url'] as const
 
 /** What the server logs for one prediction. */
 export const NewPredictionSchema = z.object({
