@@ -3,7 +3,8 @@
  * at the door; every answer is JSON except the page, its assets, run images
  * and the event stream.
  */
-import {readFile} from 'node:fs/promises'
+import {readFile, realpath} from 'node:fs/promises'
+import {availableParallelism} from 'node:os'
 
 import {tf} from '../engine/tf.js'
 import {type Context, Hono} from 'hono'
@@ -22,6 +23,7 @@ import type {ModelSlot} from './model.js'
 import type {RunsFolder} from './runs.js'
 import {HistoryQuerySchema, LabelSchema, PREDICTION_SOURCES} from './store/types.js'
 import {DatabaseUnavailableError, type WatchedStore} from './store/outage.js'
+import {learningCurvesSvg} from './curves.js'
 import {fetchImageUrl} from './image-url.js'
 import {thumbnailDataUri} from './thumbnail.js'
 import {ConflictError, type TrainingManager} from './training.js'
@@ -37,6 +39,8 @@ export interface AppContext {
   assets: WebAssets
   /** Fetching images by URL: private addresses allowed?, time limit. */
   imageUrls: {allowPrivate: boolean; timeoutMs: number}
+  /** MNIST files for training from the page. */
+  dataDir: string
   /** Largest request body accepted by predict, in bytes (413 beyond); also the limit of an image fetched by URL. */
   maxUploadBytes: number
   /** Seconds between keep-alive comments on the event stream. */
@@ -170,6 +174,7 @@ export function createApp(ctx: AppContext): Hono {
     c.header('Content-Security-Policy', "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
     return c.html(ctx.assets.page)
   })
+  app.get('/favicon.ico', (c) => c.redirect('/assets/favicon.svg', 301))
   app.get('/assets/:file', (c) => {
     const asset = ctx.assets.files.get(c.req.param('file'))
     if (!asset) return c.json({error: `no such asset: ${c.req.param('file')}`}, 404)
@@ -193,6 +198,36 @@ export function createApp(ctx: AppContext): Hono {
       training: {state: ctx.training.snapshot().state},
     }, store.available ? 200 : 503)
   })
+
+  app.get('/api/status', async (c) => {
+    const store = await ctx.store.health()
+    const training = ctx.training.snapshot()
+    return c.json({
+      status: store.available ? 'ok' : 'degraded',
+      uptimeSeconds: Math.round(process.uptime()),
+      model: ctx.model.info,
+      store: {kind: ctx.store.kind, location: ctx.store.location, ...store, predictions: store.available ? await ctx.store.count().catch(() => null) : null},
+      training: {state: training.state, runName: training.runName, startedAt: training.startedAt, finishedAt: training.finishedAt},
+      decoding: ctx.decoder.pending,
+    })
+  })
+
+  app.get('/api/env', (c) =>
+    c.json({
+      packageVersion: packageVersion(),
+      node: process.version,
+      platform: process.platform,
+      arch: process.arch,
+      cpus: availableParallelism(),
+      tfjsVersion: tf.version_core,
+      backend: ctx.model.info.backend,
+      runsDir: ctx.runs.root,
+      dataDir: ctx.dataDir,
+      limits: {maxUploadBytes: ctx.maxUploadBytes, maxImagePixels: ctx.decoder.maxPixels, imageUrlTimeoutSeconds: ctx.imageUrls.timeoutMs / 1000},
+      privateUrlsAllowed: ctx.imageUrls.allowPrivate,
+      classes: [...CLASSES],
+    }),
+  )
 
   // --------------------------------------------------------------- predict
 
@@ -277,12 +312,34 @@ export function createApp(ctx: AppContext): Hono {
 
   // ------------------------------------------------------------------ runs
 
-  app.get('/api/runs', async (c) => c.json({runsDir: ctx.runs.root, runs: await ctx.runs.list()}))
+  /** How the dashboard shows a run: which model answers now, and whether it finished. */
+  const runState = async (name: string, complete: boolean) => {
+    const training = ctx.training.snapshot()
+    const own = training.runName === name
+    const state = own && training.state === 'running' ? 'training' : complete ? 'finished' : own && training.state === 'cancelled' ? 'cancelled' : 'incomplete'
+    const served = ctx.model.info.checkpointPath
+    const checkpoint = served === null ? undefined : await ctx.runs.checkpoint(name)
+    return {state, active: checkpoint !== undefined && checkpoint === (await realpathOr(served!))}
+  }
+
+  app.get('/api/runs', async (c) => {
+    const runs = await ctx.runs.list()
+    const decorated = await Promise.all(runs.map(async (run) => ({...run, ...(await runState(run.name, run.complete))})))
+    return c.json({runsDir: ctx.runs.root, runs: decorated})
+  })
 
   app.get('/api/runs/:name', async (c) => {
     const detail = await ctx.runs.detail(c.req.param('name'))
     if (!detail) throw new HttpError(404, `no run named ${c.req.param('name')} in the runs folder`)
-    return c.json(detail)
+    return c.json({...detail, ...(await runState(detail.name, detail.metrics !== null))})
+  })
+
+  app.get('/api/runs/:name/curves.svg', async (c) => {
+    const detail = await ctx.runs.detail(c.req.param('name'))
+    if (!detail?.lossCurves) throw new HttpError(404, `run ${c.req.param('name')} has no learning curves yet`)
+    c.header('Content-Type', 'image/svg+xml; charset=utf-8')
+    c.header('Cache-Control', 'no-cache')
+    return c.body(await learningCurvesSvg(detail.metadata?.runName ?? detail.name, detail.lossCurves))
   })
 
   app.get('/api/runs/:name/files/:file', async (c) => {
@@ -304,7 +361,7 @@ export function createApp(ctx: AppContext): Hono {
   app.post('/api/train', async (c) => {
     // The guard lets through JSON or no body at all.
     const body = c.req.header('content-type') ? await jsonBody(c) : {}
-    return c.json(ctx.training.start(body), 202)
+    return c.json(await ctx.training.start(body), 202)
   })
 
   app.get('/api/train/status', (c) => c.json(ctx.training.snapshot()))
@@ -341,6 +398,14 @@ export function createApp(ctx: AppContext): Hono {
   )
 
   return app
+}
+
+async function realpathOr(path: string): Promise<string> {
+  try {
+    return await realpath(path)
+  } catch {
+    return path
+  }
 }
 
 function tooLarge(ctx: AppContext): string {

@@ -12,6 +12,7 @@ export const WEB_DIR = join(import.meta.dirname, '..', '..', 'web')
 const ASSET_TYPES: Record<string, string> = {
   'app.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
+  'favicon.svg': 'image/svg+xml',
 }
 
 export interface WebAssets {

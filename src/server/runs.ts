@@ -42,6 +42,10 @@ export interface FileProblem {
 
 export interface RunSummary {
   name: string
+  /** The run's own name (run_metadata.json), which may differ from its folder's. */
+  runName: string
+  /** metrics.json is there: the run finished and exported its results. */
+  complete: boolean
   modifiedAt: string
   hasCheckpoint: boolean
   epochs: number | null
@@ -141,6 +145,8 @@ export class RunsFolder {
     const evalSplit = detail.metrics?.splits.eval
     return {
       name,
+      runName: detail.metadata?.runName ?? name,
+      complete: detail.metrics !== null,
       modifiedAt: detail.modifiedAt,
       hasCheckpoint: detail.checkpoint !== null,
       epochs: detail.metrics?.num_epochs ?? detail.lossCurves?.epochs.length ?? null,

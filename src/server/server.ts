@@ -110,7 +110,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     throw error
   }
 
-  const training = new TrainingManager({runsDir: runs.root, dataDir, model})
+  const training = new TrainingManager({runsDir: runs.root, dataDir, model, claimTraining: () => store.claimTraining()})
   const decoder = new DecodePool({maxPixels: options.maxImagePixels ?? SERVE_DEFAULTS.maxImagePixels, workers: options.decodeWorkers})
 
   let stopping!: () => void
@@ -124,6 +124,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     training,
     runs,
     assets: loadWebAssets(),
+    dataDir,
     maxUploadBytes: options.maxUploadBytes ?? SERVE_DEFAULTS.maxUploadBytes,
     imageUrls: {allowPrivate: options.allowPrivateUrls ?? false, timeoutMs: options.urlTimeoutMs ?? IMAGE_URL_DEFAULTS.timeoutMs},
     keepAliveSeconds: options.keepAliveSeconds ?? SERVE_DEFAULTS.keepAliveSeconds,

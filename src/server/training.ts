@@ -92,6 +92,8 @@ export interface TrainingManagerOptions {
   /** MNIST files for training; undefined when the server was started without one. */
   dataDir: string | undefined
   model: ModelSlot
+  /** The right to train across servers sharing one database (see PredictionStore.claimTraining). */
+  claimTraining(): Promise<(() => Promise<void>) | undefined>
 }
 
 export class TrainingManager {
@@ -100,6 +102,8 @@ export class TrainingManager {
   private finished: Promise<void> = Promise.resolve()
   private readonly listeners = new Set<(event: TrainingEvent) => void>()
   private lastBatchEvent = 0
+  /** Between the checks of a request and its worker starting, while the database is asked for the right to train. */
+  private claiming = false
 
   constructor(private readonly options: TrainingManagerOptions) {}
 
@@ -117,9 +121,12 @@ export class TrainingManager {
     return () => this.listeners.delete(listener)
   }
 
-  /** Validate a request and start the run; throws UserError (400) or ConflictError (409). */
-  start(body: unknown): TrainingStatus {
-    if (this.worker) {
+  /**
+   * Validate a request and start the run; throws UserError (400) or
+   * ConflictError (409, also when another server sharing the database trains).
+   */
+  async start(body: unknown): Promise<TrainingStatus> {
+    if (this.worker || this.claiming) {
       throw new ConflictError(`a training run is already in progress (${this.status.runName}); wait for it to finish or cancel it first`)
     }
 
@@ -142,11 +149,21 @@ export class TrainingManager {
       throw new ConflictError(`a run named ${config.run_name} already exists in ${this.options.runsDir}; choose another run-name`)
     }
 
-    this.launch(run, activate)
+    // Another server on the same database may be training: one run at a time across all of them.
+    this.claiming = true
+    let release: (() => Promise<void>) | undefined
+    try {
+      release = await this.options.claimTraining()
+    } finally {
+      this.claiming = false
+    }
+
+    if (!release) throw new ConflictError('a training run is already in progress on another server sharing this database; wait for it to finish')
+    this.launch(run, activate, release)
     return this.snapshot()
   }
 
-  private launch(run: TrainRun, activate: boolean): void {
+  private launch(run: TrainRun, activate: boolean, release: () => Promise<void>): void {
     this.status = {
       ...idleStatus(),
       state: 'running',
@@ -173,7 +190,9 @@ export class TrainingManager {
     this.finished = new Promise((resolve) => {
       worker.once('exit', () => {
         this.worker = undefined
-        void this.conclude(outcome, crash, activate).finally(resolve)
+        void this.conclude(outcome, crash, activate)
+          .then(release)
+          .finally(resolve)
       })
     })
     this.emit({type: 'status', data: this.snapshot()})

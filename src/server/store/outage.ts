@@ -81,6 +81,7 @@ export function watchOutages(store: PredictionStore, log: (line: string) => void
     list: watched((query) => store.list(query)),
     count: watched(() => store.count()),
     schemaVersion: watched(() => store.schemaVersion()),
+    claimTraining: watched(() => store.claimTraining()),
     close: () => store.close(),
     async health() {
       let timer: NodeJS.Timeout | undefined

@@ -16,6 +16,8 @@ import {
 
 /** Any fixed number: every server migrating the same database takes this advisory lock first. */
 const MIGRATION_LOCK_KEY = 480_558
+/** Held by the server whose training run is going, on a connection of its own for the run's duration. */
+const TRAINING_LOCK_KEY = 480_559
 
 /** The database named by a URL, without its credentials, for messages and health. */
 export function describeDatabaseUrl(url: string): string {
@@ -35,6 +37,7 @@ export class PostgresStore implements PredictionStore {
   private constructor(
     private readonly pool: pg.Pool,
     readonly location: string,
+    private readonly url: string,
   ) {}
 
   static async open(url: string): Promise<PostgresStore> {
@@ -42,7 +45,7 @@ export class PostgresStore implements PredictionStore {
     const pool = new pg.Pool({connectionString: url, max: 8, connectionTimeoutMillis: 10_000})
     // An idle client losing its connection must not crash the server; the next query reconnects.
     pool.on('error', () => {})
-    const store = new PostgresStore(pool, location)
+    const store = new PostgresStore(pool, location, url)
     try {
       await store.migrate()
     } catch (error) {
@@ -132,6 +135,35 @@ export class PostgresStore implements PredictionStore {
   async schemaVersion(): Promise<number> {
     const result = await this.pool.query<{version: number | null}>(`SELECT MAX(version) AS version FROM ${MIGRATIONS_TABLE}`)
     return result.rows[0].version ?? 0
+  }
+
+  /**
+   * A session-level advisory lock on a connection outside the pool: it lasts
+   * as long as that connection, so a server that dies mid-run frees it.
+   */
+  async claimTraining(): Promise<(() => Promise<void>) | undefined> {
+    const client = new pg.Client({connectionString: this.url, connectionTimeoutMillis: 10_000})
+    client.on('error', () => {})
+    await client.connect()
+    try {
+      const result = await client.query<{locked: boolean}>('SELECT pg_try_advisory_lock($1) AS locked', [TRAINING_LOCK_KEY])
+      if (!result.rows[0].locked) {
+        await client.end()
+        return undefined
+      }
+    } catch (error) {
+      await client.end().catch(() => {})
+      throw error
+    }
+
+    let released: Promise<void> | undefined
+    return () => {
+      released ??= client
+        .query('SELECT pg_advisory_unlock($1)', [TRAINING_LOCK_KEY])
+        .then(() => client.end())
+        .catch(() => client.end().catch(() => {}))
+      return released
+    }
   }
 
   async close(): Promise<void> {

@@ -126,6 +126,11 @@ export class SqliteStore implements PredictionStore {
     return this.scalar('SELECT COUNT(*) AS value FROM predictions') ?? 0
   }
 
+  /** One server owns an SQLite file; its training manager already runs one run at a time. */
+  async claimTraining(): Promise<(() => Promise<void>) | undefined> {
+    return async () => {}
+  }
+
   async schemaVersion(): Promise<number> {
     return this.scalar(`SELECT MAX(version) AS value FROM ${MIGRATIONS_TABLE}`) ?? 0
   }

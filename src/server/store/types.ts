@@ -71,6 +71,12 @@ export interface PredictionStore {
   count(): Promise<number>
   /** Highest migration version applied. */
   schemaVersion(): Promise<number>
+  /**
+   * Claim the right to train, across every server sharing this database:
+   * resolves to the function that gives it back, or undefined when another
+   * holder has it. Released as well when the holder's process ends.
+   */
+  claimTraining(): Promise<(() => Promise<void>) | undefined>
   close(): Promise<void>
 }
 
