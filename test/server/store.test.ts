@@ -1,5 +1,5 @@
 import {spawn} from 'node:child_process'
-import {writeFile} from 'node:fs/promises'
+import {readFile, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -113,6 +113,26 @@ describe('prediction store: SQLite', () => {
       await expectUserRejection(openStore(`sqlite:${join(temp.dir, 'junk.sqlite')}`, 'unused'), /cannot .* prediction database .*junk\.sqlite/)
       await writeFile(join(temp.dir, 'file'), 'x')
       await expectUserRejection(openStore(undefined, join(temp.dir, 'file', 'db.sqlite')), /cannot open the prediction database/)
+    } finally {
+      await temp.remove()
+    }
+  })
+
+  it('reports a damaged file at start, in one line, instead of failing every request later', async () => {
+    const temp = await tempDir()
+    try {
+      const file = join(temp.dir, 'predictions.sqlite')
+      const store = await openStore(`sqlite:${file}`, 'unused')
+      for (let i = 0; i < 100; i++) await store.insert(prediction(8))
+      await store.close()
+      // Scramble the pages after the schema: the file still opens, its tables do not read.
+      const bytes = await readFile(file)
+      bytes.fill(0x5a, 3 * 4096, bytes.length - 4096)
+      await writeFile(file, bytes)
+      await expectUserRejection(
+        openStore(`sqlite:${file}`, 'unused'),
+        /^the prediction database .*predictions\.sqlite is damaged \(.+\); move it aside \(serve then starts a new one\) or restore a backup$/,
+      )
     } finally {
       await temp.remove()
     }

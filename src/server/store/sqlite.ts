@@ -46,6 +46,14 @@ export class SqliteStore implements PredictionStore {
   static open(file: string): SqliteStore {
     const store = new SqliteStore(file)
     try {
+      store.checkIntegrity()
+    } catch (error) {
+      store.closed = true
+      store.db.close()
+      throw error
+    }
+
+    try {
       store.migrate()
     } catch (error) {
       store.closed = true
@@ -54,6 +62,27 @@ export class SqliteStore implements PredictionStore {
     }
 
     return store
+  }
+
+  /**
+   * A damaged file opens without complaint and fails on the first query that
+   * touches a bad page: check every page now, so it is reported at start, once.
+   */
+  private checkIntegrity(): void {
+    let problem: string | undefined
+    try {
+      const rows = this.db.prepare('PRAGMA quick_check(3)').all() as Array<Record<string, unknown>>
+      const found = rows.map((row) => String(Object.values(row)[0]))
+      if (found.join() !== 'ok') problem = found.join('; ')
+    } catch (error) {
+      problem = errorMessage(error)
+    }
+
+    if (problem !== undefined) {
+      throw new UserError(
+        `the prediction database ${this.location} is damaged (${problem.replaceAll(/\s+/g, ' ')}); move it aside (serve then starts a new one) or restore a backup`,
+      )
+    }
   }
 
   private migrate(): void {
