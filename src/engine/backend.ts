@@ -16,12 +16,13 @@ import {availableParallelism} from 'node:os'
 import {requireTfjs, tf} from './tf.js'
 
 import {UserError, errorMessage} from '../errors.js'
+import type {ModelKind} from '../config.js'
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu'
 
 export interface SelectedBackend {
   name: BackendName
-  /** Threads doing the maths: XNNPACK's pool for wasm, 1 for cpu, the machine's cores for native TensorFlow. */
+  /** Threads doing the maths: XNNPACK's pool for wasm (or our kernel's threads when it trains the CNN), 1 for cpu, the machine's cores for native TensorFlow. */
   threads: number
 }
 
@@ -30,6 +31,13 @@ export interface BackendOptions {
   threads?: number
   /** Also register gradients and the training kernels (see `enableTraining`). */
   training?: boolean
+  /**
+   * The model that will train. The CNN on wasm trains through our own kernel
+   * (`./cnn-step.ts`) on threads of its own: then neither tfjs's gradients (the
+   * 1 MB-plus `@tensorflow/tfjs` bundle) nor XNNPACK's threaded build are
+   * loaded, which is most of a training run's start-up.
+   */
+  model?: ModelKind
 }
 
 export const NATIVE_PACKAGE = '@tensorflow/tfjs-node'
@@ -52,7 +60,7 @@ export async function selectBackend(choice: 'auto' | 'node' | 'wasm' | 'cpu', op
     await activate('cpu')
     result = {name: 'cpu', threads: 1}
   } else if (choice === 'wasm') {
-    result = {name: 'wasm', threads: await activateWasm(threads)}
+    result = {name: 'wasm', threads: await activateWasm(threads, await kernelTrains(options))}
   } else {
     const native = await loadNative()
     if (native.ok) {
@@ -61,11 +69,11 @@ export async function selectBackend(choice: 'auto' | 'node' | 'wasm' | 'cpu', op
     } else if (choice === 'node') {
       throw new UserError(`The native TensorFlow backend (${NATIVE_PACKAGE}) is not usable: ${native.reason}; ${NATIVE_INSTALL_HINT}`)
     } else {
-      result = {name: 'wasm', threads: await activateWasm(threads)}
+      result = {name: 'wasm', threads: await activateWasm(threads, await kernelTrains(options))}
     }
   }
 
-  if (options.training) await enableTraining()
+  if (options.training && !(result.name === 'wasm' && (await kernelTrains(options)))) await enableTraining()
   selected = result
   return result
 }
@@ -137,21 +145,30 @@ function firstLine(text: string): string {
   return text.split('\n')[0].trim()
 }
 
+/** Whether the CNN will train through our own kernel on wasm (see `BackendOptions.model`). */
+async function kernelTrains(options: BackendOptions): Promise<boolean> {
+  if (!options.training || options.model !== 'cnn') return false
+  const {kernelWillTrain} = await import('./cnn-step.js')
+  return kernelWillTrain()
+}
+
 let wasmThreads: number | undefined
 
 /**
- * Start the wasm backend with `threads` XNNPACK threads. One thread uses the
+ * Start the wasm backend with `threads` XNNPACK threads (one when our kernel
+ * trains: it then returns the kernel's thread count). One thread uses the
  * package's stock SIMD build. More threads use its threaded-SIMD build, which
  * tfjs never selects in Node (`WASM_HAS_MULTITHREAD_SUPPORT` is hard-wired to
  * false there); `./wasm-threads.ts` instantiates it itself. The backend lives
  * for the whole process: a later call with another count keeps the first one.
  */
-async function activateWasm(threads: number): Promise<number> {
+async function activateWasm(threads: number, kernel = false): Promise<number> {
   const wasm = requireTfjs<typeof import('@tensorflow/tfjs-backend-wasm')>('@tensorflow/tfjs-backend-wasm')
+  // More threads than cores only adds waiting: XNNPACK's pool joins every worker at every op.
+  const wanted = Math.min(threads, MAX_WASM_THREADS, availableParallelism())
   if (wasmThreads === undefined) {
-    // More threads than cores only adds waiting: XNNPACK's pool joins every worker at every op.
-    const wanted = Math.min(threads, MAX_WASM_THREADS, availableParallelism())
-    if (wanted > 1) {
+    // Our kernel trains on threads of its own: XNNPACK stays on one.
+    if (wanted > 1 && !kernel) {
       const {registerThreadedWasm} = await import('./wasm-threads.js')
       await registerThreadedWasm(wanted)
     }
@@ -162,5 +179,5 @@ async function activateWasm(threads: number): Promise<number> {
     await activate('wasm')
   }
 
-  return wasmThreads
+  return kernel ? wanted : wasmThreads
 }

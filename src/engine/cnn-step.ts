@@ -68,6 +68,11 @@ function parallelStep(cnn: CnnKernel, batch: number): ParallelStep | undefined {
   return parallel
 }
 
+/** Whether CNN steps on wasm will run through the kernel (the chosen engine, and this WebAssembly runs it). */
+export function kernelWillTrain(): boolean {
+  return preferred === 'kernel' && kernelModule() !== undefined
+}
+
 /** Which engine a CNN step on the current backend runs. */
 export function wasmStepEngine(): WasmStepEngine {
   return stepKernel() ? 'kernel' : 'xnnpack'

@@ -91,7 +91,7 @@ export async function runTraining(run: TrainRun, hooks: TrainHooks = {}): Promis
   // Temporary files a killed run left behind (a run still writing keeps its own).
   for (const folder of [outputDir, join(outputDir, 'logs')]) await sweepTemporaries(folder)
   const configFile = await writeArtifactFile(outputDir, CONFIG_FILE, `${JSON.stringify(configDocument(config), null, 2)}\n`)
-  const backend = await selectBackend(config.backend, {threads: config.num_workers, training: true})
+  const backend = await selectBackend(config.backend, {threads: config.num_workers, training: true, model: config.model})
   progress.write(`backend: ${backend.name} (${backend.threads} thread${backend.threads === 1 ? '' : 's'})\n`)
   progress.write(formatModelSummary(modelSummary(config.model)))
 

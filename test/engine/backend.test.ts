@@ -1,6 +1,6 @@
 import {execFile} from 'node:child_process'
 import {mkdtemp, mkdir, rm, writeFile} from 'node:fs/promises'
-import {tmpdir} from 'node:os'
+import {availableParallelism, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
 
@@ -83,5 +83,20 @@ describe('backend selection', function () {
     expect(outputs[1].selected).to.deep.equal({name: 'wasm', threads: 2})
     expect(outputs[1].sum).to.be.closeTo(outputs[0].sum, 1e-2)
     for (const [i, g] of outputs[1].grad.entries()) expect(g).to.be.closeTo(outputs[0].grad[i], Math.abs(outputs[0].grad[i]) * 1e-5 + 1e-3)
+  })
+
+  it('loads neither tfjs gradients nor XNNPACK threads when our kernel trains the CNN, and counts the kernel’s threads', async function () {
+    this.timeout(60_000)
+    const script = `
+      import {createRequire} from 'node:module'
+      import {selectBackend} from './src/engine/backend.ts'
+      const require = createRequire(process.cwd() + '/')
+      const selected = await selectBackend('wasm', {threads: 2, training: true, model: 'cnn'})
+      const layers = Object.keys(require.cache).some((file) => file.includes('tfjs-layers'))
+      const xnnpack = require('@tensorflow/tfjs-backend-wasm').getThreadsCount()
+      process.stdout.write(JSON.stringify({selected, layers, xnnpack}))
+    `
+    const {stdout} = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {cwd: process.cwd(), timeout: 50_000})
+    expect(JSON.parse(stdout)).to.deep.equal({selected: {name: 'wasm', threads: Math.min(2, availableParallelism())}, layers: false, xnnpack: 1})
   })
 })
