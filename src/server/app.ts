@@ -339,7 +339,7 @@ export function createApp(ctx: AppContext): Hono {
     if (!detail?.lossCurves) throw new HttpError(404, `run ${c.req.param('name')} has no learning curves yet`)
     c.header('Content-Type', 'image/svg+xml; charset=utf-8')
     c.header('Cache-Control', 'no-cache')
-    return c.body(await learningCurvesSvg(detail.metadata?.runName ?? detail.name, detail.lossCurves))
+    return c.body(await learningCurvesSvg(detail.metadata?.run_name ?? detail.name, detail.lossCurves))
   })
 
   app.get('/api/runs/:name/files/:file', async (c) => {

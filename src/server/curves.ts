@@ -13,13 +13,13 @@ const EPOCH_X = {field: 'epoch', type: 'ordinal', title: 'epoch', axis: {labelAn
 const LEGEND = {orient: 'bottom', direction: 'horizontal', title: null} as const
 
 export function learningCurvesSpec(runName: string, curves: LossCurves): TopLevelSpec {
-  const losses = curves.epochs.flatMap((e) => [
-    {epoch: e.epoch, series: 'train loss', value: e.trainLoss},
-    {epoch: e.epoch, series: 'validation loss', value: e.valLoss},
+  const losses = curves.epochs.flatMap((epoch, i) => [
+    {epoch, series: 'train loss', value: curves.train_loss[i]},
+    {epoch, series: 'validation loss', value: curves.val_loss[i]},
   ])
-  const scores = curves.epochs.flatMap((e) => [
-    {epoch: e.epoch, series: 'validation accuracy', value: e.valAccuracy},
-    {epoch: e.epoch, series: 'validation macro-F1', value: e.valF1Macro},
+  const scores = curves.epochs.flatMap((epoch, i) => [
+    {epoch, series: 'validation accuracy', value: curves.val_accuracy[i]},
+    {epoch, series: 'validation macro-F1', value: curves.val_f1_macro[i]},
   ])
   const panel = (values: typeof losses, title: string, colours: string[], scale: object) => ({
     width: 260,

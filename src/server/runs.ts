@@ -145,7 +145,7 @@ export class RunsFolder {
     const evalSplit = detail.metrics?.splits.eval
     return {
       name,
-      runName: detail.metadata?.runName ?? name,
+      runName: detail.metadata?.run_name ?? name,
       complete: detail.metrics !== null,
       modifiedAt: detail.modifiedAt,
       hasCheckpoint: detail.checkpoint !== null,
