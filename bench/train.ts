@@ -21,6 +21,7 @@
  */
 import {spawnSync} from 'node:child_process'
 import {existsSync, mkdirSync, rmSync, writeFileSync} from 'node:fs'
+import {availableParallelism, loadavg} from 'node:os'
 import {join, resolve} from 'node:path'
 import {parseArgs} from 'node:util'
 
@@ -122,6 +123,7 @@ function torch(threadCount: number): number | undefined {
   return median(parsed.epochSeconds)
 }
 
+const loadBefore = loadavg()[0]
 const samples = new Map<number, {one: number[]; many: number[]; torch: number[]}>(threads.map((t) => [t, {one: [], many: [], torch: []}]))
 for (let r = 0; r < repeat; r++) {
   for (const t of threads) {
@@ -138,6 +140,7 @@ const lines = [
   `data: ${data.description}; train ${trainImages}, val ${prepared.tensors.val.y.length}, eval ${prepared.tensors.eval.y.length}`,
   `ours: node ${process.version}, wasm, engine ${args.engine}; PyTorch: ${python ? torchVersion(python) : 'not measured (python3 with torch not found; Debian: apt-get install python3-torch)'}`,
   `medians of ${repeat} interleaved run(s); per epoch = (T(${epochs}) − T(1)) / ${epochs - 1}, fixed = T(1) − per epoch`,
+  `machine: ${availableParallelism()} cores, load average ${loadBefore.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after (above the core count, other work shared the CPUs: compare the ratio, not the seconds)`,
   '',
   '| threads | ours s/epoch | PyTorch s/epoch | ratio | ours fixed s | ours images/s |',
   '| --- | --- | --- | --- | --- | --- |',
