@@ -100,6 +100,7 @@ describe('digit-classification download-data', () => {
       [['--mirror', 'ftp://example.org/mnist/'], /mirror "ftp:\/\/example.org\/mnist\/" is not an http\(s\) URL; pass a folder URL such as --mirror https:\/\/host\/mnist\//],
       [['--timeout', 'soon'], /--timeout must be a number of seconds/],
       [['--retries', '2.5'], /--retries must be a whole number from 0 to 10/],
+      [['--source', 'ftp'], /Expected --source=ftp to be one of: auto, mirrors, npm, sample/],
     ]
     for (const [flags, pattern] of cases) {
       const run = await cli(['download-data', '--data-dir', dataDir, ...flags])
