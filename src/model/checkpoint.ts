@@ -47,8 +47,9 @@ export const CheckpointHeaderSchema = z.object({
   normalization: z.object({method: z.literal('standardize'), mean: z.number(), std: z.number().positive()}),
   data: z.object({
     seed: z.number().int(),
-    evalRatio: z.number(),
-    valRatio: z.number(),
+    // Checked here, so a damaged header is reported as the checkpoint's fault, not as a flag the user never gave.
+    evalRatio: z.number().gt(0, 'must be between 0 and 1').lt(1, 'must be between 0 and 1'),
+    valRatio: z.number().gt(0, 'must be between 0 and 1').lt(1, 'must be between 0 and 1'),
     classCounts: z.record(z.string(), z.number().int().positive()),
     fingerprints: z.object({train: z.string(), val: z.string(), eval: z.string()}),
   }),

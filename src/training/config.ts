@@ -52,6 +52,12 @@ export const CONFIG_FILE = 'config.json'
 
 const ratio = z.number().refine((v) => v > 0 && v < 1, {message: 'must be between 0 and 1 (exclusive)'})
 
+/** A whole number in [min, max] whose error states that range, also for values beyond 2^53 (zod's own "expected int to be <=9007199254740991"). */
+const wholeNumber = (min: number, max: number) => {
+  const message = `must be a whole number from ${min} to ${max}`
+  return z.int({error: message}).min(min, {message}).max(max, {message})
+}
+
 /** `8=3500,0=1200,5=300` (the flag) or `{"8": 3500, …}` (config.json); always an object once parsed. */
 const ClassCountsSchema = z.union([z.string(), z.record(z.string(), z.unknown())]).transform((value, ctx): ClassCounts => {
   try {
@@ -74,8 +80,8 @@ export const TrainingConfigSchema = z
       .max(TRAINING_DEFAULTS.maxEpochs, {message: `must be at most ${TRAINING_DEFAULTS.maxEpochs} (the CPU budget)`})
       .default(TRAINING_DEFAULTS.epochs),
     learning_rate: z.number().positive().max(1).default(TRAINING_DEFAULTS.learningRate),
-    batch_size: z.int().min(1).max(4096).default(TRAINING_DEFAULTS.batchSize),
-    num_workers: z.int().min(1).max(64).default(TRAINING_DEFAULTS.numWorkers),
+    batch_size: wholeNumber(1, 4096).default(TRAINING_DEFAULTS.batchSize),
+    num_workers: wholeNumber(1, 64).default(TRAINING_DEFAULTS.numWorkers),
     class_counts: ClassCountsSchema.default({...DEFAULT_CLASS_COUNTS}),
     model: z.enum(MODEL_KINDS).default('cnn'),
     backend: z.enum(BACKEND_CHOICES).default('auto'),

@@ -87,11 +87,13 @@ export async function runTraining(run: TrainRun, hooks: TrainHooks = {}): Promis
   // Data first: a wrong path or impossible class counts fail before any engine starts.
   const data = await prepareData(run.dataDir, config)
   const resumed = run.resume ? await loadResume(run, data) : undefined
-  if (!run.resume) await prepareOutputDir(outputDir, run.force ?? false)
+  // Checked now, cleared only once the engine has started: a run that cannot start never costs the old one.
+  const replaced = run.resume ? [] : await checkOutputDir(outputDir, run.force ?? false)
+  const backend = await selectBackend(config.backend, {threads: config.num_workers, training: true, model: config.model})
+  await clearOutputDir(outputDir, run.resume ? Object.values(ARTIFACT_FILES) : replaced)
   // Temporary files a killed run left behind (a run still writing keeps its own).
   for (const folder of [outputDir, join(outputDir, 'logs')]) await sweepTemporaries(folder)
   const configFile = await writeArtifactFile(outputDir, CONFIG_FILE, `${JSON.stringify(configDocument(config), null, 2)}\n`)
-  const backend = await selectBackend(config.backend, {threads: config.num_workers, training: true, model: config.model})
   progress.write(`backend: ${backend.name} (${backend.threads} thread${backend.threads === 1 ? '' : 's'})\n`)
   progress.write(formatModelSummary(modelSummary(config.model)))
 
@@ -125,11 +127,12 @@ export async function runTraining(run: TrainRun, hooks: TrainHooks = {}): Promis
       save.withOptimizer ? await state.module.optimizerState() : undefined,
     )
   }, config.selection)
+  const logger = new MetricsLogger(outputDir)
   const callbacks: Callback[] = [
     checkpoint,
     new EarlyStopping(config.patience, config.selection),
     new ReduceLROnPlateau(),
-    new MetricsLogger(outputDir),
+    logger,
     new ProgressReporter(progress),
     new HookCallback(hooks),
     new LastCheckpoint(checkpoint),
@@ -147,8 +150,18 @@ export async function runTraining(run: TrainRun, hooks: TrainHooks = {}): Promis
       module.learningRate = learningRateOnResume(config, resumed)
       const saved = resumed.header.training.callbacks
       for (const cb of callbacks) if (cb.loadStateDict && saved[cb.name]) cb.loadStateDict(saved[cb.name] as Record<string, unknown>)
-      progress.write(`resuming after epoch ${resumed.header.training.epoch}\n`)
     }
+
+    const done = resumed ? trainedOut(resumed, config) : undefined
+    if (resumed && done) {
+      // Killed after its last epoch, or asked again: finish what the end of the run does (logs, evaluation, artifacts).
+      progress.write(`last.ckpt ${done}; completing the run: final evaluation and artifacts\n`)
+      const state: TrainerState = {...resumeState(resumed), module, maxEpochs: config.epochs, shouldStop: true, stopReason: resumed.header.training.stopReason ?? undefined}
+      await logger.onEpochEnd(state)
+      return await finish(run, data, state, checkpoint, backend, progress, configFile)
+    }
+
+    if (resumed) progress.write(`resuming after epoch ${resumed.header.training.epoch}\n`)
 
     const trainer = new Trainer({
       maxEpochs: config.epochs,
@@ -267,28 +280,33 @@ async function loadResume(run: TrainRun, data: PreparedData): Promise<Checkpoint
   }
 
   if (Object.keys(last.optimizer).length === 0) throw new UserError('--resume: last.ckpt holds no optimiser state')
-  if (header.training.stopReason) {
-    throw new UserError(`--resume: the run stopped early after epoch ${header.training.epoch} (${header.training.stopReason}); there is nothing left to train`)
-  }
-
-  if (header.training.epoch >= config.epochs) throw new UserError(`--resume: last.ckpt already finished epoch ${header.training.epoch} of ${config.epochs}; raise --epochs to train more`)
   return last
+}
+
+/** Why a resumed run has no epoch left to train (it stopped early, or reached --epochs), or undefined. */
+function trainedOut(last: Checkpoint, config: TrainingConfig): string | undefined {
+  const {epoch, stopReason} = last.header.training
+  if (stopReason) return `stopped early after epoch ${epoch} (${stopReason})`
+  if (epoch >= config.epochs) return `already finished epoch ${epoch} of ${config.epochs}`
+  return undefined
 }
 
 function resumeState(checkpoint: Checkpoint): {epoch: number; history: EpochLog[]} {
   return {epoch: checkpoint.header.training.epoch, history: checkpoint.header.training.history.map((log) => EpochLogSchema.parse(log))}
 }
 
+/** The files a run writes; --force replaces exactly these, so no stale artifact of an old run sits beside the new one. */
+const RUN_FILES = ['best.ckpt', 'last.ckpt', 'logs', CONFIG_FILE, ...Object.values(ARTIFACT_FILES)]
+
 /**
- * Create the output folder; refuse one that already holds a run unless `force`,
- * which removes the files a run writes (and nothing else) so no stale artifact
- * of the old run sits beside the new one.
+ * Create the output folder; refuse one that already holds a run unless `force`.
+ * Returns the old run's files for {@link clearOutputDir}, which removes them
+ * only once the new run is known to start.
  */
-async function prepareOutputDir(dir: string, force: boolean): Promise<void> {
-  const owned = ['best.ckpt', 'last.ckpt', 'logs', CONFIG_FILE, ...Object.values(ARTIFACT_FILES)]
+async function checkOutputDir(dir: string, force: boolean): Promise<string[]> {
   let present: string[] = []
   try {
-    present = (await readdir(dir)).filter((name) => owned.includes(name))
+    present = (await readdir(dir)).filter((name) => RUN_FILES.includes(name))
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new UserError(`cannot use ${dir} as the output folder (${errorMessage(error)}); choose another --output-dir`)
   }
@@ -297,11 +315,14 @@ async function prepareOutputDir(dir: string, force: boolean): Promise<void> {
     throw new UserError(`${dir} already holds a run (${present.slice(0, 3).join(', ')}…); continue it with --resume, replace it with --force, or choose another --output-dir`)
   }
 
+  await makeFolder(dir, 'choose another --output-dir')
+  return present
+}
+
+async function clearOutputDir(dir: string, names: string[]): Promise<void> {
   try {
-    for (const name of present) await rm(join(dir, name), {recursive: true, force: true})
+    for (const name of names) await rm(join(dir, name), {recursive: true, force: true})
   } catch (error) {
     throw new UserError(`cannot clear the output folder ${dir} (${errorMessage(error)}); choose another --output-dir`)
   }
-
-  await makeFolder(dir, 'choose another --output-dir')
 }

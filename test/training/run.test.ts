@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {existsSync, mkdtempSync, readFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {PassThrough} from 'node:stream'
@@ -79,8 +79,13 @@ describe('training run', function () {
     expect(y.header.training.history).to.have.length(3)
   })
 
-  it('refuses to resume onto other data or a finished run', async () => {
-    await expectUserRejection(runTraining(options(dirs.b, {epochs: 3, resume: true}), {progress: quiet()}), /already finished epoch 3 of 3/)
+  it('completes a finished run on --resume without training again, and refuses other data', async () => {
+    const before = readFileSync(join(dirs.b, 'last.ckpt'))
+    rmSync(join(dirs.b, 'metrics.json'))
+    const again = await runTraining(options(dirs.b, {epochs: 3, resume: true}), {progress: quiet()})
+    expect(again.epochs).to.equal(3)
+    expect(readFileSync(join(dirs.b, 'last.ckpt')).equals(before)).to.equal(true)
+    expect(JSON.parse(readFileSync(join(dirs.b, 'metrics.json'), 'utf8')).epochs).to.equal(3)
     await expectUserRejection(
       runTraining(options(dirs.b, {epochs: 5, resume: true, seed: 1}), {progress: quiet()}),
       /split differs from the one last\.ckpt was trained on/,
