@@ -51,7 +51,7 @@ describe('faults: kill -9 during train, export and download', function () {
       expect(next.code, next.stderr).to.equal(0)
       const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'))
       const last = await loadCheckpoint(join(out, 'last.ckpt'))
-      expect(metrics.epochs).to.equal(last.header.training.epoch)
+      expect(metrics.num_epochs).to.equal(last.header.training.epoch)
       expect(JSON.parse(readFileSync(join(out, 'logs', 'metrics.json'), 'utf8'))).to.have.length(last.header.training.epoch)
       expect(last.header.training.epoch === epochs || last.header.training.stopReason !== null).to.equal(true)
       for (const file of ['best.ckpt', 'run_metadata.json', 'predictions.json', 'gallery.png', 'config.json']) expect(existsSync(join(out, file)), file).to.equal(true)

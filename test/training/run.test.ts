@@ -85,7 +85,7 @@ describe('training run', function () {
     const again = await runTraining(options(dirs.b, {epochs: 3, resume: true}), {progress: quiet()})
     expect(again.epochs).to.equal(3)
     expect(readFileSync(join(dirs.b, 'last.ckpt')).equals(before)).to.equal(true)
-    expect(JSON.parse(readFileSync(join(dirs.b, 'metrics.json'), 'utf8')).epochs).to.equal(3)
+    expect(JSON.parse(readFileSync(join(dirs.b, 'metrics.json'), 'utf8')).num_epochs).to.equal(3)
     await expectUserRejection(
       runTraining(options(dirs.b, {epochs: 5, resume: true, seed: 1}), {progress: quiet()}),
       /split differs from the one last\.ckpt was trained on/,
