@@ -18,23 +18,15 @@
 import {tf} from './tf.js'
 import type {BackendWasm} from '@tensorflow/tfjs-backend-wasm'
 
+import {KERNEL_PARAMETERS} from './cnn-kernel.js'
+import {Heap} from './wasm-heap.js'
+
 type Info = tf.TensorInfo
 
 export const CNN_GRADIENTS = 'CnnTrainingGradients'
 
-/** Parameter inputs, named as in the network and its checkpoints; the gradients come out in this order. */
-export const CNN_PARAMETERS = [
-  'conv1.kernel',
-  'conv1.bias',
-  'bn1.gamma',
-  'bn1.beta',
-  'conv2.kernel',
-  'conv2.bias',
-  'bn2.gamma',
-  'bn2.beta',
-  'dense.kernel',
-  'dense.bias',
-] as const
+/** Parameter inputs, named as in the network and its checkpoints (the kernel's list, checked against the network); the gradients come out in this order. */
+export const CNN_PARAMETERS = KERNEL_PARAMETERS
 
 export type CnnParameter = (typeof CNN_PARAMETERS)[number]
 
@@ -78,88 +70,6 @@ interface KernelArgs {
   inputs: tf.NamedTensorInfoMap
   backend: BackendWasm
   attrs: tf.NamedAttrMap
-}
-
-/** Temporaries on the wasm heap, freed together. */
-class Heap {
-  private readonly owned: Info[] = []
-
-  constructor(readonly backend: BackendWasm) {}
-
-  /** A wasm kernel's output, owned by this scope. */
-  run(name: string, inputs: tf.NamedTensorInfoMap, attrs: Record<string, unknown> = {}): Info {
-    const config = tf.getKernel(name, 'wasm')
-    if (!config) throw new Error(`wasm kernel ${name} is not registered`)
-    return this.keep(config.kernelFunc({inputs, backend: this.backend, attrs: attrs as tf.NamedAttrMap}) as Info)
-  }
-
-  /** A new float32 tensor, filled from `values`, else with zeros unless the caller writes every element itself. */
-  tensor(shape: number[], values?: ArrayLike<number> | 'uninitialised'): Info {
-    const info = this.keep(this.backend.makeOutput(shape, 'float32'))
-    if (values === 'uninitialised') return info
-    if (values) this.f32(info).set(values)
-    else this.f32(info).fill(0)
-    return info
-  }
-
-  keep(info: Info): Info {
-    this.owned.push(info)
-    return info
-  }
-
-  /** Hand a tensor to the caller (under `shape` if given): it is no longer freed with the scope. */
-  release(info: Info, shape: number[] = info.shape): Info {
-    const at = this.owned.indexOf(info)
-    if (at >= 0) this.owned.splice(at, 1)
-    return {dataId: info.dataId, shape, dtype: info.dtype}
-  }
-
-  free(info: Info): void {
-    const at = this.owned.indexOf(info)
-    if (at >= 0) this.owned.splice(at, 1)
-    this.backend.disposeData(info.dataId)
-  }
-
-  /** Free by memory rather than by TensorInfo (for reshaped views of an owned tensor). */
-  freeData(info: Info): void {
-    const owner = this.owned.find((owned) => owned.dataId === info.dataId)
-    this.free(owner ?? info)
-  }
-
-  freeAll(): void {
-    for (const info of this.owned.splice(0)) this.backend.disposeData(info.dataId)
-  }
-
-  /**
-   * A view of a tensor's memory. Take it after the last allocation it must
-   * survive: growing the heap detaches earlier views.
-   */
-  f32(info: Info): Float32Array {
-    return this.backend.typedArrayFromHeap(info) as Float32Array
-  }
-
-  /** The bits of a float32 tensor, as int32. */
-  i32(info: Info): Int32Array {
-    const f = this.f32(info)
-    return new Int32Array(f.buffer, f.byteOffset, f.length)
-  }
-
-  /** A tensor over existing heap memory at `byteOffset`; it must not outlive that memory. */
-  alias(byteOffset: number, shape: number[]): Info {
-    return this.backend.makeOutput(shape, 'float32', byteOffset)
-  }
-
-  /** Forget an alias without freeing memory it does not own. */
-  releaseAlias(alias: Info): void {
-    const {id} = this.backend.dataIdMap.get(alias.dataId) as unknown as {id: number}
-    ;(this.backend.wasm as unknown as {tfjs: {disposeData(id: number): void}}).tfjs.disposeData(id)
-    this.backend.dataIdMap.delete(alias.dataId)
-  }
-
-  /** The same memory under another shape (no copy; the wasm kernels read shapes from the TensorInfo). */
-  reshape(info: Info, shape: number[]): Info {
-    return {dataId: info.dataId, shape, dtype: info.dtype}
-  }
 }
 
 interface Block {

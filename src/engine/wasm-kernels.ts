@@ -21,6 +21,7 @@ import type {BackendWasm} from '@tensorflow/tfjs-backend-wasm'
 
 import {adamUpdateConfigs} from './adam.js'
 import {cnnGradientsConfig} from './cnn-gradients.js'
+import {aliasOf, free, releaseAlias, runWasmKernel as run} from './wasm-heap.js'
 
 type Info = tf.TensorInfo
 type Attrs = tf.NamedAttrMap
@@ -54,13 +55,6 @@ export function registerWasmKernels(): void {
   for (const config of [cnnGradientsConfig, ...adamUpdateConfigs]) tf.registerKernel(config)
 }
 
-/** Run another wasm kernel directly, without the engine's per-op bookkeeping. */
-function run(name: string, backend: BackendWasm, inputs: tf.NamedTensorInfoMap, attrs: Attrs = {}): Info {
-  const config = tf.getKernel(name, 'wasm')
-  if (!config) throw new Error(`wasm kernel ${name} is not registered`)
-  return config.kernelFunc({inputs, backend, attrs}) as Info
-}
-
 const setUp = new WeakSet<object>()
 
 /** The backend's own kernel we replaced; its set-up (binding the C++ function) is skipped once it is unregistered. */
@@ -73,10 +67,6 @@ function runOriginal(name: string, backend: BackendWasm, inputs: tf.NamedTensorI
   }
 
   return config.kernelFunc({inputs, backend, attrs}) as Info
-}
-
-function free(backend: BackendWasm, ...infos: Info[]): void {
-  for (const info of infos) backend.disposeData(info.dataId)
 }
 
 function requireNhwc(kernel: string, dataFormat: unknown): void {
@@ -179,18 +169,6 @@ function conv2DBackpropFilter({inputs, backend, attrs}: KernelArgs): Info {
   }
 
   return out
-}
-
-/** A tensor over existing heap memory (starting at `byteOffset`), which must not outlive it. */
-function aliasOf(backend: BackendWasm, byteOffset: number, shape: number[]): Info {
-  return backend.makeOutput(shape, 'float32', byteOffset)
-}
-
-/** Forget an alias without freeing memory it does not own. */
-function releaseAlias(backend: BackendWasm, alias: Info): void {
-  const {id} = backend.dataIdMap.get(alias.dataId)
-  backend.wasm.tfjs.disposeData(id)
-  backend.dataIdMap.delete(alias.dataId)
 }
 
 /**
