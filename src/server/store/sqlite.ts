@@ -23,6 +23,10 @@ import {nodeSqlite} from './node-sqlite.js'
  * install (Node's built-in SQLite). Every write is its own transaction: a
  * prediction the server acknowledged survives the process being killed.
  */
+/** The size the write-ahead log is cut back to after each checkpoint. */
+const WAL_LIMIT_BYTES = 8 * 1024 * 1024
+const WAL_CHECKPOINT_EVERY = 100
+
 export class SqliteStore implements PredictionStore {
   readonly kind = 'sqlite'
   private readonly db: DatabaseSync
@@ -36,6 +40,8 @@ export class SqliteStore implements PredictionStore {
       // WAL lets the history page read while predictions are being written.
       this.db.exec('PRAGMA journal_mode = WAL')
       this.db.exec('PRAGMA busy_timeout = 5000')
+      // A long reader stops checkpoints and the WAL grows; without a limit it then stays at its peak size for ever.
+      this.db.exec(`PRAGMA journal_size_limit = ${WAL_LIMIT_BYTES}`)
     } catch (error) {
       // The folder check's line already says what is wrong and what to do.
       if (error instanceof UserError) throw new UserError(`cannot open the prediction database ${location}: ${error.message}`)
@@ -129,11 +135,24 @@ export class SqliteStore implements PredictionStore {
       prediction.checkpointId,
       prediction.source,
     )
+    this.afterWrite()
     return rowToRecord(row!)
+  }
+
+  private writes = 0
+
+  /**
+   * Every WAL_CHECKPOINT_EVERY writes, a passive checkpoint (it never waits for
+   * readers): once no reader pins old pages the log restarts and is cut back to
+   * WAL_LIMIT_BYTES, where SQLite's automatic checkpoint alone left it at its peak.
+   */
+  private afterWrite(): void {
+    if (++this.writes % WAL_CHECKPOINT_EVERY === 0) this.db.prepare('PRAGMA wal_checkpoint(PASSIVE)').get()
   }
 
   async setFeedback(id: number, label: ClassLabel): Promise<PredictionRecord | undefined> {
     const row = this.row('UPDATE predictions SET feedback = ?, feedback_at = ? WHERE id = ? RETURNING *', label, new Date().toISOString(), id)
+    this.afterWrite()
     return row && rowToRecord(row)
   }
 
