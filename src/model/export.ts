@@ -25,16 +25,13 @@ import {sweepTemporaries, writeFileAtomic} from '../util/atomic.js'
 import {makeFolder} from '../util/paths.js'
 import {packageVersion} from '../version.js'
 import {type Checkpoint, checkpointId, loadCheckpoint} from './checkpoint.js'
-import {type ModelKind, parameterSpecs} from './network.js'
+import {CNN, type ModelKind, parameterSpecs} from './network.js'
 
 /**
- * The network's batch-norm settings (PyTorch's defaults, private to network.ts;
- * the export test fails if the epsilons ever differ). Keras counts momentum the
- * other way round: PyTorch's 0.1 is Keras's 0.9, which only matters to whoever
- * fine-tunes the exported model.
+ * Keras counts batch-norm momentum the other way round: PyTorch's 0.1 is
+ * Keras's 0.9, which only matters to whoever fine-tunes the exported model.
  */
-const BN_EPSILON = 1e-5
-const BN_MOMENTUM_KERAS = 0.9
+const BN_MOMENTUM_KERAS = 1 - CNN.batchNorm.momentum
 
 /**
  * model.json, and its weights under a name derived from their SHA-256
@@ -78,11 +75,13 @@ export interface ExportSummary {
 /** The checkpoint's tensors for each layer, in the order tfjs-layers keeps that layer's weights. */
 const LAYER_WEIGHTS: Record<ModelKind, Record<string, string[]>> = {
   cnn: {
-    conv1: ['conv1.kernel', 'conv1.bias'],
-    bn1: ['bn1.gamma', 'bn1.beta', 'bn1.movingMean', 'bn1.movingVariance'],
-    conv2: ['conv2.kernel', 'conv2.bias'],
-    bn2: ['bn2.gamma', 'bn2.beta', 'bn2.movingMean', 'bn2.movingVariance'],
-    dense: ['dense.kernel', 'dense.bias'],
+    ...Object.fromEntries(
+      CNN.blocks.flatMap(({conv, bn}) => [
+        [conv, [`${conv}.kernel`, `${conv}.bias`]],
+        [bn, [`${bn}.gamma`, `${bn}.beta`, `${bn}.movingMean`, `${bn}.movingVariance`]],
+      ]),
+    ),
+    [CNN.dense.name]: [`${CNN.dense.name}.kernel`, `${CNN.dense.name}.bias`],
   },
   softmax: {dense: ['dense.kernel', 'dense.bias']},
 }
@@ -95,26 +94,23 @@ export function buildLayersModel(checkpoint: Checkpoint): tfl.Sequential {
   model.add(
     tfl.layers.rescaling({
       name: 'normalize',
-      inputShape: [IMAGE_SIZE, IMAGE_SIZE, 1],
+      inputShape: [...CNN.input],
       scale: 1 / normalization.std,
       offset: -normalization.mean / normalization.std,
     }),
   )
   if (kind === 'cnn') {
-    for (const [block, filters] of [
-      [1, 16],
-      [2, 32],
-    ] as const) {
-      model.add(tfl.layers.conv2d({name: `conv${block}`, filters, kernelSize: 3, padding: 'same'}))
-      model.add(tfl.layers.batchNormalization({name: `bn${block}`, epsilon: BN_EPSILON, momentum: BN_MOMENTUM_KERAS, axis: -1}))
-      model.add(tfl.layers.activation({name: `relu${block}`, activation: 'relu'}))
-      model.add(tfl.layers.maxPooling2d({name: `pool${block}`, poolSize: 2, strides: 2, padding: 'valid'}))
+    for (const [i, {conv, bn, filters, kernel, pool}] of CNN.blocks.entries()) {
+      model.add(tfl.layers.conv2d({name: conv, filters, kernelSize: kernel, padding: 'same'}))
+      model.add(tfl.layers.batchNormalization({name: bn, epsilon: CNN.batchNorm.epsilon, momentum: BN_MOMENTUM_KERAS, axis: -1}))
+      model.add(tfl.layers.activation({name: `relu${i + 1}`, activation: 'relu'}))
+      model.add(tfl.layers.maxPooling2d({name: `pool${i + 1}`, poolSize: pool, strides: pool, padding: 'valid'}))
     }
   }
 
   // Row-major flatten of NHWC, the same order as the network's reshape.
   model.add(tfl.layers.flatten({name: 'flatten'}))
-  model.add(tfl.layers.dense({name: 'dense', units: CLASSES.length, activation: 'softmax'}))
+  model.add(tfl.layers.dense({name: CNN.dense.name, units: CNN.dense.units, activation: 'softmax'}))
 
   const specs = parameterSpecs(kind)
   for (const [layerName, names] of Object.entries(LAYER_WEIGHTS[kind])) {

@@ -9,9 +9,39 @@ import type {ModelKind} from '../config.js'
 
 export {MODEL_KINDS, type ModelKind} from '../config.js'
 
-/** PyTorch's BatchNorm defaults, so the recipe matches the original. */
-export const BN_EPSILON = 1e-5
-const BN_MOMENTUM = 0.1
+/**
+ * The SPEC §2 network, described once. Every other view is built from it or
+ * checked against it: the parameter layout (`parameterSpecs`, hence
+ * checkpoints), the tfjs forward pass below, the Layers export
+ * (model/export.ts), and, in tests, the engine's fused training step and its
+ * plain-tfjs reference.
+ *
+ *   input [B, 28, 28, 1]
+ *   per block: Conv k×k, `filters`, same padding → BatchNorm → ReLU → MaxPool `pool`
+ *   Flatten → Dense `units` → logits
+ */
+export const CNN = {
+  input: [IMAGE_SIZE, IMAGE_SIZE, 1],
+  blocks: [
+    {conv: 'conv1', bn: 'bn1', filters: 16, kernel: 3, pool: 2},
+    {conv: 'conv2', bn: 'bn2', filters: 32, kernel: 3, pool: 2},
+  ],
+  dense: {name: 'dense', units: CLASSES.length},
+  /** PyTorch's BatchNorm defaults, so the recipe matches the original. */
+  batchNorm: {epsilon: 1e-5, momentum: 0.1},
+} as const
+
+export type CnnBlock = (typeof CNN.blocks)[number]
+
+export const BN_EPSILON = CNN.batchNorm.epsilon
+const BN_MOMENTUM = CNN.batchNorm.momentum
+
+/** Height, width and channels after the convolution blocks: each pool divides height and width. */
+export function cnnFeatureShape(): [number, number, number] {
+  const [height, width] = CNN.input
+  const shrink = CNN.blocks.reduce((factor, block) => factor * block.pool, 1)
+  return [height / shrink, width / shrink, CNN.blocks.at(-1)!.filters]
+}
 
 /**
  * A network as plain tensors: trainable `params` (what the optimiser updates)
@@ -45,23 +75,23 @@ export function parameterSpecs(kind: ModelKind): Record<string, ParamSpec> {
     }
   }
 
-  const flat = (IMAGE_SIZE / 4) * (IMAGE_SIZE / 4) * 32
-  return {
-    'conv1.kernel': {shape: [3, 3, 1, 16], init: 'uniform', fanIn: 9, trainable: true},
-    'conv1.bias': {shape: [16], init: 'uniform', fanIn: 9, trainable: true},
-    'bn1.gamma': {shape: [16], init: 'ones', fanIn: 1, trainable: true},
-    'bn1.beta': {shape: [16], init: 'zeros', fanIn: 1, trainable: true},
-    'bn1.movingMean': {shape: [16], init: 'zeros', fanIn: 1, trainable: false},
-    'bn1.movingVariance': {shape: [16], init: 'ones', fanIn: 1, trainable: false},
-    'conv2.kernel': {shape: [3, 3, 16, 32], init: 'uniform', fanIn: 9 * 16, trainable: true},
-    'conv2.bias': {shape: [32], init: 'uniform', fanIn: 9 * 16, trainable: true},
-    'bn2.gamma': {shape: [32], init: 'ones', fanIn: 1, trainable: true},
-    'bn2.beta': {shape: [32], init: 'zeros', fanIn: 1, trainable: true},
-    'bn2.movingMean': {shape: [32], init: 'zeros', fanIn: 1, trainable: false},
-    'bn2.movingVariance': {shape: [32], init: 'ones', fanIn: 1, trainable: false},
-    'dense.kernel': {shape: [flat, classes], init: 'uniform', fanIn: flat, trainable: true},
-    'dense.bias': {shape: [classes], init: 'uniform', fanIn: flat, trainable: true},
+  const specs: Record<string, ParamSpec> = {}
+  let channels: number = CNN.input[2]
+  for (const {conv, bn, filters, kernel} of CNN.blocks) {
+    const fanIn = kernel * kernel * channels
+    specs[`${conv}.kernel`] = {shape: [kernel, kernel, channels, filters], init: 'uniform', fanIn, trainable: true}
+    specs[`${conv}.bias`] = {shape: [filters], init: 'uniform', fanIn, trainable: true}
+    specs[`${bn}.gamma`] = {shape: [filters], init: 'ones', fanIn: 1, trainable: true}
+    specs[`${bn}.beta`] = {shape: [filters], init: 'zeros', fanIn: 1, trainable: true}
+    specs[`${bn}.movingMean`] = {shape: [filters], init: 'zeros', fanIn: 1, trainable: false}
+    specs[`${bn}.movingVariance`] = {shape: [filters], init: 'ones', fanIn: 1, trainable: false}
+    channels = filters
   }
+
+  const flat = cnnFeatureShape().reduce((a, b) => a * b, 1)
+  specs[`${CNN.dense.name}.kernel`] = {shape: [flat, CNN.dense.units], init: 'uniform', fanIn: flat, trainable: true}
+  specs[`${CNN.dense.name}.bias`] = {shape: [CNN.dense.units], init: 'uniform', fanIn: flat, trainable: true}
+  return specs
 }
 
 /** Initial values drawn from our seeded generator, so they are identical on every backend and machine. */
@@ -129,7 +159,7 @@ export async function readValues(network: Network): Promise<Record<string, Float
  * variance, momentum 0.1. A few dozen numbers, so in plain arithmetic (rounded to float32 like the
  * tensors): a dozen tensor ops would cost more in engine bookkeeping than the arithmetic.
  */
-export function updateRunningStatistics(buffers: Record<string, tf.Variable>, bn: 'bn1' | 'bn2', {mean, variance, count}: BatchStatistics): void {
+export function updateRunningStatistics(buffers: Record<string, tf.Variable>, bn: CnnBlock['bn'], {mean, variance, count}: BatchStatistics): void {
   const movingMean = buffers[`${bn}.movingMean`]
   const movingVariance = buffers[`${bn}.movingVariance`]
   tf.tidy(() => {
@@ -154,12 +184,13 @@ function softmaxLogits(params: Record<string, tf.Variable>) {
 }
 
 function cnnLogits(params: Record<string, tf.Variable>, buffers: Record<string, tf.Variable>) {
-  const block = (x: tf.Tensor4D, conv: 'conv1' | 'conv2', bn: 'bn1' | 'bn2', training: boolean): tf.Tensor4D => {
+  const block = (x: tf.Tensor4D, {conv, bn, pool}: CnnBlock, training: boolean): tf.Tensor4D => {
     const z = tf.fused.conv2d({x, filter: params[`${conv}.kernel`] as tf.Tensor4D, strides: 1, pad: 'same', bias: params[`${conv}.bias`]})
     const gamma = params[`${bn}.gamma`] as tf.Tensor1D
     const beta = params[`${bn}.beta`] as tf.Tensor1D
     const movingMean = buffers[`${bn}.movingMean`]
     const movingVariance = buffers[`${bn}.movingVariance`]
+    // The fused training kernel pools by 2, as every block of CNN does (a test checks it against the description).
     if (training) return batchNormReluPool(z, gamma, beta, BN_EPSILON, (stats) => updateRunningStatistics(buffers, bn, stats))
 
     // Running statistics make batch norm a per-channel affine map: with the ReLU, one depthwise 1×1 pass
@@ -168,7 +199,7 @@ function cnnLogits(params: Record<string, tf.Variable>, buffers: Record<string, 
     const offset = tf.sub(beta, tf.mul(movingMean, scale)) as tf.Tensor1D
     const filter = tf.reshape(scale, [1, 1, scale.shape[0], 1]) as tf.Tensor4D
     const activation = tf.fused.depthwiseConv2d({x: z, filter, strides: 1, pad: 'valid', bias: offset, activation: 'relu'})
-    return tf.maxPool(activation, 2, 2, 'valid')
+    return tf.maxPool(activation, pool, pool, 'valid')
   }
 
   return (x: tf.Tensor4D, training: boolean): tf.Tensor2D =>
@@ -176,9 +207,8 @@ function cnnLogits(params: Record<string, tf.Variable>, buffers: Record<string, 
       // On wasm, evaluation runs through our own kernel where it applies (src/engine/cnn-step.ts).
       const fast = training ? undefined : kernelEvalLogits(params, buffers, x)
       if (fast) return fast
-      const h1 = block(x, 'conv1', 'bn1', training)
-      const h2 = block(h1, 'conv2', 'bn2', training)
-      const flat = tf.reshape(h2, [x.shape[0], h2.shape[1] * h2.shape[2] * h2.shape[3]])
-      return tf.fused.matMul({a: flat, b: params['dense.kernel'] as tf.Tensor2D, bias: params['dense.bias']}) as tf.Tensor2D
+      const features = CNN.blocks.reduce((h, spec) => block(h, spec, training), x)
+      const flat = tf.reshape(features, [x.shape[0], features.shape[1] * features.shape[2] * features.shape[3]])
+      return tf.fused.matMul({a: flat, b: params[`${CNN.dense.name}.kernel`] as tf.Tensor2D, bias: params[`${CNN.dense.name}.bias`]}) as tf.Tensor2D
     })
 }
