@@ -4,10 +4,10 @@
  * versioned). No I/O here, so each is checked alone.
  */
 import {type AnySplitName, CLASSES, IMAGE_SIZE, MNIST_FILES, PIXELS} from '../config.js'
-import {argmaxRow} from '../evaluation/probabilities.js'
+import {argmaxRow} from '../model/probabilities.js'
 import type {RocCurves} from '../evaluation/roc.js'
 import type {ClassificationReport} from '../evaluation/schema.js'
-import type {EpochLog} from '../training/schema.js'
+import type {EpochLog} from './epoch-log.js'
 import {
   ARTIFACT_SCHEMA_VERSION,
   type ClassificationReportFile,

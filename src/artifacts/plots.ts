@@ -2,7 +2,7 @@
 import type {TopLevelSpec} from 'vega-lite'
 
 import type {ClassificationReport} from '../evaluation/schema.js'
-import type {EpochLog} from '../training/schema.js'
+import type {EpochLog} from './epoch-log.js'
 import {buildTimingStats} from './build.js'
 import {BASE_CONFIG, renderVegaLite} from './render.js'
 import type {RocCurves} from '../evaluation/roc.js'

@@ -4,7 +4,7 @@ import {z} from 'zod'
 import type {AnySplitName} from '../config.js'
 import {type ClassificationReport, ClassificationReportSchema} from '../evaluation/schema.js'
 import type {RocCurves} from '../evaluation/roc.js'
-import {EpochLogSchema} from '../training/schema.js'
+import {EpochLogSchema} from './epoch-log.js'
 import {
   buildLossCurves,
   buildMetrics,

@@ -50,7 +50,7 @@ Rebuilds the split the checkpoint was trained with (its seed, ratios and class c
         const [{writeEvaluationArtifacts}, {rocCurves}, {probabilityRows}] = await Promise.all([
           import('../artifacts/run.js'),
           import('../evaluation/roc.js'),
-          import('../evaluation/probabilities.js'),
+          import('../model/probabilities.js'),
         ])
         const roc = flags['roc-per-class'] ? rocCurves(data.split.labels, probabilityRows(evaluation.probs)) : undefined
         const files = await writeEvaluationArtifacts(flags['output-dir'], {data, evaluation}, {roc})

@@ -6,7 +6,7 @@
  * never changes; only how sure the probabilities say the model is.
  */
 import {CLASSES} from '../config.js'
-import {argmaxRow} from './probabilities.js'
+import {argmaxRow} from '../model/probabilities.js'
 
 /** The paper's tables use 15 bins; so does everything this package reports. */
 export const ECE_BINS = 15

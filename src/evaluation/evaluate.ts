@@ -7,7 +7,7 @@ import type {Checkpoint} from '../model/checkpoint.js'
 import type {Predictor} from '../model/predictor.js'
 import {expectedCalibrationError, softmaxWithTemperature} from './calibration.js'
 import {classificationReport} from './metrics.js'
-import {argmaxRow} from './probabilities.js'
+import {argmaxRow} from '../model/probabilities.js'
 import type {ClassificationReport} from './schema.js'
 
 export const EVAL_SPLITS = ['eval', 'val', 'train', 'test'] as const

@@ -2,7 +2,7 @@ import {tf} from '../engine/tf.js'
 
 import {type BackendChoice, CLASSES, type ClassLabel, PIXELS} from '../config.js'
 import {selectBackend} from '../engine/backend.js'
-import {argmaxRow} from '../evaluation/probabilities.js'
+import {argmaxRow} from './probabilities.js'
 import {type Checkpoint, checkpointId, loadCheckpoint} from './checkpoint.js'
 import {type Network, createNetwork} from './network.js'
 
@@ -79,4 +79,9 @@ export function toPrediction(row: ArrayLike<number>): Prediction {
   const best = argmaxRow(row, 0)
   const probs = Object.fromEntries(CLASSES.map((label, c) => [String(label), row[c]])) as Record<`${ClassLabel}`, number>
   return {probs, prediction: CLASSES[best]}
+}
+
+/** The TensorFlow.js version predictions run on (for status pages). */
+export function tfjsVersion(): string {
+  return tf.version_core
 }

@@ -15,12 +15,6 @@ export function weightedCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, c
   return fusedWeightedCrossEntropy(logits, labels, classWeights)
 }
 
-export interface StepResult {
-  loss: number
-  /** Number of correct predictions in the batch. */
-  correct: number
-}
-
 /**
  * One optimisation step: forward in training mode, weighted loss, gradients, optimiser update.
  * The CNN with Adam on wasm runs our own WebAssembly kernel (`src/engine/cnn-step.ts`)

@@ -6,7 +6,7 @@
 import {readFile, realpath} from 'node:fs/promises'
 import {availableParallelism} from 'node:os'
 
-import {tf} from '../engine/tf.js'
+import {tfjsVersion} from '../model/predictor.js'
 import {type Context, Hono} from 'hono'
 import {bodyLimit} from 'hono/body-limit'
 import {HTTPException} from 'hono/http-exception'
@@ -192,7 +192,7 @@ export function createApp(ctx: AppContext): Hono {
       status: store.available ? 'ok' : 'degraded',
       classes: [...CLASSES],
       packageVersion: packageVersion(),
-      tfjsVersion: tf.version_core,
+      tfjsVersion: tfjsVersion(),
       model,
       store: {kind: ctx.store.kind, location: ctx.store.location, ...store},
       training: {state: ctx.training.snapshot().state},
@@ -219,7 +219,7 @@ export function createApp(ctx: AppContext): Hono {
       platform: process.platform,
       arch: process.arch,
       cpus: availableParallelism(),
-      tfjsVersion: tf.version_core,
+      tfjsVersion: tfjsVersion(),
       backend: ctx.model.info.backend,
       runsDir: ctx.runs.root,
       dataDir: ctx.dataDir,

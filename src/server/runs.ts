@@ -20,7 +20,7 @@ import {
   RunMetadataSchema,
 } from '../artifacts/schemas.js'
 import {errorMessage} from '../errors.js'
-import {EpochLogRowSchema} from '../training/schema.js'
+import {EpochLogRowSchema} from '../artifacts/epoch-log.js'
 
 export const CHECKPOINT_FILE = 'best.ckpt'
 /** The trainer's own per-epoch log: curves of a run that has not written its artifacts (yet). */

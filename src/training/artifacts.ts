@@ -7,13 +7,13 @@ import type {ArtifactFile, SplitScores} from '../artifacts/schemas.js'
 import {galleryFromPixels} from '../artifacts/gallery.js'
 import {buildReliability} from '../artifacts/reliability.js'
 import {classificationReport} from '../evaluation/metrics.js'
-import {probabilityRows} from '../evaluation/probabilities.js'
+import {probabilityRows} from '../model/probabilities.js'
 import {rocCurves} from '../evaluation/roc.js'
 import {packageVersion} from '../version.js'
-import type {Predictions} from './module.js'
+import type {SplitOutputs} from './module.js'
 import {trainingConfigView} from './config.js'
-import type {PreparedData, SplitMetrics, TrainRun} from './run.js'
-import type {EpochLog} from './schema.js'
+import type {PreparedData, SplitMetrics, TrainRun} from './data.js'
+import type {EpochLog} from '../artifacts/epoch-log.js'
 
 export interface TrainingArtifactInput {
   run: TrainRun
@@ -22,7 +22,7 @@ export interface TrainingArtifactInput {
   bestEpoch: number
   backend: string
   metrics: Record<SplitName, SplitMetrics>
-  predictions: Record<SplitName, Predictions>
+  predictions: Record<SplitName, SplitOutputs>
   /** Temperature applied to `predictions` (1: none), and the evaluation split's probabilities without it. */
   calibration: {temperature: number; uncalibratedEvalProbs: Float32Array}
   /** Files the run wrote before its artifacts (config.json), to list in run_metadata.json. */

@@ -1,10 +1,9 @@
 import {join} from 'node:path'
 
 import {type Selection, TRAINING_DEFAULTS} from '../config.js'
-import {createProgress, type Progress} from '../cli/progress.js'
 import {writeFileAtomic} from '../util/atomic.js'
 import {makeFolder} from '../util/paths.js'
-import {type EpochLog, type EpochLogRow, EpochLogRowSchema, epochLogRow} from './schema.js'
+import {type EpochLog, type EpochLogRow, EpochLogRowSchema, epochLogRow} from '../artifacts/epoch-log.js'
 import type {BatchInfo, Callback, TrainerState} from './trainer.js'
 
 /** The monitored metric: validation macro F1, higher is better (SPEC §3). */
@@ -197,13 +196,22 @@ export class MetricsLogger implements Callback {
   }
 }
 
+/** A progress bar drawn by the caller: the library reports progress and never draws (as `downloadMnist` takes a sink). */
+export interface ProgressBar {
+  /** The current value (absolute); `detail` follows the counts (running loss, speed, ETA). */
+  update(current: number, detail?: string): void
+  done(): void
+}
+
+export type ProgressBarFactory = (options: {label: string; total: number}) => ProgressBar
+
 /**
  * Progress on stderr: on a terminal a bar per epoch with the running training
  * loss, images per second and the epoch's ETA; one line per epoch otherwise.
  */
 export class ProgressReporter implements Callback {
   readonly name = 'progress'
-  private bar: Progress | undefined
+  private bar: ProgressBar | undefined
   private started = 0
   private images = 0
   private lossSum = 0
@@ -211,6 +219,8 @@ export class ProgressReporter implements Callback {
   constructor(
     private readonly stream: NodeJS.WritableStream & {isTTY?: boolean} = process.stderr,
     private readonly now: () => number = () => performance.now(),
+    /** Draws a bar per epoch (the CLI's terminal bar); without one, only the per-epoch lines are written. */
+    private readonly progressBar?: ProgressBarFactory,
   ) {}
 
   onEpochStart(): void {
@@ -220,7 +230,7 @@ export class ProgressReporter implements Callback {
   }
 
   onBatchEnd(state: TrainerState, info: BatchInfo): void {
-    if (info.batch === 1) this.bar = createProgress({label: `epoch ${info.epoch}/${state.maxEpochs}`, total: info.batches, unit: 'items', stream: this.stream})
+    if (info.batch === 1) this.bar = this.progressBar?.({label: `epoch ${info.epoch}/${state.maxEpochs}`, total: info.batches})
     this.images += info.size
     this.lossSum += info.loss * info.size
     const seconds = (this.now() - this.started) / 1000

@@ -3,7 +3,7 @@ import {tf} from '../engine/tf.js'
 import {CLASSES, PIXELS} from '../config.js'
 import {type ModelKind, type Network, createNetwork, initialValues, readValues} from '../model/network.js'
 import {trainStep, weightedCrossEntropy} from '../model/step.js'
-import {argmaxRow} from '../evaluation/probabilities.js'
+import {argmaxRow} from '../model/probabilities.js'
 
 /** Images [N × 784] already normalised, and class indices (0..2, into CLASSES). */
 export interface Batchable {
@@ -16,7 +16,8 @@ export interface StepOutput {
   correct: number
 }
 
-export interface Predictions {
+/** The network's outputs over a whole split (not the predictions.json document). */
+export interface SplitOutputs {
   /** Mean weighted loss over the samples. */
   loss: number
   /** Predicted class index per sample. */
@@ -64,7 +65,7 @@ export class DigitModule {
   }
 
   /** Inference in evaluation mode over a whole split, in large batches. */
-  predict(data: Batchable, batchSize = 256): Predictions {
+  predict(data: Batchable, batchSize = 256): SplitOutputs {
     const n = data.y.length
     const predicted = new Int32Array(n)
     const probs = new Float32Array(n * CLASSES.length)

@@ -1,24 +1,24 @@
 import {readdir, rm} from 'node:fs/promises'
 import {join} from 'node:path'
 
-import {CLASSES} from '../config.js'
-import {type CuratedDataset, type Normalization, computeNormalization, loadCuratedDataset, splitTensors} from '../data/dataset.js'
 import {type SplitName, SPLIT_NAMES} from '../data/split.js'
 import {selectBackend} from '../engine/backend.js'
 import {ARTIFACT_FILES} from '../artifacts/schemas.js'
 import {UserError, errorMessage} from '../errors.js'
 import {fitTemperature, nllWithTemperature, softmaxWithTemperature} from '../evaluation/calibration.js'
-import {classificationReport} from '../evaluation/metrics.js'
 import {type Checkpoint, loadCheckpoint, saveCheckpoint} from '../model/checkpoint.js'
 import {formatModelSummary, modelSummary} from '../model/summary.js'
 import {sweepTemporaries} from '../util/atomic.js'
 import {makeFolder} from '../util/paths.js'
 import {writeArtifactFile} from '../artifacts/write.js'
 import type {ArtifactFile} from '../artifacts/schemas.js'
-import {EarlyStopping, HookCallback, LastCheckpoint, MetricsLogger, ModelCheckpoint, ProgressReporter, ReduceLROnPlateau} from './callbacks.js'
-import {type Batchable, DigitModule, type Predictions, inverseFrequencyWeights} from './module.js'
+import {EarlyStopping, HookCallback, LastCheckpoint, MetricsLogger, ModelCheckpoint, type ProgressBarFactory, ProgressReporter, ReduceLROnPlateau} from './callbacks.js'
+import {type Batchable, DigitModule, type SplitOutputs} from './module.js'
+import {type PreparedData, type SplitMetrics, type TrainRun, prepareData, splitMetrics} from './data.js'
+
+export {type PreparedData, type SplitMetrics, type TrainRun, prepareData, splitMetrics} from './data.js'
 import {CONFIG_FILE, type TrainingConfig, configDocument, resolveTrainingConfig} from './config.js'
-import {type EpochLog, EpochLogSchema} from './schema.js'
+import {type EpochLog, EpochLogSchema} from '../artifacts/epoch-log.js'
 import {type BatchInfo, type Callback, Trainer, type TrainerState} from './trainer.js'
 
 export interface TrainHooks {
@@ -27,14 +27,8 @@ export interface TrainHooks {
   signal?: AbortSignal
   /** Where progress lines go (stderr by default). */
   progress?: NodeJS.WritableStream & {isTTY?: boolean}
-}
-
-export interface SplitMetrics {
-  loss: number
-  accuracy: number
-  macroAccuracy: number
-  f1Macro: number
-  size: number
+  /** Draws a progress bar per epoch (the CLI passes its terminal bar). */
+  progressBar?: ProgressBarFactory
 }
 
 export interface TrainSummary {
@@ -48,36 +42,6 @@ export interface TrainSummary {
   stopReason: string | null
   metrics: Record<SplitName, SplitMetrics>
   files: string[]
-}
-
-/** A training run: its configuration, where its data comes from and where it goes. */
-export interface TrainRun {
-  config: TrainingConfig
-  dataDir: string
-  outputDir: string
-  /** Continue from `outputDir/last.ckpt`. */
-  resume?: boolean
-  /** Replace a run already in the output folder. */
-  force?: boolean
-}
-
-/** Everything a run computes before the loop, reused by the artifacts afterwards. */
-export interface PreparedData {
-  dataset: CuratedDataset
-  normalization: Normalization
-  tensors: Record<SplitName, Batchable>
-  classWeights: number[]
-}
-
-export async function prepareData(dataDir: string, config: Pick<TrainingConfig, 'seed' | 'eval_ratio' | 'val_ratio' | 'class_counts'>): Promise<PreparedData> {
-  const dataset = await loadCuratedDataset({dataDir, seed: config.seed, evalRatio: config.eval_ratio, valRatio: config.val_ratio, classCounts: config.class_counts})
-  // Statistics from the training split only: validation and evaluation never leak into them.
-  const normalization = computeNormalization(dataset.source, dataset.splits.train)
-  const tensors = Object.fromEntries(SPLIT_NAMES.map((name) => [name, splitTensors(dataset.source, dataset.splits[name], normalization)])) as Record<
-    SplitName,
-    Batchable
-  >
-  return {dataset, normalization, tensors, classWeights: inverseFrequencyWeights(tensors.train.y)}
 }
 
 /** Train as SPEC §3 describes: the module, the trainer and its callbacks, then the best model's metrics. */
@@ -133,7 +97,7 @@ export async function runTraining(run: TrainRun, hooks: TrainHooks = {}): Promis
     new EarlyStopping(config.patience, config.selection),
     new ReduceLROnPlateau(),
     logger,
-    new ProgressReporter(progress),
+    new ProgressReporter(progress, undefined, hooks.progressBar),
     new HookCallback(hooks),
     new LastCheckpoint(checkpoint),
   ]
@@ -204,7 +168,7 @@ async function finish(
   const bestModule = new DigitModule(config.model, {seed: config.seed, learningRate: config.learning_rate, classWeights: data.classWeights, values: best.values})
   try {
     const metrics = {} as Record<SplitName, SplitMetrics>
-    const predictions = {} as Record<SplitName, Predictions>
+    const predictions = {} as Record<SplitName, SplitOutputs>
     for (const name of SPLIT_NAMES) {
       predictions[name] = bestModule.predict(data.tensors[name])
       metrics[name] = splitMetrics(data.tensors[name].y, predictions[name])
@@ -251,7 +215,7 @@ async function finish(
 }
 
 /** Fit the temperature on the validation logits and store it in best.ckpt (rewritten atomically). */
-async function calibrate(bestPath: string, best: Checkpoint, val: Batchable, predictions: Predictions): Promise<NonNullable<Checkpoint['header']['calibration']>> {
+async function calibrate(bestPath: string, best: Checkpoint, val: Batchable, predictions: SplitOutputs): Promise<NonNullable<Checkpoint['header']['calibration']>> {
   const temperature = fitTemperature(predictions.logits, val.y)
   const calibration = {
     temperature,
@@ -261,11 +225,6 @@ async function calibrate(bestPath: string, best: Checkpoint, val: Batchable, pre
   }
   await saveCheckpoint(bestPath, {...best.header, calibration}, best.values)
   return calibration
-}
-
-export function splitMetrics(y: Int32Array, predictions: Predictions): SplitMetrics {
-  const report = classificationReport(y, predictions.predicted, CLASSES.map((_, i) => i))
-  return {loss: predictions.loss, accuracy: report.accuracy, macroAccuracy: report.macroAccuracy, f1Macro: report.macroAvg.f1, size: y.length}
 }
 
 async function loadResume(run: TrainRun, data: PreparedData): Promise<Checkpoint> {

@@ -2,7 +2,7 @@ import {CLASSES, PIXELS} from '../config.js'
 import {AUGMENT_DEFAULTS, augmentBatch, augmentRng} from '../data/augment.js'
 import {Rng} from '../data/rng.js'
 import {classificationReport} from '../evaluation/metrics.js'
-import type {EpochLog} from './schema.js'
+import type {EpochLog} from '../artifacts/epoch-log.js'
 import type {Batchable, DigitModule} from './module.js'
 
 const CLASS_INDICES = CLASSES.map((_, i) => i)

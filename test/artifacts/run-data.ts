@@ -10,7 +10,7 @@ import type {RunData} from '../../src/artifacts/run.js'
 import type {PredictionSample} from '../../src/artifacts/schemas.js'
 import type {RocCurves} from '../../src/evaluation/roc.js'
 import type {ClassificationReport} from '../../src/evaluation/schema.js'
-import type {EpochLog} from '../../src/training/schema.js'
+import type {EpochLog} from '../../src/artifacts/epoch-log.js'
 
 interface MnistDigit {
   get(index: number): number[]

@@ -2,7 +2,7 @@ import {expect} from 'chai'
 
 import {Rng} from '../../src/data/rng.js'
 import {ECE_BINS, expectedCalibrationError, fitTemperature, nllWithTemperature, reliability, softmaxWithTemperature} from '../../src/evaluation/calibration.js'
-import {argmaxRow} from '../../src/evaluation/probabilities.js'
+import {argmaxRow} from '../../src/model/probabilities.js'
 
 /** Logits of a model that is right as often as its probabilities say, then made `overconfidence` times sharper. */
 function overconfident(n: number, overconfidence: number, seed = 5): {logits: Float32Array; labels: Int32Array} {

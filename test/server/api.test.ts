@@ -6,7 +6,7 @@ import {expect} from 'chai'
 
 import {buildLossCurves, buildMetrics} from '../../src/artifacts/build.js'
 import {CLASSES} from '../../src/config.js'
-import {epochLogRow} from '../../src/training/schema.js'
+import {epochLogRow} from '../../src/artifacts/epoch-log.js'
 import {classificationReport} from '../../src/evaluation/metrics.js'
 import {preprocessBytes} from '../../src/images/preprocess.js'
 import {loadPredictor} from '../../src/model/predictor.js'

@@ -2,8 +2,9 @@ import {expect} from 'chai'
 
 import {PassThrough} from 'node:stream'
 
+import {createProgress} from '../../src/cli/progress.js'
 import {EarlyStopping, ModelCheckpoint, ProgressReporter, ReduceLROnPlateau, improves} from '../../src/training/callbacks.js'
-import type {EpochLog} from '../../src/training/schema.js'
+import type {EpochLog} from '../../src/artifacts/epoch-log.js'
 import type {TrainerState} from '../../src/training/trainer.js'
 
 function log(epoch: number, valF1Macro: number, valLoss = 1): EpochLog {
@@ -96,7 +97,7 @@ describe('callbacks', () => {
       const chunks: string[] = []
       stream.on('data', (chunk: Buffer) => chunks.push(chunk.toString()))
       let clock = 0
-      const reporter = new ProgressReporter(stream, () => clock)
+      const reporter = new ProgressReporter(stream, () => clock, (bar) => createProgress({...bar, unit: 'items', stream}))
       const state = fakeState()
       reporter.onEpochStart()
       // Four batches of 32 images, 0.5 s each: 64 images/s, losses 0.8, 0.6, 0.4, 0.2.

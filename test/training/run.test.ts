@@ -10,7 +10,7 @@ import {loadCheckpoint} from '../../src/model/checkpoint.js'
 import {loadPredictor} from '../../src/model/predictor.js'
 import {type TrainingConfig, resolveTrainingConfig} from '../../src/training/config.js'
 import {type TrainRun, runTraining} from '../../src/training/run.js'
-import type {EpochLog} from '../../src/training/schema.js'
+import type {EpochLog} from '../../src/artifacts/epoch-log.js'
 import {expectUserRejection} from '../helpers/assert.js'
 import {FIXTURE_DIR} from '../helpers/fixtures.js'
 

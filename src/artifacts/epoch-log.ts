@@ -1,3 +1,4 @@
+/** The trainer's per-epoch record, and its row in logs/metrics.json and logs/metrics.csv: the run file the other artifacts are built from. */
 import {z} from 'zod'
 
 /** One row of the per-epoch training log (CSV and JSON), like Lightning's CSV logger. */

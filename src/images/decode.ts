@@ -1,0 +1,387 @@
+/**
+ * Image bytes → a grayscale image: PNG, JPEG, BMP, GIF, TIFF, with EXIF
+ * orientation applied and the size checked from the header before decoding.
+ *
+ * Only the decoder an image needs is loaded, on first use: the whole of `jimp`
+ * takes about a third of a second to import, one of its format packages a few
+ * tens of milliseconds, and predict must start fast.
+ */
+import {UserError, errorMessage} from '../errors.js'
+
+/** Refuse images beyond these before decoding: a 20000×20000 PNG would need gigabytes. */
+export const IMAGE_LIMITS = {maxPixels: 40_000_000, maxSide: 10_000} as const
+
+export type ImageFormat = 'png' | 'jpeg' | 'bmp' | 'gif' | 'tiff'
+
+export interface GrayImage {
+  width: number
+  height: number
+  /** Row-major luminance in [0, 1]: 0 black, 1 white (whatever the ink's colour). */
+  data: Float32Array
+}
+
+interface Bitmap {
+  width: number
+  height: number
+  /** RGBA, 4 bytes a pixel. */
+  data: Uint8Array
+}
+
+interface Header {
+  format: ImageFormat
+  width: number
+  height: number
+  /** Pixels of every frame the decoder will build (TIFF decodes all its pages). */
+  pixels: number
+  /** EXIF orientation, 1 (as stored) to 8. */
+  orientation: number
+}
+
+/** The header is malformed (reported as corrupt). */
+class HeaderError extends Error {}
+/** The header claims more pixels than {@link IMAGE_LIMITS} allow. */
+class SizeError extends Error {}
+
+const FORMAT_NAMES: Record<ImageFormat, string> = {png: 'PNG', jpeg: 'JPEG', bmp: 'BMP', gif: 'GIF', tiff: 'TIFF'}
+
+export function sniffFormat(bytes: Uint8Array): ImageFormat | undefined {
+  const starts = (...signature: number[]) => signature.every((byte, i) => bytes[i] === byte)
+  if (starts(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)) return 'png'
+  if (starts(0xff, 0xd8, 0xff)) return 'jpeg'
+  if (starts(0x47, 0x49, 0x46, 0x38) && (bytes[4] === 0x37 || bytes[4] === 0x39) && bytes[5] === 0x61) return 'gif'
+  if (starts(0x42, 0x4d)) return 'bmp'
+  if (starts(0x49, 0x49, 0x2a, 0x00) || starts(0x4d, 0x4d, 0x00, 0x2a)) return 'tiff'
+  return undefined
+}
+
+function view(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
+
+/** Reads past the end of the data throw a RangeError; the header readers turn it into "truncated". */
+function readHeader(bytes: Uint8Array, format: ImageFormat): Header {
+  const data = view(bytes)
+  switch (format) {
+    case 'png': {
+      if (data.getUint32(12) !== 0x49_48_44_52) throw new HeaderError('no IHDR chunk')
+      const width = data.getUint32(16)
+      const height = data.getUint32(20)
+      return {format, width, height, pixels: width * height, orientation: 1}
+    }
+
+    case 'gif': {
+      return readGifHeader(bytes, data)
+    }
+
+    case 'bmp': {
+      const dibSize = data.getUint32(14, true)
+      const width = dibSize === 12 ? data.getUint16(18, true) : data.getInt32(18, true)
+      // Negative height means rows stored top-down.
+      const height = Math.abs(dibSize === 12 ? data.getUint16(20, true) : data.getInt32(22, true))
+      return {format, width, height, pixels: width * height, orientation: 1}
+    }
+
+    case 'jpeg': {
+      return readJpegHeader(bytes, data)
+    }
+
+    case 'tiff': {
+      return readTiffHeader(data)
+    }
+  }
+}
+
+/** The logical screen and the first frame (the one decoded): a frame may claim more than the screen. */
+function readGifHeader(bytes: Uint8Array, data: DataView): Header {
+  const width = data.getUint16(6, true)
+  const height = data.getUint16(8, true)
+  const flags = bytes[10]
+  let offset = 13 + (flags & 0x80 ? 3 * 2 ** ((flags & 0x07) + 1) : 0)
+  const skipSubBlocks = () => {
+    for (let size = data.getUint8(offset++); size !== 0; size = data.getUint8(offset++)) offset += size
+  }
+
+  for (;;) {
+    const block = data.getUint8(offset++)
+    if (block === 0x21) {
+      offset++ // extension label
+      skipSubBlocks()
+    } else if (block === 0x2c) {
+      const frameWidth = data.getUint16(offset + 4, true)
+      const frameHeight = data.getUint16(offset + 6, true)
+      checkSize(frameWidth, frameHeight)
+      return {format: 'gif', width, height, pixels: width * height + frameWidth * frameHeight, orientation: 1}
+    } else {
+      throw new HeaderError('no image frame')
+    }
+  }
+}
+
+/** Size from the first start-of-frame marker; orientation from an EXIF block before it. */
+function readJpegHeader(bytes: Uint8Array, data: DataView): Header {
+  let orientation = 1
+  let offset = 2
+  for (;;) {
+    if (data.getUint8(offset) !== 0xff) throw new HeaderError('bad marker')
+    const marker = data.getUint8(offset + 1)
+    if (marker === 0xff) {
+      offset++ // fill byte
+      continue
+    }
+
+    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd8)) {
+      offset += 2 // markers without a length
+      continue
+    }
+
+    if (marker === 0xd9 || marker === 0xda) throw new HeaderError('no frame header before the image data')
+    const length = data.getUint16(offset + 2)
+    const isExif = marker === 0xe1 && String.fromCharCode(...bytes.subarray(offset + 4, offset + 10)) === 'Exif\0\0'
+    const exifStart = offset + 10
+    const exifEnd = Math.min(offset + 2 + length, bytes.length)
+    if (isExif && exifStart < exifEnd) {
+      orientation = exifOrientation(new DataView(bytes.buffer, bytes.byteOffset + exifStart, exifEnd - exifStart))
+    }
+
+    // SOF0..SOF15 except DHT (c4), JPG (c8) and DAC (cc).
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      const height = data.getUint16(offset + 5)
+      const width = data.getUint16(offset + 7)
+      return {format: 'jpeg', width, height, pixels: width * height, orientation}
+    }
+
+    offset += 2 + length
+  }
+}
+
+/** The value of a SHORT or LONG tag in one TIFF image file directory, or undefined. */
+function tiffTag(data: DataView, ifd: number, littleEndian: boolean, tag: number): number | undefined {
+  const entries = data.getUint16(ifd, littleEndian)
+  for (let i = 0; i < entries; i++) {
+    const entry = ifd + 2 + 12 * i
+    if (data.getUint16(entry, littleEndian) !== tag) continue
+    const type = data.getUint16(entry + 2, littleEndian)
+    if (type === 3) return data.getUint16(entry + 8, littleEndian)
+    if (type === 4) return data.getUint32(entry + 8, littleEndian)
+    return undefined
+  }
+
+  return undefined
+}
+
+function tiffByteOrder(data: DataView): boolean {
+  const order = data.getUint16(0)
+  if (order !== 0x49_49 && order !== 0x4d_4d) throw new HeaderError('bad byte order')
+  return order === 0x49_49
+}
+
+function exifOrientation(tiff: DataView): number {
+  try {
+    const littleEndian = tiffByteOrder(tiff)
+    const value = tiffTag(tiff, tiff.getUint32(4, littleEndian), littleEndian, 0x01_12)
+    return value !== undefined && value >= 1 && value <= 8 ? value : 1
+  } catch {
+    // A broken EXIF block is common and harmless: show the image as stored.
+    return 1
+  }
+}
+
+/** TIFF: every page (the decoder builds them all), each within the limits, all together too. */
+function readTiffHeader(data: DataView): Header {
+  const littleEndian = tiffByteOrder(data)
+  let width = 0
+  let height = 0
+  let pixels = 0
+  let ifd = data.getUint32(4, littleEndian)
+  // Pages form a linked list; a crafted file could loop, so stop after a sane number.
+  for (let page = 0; ifd !== 0 && page < 1000; page++) {
+    const pageWidth = tiffTag(data, ifd, littleEndian, 256)
+    const pageHeight = tiffTag(data, ifd, littleEndian, 257)
+    if (pageWidth === undefined || pageHeight === undefined) throw new HeaderError('a page without width or height')
+    checkSize(pageWidth, pageHeight)
+    if (page === 0) {
+      width = pageWidth
+      height = pageHeight
+    }
+
+    pixels += pageWidth * pageHeight
+    ifd = data.getUint32(ifd + 2 + 12 * data.getUint16(ifd, littleEndian), littleEndian)
+  }
+
+  if (width === 0) throw new HeaderError('no page')
+  return {format: 'tiff', width, height, pixels, orientation: 1}
+}
+
+function checkSize(width: number, height: number): void {
+  const {maxSide, maxPixels} = IMAGE_LIMITS
+  if (width > maxSide || height > maxSide || width * height > maxPixels) {
+    throw new SizeError(`${width}×${height} pixels`)
+  }
+}
+
+type Decode = (bytes: Buffer) => Bitmap
+
+const loaders: Record<ImageFormat, () => Promise<Decode>> = {
+  async png() {
+    const codec = (await import('@jimp/js-png')).default()
+    return (bytes) => codec.decode(bytes)
+  },
+  async jpeg() {
+    const codec = (await import('@jimp/js-jpeg')).default()
+    return (bytes) => codec.decode(bytes, {maxResolutionInMP: IMAGE_LIMITS.maxPixels / 1e6, maxMemoryUsageInMB: 1024})
+  },
+  async bmp() {
+    const codec = (await import('@jimp/js-bmp')).default()
+    return (bytes) => codec.decode(bytes)
+  },
+  async gif() {
+    const codec = (await import('@jimp/js-gif')).default()
+    return (bytes) => codec.decode(bytes)
+  },
+  async tiff() {
+    const codec = (await import('@jimp/js-tiff')).default()
+    return (bytes) => codec.decode(bytes)
+  },
+}
+
+const decoders = new Map<ImageFormat, Promise<Decode>>()
+
+function decoder(format: ImageFormat): Promise<Decode> {
+  let loading = decoders.get(format)
+  if (loading === undefined) {
+    loading = loaders[format]()
+    decoders.set(format, loading)
+  }
+
+  return loading
+}
+
+/** What an image's header says, read and checked against {@link IMAGE_LIMITS} without decoding. */
+export interface ImageInfo {
+  format: ImageFormat
+  width: number
+  height: number
+  /** Pixels the decoder will build (every frame or page). */
+  pixels: number
+}
+
+/** Read and check an image's header only (cheap, no decoding); throws UserError as {@link decodeImage} would. */
+export function inspectImage(bytes: Buffer, name: string): ImageInfo {
+  const {format, width, height, pixels} = checkedHeader(bytes, name)
+  return {format, width, height, pixels}
+}
+
+/**
+ * Decode image bytes to grayscale luminance. The size is read from the header
+ * and checked before any pixel is decoded. EXIF orientation (JPEG) is applied.
+ * Transparent pixels become paper: composited over white when the visible
+ * content is dark, over black when it is light, so a stroke on a transparent
+ * background stays visible whatever its colour.
+ */
+export async function decodeImage(bytes: Buffer, name: string): Promise<GrayImage> {
+  const header = checkedHeader(bytes, name)
+  const kind = FORMAT_NAMES[header.format]
+  const decode = await decoder(header.format)
+  let bitmap: Bitmap
+  try {
+    bitmap = decode(bytes)
+  } catch (error) {
+    // The decoders' own texts speak of their internals ("read requests waiting on finished stream"): say what it means.
+    if (process.env.DEBUG) process.stderr.write(`${kind} decoder: ${oneLine(errorMessage(error))}\n`)
+    throw new UserError(`${name}: could not decode the ${kind} image, it is corrupt or truncated (its pixel data is damaged or cut short); re-export it`)
+  }
+
+  return orient(toGray(bitmap), header.orientation)
+}
+
+function checkedHeader(bytes: Buffer, name: string): Header {
+  if (bytes.length === 0) throw new UserError(`${name}: the file is empty (0 bytes); give a PNG, JPEG, BMP, GIF or TIFF image`)
+  const format = sniffFormat(bytes)
+  if (format === undefined) {
+    throw new UserError(`${name}: not a PNG, JPEG, BMP, GIF or TIFF image; convert it to one of these formats`)
+  }
+
+  const kind = FORMAT_NAMES[format]
+  let header: Header
+  try {
+    header = readHeader(bytes, format)
+    checkSize(header.width, header.height)
+    if (header.pixels > IMAGE_LIMITS.maxPixels) throw new SizeError(`${header.pixels} pixels in all`)
+  } catch (error) {
+    if (error instanceof SizeError) {
+      throw new UserError(
+        `${name}: the ${kind} image is too large (${error.message}); the limit is ${IMAGE_LIMITS.maxSide} pixels a side and ${IMAGE_LIMITS.maxPixels / 1e6} megapixels, so shrink it first`,
+      )
+    }
+
+    throw new UserError(`${name}: the ${kind} image is corrupt or truncated (${headerProblem(error)}); re-export it`)
+  }
+
+  if (header.width <= 0 || header.height <= 0) {
+    throw new UserError(`${name}: the ${kind} image has no pixels (${header.width}×${header.height}); re-export it`)
+  }
+
+  return header
+}
+
+function headerProblem(error: unknown): string {
+  return error instanceof RangeError ? 'header cut short' : oneLine(errorMessage(error))
+}
+
+function oneLine(text: string): string {
+  return text.replaceAll(/\s+/g, ' ').trim()
+}
+
+/** ITU-R BT.601 luma, as PIL's `convert('L')` computes it. */
+function toGray({width, height, data}: Bitmap): GrayImage {
+  const count = width * height
+  const gray = new Float32Array(count)
+  let opaque = true
+  let alphaSum = 0
+  let lumaSum = 0
+  for (let i = 0, p = 0; i < count; i++, p += 4) {
+    const luma = (0.299 * data[p] + 0.587 * data[p + 1] + 0.114 * data[p + 2]) / 255
+    gray[i] = luma
+    const alpha = data[p + 3]
+    if (alpha !== 255) opaque = false
+    alphaSum += alpha
+    lumaSum += alpha * luma
+  }
+
+  if (!opaque) {
+    // Paper contrasts with what is visible; a fully transparent image is plain white paper.
+    const paper = alphaSum > 0 && lumaSum / alphaSum >= 0.5 ? 0 : 1
+    for (let i = 0, p = 3; i < count; i++, p += 4) {
+      const alpha = data[p] / 255
+      gray[i] = alpha * gray[i] + (1 - alpha) * paper
+    }
+  }
+
+  return {width, height, data: gray}
+}
+
+/** Apply an EXIF orientation so the image reads as its author saw it. */
+export function orient(image: GrayImage, orientation: number): GrayImage {
+  const {width: w, height: h, data} = image
+  // For each orientation: the source index of output pixel (x, y).
+  const sources: Record<number, (x: number, y: number) => number> = {
+    2: (x, y) => y * w + (w - 1 - x),
+    3: (x, y) => (h - 1 - y) * w + (w - 1 - x),
+    4: (x, y) => (h - 1 - y) * w + x,
+    5: (x, y) => x * w + y,
+    6: (x, y) => (h - 1 - x) * w + y,
+    7: (x, y) => (h - 1 - x) * w + (w - 1 - y),
+    8: (x, y) => x * w + (w - 1 - y),
+  }
+  const source = sources[orientation]
+  if (source === undefined) return image
+  // 5 to 8 turn the image a quarter: width and height swap.
+  const outWidth = orientation >= 5 ? h : w
+  const outHeight = orientation >= 5 ? w : h
+  const out = new Float32Array(w * h)
+  for (let y = 0; y < outHeight; y++) {
+    for (let x = 0; x < outWidth; x++) out[y * outWidth + x] = data[source(x, y)]
+  }
+
+  return {width: outWidth, height: outHeight, data: out}
+}
