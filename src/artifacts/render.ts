@@ -2,7 +2,7 @@
  * Vega-Lite spec → SVG (vega, headless) → PNG (resvg). The libraries are
  * imported on first use, so commands that never plot never load them.
  */
-import {createRequire} from 'node:module'
+import {fileURLToPath} from 'node:url'
 
 import type {ResvgRenderOptions} from '@resvg/resvg-js'
 import type {TopLevelSpec} from 'vega-lite'
@@ -15,13 +15,12 @@ const PIXEL_RATIO = 2
 
 const FONT_FILES = {regular: 'DejaVuSans.ttf', bold: 'DejaVuSans-Bold.ttf'} as const
 
-const require = createRequire(import.meta.url)
-
+/** `fonts/` at the package root, from `src/artifacts` and from `dist/artifacts` alike. */
 function fontPath(file: string): string {
-  return require.resolve(`dejavu-fonts-ttf/ttf/${file}`)
+  return fileURLToPath(new URL(`../../fonts/${file}`, import.meta.url))
 }
 
-/** The DejaVu TrueType files shipped by the `dejavu-fonts-ttf` npm package: no system font is needed. */
+/** The DejaVu TrueType files shipped in the package's `fonts/` folder: no system font is needed. */
 export function plotFontFiles(): string[] {
   return Object.values(FONT_FILES).map(fontPath)
 }
