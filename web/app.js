@@ -19,33 +19,84 @@ function el(tag, props = {}, ...children) {
   return node
 }
 
+/**
+ * The API speaks to every client; the page says the same things in its own
+ * words (its buttons and fields, not command-line flags).
+ */
+function pageWords(message) {
+  return message
+    .replace(/start serve with --checkpoint-path FILE, or train a model from the page and wait for it to finish/, 'choose a model above, or train one below and wait for it to finish')
+    .replace(/restart serve with --data-dir pointing at them/, 'the server was started without MNIST files')
+    .replaceAll('--class-counts', 'Class counts')
+    .replaceAll('--epochs', 'Epochs')
+    .replaceAll('--run-name', 'Run name')
+    .replaceAll('run-name', 'Run name')
+    .replaceAll('--seed', 'Seed')
+    .replace(/ \(serve --allow-private-urls allows them\)/, '')
+}
+
 async function api(path, options = {}) {
   const response = await fetch(path, options)
   const body = await response.json().catch(() => ({error: `${response.status} ${response.statusText}`}))
-  if (!response.ok) throw new Error(body.error ?? `${response.status} ${response.statusText}`)
+  if (!response.ok) {
+    const error = new Error(pageWords(body.error ?? `${response.status} ${response.statusText}`))
+    error.status = response.status
+    throw error
+  }
+
   return body
 }
 
+const postJson = (path, body) => api(path, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(body)})
 const percent = (x) => `${(x * 100).toFixed(1)}%`
 const fixed = (x, digits = 4) => (typeof x === 'number' ? x.toFixed(digits) : '–')
 const time = (iso) => new Date(iso).toLocaleString(undefined, {dateStyle: 'short', timeStyle: 'medium'})
 /** Only PNG data URIs made by the server are shown as images. */
 const safeImage = (uri) => (typeof uri === 'string' && uri.startsWith('data:image/png;base64,') ? uri : '')
 
-let classes = []
+let classes = [0, 5, 8]
+
+// ------------------------------------------------------------------ theme
+
+const THEME_KEY = 'digit-classification-theme'
+
+function systemDark() {
+  return window.matchMedia('(prefers-color-scheme: dark)').matches
+}
+
+function applyTheme(choice) {
+  if (choice === 'light' || choice === 'dark') document.documentElement.dataset.theme = choice
+  else delete document.documentElement.dataset.theme
+  const dark = choice === 'dark' || (choice !== 'light' && systemDark())
+  $('theme').textContent = dark ? 'Light theme' : 'Dark theme'
+  $('theme').setAttribute('aria-pressed', 'false')
+  $('theme').dataset.current = dark ? 'dark' : 'light'
+}
+
+$('theme').addEventListener('click', () => {
+  const next = $('theme').dataset.current === 'dark' ? 'light' : 'dark'
+  // Back to following the system when the choice matches it.
+  if ((next === 'dark') === systemDark()) localStorage.removeItem(THEME_KEY)
+  else localStorage.setItem(THEME_KEY, next)
+  applyTheme(localStorage.getItem(THEME_KEY))
+})
+window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => applyTheme(localStorage.getItem(THEME_KEY)))
+applyTheme(localStorage.getItem(THEME_KEY))
 
 // ------------------------------------------------------------------ health
 
 async function refreshHealth() {
   try {
-    const health = await api('/api/health')
+    const response = await fetch('/api/health')
+    const health = await response.json()
     classes = health.classes
-    const model = health.model.loaded ? `model ${health.model.checkpointId} on ${health.model.backend}` : 'no model loaded (train one below)'
-    $('health').textContent = `${model} · tfjs ${health.tfjsVersion} · v${health.packageVersion} · history in ${health.store.kind}`
+    const model = health.model.loaded ? `model ${health.model.checkpointId} on ${health.model.backend}` : 'no model loaded (choose one or train one)'
+    const store = health.store.available ? `history in ${health.store.kind}` : 'the prediction history is unavailable right now'
+    $('health').textContent = `${model} · tfjs ${health.tfjsVersion} · v${health.packageVersion} · ${store}`
     $('health').dataset.loaded = String(health.model.loaded)
     return health
   } catch (error) {
-    $('health').textContent = `server unreachable: ${error.message}`
+    $('health').textContent = `the server cannot be reached (${error.message})`
     return undefined
   }
 }
@@ -57,19 +108,17 @@ const ctx = pad.getContext('2d')
 let inverted = false
 let drawing = false
 let dirty = false
+/** Bumped by every change to the drawing: a prediction belongs to one version of it. */
+let version = 0
 
-function paper() {
-  return inverted ? '#fff' : '#000'
-}
-
-function ink() {
-  return inverted ? '#000' : '#fff'
-}
+const paper = () => (inverted ? '#fff' : '#000')
+const ink = () => (inverted ? '#000' : '#fff')
 
 function clearPad() {
   ctx.fillStyle = paper()
   ctx.fillRect(0, 0, pad.width, pad.height)
   dirty = false
+  version += 1
 }
 
 function point(event) {
@@ -78,6 +127,7 @@ function point(event) {
 }
 
 pad.addEventListener('pointerdown', (event) => {
+  event.preventDefault()
   drawing = true
   pad.setPointerCapture(event.pointerId)
   const {x, y} = point(event)
@@ -92,17 +142,20 @@ pad.addEventListener('pointerdown', (event) => {
   ctx.beginPath()
   ctx.moveTo(x, y)
   dirty = true
+  version += 1
 })
 pad.addEventListener('pointermove', (event) => {
   if (!drawing) return
   const {x, y} = point(event)
   ctx.lineTo(x, y)
   ctx.stroke()
+  version += 1
+  livePrediction(false)
 })
 const endStroke = () => {
   if (!drawing) return
   drawing = false
-  if ($('auto').checked) void predictCanvas()
+  livePrediction(true)
 }
 
 pad.addEventListener('pointerup', endStroke)
@@ -113,7 +166,8 @@ $('brush').addEventListener('input', () => {
 })
 $('clear').addEventListener('click', () => {
   clearPad()
-  $('result').hidden = true
+  hideResult()
+  showError('')
 })
 $('invert').addEventListener('click', () => {
   // Swap ink and paper on what is already drawn, so the drawing survives the switch.
@@ -124,25 +178,73 @@ $('invert').addEventListener('click', () => {
 
   ctx.putImageData(image, 0, 0)
   inverted = !inverted
+  version += 1
   $('invert').setAttribute('aria-pressed', String(inverted))
 })
+
+// ------------------------------------------------------ live prediction
+
+/** While drawing: at most one request in flight, at most every LIVE_INTERVAL_MS; never logged. */
+const LIVE_INTERVAL_MS = 250
+const live = {inFlight: false, last: 0, again: false}
+
+function livePrediction(final) {
+  if (!$('auto').checked || !dirty) return
+  if (live.inFlight) {
+    live.again = true
+    return
+  }
+
+  if (!final && performance.now() - live.last < LIVE_INTERVAL_MS) return
+  live.inFlight = true
+  live.again = false
+  live.last = performance.now()
+  const drawn = version
+  postJson('/api/predict', {image: pad.toDataURL('image/png'), source: 'canvas', log: false})
+    .then((result) => {
+      // A prediction of an older drawing, or one the user has committed since, is not shown.
+      if (committed.version === version) return
+      showPrediction(result, {live: true, version: drawn})
+    })
+    .catch((error) => {
+      if (!drawing) showError(error.message)
+    })
+    .finally(() => {
+      live.inFlight = false
+      if (live.again && !drawing) livePrediction(true)
+    })
+}
 
 // --------------------------------------------------------------- predict
 
 let lastPrediction
+/** The drawing version last logged, so Predict twice on one drawing logs it once. */
+const committed = {version: -1, result: undefined}
 
 function showError(message) {
   $('predict-error').textContent = message
   $('predict-error').hidden = !message
 }
 
-function showPrediction(result) {
+function hideResult() {
+  $('result').hidden = true
+  lastPrediction = undefined
+}
+
+function showPrediction(result, {live: isLive = false, preview} = {}) {
   lastPrediction = result
   showError('')
   $('result').hidden = false
   $('result-label').textContent = String(result.prediction)
   $('result-confidence').textContent = `${percent(result.confidence)} sure · model ${result.checkpointId}`
+  $('result-kind').textContent = isLive ? 'live prediction while you draw (not logged: press "Predict and log" to keep it)' : `logged as #${result.id}`
+  $('result').dataset.kind = isLive ? 'live' : 'logged'
   $('result-thumb').src = safeImage(result.thumbnail)
+  if (preview !== undefined) {
+    $('input-figure').hidden = !preview
+    if (preview) $('input-preview').src = preview
+  }
+
   const bars = $('bars')
   bars.replaceChildren(
     ...classes.map((label) => {
@@ -153,34 +255,58 @@ function showPrediction(result) {
         'div',
         {class: label === result.prediction ? 'bar top' : 'bar', 'data-label': String(label)},
         el('span', {class: 'bar-label', text: String(label)}),
-        el('span', {class: 'track'}, fill),
+        el('span', {class: 'track', role: 'img', 'aria-label': `probability of ${label}: ${percent(p)}`}, fill),
         el('span', {class: 'bar-value', text: percent(p)}),
       )
     }),
   )
+  // Feedback belongs to a logged prediction only.
+  $('feedback').hidden = isLive || result.id === null
   $('feedback-note').textContent = ''
   $('feedback-buttons').replaceChildren(
-    ...classes.map((label) => el('button', {type: 'button', 'data-label': String(label), text: String(label), onclick: () => sendFeedback(result.id, label)})),
+    ...classes.map((label) =>
+      el('button', {
+        type: 'button',
+        'data-label': String(label),
+        'aria-label': `the digit was ${label}`,
+        'aria-pressed': 'false',
+        text: String(label),
+        onclick: () => sendFeedback(result.id, label),
+      }),
+    ),
   )
 }
 
-async function predictBody(body, contentType) {
+async function commit(request, preview) {
   try {
-    const result = await api('/api/predict', {method: 'POST', headers: {'content-type': contentType}, body})
-    showPrediction(result)
+    const result = await request()
+    showPrediction(result, {preview})
     void loadHistory()
+    return result
   } catch (error) {
+    // A failed attempt leaves no earlier answer on screen to be mistaken for this one.
+    hideResult()
     showError(error.message)
+    return undefined
   }
 }
 
 async function predictCanvas() {
   if (!dirty) {
+    hideResult()
     showError('Draw a digit first.')
     return
   }
 
-  await predictBody(JSON.stringify({image: pad.toDataURL('image/png'), source: 'canvas'}), 'application/json')
+  if (committed.version === version && committed.result) {
+    showPrediction(committed.result, {preview: ''})
+    $('result-kind').textContent = `already logged as #${committed.result.id}; draw something new to log another`
+    return
+  }
+
+  const drawn = version
+  const result = await commit(() => postJson('/api/predict', {image: pad.toDataURL('image/png'), source: 'canvas'}), '')
+  if (result) Object.assign(committed, {version: drawn, result})
 }
 
 $('predict-button').addEventListener('click', () => void predictCanvas())
@@ -189,20 +315,29 @@ $('upload').addEventListener('change', async () => {
   if (!file) return
   const form = new FormData()
   form.append('image', file)
-  try {
-    showPrediction(await api('/api/predict', {method: 'POST', body: form}))
-    void loadHistory()
-  } catch (error) {
-    showError(error.message)
+  const preview = URL.createObjectURL(file)
+  await commit(() => api('/api/predict', {method: 'POST', body: form}), preview)
+  $('upload').value = ''
+})
+$('url-form').addEventListener('submit', async (event) => {
+  event.preventDefault()
+  const url = $('url-input').value.trim()
+  if (!url) {
+    hideResult()
+    showError('Give the address of an image first.')
+    return
   }
 
-  $('upload').value = ''
+  $('url-button').disabled = true
+  await commit(() => postJson('/api/predict', {url}), '')
+  $('url-button').disabled = false
 })
 
 async function sendFeedback(id, label) {
   try {
-    await api('/api/feedback', {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify({id, label})})
+    await postJson('/api/feedback', {id, label})
     if (lastPrediction?.id === id) {
+      for (const button of $('feedback-buttons').children) button.setAttribute('aria-pressed', String(button.dataset.label === String(label)))
       $('feedback-note').textContent = label === lastPrediction.prediction ? 'Thanks: marked correct.' : `Thanks: marked as a ${label}.`
     }
 
@@ -220,10 +355,12 @@ async function loadHistory() {
   const filters = new FormData($('history-filters'))
   const query = new URLSearchParams({limit: String(history.limit), offset: String(history.offset), feedback: filters.get('feedback')})
   if (filters.get('predicted')) query.set('predicted', filters.get('predicted'))
+  const filtered = filters.get('predicted') !== '' || filters.get('feedback') !== 'any'
   try {
     const page = await api(`/api/history?${query}`)
     history.total = page.total
-    $('history-count').textContent = page.total === 0 ? 'nothing logged yet' : `${page.offset + 1}–${page.offset + page.items.length} of ${page.total}`
+    $('history-count').textContent =
+      page.total === 0 ? (filtered ? 'no prediction matches these filters' : 'nothing logged yet') : `${page.offset + 1}–${page.offset + page.items.length} of ${page.total}`
     $('history-rows').replaceChildren(...page.items.map(historyRow))
     $('history-prev').disabled = history.offset === 0
     $('history-next').disabled = history.offset + history.limit >= history.total
@@ -240,6 +377,7 @@ function historyRow(record) {
       class: record.feedback === label ? 'chosen' : '',
       'data-label': String(label),
       'aria-pressed': String(record.feedback === label),
+      'aria-label': `the digit was ${label} (prediction ${record.id})`,
       text: String(label),
       onclick: () => sendFeedback(record.id, label),
     }),
@@ -248,7 +386,7 @@ function historyRow(record) {
     'tr',
     {class: verdict, 'data-id': String(record.id)},
     el('td', {text: String(record.id)}),
-    el('td', {}, el('img', {src: safeImage(record.thumbnail), alt: `input ${record.id}`, width: '28', height: '28', class: 'thumb'})),
+    el('td', {}, el('img', {src: safeImage(record.thumbnail), alt: `input of prediction ${record.id}`, width: '28', height: '28', class: 'thumb'})),
     el('td', {text: time(record.createdAt)}),
     el('td', {class: 'digit-cell', text: String(record.predicted)}),
     el('td', {text: percent(record.confidence)}),
@@ -274,6 +412,14 @@ $('history-next').addEventListener('click', () => {
 
 let selectedRun
 
+const STATE_WORDS = {finished: 'finished', training: 'training', cancelled: 'cancelled', incomplete: 'stopped early'}
+
+function badges(run) {
+  const list = [el('span', {class: `badge ${run.state}`, text: STATE_WORDS[run.state] ?? run.state})]
+  if (run.active) list.push(el('span', {class: 'badge active', text: 'answering predictions'}))
+  return list
+}
+
 async function loadRuns() {
   try {
     const {runs} = await api('/api/runs')
@@ -282,23 +428,46 @@ async function loadRuns() {
       ...runs.map((run) =>
         el(
           'tr',
-          {class: run.name === selectedRun ? 'selected clickable' : 'clickable', 'data-run': run.name, onclick: () => void showRun(run.name)},
-          el('td', {text: run.name}),
+          {class: run.name === selectedRun ? 'selected' : '', 'data-run': run.name},
+          el('td', {}, el('button', {type: 'button', class: 'link', text: run.runName, onclick: () => void showRun(run.name, true)})),
+          el('td', {class: 'row'}, ...badges(run)),
           el('td', {text: run.epochs === null ? '–' : String(run.epochs)}),
           el('td', {text: run.evalAccuracy === null ? '–' : fixed(run.evalAccuracy)}),
           el('td', {text: run.evalF1Macro === null ? '–' : fixed(run.evalF1Macro)}),
-          el('td', {text: run.hasCheckpoint ? 'best.ckpt' : '–'}),
           el('td', {text: time(run.modifiedAt)}),
         ),
       ),
     )
+    renderModelChoices(runs)
   } catch (error) {
     $('runs-empty').hidden = false
     $('runs-empty').textContent = error.message
   }
 }
 
-async function showRun(name) {
+function renderModelChoices(runs) {
+  const select = $('model-select')
+  const usable = runs.filter((run) => run.hasCheckpoint)
+  const active = usable.find((run) => run.active)
+  const options = usable.map((run) => el('option', {value: run.name, text: `${run.runName}${run.evalF1Macro === null ? '' : ` (eval macro-F1 ${fixed(run.evalF1Macro, 3)})`}`}))
+  if (!active) options.unshift(el('option', {value: '', text: $('health').dataset.loaded === 'true' ? 'the model serve was started with' : 'none loaded'}))
+  select.replaceChildren(...options)
+  select.value = active?.name ?? ''
+}
+
+$('model-select').addEventListener('change', async () => {
+  const name = $('model-select').value
+  if (!name) return
+  try {
+    await api(`/api/runs/${encodeURIComponent(name)}/activate`, {method: 'POST'})
+    await refreshHealth()
+    await loadRuns()
+  } catch (error) {
+    showError(error.message)
+  }
+})
+
+async function showRun(name, focus = false) {
   selectedRun = name
   let run
   try {
@@ -309,27 +478,31 @@ async function showRun(name) {
   }
 
   $('run-detail').hidden = false
-  $('run-name').textContent = run.name
+  $('run-name').replaceChildren(run.metadata?.run_name ?? run.name, ' ', ...badges(run))
   $('run-note').textContent = ''
-  $('run-activate').disabled = run.checkpoint === null
+  $('run-activate').disabled = run.checkpoint === null || run.active
+  $('run-activate').textContent = run.active ? 'Answering predictions now' : 'Predict with this model'
   $('run-problems').replaceChildren(...run.problems.map((p) => el('li', {text: `${p.file}: ${p.problem}`})))
   renderMetrics(run.metrics)
-  $('curves-source').textContent = run.lossCurvesSource ? `(${run.lossCurvesSource})` : '(none)'
-  drawCurves($('curves'), curveRows(run.lossCurves))
-  $('run-images').replaceChildren(
-    ...Object.entries(run.images).map(([file, url]) => el('figure', {}, el('img', {src: url, alt: file}), el('figcaption', {text: file}))),
-  )
+  const plots = []
+  if (run.lossCurves) {
+    plots.push(el('figure', {}, el('img', {src: `/api/runs/${encodeURIComponent(run.name)}/curves.svg?v=${Date.parse(run.modifiedAt)}`, alt: `learning curves of ${run.name}: loss, validation accuracy and macro-F1 per epoch`, id: 'curves'}), el('figcaption', {text: `learning curves (from ${run.lossCurvesSource})`})))
+  }
+
+  for (const [file, url] of Object.entries(run.images)) plots.push(el('figure', {}, el('img', {src: url, alt: file.replace(/_/g, ' ').replace('.png', '')}), el('figcaption', {text: file})))
+  $('run-plots').replaceChildren(...plots)
   for (const row of $('run-rows').children) row.classList.toggle('selected', row.dataset.run === name)
+  if (focus) $('run-name').focus()
 }
 
 function renderMetrics(metrics) {
   const table = $('run-metrics')
   if (!metrics) {
-    table.replaceChildren(el('caption', {text: 'no metrics.json (yet)'}))
+    table.replaceChildren(el('caption', {text: 'no results yet: the run has not exported metrics.json'}))
     return
   }
 
-  const head = el('tr', {}, ...['split', 'samples', 'loss', 'accuracy', 'macro accuracy', 'macro-F1'].map((h) => el('th', {text: h})))
+  const head = el('tr', {}, ...['split', 'samples', 'loss', 'accuracy', 'macro accuracy', 'macro-F1'].map((h) => el('th', {text: h, scope: 'col'})))
   const rows = Object.entries(metrics.splits).map(([split, m]) =>
     el(
       'tr',
@@ -345,68 +518,15 @@ function renderMetrics(metrics) {
   table.replaceChildren(el('caption', {text: `${metrics.num_epochs} epochs, best epoch ${metrics.best_epoch}`}), head, ...rows)
 }
 
-/** loss_curves.json holds one list per series; the plot walks epochs. */
-function curveRows(curves) {
-  if (!curves) return []
-  return curves.epochs.map((epoch, i) => ({epoch, trainLoss: curves.train_loss[i], valLoss: curves.val_loss[i], valF1Macro: curves.val_f1_macro[i]}))
-}
-
-/** Train and validation loss (left axis) and validation macro-F1 (right axis, 0..1) per epoch. */
-function drawCurves(canvas, epochs) {
-  const g = canvas.getContext('2d')
-  const w = canvas.width
-  const h = canvas.height
-  const m = {left: 44, right: 44, top: 12, bottom: 28}
-  g.clearRect(0, 0, w, h)
-  g.font = '12px system-ui, sans-serif'
-  g.fillStyle = '#666'
-  if (epochs.length === 0) {
-    g.fillText('no curves yet', m.left, h / 2)
-    return
-  }
-
-  const maxLoss = Math.max(...epochs.flatMap((e) => [e.trainLoss, e.valLoss]), 1e-6)
-  const last = epochs.at(-1).epoch
-  const first = epochs[0].epoch
-  // A single epoch sits in the middle rather than on the axis.
-  const x = (epoch) => m.left + (last === first ? 0.5 : (epoch - first) / (last - first)) * (w - m.left - m.right)
-  const yLoss = (v) => h - m.bottom - (v / maxLoss) * (h - m.top - m.bottom)
-  const yScore = (v) => h - m.bottom - v * (h - m.top - m.bottom)
-  g.strokeStyle = '#ccc'
-  g.beginPath()
-  g.moveTo(m.left, m.top)
-  g.lineTo(m.left, h - m.bottom)
-  g.lineTo(w - m.right, h - m.bottom)
-  g.lineTo(w - m.right, m.top)
-  g.stroke()
-  g.fillText(maxLoss.toFixed(2), 4, m.top + 10)
-  g.fillText('0', m.left - 12, h - m.bottom)
-  g.fillText('1.0', w - m.right + 6, m.top + 10)
-  for (const e of epochs) g.fillText(String(e.epoch), x(e.epoch) - 3, h - 10)
-  const series = [
-    ['train loss', '#1f77b4', (e) => yLoss(e.trainLoss)],
-    ['val loss', '#ff7f0e', (e) => yLoss(e.valLoss)],
-    ['val macro-F1', '#2ca02c', (e) => yScore(e.valF1Macro)],
-  ]
-  series.forEach(([name, colour, y], i) => {
-    g.strokeStyle = colour
-    g.fillStyle = colour
-    g.lineWidth = 2
-    g.beginPath()
-    epochs.forEach((e, j) => (j === 0 ? g.moveTo(x(e.epoch), y(e)) : g.lineTo(x(e.epoch), y(e))))
-    g.stroke()
-    for (const e of epochs) g.fillRect(x(e.epoch) - 2, y(e) - 2, 4, 4)
-    g.fillText(name, m.left + 8 + i * 110, m.top + 12)
-  })
-  g.lineWidth = 1
-}
-
 $('run-activate').addEventListener('click', async () => {
   if (!selectedRun) return
   try {
     const {model} = await api(`/api/runs/${encodeURIComponent(selectedRun)}/activate`, {method: 'POST'})
     $('run-note').textContent = `now predicting with model ${model.checkpointId}`
-    void refreshHealth()
+    await refreshHealth()
+    await loadRuns()
+    await showRun(selectedRun)
+    $('run-note').textContent = `now predicting with model ${model.checkpointId}`
   } catch (error) {
     $('run-note').textContent = error.message
   }
@@ -421,7 +541,7 @@ function renderStatus(status) {
     idle: 'idle',
     running: `training ${status.runName}…`,
     finished: `finished ${status.runName}`,
-    failed: `failed: ${status.error}`,
+    failed: `failed: ${pageWords(status.error ?? '')}`,
     cancelled: `cancelled ${status.runName}`,
   }[status.state]
   $('train-state').textContent = what
@@ -436,8 +556,9 @@ function renderStatus(status) {
     $('train-progress').value = $('train-progress').max
     if (status.model) $('train-state').textContent += ` · now predicting with model ${status.model.checkpointId}`
     void refreshHealth()
-    void loadRuns()
   }
+
+  if (status.state !== 'idle') void loadRuns()
 }
 
 function renderBatch(info) {
@@ -485,13 +606,33 @@ $('train-form').addEventListener('submit', async (event) => {
   }
 
   try {
-    renderStatus(await api('/api/train', {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(body)}))
+    renderStatus(await postJson('/api/train', body))
   } catch (error) {
     $('train-state').textContent = error.message
     $('train-state').dataset.state = 'error'
   }
 })
 $('train-cancel').addEventListener('click', () => void api('/api/train/cancel', {method: 'POST'}).catch(() => {}))
+
+/** Start the training form with class counts the served data can supply. */
+async function fitTrainingForm() {
+  try {
+    const env = await api('/api/env')
+    const field = $('train-form').elements['class-counts']
+    const {data} = env
+    if (!data.classCounts) {
+      $('train-data').textContent = 'The server has no MNIST files, so training from the page is not available.'
+      $('train-start').disabled = true
+      return
+    }
+
+    const available = classes.map((label) => `${data.classCounts[label]} × ${label}`).join(', ')
+    $('train-data').textContent = `The data holds ${available}.`
+    if (data.suggestedClassCounts && data.suggestedClassCounts !== '8=3500,0=1200,5=300' && !field.value) field.value = data.suggestedClassCounts
+  } catch {
+    // The form keeps its defaults; the server explains any problem when a run is started.
+  }
+}
 
 // ----------------------------------------------------------------- start
 
@@ -500,7 +641,7 @@ async function start() {
   await refreshHealth()
   const select = $('history-filters').elements.predicted
   for (const label of classes) select.append(el('option', {value: String(label), text: String(label)}))
-  await Promise.all([loadHistory(), loadRuns()])
+  await Promise.all([loadHistory(), loadRuns(), fitTrainingForm()])
   listenToTraining()
   document.body.dataset.ready = 'true'
 }

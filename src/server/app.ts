@@ -24,6 +24,7 @@ import type {RunsFolder} from './runs.js'
 import {HistoryQuerySchema, LabelSchema, PREDICTION_SOURCES} from './store/types.js'
 import {DatabaseUnavailableError, type WatchedStore} from './store/outage.js'
 import {learningCurvesSvg} from './curves.js'
+import {dataInfo} from './data-info.js'
 import {fetchImageUrl} from './image-url.js'
 import {thumbnailDataUri} from './thumbnail.js'
 import {ConflictError, type TrainingManager} from './training.js'
@@ -212,7 +213,7 @@ export function createApp(ctx: AppContext): Hono {
     })
   })
 
-  app.get('/api/env', (c) =>
+  app.get('/api/env', async (c) =>
     c.json({
       packageVersion: packageVersion(),
       node: process.version,
@@ -222,7 +223,7 @@ export function createApp(ctx: AppContext): Hono {
       tfjsVersion: tfjsVersion(),
       backend: ctx.model.info.backend,
       runsDir: ctx.runs.root,
-      dataDir: ctx.dataDir,
+      data: await dataInfo(ctx.dataDir),
       limits: {maxUploadBytes: ctx.maxUploadBytes, maxImagePixels: ctx.decoder.maxPixels, imageUrlTimeoutSeconds: ctx.imageUrls.timeoutMs / 1000},
       privateUrlsAllowed: ctx.imageUrls.allowPrivate,
       classes: [...CLASSES],

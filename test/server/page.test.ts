@@ -1,39 +1,59 @@
 import {existsSync} from 'node:fs'
 import {copyFile, mkdir, writeFile} from 'node:fs/promises'
-import {tmpdir} from 'node:os'
+import {once} from 'node:events'
+import {type Server, createServer} from 'node:http'
+import type {AddressInfo} from 'node:net'
+import {createRequire} from 'node:module'
 import {join} from 'node:path'
 
 import {expect} from 'chai'
-import {type Browser, type Page, chromium} from 'playwright-core'
+import {type Browser, type BrowserContext, type Page, chromium} from 'playwright-core'
 
 import {buildLossCurves} from '../../src/artifacts/build.js'
 import {CLASSES} from '../../src/config.js'
 import {type RunningServer, startServer} from '../../src/server/server.js'
 import {grayPng} from '../../src/server/thumbnail.js'
-import {FIXTURE_DIR} from '../helpers/fixtures.js'
-import {TINY_CLASS_COUNTS, tempDir, trainedCheckpoint} from './helpers.js'
+import {FIXTURE_DIR, ROOT} from '../helpers/fixtures.js'
+import {fixtureDigitPngs, tempDir, trainedCheckpoint} from './helpers.js'
 
 /** Debian's Chromium, installed by .ci/services.sh; Playwright never downloads a browser here. */
 const CHROMIUM = '/usr/bin/chromium'
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
 
-/** Where the test leaves its screenshot of the page, to look at after a run. */
-export const SCREENSHOT = join(tmpdir(), 'digit-classification-web-app.png')
+/** Screenshots of each run, to look at afterwards (git ignores the folder; CI keeps it as an artifact). */
+export const SCREENSHOTS = join(ROOT, 'test-artifacts', 'screenshots')
 
-/** Draw a "0": an ellipse of mouse moves with the button held down. */
-async function drawZero(page: Page): Promise<void> {
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js')
+
+/** Points of a "0": an ellipse over the pad. */
+async function zeroPath(page: Page): Promise<Array<{x: number; y: number}>> {
   const box = (await page.locator('#pad').boundingBox())!
   const cx = box.x + box.width / 2
   const cy = box.y + box.height / 2
-  const at = (t: number) => ({x: cx + box.width * 0.22 * Math.sin(t), y: cy - box.height * 0.32 * Math.cos(t)})
-  await page.mouse.move(at(0).x, at(0).y)
-  await page.mouse.down()
-  for (let step = 1; step <= 40; step++) {
-    const {x, y} = at((step / 40) * 2 * Math.PI)
-    await page.mouse.move(x, y, {steps: 2})
-  }
+  return Array.from({length: 41}, (_, step) => {
+    const t = (step / 40) * 2 * Math.PI
+    return {x: cx + box.width * 0.22 * Math.sin(t), y: cy - box.height * 0.32 * Math.cos(t)}
+  })
+}
 
+async function drawZeroWithMouse(page: Page): Promise<void> {
+  const points = await zeroPath(page)
+  await page.mouse.move(points[0].x, points[0].y)
+  await page.mouse.down()
+  for (const {x, y} of points.slice(1)) await page.mouse.move(x, y, {steps: 2})
   await page.mouse.up()
+}
+
+/** A finger drawing the "0", through the browser's own touch input (Chrome DevTools Protocol). */
+async function drawZeroWithTouch(page: Page): Promise<void> {
+  const points = await zeroPath(page)
+  const cdp = await page.context().newCDPSession(page)
+  const touch = (type: 'touchStart' | 'touchMove' | 'touchEnd', point?: {x: number; y: number}) =>
+    cdp.send('Input.dispatchTouchEvent', {type, touchPoints: point ? [{x: point.x, y: point.y, id: 1, radiusX: 4, radiusY: 4, force: 1}] : []})
+  await touch('touchStart', points[0])
+  for (const point of points.slice(1)) await touch('touchMove', point)
+  await touch('touchEnd')
+  await cdp.detach()
 }
 
 /** Fraction of the drawing pad's pixels that are bright. */
@@ -47,13 +67,58 @@ function brightShare(page: Page): Promise<number> {
   })
 }
 
+interface AxeViolation {
+  id: string
+  impact: string | null
+  help: string
+  nodes: Array<{target: string[]}>
+}
+
+/** axe-core's serious and critical findings against WCAG 2.2 AA, as "rule: element" lines. */
+async function accessibilityProblems(page: Page): Promise<string[]> {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({path: AXE})
+  const violations = await page.evaluate(async () => {
+    const axe = (window as unknown as {axe: {run(context: Document, options: object): Promise<{violations: AxeViolation[]}>}}).axe
+    const result = await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']}})
+    return result.violations
+  })
+  return violations
+    .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
+    .flatMap((violation) => violation.nodes.map((node) => `${violation.id} (${violation.help}): ${node.target.join(' ')}`))
+}
+
+/** Press Tab until `selector` has the focus; fails if it is never reached (not keyboard-reachable). */
+async function tabTo(page: Page, selector: string, limit = 120): Promise<void> {
+  for (let i = 0; i < limit; i++) {
+    await page.keyboard.press('Tab')
+    if (await page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector)) return
+  }
+
+  throw new Error(`${selector} is not reachable with the Tab key`)
+}
+
 describe('web app page (headless Chromium)', function () {
-  this.timeout(180_000)
+  this.timeout(240_000)
   let server: RunningServer
+  let images: Server
+  let imagesUrl: string
   let browser: Browser
-  let page: Page
   let temp: Awaited<ReturnType<typeof tempDir>>
+  let digitPng: Buffer
   const pageErrors: string[] = []
+
+  /** Pages are opened with bypassCSP only so the test can inject axe-core; the policy itself is checked by the API tests. */
+  async function open(context: BrowserContext): Promise<Page> {
+    const page = await context.newPage()
+    page.on('pageerror', (error) => pageErrors.push(error.message))
+    page.on('console', (message) => {
+      // The browser's own note on a refused request (the tests send bad input on purpose) is not a page error.
+      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) pageErrors.push(message.text())
+    })
+    await page.goto(server.url)
+    await page.waitForSelector('body[data-ready="true"]')
+    return page
+  }
 
   before(async function () {
     if (!existsSync(CHROMIUM)) {
@@ -62,8 +127,10 @@ describe('web app page (headless Chromium)', function () {
       this.skip()
     }
 
+    await mkdir(SCREENSHOTS, {recursive: true})
     temp = await tempDir()
     const checkpoint = await trainedCheckpoint()
+    digitPng = (await fixtureDigitPngs(1))[0].png
     const run = join(temp.dir, 'runs', 'earlier-run')
     await mkdir(run, {recursive: true})
     const epochs = [1, 2, 3].map((epoch) => ({
@@ -81,141 +148,233 @@ describe('web app page (headless Chromium)', function () {
     await writeFile(join(run, 'confusion_matrix.png'), grayPng(pattern))
     await copyFile(checkpoint, join(run, 'best.ckpt'))
 
+    // Where the page's image-URL input fetches from (a private address: the server allows it here).
+    images = createServer((_request, response) => response.writeHead(200, {'content-type': 'image/png'}).end(digitPng))
+    images.listen(0, '127.0.0.1')
+    await once(images, 'listening')
+    imagesUrl = `http://127.0.0.1:${(images.address() as AddressInfo).port}/digit.png`
+
     server = await startServer({
       port: 0,
       checkpointPath: checkpoint,
       runsDir: join(temp.dir, 'runs'),
       dataDir: FIXTURE_DIR,
       databaseUrl: `sqlite:${join(temp.dir, 'predictions.sqlite')}`,
+      allowPrivateUrls: true,
       log: () => {},
     })
     browser = await chromium.launch({executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true})
-    page = await browser.newPage({viewport: {width: 1280, height: 1500}})
-    page.on('pageerror', (error) => pageErrors.push(error.message))
-    page.on('console', (message) => {
-      // The browser's own note on a refused request (the test sends a bad upload on purpose) is not a page error.
-      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) pageErrors.push(message.text())
-    })
-    await page.goto(server.url)
-    await page.waitForSelector('body[data-ready="true"]')
   })
 
   after(async () => {
     await browser?.close()
     await server?.close()
+    images?.close()
     await temp?.remove()
   })
 
-  it('shows the model it serves', async () => {
-    const text = await page.locator('#health').textContent()
-    expect(text).to.match(new RegExp(`model ${server.model.info.checkpointId} on \\w+`))
-  })
-
-  it('draws with the mouse, predicts on pen lift, shows a bar per class, and logs the prediction', async () => {
-    expect(await brightShare(page)).to.equal(0)
-    await page.locator('#brush').fill('24')
-    await drawZero(page)
-    await page.waitForSelector('#result:not([hidden])')
-    expect(await brightShare(page)).to.be.within(0.05, 0.5)
-    const label = Number(await page.locator('#result-label').textContent())
-    expect(label).to.be.oneOf([...CLASSES])
-    const bars = page.locator('#bars .bar')
-    expect(await bars.count()).to.equal(CLASSES.length)
-    expect(await page.locator(`#bars .bar.top`).getAttribute('data-label')).to.equal(String(label))
-    const logged = await server.store.list({feedback: 'any', limit: 5, offset: 0})
-    expect(logged.total).to.equal(1)
-    expect(logged.items[0]).to.include({predicted: label, source: 'canvas', checkpointId: server.model.info.checkpointId})
-    await page.waitForSelector('#history-rows tr[data-id]')
-  })
-
-  it('takes the true label as feedback and shows it in the filtered history', async () => {
-    await page.locator('#feedback-buttons button[data-label="0"]').click()
-    await page.waitForFunction(() => document.querySelector('#feedback-note')?.textContent?.startsWith('Thanks'))
-    const [record] = (await server.store.list({feedback: 'given', limit: 5, offset: 0})).items
-    expect(record.feedback).to.equal(0)
-    const verdict = record.predicted === 0 ? 'correct' : 'wrong'
-    const other = verdict === 'correct' ? 'wrong' : 'correct'
-
-    await page.locator('#history-filters select[name="feedback"]').selectOption(verdict)
-    await page.waitForFunction((id) => document.querySelectorAll('#history-rows tr').length === 1 && document.querySelector(`#history-rows tr[data-id="${id}"]`), record.id)
-    expect(await page.locator(`#history-rows tr[data-id="${record.id}"] button[data-label="0"]`).getAttribute('aria-pressed')).to.equal('true')
-    await page.locator('#history-filters select[name="feedback"]').selectOption(other)
-    await page.waitForFunction(() => document.querySelectorAll('#history-rows tr').length === 0)
-    await page.locator('#history-filters select[name="feedback"]').selectOption('any')
-    await page.waitForSelector(`#history-rows tr[data-id="${record.id}"]`)
-  })
-
-  it('clears and inverts the pad, and uploads an image file', async () => {
-    await page.locator('#clear').click()
-    expect(await brightShare(page)).to.equal(0)
-    await page.locator('#invert').click()
-    expect(await brightShare(page)).to.equal(1)
-    await drawZero(page)
-    expect(await brightShare(page)).to.be.within(0.5, 0.95)
-    await page.waitForFunction(() => document.querySelector('#history-count')?.textContent?.endsWith('of 2'))
-    await page.locator('#invert').click()
-
-    const digit = Float32Array.from({length: 784}, (_, i) => (Math.abs((i % 28) - 14) < 3 && Math.floor(i / 28) > 4 && Math.floor(i / 28) < 24 ? 1 : 0))
-    await page.locator('#upload').setInputFiles({name: 'one.png', mimeType: 'image/png', buffer: grayPng(digit)})
-    await page.waitForFunction(() => document.querySelector('#history-count')?.textContent?.endsWith('of 3'))
-    expect((await server.store.list({feedback: 'any', limit: 1, offset: 0})).items[0].source).to.equal('upload')
-
-    await page.locator('#upload').setInputFiles({name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not an image')})
-    await page.waitForSelector('#predict-error:not([hidden])')
-    expect(await page.locator('#predict-error').textContent()).to.match(/not a PNG, JPEG, BMP, GIF or TIFF image/)
-  })
-
-  it('shows stored text as text, never as markup', async () => {
-    const thumbnail = `data:image/png;base64,${grayPng(new Float32Array(784)).toString('base64')}`
-    await server.store.insert({
-      thumbnail,
-      predicted: 5,
-      confidence: 0.5,
-      probs: {'0': 0.25, '5': 0.5, '8': 0.25},
-      checkpointId: '<img src=x onerror="window.injected=1">',
-      source: 'upload',
+  describe('desktop, light', () => {
+    let context: BrowserContext
+    let page: Page
+    before(async () => {
+      context = await browser.newContext({viewport: {width: 1280, height: 900}, colorScheme: 'light', bypassCSP: true})
+      page = await open(context)
     })
-    await page.locator('#history-filters select[name="predicted"]').selectOption('5')
-    await page.waitForFunction(() => Array.from(document.querySelectorAll('#history-rows td.mono')).some((cell) => cell.textContent?.startsWith('<img')))
-    expect(await page.evaluate(() => (window as unknown as {injected?: number}).injected)).to.equal(undefined)
-    expect(await page.locator('#history-rows img[src="x"]').count()).to.equal(0)
-    await page.locator('#history-filters select[name="predicted"]').selectOption('')
-  })
+    after(async () => context?.close())
 
-  it('shows a run on the dashboard: curves and images', async () => {
-    await page.locator('#run-rows tr[data-run="earlier-run"]').click()
-    await page.waitForSelector('#run-detail:not([hidden])')
-    expect(await page.locator('#run-name').textContent()).to.equal('earlier-run')
-    expect(await page.locator('#curves-source').textContent()).to.equal('(loss_curves.json)')
-    await page.waitForFunction(() => {
-      const image = document.querySelector<HTMLImageElement>('#run-images img[alt="confusion_matrix.png"]')
-      return image?.complete && image.naturalWidth === 28
+    it('shows the model it serves, in the light theme the system asks for', async () => {
+      expect(await page.locator('#health').textContent()).to.match(new RegExp(`model ${server.model.info.checkpointId} on \\w+`))
+      expect(await page.evaluate(() => getComputedStyle(document.body).backgroundColor)).to.equal('rgb(243, 244, 247)')
     })
-    const inked = await page.evaluate(() => {
-      const canvas = document.querySelector<HTMLCanvasElement>('#curves')!
-      const {data} = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height)
-      let coloured = 0
-      for (let i = 0; i < data.length; i += 4) if (data[i + 3] > 0) coloured += 1
-      return coloured
+
+    it('predicts live while drawing without logging, logs once when the user presses Predict, with the same numbers', async () => {
+      expect(await brightShare(page)).to.equal(0)
+      await page.locator('#brush').fill('24')
+      await drawZeroWithMouse(page)
+      await page.waitForSelector('#result[data-kind="live"]:not([hidden])')
+      await page.waitForFunction(() => !document.querySelector('#result-kind')?.textContent?.includes('logged as'))
+      expect(await brightShare(page)).to.be.within(0.05, 0.5)
+      expect(await page.locator('#feedback').isHidden()).to.equal(true)
+      expect(await page.locator('#bars .bar').count()).to.equal(CLASSES.length)
+      expect(await server.store.count()).to.equal(0)
+      const liveBars = await page.locator('#bars .bar-value').allTextContents()
+
+      await page.locator('#predict-button').click()
+      await page.waitForSelector('#result[data-kind="logged"]')
+      expect(await page.locator('#bars .bar-value').allTextContents()).to.deep.equal(liveBars)
+      const label = Number(await page.locator('#result-label').textContent())
+      const logged = await server.store.list({feedback: 'any', limit: 5, offset: 0})
+      expect(logged.total).to.equal(1)
+      expect(logged.items[0]).to.include({predicted: label, source: 'canvas', checkpointId: server.model.info.checkpointId})
+
+      // The same drawing is logged once however often Predict is pressed.
+      await page.locator('#predict-button').click()
+      await page.waitForFunction(() => document.querySelector('#result-kind')?.textContent?.startsWith('already logged'))
+      expect(await server.store.count()).to.equal(1)
+      await page.waitForSelector('#history-rows tr[data-id]')
     })
-    expect(inked).to.be.greaterThan(500)
+
+    it('names the feedback buttons by the digit and records the choice', async () => {
+      await page.getByRole('button', {name: 'the digit was 0', exact: true}).click()
+      await page.waitForFunction(() => document.querySelector('#feedback-note')?.textContent?.startsWith('Thanks'))
+      const [record] = (await server.store.list({feedback: 'given', limit: 5, offset: 0})).items
+      expect(record.feedback).to.equal(0)
+      await page.waitForSelector(`#history-rows tr[data-id="${record.id}"] button[aria-pressed="true"][data-label="0"]`)
+    })
+
+    it('uploads an image and shows it; a bad upload clears the previous answer and says why', async () => {
+      await page.locator('#upload').setInputFiles({name: 'digit.png', mimeType: 'image/png', buffer: digitPng})
+      await page.waitForFunction(() => document.querySelector('#history-count')?.textContent?.endsWith('of 2'))
+      await page.waitForSelector('#input-figure:not([hidden])')
+      expect(await page.locator('#input-preview').evaluate((image: HTMLImageElement) => image.complete && image.naturalWidth)).to.equal(28)
+      expect((await server.store.list({feedback: 'any', limit: 1, offset: 0})).items[0].source).to.equal('upload')
+
+      await page.locator('#upload').setInputFiles({name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not an image')})
+      await page.waitForSelector('#predict-error:not([hidden])')
+      expect(await page.locator('#predict-error').textContent()).to.match(/not a PNG, JPEG, BMP, GIF or TIFF image/)
+      expect(await page.locator('#result').isHidden()).to.equal(true)
+    })
+
+    it('says when a history filter matches nothing', async () => {
+      await page.locator('#history-filters select[name="feedback"]').selectOption('wrong')
+      await page.locator('#history-filters select[name="predicted"]').selectOption('5')
+      await page.waitForFunction(() => document.querySelector('#history-count')?.textContent === 'no prediction matches these filters')
+      await page.locator('#history-filters select[name="feedback"]').selectOption('any')
+      await page.locator('#history-filters select[name="predicted"]').selectOption('')
+      await page.waitForFunction(() => document.querySelector('#history-count')?.textContent?.endsWith('of 2'))
+    })
+
+    it('shows a run: curves drawn by Vega-Lite at full size, its plots, its state; the model selector switches models', async () => {
+      await page.getByRole('button', {name: 'earlier-run'}).click()
+      await page.waitForSelector('#run-detail:not([hidden])')
+      expect(await page.locator('#run-name').textContent()).to.match(/^earlier-run stopped early/)
+      await page.waitForFunction(() => {
+        const curves = document.querySelector<HTMLImageElement>('#curves')
+        return curves?.complete && curves.naturalWidth > 500
+      })
+      await page.waitForFunction(() => document.querySelector<HTMLImageElement>('#run-plots img[alt="confusion matrix"]')?.complete)
+
+      await page.locator('#model-select').selectOption('earlier-run')
+      await page.waitForSelector('#run-rows tr[data-run="earlier-run"] .badge.active')
+      expect(server.model.info.checkpointPath).to.match(/earlier-run[/\\]best\.ckpt$/)
+      await page.screenshot({path: join(SCREENSHOTS, 'desktop-light.png'), fullPage: true})
+    })
+
+    it('has no serious or critical accessibility problems (axe-core, light)', async () => {
+      expect(await accessibilityProblems(page)).to.deep.equal([])
+    })
+
+    it('switches to dark with the toggle and keeps the choice after a reload', async () => {
+      await page.locator('#theme').click()
+      expect(await page.evaluate(() => document.documentElement.dataset.theme)).to.equal('dark')
+      await page.reload()
+      await page.waitForSelector('body[data-ready="true"]')
+      expect(await page.evaluate(() => document.documentElement.dataset.theme)).to.equal('dark')
+      expect(await page.evaluate(() => getComputedStyle(document.body).backgroundColor)).to.equal('rgb(16, 20, 27)')
+      await page.locator('#theme').click()
+      expect(await page.evaluate(() => document.documentElement.dataset.theme)).to.equal(undefined)
+    })
+
+    it('starts a training run with the form as it comes (defaults fitted to the data served), and shows it to the end', async () => {
+      const counts = await page.locator('#train-form input[name="class-counts"]').inputValue()
+      expect(counts).to.match(/^0=\d+,5=\d+,8=\d+$/)
+      await page.locator('#train-form input[name="epochs"]').fill('1')
+      await page.locator('#train-form input[name="run-name"]').fill('from-the-page')
+      await page.locator('#train-start').click()
+      await page.waitForSelector('#train-state[data-state="running"]')
+      await page.waitForSelector('#train-state[data-state="finished"]', {timeout: 180_000})
+      expect(await page.locator('#train-state').textContent()).to.match(/finished from-the-page · now predicting with model [0-9a-f]{12}/)
+      await page.waitForSelector('#run-rows tr[data-run="from-the-page"] .badge.active')
+      expect(pageErrors).to.deep.equal([])
+    })
   })
 
-  it('starts a training run from the page and shows its live progress to the end', async () => {
-    await page.locator('#train-form input[name="epochs"]').fill('1')
-    await page.locator('#train-form input[name="class-counts"]').fill(TINY_CLASS_COUNTS)
-    await page.locator('#train-form input[name="run-name"]').fill('from-the-page')
-    await page.locator('#train-start').click()
-    await page.waitForSelector('#train-state[data-state="running"]')
-    expect(await page.locator('#train-start').isDisabled()).to.equal(true)
-    await page.waitForSelector('#train-state[data-state="finished"]', {timeout: 120_000})
-    expect(await page.locator('#train-epochs tr').count()).to.equal(1)
-    expect(await page.locator('#train-state').textContent()).to.match(/finished from-the-page · now predicting with model [0-9a-f]{12}/)
-    await page.waitForSelector('#run-rows tr[data-run="from-the-page"]')
-    await page.locator('#run-rows tr[data-run="from-the-page"]').click()
-    await page.waitForFunction(() => document.querySelector('#run-name')?.textContent === 'from-the-page')
+  describe('desktop, dark, keyboard only', () => {
+    let context: BrowserContext
+    let page: Page
+    before(async () => {
+      context = await browser.newContext({viewport: {width: 1280, height: 900}, colorScheme: 'dark', bypassCSP: true})
+      page = await open(context)
+    })
+    after(async () => context?.close())
 
-    await page.screenshot({path: SCREENSHOT, fullPage: true})
-    expect(pageErrors).to.deep.equal([])
+    it('follows the system dark theme and has no serious or critical accessibility problems there', async () => {
+      expect(await page.evaluate(() => getComputedStyle(document.body).backgroundColor)).to.equal('rgb(16, 20, 27)')
+      expect(await page.locator('#theme').textContent()).to.equal('Light theme')
+      expect(await accessibilityProblems(page)).to.deep.equal([])
+    })
+
+    it('predicts from an image address, gives feedback and opens a run, with the keyboard alone', async () => {
+      const before = await server.store.count()
+      await tabTo(page, '#url-input')
+      await page.keyboard.type(imagesUrl)
+      await page.keyboard.press('Enter')
+      await page.waitForSelector('#result[data-kind="logged"]')
+      expect(await server.store.count()).to.equal(before + 1)
+      const [latest] = (await server.store.list({feedback: 'any', limit: 1, offset: 0})).items
+      expect(latest.source).to.equal('url')
+
+      await tabTo(page, '#feedback-buttons button[data-label="5"]')
+      await page.keyboard.press('Enter')
+      await page.waitForFunction(() => document.querySelector('#feedback-note')?.textContent?.startsWith('Thanks'))
+      expect((await server.store.get(latest.id))?.feedback).to.equal(5)
+
+      await tabTo(page, '#run-rows tr[data-run="earlier-run"] button')
+      await page.keyboard.press('Enter')
+      await page.waitForSelector('#run-detail:not([hidden])')
+      expect(await page.evaluate(() => document.activeElement?.id)).to.equal('run-name')
+      await page.screenshot({path: join(SCREENSHOTS, 'desktop-dark.png'), fullPage: true})
+    })
   })
+
+  for (const scheme of ['light', 'dark'] as const) {
+    describe(`phone (390×844, touch), ${scheme}`, () => {
+      let context: BrowserContext
+      let page: Page
+      before(async () => {
+        context = await browser.newContext({viewport: {width: 390, height: 844}, deviceScaleFactor: 2, isMobile: true, hasTouch: true, colorScheme: scheme, bypassCSP: true})
+        page = await open(context)
+      })
+      after(async () => context?.close())
+
+      it('fits the width (no horizontal scrolling), with touch targets of 24 px and main controls of 44 px', async () => {
+        expect(await page.evaluate(() => document.documentElement.scrollWidth)).to.be.at.most(390)
+        const small = await page.evaluate(() =>
+          Array.from(document.querySelectorAll<HTMLElement>('button, select, input, a'))
+            .filter((node) => node.offsetParent !== null)
+            .map((node) => ({node: node.id || node.getAttribute('aria-label') || node.textContent, box: node.getBoundingClientRect()}))
+            .filter(({box}) => box.width < 24 || box.height < 24)
+            .map(({node}) => node),
+        )
+        expect(small).to.deep.equal([])
+        for (const id of ['predict-button', 'clear', 'invert', 'url-button', 'theme', 'train-start', 'model-select']) {
+          const box = (await page.locator(`#${id}`).boundingBox())!
+          expect(box.height, id).to.be.at.least(44)
+          expect(box.width, id).to.be.at.least(44)
+        }
+      })
+
+      it('draws with a finger, predicts live, and logs on Predict', async () => {
+        const before = await server.store.count()
+        await drawZeroWithTouch(page)
+        expect(await brightShare(page)).to.be.within(0.03, 0.5)
+        await page.waitForSelector('#result[data-kind="live"]:not([hidden])')
+        expect(await server.store.count()).to.equal(before)
+        await page.locator('#predict-button').click()
+        await page.waitForSelector('#result[data-kind="logged"]')
+        expect(await server.store.count()).to.equal(before + 1)
+        expect(await page.evaluate(() => document.documentElement.scrollWidth)).to.be.at.most(390)
+        await page.screenshot({path: join(SCREENSHOTS, `phone-${scheme}.png`), fullPage: true})
+        await page.locator('#history').scrollIntoViewIfNeeded()
+        await page.screenshot({path: join(SCREENSHOTS, `phone-${scheme}-history.png`)})
+        await page.evaluate(() => window.scrollTo(0, 0))
+        await page.screenshot({path: join(SCREENSHOTS, `phone-${scheme}-top.png`)})
+      })
+
+      it(`has no serious or critical accessibility problems (axe-core, ${scheme})`, async () => {
+        expect(await accessibilityProblems(page)).to.deep.equal([])
+        expect(pageErrors).to.deep.equal([])
+      })
+    })
+  }
 })
