@@ -197,6 +197,7 @@ function livePrediction(final) {
 
   if (!final && performance.now() - live.last < LIVE_INTERVAL_MS) return
   live.inFlight = true
+  document.body.dataset.liveBusy = 'true'
   live.again = false
   live.last = performance.now()
   const drawn = version
@@ -204,13 +205,16 @@ function livePrediction(final) {
     .then((result) => {
       // A prediction of an older drawing, or one the user has committed since, is not shown.
       if (committed.version === version) return
-      showPrediction(result, {live: true, version: drawn})
+      showPrediction(result, {live: true})
+      // Marks a live answer to an older stroke, still being caught up with.
+      $('result').dataset.stale = String(drawn !== version)
     })
     .catch((error) => {
       if (!drawing) showError(error.message)
     })
     .finally(() => {
       live.inFlight = false
+      delete document.body.dataset.liveBusy
       if (live.again && !drawing) livePrediction(true)
     })
 }

@@ -191,8 +191,8 @@ describe('web app page (headless Chromium)', function () {
       expect(await brightShare(page)).to.equal(0)
       await page.locator('#brush').fill('24')
       await drawZeroWithMouse(page)
-      await page.waitForSelector('#result[data-kind="live"]:not([hidden])')
-      await page.waitForFunction(() => !document.querySelector('#result-kind')?.textContent?.includes('logged as'))
+      // The live answer to the finished drawing (not to a stroke still being drawn).
+      await page.waitForSelector('body:not([data-live-busy]) #result[data-kind="live"][data-stale="false"]:not([hidden])')
       expect(await brightShare(page)).to.be.within(0.05, 0.5)
       expect(await page.locator('#feedback').isHidden()).to.equal(true)
       expect(await page.locator('#bars .bar').count()).to.equal(CLASSES.length)
