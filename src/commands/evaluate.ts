@@ -35,48 +35,42 @@ Rebuilds the split the checkpoint was trained with (its seed, ratios and class c
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Evaluate)
-    const [{loadPredictor}, {evaluateSplit, rebuildSplit}, {formatClassificationReport, formatConfusionMatrix}] = await Promise.all([
-      import('../model/predictor.js'),
-      import('../evaluation/evaluate.js'),
+    const [{runEvaluation}, {formatClassificationReport, formatConfusionMatrix}] = await Promise.all([
+      import('../evaluation/run.js'),
       import('../evaluation/report.js'),
     ])
     const split = flags.split as 'eval' | 'val' | 'train' | 'test'
-    const predictor = await loadPredictor(flags['checkpoint-path'], {backend: flags.backend as BackendChoice, threads: flags['num-workers'], calibrate: flags.calibrate})
-    try {
-      const data = await rebuildSplit(predictor.checkpoint, flags['data-dir'], split)
-      const evaluation = await evaluateSplit(predictor, data, split, flags['batch-size'])
-      this.note(`${split}: ${data.split.labels.length} images in ${evaluation.seconds.toFixed(2)} s (${Math.round(evaluation.imagesPerSecond)} images/s, backend ${predictor.backend})`)
-      if (flags['output-dir']) {
-        const [{writeEvaluationArtifacts}, {rocCurves}, {probabilityRows}] = await Promise.all([
-          import('../artifacts/run.js'),
-          import('../evaluation/roc.js'),
-          import('../model/probabilities.js'),
-        ])
-        const roc = flags['roc-per-class'] ? rocCurves(data.split.labels, probabilityRows(evaluation.probs)) : undefined
-        const files = await writeEvaluationArtifacts(flags['output-dir'], {data, evaluation}, {roc})
-        this.note(`wrote ${files.map((f) => f.name).join(', ')} to ${flags['output-dir']}`)
-      }
-
-      if (flags.json) {
-        this.printJson({
-          checkpoint: flags['checkpoint-path'],
-          checkpointId: predictor.checkpointId,
-          split,
-          fingerprint: evaluation.fingerprint,
-          report: evaluation.report,
-          temperature: evaluation.calibration.temperature,
-          ece: {bins: ECE_BINS, ...evaluation.calibration.ece},
-        })
-      } else {
-        const {temperature, ece} = evaluation.calibration
-        process.stdout.write(
-          `${formatClassificationReport(evaluation.report)}\n\n` +
-            `calibration (${ECE_BINS}-bin ECE)  before ${ece.before.toFixed(4)}  after ${ece.after.toFixed(4)}  temperature ${temperature.toFixed(4)}\n\n` +
-            `confusion matrix (${split}, rows: true label, columns: predicted)\n${formatConfusionMatrix(evaluation.report)}\n`,
-        )
-      }
-    } finally {
-      predictor.dispose()
+    const {checkpointId, evaluation} = await runEvaluation(
+      {
+        checkpointPath: flags['checkpoint-path'],
+        dataDir: flags['data-dir'],
+        split,
+        batchSize: flags['batch-size'],
+        backend: flags.backend as BackendChoice,
+        threads: flags['num-workers'],
+        calibrate: flags.calibrate,
+        outputDir: flags['output-dir'],
+        rocPerClass: flags['roc-per-class'],
+      },
+      {note: (line) => this.note(line)},
+    )
+    if (flags.json) {
+      this.printJson({
+        checkpoint: flags['checkpoint-path'],
+        checkpointId,
+        split,
+        fingerprint: evaluation.fingerprint,
+        report: evaluation.report,
+        temperature: evaluation.calibration.temperature,
+        ece: {bins: ECE_BINS, ...evaluation.calibration.ece},
+      })
+    } else {
+      const {temperature, ece} = evaluation.calibration
+      process.stdout.write(
+        `${formatClassificationReport(evaluation.report)}\n\n` +
+          `calibration (${ECE_BINS}-bin ECE)  before ${ece.before.toFixed(4)}  after ${ece.after.toFixed(4)}  temperature ${temperature.toFixed(4)}\n\n` +
+          `confusion matrix (${split}, rows: true label, columns: predicted)\n${formatConfusionMatrix(evaluation.report)}\n`,
+      )
     }
   }
 }
