@@ -4,10 +4,40 @@ import {type Selection, TRAINING_DEFAULTS} from '../config.js'
 import {writeFileAtomic} from '../util/atomic.js'
 import {makeFolder} from '../util/paths.js'
 import {type EpochLog, type EpochLogRow, EpochLogRowSchema, epochLogRow} from '../artifacts/epoch-log.js'
-import type {BatchInfo, Callback, TrainerState} from './trainer.js'
+import type {BatchInfo, Callback, TrainableModule, TrainerState} from './trainer.js'
 
-/** The monitored metric: validation macro F1, higher is better (SPEC §3). */
-const monitor = (log: EpochLog): number => log.valF1Macro
+/** A metric of the epoch log and whether higher or lower is better (Lightning's `monitor` and `mode`). */
+export interface Monitor {
+  metric: 'val_f1_macro' | 'val_loss' | 'val_balanced_acc' | 'train_loss' | 'train_accuracy'
+  mode: 'min' | 'max'
+}
+
+/** The monitored metric by default: validation macro F1, higher is better (SPEC §3). */
+export const DEFAULT_MONITOR: Monitor = {metric: 'val_f1_macro', mode: 'max'}
+
+export function monitoredValue(metric: Monitor['metric'], log: EpochLog): number {
+  switch (metric) {
+    case 'val_f1_macro': {
+      return log.valF1Macro
+    }
+
+    case 'val_loss': {
+      return log.valLoss
+    }
+
+    case 'val_balanced_acc': {
+      return log.valAccuracy
+    }
+
+    case 'train_loss': {
+      return log.trainLoss
+    }
+
+    case 'train_accuracy': {
+      return log.trainAccuracy
+    }
+  }
+}
 
 export interface Score {
   f1: number
@@ -70,24 +100,32 @@ export class EarlyStopping implements Callback {
 }
 
 /**
- * PyTorch's `ReduceLROnPlateau(mode='max', factor, patience)` with its default
- * relative threshold 1e-4: halve the learning rate after `patience` epochs
- * without improvement, then start counting again.
+ * PyTorch's `ReduceLROnPlateau(mode, factor, patience)` with its default
+ * relative threshold 1e-4: multiply the learning rate by `factor` after more than
+ * `patience` epochs without improvement of the monitored metric, then start counting again.
  */
 export class ReduceLROnPlateau implements Callback {
   readonly name = 'reduceLROnPlateau'
-  private best = Number.NEGATIVE_INFINITY
+  private best: number
   private bad = 0
 
   constructor(
     private readonly factor: number = TRAINING_DEFAULTS.lrFactor,
     private readonly patience: number = TRAINING_DEFAULTS.lrPatience,
     private readonly threshold = 1e-4,
-  ) {}
+    private readonly monitor: Monitor = DEFAULT_MONITOR,
+  ) {
+    this.best = monitor.mode === 'max' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY
+  }
+
+  private better(value: number): boolean {
+    if (this.best === (this.monitor.mode === 'max' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY)) return true
+    return this.monitor.mode === 'max' ? value > this.best * (1 + this.threshold) : value < this.best * (1 - this.threshold)
+  }
 
   onEpochEnd(state: TrainerState, log: EpochLog): void {
-    const value = monitor(log)
-    if (value > this.best * (1 + this.threshold) || this.best === Number.NEGATIVE_INFINITY) {
+    const value = monitoredValue(this.monitor.metric, log)
+    if (this.better(value)) {
       this.best = value
       this.bad = 0
       return
@@ -111,13 +149,13 @@ export class ReduceLROnPlateau implements Callback {
 }
 
 /** What a checkpoint callback needs to write a file; the run assembles it (data, config, normalisation). */
-export type SaveCheckpoint = (file: string, state: TrainerState, options: {withOptimizer: boolean; bestEpoch: number; bestValF1Macro: number}) => Promise<void>
+export type SaveCheckpoint<M extends TrainableModule = TrainableModule> = (file: string, state: TrainerState<M>, options: {withOptimizer: boolean; bestEpoch: number; bestValF1Macro: number}) => Promise<void>
 
 /**
  * Lightning's `ModelCheckpoint(monitor='val_f1_macro', mode='max', save_last=True)`:
  * `best.ckpt` whenever the metric improves (see `improves` for ties), `last.ckpt` after every epoch.
  */
-export class ModelCheckpoint implements Callback {
+export class ModelCheckpoint<M extends TrainableModule = TrainableModule> implements Callback<M> {
   readonly name = 'modelCheckpoint'
   bestEpoch = 0
   bestValF1Macro = Number.NEGATIVE_INFINITY
@@ -125,7 +163,7 @@ export class ModelCheckpoint implements Callback {
 
   constructor(
     private readonly dir: string,
-    private readonly save: SaveCheckpoint,
+    private readonly save: SaveCheckpoint<M>,
     private readonly selection: Selection = 'f1',
   ) {}
 
@@ -137,7 +175,7 @@ export class ModelCheckpoint implements Callback {
     return join(this.dir, 'last.ckpt')
   }
 
-  async onEpochEnd(state: TrainerState, log: EpochLog): Promise<void> {
+  async onEpochEnd(state: TrainerState<M>, log: EpochLog): Promise<void> {
     if (improves(this.selection, log, {f1: this.bestValF1Macro, loss: this.bestValLoss})) {
       this.bestValF1Macro = log.valF1Macro
       this.bestValLoss = log.valLoss
@@ -147,7 +185,7 @@ export class ModelCheckpoint implements Callback {
   }
 
   /** Last, so `last.ckpt` holds the state of every callback after this epoch. */
-  async saveLast(state: TrainerState): Promise<void> {
+  async saveLast(state: TrainerState<M>): Promise<void> {
     await this.save(this.lastPath, state, {withOptimizer: true, bestEpoch: this.bestEpoch, bestValF1Macro: this.bestValF1Macro})
   }
 
@@ -164,10 +202,10 @@ export class ModelCheckpoint implements Callback {
 }
 
 /** Writes `last.ckpt` after every other callback has run for the epoch. */
-export class LastCheckpoint implements Callback {
+export class LastCheckpoint<M extends TrainableModule = TrainableModule> implements Callback<M> {
   readonly name = 'lastCheckpoint'
-  constructor(private readonly checkpoint: ModelCheckpoint) {}
-  async onEpochEnd(state: TrainerState): Promise<void> {
+  constructor(private readonly checkpoint: ModelCheckpoint<M>) {}
+  async onEpochEnd(state: TrainerState<M>): Promise<void> {
     await this.checkpoint.saveLast(state)
   }
 }

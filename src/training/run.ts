@@ -61,7 +61,7 @@ export async function runTraining(run: TrainRun, hooks: TrainHooks = {}): Promis
   progress.write(`backend: ${backend.name} (${backend.threads} thread${backend.threads === 1 ? '' : 's'})\n`)
   progress.write(formatModelSummary(modelSummary(config.model)))
 
-  const checkpoint = new ModelCheckpoint(outputDir, async (file, state, save) => {
+  const checkpoint = new ModelCheckpoint<DigitModule>(outputDir, async (file, state, save) => {
     await saveCheckpoint(
       file,
       {
@@ -92,7 +92,7 @@ export async function runTraining(run: TrainRun, hooks: TrainHooks = {}): Promis
     )
   }, config.selection)
   const logger = new MetricsLogger(outputDir)
-  const callbacks: Callback[] = [
+  const callbacks: Callback<DigitModule>[] = [
     checkpoint,
     new EarlyStopping(config.patience, config.selection),
     new ReduceLROnPlateau(),
@@ -120,14 +120,14 @@ export async function runTraining(run: TrainRun, hooks: TrainHooks = {}): Promis
     if (resumed && done) {
       // Killed after its last epoch, or asked again: finish what the end of the run does (logs, evaluation, artifacts).
       progress.write(`last.ckpt ${done}; completing the run: final evaluation and artifacts\n`)
-      const state: TrainerState = {...resumeState(resumed), module, maxEpochs: config.epochs, shouldStop: true, stopReason: resumed.header.training.stopReason ?? undefined}
+      const state: TrainerState<DigitModule> = {...resumeState(resumed), module, maxEpochs: config.epochs, shouldStop: true, stopReason: resumed.header.training.stopReason ?? undefined}
       await logger.onEpochEnd(state)
       return await finish(run, data, state, checkpoint, backend, progress, configFile)
     }
 
     if (resumed) progress.write(`resuming after epoch ${resumed.header.training.epoch}\n`)
 
-    const trainer = new Trainer({
+    const trainer = new Trainer<DigitModule>({
       maxEpochs: config.epochs,
       batchSize: config.batch_size,
       seed: config.seed,
@@ -156,8 +156,8 @@ function learningRateOnResume(config: TrainingConfig, resumed: Checkpoint): numb
 async function finish(
   run: TrainRun,
   data: PreparedData,
-  state: TrainerState,
-  checkpoint: ModelCheckpoint,
+  state: TrainerState<DigitModule>,
+  checkpoint: ModelCheckpoint<DigitModule>,
   backend: {name: string; threads: number},
   progress: NodeJS.WritableStream,
   configFile: ArtifactFile,

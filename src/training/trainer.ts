@@ -3,13 +3,24 @@ import {AUGMENT_DEFAULTS, augmentBatch, augmentRng} from '../data/augment.js'
 import {Rng} from '../data/rng.js'
 import {classificationReport} from '../evaluation/metrics.js'
 import type {EpochLog} from '../artifacts/epoch-log.js'
-import type {Batchable, DigitModule} from './module.js'
+import type {Batchable, StepOutput} from './module.js'
 
 const CLASS_INDICES = CLASSES.map((_, i) => i)
 
+/**
+ * What the loop needs of a module (Lightning's `LightningModule`): one optimiser
+ * step on a batch, outputs over a split, and a learning rate callbacks may change.
+ * `DigitModule` is the real one; tests pass small fakes.
+ */
+export interface TrainableModule {
+  learningRate: number
+  trainingStep(x: Float32Array, y: Int32Array): StepOutput
+  predict(data: Batchable): {loss: number; predicted: ArrayLike<number>}
+}
+
 /** What callbacks see and may change: the loop's state, Lightning's `trainer`. */
-export interface TrainerState {
-  readonly module: DigitModule
+export interface TrainerState<M extends TrainableModule = TrainableModule> {
+  readonly module: M
   readonly maxEpochs: number
   /** Epochs completed so far (1-based number of the last finished epoch). */
   epoch: number
@@ -32,24 +43,24 @@ export interface BatchInfo {
  * Hooks called by name, in the order the callbacks were given. A new
  * behaviour is a new callback, never an edit to the loop.
  */
-export interface Callback {
+export interface Callback<M extends TrainableModule = TrainableModule> {
   readonly name: string
-  onFitStart?(state: TrainerState): Promise<void> | void
-  onEpochStart?(state: TrainerState, epoch: number): Promise<void> | void
-  onBatchEnd?(state: TrainerState, info: BatchInfo): Promise<void> | void
+  onFitStart?(state: TrainerState<M>): Promise<void> | void
+  onEpochStart?(state: TrainerState<M>, epoch: number): Promise<void> | void
+  onBatchEnd?(state: TrainerState<M>, info: BatchInfo): Promise<void> | void
   /** After validation: `log` holds the epoch's train and val metrics. */
-  onEpochEnd?(state: TrainerState, log: EpochLog): Promise<void> | void
-  onFitEnd?(state: TrainerState): Promise<void> | void
+  onEpochEnd?(state: TrainerState<M>, log: EpochLog): Promise<void> | void
+  onFitEnd?(state: TrainerState<M>): Promise<void> | void
   /** State to store in checkpoints so `--resume` continues where it stopped. */
   stateDict?(): Record<string, unknown>
   loadStateDict?(state: Record<string, unknown>): void
 }
 
-export interface TrainerOptions {
+export interface TrainerOptions<M extends TrainableModule = TrainableModule> {
   maxEpochs: number
   batchSize: number
   seed: number
-  callbacks: Callback[]
+  callbacks: Callback<M>[]
   signal?: AbortSignal
   /**
    * Random affine distortion of every training batch (`--augment`); `fill` is
@@ -59,11 +70,11 @@ export interface TrainerOptions {
 }
 
 /** The loop: epochs of shuffled mini-batches, validation after each, callbacks around it. */
-export class Trainer {
-  constructor(private readonly options: TrainerOptions) {}
+export class Trainer<M extends TrainableModule = TrainableModule> {
+  constructor(private readonly options: TrainerOptions<M>) {}
 
-  async fit(module: DigitModule, train: Batchable, val: Batchable, resume?: {epoch: number; history: EpochLog[]}): Promise<TrainerState> {
-    const state: TrainerState = {module, maxEpochs: this.options.maxEpochs, epoch: resume?.epoch ?? 0, history: [...(resume?.history ?? [])], shouldStop: false}
+  async fit(module: M, train: Batchable, val: Batchable, resume?: {epoch: number; history: EpochLog[]}): Promise<TrainerState<M>> {
+    const state: TrainerState<M> = {module, maxEpochs: this.options.maxEpochs, epoch: resume?.epoch ?? 0, history: [...(resume?.history ?? [])], shouldStop: false}
     await this.emit((cb) => cb.onFitStart?.(state))
     const n = train.y.length
     const batches = Math.ceil(n / this.options.batchSize)
@@ -115,7 +126,7 @@ export class Trainer {
     return state
   }
 
-  private async emit(call: (cb: Callback) => Promise<void> | void): Promise<void> {
+  private async emit(call: (cb: Callback<M>) => Promise<void> | void): Promise<void> {
     for (const callback of this.options.callbacks) await call(callback)
   }
 }

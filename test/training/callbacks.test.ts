@@ -11,8 +11,13 @@ function log(epoch: number, valF1Macro: number, valLoss = 1): EpochLog {
   return {epoch, trainLoss: 1, trainAccuracy: 0.5, valLoss, valAccuracy: 0.5, valF1Macro, learningRate: 1e-3, epochSeconds: 1}
 }
 
-function fakeState(): TrainerState & {module: {learningRate: number}} {
-  return {module: {learningRate: 1e-3}, maxEpochs: 20, epoch: 0, history: [], shouldStop: false} as unknown as TrainerState & {module: {learningRate: number}}
+function fakeState(): TrainerState {
+  const module = {
+    learningRate: 1e-3,
+    trainingStep: () => ({loss: 0, correct: 0}),
+    predict: () => ({loss: 0, predicted: []}),
+  }
+  return {module, maxEpochs: 20, epoch: 0, history: [], shouldStop: false}
 }
 
 describe('callbacks', () => {

@@ -1,0 +1,116 @@
+import {expect} from 'chai'
+
+import {PIXELS} from '../../src/config.js'
+import type {EpochLog} from '../../src/artifacts/epoch-log.js'
+import {EarlyStopping, ReduceLROnPlateau} from '../../src/training/callbacks.js'
+import type {Batchable, StepOutput} from '../../src/training/module.js'
+import {type Callback, type TrainableModule, Trainer} from '../../src/training/trainer.js'
+
+/** Validation labels 0, 1, 2: predicting them back gives macro F1 1, predicting all 0 gives 1/6. */
+const VAL: Batchable = {x: new Float32Array(3 * PIXELS), y: Int32Array.from([0, 1, 2])}
+const PERFECT = [0, 1, 2]
+const ALL_ZERO = [0, 0, 0]
+
+function trainSet(n: number): Batchable {
+  return {x: new Float32Array(n * PIXELS), y: Int32Array.from({length: n}, (_, i) => i % 3)}
+}
+
+/** A module whose validation outputs follow a script, one entry per epoch; steps are recorded. */
+class FakeModule implements TrainableModule {
+  learningRate = 0.01
+  readonly steps: number[] = []
+  private validations = 0
+
+  constructor(private readonly script: Array<{predicted: number[]; loss: number}>) {}
+
+  trainingStep(x: Float32Array, y: Int32Array): StepOutput {
+    expect(x.length).to.equal(y.length * PIXELS)
+    this.steps.push(y.length)
+    return {loss: y.length, correct: 1}
+  }
+
+  predict(): {loss: number; predicted: number[]} {
+    const epoch = this.script[Math.min(this.validations, this.script.length - 1)]
+    this.validations += 1
+    return epoch
+  }
+}
+
+function recorder(name: string, events: string[]): Callback {
+  return {
+    name,
+    onFitStart: () => void events.push(`${name}:fitStart`),
+    onEpochStart: (_state, epoch) => void events.push(`${name}:epochStart ${epoch}`),
+    onBatchEnd: (_state, info) => void events.push(`${name}:batchEnd ${info.epoch}.${info.batch}/${info.batches} (${info.size})`),
+    onEpochEnd: (state, log) => void events.push(`${name}:epochEnd ${log.epoch} (state.epoch ${state.epoch})`),
+    onFitEnd: (state) => void events.push(`${name}:fitEnd (${state.epoch} epochs)`),
+  }
+}
+
+describe('Trainer', () => {
+  it('runs epochs of mini-batches, validates after each, and logs the means', async () => {
+    const module = new FakeModule([{predicted: PERFECT, loss: 0.5}])
+    const state = await new Trainer({maxEpochs: 3, batchSize: 2, seed: 1, callbacks: []}).fit(module, trainSet(5), VAL)
+    expect(state.epoch).to.equal(3)
+    expect(module.steps).to.deep.equal([2, 2, 1, 2, 2, 1, 2, 2, 1])
+    expect(state.history.map((log) => log.epoch)).to.deep.equal([1, 2, 3])
+    const [first] = state.history
+    // Loss per step is the batch size, weighted by it: (2·2 + 2·2 + 1·1) / 5.
+    expect(first.trainLoss).to.be.closeTo(9 / 5, 1e-12)
+    expect(first.trainAccuracy).to.be.closeTo(3 / 5, 1e-12)
+    expect(first.valLoss).to.equal(0.5)
+    expect(first.valF1Macro).to.equal(1)
+    expect(first.learningRate).to.equal(0.01)
+  })
+
+  it('continues a resumed run from its epoch and history', async () => {
+    const module = new FakeModule([{predicted: PERFECT, loss: 0.5}])
+    const earlier: EpochLog = {epoch: 1, trainLoss: 1, trainAccuracy: 0, valLoss: 1, valAccuracy: 0, valF1Macro: 0, learningRate: 0.01, epochSeconds: 0}
+    const state = await new Trainer({maxEpochs: 2, batchSize: 5, seed: 1, callbacks: []}).fit(module, trainSet(5), VAL, {epoch: 1, history: [earlier]})
+    expect(module.steps).to.deep.equal([5])
+    expect(state.history.map((log) => log.epoch)).to.deep.equal([1, 2])
+  })
+
+  it('calls every hook in the order the callbacks were given', async () => {
+    const events: string[] = []
+    const module = new FakeModule([{predicted: PERFECT, loss: 0.5}])
+    await new Trainer({maxEpochs: 2, batchSize: 3, seed: 1, callbacks: [recorder('a', events), recorder('b', events)]}).fit(module, trainSet(4), VAL)
+    const epoch = (e: number) => [
+      `a:epochStart ${e}`,
+      `b:epochStart ${e}`,
+      `a:batchEnd ${e}.1/2 (3)`,
+      `b:batchEnd ${e}.1/2 (3)`,
+      `a:batchEnd ${e}.2/2 (1)`,
+      `b:batchEnd ${e}.2/2 (1)`,
+      `a:epochEnd ${e} (state.epoch ${e})`,
+      `b:epochEnd ${e} (state.epoch ${e})`,
+    ]
+    expect(events).to.deep.equal(['a:fitStart', 'b:fitStart', ...epoch(1), ...epoch(2), 'a:fitEnd (2 epochs)', 'b:fitEnd (2 epochs)'])
+  })
+
+  it('stops early when a callback says so, after finishing that epoch', async () => {
+    const events: string[] = []
+    const module = new FakeModule([{predicted: PERFECT, loss: 0.5}, {predicted: ALL_ZERO, loss: 0.5}])
+    const state = await new Trainer({maxEpochs: 10, batchSize: 5, seed: 1, callbacks: [new EarlyStopping(2), recorder('r', events)]}).fit(module, trainSet(5), VAL)
+    expect(state.epoch).to.equal(3)
+    expect(state.shouldStop).to.equal(true)
+    expect(state.stopReason).to.match(/val_f1_macro did not improve for 2 epochs \(best 1\.0000\)/)
+    expect(events.filter((e) => e.startsWith('r:epochEnd'))).to.have.length(3)
+    expect(events.at(-1)).to.equal('r:fitEnd (3 epochs)')
+  })
+
+  it('monitors the metric and mode it is given: val_loss (min) keeps the rate while val_f1_macro (max) has plateaued', async () => {
+    // F1 is flat at 1; the validation loss falls every epoch.
+    const script = [0.9, 0.8, 0.7, 0.6].map((loss) => ({predicted: PERFECT, loss}))
+    const run = async (scheduler: ReduceLROnPlateau) => {
+      const module = new FakeModule(script)
+      const state = await new Trainer({maxEpochs: 4, batchSize: 5, seed: 1, callbacks: [scheduler]}).fit(module, trainSet(5), VAL)
+      return state.history.map((log) => log.learningRate).concat(module.learningRate)
+    }
+
+    expect(await run(new ReduceLROnPlateau(0.5, 0))).to.deep.equal([0.01, 0.01, 0.005, 0.0025, 0.00125])
+    expect(await run(new ReduceLROnPlateau(0.5, 0, 1e-4, {metric: 'val_loss', mode: 'min'}))).to.deep.equal([0.01, 0.01, 0.01, 0.01, 0.01])
+    // The same falling loss watched in the wrong mode is a plateau at once.
+    expect(await run(new ReduceLROnPlateau(0.5, 0, 1e-4, {metric: 'val_loss', mode: 'max'}))).to.deep.equal([0.01, 0.01, 0.005, 0.0025, 0.00125])
+  })
+})
