@@ -46,12 +46,33 @@ export interface Score {
 
 const NO_SCORE: Score = {f1: Number.NEGATIVE_INFINITY, loss: Number.POSITIVE_INFINITY}
 
-/** Is this epoch better than the best so far, under `selection` (see SELECTIONS)? */
-export function improves(selection: Selection, log: EpochLog, best: Score): boolean {
-  if (selection === 'loss') return log.valLoss < best.loss
-  if (log.valF1Macro !== best.f1) return log.valF1Macro > best.f1
-  return selection === 'f1-loss' && log.valLoss < best.loss
+/** A metric the best-checkpoint and early-stopping callbacks keep the best value of, with its mode. */
+export interface ScoreMonitor extends Monitor {
+  metric: 'val_f1_macro' | 'val_loss'
 }
+
+/** The monitored metrics of a `--selection` (see SELECTIONS), first decisive, the rest breaking ties. */
+export function selectionMonitors(selection: Selection): readonly ScoreMonitor[] {
+  const f1: ScoreMonitor = {metric: 'val_f1_macro', mode: 'max'}
+  const loss: ScoreMonitor = {metric: 'val_loss', mode: 'min'}
+  return {f1: [f1], 'f1-loss': [f1, loss], loss: [loss]}[selection]
+}
+
+const scoreValue = (score: Score, metric: ScoreMonitor['metric']): number => (metric === 'val_f1_macro' ? score.f1 : score.loss)
+
+/** Is this epoch better than the best so far, under `monitors` (a `--selection` or its monitored metrics)? */
+export function improves(monitors: Selection | readonly ScoreMonitor[], log: EpochLog, best: Score): boolean {
+  const current = scoreOf(log)
+  for (const {metric, mode} of typeof monitors === 'string' ? selectionMonitors(monitors) : monitors) {
+    const value = scoreValue(current, metric)
+    const bestValue = scoreValue(best, metric)
+    if (value !== bestValue) return mode === 'max' ? value > bestValue : value < bestValue
+  }
+
+  return false
+}
+
+const monitorsOf = (monitor: Selection | readonly ScoreMonitor[]): readonly ScoreMonitor[] => (typeof monitor === 'string' ? selectionMonitors(monitor) : monitor)
 
 const scoreOf = (log: EpochLog): Score => ({f1: log.valF1Macro, loss: log.valLoss})
 const readScore = (state: Record<string, unknown>, f1Key: string): Score => ({
@@ -70,11 +91,16 @@ export class EarlyStopping implements Callback {
 
   constructor(
     private readonly patience: number = TRAINING_DEFAULTS.earlyStoppingPatience,
-    private readonly selection: Selection = 'f1',
-  ) {}
+    /** The monitored metric and its mode (then tie-breakers); default `val_f1_macro`, max. */
+    monitor: Selection | readonly ScoreMonitor[] = 'f1',
+  ) {
+    this.monitors = monitorsOf(monitor)
+  }
+
+  private readonly monitors: readonly ScoreMonitor[]
 
   onEpochEnd(state: TrainerState, log: EpochLog): void {
-    if (improves(this.selection, log, this.best)) {
+    if (improves(this.monitors, log, this.best)) {
       this.best = scoreOf(log)
       this.wait = 0
       return
@@ -83,8 +109,9 @@ export class EarlyStopping implements Callback {
     this.wait += 1
     if (this.wait >= this.patience) {
       state.shouldStop = true
-      const what = {f1: 'val_f1_macro', 'f1-loss': 'val_f1_macro (ties: val_loss)', loss: 'val_loss'}[this.selection]
-      const best = this.selection === 'loss' ? this.best.loss : this.best.f1
+      const [first, ...ties] = this.monitors
+      const what = ties.length > 0 ? `${first.metric} (ties: ${ties.map((m) => m.metric).join(', ')})` : first.metric
+      const best = scoreValue(this.best, first.metric)
       state.stopReason = `${what} did not improve for ${this.patience} epochs (best ${best.toFixed(4)})`
     }
   }
@@ -99,6 +126,9 @@ export class EarlyStopping implements Callback {
   }
 }
 
+/** PyTorch's default relative improvement threshold for ReduceLROnPlateau. */
+export const PLATEAU_THRESHOLD = 1e-4
+
 /**
  * PyTorch's `ReduceLROnPlateau(mode, factor, patience)` with its default
  * relative threshold 1e-4: multiply the learning rate by `factor` after more than
@@ -112,7 +142,7 @@ export class ReduceLROnPlateau implements Callback {
   constructor(
     private readonly factor: number = TRAINING_DEFAULTS.lrFactor,
     private readonly patience: number = TRAINING_DEFAULTS.lrPatience,
-    private readonly threshold = 1e-4,
+    private readonly threshold = PLATEAU_THRESHOLD,
     private readonly monitor: Monitor = DEFAULT_MONITOR,
   ) {
     this.best = monitor.mode === 'max' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY
@@ -164,8 +194,13 @@ export class ModelCheckpoint<M extends TrainableModule = TrainableModule> implem
   constructor(
     private readonly dir: string,
     private readonly save: SaveCheckpoint<M>,
-    private readonly selection: Selection = 'f1',
-  ) {}
+    /** The monitored metric and its mode (then tie-breakers); default `val_f1_macro`, max. */
+    monitor: Selection | readonly ScoreMonitor[] = 'f1',
+  ) {
+    this.monitors = monitorsOf(monitor)
+  }
+
+  private readonly monitors: readonly ScoreMonitor[]
 
   get bestPath(): string {
     return join(this.dir, 'best.ckpt')
@@ -176,7 +211,7 @@ export class ModelCheckpoint<M extends TrainableModule = TrainableModule> implem
   }
 
   async onEpochEnd(state: TrainerState<M>, log: EpochLog): Promise<void> {
-    if (improves(this.selection, log, {f1: this.bestValF1Macro, loss: this.bestValLoss})) {
+    if (improves(this.monitors, log, {f1: this.bestValF1Macro, loss: this.bestValLoss})) {
       this.bestValF1Macro = log.valF1Macro
       this.bestValLoss = log.valLoss
       this.bestEpoch = log.epoch

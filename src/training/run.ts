@@ -1,6 +1,7 @@
 import {readdir, rm} from 'node:fs/promises'
 import {join} from 'node:path'
 
+import {TRAINING_DEFAULTS} from '../config.js'
 import {type SplitName, SPLIT_NAMES} from '../data/split.js'
 import {selectBackend} from '../engine/backend.js'
 import {ARTIFACT_FILES} from '../artifacts/schemas.js'
@@ -12,7 +13,7 @@ import {sweepTemporaries} from '../util/atomic.js'
 import {makeFolder} from '../util/paths.js'
 import {writeArtifactFile} from '../artifacts/write.js'
 import type {ArtifactFile} from '../artifacts/schemas.js'
-import {EarlyStopping, HookCallback, LastCheckpoint, MetricsLogger, ModelCheckpoint, type ProgressBarFactory, ProgressReporter, ReduceLROnPlateau} from './callbacks.js'
+import {DEFAULT_MONITOR, EarlyStopping, PLATEAU_THRESHOLD, HookCallback, LastCheckpoint, MetricsLogger, ModelCheckpoint, type ProgressBarFactory, ProgressReporter, ReduceLROnPlateau, selectionMonitors} from './callbacks.js'
 import {type Batchable, DigitModule, type SplitOutputs} from './module.js'
 import {type PreparedData, type SplitMetrics, type TrainRun, prepareData, splitMetrics} from './data.js'
 
@@ -90,12 +91,12 @@ export async function runTraining(run: TrainRun, hooks: TrainHooks = {}): Promis
       await state.module.values(),
       save.withOptimizer ? await state.module.optimizerState() : undefined,
     )
-  }, config.selection)
+  }, selectionMonitors(config.selection))
   const logger = new MetricsLogger(outputDir)
   const callbacks: Callback<DigitModule>[] = [
     checkpoint,
-    new EarlyStopping(config.patience, config.selection),
-    new ReduceLROnPlateau(),
+    new EarlyStopping(config.patience, selectionMonitors(config.selection)),
+    new ReduceLROnPlateau(TRAINING_DEFAULTS.lrFactor, TRAINING_DEFAULTS.lrPatience, PLATEAU_THRESHOLD, DEFAULT_MONITOR),
     logger,
     new ProgressReporter(progress, undefined, hooks.progressBar),
     new HookCallback(hooks),

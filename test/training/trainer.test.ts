@@ -2,7 +2,7 @@ import {expect} from 'chai'
 
 import {PIXELS} from '../../src/config.js'
 import type {EpochLog} from '../../src/artifacts/epoch-log.js'
-import {EarlyStopping, ReduceLROnPlateau} from '../../src/training/callbacks.js'
+import {EarlyStopping, ModelCheckpoint, ReduceLROnPlateau} from '../../src/training/callbacks.js'
 import type {Batchable, StepOutput} from '../../src/training/module.js'
 import {type Callback, type TrainableModule, Trainer} from '../../src/training/trainer.js'
 
@@ -113,4 +113,19 @@ describe('Trainer', () => {
     // The same falling loss watched in the wrong mode is a plateau at once.
     expect(await run(new ReduceLROnPlateau(0.5, 0, 1e-4, {metric: 'val_loss', mode: 'max'}))).to.deep.equal([0.01, 0.01, 0.005, 0.0025, 0.00125])
   })
+
+  it('keeps the best checkpoint and stops early on the metric and mode it is given', async () => {
+    // F1 falls after epoch 1 while the validation loss keeps falling.
+    const script = [{predicted: PERFECT, loss: 0.9}, ...[0.8, 0.7, 0.6, 0.5].map((loss) => ({predicted: ALL_ZERO, loss}))]
+    const run = async (monitors: Array<{metric: 'val_f1_macro' | 'val_loss'; mode: 'min' | 'max'}>) => {
+      const saved: number[] = []
+      const checkpoint = new ModelCheckpoint('/nonexistent', async (_file, _state, save) => void saved.push(save.bestEpoch), monitors)
+      const state = await new Trainer({maxEpochs: 5, batchSize: 5, seed: 1, callbacks: [checkpoint, new EarlyStopping(2, monitors)]}).fit(new FakeModule(script), trainSet(5), VAL)
+      return {saved, epochs: state.epoch, stopReason: state.stopReason}
+    }
+
+    expect(await run([{metric: 'val_f1_macro', mode: 'max'}])).to.deep.equal({saved: [1], epochs: 3, stopReason: 'val_f1_macro did not improve for 2 epochs (best 1.0000)'})
+    expect(await run([{metric: 'val_loss', mode: 'min'}])).to.deep.equal({saved: [1, 2, 3, 4, 5], epochs: 5, stopReason: undefined})
+  })
 })
+
