@@ -4,6 +4,7 @@ import {CLASSES, PIXELS} from '../config.js'
 import {type ModelKind, type Network, createNetwork, initialValues, readValues} from '../model/network.js'
 import {trainStep, weightedCrossEntropy} from '../model/step.js'
 import {argmaxRow} from '../model/probabilities.js'
+import {classificationReport} from '../evaluation/metrics.js'
 
 /** Images [N × 784] already normalised, and class indices (0..2, into CLASSES). */
 export interface Batchable {
@@ -15,6 +16,16 @@ export interface StepOutput {
   loss: number
   correct: number
 }
+
+/** What `validationStep` reports for a split: the epoch log's validation columns. */
+export interface ValidationMetrics {
+  valLoss: number
+  /** Balanced accuracy (mean per-class recall). */
+  valAccuracy: number
+  valF1Macro: number
+}
+
+const CLASS_INDICES = CLASSES.map((_, i) => i)
 
 /** The network's outputs over a whole split (not the predictions.json document). */
 export interface SplitOutputs {
@@ -62,6 +73,13 @@ export class DigitModule {
     const out = {loss: loss.dataSync()[0], correct: correct.dataSync()[0]}
     tf.dispose([xs, ys, loss, correct])
     return out
+  }
+
+  /** Validation over a whole split: its loss, balanced accuracy and macro F1 (Lightning's `validation_step`). */
+  validationStep(data: Batchable): ValidationMetrics {
+    const outputs = this.predict(data)
+    const report = classificationReport(data.y, outputs.predicted, CLASS_INDICES)
+    return {valLoss: outputs.loss, valAccuracy: report.macroAccuracy, valF1Macro: report.macroAvg.f1}
   }
 
   /** Inference in evaluation mode over a whole split, in large batches. */

@@ -1,21 +1,18 @@
-import {CLASSES, PIXELS} from '../config.js'
+import {PIXELS} from '../config.js'
 import {AUGMENT_DEFAULTS, augmentBatch, augmentRng} from '../data/augment.js'
 import {Rng} from '../data/rng.js'
-import {classificationReport} from '../evaluation/metrics.js'
 import type {EpochLog} from '../artifacts/epoch-log.js'
-import type {Batchable, StepOutput} from './module.js'
-
-const CLASS_INDICES = CLASSES.map((_, i) => i)
+import type {Batchable, StepOutput, ValidationMetrics} from './module.js'
 
 /**
  * What the loop needs of a module (Lightning's `LightningModule`): one optimiser
- * step on a batch, outputs over a split, and a learning rate callbacks may change.
+ * step on a batch, the validation metrics of a split, and a learning rate callbacks may change.
  * `DigitModule` is the real one; tests pass small fakes.
  */
 export interface TrainableModule {
   learningRate: number
   trainingStep(x: Float32Array, y: Int32Array): StepOutput
-  predict(data: Batchable): {loss: number; predicted: ArrayLike<number>}
+  validationStep(data: Batchable): ValidationMetrics
 }
 
 /** What callbacks see and may change: the loop's state, Lightning's `trainer`. */
@@ -105,15 +102,14 @@ export class Trainer<M extends TrainableModule = TrainableModule> {
         await this.emit((cb) => cb.onBatchEnd?.(state, {epoch, batch: b + 1, batches, size: rows.length, loss: step.loss}))
       }
 
-      const validation = module.predict(val)
-      const report = classificationReport(val.y, validation.predicted, CLASS_INDICES)
+      const validation = module.validationStep(val)
       const log: EpochLog = {
         epoch,
         trainLoss: lossSum / n,
         trainAccuracy: correct / n,
-        valLoss: validation.loss,
-        valAccuracy: report.macroAccuracy,
-        valF1Macro: report.macroAvg.f1,
+        valLoss: validation.valLoss,
+        valAccuracy: validation.valAccuracy,
+        valF1Macro: validation.valF1Macro,
         learningRate: module.learningRate,
         epochSeconds: (performance.now() - started) / 1000,
       }

@@ -15,7 +15,7 @@ function fakeState(): TrainerState {
   const module = {
     learningRate: 1e-3,
     trainingStep: () => ({loss: 0, correct: 0}),
-    predict: () => ({loss: 0, predicted: []}),
+    validationStep: () => ({valLoss: 0, valAccuracy: 0, valF1Macro: 0}),
   }
   return {module, maxEpochs: 20, epoch: 0, history: [], shouldStop: false}
 }

@@ -3,13 +3,13 @@ import {expect} from 'chai'
 import {PIXELS} from '../../src/config.js'
 import type {EpochLog} from '../../src/artifacts/epoch-log.js'
 import {EarlyStopping, ModelCheckpoint, ReduceLROnPlateau} from '../../src/training/callbacks.js'
-import type {Batchable, StepOutput} from '../../src/training/module.js'
+import type {Batchable, StepOutput, ValidationMetrics} from '../../src/training/module.js'
 import {type Callback, type TrainableModule, Trainer} from '../../src/training/trainer.js'
 
-/** Validation labels 0, 1, 2: predicting them back gives macro F1 1, predicting all 0 gives 1/6. */
+/** A validation split; the fake module reports scripted metrics for it. */
 const VAL: Batchable = {x: new Float32Array(3 * PIXELS), y: Int32Array.from([0, 1, 2])}
-const PERFECT = [0, 1, 2]
-const ALL_ZERO = [0, 0, 0]
+const PERFECT = 1
+const POOR = 1 / 6
 
 function trainSet(n: number): Batchable {
   return {x: new Float32Array(n * PIXELS), y: Int32Array.from({length: n}, (_, i) => i % 3)}
@@ -21,7 +21,7 @@ class FakeModule implements TrainableModule {
   readonly steps: number[] = []
   private validations = 0
 
-  constructor(private readonly script: Array<{predicted: number[]; loss: number}>) {}
+  constructor(private readonly script: Array<{f1: number; loss: number}>) {}
 
   trainingStep(x: Float32Array, y: Int32Array): StepOutput {
     expect(x.length).to.equal(y.length * PIXELS)
@@ -29,10 +29,11 @@ class FakeModule implements TrainableModule {
     return {loss: y.length, correct: 1}
   }
 
-  predict(): {loss: number; predicted: number[]} {
-    const epoch = this.script[Math.min(this.validations, this.script.length - 1)]
+  validationStep(data: Batchable): ValidationMetrics {
+    expect(data).to.equal(VAL)
+    const {f1, loss} = this.script[Math.min(this.validations, this.script.length - 1)]
     this.validations += 1
-    return epoch
+    return {valLoss: loss, valAccuracy: f1, valF1Macro: f1}
   }
 }
 
@@ -49,7 +50,7 @@ function recorder(name: string, events: string[]): Callback {
 
 describe('Trainer', () => {
   it('runs epochs of mini-batches, validates after each, and logs the means', async () => {
-    const module = new FakeModule([{predicted: PERFECT, loss: 0.5}])
+    const module = new FakeModule([{f1: PERFECT, loss: 0.5}])
     const state = await new Trainer({maxEpochs: 3, batchSize: 2, seed: 1, callbacks: []}).fit(module, trainSet(5), VAL)
     expect(state.epoch).to.equal(3)
     expect(module.steps).to.deep.equal([2, 2, 1, 2, 2, 1, 2, 2, 1])
@@ -64,7 +65,7 @@ describe('Trainer', () => {
   })
 
   it('continues a resumed run from its epoch and history', async () => {
-    const module = new FakeModule([{predicted: PERFECT, loss: 0.5}])
+    const module = new FakeModule([{f1: PERFECT, loss: 0.5}])
     const earlier: EpochLog = {epoch: 1, trainLoss: 1, trainAccuracy: 0, valLoss: 1, valAccuracy: 0, valF1Macro: 0, learningRate: 0.01, epochSeconds: 0}
     const state = await new Trainer({maxEpochs: 2, batchSize: 5, seed: 1, callbacks: []}).fit(module, trainSet(5), VAL, {epoch: 1, history: [earlier]})
     expect(module.steps).to.deep.equal([5])
@@ -73,7 +74,7 @@ describe('Trainer', () => {
 
   it('calls every hook in the order the callbacks were given', async () => {
     const events: string[] = []
-    const module = new FakeModule([{predicted: PERFECT, loss: 0.5}])
+    const module = new FakeModule([{f1: PERFECT, loss: 0.5}])
     await new Trainer({maxEpochs: 2, batchSize: 3, seed: 1, callbacks: [recorder('a', events), recorder('b', events)]}).fit(module, trainSet(4), VAL)
     const epoch = (e: number) => [
       `a:epochStart ${e}`,
@@ -90,7 +91,7 @@ describe('Trainer', () => {
 
   it('stops early when a callback says so, after finishing that epoch', async () => {
     const events: string[] = []
-    const module = new FakeModule([{predicted: PERFECT, loss: 0.5}, {predicted: ALL_ZERO, loss: 0.5}])
+    const module = new FakeModule([{f1: PERFECT, loss: 0.5}, {f1: POOR, loss: 0.5}])
     const state = await new Trainer({maxEpochs: 10, batchSize: 5, seed: 1, callbacks: [new EarlyStopping(2), recorder('r', events)]}).fit(module, trainSet(5), VAL)
     expect(state.epoch).to.equal(3)
     expect(state.shouldStop).to.equal(true)
@@ -101,7 +102,7 @@ describe('Trainer', () => {
 
   it('monitors the metric and mode it is given: val_loss (min) keeps the rate while val_f1_macro (max) has plateaued', async () => {
     // F1 is flat at 1; the validation loss falls every epoch.
-    const script = [0.9, 0.8, 0.7, 0.6].map((loss) => ({predicted: PERFECT, loss}))
+    const script = [0.9, 0.8, 0.7, 0.6].map((loss) => ({f1: PERFECT, loss}))
     const run = async (scheduler: ReduceLROnPlateau) => {
       const module = new FakeModule(script)
       const state = await new Trainer({maxEpochs: 4, batchSize: 5, seed: 1, callbacks: [scheduler]}).fit(module, trainSet(5), VAL)
@@ -116,7 +117,7 @@ describe('Trainer', () => {
 
   it('keeps the best checkpoint and stops early on the metric and mode it is given', async () => {
     // F1 falls after epoch 1 while the validation loss keeps falling.
-    const script = [{predicted: PERFECT, loss: 0.9}, ...[0.8, 0.7, 0.6, 0.5].map((loss) => ({predicted: ALL_ZERO, loss}))]
+    const script = [{f1: PERFECT, loss: 0.9}, ...[0.8, 0.7, 0.6, 0.5].map((loss) => ({f1: POOR, loss}))]
     const run = async (monitors: Array<{metric: 'val_f1_macro' | 'val_loss'; mode: 'min' | 'max'}>) => {
       const saved: number[] = []
       const checkpoint = new ModelCheckpoint('/nonexistent', async (_file, _state, save) => void saved.push(save.bestEpoch), monitors)
