@@ -219,7 +219,7 @@ export class ModelCheckpoint<M extends TrainableModule = TrainableModule> implem
     }
   }
 
-  /** Last, so `last.ckpt` holds the state of every callback after this epoch. */
+  /** Called by the trainer after every callback, so `last.ckpt` holds the state of each after this epoch. */
   async saveLast(state: TrainerState<M>): Promise<void> {
     await this.save(this.lastPath, state, {withOptimizer: true, bestEpoch: this.bestEpoch, bestValF1Macro: this.bestValF1Macro})
   }
@@ -233,15 +233,6 @@ export class ModelCheckpoint<M extends TrainableModule = TrainableModule> implem
     const best = readScore(state, 'bestValF1Macro')
     this.bestValF1Macro = best.f1
     this.bestValLoss = best.loss
-  }
-}
-
-/** Writes `last.ckpt` after every other callback has run for the epoch. */
-export class LastCheckpoint<M extends TrainableModule = TrainableModule> implements Callback<M> {
-  readonly name = 'lastCheckpoint'
-  constructor(private readonly checkpoint: ModelCheckpoint<M>) {}
-  async onEpochEnd(state: TrainerState<M>): Promise<void> {
-    await this.checkpoint.saveLast(state)
   }
 }
 

@@ -13,7 +13,7 @@ import {sweepTemporaries} from '../util/atomic.js'
 import {makeFolder} from '../util/paths.js'
 import {writeArtifactFile} from '../artifacts/write.js'
 import type {ArtifactFile} from '../artifacts/schemas.js'
-import {DEFAULT_MONITOR, EarlyStopping, PLATEAU_THRESHOLD, HookCallback, LastCheckpoint, MetricsLogger, ModelCheckpoint, type ProgressBarFactory, ProgressReporter, ReduceLROnPlateau, selectionMonitors} from './callbacks.js'
+import {DEFAULT_MONITOR, EarlyStopping, PLATEAU_THRESHOLD, HookCallback, MetricsLogger, ModelCheckpoint, type ProgressBarFactory, ProgressReporter, ReduceLROnPlateau, selectionMonitors} from './callbacks.js'
 import {type Batchable, DigitModule, type SplitOutputs} from './module.js'
 import {type PreparedData, type SplitMetrics, type TrainRun, prepareData, splitMetrics} from './data.js'
 
@@ -100,7 +100,6 @@ export async function runTraining(run: TrainRun, hooks: TrainHooks = {}): Promis
     logger,
     new ProgressReporter(progress, undefined, hooks.progressBar),
     new HookCallback(hooks),
-    new LastCheckpoint(checkpoint),
   ]
 
   const module = new DigitModule(config.model, {
@@ -133,6 +132,7 @@ export async function runTraining(run: TrainRun, hooks: TrainHooks = {}): Promis
       batchSize: config.batch_size,
       seed: config.seed,
       callbacks,
+      lastCheckpoint: checkpoint,
       signal: hooks.signal,
       // Background (ink 0) in the normalised scale, so distorted borders look like MNIST's black.
       augment: config.augment ? {fill: -data.normalization.mean / data.normalization.std} : undefined,

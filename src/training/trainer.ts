@@ -64,6 +64,11 @@ export interface TrainerOptions<M extends TrainableModule = TrainableModule> {
    * the background in the normalised scale. Drawn from (seed, epoch) alone.
    */
   augment?: {fill: number}
+  /**
+   * Saved by the trainer after every callback has seen the epoch, so `last.ckpt`
+   * holds each callback's state after it (Lightning's `save_last`).
+   */
+  lastCheckpoint?: {saveLast(state: TrainerState<M>): Promise<void>}
 }
 
 /** The loop: epochs of shuffled mini-batches, validation after each, callbacks around it. */
@@ -116,6 +121,7 @@ export class Trainer<M extends TrainableModule = TrainableModule> {
       state.epoch = epoch
       state.history.push(log)
       await this.emit((cb) => cb.onEpochEnd?.(state, log))
+      await this.options.lastCheckpoint?.saveLast(state)
     }
 
     await this.emit((cb) => cb.onFitEnd?.(state))

@@ -128,5 +128,23 @@ describe('Trainer', () => {
     expect(await run([{metric: 'val_f1_macro', mode: 'max'}])).to.deep.equal({saved: [1], epochs: 3, stopReason: 'val_f1_macro did not improve for 2 epochs (best 1.0000)'})
     expect(await run([{metric: 'val_loss', mode: 'min'}])).to.deep.equal({saved: [1, 2, 3, 4, 5], epochs: 5, stopReason: undefined})
   })
-})
 
+  it('saves the last checkpoint itself, after every callback has seen the epoch', async () => {
+    const events: string[] = []
+    const module = new FakeModule([{f1: PERFECT, loss: 0.5}])
+    const lastCheckpoint = {saveLast: async (state: {epoch: number}) => void events.push(`saveLast ${state.epoch}`)}
+    await new Trainer({maxEpochs: 2, batchSize: 5, seed: 1, callbacks: [recorder('a', events), recorder('b', events)], lastCheckpoint}).fit(module, trainSet(5), VAL)
+    expect(events.filter((e) => !e.includes('batchEnd') && !e.includes('epochStart'))).to.deep.equal([
+      'a:fitStart',
+      'b:fitStart',
+      'a:epochEnd 1 (state.epoch 1)',
+      'b:epochEnd 1 (state.epoch 1)',
+      'saveLast 1',
+      'a:epochEnd 2 (state.epoch 2)',
+      'b:epochEnd 2 (state.epoch 2)',
+      'saveLast 2',
+      'a:fitEnd (2 epochs)',
+      'b:fitEnd (2 epochs)',
+    ])
+  })
+})
