@@ -138,11 +138,14 @@ for (let r = 0; r < repeat; r++) {
   }
 }
 
+const loadAfter = loadavg()[0]
 const lines = [
   `data: ${data.description}; train ${trainImages}, val ${prepared.tensors.val.y.length}, eval ${prepared.tensors.eval.y.length}`,
   `ours: node ${process.version}, wasm, engine ${args.engine}; PyTorch: ${python ? torchVersion(python) : 'not measured (python3 with torch not found; Debian: apt-get install python3-torch)'}`,
   `medians of ${repeat} interleaved run(s); per epoch = (T(${epochs}) − T(1)) / ${epochs - 1}, fixed = T(1) − per epoch`,
-  `machine: ${availableParallelism()} cores, load average ${loadBefore.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after (above the core count, other work shared the CPUs: compare the ratio, not the seconds)`,
+  `machine: ${availableParallelism()} cores, load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after${
+    Math.max(loadBefore, loadAfter) > availableParallelism() ? ' (above the core count, other work shared the CPUs: compare the ratio, not the seconds)' : ''
+  }`,
   '',
   '| threads | ours s/epoch | PyTorch s/epoch | ratio | ours fixed s | ours images/s |',
   '| --- | --- | --- | --- | --- | --- |',
