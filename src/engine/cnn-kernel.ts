@@ -14,6 +14,7 @@
 import {readFileSync} from 'node:fs'
 
 import {CLASSES, IMAGE_SIZE, PIXELS} from '../config.js'
+import type {AdamAttrs} from './adam.js'
 
 /** The trainable parameters in the kernel's order: the network's own, which is also what checkpoints and Adam's slots follow. */
 export const KERNEL_PARAMETERS = [
@@ -66,17 +67,6 @@ interface Exports {
   cnn_half_grads(half: number): number
   cnn_combine(): void
   cnn_adam(step: number, beta1: number, beta2: number, oneMinusBeta1: number, oneMinusBeta2: number, epsilon: number, correction1: number, correction2: number): void
-}
-
-/** Adam's settings for one update, as tfjs's optimizer holds them. */
-export interface AdamSettings {
-  learningRate: number
-  beta1: number
-  beta2: number
-  epsilon: number
-  /** 1 − β1^t and 1 − β2^t. */
-  correction1: number
-  correction2: number
 }
 
 /** Logits stride in the kernel's memory: rows of four floats, three used. */
@@ -240,7 +230,7 @@ export class CnnKernel {
   }
 
   /** Adam on `params` from `grads`, moments at `adamM`/`adamV`, rounded as tfjs rounds its constants. */
-  adam({learningRate, beta1, beta2, epsilon, correction1, correction2}: AdamSettings): void {
+  adam({learningRate, beta1, beta2, epsilon, correction1, correction2}: AdamAttrs): void {
     const f = Math.fround
     this.exports.cnn_adam(f(-learningRate), f(beta1), f(beta2), f(1 - beta1), f(1 - beta2), f(epsilon), f(correction1), f(correction2))
   }
