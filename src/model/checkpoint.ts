@@ -95,7 +95,8 @@ export interface Checkpoint {
   optimizer: Record<string, Float32Array>
 }
 
-type HeaderInput = Omit<CheckpointHeader, 'format' | 'formatVersion' | 'packageVersion' | 'createdAt' | 'tensors' | 'optimizerTensors' | 'classes' | 'calibration'> &
+/** The header fields a writer supplies; the format's own fields (version, tensor list…) are filled in by `encodeCheckpoint`. */
+export type HeaderInput = Omit<CheckpointHeader, 'format' | 'formatVersion' | 'packageVersion' | 'createdAt' | 'tensors' | 'optimizerTensors' | 'classes' | 'calibration'> &
   Partial<Pick<CheckpointHeader, 'calibration'>>
 
 export function encodeCheckpoint(header: HeaderInput, values: Record<string, Float32Array>, optimizer: Record<string, Float32Array> = {}): Buffer {

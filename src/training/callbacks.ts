@@ -178,22 +178,21 @@ export class ReduceLROnPlateau implements Callback {
   }
 }
 
-/** What a checkpoint callback needs to write a file; the run assembles it (data, config, normalisation). */
-export type SaveCheckpoint<M extends TrainableModule = TrainableModule> = (file: string, state: TrainerState<M>, options: {withOptimizer: boolean; bestEpoch: number; bestValF1Macro: number}) => Promise<void>
-
 /**
  * Lightning's `ModelCheckpoint(monitor='val_f1_macro', mode='max', save_last=True)`:
- * `best.ckpt` whenever the metric improves (see `improves` for ties), `last.ckpt` after every epoch.
+ * `best.ckpt` whenever the metric improves (see `improves` for ties), `last.ckpt`
+ * after every epoch. The trainer assembles and writes the files, and runs this
+ * callback after the others, so `last.ckpt` holds every callback's state after the epoch.
  */
 export class ModelCheckpoint<M extends TrainableModule = TrainableModule> implements Callback<M> {
   readonly name = 'modelCheckpoint'
+  readonly savesCheckpoints = true
   bestEpoch = 0
   bestValF1Macro = Number.NEGATIVE_INFINITY
   private bestValLoss = Number.POSITIVE_INFINITY
 
   constructor(
     private readonly dir: string,
-    private readonly save: SaveCheckpoint<M>,
     /** The monitored metric and its mode (then tie-breakers); default `val_f1_macro`, max. */
     monitor: Selection | readonly ScoreMonitor[] = 'f1',
   ) {
@@ -215,13 +214,10 @@ export class ModelCheckpoint<M extends TrainableModule = TrainableModule> implem
       this.bestValF1Macro = log.valF1Macro
       this.bestValLoss = log.valLoss
       this.bestEpoch = log.epoch
-      await this.save(this.bestPath, state, {withOptimizer: false, bestEpoch: this.bestEpoch, bestValF1Macro: this.bestValF1Macro})
+      await state.saveCheckpoint(this.bestPath, {withOptimizer: false, bestEpoch: this.bestEpoch})
     }
-  }
 
-  /** Called by the trainer after every callback, so `last.ckpt` holds the state of each after this epoch. */
-  async saveLast(state: TrainerState<M>): Promise<void> {
-    await this.save(this.lastPath, state, {withOptimizer: true, bestEpoch: this.bestEpoch, bestValF1Macro: this.bestValF1Macro})
+    await state.saveCheckpoint(this.lastPath, {withOptimizer: true, bestEpoch: this.bestEpoch})
   }
 
   stateDict(): Record<string, unknown> {

@@ -20,7 +20,7 @@ import {type PreparedData, type SplitMetrics, type TrainRun, prepareData, splitM
 export {type PreparedData, type SplitMetrics, type TrainRun, prepareData, splitMetrics} from './data.js'
 import {CONFIG_FILE, type TrainingConfig, configDocument, resolveTrainingConfig} from './config.js'
 import {type EpochLog, EpochLogSchema} from '../artifacts/epoch-log.js'
-import {type BatchInfo, type Callback, Trainer, type TrainerState} from './trainer.js'
+import {type BatchInfo, type ResumePoint, Trainer, type TrainerState} from './trainer.js'
 
 export interface TrainHooks {
   onEpochEnd?(log: EpochLog): void
@@ -62,45 +62,37 @@ export async function runTraining(run: TrainRun, hooks: TrainHooks = {}): Promis
   progress.write(`backend: ${backend.name} (${backend.threads} thread${backend.threads === 1 ? '' : 's'})\n`)
   progress.write(formatModelSummary(modelSummary(config.model)))
 
-  const checkpoint = new ModelCheckpoint<DigitModule>(outputDir, async (file, state, save) => {
-    await saveCheckpoint(
-      file,
-      {
-        model: config.model,
-        normalization: data.normalization,
-        data: {
-          seed: config.seed,
-          evalRatio: config.eval_ratio,
-          valRatio: config.val_ratio,
-          classCounts: {...config.class_counts},
-          fingerprints: data.dataset.fingerprints,
-        },
-        training: {
-          epoch: state.epoch,
-          bestEpoch: save.bestEpoch,
-          bestValF1Macro: save.bestValF1Macro,
-          learningRate: state.module.learningRate,
-          stopReason: state.stopReason ?? null,
-          metrics: {...state.history.at(-1)},
-          backend: backend.name,
-          config: configDocument(config),
-          callbacks: Object.fromEntries(callbacks.filter((cb) => cb.stateDict).map((cb) => [cb.name, cb.stateDict!()])),
-          history: state.history.map((log) => ({...log})),
-        },
-      },
-      await state.module.values(),
-      save.withOptimizer ? await state.module.optimizerState() : undefined,
-    )
-  }, selectionMonitors(config.selection))
+  const checkpoint = new ModelCheckpoint<DigitModule>(outputDir, selectionMonitors(config.selection))
   const logger = new MetricsLogger(outputDir)
-  const callbacks: Callback<DigitModule>[] = [
-    checkpoint,
-    new EarlyStopping(config.patience, selectionMonitors(config.selection)),
-    new ReduceLROnPlateau(TRAINING_DEFAULTS.lrFactor, TRAINING_DEFAULTS.lrPatience, PLATEAU_THRESHOLD, DEFAULT_MONITOR),
-    logger,
-    new ProgressReporter(progress, undefined, hooks.progressBar),
-    new HookCallback(hooks),
-  ]
+  const trainer = new Trainer<DigitModule>({
+    maxEpochs: config.epochs,
+    batchSize: config.batch_size,
+    seed: config.seed,
+    callbacks: [
+      checkpoint,
+      new EarlyStopping(config.patience, selectionMonitors(config.selection)),
+      new ReduceLROnPlateau(TRAINING_DEFAULTS.lrFactor, TRAINING_DEFAULTS.lrPatience, PLATEAU_THRESHOLD, DEFAULT_MONITOR),
+      logger,
+      new ProgressReporter(progress, undefined, hooks.progressBar),
+      new HookCallback(hooks),
+    ],
+    signal: hooks.signal,
+    // Background (ink 0) in the normalised scale, so distorted borders look like MNIST's black.
+    augment: config.augment ? {fill: -data.normalization.mean / data.normalization.std} : undefined,
+    run: {
+      model: config.model,
+      normalization: data.normalization,
+      data: {
+        seed: config.seed,
+        evalRatio: config.eval_ratio,
+        valRatio: config.val_ratio,
+        classCounts: {...config.class_counts},
+        fingerprints: data.dataset.fingerprints,
+      },
+      backend: backend.name,
+      config: configDocument(config),
+    },
+  })
 
   const module = new DigitModule(config.model, {
     seed: config.seed,
@@ -112,32 +104,20 @@ export async function runTraining(run: TrainRun, hooks: TrainHooks = {}): Promis
     if (resumed) {
       await module.loadOptimizerState(resumed.optimizer)
       module.learningRate = learningRateOnResume(config, resumed)
-      const saved = resumed.header.training.callbacks
-      for (const cb of callbacks) if (cb.loadStateDict && saved[cb.name]) cb.loadStateDict(saved[cb.name] as Record<string, unknown>)
     }
 
     const done = resumed ? trainedOut(resumed, config) : undefined
     if (resumed && done) {
       // Killed after its last epoch, or asked again: finish what the end of the run does (logs, evaluation, artifacts).
       progress.write(`last.ckpt ${done}; completing the run: final evaluation and artifacts\n`)
-      const state: TrainerState<DigitModule> = {...resumeState(resumed), module, maxEpochs: config.epochs, shouldStop: true, stopReason: resumed.header.training.stopReason ?? undefined}
+      const state = trainer.restore(module, resumePoint(resumed))
+      state.shouldStop = true
       await logger.onEpochEnd(state)
       return await finish(run, data, state, checkpoint, backend, progress, configFile)
     }
 
     if (resumed) progress.write(`resuming after epoch ${resumed.header.training.epoch}\n`)
-
-    const trainer = new Trainer<DigitModule>({
-      maxEpochs: config.epochs,
-      batchSize: config.batch_size,
-      seed: config.seed,
-      callbacks,
-      lastCheckpoint: checkpoint,
-      signal: hooks.signal,
-      // Background (ink 0) in the normalised scale, so distorted borders look like MNIST's black.
-      augment: config.augment ? {fill: -data.normalization.mean / data.normalization.std} : undefined,
-    })
-    const state = await trainer.fit(module, data.tensors.train, data.tensors.val, resumed ? resumeState(resumed) : undefined)
+    const state = await trainer.fit(module, data.tensors.train, data.tensors.val, resumed ? resumePoint(resumed) : undefined)
     return await finish(run, data, state, checkpoint, backend, progress, configFile)
   } finally {
     module.dispose()
@@ -251,8 +231,9 @@ function trainedOut(last: Checkpoint, config: TrainingConfig): string | undefine
   return undefined
 }
 
-function resumeState(checkpoint: Checkpoint): {epoch: number; history: EpochLog[]} {
-  return {epoch: checkpoint.header.training.epoch, history: checkpoint.header.training.history.map((log) => EpochLogSchema.parse(log))}
+function resumePoint(checkpoint: Checkpoint): ResumePoint {
+  const {epoch, history, callbacks, stopReason} = checkpoint.header.training
+  return {epoch, history: history.map((log) => EpochLogSchema.parse(log)), callbacks, stopReason: stopReason ?? undefined}
 }
 
 /** The files a run writes; --force replaces exactly these, so no stale artifact of an old run sits beside the new one. */

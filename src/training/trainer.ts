@@ -2,17 +2,23 @@ import {PIXELS} from '../config.js'
 import {AUGMENT_DEFAULTS, augmentBatch, augmentRng} from '../data/augment.js'
 import {Rng} from '../data/rng.js'
 import type {EpochLog} from '../artifacts/epoch-log.js'
+import {type CheckpointRequest, type CheckpointWriter, type RunDescription, assembleCheckpoint, writeCheckpointFile} from './checkpointing.js'
 import type {Batchable, StepOutput, ValidationMetrics} from './module.js'
 
 /**
  * What the loop needs of a module (Lightning's `LightningModule`): one optimiser
- * step on a batch, the validation metrics of a split, and a learning rate callbacks may change.
+ * step on a batch, the validation metrics of a split, a learning rate callbacks
+ * may change, and what a checkpoint stores of it.
  * `DigitModule` is the real one; tests pass small fakes.
  */
 export interface TrainableModule {
   learningRate: number
   trainingStep(x: Float32Array, y: Int32Array): StepOutput
   validationStep(data: Batchable): ValidationMetrics
+  /** Parameters and buffers by name (a checkpoint's weights). */
+  values(): Promise<Record<string, Float32Array>>
+  /** The optimiser's slots by name (what a checkpoint needs to resume). */
+  optimizerState(): Promise<Record<string, Float32Array>>
 }
 
 /** What callbacks see and may change: the loop's state, Lightning's `trainer`. */
@@ -24,6 +30,16 @@ export interface TrainerState<M extends TrainableModule = TrainableModule> {
   history: EpochLog[]
   /** Set by a callback (early stopping) to end training after this epoch. */
   shouldStop: boolean
+  stopReason?: string
+  /** Write a checkpoint of this state (Lightning's `trainer.save_checkpoint`); the trainer assembles it. */
+  saveCheckpoint(file: string, request: CheckpointRequest): Promise<void>
+}
+
+/** Where a resumed run continues: the loop's position, its history and each callback's saved state (by name). */
+export interface ResumePoint {
+  epoch: number
+  history: EpochLog[]
+  callbacks?: Record<string, unknown>
   stopReason?: string
 }
 
@@ -37,11 +53,18 @@ export interface BatchInfo {
 }
 
 /**
- * Hooks called by name, in the order the callbacks were given. A new
- * behaviour is a new callback, never an edit to the loop.
+ * Hooks called by name, in the order the callbacks were given, except that the
+ * trainer runs checkpointing callbacks after all others. A new behaviour is a
+ * new callback, never an edit to the loop.
  */
 export interface Callback<M extends TrainableModule = TrainableModule> {
+  /** Unique among a trainer's callbacks: the key of its state in checkpoints. */
   readonly name: string
+  /**
+   * A checkpointing callback: run after every other callback so what it saves
+   * holds each one's state after the epoch (Lightning orders `ModelCheckpoint` the same way).
+   */
+  readonly savesCheckpoints?: boolean
   onFitStart?(state: TrainerState<M>): Promise<void> | void
   onEpochStart?(state: TrainerState<M>, epoch: number): Promise<void> | void
   onBatchEnd?(state: TrainerState<M>, info: BatchInfo): Promise<void> | void
@@ -64,19 +87,53 @@ export interface TrainerOptions<M extends TrainableModule = TrainableModule> {
    * the background in the normalised scale. Drawn from (seed, epoch) alone.
    */
   augment?: {fill: number}
-  /**
-   * Saved by the trainer after every callback has seen the epoch, so `last.ckpt`
-   * holds each callback's state after it (Lightning's `save_last`).
-   */
-  lastCheckpoint?: {saveLast(state: TrainerState<M>): Promise<void>}
+  /** What checkpoints say of the run beside the loop's state (needed once a callback saves one). */
+  run?: RunDescription
+  /** Writes an assembled checkpoint; the checkpoint file by default. */
+  writeCheckpoint?: CheckpointWriter
 }
 
 /** The loop: epochs of shuffled mini-batches, validation after each, callbacks around it. */
 export class Trainer<M extends TrainableModule = TrainableModule> {
-  constructor(private readonly options: TrainerOptions<M>) {}
+  /** The callbacks in the order they run: as given, checkpointing ones last. */
+  readonly callbacks: ReadonlyArray<Callback<M>>
 
-  async fit(module: M, train: Batchable, val: Batchable, resume?: {epoch: number; history: EpochLog[]}): Promise<TrainerState<M>> {
-    const state: TrainerState<M> = {module, maxEpochs: this.options.maxEpochs, epoch: resume?.epoch ?? 0, history: [...(resume?.history ?? [])], shouldStop: false}
+  constructor(private readonly options: TrainerOptions<M>) {
+    const given = options.callbacks
+    this.callbacks = [...given.filter((cb) => !cb.savesCheckpoints), ...given.filter((cb) => cb.savesCheckpoints)]
+    const names = given.filter((cb) => cb.stateDict).map((cb) => cb.name)
+    const twice = names.find((name, i) => names.indexOf(name) !== i)
+    if (twice) throw new Error(`two callbacks keep their state under the name ${twice}`)
+  }
+
+  /**
+   * The loop's state for `module`, from the start or from a resume point whose
+   * callback states are loaded back into the callbacks (Lightning's restore).
+   */
+  restore(module: M, resume?: ResumePoint): TrainerState<M> {
+    for (const cb of this.callbacks) {
+      const saved = resume?.callbacks?.[cb.name]
+      if (cb.loadStateDict && saved) cb.loadStateDict(saved as Record<string, unknown>)
+    }
+
+    const state: TrainerState<M> = {
+      module,
+      maxEpochs: this.options.maxEpochs,
+      epoch: resume?.epoch ?? 0,
+      history: [...(resume?.history ?? [])],
+      shouldStop: false,
+      stopReason: resume?.stopReason,
+      saveCheckpoint: async (file, request) => {
+        if (!this.options.run) throw new Error('a callback saves a checkpoint, but the trainer was given no run description')
+        const write = this.options.writeCheckpoint ?? writeCheckpointFile
+        await write(file, await assembleCheckpoint(this.options.run, state, this.callbacks, request))
+      },
+    }
+    return state
+  }
+
+  async fit(module: M, train: Batchable, val: Batchable, resume?: ResumePoint): Promise<TrainerState<M>> {
+    const state = this.restore(module, resume)
     await this.emit((cb) => cb.onFitStart?.(state))
     const n = train.y.length
     const batches = Math.ceil(n / this.options.batchSize)
@@ -121,7 +178,6 @@ export class Trainer<M extends TrainableModule = TrainableModule> {
       state.epoch = epoch
       state.history.push(log)
       await this.emit((cb) => cb.onEpochEnd?.(state, log))
-      await this.options.lastCheckpoint?.saveLast(state)
     }
 
     await this.emit((cb) => cb.onFitEnd?.(state))
@@ -129,6 +185,6 @@ export class Trainer<M extends TrainableModule = TrainableModule> {
   }
 
   private async emit(call: (cb: Callback<M>) => Promise<void> | void): Promise<void> {
-    for (const callback of this.options.callbacks) await call(callback)
+    for (const callback of this.callbacks) await call(callback)
   }
 }

@@ -1,5 +1,6 @@
 import {expect} from 'chai'
 
+import {basename} from 'node:path'
 import {PassThrough} from 'node:stream'
 
 import {createProgress} from '../../src/cli/progress.js'
@@ -11,13 +12,16 @@ function log(epoch: number, valF1Macro: number, valLoss = 1): EpochLog {
   return {epoch, trainLoss: 1, trainAccuracy: 0.5, valLoss, valAccuracy: 0.5, valF1Macro, learningRate: 1e-3, epochSeconds: 1}
 }
 
-function fakeState(): TrainerState {
+/** A loop state whose checkpoint requests are recorded as `file:bestEpoch`. */
+function fakeState(saves: string[] = []): TrainerState {
   const module = {
     learningRate: 1e-3,
     trainingStep: () => ({loss: 0, correct: 0}),
     validationStep: () => ({valLoss: 0, valAccuracy: 0, valF1Macro: 0}),
+    values: async () => ({}),
+    optimizerState: async () => ({}),
   }
-  return {module, maxEpochs: 20, epoch: 0, history: [], shouldStop: false}
+  return {module, maxEpochs: 20, epoch: 0, history: [], shouldStop: false, saveCheckpoint: async (file, request) => void saves.push(`${basename(file)}:${request.bestEpoch}`)}
 }
 
 describe('callbacks', () => {
@@ -65,9 +69,9 @@ describe('callbacks', () => {
     // F1 saturates at 1.0 from epoch 2 while the validation loss keeps falling until epoch 5.
     const epochs = [log(1, 0.9, 0.5), log(2, 1, 0.3), log(3, 1, 0.2), log(4, 1, 0.25), log(5, 1, 0.1), log(6, 1, 0.12), log(7, 1, 0.11), log(8, 1, 0.15)]
     const run = async (selection: 'f1' | 'f1-loss' | 'loss') => {
-      const state = fakeState()
-      const saved: number[] = []
-      const checkpoint = new ModelCheckpoint('/nonexistent', async (_file, _state, save) => void saved.push(save.bestEpoch), selection)
+      const saves: string[] = []
+      const state = fakeState(saves)
+      const checkpoint = new ModelCheckpoint('/nonexistent', selection)
       const stopper = new EarlyStopping(3, selection)
       let stoppedAfter = 0
       for (const epoch of epochs) {
@@ -79,6 +83,9 @@ describe('callbacks', () => {
         }
       }
 
+      // last.ckpt after every epoch, holding the best epoch so far.
+      expect(saves.filter((save) => save.startsWith('last.ckpt'))).to.have.length(stoppedAfter)
+      const saved = saves.filter((save) => save.startsWith('best.ckpt')).map((save) => Number(save.split(':')[1]))
       return {saved, best: checkpoint.bestEpoch, stoppedAfter, reason: state.stopReason, state: checkpoint.stateDict()}
     }
 
@@ -91,7 +98,7 @@ describe('callbacks', () => {
     // A lower F1 with a lower loss: only `loss` prefers it.
     expect(improves('loss', log(2, 0.93, 0.2), {f1: 0.95, loss: 0.3})).to.equal(true)
     expect(improves('f1-loss', log(2, 0.93, 0.2), {f1: 0.95, loss: 0.3})).to.equal(false)
-    const restored = new ModelCheckpoint('/nonexistent', async () => {}, 'f1-loss')
+    const restored = new ModelCheckpoint('/nonexistent', 'f1-loss')
     restored.loadStateDict(ties.state)
     expect(restored.stateDict()).to.deep.equal({bestEpoch: 5, bestValF1Macro: 1, bestValLoss: 0.1})
   })

@@ -1,8 +1,15 @@
 import {expect} from 'chai'
 
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {basename, join} from 'node:path'
+
 import {PIXELS} from '../../src/config.js'
-import type {EpochLog} from '../../src/artifacts/epoch-log.js'
+import {type EpochLog, EpochLogSchema} from '../../src/artifacts/epoch-log.js'
+import {loadCheckpoint} from '../../src/model/checkpoint.js'
+import {initialValues} from '../../src/model/network.js'
 import {EarlyStopping, ModelCheckpoint, ReduceLROnPlateau} from '../../src/training/callbacks.js'
+import type {CheckpointWriter, RunDescription} from '../../src/training/checkpointing.js'
 import type {Batchable, StepOutput, ValidationMetrics} from '../../src/training/module.js'
 import {type Callback, type TrainableModule, Trainer} from '../../src/training/trainer.js'
 
@@ -35,6 +42,31 @@ class FakeModule implements TrainableModule {
     this.validations += 1
     return {valLoss: loss, valAccuracy: f1, valF1Macro: f1}
   }
+
+  /** Real softmax-model weights, so checkpoints the trainer writes are real files that load back. */
+  readonly weights = initialValues('softmax', 7)
+
+  async values(): Promise<Record<string, Float32Array>> {
+    return this.weights
+  }
+
+  async optimizerState(): Promise<Record<string, Float32Array>> {
+    return {'dense.bias/m': Float32Array.from([this.validations, 0, 0])}
+  }
+}
+
+/** What a run tells the trainer for its checkpoints. */
+const RUN: RunDescription = {
+  model: 'softmax',
+  normalization: {method: 'standardize', mean: 0.13, std: 0.31},
+  data: {seed: 7, evalRatio: 0.2, valRatio: 0.15, classCounts: {0: 1, 5: 1, 8: 1}, fingerprints: {train: 'a', val: 'b', eval: 'c'}},
+  backend: 'fake',
+  config: {epochs: 3},
+}
+
+/** Records each checkpoint the trainer writes as `file@epoch best=bestEpoch`. */
+function capture(events: string[]): CheckpointWriter {
+  return async (file, {header}) => void events.push(`${basename(file)}@${header.training.epoch} best=${header.training.bestEpoch}`)
 }
 
 function recorder(name: string, events: string[]): Callback {
@@ -119,9 +151,10 @@ describe('Trainer', () => {
     // F1 falls after epoch 1 while the validation loss keeps falling.
     const script = [{f1: PERFECT, loss: 0.9}, ...[0.8, 0.7, 0.6, 0.5].map((loss) => ({f1: POOR, loss}))]
     const run = async (monitors: Array<{metric: 'val_f1_macro' | 'val_loss'; mode: 'min' | 'max'}>) => {
-      const saved: number[] = []
-      const checkpoint = new ModelCheckpoint('/nonexistent', async (_file, _state, save) => void saved.push(save.bestEpoch), monitors)
-      const state = await new Trainer({maxEpochs: 5, batchSize: 5, seed: 1, callbacks: [checkpoint, new EarlyStopping(2, monitors)]}).fit(new FakeModule(script), trainSet(5), VAL)
+      const events: string[] = []
+      const trainer = new Trainer({maxEpochs: 5, batchSize: 5, seed: 1, callbacks: [new ModelCheckpoint('/nonexistent', monitors), new EarlyStopping(2, monitors)], run: RUN, writeCheckpoint: capture(events)})
+      const state = await trainer.fit(new FakeModule(script), trainSet(5), VAL)
+      const saved = events.filter((e) => e.startsWith('best.ckpt')).map((e) => Number(/@(\d+)/.exec(e)![1]))
       return {saved, epochs: state.epoch, stopReason: state.stopReason}
     }
 
@@ -129,22 +162,73 @@ describe('Trainer', () => {
     expect(await run([{metric: 'val_loss', mode: 'min'}])).to.deep.equal({saved: [1, 2, 3, 4, 5], epochs: 5, stopReason: undefined})
   })
 
-  it('saves the last checkpoint itself, after every callback has seen the epoch', async () => {
+  it('runs checkpointing callbacks after all others, whatever order they were given in', async () => {
     const events: string[] = []
-    const module = new FakeModule([{f1: PERFECT, loss: 0.5}])
-    const lastCheckpoint = {saveLast: async (state: {epoch: number}) => void events.push(`saveLast ${state.epoch}`)}
-    await new Trainer({maxEpochs: 2, batchSize: 5, seed: 1, callbacks: [recorder('a', events), recorder('b', events)], lastCheckpoint}).fit(module, trainSet(5), VAL)
+    const module = new FakeModule([{f1: POOR, loss: 0.5}, {f1: PERFECT, loss: 0.5}])
+    const trainer = new Trainer({
+      maxEpochs: 2,
+      batchSize: 5,
+      seed: 1,
+      callbacks: [new ModelCheckpoint('/run'), recorder('a', events), recorder('b', events)],
+      run: RUN,
+      writeCheckpoint: capture(events),
+    })
+    expect(trainer.callbacks.map((cb) => cb.name)).to.deep.equal(['a', 'b', 'modelCheckpoint'])
+    await trainer.fit(module, trainSet(5), VAL)
     expect(events.filter((e) => !e.includes('batchEnd') && !e.includes('epochStart'))).to.deep.equal([
       'a:fitStart',
       'b:fitStart',
       'a:epochEnd 1 (state.epoch 1)',
       'b:epochEnd 1 (state.epoch 1)',
-      'saveLast 1',
+      'best.ckpt@1 best=1',
+      'last.ckpt@1 best=1',
       'a:epochEnd 2 (state.epoch 2)',
       'b:epochEnd 2 (state.epoch 2)',
-      'saveLast 2',
+      'best.ckpt@2 best=2',
+      'last.ckpt@2 best=2',
       'a:fitEnd (2 epochs)',
       'b:fitEnd (2 epochs)',
     ])
+  })
+
+  it('refuses two callbacks that would keep their state under one name', () => {
+    expect(() => new Trainer({maxEpochs: 1, batchSize: 1, seed: 1, callbacks: [new EarlyStopping(), new EarlyStopping()]})).to.throw(/two callbacks keep their state under the name earlyStopping/)
+  })
+
+  it('assembles checkpoints from the run, the loop, every callback and the module, and resumes each callback from them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trainer-'))
+    try {
+      // F1 improves at epoch 1 only: the plateau rate halves after epoch 2, early stopping waits 1 of 3 epochs per poor epoch.
+      const script = [{f1: PERFECT, loss: 0.5}, {f1: POOR, loss: 0.4}, {f1: POOR, loss: 0.3}]
+      const callbacks = () => [new ModelCheckpoint(dir), new EarlyStopping(3), new ReduceLROnPlateau(0.5, 0)]
+      const module = new FakeModule(script)
+      await new Trainer({maxEpochs: 2, batchSize: 5, seed: 1, callbacks: callbacks(), run: RUN}).fit(module, trainSet(5), VAL)
+
+      const last = await loadCheckpoint(join(dir, 'last.ckpt'))
+      expect(last.header).to.deep.include({model: 'softmax', normalization: RUN.normalization, data: RUN.data})
+      expect(last.header.training).to.deep.include({epoch: 2, bestEpoch: 1, bestValF1Macro: 1, learningRate: 0.005, stopReason: null, backend: 'fake', config: RUN.config})
+      expect(last.header.training.history.map((log) => log.valF1Macro)).to.deep.equal([PERFECT, POOR])
+      expect(last.header.training.metrics).to.deep.include({epoch: 2, valLoss: 0.4, learningRate: 0.01})
+      // Saved after every other callback has seen epoch 2: the plateau's reduction and early stopping's count are in.
+      expect(last.header.training.callbacks).to.deep.equal({
+        modelCheckpoint: {bestEpoch: 1, bestValF1Macro: 1, bestValLoss: 0.5},
+        earlyStopping: {best: 1, bestValLoss: 0.5, wait: 1},
+        reduceLROnPlateau: {best: 1, bad: 0},
+      })
+      expect(last.values['dense.kernel']).to.deep.equal(module.weights['dense.kernel'])
+      expect(last.optimizer['dense.bias/m']).to.deep.equal(Float32Array.from([2, 0, 0]))
+      const best = await loadCheckpoint(join(dir, 'best.ckpt'))
+      expect(best.header.training).to.deep.include({epoch: 1, bestEpoch: 1})
+      expect(best.optimizer).to.deep.equal({})
+
+      // A resumed trainer continues each callback where it stopped: early stopping's third poor epoch ends the run.
+      const resumed = new Trainer({maxEpochs: 5, batchSize: 5, seed: 1, callbacks: callbacks(), run: RUN})
+      const {epoch, history, callbacks: saved} = last.header.training
+      const state = await resumed.fit(new FakeModule(script.slice(2)), trainSet(5), VAL, {epoch, history: history.map((log) => EpochLogSchema.parse(log)), callbacks: saved})
+      expect(state.epoch).to.equal(4)
+      expect(state.stopReason).to.match(/did not improve for 3 epochs/)
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
   })
 })
