@@ -54,3 +54,15 @@ export function epochLogOfRow(row: EpochLogRow): EpochLog {
     epochSeconds: row.epoch_seconds,
   }
 }
+
+/**
+ * The metrics an epoch logs, by the names the logs and progress lines use
+ * (what callbacks may monitor): the log row's columns, and `val_balanced_acc`,
+ * the progress line's name for `val_accuracy` (a balanced accuracy).
+ */
+export function loggedMetrics(log: EpochLog): Record<string, number> {
+  const {epoch: _epoch, ...metrics} = epochLogRow(log)
+  return {...metrics, val_balanced_acc: log.valAccuracy}
+}
+
+export const LOGGED_METRICS: readonly string[] = [...Object.keys(EpochLogRowSchema.shape).filter((key) => key !== 'epoch'), 'val_balanced_acc']

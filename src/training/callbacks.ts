@@ -3,82 +3,83 @@ import {join} from 'node:path'
 import {type Selection, TRAINING_DEFAULTS} from '../config.js'
 import {writeFileAtomic} from '../util/atomic.js'
 import {makeFolder} from '../util/paths.js'
-import {type EpochLog, type EpochLogRow, EpochLogRowSchema, epochLogRow} from '../artifacts/epoch-log.js'
+import {type EpochLog, type EpochLogRow, EpochLogRowSchema, LOGGED_METRICS, epochLogRow, loggedMetrics} from '../artifacts/epoch-log.js'
+import {UserError} from '../errors.js'
 import type {BatchInfo, Callback, TrainableModule, TrainerState} from './trainer.js'
 
-/** A metric of the epoch log and whether higher or lower is better (Lightning's `monitor` and `mode`). */
+/** A metric of the epoch log, by its logged name, and whether higher or lower is better (Lightning's `monitor` and `mode`). */
 export interface Monitor {
-  metric: 'val_f1_macro' | 'val_loss' | 'val_balanced_acc' | 'train_loss' | 'train_accuracy'
+  metric: string
   mode: 'min' | 'max'
 }
 
 /** The monitored metric by default: validation macro F1, higher is better (SPEC §3). */
 export const DEFAULT_MONITOR: Monitor = {metric: 'val_f1_macro', mode: 'max'}
 
-export function monitoredValue(metric: Monitor['metric'], log: EpochLog): number {
-  switch (metric) {
-    case 'val_f1_macro': {
-      return log.valF1Macro
-    }
-
-    case 'val_loss': {
-      return log.valLoss
-    }
-
-    case 'val_balanced_acc': {
-      return log.valAccuracy
-    }
-
-    case 'train_loss': {
-      return log.trainLoss
-    }
-
-    case 'train_accuracy': {
-      return log.trainAccuracy
-    }
-  }
+/** The value of a logged metric in an epoch's log; an unknown name is refused where a callback is built. */
+export function monitoredValue(metric: string, log: EpochLog): number {
+  const value = loggedMetrics(log)[metric]
+  if (value === undefined) throw unknownMetric(metric)
+  return value
 }
 
-export interface Score {
-  f1: number
-  loss: number
+const unknownMetric = (metric: string) => new UserError(`cannot monitor "${metric}": it is not a logged metric (${LOGGED_METRICS.join(', ')})`)
+
+/** A monitor whose metric is logged and whose mode is min or max; throws one clear line otherwise. */
+export function checkMonitor(monitor: Monitor): Monitor {
+  if (!LOGGED_METRICS.includes(monitor.metric)) throw unknownMetric(monitor.metric)
+  if (monitor.mode !== 'min' && monitor.mode !== 'max') throw new UserError(`cannot monitor ${monitor.metric} in mode "${String(monitor.mode)}": the mode is min or max`)
+  return monitor
 }
 
-const NO_SCORE: Score = {f1: Number.NEGATIVE_INFINITY, loss: Number.POSITIVE_INFINITY}
-
-/** A metric the best-checkpoint and early-stopping callbacks keep the best value of, with its mode. */
-export interface ScoreMonitor extends Monitor {
-  metric: 'val_f1_macro' | 'val_loss'
-}
+/** The best value of each monitored metric so far (absent: none yet). */
+export type Best = Record<string, number>
 
 /** The monitored metrics of a `--selection` (see SELECTIONS), first decisive, the rest breaking ties. */
-export function selectionMonitors(selection: Selection): readonly ScoreMonitor[] {
-  const f1: ScoreMonitor = {metric: 'val_f1_macro', mode: 'max'}
-  const loss: ScoreMonitor = {metric: 'val_loss', mode: 'min'}
+export function selectionMonitors(selection: Selection): readonly Monitor[] {
+  const f1: Monitor = {metric: 'val_f1_macro', mode: 'max'}
+  const loss: Monitor = {metric: 'val_loss', mode: 'min'}
   return {f1: [f1], 'f1-loss': [f1, loss], loss: [loss]}[selection]
 }
 
-const scoreValue = (score: Score, metric: ScoreMonitor['metric']): number => (metric === 'val_f1_macro' ? score.f1 : score.loss)
+const worst = (mode: Monitor['mode']): number => (mode === 'max' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY)
 
 /** Is this epoch better than the best so far, under `monitors` (a `--selection` or its monitored metrics)? */
-export function improves(monitors: Selection | readonly ScoreMonitor[], log: EpochLog, best: Score): boolean {
-  const current = scoreOf(log)
-  for (const {metric, mode} of typeof monitors === 'string' ? selectionMonitors(monitors) : monitors) {
-    const value = scoreValue(current, metric)
-    const bestValue = scoreValue(best, metric)
+export function improves(monitors: Selection | readonly Monitor[], log: EpochLog, best: Best): boolean {
+  for (const {metric, mode} of monitorsOf(monitors)) {
+    const value = monitoredValue(metric, log)
+    const bestValue = best[metric] ?? worst(mode)
     if (value !== bestValue) return mode === 'max' ? value > bestValue : value < bestValue
   }
 
   return false
 }
 
-const monitorsOf = (monitor: Selection | readonly ScoreMonitor[]): readonly ScoreMonitor[] => (typeof monitor === 'string' ? selectionMonitors(monitor) : monitor)
+const monitorsOf = (monitor: Selection | readonly Monitor[]): readonly Monitor[] => (typeof monitor === 'string' ? selectionMonitors(monitor) : monitor)
 
-const scoreOf = (log: EpochLog): Score => ({f1: log.valF1Macro, loss: log.valLoss})
-const readScore = (state: Record<string, unknown>, f1Key: string): Score => ({
-  f1: Number(state[f1Key]),
-  loss: state.bestValLoss === undefined || state.bestValLoss === null ? Number.POSITIVE_INFINITY : Number(state.bestValLoss),
-})
+/** The monitored metrics, checked; at least one. */
+function checkedMonitors(monitor: Selection | readonly Monitor[]): readonly Monitor[] {
+  const monitors = monitorsOf(monitor).map((m) => checkMonitor(m))
+  if (monitors.length === 0) throw new UserError('a callback needs at least one metric to monitor')
+  return monitors
+}
+
+const bestOf = (monitors: readonly Monitor[], log: EpochLog): Best => Object.fromEntries(monitors.map(({metric}) => [metric, monitoredValue(metric, log)]))
+
+/**
+ * Best values as saved in a checkpoint: `{metric: value}`, or the shape of
+ * checkpoints written before monitors were generic (macro F1 under `f1Key`, `bestValLoss`).
+ */
+function readBest(state: Record<string, unknown>, f1Key: string): Best {
+  if (typeof state.best === 'object' && state.best !== null) {
+    return Object.fromEntries(Object.entries(state.best).filter((entry): entry is [string, number] => typeof entry[1] === 'number'))
+  }
+
+  const best: Best = {}
+  if (typeof state[f1Key] === 'number') best.val_f1_macro = state[f1Key]
+  if (typeof state.bestValLoss === 'number') best.val_loss = state.bestValLoss
+  return best
+}
 
 /**
  * Early stopping as Lightning's `EarlyStopping(monitor='val_f1_macro', mode='max')`:
@@ -86,22 +87,21 @@ const readScore = (state: Record<string, unknown>, f1Key: string): Score => ({
  */
 export class EarlyStopping implements Callback {
   readonly name = 'earlyStopping'
-  private best: Score = NO_SCORE
+  private best: Best = {}
   private wait = 0
+  private readonly monitors: readonly Monitor[]
 
   constructor(
     private readonly patience: number = TRAINING_DEFAULTS.earlyStoppingPatience,
     /** The monitored metric and its mode (then tie-breakers); default `val_f1_macro`, max. */
-    monitor: Selection | readonly ScoreMonitor[] = 'f1',
+    monitor: Selection | readonly Monitor[] = 'f1',
   ) {
-    this.monitors = monitorsOf(monitor)
+    this.monitors = checkedMonitors(monitor)
   }
-
-  private readonly monitors: readonly ScoreMonitor[]
 
   onEpochEnd(state: TrainerState, log: EpochLog): void {
     if (improves(this.monitors, log, this.best)) {
-      this.best = scoreOf(log)
+      this.best = bestOf(this.monitors, log)
       this.wait = 0
       return
     }
@@ -111,17 +111,17 @@ export class EarlyStopping implements Callback {
       state.shouldStop = true
       const [first, ...ties] = this.monitors
       const what = ties.length > 0 ? `${first.metric} (ties: ${ties.map((m) => m.metric).join(', ')})` : first.metric
-      const best = scoreValue(this.best, first.metric)
+      const best = this.best[first.metric] ?? worst(first.mode)
       state.stopReason = `${what} did not improve for ${this.patience} epochs (best ${best.toFixed(4)})`
     }
   }
 
   stateDict(): Record<string, unknown> {
-    return {best: this.best.f1, bestValLoss: Number.isFinite(this.best.loss) ? this.best.loss : null, wait: this.wait}
+    return {best: {...this.best}, wait: this.wait}
   }
 
   loadStateDict(state: Record<string, unknown>): void {
-    this.best = readScore(state, 'best')
+    this.best = readBest(state, 'best')
     this.wait = Number(state.wait)
   }
 }
@@ -145,11 +145,12 @@ export class ReduceLROnPlateau implements Callback {
     private readonly threshold = PLATEAU_THRESHOLD,
     private readonly monitor: Monitor = DEFAULT_MONITOR,
   ) {
-    this.best = monitor.mode === 'max' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY
+    checkMonitor(monitor)
+    this.best = worst(monitor.mode)
   }
 
   private better(value: number): boolean {
-    if (this.best === (this.monitor.mode === 'max' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY)) return true
+    if (this.best === worst(this.monitor.mode)) return true
     return this.monitor.mode === 'max' ? value > this.best * (1 + this.threshold) : value < this.best * (1 - this.threshold)
   }
 
@@ -188,18 +189,16 @@ export class ModelCheckpoint<M extends TrainableModule = TrainableModule> implem
   readonly name = 'modelCheckpoint'
   readonly savesCheckpoints = true
   bestEpoch = 0
-  bestValF1Macro = Number.NEGATIVE_INFINITY
-  private bestValLoss = Number.POSITIVE_INFINITY
+  private best: Best = {}
+  private readonly monitors: readonly Monitor[]
 
   constructor(
     private readonly dir: string,
     /** The monitored metric and its mode (then tie-breakers); default `val_f1_macro`, max. */
-    monitor: Selection | readonly ScoreMonitor[] = 'f1',
+    monitor: Selection | readonly Monitor[] = 'f1',
   ) {
-    this.monitors = monitorsOf(monitor)
+    this.monitors = checkedMonitors(monitor)
   }
-
-  private readonly monitors: readonly ScoreMonitor[]
 
   get bestPath(): string {
     return join(this.dir, 'best.ckpt')
@@ -210,9 +209,8 @@ export class ModelCheckpoint<M extends TrainableModule = TrainableModule> implem
   }
 
   async onEpochEnd(state: TrainerState<M>, log: EpochLog): Promise<void> {
-    if (improves(this.monitors, log, {f1: this.bestValF1Macro, loss: this.bestValLoss})) {
-      this.bestValF1Macro = log.valF1Macro
-      this.bestValLoss = log.valLoss
+    if (improves(this.monitors, log, this.best)) {
+      this.best = bestOf(this.monitors, log)
       this.bestEpoch = log.epoch
       await state.saveCheckpoint(this.bestPath, {withOptimizer: false, bestEpoch: this.bestEpoch})
     }
@@ -221,14 +219,12 @@ export class ModelCheckpoint<M extends TrainableModule = TrainableModule> implem
   }
 
   stateDict(): Record<string, unknown> {
-    return {bestEpoch: this.bestEpoch, bestValF1Macro: this.bestValF1Macro, bestValLoss: Number.isFinite(this.bestValLoss) ? this.bestValLoss : null}
+    return {bestEpoch: this.bestEpoch, best: {...this.best}}
   }
 
   loadStateDict(state: Record<string, unknown>): void {
     this.bestEpoch = Number(state.bestEpoch)
-    const best = readScore(state, 'bestValF1Macro')
-    this.bestValF1Macro = best.f1
-    this.bestValLoss = best.loss
+    this.best = readBest(state, 'bestValF1Macro')
   }
 }
 

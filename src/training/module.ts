@@ -12,9 +12,11 @@ export interface Batchable {
   y: Int32Array
 }
 
-export interface StepOutput {
+/** What `trainingStep` reports for its batch; the trainer averages each over the epoch, weighted by batch size. */
+export interface TrainingMetrics {
   loss: number
-  correct: number
+  /** Share of the batch classified correctly. */
+  accuracy: number
 }
 
 /** What `validationStep` reports for a split: the epoch log's validation columns. */
@@ -64,13 +66,13 @@ export class DigitModule {
     ;(this.optimizer as unknown as {learningRate: number}).learningRate = value
   }
 
-  /** One optimisation step on a batch; returns the batch loss and number correct. */
-  trainingStep(x: Float32Array, y: Int32Array): StepOutput {
+  /** One optimisation step on a batch; returns its loss and accuracy (Lightning's `training_step`). */
+  trainingStep(x: Float32Array, y: Int32Array): TrainingMetrics {
     const batch = y.length
     const xs = tf.tensor4d(x, [batch, 28, 28, 1])
     const ys = tf.tensor1d(y, 'int32')
     const {loss, correct} = trainStep(this.network, this.optimizer, xs, ys, this.classWeights)
-    const out = {loss: loss.dataSync()[0], correct: correct.dataSync()[0]}
+    const out = {loss: loss.dataSync()[0], accuracy: correct.dataSync()[0] / batch}
     tf.dispose([xs, ys, loss, correct])
     return out
   }

@@ -3,7 +3,7 @@ import {AUGMENT_DEFAULTS, augmentBatch, augmentRng} from '../data/augment.js'
 import {Rng} from '../data/rng.js'
 import type {EpochLog} from '../artifacts/epoch-log.js'
 import {type CheckpointRequest, type CheckpointWriter, type RunDescription, assembleCheckpoint, writeCheckpointFile} from './checkpointing.js'
-import type {Batchable, StepOutput, ValidationMetrics} from './module.js'
+import type {Batchable, TrainingMetrics, ValidationMetrics} from './module.js'
 
 /**
  * What the loop needs of a module (Lightning's `LightningModule`): one optimiser
@@ -13,7 +13,7 @@ import type {Batchable, StepOutput, ValidationMetrics} from './module.js'
  */
 export interface TrainableModule {
   learningRate: number
-  trainingStep(x: Float32Array, y: Int32Array): StepOutput
+  trainingStep(x: Float32Array, y: Int32Array): TrainingMetrics
   validationStep(data: Batchable): ValidationMetrics
   /** Parameters and buffers by name (a checkpoint's weights). */
   values(): Promise<Record<string, Float32Array>>
@@ -147,8 +147,9 @@ export class Trainer<M extends TrainableModule = TrainableModule> {
       // Each epoch's order comes from (seed, epoch) alone, so a resumed run shuffles as an uninterrupted one.
       const order = new Rng(this.options.seed).fork(epoch).shuffle(Array.from({length: n}, (_, i) => i))
       const distort = this.options.augment ? augmentRng(this.options.seed, epoch) : undefined
+      // Each step's metrics, summed weighted by its batch size: their means over the epoch's images.
       let lossSum = 0
-      let correct = 0
+      let accuracySum = 0
       for (let b = 0; b < batches; b++) {
         if (this.options.signal?.aborted) throw this.options.signal.reason ?? new Error('training aborted')
         const rows = order.slice(b * this.options.batchSize, (b + 1) * this.options.batchSize)
@@ -160,7 +161,7 @@ export class Trainer<M extends TrainableModule = TrainableModule> {
         if (distort) augmentBatch(xBatch, rows.length, distort, this.options.augment!.fill, AUGMENT_DEFAULTS, scratch)
         const step = module.trainingStep(xBatch.subarray(0, rows.length * PIXELS), yBatch.subarray(0, rows.length))
         lossSum += step.loss * rows.length
-        correct += step.correct
+        accuracySum += step.accuracy * rows.length
         await this.emit((cb) => cb.onBatchEnd?.(state, {epoch, batch: b + 1, batches, size: rows.length, loss: step.loss}))
       }
 
@@ -168,7 +169,7 @@ export class Trainer<M extends TrainableModule = TrainableModule> {
       const log: EpochLog = {
         epoch,
         trainLoss: lossSum / n,
-        trainAccuracy: correct / n,
+        trainAccuracy: accuracySum / n,
         valLoss: validation.valLoss,
         valAccuracy: validation.valAccuracy,
         valF1Macro: validation.valF1Macro,

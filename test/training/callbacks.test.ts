@@ -16,7 +16,7 @@ function log(epoch: number, valF1Macro: number, valLoss = 1): EpochLog {
 function fakeState(saves: string[] = []): TrainerState {
   const module = {
     learningRate: 1e-3,
-    trainingStep: () => ({loss: 0, correct: 0}),
+    trainingStep: () => ({loss: 0, accuracy: 0}),
     validationStep: () => ({valLoss: 0, valAccuracy: 0, valF1Macro: 0}),
     values: async () => ({}),
     optimizerState: async () => ({}),
@@ -41,7 +41,11 @@ describe('callbacks', () => {
     expect(state.stopReason).to.match(/did not improve for 3 epochs \(best 0\.6100\)/)
     const restored = new EarlyStopping(3)
     restored.loadStateDict(stopper.stateDict())
-    expect(restored.stateDict()).to.deep.equal({best: 0.61, bestValLoss: 1, wait: 3})
+    expect(restored.stateDict()).to.deep.equal({best: {val_f1_macro: 0.61}, wait: 3})
+    // The state as checkpoints wrote it before monitors were generic.
+    const older = new EarlyStopping(3)
+    older.loadStateDict({best: 0.61, bestValLoss: 1, wait: 2})
+    expect(older.stateDict()).to.deep.equal({best: {val_f1_macro: 0.61, val_loss: 1}, wait: 2})
   })
 
   it('reduce-on-plateau halves the rate after more than 2 bad epochs, like PyTorch', () => {
@@ -96,11 +100,14 @@ describe('callbacks', () => {
     expect(ties.reason).to.match(/ties: val_loss/)
     expect(await run('loss')).to.deep.include({saved: [1, 2, 3, 5], best: 5, stoppedAfter: 8})
     // A lower F1 with a lower loss: only `loss` prefers it.
-    expect(improves('loss', log(2, 0.93, 0.2), {f1: 0.95, loss: 0.3})).to.equal(true)
-    expect(improves('f1-loss', log(2, 0.93, 0.2), {f1: 0.95, loss: 0.3})).to.equal(false)
+    expect(improves('loss', log(2, 0.93, 0.2), {val_f1_macro: 0.95, val_loss: 0.3})).to.equal(true)
+    expect(improves('f1-loss', log(2, 0.93, 0.2), {val_f1_macro: 0.95, val_loss: 0.3})).to.equal(false)
     const restored = new ModelCheckpoint('/nonexistent', 'f1-loss')
     restored.loadStateDict(ties.state)
-    expect(restored.stateDict()).to.deep.equal({bestEpoch: 5, bestValF1Macro: 1, bestValLoss: 0.1})
+    expect(restored.stateDict()).to.deep.equal({bestEpoch: 5, best: {val_f1_macro: 1, val_loss: 0.1}})
+    const older = new ModelCheckpoint('/nonexistent', 'f1-loss')
+    older.loadStateDict({bestEpoch: 5, bestValF1Macro: 1, bestValLoss: null})
+    expect(older.stateDict()).to.deep.equal({bestEpoch: 5, best: {val_f1_macro: 1}})
   })
 
   it('progress on a terminal: a bar per epoch with running loss, images per second and ETA; one line per epoch when piped', async () => {

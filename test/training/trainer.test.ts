@@ -8,9 +8,9 @@ import {PIXELS} from '../../src/config.js'
 import {type EpochLog, EpochLogSchema} from '../../src/artifacts/epoch-log.js'
 import {loadCheckpoint} from '../../src/model/checkpoint.js'
 import {initialValues} from '../../src/model/network.js'
-import {EarlyStopping, ModelCheckpoint, ReduceLROnPlateau} from '../../src/training/callbacks.js'
+import {EarlyStopping, type Monitor, ModelCheckpoint, ReduceLROnPlateau} from '../../src/training/callbacks.js'
 import type {CheckpointWriter, RunDescription} from '../../src/training/checkpointing.js'
-import type {Batchable, StepOutput, ValidationMetrics} from '../../src/training/module.js'
+import type {Batchable, TrainingMetrics, ValidationMetrics} from '../../src/training/module.js'
 import {type Callback, type TrainableModule, Trainer} from '../../src/training/trainer.js'
 
 /** A validation split; the fake module reports scripted metrics for it. */
@@ -28,19 +28,20 @@ class FakeModule implements TrainableModule {
   readonly steps: number[] = []
   private validations = 0
 
-  constructor(private readonly script: Array<{f1: number; loss: number}>) {}
+  constructor(private readonly script: Array<{f1: number; loss: number; accuracy?: number}>) {}
 
-  trainingStep(x: Float32Array, y: Int32Array): StepOutput {
+  trainingStep(x: Float32Array, y: Int32Array): TrainingMetrics {
     expect(x.length).to.equal(y.length * PIXELS)
     this.steps.push(y.length)
-    return {loss: y.length, correct: 1}
+    // One image right per batch.
+    return {loss: y.length, accuracy: 1 / y.length}
   }
 
   validationStep(data: Batchable): ValidationMetrics {
     expect(data).to.equal(VAL)
-    const {f1, loss} = this.script[Math.min(this.validations, this.script.length - 1)]
+    const {f1, loss, accuracy = f1} = this.script[Math.min(this.validations, this.script.length - 1)]
     this.validations += 1
-    return {valLoss: loss, valAccuracy: f1, valF1Macro: f1}
+    return {valLoss: loss, valAccuracy: accuracy, valF1Macro: f1}
   }
 
   /** Real softmax-model weights, so checkpoints the trainer writes are real files that load back. */
@@ -150,7 +151,7 @@ describe('Trainer', () => {
   it('keeps the best checkpoint and stops early on the metric and mode it is given', async () => {
     // F1 falls after epoch 1 while the validation loss keeps falling.
     const script = [{f1: PERFECT, loss: 0.9}, ...[0.8, 0.7, 0.6, 0.5].map((loss) => ({f1: POOR, loss}))]
-    const run = async (monitors: Array<{metric: 'val_f1_macro' | 'val_loss'; mode: 'min' | 'max'}>) => {
+    const run = async (monitors: Monitor[]) => {
       const events: string[] = []
       const trainer = new Trainer({maxEpochs: 5, batchSize: 5, seed: 1, callbacks: [new ModelCheckpoint('/nonexistent', monitors), new EarlyStopping(2, monitors)], run: RUN, writeCheckpoint: capture(events)})
       const state = await trainer.fit(new FakeModule(script), trainSet(5), VAL)
@@ -160,6 +161,25 @@ describe('Trainer', () => {
 
     expect(await run([{metric: 'val_f1_macro', mode: 'max'}])).to.deep.equal({saved: [1], epochs: 3, stopReason: 'val_f1_macro did not improve for 2 epochs (best 1.0000)'})
     expect(await run([{metric: 'val_loss', mode: 'min'}])).to.deep.equal({saved: [1, 2, 3, 4, 5], epochs: 5, stopReason: undefined})
+  })
+
+  it('monitors any logged metric in the mode it is given, and refuses a metric it does not log', async () => {
+    // Macro F1 falls after epoch 1 while the balanced accuracy peaks at epoch 3.
+    const script = [0.5, 0.6, 0.9, 0.8, 0.7, 0.6].map((accuracy, i) => ({f1: i === 0 ? PERFECT : POOR, loss: 0.5, accuracy}))
+    const events: string[] = []
+    const monitors: Monitor[] = [{metric: 'val_balanced_acc', mode: 'max'}]
+    const stopper = new EarlyStopping(2, monitors)
+    const trainer = new Trainer({maxEpochs: 10, batchSize: 5, seed: 1, callbacks: [new ModelCheckpoint('/run', monitors), stopper], run: RUN, writeCheckpoint: capture(events)})
+    const state = await trainer.fit(new FakeModule(script), trainSet(5), VAL)
+    expect(events.filter((e) => e.startsWith('best.ckpt'))).to.deep.equal(['best.ckpt@1 best=1', 'best.ckpt@2 best=2', 'best.ckpt@3 best=3'])
+    expect(state.stopReason).to.equal('val_balanced_acc did not improve for 2 epochs (best 0.9000)')
+    expect(stopper.stateDict()).to.deep.equal({best: {val_balanced_acc: 0.9}, wait: 2})
+
+    expect(() => new EarlyStopping(3, [{metric: 'val_f2', mode: 'max'}])).to.throw('cannot monitor "val_f2": it is not a logged metric (train_loss, train_accuracy, val_loss, val_accuracy, val_f1_macro, learning_rate, epoch_seconds, val_balanced_acc)')
+    expect(() => new ModelCheckpoint('/run', [])).to.throw('a callback needs at least one metric to monitor')
+    // A mode read from a file is not checked by the type system.
+    const parsed: Monitor = JSON.parse('{"metric": "val_loss", "mode": "lowest"}')
+    expect(() => new ReduceLROnPlateau(0.5, 2, 1e-4, parsed)).to.throw('cannot monitor val_loss in mode "lowest": the mode is min or max')
   })
 
   it('runs checkpointing callbacks after all others, whatever order they were given in', async () => {
@@ -211,8 +231,8 @@ describe('Trainer', () => {
       expect(last.header.training.metrics).to.deep.include({epoch: 2, valLoss: 0.4, learningRate: 0.01})
       // Saved after every other callback has seen epoch 2: the plateau's reduction and early stopping's count are in.
       expect(last.header.training.callbacks).to.deep.equal({
-        modelCheckpoint: {bestEpoch: 1, bestValF1Macro: 1, bestValLoss: 0.5},
-        earlyStopping: {best: 1, bestValLoss: 0.5, wait: 1},
+        modelCheckpoint: {bestEpoch: 1, best: {val_f1_macro: 1}},
+        earlyStopping: {best: {val_f1_macro: 1}, wait: 1},
         reduceLROnPlateau: {best: 1, bad: 0},
       })
       expect(last.values['dense.kernel']).to.deep.equal(module.weights['dense.kernel'])
