@@ -16,15 +16,10 @@ import {availableParallelism} from 'node:os'
 import {requireTfjs, tf} from './tf.js'
 
 import {UserError, errorMessage} from '../errors.js'
+import {type BackendName, type SelectedBackend, setCurrentBackend} from './selected.js'
 import type {ModelKind} from '../config.js'
 
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu'
-
-export interface SelectedBackend {
-  name: BackendName
-  /** Threads doing the maths: XNNPACK's pool for wasm (or our kernel's threads when it trains the CNN), 1 for cpu, the machine's cores for native TensorFlow. */
-  threads: number
-}
+export {type BackendName, type SelectedBackend, currentBackend} from './selected.js'
 
 export interface BackendOptions {
   /** Threads for the wasm backend (the CLI's `--num-workers`); 1 unless given. */
@@ -45,8 +40,6 @@ const NATIVE_INSTALL_HINT = `install it with \`npm install ${NATIVE_PACKAGE}\` (
 
 /** The most threads asked of XNNPACK: its wasm build pre-creates this many workers. */
 export const MAX_WASM_THREADS = 8
-
-let selected: SelectedBackend | undefined
 
 /** Pick, load and activate a backend. 'auto' prefers native TensorFlow when it loads, else wasm. */
 export async function selectBackend(choice: 'auto' | 'node' | 'wasm' | 'cpu', options: BackendOptions = {}): Promise<SelectedBackend> {
@@ -74,13 +67,8 @@ export async function selectBackend(choice: 'auto' | 'node' | 'wasm' | 'cpu', op
   }
 
   if (options.training && !(result.name === 'wasm' && (await kernelTrains(options)))) await enableTraining()
-  selected = result
+  setCurrentBackend(result)
   return result
-}
-
-/** The backend chosen by the last `selectBackend`, if any. */
-export function currentBackend(): SelectedBackend | undefined {
-  return selected
 }
 
 let trainingEnabled: Promise<void> | undefined

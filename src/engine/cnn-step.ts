@@ -12,10 +12,16 @@ import {tf} from './tf.js'
 import type {BackendWasm} from '@tensorflow/tfjs-backend-wasm'
 
 import {adamState, advanceAdam} from './adam.js'
-import {currentBackend} from './backend.js'
+import {currentBackend} from './selected.js'
 import {type CnnKernel, KERNEL_PARAMETERS, KERNEL_RUNNING, batchWeight, kernelModule, loadCnnKernel, weightedSoftmaxLoss} from './cnn-kernel.js'
 import {ParallelStep, halves} from './cnn-parallel.js'
-import {BN_EPSILON, type Network, blendRunningStatistic, parameterSpecs, unbiasFactor} from '../model/network.js'
+import {BN_EPSILON, blendRunningStatistic, parameterSpecs, unbiasFactor} from '../architecture.js'
+
+/** A network's state as the engine sees it: trainable parameters and batch-norm buffers by name (model/network.ts's `Network` is one). */
+export interface NetworkVariables {
+  readonly params: Record<string, tf.Variable>
+  readonly buffers: Record<string, tf.Variable>
+}
 
 /** Which engine trains the CNN on wasm: our kernel where relaxed SIMD validates, else tfjs's XNNPACK. */
 export type WasmStepEngine = 'kernel' | 'xnnpack'
@@ -101,7 +107,7 @@ function write(variable: tf.Variable, values: Float32Array): void {
  */
 export function kernelTrainStep(
   cnn: CnnKernel,
-  network: Network,
+  network: NetworkVariables,
   optimizer: tf.AdamOptimizer,
   x: tf.Tensor4D,
   labels: tf.Tensor1D,

@@ -6,10 +6,11 @@
  */
 import {tf} from './tf.js'
 
-import {BN_EPSILON, type Network} from '../model/network.js'
+import {BN_EPSILON} from '../architecture.js'
+import type {NetworkVariables} from './cnn-step.js'
 
 /** Logits [B, 3] in training mode (batch statistics; running statistics untouched). */
-export function plainTrainingLogits(network: Network, x: tf.Tensor4D): tf.Tensor2D {
+export function plainTrainingLogits(network: NetworkVariables, x: tf.Tensor4D): tf.Tensor2D {
   const p = network.params
   return tf.tidy(() => {
     const block = (input: tf.Tensor4D, conv: string, bn: string): tf.Tensor4D => {
