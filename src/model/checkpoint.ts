@@ -21,7 +21,8 @@ import {MODEL_KINDS, parameterSpecs} from './network.js'
  * silently wrong model.
  */
 const MAGIC = Buffer.from('DIGITCKP', 'ascii')
-const FORMAT_VERSION = 1
+/** 2: the header in snake_case, as every JSON file the package writes; 1 (camelCase) is still read. */
+const FORMAT_VERSION = 2
 const DIGEST_BYTES = 32
 /** Far above any checkpoint this package writes (the CNN's, with optimiser state, is under 1 MiB). */
 const MAX_CHECKPOINT_BYTES = 64 * 1024 * 1024
@@ -36,10 +37,13 @@ function firstNonFinite(tensors: Record<string, Float32Array>): string | undefin
 }
 
 const TensorEntrySchema = z.object({name: z.string(), shape: z.array(z.number().int().nonnegative())})
+// Checked here, so a damaged header is reported as the checkpoint's fault, not as a flag the user never gave.
+const RatioSchema = z.number().gt(0, 'must be between 0 and 1').lt(1, 'must be between 0 and 1')
 
-export const CheckpointHeaderSchema = z.object({
+/** The header as the code reads it (and as format 1 stored it). */
+const HeaderSchema = z.object({
   format: z.literal('digit-classification-checkpoint'),
-  formatVersion: z.literal(FORMAT_VERSION),
+  formatVersion: z.number().int(),
   packageVersion: z.string(),
   createdAt: z.string(),
   model: z.enum(MODEL_KINDS),
@@ -47,9 +51,8 @@ export const CheckpointHeaderSchema = z.object({
   normalization: z.object({method: z.literal('standardize'), mean: z.number(), std: z.number().positive()}),
   data: z.object({
     seed: z.number().int(),
-    // Checked here, so a damaged header is reported as the checkpoint's fault, not as a flag the user never gave.
-    evalRatio: z.number().gt(0, 'must be between 0 and 1').lt(1, 'must be between 0 and 1'),
-    valRatio: z.number().gt(0, 'must be between 0 and 1').lt(1, 'must be between 0 and 1'),
+    evalRatio: RatioSchema,
+    valRatio: RatioSchema,
     classCounts: z.record(z.string(), z.number().int().positive()),
     fingerprints: z.object({train: z.string(), val: z.string(), eval: z.string()}),
   }),
@@ -61,10 +64,12 @@ export const CheckpointHeaderSchema = z.object({
     learningRate: z.number().positive(),
     /** Why training ended early (early stopping), or null: such a run is not resumed. */
     stopReason: z.string().nullable().default(null),
+    /** The last epoch's log (the trainer's `EpochLog`). */
     metrics: z.record(z.string(), z.number()),
     backend: z.string(),
+    /** The resolved training configuration (config.json's settings). */
     config: z.record(z.string(), z.unknown()),
-    /** State of the trainer's callbacks (early stopping, LR schedule…), for --resume. */
+    /** State of the trainer's callbacks (early stopping, LR schedule…) by callback name, for --resume. */
     callbacks: z.record(z.string(), z.unknown()),
     history: z.array(z.record(z.string(), z.number())),
   }),
@@ -85,7 +90,129 @@ export const CheckpointHeaderSchema = z.object({
   tensors: z.array(TensorEntrySchema),
   optimizerTensors: z.array(TensorEntrySchema),
 })
-export type CheckpointHeader = z.infer<typeof CheckpointHeaderSchema>
+export type CheckpointHeader = z.infer<typeof HeaderSchema>
+
+/** Format 1: the same fields, camelCase, callbacks under camelCase names. */
+const HeaderV1Schema = HeaderSchema.extend({formatVersion: z.literal(1)})
+
+/** Format 2, the header as the file stores it: snake_case keys, epoch logs as the rows of logs/metrics.json. */
+export const CheckpointFileHeaderSchema = z.object({
+  format: z.literal('digit-classification-checkpoint'),
+  format_version: z.literal(FORMAT_VERSION),
+  package_version: z.string(),
+  created_at: z.string(),
+  model: z.enum(MODEL_KINDS),
+  classes: z.array(z.number().int()),
+  feature_normalization: z.object({method: z.literal('standardize'), stats_source: z.literal('train'), mean: z.number(), std: z.number().positive()}),
+  data: z.object({
+    seed: z.number().int(),
+    eval_ratio: RatioSchema,
+    val_ratio: RatioSchema,
+    class_counts: z.record(z.string(), z.number().int().positive()),
+    fingerprints: z.object({train: z.string(), val: z.string(), eval: z.string()}),
+  }),
+  training: z.object({
+    epoch: z.number().int().nonnegative(),
+    best_epoch: z.number().int().nonnegative(),
+    best_val_f1_macro: z.number(),
+    learning_rate: z.number().positive(),
+    stop_reason: z.string().nullable(),
+    metrics: z.record(z.string(), z.number()),
+    backend: z.string(),
+    config: z.record(z.string(), z.unknown()),
+    callbacks: z.record(z.string(), z.unknown()),
+    history: z.array(z.record(z.string(), z.number())),
+  }),
+  calibration: z
+    .object({temperature: z.number().positive(), fitted_on: z.literal('val'), nll_before: z.number().nonnegative(), nll_after: z.number().nonnegative()})
+    .nullable(),
+  tensors: z.array(TensorEntrySchema),
+  optimizer_tensors: z.array(TensorEntrySchema),
+})
+export type CheckpointFileHeader = z.infer<typeof CheckpointFileHeaderSchema>
+
+const snakeCase = (key: string): string => key.replaceAll(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
+const camelCase = (key: string): string => key.replaceAll(/_([a-z\d])/g, (_, c: string) => c.toUpperCase())
+const mapKeys = (record: Record<string, number>, rename: (key: string) => string): Record<string, number> =>
+  Object.fromEntries(Object.entries(record).map(([key, value]) => [rename(key), value]))
+
+function toFileHeader(header: CheckpointHeader): CheckpointFileHeader {
+  const {data, training, normalization, calibration} = header
+  return {
+    format: header.format,
+    format_version: FORMAT_VERSION,
+    package_version: header.packageVersion,
+    created_at: header.createdAt,
+    model: header.model,
+    classes: header.classes,
+    feature_normalization: {method: normalization.method, stats_source: 'train', mean: normalization.mean, std: normalization.std},
+    data: {seed: data.seed, eval_ratio: data.evalRatio, val_ratio: data.valRatio, class_counts: data.classCounts, fingerprints: data.fingerprints},
+    training: {
+      epoch: training.epoch,
+      best_epoch: training.bestEpoch,
+      best_val_f1_macro: training.bestValF1Macro,
+      learning_rate: training.learningRate,
+      stop_reason: training.stopReason,
+      metrics: mapKeys(training.metrics, snakeCase),
+      backend: training.backend,
+      config: training.config,
+      callbacks: training.callbacks,
+      history: training.history.map((log) => mapKeys(log, snakeCase)),
+    },
+    calibration: calibration && {temperature: calibration.temperature, fitted_on: calibration.fittedOn, nll_before: calibration.nllBefore, nll_after: calibration.nllAfter},
+    tensors: header.tensors,
+    optimizer_tensors: header.optimizerTensors,
+  }
+}
+
+function fromFileHeader(file: CheckpointFileHeader): CheckpointHeader {
+  const {data, training, feature_normalization: normalization, calibration} = file
+  return {
+    format: file.format,
+    formatVersion: file.format_version,
+    packageVersion: file.package_version,
+    createdAt: file.created_at,
+    model: file.model,
+    classes: file.classes,
+    normalization: {method: normalization.method, mean: normalization.mean, std: normalization.std},
+    data: {seed: data.seed, evalRatio: data.eval_ratio, valRatio: data.val_ratio, classCounts: data.class_counts, fingerprints: data.fingerprints},
+    training: {
+      epoch: training.epoch,
+      bestEpoch: training.best_epoch,
+      bestValF1Macro: training.best_val_f1_macro,
+      learningRate: training.learning_rate,
+      stopReason: training.stop_reason,
+      metrics: mapKeys(training.metrics, camelCase),
+      backend: training.backend,
+      config: training.config,
+      callbacks: training.callbacks,
+      history: training.history.map((log) => mapKeys(log, camelCase)),
+    },
+    calibration: calibration && {temperature: calibration.temperature, fittedOn: calibration.fitted_on, nllBefore: calibration.nll_before, nllAfter: calibration.nll_after},
+    tensors: file.tensors,
+    optimizerTensors: file.optimizer_tensors,
+  }
+}
+
+/** Format 1 named its callbacks in camelCase; their state is read back under today's names. */
+const V1_CALLBACK_NAMES: Record<string, string> = {earlyStopping: 'early_stopping', modelCheckpoint: 'model_checkpoint', reduceLROnPlateau: 'reduce_lr_on_plateau'}
+
+function fromV1Header(header: z.infer<typeof HeaderV1Schema>): CheckpointHeader {
+  const callbacks = Object.fromEntries(Object.entries(header.training.callbacks).map(([name, state]) => [V1_CALLBACK_NAMES[name] ?? name, state]))
+  return {...header, training: {...header.training, callbacks}}
+}
+
+/** The header of a file in either format, or the first problem with it (its path as the file spells it). */
+function parseHeader(raw: unknown): {header: CheckpointHeader} | {issue: z.core.$ZodIssue} {
+  const v1 = typeof raw === 'object' && raw !== null && 'formatVersion' in raw && raw.formatVersion === 1
+  if (v1) {
+    const parsed = HeaderV1Schema.safeParse(raw)
+    return parsed.success ? {header: fromV1Header(parsed.data)} : {issue: parsed.error.issues[0]}
+  }
+
+  const parsed = CheckpointFileHeaderSchema.safeParse(raw)
+  return parsed.success ? {header: fromFileHeader(parsed.data)} : {issue: parsed.error.issues[0]}
+}
 
 export interface Checkpoint {
   header: CheckpointHeader
@@ -109,7 +236,7 @@ export function encodeCheckpoint(header: HeaderInput, values: Record<string, Flo
     return {name, shape: spec.shape}
   })
   const optimizerTensors = Object.entries(optimizer).map(([name, value]) => ({name, shape: [value.length]}))
-  const full: CheckpointHeader = CheckpointHeaderSchema.parse({
+  const full: CheckpointHeader = HeaderSchema.parse({
     format: 'digit-classification-checkpoint',
     formatVersion: FORMAT_VERSION,
     packageVersion: packageVersion(),
@@ -119,7 +246,7 @@ export function encodeCheckpoint(header: HeaderInput, values: Record<string, Flo
     tensors,
     optimizerTensors,
   })
-  const headerBytes = Buffer.from(JSON.stringify(full), 'utf8')
+  const headerBytes = Buffer.from(JSON.stringify(CheckpointFileHeaderSchema.parse(toFileHeader(full))), 'utf8')
   const length = Buffer.alloc(4)
   length.writeUInt32LE(headerBytes.length, 0)
   const parts: Uint8Array[] = [MAGIC, length, headerBytes]
@@ -153,13 +280,9 @@ export function decodeCheckpoint(bytes: Buffer, file: string): Checkpoint {
     throw bad(`its header is not JSON (${errorMessage(error)})`)
   }
 
-  const parsed = CheckpointHeaderSchema.safeParse(raw)
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]
-    throw bad(`its header is invalid at "${issue.path.join('.')}" (${issue.message})`)
-  }
-
-  const header = parsed.data
+  const parsed = parseHeader(raw)
+  if ('issue' in parsed) throw bad(`its header is invalid at "${parsed.issue.path.join('.')}" (${parsed.issue.message})`)
+  const {header} = parsed
 
   if (header.classes.join(',') !== CLASSES.join(',')) throw bad(`it predicts classes ${header.classes.join(', ')}, not ${CLASSES.join(', ')}`)
   let offset = headerStart + headerLength

@@ -86,7 +86,7 @@ function readBest(state: Record<string, unknown>, f1Key: string): Best {
  * stop once the metric has not improved for `patience` epochs.
  */
 export class EarlyStopping implements Callback {
-  readonly name = 'earlyStopping'
+  readonly name = 'early_stopping'
   private best: Best = {}
   private wait = 0
   private readonly monitors: readonly Monitor[]
@@ -135,7 +135,7 @@ export const PLATEAU_THRESHOLD = 1e-4
  * `patience` epochs without improvement of the monitored metric, then start counting again.
  */
 export class ReduceLROnPlateau implements Callback {
-  readonly name = 'reduceLROnPlateau'
+  readonly name = 'reduce_lr_on_plateau'
   private best: number
   private bad = 0
 
@@ -186,7 +186,7 @@ export class ReduceLROnPlateau implements Callback {
  * callback after the others, so `last.ckpt` holds every callback's state after the epoch.
  */
 export class ModelCheckpoint<M extends TrainableModule = TrainableModule> implements Callback<M> {
-  readonly name = 'modelCheckpoint'
+  readonly name = 'model_checkpoint'
   readonly savesCheckpoints = true
   bestEpoch = 0
   private best: Best = {}
@@ -219,11 +219,12 @@ export class ModelCheckpoint<M extends TrainableModule = TrainableModule> implem
   }
 
   stateDict(): Record<string, unknown> {
-    return {bestEpoch: this.bestEpoch, best: {...this.best}}
+    return {best_epoch: this.bestEpoch, best: {...this.best}}
   }
 
   loadStateDict(state: Record<string, unknown>): void {
-    this.bestEpoch = Number(state.bestEpoch)
+    // `bestEpoch` in checkpoints of format 1.
+    this.bestEpoch = Number(state.best_epoch ?? state.bestEpoch)
     this.best = readBest(state, 'bestValF1Macro')
   }
 }
@@ -232,7 +233,7 @@ const CSV_COLUMNS = Object.keys(EpochLogRowSchema.shape) as Array<keyof EpochLog
 
 /** Per-epoch logs like Lightning's CSVLogger: `logs/metrics.csv` and `logs/metrics.json`, rewritten whole each epoch. */
 export class MetricsLogger implements Callback {
-  readonly name = 'metricsLogger'
+  readonly name = 'metrics_logger'
   constructor(private readonly dir: string) {}
 
   get csvPath(): string {

@@ -39,7 +39,7 @@ describe('faults: messages that say what happened', function () {
     const bytes = readFileSync(join(await sharedRun(), 'best.ckpt'))
     const headerLength = bytes.readUInt32LE(8)
     const header = JSON.parse(bytes.subarray(12, 12 + headerLength).toString('utf8'))
-    header.data.evalRatio = 1.5
+    header.data.eval_ratio = 1.5
     const json = Buffer.from(JSON.stringify(header))
     const length = Buffer.alloc(4)
     length.writeUInt32LE(json.length)
@@ -51,7 +51,7 @@ describe('faults: messages that say what happened', function () {
       ['predict', '--checkpoint-path', file, '--input-path', join(ROOT, 'sample.png')],
     ]) {
       const line = oneLine(await run(args))
-      expect(line).to.match(/ratio\.ckpt is not a usable checkpoint: its header is invalid at "data\.evalRatio"/)
+      expect(line).to.match(/ratio\.ckpt is not a usable checkpoint: its header is invalid at "data\.eval_ratio"/)
       expect(line).to.not.include('--eval-ratio')
     }
   })

@@ -104,10 +104,10 @@ describe('callbacks', () => {
     expect(improves('f1-loss', log(2, 0.93, 0.2), {val_f1_macro: 0.95, val_loss: 0.3})).to.equal(false)
     const restored = new ModelCheckpoint('/nonexistent', 'f1-loss')
     restored.loadStateDict(ties.state)
-    expect(restored.stateDict()).to.deep.equal({bestEpoch: 5, best: {val_f1_macro: 1, val_loss: 0.1}})
+    expect(restored.stateDict()).to.deep.equal({best_epoch: 5, best: {val_f1_macro: 1, val_loss: 0.1}})
     const older = new ModelCheckpoint('/nonexistent', 'f1-loss')
     older.loadStateDict({bestEpoch: 5, bestValF1Macro: 1, bestValLoss: null})
-    expect(older.stateDict()).to.deep.equal({bestEpoch: 5, best: {val_f1_macro: 1}})
+    expect(older.stateDict()).to.deep.equal({best_epoch: 5, best: {val_f1_macro: 1}})
   })
 
   it('progress on a terminal: a bar per epoch with running loss, images per second and ETA; one line per epoch when piped', async () => {

@@ -193,7 +193,7 @@ describe('Trainer', () => {
       run: RUN,
       writeCheckpoint: capture(events),
     })
-    expect(trainer.callbacks.map((cb) => cb.name)).to.deep.equal(['a', 'b', 'modelCheckpoint'])
+    expect(trainer.callbacks.map((cb) => cb.name)).to.deep.equal(['a', 'b', 'model_checkpoint'])
     await trainer.fit(module, trainSet(5), VAL)
     expect(events.filter((e) => !e.includes('batchEnd') && !e.includes('epochStart'))).to.deep.equal([
       'a:fitStart',
@@ -212,7 +212,7 @@ describe('Trainer', () => {
   })
 
   it('refuses two callbacks that would keep their state under one name', () => {
-    expect(() => new Trainer({maxEpochs: 1, batchSize: 1, seed: 1, callbacks: [new EarlyStopping(), new EarlyStopping()]})).to.throw(/two callbacks keep their state under the name earlyStopping/)
+    expect(() => new Trainer({maxEpochs: 1, batchSize: 1, seed: 1, callbacks: [new EarlyStopping(), new EarlyStopping()]})).to.throw(/two callbacks keep their state under the name early_stopping/)
   })
 
   it('assembles checkpoints from the run, the loop, every callback and the module, and resumes each callback from them', async () => {
@@ -231,9 +231,9 @@ describe('Trainer', () => {
       expect(last.header.training.metrics).to.deep.include({epoch: 2, valLoss: 0.4, learningRate: 0.01})
       // Saved after every other callback has seen epoch 2: the plateau's reduction and early stopping's count are in.
       expect(last.header.training.callbacks).to.deep.equal({
-        modelCheckpoint: {bestEpoch: 1, best: {val_f1_macro: 1}},
-        earlyStopping: {best: {val_f1_macro: 1}, wait: 1},
-        reduceLROnPlateau: {best: 1, bad: 0},
+        model_checkpoint: {best_epoch: 1, best: {val_f1_macro: 1}},
+        early_stopping: {best: {val_f1_macro: 1}, wait: 1},
+        reduce_lr_on_plateau: {best: 1, bad: 0},
       })
       expect(last.values['dense.kernel']).to.deep.equal(module.weights['dense.kernel'])
       expect(last.optimizer['dense.bias/m']).to.deep.equal(Float32Array.from([2, 0, 0]))
