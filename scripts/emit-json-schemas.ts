@@ -1,6 +1,7 @@
 /**
  * Writes the JSON Schema of every run artifact to schema/<name>.schema.json,
- * from the zod schemas in src/artifacts/schemas.ts. Run after changing a schema:
+ * from the zod schemas in src/artifacts/schemas.ts, and of config.json from
+ * src/training/config.ts. Run after changing a schema:
  *   npx tsx scripts/emit-json-schemas.ts
  * (test/artifacts checks that the committed files match.)
  */
@@ -9,12 +10,14 @@ import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {jsonSchemaDocuments} from '../src/artifacts/json-schema.js'
+import {schemas} from '../src/artifacts/schemas.js'
+import {ConfigFileSchema} from '../src/training/config.js'
 import {writeFileAtomic} from '../src/util/atomic.js'
 
 const schemaDir = fileURLToPath(new URL('../schema/', import.meta.url))
 
 await mkdir(schemaDir, {recursive: true})
-for (const [name, text] of jsonSchemaDocuments()) {
+for (const [name, text] of jsonSchemaDocuments({...schemas, config: ConfigFileSchema})) {
   await writeFileAtomic(join(schemaDir, name), text)
   process.stderr.write(`wrote schema/${name}\n`)
 }

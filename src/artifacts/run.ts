@@ -63,6 +63,8 @@ export const RunDataSchema = z
     normalization: z.object({mean: z.number(), std: z.number().positive()}),
     epochs: z.array(EpochLogSchema).min(1),
     bestEpoch: z.int().positive(),
+    /** Temperature fitted on the validation split (1: none): a result, kept apart from the configuration. */
+    temperature: z.number().positive(),
     /** Scores of the exported (best) model per split. */
     splits: SplitScoresBySplitSchema,
     /** Classification report of the evaluation split. */
@@ -144,6 +146,7 @@ export async function writeRunArtifacts(dir: string, runData: RunData, options: 
       backend: run.backend,
       dataset: run.dataset,
       training_config: run.trainingConfig,
+      results: {best_epoch: run.bestEpoch, temperature: run.temperature},
       feature_normalization: {method: 'standardize', stats_source: 'train', mean: run.normalization.mean, std: run.normalization.std},
       artifacts: Object.fromEntries([...(options.extraFiles ?? []), ...artifacts].map((file) => [artifactName(file.name), file.name])),
       files: [...(options.extraFiles ?? []), ...artifacts],

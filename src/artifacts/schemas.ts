@@ -292,7 +292,12 @@ export const TrainingConfigViewSchema = z.looseObject({
   augment: z.boolean().optional().describe('random affine distortions of the training images each epoch (--augment)'),
   selection: z.enum(SELECTIONS).optional().describe('how the best epoch was chosen: f1 (validation macro F1), f1-loss (ties broken by validation loss), loss (validation loss)'),
   calibrate: z.boolean().optional().describe('whether a temperature was fitted on the validation split'),
-  temperature: z.number().positive().optional().describe('temperature applied to every exported probability (1: none); a result of the run, not a setting'),
+})
+
+/** What a run found, as opposed to what it was asked (`training_config`). */
+export const RunResultsSchema = z.object({
+  best_epoch: z.int().positive().describe('the epoch whose weights were exported (best.ckpt)'),
+  temperature: z.number().positive().describe('temperature fitted on the validation split and applied to every exported probability (1: none)'),
 })
 
 export const FeatureNormalizationSchema = z.object({
@@ -319,6 +324,7 @@ export const RunMetadataSchema = z
     backend: z.string().min(1).describe('TensorFlow.js backend the run used'),
     dataset: DatasetDescriptionSchema,
     training_config: TrainingConfigViewSchema,
+    results: RunResultsSchema.optional().describe('what the run found (absent in files written by earlier versions, which kept the temperature in training_config)'),
     feature_normalization: FeatureNormalizationSchema,
     artifacts: z.record(z.string(), z.string()).describe('every other file the run exported: artifact name → file name'),
     files: z.array(ArtifactFileSchema).describe('the same files with their size and SHA-256'),

@@ -56,8 +56,8 @@ export async function writeTrainingArtifacts(input: TrainingArtifactInput): Prom
           Object.entries(describeSplits(data.dataset)).map(([name, split]) => [name, {size: split.size, per_class: split.perClass, fingerprint: split.fingerprint}]),
         ) as Record<SplitName, {size: number; per_class: Record<string, number>; fingerprint: string}>,
       },
-      // The configuration, and the temperature calibration fitted (a result, not a setting).
-      trainingConfig: {...trainingConfigView(config), temperature: input.calibration.temperature},
+      trainingConfig: trainingConfigView(config),
+      temperature: input.calibration.temperature,
       normalization: {mean: data.normalization.mean, std: data.normalization.std},
       epochs: input.history,
       bestEpoch: input.bestEpoch,

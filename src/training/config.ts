@@ -97,6 +97,17 @@ export const TrainingConfigSchema = z
   })
   .strict()
 
+/**
+ * config.json as each run writes it (`configDocument`): every setting resolved,
+ * the class counts as the object their transform gives, a version. Published
+ * as schema/config.schema.json.
+ */
+export const ConfigFileSchema = TrainingConfigSchema.extend({
+  schema_version: z.literal(CONFIG_SCHEMA_VERSION).describe('version of this file\'s shape'),
+  class_counts: z.strictObject(Object.fromEntries(CLASSES.map((c) => [String(c), z.int().positive()]))).describe('images per class in the curated subset'),
+  run_name: z.string().min(1).max(200),
+}).meta({title: 'config.json', description: 'The resolved training configuration of a run; `train --config <run>/config.json` reproduces the run.'})
+
 /** A resolved training configuration: what a run was trained with (config.json). */
 export type TrainingConfig = z.output<typeof TrainingConfigSchema> & {run_name: string}
 export type SettingKey = keyof z.output<typeof TrainingConfigSchema>

@@ -136,6 +136,7 @@ export function fakeRunData(): RunData {
       },
     },
     trainingConfig: {seed: 11_122_025, eval_ratio: 0.2, val_ratio: 0.15, epochs: 20, learning_rate: 1e-3, batch_size: 32, num_workers: 2, model: 'cnn'},
+    temperature: 1,
     normalization: {mean: 0.1307, std: 0.3081},
     epochs: fakeEpochs(),
     bestEpoch: 5,

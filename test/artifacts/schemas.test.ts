@@ -3,14 +3,16 @@ import {readFile, readdir} from 'node:fs/promises'
 
 import {jsonSchemaDocuments} from '../../src/artifacts/json-schema.js'
 import {MetricsSchema, PredictionSampleSchema as PredictionSchema, RocCurvesSchema, RunMetadataSchema, schemas} from '../../src/artifacts/schemas.js'
+import {ConfigFileSchema} from '../../src/training/config.js'
 import {fakePredictions} from './run-data.js'
 
 const schemaDir = new URL('../../schema/', import.meta.url)
 
 describe('artifact schemas', () => {
   it('are published under schema/ exactly as scripts/emit-json-schemas.ts emits them', async () => {
-    const documents = jsonSchemaDocuments()
+    const documents = jsonSchemaDocuments({...schemas, config: ConfigFileSchema})
     expect([...documents.keys()].sort()).to.deep.equal([
+      'config.schema.json',
       'loss_curves.schema.json',
       'metrics.schema.json',
       'predictions.schema.json',
@@ -24,6 +26,15 @@ describe('artifact schemas', () => {
     for (const [name, text] of documents) {
       expect(await readFile(new URL(name, schemaDir), 'utf8'), `${name} is stale: run npx tsx scripts/emit-json-schemas.ts`).to.equal(text)
     }
+  })
+
+  it('describe config.json as written: every setting required, class counts as an object', () => {
+    const config = JSON.parse(jsonSchemaDocuments({config: ConfigFileSchema}).get('config.schema.json') as string)
+    expect(config.title).to.equal('config.json')
+    expect(config.required).to.include.members(['schema_version', 'seed', 'learning_rate', 'class_counts', 'run_name', 'calibrate'])
+    expect(config.additionalProperties).to.equal(false)
+    expect(config.properties.class_counts).to.deep.include({type: 'object', required: ['0', '5', '8']})
+    expect(config.properties.selection.enum).to.deep.equal(['f1', 'f1-loss', 'loss'])
   })
 
   it('describe the artifacts as JSON Schema: required fields, class enum, titles', () => {

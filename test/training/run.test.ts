@@ -8,7 +8,7 @@ import {tf} from '../../src/engine/tf.js'
 import {evaluateSplit, rebuildSplit} from '../../src/evaluation/evaluate.js'
 import {loadCheckpoint} from '../../src/model/checkpoint.js'
 import {loadPredictor} from '../../src/model/predictor.js'
-import {type TrainingConfig, resolveTrainingConfig} from '../../src/training/config.js'
+import {ConfigFileSchema, type TrainingConfig, resolveTrainingConfig} from '../../src/training/config.js'
 import {type TrainRun, runTraining} from '../../src/training/run.js'
 import type {EpochLog} from '../../src/artifacts/epoch-log.js'
 import {expectUserRejection} from '../helpers/assert.js'
@@ -106,6 +106,8 @@ describe('training run', function () {
     expect(summary.runName).to.equal('renamed')
     expect(summary.files).to.include.members(['roc_curves.json', 'timing_stats.json'])
     const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))
+    // The file is what schema/config.schema.json publishes.
+    expect(ConfigFileSchema.parse(config)).to.deep.equal(config)
     expect(config).to.include({learning_rate: 0.01, num_workers: 2, run_name: 'renamed', roc_per_class: true, timing_stats: true, epochs: 2})
     expect(last.header.training.config).to.deep.equal(config)
   })
@@ -169,6 +171,10 @@ describe('training run', function () {
       expect(evaluation.uncalibratedProbs[0]).to.not.be.closeTo(evaluation.probs[0], 1e-6)
       const reliability = JSON.parse(readFileSync(join(dirs.a, 'reliability.json'), 'utf8'))
       expect(reliability.temperature).to.equal(calibration.temperature)
+      // The temperature is a result of the run, recorded apart from its configuration.
+      const metadata = JSON.parse(readFileSync(join(dirs.a, 'run_metadata.json'), 'utf8'))
+      expect(metadata.results).to.deep.equal({best_epoch: best.header.training.epoch, temperature: calibration.temperature})
+      expect(metadata.training_config).to.not.have.property('temperature')
       expect(reliability.before.ece).to.be.closeTo(evaluation.calibration.ece.before, 1e-6)
       expect(reliability.after.ece).to.be.closeTo(evaluation.calibration.ece.after, 1e-6)
     } finally {
