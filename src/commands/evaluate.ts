@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {BACKEND_CHOICES, type BackendChoice, EVALUATE_DEFAULTS} from '../config.js'
+import {ALL_SPLIT_NAMES, BACKEND_CHOICES, type BackendChoice, EVALUATE_DEFAULTS} from '../config.js'
 import {ECE_BINS} from '../evaluation/calibration.js'
 
 export default class Evaluate extends BaseCommand {
@@ -17,7 +17,7 @@ Rebuilds the split the checkpoint was trained with (its seed, ratios and class c
   static override flags = {
     'checkpoint-path': Flags.string({description: 'checkpoint written by train (best.ckpt)', required: true}),
     'data-dir': Flags.string({description: 'folder with the MNIST files, .gz or raw (see download-data)', required: true}),
-    split: Flags.string({description: 'which split to evaluate', options: ['eval', 'val', 'train', 'test'], default: 'eval'}),
+    split: Flags.option({description: 'which split to evaluate', options: ALL_SPLIT_NAMES, default: 'eval' as const})(),
     'batch-size': Flags.integer({description: 'images per inference batch', default: EVALUATE_DEFAULTS.batchSize, min: 1}),
     'num-workers': Flags.integer({description: 'compute threads for the engine', default: EVALUATE_DEFAULTS.numWorkers, min: 1}),
     backend: Flags.string({description: 'compute engine', options: [...BACKEND_CHOICES], default: 'auto'}),
@@ -39,7 +39,7 @@ Rebuilds the split the checkpoint was trained with (its seed, ratios and class c
       import('../evaluation/run.js'),
       import('../evaluation/report.js'),
     ])
-    const split = flags.split as 'eval' | 'val' | 'train' | 'test'
+    const {split} = flags
     const {checkpointId, evaluation} = await runEvaluation(
       {
         checkpointPath: flags['checkpoint-path'],

@@ -25,13 +25,13 @@ import {sweepTemporaries, writeFileAtomic} from '../util/atomic.js'
 import {makeFolder} from '../util/paths.js'
 import {packageVersion} from '../version.js'
 import {type Checkpoint, checkpointId, loadCheckpoint} from './checkpoint.js'
-import {CNN, type ModelKind, parameterSpecs} from './network.js'
+import {BN_EPSILON, BN_MOMENTUM, CNN, type ModelKind, parameterSpecs} from './network.js'
 
 /**
  * Keras counts batch-norm momentum the other way round: PyTorch's 0.1 is
  * Keras's 0.9, which only matters to whoever fine-tunes the exported model.
  */
-const BN_MOMENTUM_KERAS = 1 - CNN.batchNorm.momentum
+const BN_MOMENTUM_KERAS = 1 - BN_MOMENTUM
 
 /**
  * model.json, and its weights under a name derived from their SHA-256
@@ -102,7 +102,7 @@ export function buildLayersModel(checkpoint: Checkpoint): tfl.Sequential {
   if (kind === 'cnn') {
     for (const [i, {conv, bn, filters, kernel, pool}] of CNN.blocks.entries()) {
       model.add(tfl.layers.conv2d({name: conv, filters, kernelSize: kernel, padding: 'same'}))
-      model.add(tfl.layers.batchNormalization({name: bn, epsilon: CNN.batchNorm.epsilon, momentum: BN_MOMENTUM_KERAS, axis: -1}))
+      model.add(tfl.layers.batchNormalization({name: bn, epsilon: BN_EPSILON, momentum: BN_MOMENTUM_KERAS, axis: -1}))
       model.add(tfl.layers.activation({name: `relu${i + 1}`, activation: 'relu'}))
       model.add(tfl.layers.maxPooling2d({name: `pool${i + 1}`, poolSize: pool, strides: pool, padding: 'valid'}))
     }
