@@ -1,6 +1,3 @@
-import {execFile} from 'node:child_process'
-import {promisify} from 'node:util'
-
 import {expect} from 'chai'
 import * as tf from '@tensorflow/tfjs-core'
 
@@ -9,9 +6,7 @@ import {preferWasmStepEngine} from '../../src/engine/cnn-step.js'
 import {plainTrainingLogits, plainWeightedCrossEntropy} from '../../src/engine/reference.js'
 import {BN_EPSILON, createNetwork, initialValues, type Network} from '../../src/model/network.js'
 import {tapedTrainStep, trainStep} from '../../src/model/step.js'
-import {on, relativeError, seeded, withBothBackends} from './helpers.js'
-
-const run = promisify(execFile)
+import {on, relativeError, seeded, trainInFreshProcess, withBothBackends} from './helpers.js'
 
 const CLASS_WEIGHTS = [1.39, 5.56, 0.48]
 /** float32 sums over a batch through two batch norms, in another order than the cpu backend's. */
@@ -267,39 +262,11 @@ describe('the CNN training step as one wasm kernel (through XNNPACK)', function 
 
   it('trains bit-identically on one and on two XNNPACK threads, run after run', async function () {
     this.timeout(120_000)
-    // A fresh process per thread count: the wasm backend is created once per process.
-    const script = `
-      import {createHash} from 'node:crypto'
-      import * as tf from '@tensorflow/tfjs-core'
-      import {selectBackend} from './src/engine/backend.ts'
-      import {createNetwork, initialValues, readValues} from './src/model/network.ts'
-      import {trainStep} from './src/model/step.ts'
-      await selectBackend('wasm', {threads: Number(process.argv.at(-1)), training: true})
-      const network = createNetwork('cnn', initialValues('cnn', 3))
-      const optimizer = tf.train.adam(1e-3)
-      const w = tf.tensor1d([1.39, 5.56, 0.48])
-      for (let step = 0; step < 3; step++) {
-        const x = tf.randomUniform([32, 28, 28, 1], -0.4, 2.8, 'float32', step)
-        const y = tf.tensor1d(Array.from({length: 32}, (_, i) => (i * (step + 2)) % 3), 'int32')
-        tf.dispose(Object.values(trainStep(network, optimizer, x, y, w)))
-      }
-      const values = await readValues(network)
-      const hash = createHash('sha256')
-      for (const name of Object.keys(values).sort()) hash.update(Buffer.from(values[name].buffer))
-      process.stdout.write(hash.digest('hex'))
-    `
-    const hashes = []
-    for (const threads of [1, 2, 2]) {
-      const {stdout} = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, String(threads)], {
-        cwd: process.cwd(),
-        timeout: 100_000,
-        env: {...process.env, DIGIT_CLASSIFICATION_ENGINE: 'xnnpack'},
-      })
-      hashes.push(stdout)
-    }
-
-    expect(hashes[0]).to.match(/^[0-9a-f]{64}$/)
-    expect(hashes[1]).to.equal(hashes[0])
-    expect(hashes[2]).to.equal(hashes[0])
+    const outputs = []
+    for (const threads of [1, 2, 2]) outputs.push(await trainInFreshProcess(threads, 'xnnpack'))
+    expect(outputs[0].engine).to.equal('xnnpack')
+    expect(outputs[0].weights).to.match(/^[0-9a-f]{64}$/)
+    expect(outputs[1].weights).to.equal(outputs[0].weights)
+    expect(outputs[2].weights).to.equal(outputs[0].weights)
   })
 })

@@ -1,8 +1,7 @@
-import {execFile, execFileSync} from 'node:child_process'
+import {execFileSync} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {availableParallelism, tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {promisify} from 'node:util'
 
 import {expect} from 'chai'
 import * as tf from '@tensorflow/tfjs-core'
@@ -14,9 +13,7 @@ import {preferWasmStepEngine, wasmStepEngine} from '../../src/engine/cnn-step.js
 import {plainTrainingLogits, plainWeightedCrossEntropy} from '../../src/engine/reference.js'
 import {BN_EPSILON, createNetwork, initialValues, type Network} from '../../src/model/network.js'
 import {tapedTrainStep, trainStep} from '../../src/model/step.js'
-import {on, relativeError, seeded, withBothBackends} from './helpers.js'
-
-const run = promisify(execFile)
+import {on, relativeError, seeded, trainInFreshProcess, withBothBackends} from './helpers.js'
 
 const CLASS_WEIGHTS = [1.39, 5.56, 0.48]
 /**
@@ -253,38 +250,14 @@ describe('the CNN as our own WebAssembly kernel (kernels/cnn.wasm)', function ()
 
   it('trains bit-identically run after run, on one and on two threads', async function () {
     this.timeout(120_000)
-    // A fresh process per run: the wasm backend and the kernel are created once per process.
-    const script = `
-      import {createHash} from 'node:crypto'
-      import * as tf from '@tensorflow/tfjs-core'
-      import {selectBackend} from './src/engine/backend.ts'
-      import {trainingThreads, wasmStepEngine} from './src/engine/cnn-step.ts'
-      import {createNetwork, initialValues, readValues} from './src/model/network.ts'
-      import {trainStep} from './src/model/step.ts'
-      await selectBackend('wasm', {threads: Number(process.argv.at(-1)), training: true})
-      const network = createNetwork('cnn', initialValues('cnn', 3))
-      const optimizer = tf.train.adam(1e-3)
-      const w = tf.tensor1d([1.39, 5.56, 0.48])
-      for (let step = 0; step < 3; step++) {
-        const x = tf.randomUniform([32, 28, 28, 1], -0.4, 2.8, 'float32', step)
-        const y = tf.tensor1d(Array.from({length: 32}, (_, i) => (i * (step + 2)) % 3), 'int32')
-        tf.dispose(Object.values(trainStep(network, optimizer, x, y, w)))
-      }
-      const values = await readValues(network)
-      const hash = createHash('sha256')
-      for (const name of Object.keys(values).sort()) hash.update(Buffer.from(values[name].buffer))
-      process.stdout.write(wasmStepEngine() + ' ' + hash.digest('hex') + ' ' + trainingThreads())
-    `
     const outputs = []
-    for (const threads of [1, 1, 2]) {
-      const {stdout} = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, String(threads)], {cwd: process.cwd(), timeout: 100_000})
-      outputs.push(stdout)
-    }
-
-    expect(outputs[0]).to.match(/^kernel [0-9a-f]{64} 1$/)
-    expect(outputs[1]).to.equal(outputs[0])
+    for (const threads of [1, 1, 2]) outputs.push(await trainInFreshProcess(threads, 'kernel'))
+    expect(outputs[0].engine).to.equal('kernel')
+    expect(outputs[0].weights).to.match(/^[0-9a-f]{64}$/)
+    expect(outputs[0].threads).to.equal(1)
+    expect(outputs[1]).to.deep.equal(outputs[0])
     // Two threads where the machine has two cores (the backend caps threads at the cores).
-    expect(outputs[2]).to.equal(outputs[0].replace(/ 1$/, ` ${Math.min(2, availableParallelism())}`))
+    expect(outputs[2]).to.deep.equal({...outputs[0], threads: Math.min(2, availableParallelism())})
   })
 
   it('is the build of kernels/cnn.c recorded in kernels/cnn.build.json (and compiles to the same bytes where clang-19 is installed)', function () {
