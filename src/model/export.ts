@@ -48,22 +48,23 @@ export function weightsFileName(weights: Uint8Array): string {
 const WEIGHTS_FILE = /^weights(?:\.[\da-f]{12})?\.bin$/
 
 /** What model.json's `userDefinedMetadata` holds. */
+/** model.json's `userDefinedMetadata`: ours, so snake_case like every JSON file the package writes (the rest of model.json is tfjs's format). */
 export interface ExportMetadata {
   format: 'digit-classification-layers-model'
-  packageVersion: string
+  package_version: string
   model: ModelKind
-  checkpointId: string
+  checkpoint_id: string
   classes: number[]
   input: {shape: [null, number, number, 1]; range: [0, 1]; ink: 'white on black'}
   output: 'probabilities'
   /** Temperature scaling fitted on the validation split, folded into the last dense layer (kernel and bias divided by it); 1: none. */
   temperature: number
   /** Already applied by the model's first layer (`normalize`, a Rescaling layer): do not apply it again. */
-  normalization: {method: 'standardize'; mean: number; std: number; appliedBy: 'normalize layer'}
+  feature_normalization: {method: 'standardize'; stats_source: 'train'; mean: number; std: number; applied_by: 'normalize layer'}
 }
 
 /** What model.json's `userDefinedMetadata` holds once written: the metadata and the weights' full SHA-256. */
-export type WrittenExportMetadata = ExportMetadata & {weightsSha256: string}
+export type WrittenExportMetadata = ExportMetadata & {weights_sha256: string}
 
 export interface ExportSummary {
   outputDir: string
@@ -141,14 +142,14 @@ export async function exportModel(checkpointPath: string, outputDir: string): Pr
   const {mean, std} = checkpoint.header.normalization
   const metadata: ExportMetadata = {
     format: 'digit-classification-layers-model',
-    packageVersion: packageVersion(),
+    package_version: packageVersion(),
     model: checkpoint.header.model,
-    checkpointId: checkpointId(checkpoint),
+    checkpoint_id: checkpointId(checkpoint),
     classes: [...CLASSES],
     input: {shape: [null, IMAGE_SIZE, IMAGE_SIZE, 1], range: [0, 1], ink: 'white on black'},
     output: 'probabilities',
     temperature: checkpoint.header.calibration?.temperature ?? 1,
-    normalization: {method: 'standardize', mean, std, appliedBy: 'normalize layer'},
+    feature_normalization: {method: 'standardize', stats_source: 'train', mean, std, applied_by: 'normalize layer'},
   }
 
   const model = buildLayersModel(checkpoint)
@@ -166,7 +167,7 @@ export async function exportModel(checkpointPath: string, outputDir: string): Pr
           convertedBy: artifacts.convertedBy ?? null,
           modelTopology: artifacts.modelTopology,
           weightsManifest: [{paths: [weightsName], weights: artifacts.weightSpecs}],
-          userDefinedMetadata: {...artifacts.userDefinedMetadata, weightsSha256: createHash('sha256').update(weights).digest('hex')},
+          userDefinedMetadata: {...artifacts.userDefinedMetadata, weights_sha256: createHash('sha256').update(weights).digest('hex')},
         })
         // Weights first: model.json is what loaders open, so it only appears once its weights are complete.
         await writeFileAtomic(join(outputDir, weightsName), weights)

@@ -143,7 +143,7 @@ describe('faults: kill -9 during train, export and download', function () {
         const dir = tempDir('export-ref')
         expect((await run(['export', '--checkpoint-path', ckpt, '--output-dir', dir])).code).to.equal(0)
         const meta = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')).userDefinedMetadata
-        weightsOf.set(meta.checkpointId, meta.weightsSha256)
+        weightsOf.set(meta.checkpoint_id, meta.weights_sha256)
       }
     })
 
@@ -152,8 +152,8 @@ describe('faults: kill -9 during train, export and download', function () {
       const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'))
       const weights = readFileSync(join(dir, json.weightsManifest[0].paths[0]))
       const sha = createHash('sha256').update(weights).digest('hex')
-      expect(sha).to.equal(json.userDefinedMetadata.weightsSha256)
-      expect(weightsOf.get(json.userDefinedMetadata.checkpointId)).to.equal(sha)
+      expect(sha).to.equal(json.userDefinedMetadata.weights_sha256)
+      expect(weightsOf.get(json.userDefinedMetadata.checkpoint_id)).to.equal(sha)
     }
 
     it('over an existing export, at every rename and at random moments: model.json always pairs with its own weights', async () => {

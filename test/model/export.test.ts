@@ -122,9 +122,9 @@ describe('export to the TensorFlow.js Layers format', function () {
     expect(json.weightsManifest).to.deep.equal([{paths: [weightsName], weights: json.weightsManifest[0].weights}])
     // The name and the recorded SHA-256 both bind model.json to its exact weights.
     const sha = createHash('sha256').update(readFileSync(join(dir, weightsName))).digest('hex')
-    expect(json.userDefinedMetadata.weightsSha256).to.equal(sha)
+    expect(json.userDefinedMetadata.weights_sha256).to.equal(sha)
     expect(weightsName).to.equal(`weights.${sha.slice(0, 12)}.bin`)
-    const {classes, normalization, output} = json.userDefinedMetadata
+    const {classes, feature_normalization: normalization, output} = json.userDefinedMetadata
     expect(classes).to.deep.equal([0, 5, 8])
     expect(output).to.equal('probabilities')
     const {header} = await (await import('../../src/model/checkpoint.js')).loadCheckpoint(cnn)
