@@ -94,6 +94,7 @@ export const TrainingConfigSchema = z
     selection: z.enum(SELECTIONS).default('f1'),
     patience: z.int().min(1).max(TRAINING_DEFAULTS.maxEpochs).default(TRAINING_DEFAULTS.earlyStoppingPatience),
     calibrate: z.boolean().default(true),
+    ema_decay: z.number().min(0).lt(1).default(0),
   })
   .strict()
 
@@ -170,6 +171,12 @@ export const SETTINGS = {
     flag: 'boolean',
     help: 'fit a temperature on the validation split after training and store it in best.ckpt (--no-calibrate: keep the network\'s own probabilities)',
     resume: 'apply',
+  },
+  ema_decay: {
+    flag: 'number',
+    help: 'keep an exponential moving average of the weights with this decay per step (e.g. 0.995) and validate, checkpoint and predict with it; 0: off',
+    resume: 'refuse',
+    why: 'the checkpoint\'s weights are (or are not) an average',
   },
 } as const satisfies Record<SettingKey, SettingInfo>
 

@@ -5,6 +5,7 @@ import {type ModelKind, type Network, createNetwork, initialValues, readValues} 
 import {trainStep, weightedCrossEntropy} from '../model/step.js'
 import {argmaxRow} from '../model/probabilities.js'
 import {classificationReport} from '../evaluation/metrics.js'
+import {WeightAverage} from './averaging.js'
 
 /** Images [N × 784] already normalised, and class indices (0..2, into CLASSES). */
 export interface Batchable {
@@ -50,11 +51,22 @@ export class DigitModule {
   readonly network: Network
   readonly optimizer: tf.AdamOptimizer
   private readonly classWeights: tf.Tensor1D
+  /** The moving average of the values (`--ema-decay`), when on. */
+  private readonly average?: WeightAverage
 
-  constructor(kind: ModelKind, options: {seed: number; learningRate: number; classWeights: number[]; values?: Record<string, Float32Array>}) {
-    this.network = createNetwork(kind, options.values ?? initialValues(kind, options.seed))
+  /**
+   * @param options.values the values to start from: fresh ones are drawn from the seed. With
+   *   `emaDecay` they are also where the average starts (a checkpoint's values are its average).
+   */
+  constructor(
+    kind: ModelKind,
+    options: {seed: number; learningRate: number; classWeights: number[]; values?: Record<string, Float32Array>; emaDecay?: number},
+  ) {
+    const values = options.values ?? initialValues(kind, options.seed)
+    this.network = createNetwork(kind, values)
     this.optimizer = tf.train.adam(options.learningRate)
     this.classWeights = tf.tensor1d(options.classWeights, 'float32')
+    if (options.emaDecay) this.average = new WeightAverage(options.emaDecay, values)
   }
 
   /** tfjs declares Adam's rate protected but reads it on every update, which is what a scheduler needs. */
@@ -74,14 +86,44 @@ export class DigitModule {
     const {loss, correct} = trainStep(this.network, this.optimizer, xs, ys, this.classWeights)
     const out = {loss: loss.dataSync()[0], accuracy: correct.dataSync()[0] / batch}
     tf.dispose([xs, ys, loss, correct])
+    this.average?.update(this.liveValues())
     return out
   }
 
-  /** Validation over a whole split: its loss, balanced accuracy and macro F1 (Lightning's `validation_step`). */
+  /**
+   * Validation over a whole split: its loss, balanced accuracy and macro F1 (Lightning's `validation_step`).
+   * With weight averaging it is the average that is validated, as it is the average a checkpoint keeps.
+   */
   validationStep(data: Batchable): ValidationMetrics {
-    const outputs = this.predict(data)
+    const outputs = this.withAverage(() => this.predict(data))
     const report = classificationReport(data.y, outputs.predicted, CLASS_INDICES)
     return {valLoss: outputs.loss, valAccuracy: report.macroAccuracy, valF1Macro: report.macroAvg.f1}
+  }
+
+  private variables(): Record<string, tf.Variable> {
+    return {...this.network.params, ...this.network.buffers}
+  }
+
+  private liveValues(): Record<string, Float32Array> {
+    return Object.fromEntries(Object.entries(this.variables()).map(([name, v]) => [name, v.dataSync() as Float32Array]))
+  }
+
+  private assign(values: Record<string, Float32Array>): void {
+    tf.tidy(() => {
+      for (const [name, v] of Object.entries(this.variables())) v.assign(tf.tensor(values[name], v.shape, 'float32'))
+    })
+  }
+
+  /** Run `work` with the averaged values in the network, then put the live ones back. */
+  private withAverage<T>(work: () => T): T {
+    if (!this.average) return work()
+    const live = this.liveValues()
+    this.assign(this.average.values)
+    try {
+      return work()
+    } finally {
+      this.assign(live)
+    }
   }
 
   /** Inference in evaluation mode over a whole split, in large batches. */
@@ -117,7 +159,9 @@ export class DigitModule {
     return {loss: weightSum > 0 ? lossSum / weightSum : 0, predicted, probs, logits: logitsOut}
   }
 
-  values(): Promise<Record<string, Float32Array>> {
+  /** The values a checkpoint keeps and predicts with: the average when weights are averaged. */
+  async values(): Promise<Record<string, Float32Array>> {
+    if (this.average) return Object.fromEntries(Object.entries(this.average.values).map(([name, data]) => [name, Float32Array.from(data)]))
     return readValues(this.network)
   }
 
@@ -135,6 +179,12 @@ export class DigitModule {
     const {accBeta1, accBeta2} = this.adamPowers()
     out.accBeta1 = Float32Array.from(await accBeta1.data())
     out.accBeta2 = Float32Array.from(await accBeta2.data())
+    if (this.average) {
+      // The checkpoint's values are the average; the live weights training continues from go with the optimiser.
+      for (const [name, data] of Object.entries(await readValues(this.network))) out[`${LIVE_PREFIX}${name}`] = data
+      out[AVERAGE_STEPS] = Float32Array.of(this.average.steps)
+    }
+
     return out
   }
 
@@ -173,6 +223,14 @@ export class DigitModule {
         if (state[key]) powers[key].assign(tf.scalar(state[key][0]))
       }
     })
+    if (this.average) {
+      const live = Object.fromEntries(Object.keys(this.variables()).map((name) => [name, state[`${LIVE_PREFIX}${name}`]]))
+      const missing = Object.entries(live).find(([, data]) => !data)
+      if (missing || !state[AVERAGE_STEPS]) throw new Error(`the checkpoint holds no weight average state (${missing?.[0] ?? AVERAGE_STEPS})`)
+      // The network was built from the checkpoint's values, the average: the live weights replace them.
+      this.assign(live as Record<string, Float32Array>)
+      this.average.steps = state[AVERAGE_STEPS][0]
+    }
   }
 
   dispose(): void {
@@ -181,6 +239,10 @@ export class DigitModule {
     this.classWeights.dispose()
   }
 }
+
+/** Optimiser-state keys of the live weights and the averaged step count, when weights are averaged. */
+const LIVE_PREFIX = 'live/'
+const AVERAGE_STEPS = 'average/steps'
 
 /** getWeights() returns the iteration count as a new scalar each call; the slots are the optimiser's own variables. */
 function disposeIterations(weights: Array<{tensor: tf.Tensor}>): void {

@@ -99,6 +99,7 @@ export async function runTraining(run: TrainRun, hooks: TrainHooks = {}): Promis
     learningRate: config.learning_rate,
     classWeights: data.classWeights,
     values: resumed?.values,
+    emaDecay: config.ema_decay,
   })
   try {
     if (resumed) {

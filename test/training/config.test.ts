@@ -104,6 +104,7 @@ describe('training configuration on --resume', () => {
     selection: 'loss',
     patience: 8,
     calibrate: false,
+    ema_decay: 0.99,
   }
 
   it('has a case for every setting', () => {
