@@ -292,6 +292,7 @@ export const TrainingConfigViewSchema = z.looseObject({
   augment: z.boolean().optional().describe('random affine distortions of the training images each epoch (--augment)'),
   selection: z.enum(SELECTIONS).optional().describe('how the best epoch was chosen: f1 (validation macro F1), f1-loss (ties broken by validation loss), loss (validation loss)'),
   calibrate: z.boolean().optional().describe('whether a temperature was fitted on the validation split'),
+  ema_decay: z.number().min(0).lt(1).optional().describe('decay of the moving average of the weights that was validated and kept (--ema-decay; 0: none)'),
 })
 
 /** What a run found, as opposed to what it was asked (`training_config`). */

@@ -209,6 +209,27 @@ describe('training run', function () {
     expect(metadata.training_config).to.include({augment: true, selection: 'f1', calibrate: true})
   })
 
+  it('--ema-decay keeps the moving average in the checkpoints and resumes it bit for bit', async () => {
+    const straight = mkdtempSync(join(tmpdir(), 'train-ema-'))
+    const split = mkdtempSync(join(tmpdir(), 'train-ema-'))
+    await runTraining(options(straight, {epochs: 3, ema_decay: 0.9}), {progress: quiet()})
+    await runTraining(options(split, {epochs: 2, ema_decay: 0.9}), {progress: quiet()})
+    await runTraining(options(split, {epochs: 3, ema_decay: 0.9, resume: true}), {progress: quiet()})
+    const [x, y] = await Promise.all([loadCheckpoint(join(straight, 'last.ckpt')), loadCheckpoint(join(split, 'last.ckpt'))])
+    for (const name of Object.keys(x.values)) expect(Buffer.from(y.values[name].buffer).equals(Buffer.from(x.values[name].buffer)), name).to.equal(true)
+    // The values are the average; the live weights training continues from ride with the optimiser state.
+    const live = x.optimizer['live/conv1.kernel']
+    expect(live).to.have.length(x.values['conv1.kernel'].length)
+    expect(Buffer.from(live.buffer).equals(Buffer.from(x.values['conv1.kernel'].buffer))).to.equal(false)
+    expect(Buffer.from(y.optimizer['live/conv1.kernel'].buffer).equals(Buffer.from(live.buffer))).to.equal(true)
+    expect(x.optimizer['average/steps'][0]).to.equal(y.optimizer['average/steps'][0])
+    // Averaging never changes training: the same run without it (dirs.b, 3 epochs) holds exactly the live weights.
+    const plain = await loadCheckpoint(join(dirs.b, 'last.ckpt'))
+    expect(plain.header.training.epoch).to.equal(3)
+    expect(Buffer.from(plain.values['conv1.kernel'].buffer).equals(Buffer.from(live.buffer))).to.equal(true)
+    expect(x.header.training.config.ema_decay).to.equal(0.9)
+  })
+
   it('calibrates on the validation split: best.ckpt holds a temperature that lowers its NLL and changes no prediction', async () => {
     const best = await loadCheckpoint(join(dirs.a, 'best.ckpt'))
     const calibration = best.header.calibration!
