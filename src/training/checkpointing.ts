@@ -4,7 +4,7 @@
  * history, every callback's state, the weights and, for resuming, the optimiser.
  */
 import type {EpochLog} from '../artifacts/epoch-log.js'
-import {type CheckpointHeader, type HeaderInput, saveCheckpoint} from '../model/checkpoint.js'
+import {type Checkpoint, type CheckpointHeader, type HeaderInput, saveCheckpoint} from '../model/checkpoint.js'
 
 /**
  * What the run knows and the loop does not: the network kind, the data it is
@@ -66,4 +66,9 @@ export async function assembleCheckpoint(
     values: await state.module.values(),
     optimizer: request.withOptimizer ? await state.module.optimizerState() : undefined,
   }
+}
+
+/** Rewrite a checkpoint with the temperature fitted after training (atomically); its weights and the rest of its header stay as they were. */
+export async function addCalibration(file: string, checkpoint: Checkpoint, calibration: NonNullable<CheckpointHeader['calibration']>): Promise<void> {
+  await saveCheckpoint(file, {...checkpoint.header, calibration}, checkpoint.values)
 }

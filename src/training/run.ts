@@ -7,7 +7,8 @@ import {selectBackend} from '../engine/backend.js'
 import {ARTIFACT_FILES} from '../artifacts/schemas.js'
 import {UserError, errorMessage} from '../errors.js'
 import {fitTemperature, nllWithTemperature, softmaxWithTemperature} from '../evaluation/calibration.js'
-import {type Checkpoint, loadCheckpoint, saveCheckpoint} from '../model/checkpoint.js'
+import {type Checkpoint, loadCheckpoint} from '../model/checkpoint.js'
+import {addCalibration} from './checkpointing.js'
 import {formatModelSummary, modelSummary} from '../model/summary.js'
 import {sweepTemporaries} from '../util/atomic.js'
 import {makeFolder} from '../util/paths.js'
@@ -205,7 +206,7 @@ async function calibrate(bestPath: string, best: Checkpoint, val: Batchable, pre
     nllBefore: nllWithTemperature(predictions.logits, val.y, 1),
     nllAfter: nllWithTemperature(predictions.logits, val.y, temperature),
   }
-  await saveCheckpoint(bestPath, {...best.header, calibration}, best.values)
+  await addCalibration(bestPath, best, calibration)
   return calibration
 }
 
