@@ -490,7 +490,7 @@ async function showRun(name, focus = false) {
   renderMetrics(run.metrics)
   const plots = []
   if (run.lossCurves) {
-    plots.push(el('figure', {}, el('img', {src: `/api/runs/${encodeURIComponent(run.name)}/curves.svg?v=${Date.parse(run.modifiedAt)}`, alt: `learning curves of ${run.name}: loss, validation accuracy and macro-F1 per epoch`, id: 'curves'}), el('figcaption', {text: `learning curves (from ${run.lossCurvesSource})`})))
+    plots.push(el('figure', {}, el('img', {src: `/api/runs/${encodeURIComponent(run.name)}/curves.svg?v=${Date.parse(run.modifiedAt)}`, alt: `learning curves of ${run.name}: loss, validation balanced accuracy and macro-F1 per epoch`, id: 'curves'}), el('figcaption', {text: `learning curves (from ${run.lossCurvesSource})`})))
   }
 
   for (const [file, url] of Object.entries(run.images)) plots.push(el('figure', {}, el('img', {src: url, alt: file.replace(/_/g, ' ').replace('.png', '')}), el('figcaption', {text: file})))
@@ -579,7 +579,7 @@ function epochRow(log) {
     el('td', {text: String(log.epoch)}),
     el('td', {text: fixed(log.trainLoss)}),
     el('td', {text: fixed(log.valLoss)}),
-    el('td', {text: fixed(log.valAccuracy)}),
+    el('td', {text: fixed(log.valBalancedAcc)}),
     el('td', {text: fixed(log.valF1Macro)}),
     el('td', {text: log.learningRate.toExponential(1)}),
     el('td', {text: log.epochSeconds.toFixed(1)}),

@@ -112,7 +112,8 @@ export function buildLossCurves(epochs: readonly EpochLog[]): LossCurves {
     train_loss: epochs.map((e) => e.trainLoss),
     train_accuracy: epochs.map((e) => e.trainAccuracy),
     val_loss: epochs.map((e) => e.valLoss),
-    val_accuracy: epochs.map((e) => e.valAccuracy),
+    val_accuracy: epochs.map((e) => e.valBalancedAcc),
+    val_balanced_acc: epochs.map((e) => e.valBalancedAcc),
     val_f1_macro: epochs.map((e) => e.valF1Macro),
   }
 }

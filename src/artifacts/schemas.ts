@@ -20,9 +20,13 @@ const CountSchema = z.int().nonnegative()
 const ProbabilitySchema = z.number().min(0).max(1)
 const EpochNumberSchema = z.int().positive()
 
-/** Version of every artifact's shape; raised when a shape changes incompatibly (1: camelCase, before the original's shapes). */
-export const ARTIFACT_SCHEMA_VERSION = 2
-const SchemaVersionSchema = z.literal(ARTIFACT_SCHEMA_VERSION).describe('version of this file\'s shape')
+/**
+ * Version of every artifact's shape, raised when a shape changes (1: camelCase, before the original's
+ * shapes; 2: the original's shapes; 3: the balanced accuracy also under its own name, `val_balanced_acc`).
+ * Files of version 2 are still read.
+ */
+export const ARTIFACT_SCHEMA_VERSION = 3
+const SchemaVersionSchema = z.union([z.literal(2), z.literal(ARTIFACT_SCHEMA_VERSION)]).describe('version of this file\'s shape')
 
 /** Tolerance on the sum of a probability vector: float32 softmax outputs are off by ~1e-7 per class. */
 const PROBABILITY_SUM_TOLERANCE = 1e-3
@@ -140,10 +144,11 @@ export const LossCurvesSchema = z
     train_loss: PerEpochSchema,
     train_accuracy: z.array(ProbabilitySchema),
     val_loss: PerEpochSchema,
-    val_accuracy: z.array(ProbabilitySchema).describe('macro accuracy (mean per-class recall)'),
+    val_accuracy: z.array(ProbabilitySchema).describe('the original\'s name for val_balanced_acc'),
+    val_balanced_acc: z.array(ProbabilitySchema).optional().describe('balanced accuracy: the mean of per-class recalls (from schema 3)'),
     val_f1_macro: z.array(ProbabilitySchema),
   })
-  .refine((c) => [c.train_loss, c.train_accuracy, c.val_loss, c.val_accuracy, c.val_f1_macro].every((list) => list.length === c.epochs.length), {
+  .refine((c) => [c.train_loss, c.train_accuracy, c.val_loss, c.val_accuracy, c.val_balanced_acc ?? c.val_accuracy, c.val_f1_macro].every((list) => list.length === c.epochs.length), {
     message: 'every list must have one value per epoch',
   })
   .meta({title: 'loss_curves.json', description: 'Training and validation loss, accuracy and macro-F1 per epoch, one list per series.'})

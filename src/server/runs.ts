@@ -20,7 +20,7 @@ import {
   RunMetadataSchema,
 } from '../artifacts/schemas.js'
 import {errorMessage} from '../errors.js'
-import {EpochLogRowSchema} from '../artifacts/epoch-log.js'
+import {EpochLogRowFileSchema} from '../artifacts/epoch-log.js'
 
 export const CHECKPOINT_FILE = 'best.ckpt'
 /** The trainer's own per-epoch log: curves of a run that has not written its artifacts (yet). */
@@ -163,7 +163,7 @@ export class RunsFolder {
     const [metrics, curves, epochLog, metadata, checkpoint, ...images] = await Promise.all([
       readJson(dir, ARTIFACT_FILES.metrics, MetricsSchema),
       readJson(dir, ARTIFACT_FILES.lossCurves, LossCurvesSchema),
-      readJson(dir, EPOCH_LOG_FILE, z.array(EpochLogRowSchema).min(1)),
+      readJson(dir, EPOCH_LOG_FILE, z.array(EpochLogRowFileSchema).min(1)),
       readJson(dir, ARTIFACT_FILES.runMetadata, RunMetadataSchema),
       exists(join(dir, CHECKPOINT_FILE)),
       ...RUN_IMAGES.map((file) => exists(join(dir, file))),
@@ -175,7 +175,8 @@ export class RunsFolder {
       train_loss: rows.map((row) => row.train_loss),
       train_accuracy: rows.map((row) => row.train_accuracy),
       val_loss: rows.map((row) => row.val_loss),
-      val_accuracy: rows.map((row) => row.val_accuracy),
+      val_accuracy: rows.map((row) => row.val_balanced_acc),
+      val_balanced_acc: rows.map((row) => row.val_balanced_acc),
       val_f1_macro: rows.map((row) => row.val_f1_macro),
     }
     const presentImages = RUN_IMAGES.filter((_, i) => images[i] !== undefined)

@@ -299,7 +299,7 @@ export class ProgressReporter implements Callback {
     this.bar = undefined
     this.stream.write(
       `epoch ${log.epoch}/${state.maxEpochs}  train_loss ${log.trainLoss.toFixed(4)}  val_loss ${log.valLoss.toFixed(4)}  ` +
-        `val_balanced_acc ${log.valAccuracy.toFixed(4)}  val_f1_macro ${log.valF1Macro.toFixed(4)}  lr ${log.learningRate.toExponential(2)}  ${log.epochSeconds.toFixed(2)}s\n`,
+        `val_balanced_acc ${log.valBalancedAcc.toFixed(4)}  val_f1_macro ${log.valF1Macro.toFixed(4)}  lr ${log.learningRate.toExponential(2)}  ${log.epochSeconds.toFixed(2)}s\n`,
     )
   }
 

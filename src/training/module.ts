@@ -24,7 +24,7 @@ export interface TrainingMetrics {
 export interface ValidationMetrics {
   valLoss: number
   /** Balanced accuracy (mean per-class recall). */
-  valAccuracy: number
+  valBalancedAcc: number
   valF1Macro: number
 }
 
@@ -97,7 +97,7 @@ export class DigitModule {
   validationStep(data: Batchable): ValidationMetrics {
     const outputs = this.withAverage(() => this.predict(data))
     const report = classificationReport(data.y, outputs.predicted, CLASS_INDICES)
-    return {valLoss: outputs.loss, valAccuracy: report.macroAccuracy, valF1Macro: report.macroAvg.f1}
+    return {valLoss: outputs.loss, valBalancedAcc: report.macroAccuracy, valF1Macro: report.macroAvg.f1}
   }
 
   private variables(): Record<string, tf.Variable> {

@@ -171,7 +171,7 @@ export class Trainer<M extends TrainableModule = TrainableModule> {
         trainLoss: lossSum / n,
         trainAccuracy: accuracySum / n,
         valLoss: validation.valLoss,
-        valAccuracy: validation.valAccuracy,
+        valBalancedAcc: validation.valBalancedAcc,
         valF1Macro: validation.valF1Macro,
         learningRate: module.learningRate,
         epochSeconds: (performance.now() - started) / 1000,

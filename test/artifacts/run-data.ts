@@ -74,7 +74,7 @@ export function fakeEpochs(): EpochLog[] {
     trainLoss: 0.9 * Math.exp(-0.6 * i) + 0.02,
     trainAccuracy: Math.min(0.999, 0.8 + 0.03 * i),
     valLoss: 0.7 * Math.exp(-0.5 * i) + 0.05 + (i > 4 ? 0.01 * (i - 4) : 0),
-    valAccuracy: Math.min(0.995, 0.82 + 0.03 * i),
+    valBalancedAcc: Math.min(0.995, 0.82 + 0.03 * i),
     valF1Macro: Math.min(0.99, 0.75 + 0.045 * i),
     learningRate: i >= 4 ? TRAINING_DEFAULTS.learningRate * TRAINING_DEFAULTS.lrFactor : TRAINING_DEFAULTS.learningRate,
     epochSeconds,

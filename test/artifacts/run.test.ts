@@ -114,6 +114,10 @@ describe('writeRunArtifacts', function () {
     const curves = LossCurvesSchema.parse(await readJson(dir, 'loss_curves.json'))
     expect(curves.val_f1_macro).to.deep.equal(run.epochs.map((e) => e.valF1Macro))
     expect(curves).to.not.have.property('learning_rate')
+    // The balanced accuracy under its own name, and under the original's `val_accuracy`.
+    expect(curves.schema_version).to.equal(3)
+    expect(curves.val_balanced_acc).to.deep.equal(run.epochs.map((e) => e.valBalancedAcc))
+    expect(curves.val_accuracy).to.deep.equal(curves.val_balanced_acc)
 
     expect(RocCurvesSchema.parse(await readJson(dir, 'roc_curves.json'))).to.deep.equal(buildRocCurves(fakeRoc(run.predictions)))
     const dynamics = TrainingDynamicsSchema.parse(await readJson(dir, 'training_dynamics.json'))

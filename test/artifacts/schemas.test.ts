@@ -1,6 +1,7 @@
 import {expect} from 'chai'
 import {readFile, readdir} from 'node:fs/promises'
 
+import {EpochLogRowFileSchema, EpochLogSchema} from '../../src/artifacts/epoch-log.js'
 import {jsonSchemaDocuments} from '../../src/artifacts/json-schema.js'
 import {MetricsSchema, PredictionSampleSchema as PredictionSchema, RocCurvesSchema, RunMetadataSchema, schemas} from '../../src/artifacts/schemas.js'
 import {ConfigFileSchema} from '../../src/training/config.js'
@@ -9,6 +10,14 @@ import {fakePredictions} from './run-data.js'
 const schemaDir = new URL('../../schema/', import.meta.url)
 
 describe('artifact schemas', () => {
+  it('read epoch logs of schema 2 and older checkpoints, whose balanced accuracy is called val_accuracy', () => {
+    const row = {epoch: 1, train_loss: 0.5, train_accuracy: 0.8, val_loss: 0.4, val_accuracy: 0.85, val_f1_macro: 0.7, learning_rate: 0.001, epoch_seconds: 1}
+    const {val_accuracy: balanced, ...rest} = row
+    expect(EpochLogRowFileSchema.parse(row)).to.deep.equal({...rest, val_balanced_acc: balanced})
+    const log = {epoch: 1, trainLoss: 0.5, trainAccuracy: 0.8, valLoss: 0.4, valAccuracy: 0.85, valF1Macro: 0.7, learningRate: 0.001, epochSeconds: 1}
+    expect(EpochLogSchema.parse(log)).to.include({valBalancedAcc: 0.85}).and.not.have.property('valAccuracy')
+  })
+
   it('are published under schema/ exactly as scripts/emit-json-schemas.ts emits them', async () => {
     const documents = jsonSchemaDocuments({...schemas, config: ConfigFileSchema})
     expect([...documents.keys()].sort()).to.deep.equal([

@@ -45,7 +45,7 @@ const ONE_EPOCH = {
   trainLoss: 0.9,
   trainAccuracy: 0.6,
   valLoss: 0.7,
-  valAccuracy: 0.7,
+  valBalancedAcc: 0.7,
   valF1Macro: 0.5,
   learningRate: 1e-3,
   epochSeconds: 1.5,

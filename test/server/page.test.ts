@@ -138,7 +138,7 @@ describe('web app page (headless Chromium)', function () {
       trainLoss: 1 / epoch,
       trainAccuracy: 0.5 + epoch / 10,
       valLoss: 1.2 / epoch,
-      valAccuracy: 0.45 + epoch / 10,
+      valBalancedAcc: 0.45 + epoch / 10,
       valF1Macro: 0.4 + epoch / 10,
       learningRate: 1e-3,
       epochSeconds: 1,

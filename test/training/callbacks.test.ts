@@ -9,7 +9,7 @@ import type {EpochLog} from '../../src/artifacts/epoch-log.js'
 import type {TrainerState} from '../../src/training/trainer.js'
 
 function log(epoch: number, valF1Macro: number, valLoss = 1): EpochLog {
-  return {epoch, trainLoss: 1, trainAccuracy: 0.5, valLoss, valAccuracy: 0.5, valF1Macro, learningRate: 1e-3, epochSeconds: 1}
+  return {epoch, trainLoss: 1, trainAccuracy: 0.5, valLoss, valBalancedAcc: 0.5, valF1Macro, learningRate: 1e-3, epochSeconds: 1}
 }
 
 /** A loop state whose checkpoint requests are recorded as `file:bestEpoch`. */
@@ -17,7 +17,7 @@ function fakeState(saves: string[] = []): TrainerState {
   const module = {
     learningRate: 1e-3,
     trainingStep: () => ({loss: 0, accuracy: 0}),
-    validationStep: () => ({valLoss: 0, valAccuracy: 0, valF1Macro: 0}),
+    validationStep: () => ({valLoss: 0, valBalancedAcc: 0, valF1Macro: 0}),
     values: async () => ({}),
     optimizerState: async () => ({}),
   }

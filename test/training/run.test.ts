@@ -52,7 +52,7 @@ describe('training run', function () {
     }
 
     const csv = readFileSync(join(dirs.a, 'logs', 'metrics.csv'), 'utf8').trim().split('\n')
-    expect(csv[0]).to.equal('epoch,train_loss,train_accuracy,val_loss,val_accuracy,val_f1_macro,learning_rate,epoch_seconds')
+    expect(csv[0]).to.equal('epoch,train_loss,train_accuracy,val_loss,val_balanced_acc,val_f1_macro,learning_rate,epoch_seconds')
     expect(csv).to.have.length(3)
     const best = await loadCheckpoint(join(dirs.a, 'best.ckpt'))
     expect(best.header.training.bestEpoch).to.equal(summary.bestEpoch)

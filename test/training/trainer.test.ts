@@ -41,7 +41,7 @@ class FakeModule implements TrainableModule {
     expect(data).to.equal(VAL)
     const {f1, loss, accuracy = f1} = this.script[Math.min(this.validations, this.script.length - 1)]
     this.validations += 1
-    return {valLoss: loss, valAccuracy: accuracy, valF1Macro: f1}
+    return {valLoss: loss, valBalancedAcc: accuracy, valF1Macro: f1}
   }
 
   /** Real softmax-model weights, so checkpoints the trainer writes are real files that load back. */
@@ -99,7 +99,7 @@ describe('Trainer', () => {
 
   it('continues a resumed run from its epoch and history', async () => {
     const module = new FakeModule([{f1: PERFECT, loss: 0.5}])
-    const earlier: EpochLog = {epoch: 1, trainLoss: 1, trainAccuracy: 0, valLoss: 1, valAccuracy: 0, valF1Macro: 0, learningRate: 0.01, epochSeconds: 0}
+    const earlier: EpochLog = {epoch: 1, trainLoss: 1, trainAccuracy: 0, valLoss: 1, valBalancedAcc: 0, valF1Macro: 0, learningRate: 0.01, epochSeconds: 0}
     const state = await new Trainer({maxEpochs: 2, batchSize: 5, seed: 1, callbacks: []}).fit(module, trainSet(5), VAL, {epoch: 1, history: [earlier]})
     expect(module.steps).to.deep.equal([5])
     expect(state.history.map((log) => log.epoch)).to.deep.equal([1, 2])
@@ -175,7 +175,7 @@ describe('Trainer', () => {
     expect(state.stopReason).to.equal('val_balanced_acc did not improve for 2 epochs (best 0.9000)')
     expect(stopper.stateDict()).to.deep.equal({best: {val_balanced_acc: 0.9}, wait: 2})
 
-    expect(() => new EarlyStopping(3, [{metric: 'val_f2', mode: 'max'}])).to.throw('cannot monitor "val_f2": it is not a logged metric (train_loss, train_accuracy, val_loss, val_accuracy, val_f1_macro, learning_rate, epoch_seconds, val_balanced_acc)')
+    expect(() => new EarlyStopping(3, [{metric: 'val_f2', mode: 'max'}])).to.throw('cannot monitor "val_f2": it is not a logged metric (train_loss, train_accuracy, val_loss, val_balanced_acc, val_f1_macro, learning_rate, epoch_seconds)')
     expect(() => new ModelCheckpoint('/run', [])).to.throw('a callback needs at least one metric to monitor')
     // A mode read from a file is not checked by the type system.
     const parsed: Monitor = JSON.parse('{"metric": "val_loss", "mode": "lowest"}')
