@@ -1,13 +1,13 @@
 /**
- * Cost of `--augment` on the training hot path: `npx tsx bench/augment.ts`.
+ * Cost of `--augment` and `--ema-decay` on the training hot path: `npx tsx bench/augment.ts`.
  *
- * Trains the SPEC recipe's CNN on the training split, alternating a plain epoch
- * and an augmented one (the same batches, each distorted before the step, as
- * the trainer does), and prints each epoch's seconds and the median ratio
- * augmented/plain. Rounds alternate so a machine shared with other work slows
- * both alike.
+ * Trains the SPEC recipe's CNN on the training split, alternating a plain epoch,
+ * an augmented one (the same batches, each distorted before the step, as
+ * the trainer does) and one of a module that averages its weights after every
+ * step, and prints each epoch's seconds and the median ratios to the plain
+ * epoch. Rounds alternate so a machine shared with other work slows all alike.
  *
- *   npx tsx bench/augment.ts [--data-dir /work/data/mnist] [--rounds 3] [--threads 1]
+ *   npx tsx bench/augment.ts [--data-dir DIR] [--rounds 3] [--threads 1]
  */
 import {parseArgs} from 'node:util'
 
@@ -41,8 +41,9 @@ const n = train.y.length
 const batchSize = 32
 const fill = -data.normalization.mean / data.normalization.std
 const module = new DigitModule('cnn', {seed: 1, learningRate: 1e-3, classWeights: data.classWeights})
+const averaged = new DigitModule('cnn', {seed: 1, learningRate: 1e-3, classWeights: data.classWeights, emaDecay: 0.99})
 
-function epoch(number: number, augment: boolean): number {
+function epoch(number: number, augment: boolean, trained = module): number {
   const started = performance.now()
   const order = new Rng(1).fork(number).shuffle(Array.from({length: n}, (_, i) => i))
   const distort = augmentRng(1, number)
@@ -57,7 +58,7 @@ function epoch(number: number, augment: boolean): number {
     }
 
     if (augment) augmentBatch(x, rows.length, distort, fill, undefined, scratch)
-    module.trainingStep(x.subarray(0, rows.length * PIXELS), y.subarray(0, rows.length))
+    trained.trainingStep(x.subarray(0, rows.length * PIXELS), y.subarray(0, rows.length))
   }
 
   return (performance.now() - started) / 1000
@@ -75,18 +76,26 @@ for (let pass = 1; pass <= 3; pass++) {
 const distortSeconds = median(passes)
 
 epoch(0, false) // warm-up: wasm compilation, XNNPACK set-up
+epoch(0, false, averaged)
 const ratios: number[] = []
+const averageRatios: number[] = []
 const plains: number[] = []
 for (let round = 1; round <= Number(args.rounds); round++) {
   const plain = epoch(2 * round, false)
   const augmented = epoch(2 * round + 1, true)
+  const withAverage = epoch(2 * round, false, averaged)
   ratios.push(augmented / plain)
+  averageRatios.push(withAverage / plain)
   plains.push(plain)
-  console.log(`round ${round}: plain ${plain.toFixed(3)} s, augmented ${augmented.toFixed(3)} s (×${(augmented / plain).toFixed(3)})`)
+  console.log(
+    `round ${round}: plain ${plain.toFixed(3)} s, augmented ${augmented.toFixed(3)} s (×${(augmented / plain).toFixed(3)}), weight averaging ${withAverage.toFixed(3)} s (×${(withAverage / plain).toFixed(3)})`,
+  )
 }
 
 console.log(`${n} training images of ${CLASSES.length} classes, batch ${batchSize}, backend ${backend.name} (${backend.threads} thread${backend.threads === 1 ? '' : 's'})`)
 console.log(`distortion alone: ${(distortSeconds * 1000).toFixed(1)} ms per epoch (${((distortSeconds / n) * 1e6).toFixed(1)} µs per image)`)
 console.log(`median plain epoch: ${median(plains).toFixed(3)} s; distortion alone / plain epoch: ${((distortSeconds / median(plains)) * 100).toFixed(1)}%`)
 console.log(`median augmented/plain epoch: ×${median(ratios).toFixed(3)}`)
+console.log(`median weight-averaging/plain epoch: ×${median(averageRatios).toFixed(3)}`)
 module.dispose()
+averaged.dispose()
