@@ -35,6 +35,12 @@ describe('faults: /proc paths and folders that cannot be created', function () {
     })
   }
 
+  it('evaluate checks --output-dir before it evaluates: no evaluation is spent on a folder that cannot be made', async () => {
+    const result = await run(['evaluate', '--checkpoint-path', ckpt, '--data-dir', FIXTURE_DIR, '--output-dir', join(ckpt, 'eval')], {killAfterMs: 20_000})
+    expect(oneLine(result)).to.match(/cannot use \S+best\.ckpt as a folder: it is a file; choose another --output-dir/)
+    expect(result.stderr).to.not.match(/images in/)
+  })
+
   it('makeFolder creates missing levels, accepts existing folders and names a file in the way', async () => {
     const dir = tempDir('mkdir')
     expect(await makeFolder(join(dir, 'a', 'b', 'c'), 'hint')).to.equal(join(dir, 'a'))

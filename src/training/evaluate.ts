@@ -1,7 +1,12 @@
+/**
+ * Evaluating a checkpoint on a split, end to end (Lightning's `trainer.test(ckpt_path=…)`):
+ * the run-level counterpart of `runTraining`, beside it above the evaluation and artifact layers.
+ */
 import type {ArtifactFile} from '../artifacts/schemas.js'
 import type {BackendChoice} from '../config.js'
+import {type EvalSplit, type Evaluation, evaluateSplit, rebuildSplit} from '../evaluation/evaluate.js'
 import {loadPredictor} from '../model/predictor.js'
-import {type EvalSplit, type Evaluation, evaluateSplit, rebuildSplit} from './evaluate.js'
+import {makeFolder} from '../util/paths.js'
 
 /** Everything one evaluation needs: the library's counterpart of `runTraining`'s `TrainRun`. */
 export interface EvaluationRun {
@@ -35,6 +40,8 @@ export interface EvaluationSummary {
 /** Loads the checkpoint, rebuilds its split, evaluates it and (with `outputDir`) writes the split's artifacts. */
 export async function runEvaluation(run: EvaluationRun, hooks: EvaluationHooks = {}): Promise<EvaluationSummary> {
   const note = hooks.note ?? (() => {})
+  // A folder that cannot be made fails now, not after the evaluation it would hold.
+  if (run.outputDir) await makeFolder(run.outputDir, 'choose another --output-dir')
   const predictor = await loadPredictor(run.checkpointPath, {backend: run.backend, threads: run.threads, calibrate: run.calibrate})
   try {
     const data = await rebuildSplit(predictor.checkpoint, run.dataDir, run.split)
@@ -45,7 +52,7 @@ export async function runEvaluation(run: EvaluationRun, hooks: EvaluationHooks =
     if (run.outputDir) {
       const [{writeEvaluationArtifacts}, {rocCurves}, {probabilityRows}] = await Promise.all([
         import('../artifacts/run.js'),
-        import('./roc.js'),
+        import('../evaluation/roc.js'),
         import('../model/probabilities.js'),
       ])
       const roc = run.rocPerClass ? rocCurves(data.split.labels, probabilityRows(evaluation.probs)) : undefined
