@@ -71,6 +71,14 @@ function applyTheme(choice) {
   $('theme').textContent = dark ? 'Light theme' : 'Dark theme'
   $('theme').setAttribute('aria-pressed', 'false')
   $('theme').dataset.current = dark ? 'dark' : 'light'
+  // The learning curves are an SVG image drawn on the server for one theme: fetch the other one.
+  const curves = document.getElementById('curves')
+  if (curves?.dataset.base) curves.src = curvesUrl(curves.dataset.base)
+}
+
+/** The learning curves' address for the theme now shown. */
+function curvesUrl(base) {
+  return `${base}&theme=${$('theme').dataset.current === 'dark' ? 'dark' : 'light'}`
 }
 
 $('theme').addEventListener('click', () => {
@@ -490,7 +498,8 @@ async function showRun(name, focus = false) {
   renderMetrics(run.metrics)
   const plots = []
   if (run.lossCurves) {
-    plots.push(el('figure', {}, el('img', {src: `/api/runs/${encodeURIComponent(run.name)}/curves.svg?v=${Date.parse(run.modifiedAt)}`, alt: `learning curves of ${run.name}: loss, validation balanced accuracy and macro-F1 per epoch`, id: 'curves'}), el('figcaption', {text: `learning curves (from ${run.lossCurvesSource})`})))
+    const base = `/api/runs/${encodeURIComponent(run.name)}/curves.svg?v=${Date.parse(run.modifiedAt)}`
+    plots.push(el('figure', {}, el('img', {src: curvesUrl(base), 'data-base': base, alt: `learning curves of ${run.name}: loss, validation balanced accuracy and macro-F1 per epoch`, id: 'curves'}), el('figcaption', {text: `learning curves (from ${run.lossCurvesSource})`})))
   }
 
   for (const [file, url] of Object.entries(run.images)) plots.push(el('figure', {}, el('img', {src: url, alt: file.replace(/_/g, ' ').replace('.png', '')}), el('figcaption', {text: file})))

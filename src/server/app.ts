@@ -23,7 +23,7 @@ import type {ModelSlot} from './model.js'
 import type {RunsFolder} from './runs.js'
 import {HistoryQuerySchema, LabelSchema, PREDICTION_SOURCES} from './store/types.js'
 import {DatabaseUnavailableError, type WatchedStore} from './store/outage.js'
-import {learningCurvesSvg} from './curves.js'
+import {CURVE_THEMES, learningCurvesSvg} from './curves.js'
 import {dataInfo} from './data-info.js'
 import {fetchImageUrl} from './image-url.js'
 import {thumbnailDataUri} from './thumbnail.js'
@@ -338,9 +338,11 @@ export function createApp(ctx: AppContext): Hono {
   app.get('/api/runs/:name/curves.svg', async (c) => {
     const detail = await ctx.runs.detail(c.req.param('name'))
     if (!detail?.lossCurves) throw new HttpError(404, `run ${c.req.param('name')} has no learning curves yet`)
+    const theme = z.enum(CURVE_THEMES).default('light').safeParse(c.req.query('theme'))
+    if (!theme.success) throw new HttpError(400, `query "theme" must be ${CURVE_THEMES.join(' or ')}`)
     c.header('Content-Type', 'image/svg+xml; charset=utf-8')
     c.header('Cache-Control', 'no-cache')
-    return c.body(await learningCurvesSvg(detail.metadata?.run_name ?? detail.name, detail.lossCurves))
+    return c.body(await learningCurvesSvg(detail.metadata?.run_name ?? detail.name, detail.lossCurves, theme.data))
   })
 
   app.get('/api/runs/:name/files/:file', async (c) => {

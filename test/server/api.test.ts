@@ -285,6 +285,16 @@ describe('web app API', function () {
       expect(image.type).to.equal('image/png')
       expect(image.body.bytes.subarray(1, 4).toString()).to.equal('PNG')
 
+      // The learning curves as SVG, drawn for the page's light or dark theme.
+      const light = await call(server, '/api/runs/complete-run/curves.svg')
+      const dark = await call(server, '/api/runs/complete-run/curves.svg?theme=dark')
+      expect([light.status, dark.status]).to.deep.equal([200, 200])
+      expect(light.type).to.match(/^image\/svg\+xml/)
+      const [lightSvg, darkSvg] = [light, dark].map((r) => (r.body.bytes as Buffer).toString())
+      expect(lightSvg).to.match(/fill="white"/).and.not.match(/#1a1f29/)
+      expect(darkSvg).to.match(/fill="#1a1f29"/).and.match(/fill="#e6e9ef"/).and.not.match(/fill="white"/)
+      expect((await call(server, '/api/runs/complete-run/curves.svg?theme=blue')).body.error).to.match(/query "theme" must be light or dark/)
+
       const broken = await call(server, '/api/runs/broken-run')
       expect(broken.status).to.equal(200)
       expect(broken.body.metrics).to.equal(null)

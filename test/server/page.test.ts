@@ -323,6 +323,13 @@ describe('web app page (headless Chromium)', function () {
       await page.keyboard.press('Enter')
       await page.waitForSelector('#run-detail:not([hidden])')
       expect(await page.evaluate(() => document.activeElement?.id)).to.equal('run-name')
+      // The curves are drawn for the dark theme, and redrawn for the light one when the theme is toggled.
+      await page.waitForFunction(() => document.querySelector<HTMLImageElement>('#curves')?.complete)
+      expect(await page.locator('#curves').getAttribute('src')).to.match(/[?&]theme=dark$/)
+      await page.locator('#theme').focus()
+      await page.keyboard.press('Enter')
+      expect(await page.locator('#curves').getAttribute('src')).to.match(/[?&]theme=light$/)
+      await page.keyboard.press('Enter')
       await page.screenshot({path: join(SCREENSHOTS, 'desktop-dark.png'), fullPage: true})
     })
   })
