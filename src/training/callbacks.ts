@@ -67,17 +67,20 @@ function checkedMonitors(monitor: Selection | readonly Monitor[]): readonly Moni
 const bestOf = (monitors: readonly Monitor[], log: EpochLog): Best => Object.fromEntries(monitors.map(({metric}) => [metric, monitoredValue(metric, log)]))
 
 /**
- * Best values as saved in a checkpoint: `{metric: value}`, or the shape of
- * checkpoints written before monitors were generic (macro F1 under `f1Key`, `bestValLoss`).
+ * Best values of the monitored metrics as saved in a checkpoint: `{metric: value}`, or the shape of
+ * checkpoints written before monitors were generic (macro F1 under `f1Key`, `bestValLoss`, kept
+ * whatever was monitored). Metrics not monitored are dropped, so a resumed run holds what an
+ * uninterrupted one would.
  */
-function readBest(state: Record<string, unknown>, f1Key: string): Best {
-  if (typeof state.best === 'object' && state.best !== null) {
-    return Object.fromEntries(Object.entries(state.best).filter((entry): entry is [string, number] => typeof entry[1] === 'number'))
+function readBest(state: Record<string, unknown>, f1Key: string, monitors: readonly Monitor[]): Best {
+  const saved: Record<string, unknown> =
+    typeof state.best === 'object' && state.best !== null ? (state.best as Record<string, unknown>) : {val_f1_macro: state[f1Key], val_loss: state.bestValLoss}
+  const best: Best = {}
+  for (const {metric} of monitors) {
+    const value = saved[metric]
+    if (typeof value === 'number') best[metric] = value
   }
 
-  const best: Best = {}
-  if (typeof state[f1Key] === 'number') best.val_f1_macro = state[f1Key]
-  if (typeof state.bestValLoss === 'number') best.val_loss = state.bestValLoss
   return best
 }
 
@@ -121,7 +124,7 @@ export class EarlyStopping implements Callback {
   }
 
   loadStateDict(state: Record<string, unknown>): void {
-    this.best = readBest(state, 'best')
+    this.best = readBest(state, 'best', this.monitors)
     this.wait = Number(state.wait)
   }
 }
@@ -225,7 +228,7 @@ export class ModelCheckpoint<M extends TrainableModule = TrainableModule> implem
   loadStateDict(state: Record<string, unknown>): void {
     // `bestEpoch` in checkpoints of format 1.
     this.bestEpoch = Number(state.best_epoch ?? state.bestEpoch)
-    this.best = readBest(state, 'bestValF1Macro')
+    this.best = readBest(state, 'bestValF1Macro', this.monitors)
   }
 }
 

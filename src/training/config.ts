@@ -44,8 +44,12 @@ import {
 import {type ClassCounts, formatClassCounts, parseClassCounts} from '../data/split.js'
 import {UserError, errorMessage} from '../errors.js'
 
-/** Version of config.json (and of the configuration stored in checkpoints). */
-export const CONFIG_SCHEMA_VERSION = 1
+/**
+ * Version of config.json (and of the configuration stored in checkpoints): 2 added `ema_decay`.
+ * Files of every version listed in READABLE_CONFIG_VERSIONS are read; a setting they lack takes its default.
+ */
+export const CONFIG_SCHEMA_VERSION = 2
+const READABLE_CONFIG_VERSIONS: readonly unknown[] = [1, CONFIG_SCHEMA_VERSION]
 
 /** The file each run writes its resolved configuration to. */
 export const CONFIG_FILE = 'config.json'
@@ -353,8 +357,8 @@ export async function readConfigFile(file: string): Promise<Record<string, unkno
 
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UserError(`--config: ${file} must hold a JSON object of train settings`)
   const {schema_version: version, ...settings} = value as Record<string, unknown>
-  if (version !== undefined && version !== CONFIG_SCHEMA_VERSION) {
-    throw new UserError(`--config: ${file} has schema_version ${JSON.stringify(version)}; this version reads ${CONFIG_SCHEMA_VERSION}`)
+  if (version !== undefined && !READABLE_CONFIG_VERSIONS.includes(version)) {
+    throw new UserError(`--config: ${file} has schema_version ${JSON.stringify(version)}; this version reads ${READABLE_CONFIG_VERSIONS.join(' and ')}`)
   }
 
   return settings

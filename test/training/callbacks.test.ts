@@ -45,7 +45,11 @@ describe('callbacks', () => {
     // The state as checkpoints wrote it before monitors were generic.
     const older = new EarlyStopping(3)
     older.loadStateDict({best: 0.61, bestValLoss: 1, wait: 2})
-    expect(older.stateDict()).to.deep.equal({best: {val_f1_macro: 0.61, val_loss: 1}, wait: 2})
+    // Only what is monitored is kept: the loss that format also saved comes back only where it breaks ties.
+    expect(older.stateDict()).to.deep.equal({best: {val_f1_macro: 0.61}, wait: 2})
+    const olderWithTies = new EarlyStopping(3, 'f1-loss')
+    olderWithTies.loadStateDict({best: 0.61, bestValLoss: 1, wait: 2})
+    expect(olderWithTies.stateDict()).to.deep.equal({best: {val_f1_macro: 0.61, val_loss: 1}, wait: 2})
   })
 
   it('reduce-on-plateau halves the rate after more than 2 bad epochs, like PyTorch', () => {

@@ -91,6 +91,7 @@ describe('training run', function () {
     const header = JSON.parse(bytes.subarray(12, 12 + length).toString('utf8'))
     const camel = (record: Record<string, number>) => Object.fromEntries(Object.entries(record).map(([key, value]) => [key.replaceAll(/_([a-z\d])/g, (_, c: string) => c.toUpperCase()), value]))
     const {training: t, data: d} = header
+    const bestLoss = t.history.find((row: {epoch: number}) => row.epoch === t.best_epoch).val_loss
     const old = {
       format: header.format,
       formatVersion: 1,
@@ -110,8 +111,9 @@ describe('training run', function () {
         backend: t.backend,
         config: t.config,
         callbacks: {
-          modelCheckpoint: {bestEpoch: t.callbacks.model_checkpoint.best_epoch, bestValF1Macro: t.callbacks.model_checkpoint.best.val_f1_macro, bestValLoss: null},
-          earlyStopping: {best: t.callbacks.early_stopping.best.val_f1_macro, bestValLoss: null, wait: t.callbacks.early_stopping.wait},
+          // Format 1 kept the best epoch's validation loss beside its macro F1, whatever was monitored.
+          modelCheckpoint: {bestEpoch: t.callbacks.model_checkpoint.best_epoch, bestValF1Macro: t.callbacks.model_checkpoint.best.val_f1_macro, bestValLoss: bestLoss},
+          earlyStopping: {best: t.callbacks.early_stopping.best.val_f1_macro, bestValLoss: bestLoss, wait: t.callbacks.early_stopping.wait},
           reduceLROnPlateau: t.callbacks.reduce_lr_on_plateau,
         },
         history: t.history.map(camel),
