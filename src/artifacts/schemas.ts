@@ -88,9 +88,9 @@ export type ClassificationReportFile = z.infer<typeof ClassificationReportFileSc
 export const MetricsSchema = z
   .object({
     schema_version: SchemaVersionSchema,
-    train_accuracy: ProbabilitySchema,
-    val_accuracy: ProbabilitySchema,
-    test_accuracy: ProbabilitySchema.describe('accuracy on the held-out evaluation split (splits.eval; the original calls it test)'),
+    train_accuracy: ProbabilitySchema.describe('plain accuracy (share of images classified right), not balanced'),
+    val_accuracy: ProbabilitySchema.describe('plain accuracy, not balanced (each split\'s balanced accuracy is its macro_accuracy)'),
+    test_accuracy: ProbabilitySchema.describe('plain accuracy on the held-out evaluation split (splits.eval; the original calls it test)'),
     train_loss: z.number().nonnegative(),
     val_loss: z.number().nonnegative(),
     test_loss: z.number().nonnegative().describe('loss on the held-out evaluation split (splits.eval)'),
@@ -151,6 +151,7 @@ export const LossCurvesSchema = z
   .refine((c) => [c.train_loss, c.train_accuracy, c.val_loss, c.val_accuracy, c.val_balanced_acc ?? c.val_accuracy, c.val_f1_macro].every((list) => list.length === c.epochs.length), {
     message: 'every list must have one value per epoch',
   })
+  .refine((c) => c.schema_version < 3 || c.val_balanced_acc !== undefined, {message: 'schema 3 has val_balanced_acc', path: ['val_balanced_acc']})
   .meta({title: 'loss_curves.json', description: 'Training and validation loss, accuracy and macro-F1 per epoch, one list per series.'})
 export type LossCurves = z.infer<typeof LossCurvesSchema>
 

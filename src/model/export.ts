@@ -47,10 +47,13 @@ export function weightsFileName(weights: Uint8Array): string {
 
 const WEIGHTS_FILE = /^weights(?:\.[\da-f]{12})?\.bin$/
 
-/** What model.json's `userDefinedMetadata` holds. */
+/** Version of `userDefinedMetadata`'s shape: 2 is snake_case (1 was camelCase: packageVersion, checkpointId, normalization, weightsSha256). */
+export const EXPORT_METADATA_VERSION = 2
+
 /** model.json's `userDefinedMetadata`: ours, so snake_case like every JSON file the package writes (the rest of model.json is tfjs's format). */
 export interface ExportMetadata {
   format: 'digit-classification-layers-model'
+  format_version: typeof EXPORT_METADATA_VERSION
   package_version: string
   model: ModelKind
   checkpoint_id: string
@@ -142,6 +145,7 @@ export async function exportModel(checkpointPath: string, outputDir: string): Pr
   const {mean, std} = checkpoint.header.normalization
   const metadata: ExportMetadata = {
     format: 'digit-classification-layers-model',
+    format_version: EXPORT_METADATA_VERSION,
     package_version: packageVersion(),
     model: checkpoint.header.model,
     checkpoint_id: checkpointId(checkpoint),

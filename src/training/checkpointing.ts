@@ -70,5 +70,5 @@ export async function assembleCheckpoint(
 
 /** Rewrite a checkpoint with the temperature fitted after training (atomically); its weights and the rest of its header stay as they were. */
 export async function addCalibration(file: string, checkpoint: Checkpoint, calibration: NonNullable<CheckpointHeader['calibration']>): Promise<void> {
-  await saveCheckpoint(file, {...checkpoint.header, calibration}, checkpoint.values)
+  await saveCheckpoint(file, {...checkpoint.header, calibration}, checkpoint.values, checkpoint.optimizer)
 }

@@ -3,7 +3,7 @@ import {readFile, readdir} from 'node:fs/promises'
 
 import {EpochLogRowFileSchema, EpochLogSchema} from '../../src/artifacts/epoch-log.js'
 import {jsonSchemaDocuments} from '../../src/artifacts/json-schema.js'
-import {MetricsSchema, PredictionSampleSchema as PredictionSchema, RocCurvesSchema, RunMetadataSchema, schemas} from '../../src/artifacts/schemas.js'
+import {LossCurvesSchema, MetricsSchema, PredictionSampleSchema as PredictionSchema, RocCurvesSchema, RunMetadataSchema, schemas} from '../../src/artifacts/schemas.js'
 import {ConfigFileSchema} from '../../src/training/config.js'
 import {fakePredictions} from './run-data.js'
 
@@ -16,6 +16,13 @@ describe('artifact schemas', () => {
     expect(EpochLogRowFileSchema.parse(row)).to.deep.equal({...rest, val_balanced_acc: balanced})
     const log = {epoch: 1, trainLoss: 0.5, trainAccuracy: 0.8, valLoss: 0.4, valAccuracy: 0.85, valF1Macro: 0.7, learningRate: 0.001, epochSeconds: 1}
     expect(EpochLogSchema.parse(log)).to.include({valBalancedAcc: 0.85}).and.not.have.property('valAccuracy')
+  })
+
+  it('loss_curves.json: schema 2 may lack val_balanced_acc, schema 3 must have it', () => {
+    const curves = {epochs: [1], train_loss: [0.5], train_accuracy: [0.8], val_loss: [0.4], val_accuracy: [0.85], val_f1_macro: [0.7]}
+    expect(LossCurvesSchema.safeParse({schema_version: 2, ...curves}).success).to.equal(true)
+    expect(LossCurvesSchema.safeParse({schema_version: 3, ...curves}).success).to.equal(false)
+    expect(LossCurvesSchema.safeParse({schema_version: 3, ...curves, val_balanced_acc: [0.85]}).success).to.equal(true)
   })
 
   it('are published under schema/ exactly as scripts/emit-json-schemas.ts emits them', async () => {

@@ -123,6 +123,7 @@ describe('export to the TensorFlow.js Layers format', function () {
     // The name and the recorded SHA-256 both bind model.json to its exact weights.
     const sha = createHash('sha256').update(readFileSync(join(dir, weightsName))).digest('hex')
     expect(json.userDefinedMetadata.weights_sha256).to.equal(sha)
+    expect(json.userDefinedMetadata).to.include({format: 'digit-classification-layers-model', format_version: 2})
     expect(weightsName).to.equal(`weights.${sha.slice(0, 12)}.bin`)
     const {classes, feature_normalization: normalization, output} = json.userDefinedMetadata
     expect(classes).to.deep.equal([0, 5, 8])
