@@ -7,6 +7,7 @@ describe('the package as users import it', () => {
     expect(Object.keys(lib.schemas)).to.include.members(['metrics', 'predictions', 'lossCurves', 'runMetadata', 'rocCurves', 'trainingDynamics', 'timingStats'])
     expect(lib.CLASSES).to.deep.equal([0, 5, 8])
     expect(typeof lib.runTraining).to.equal('function')
+    expect(typeof lib.runEvaluation).to.equal('function')
     expect(typeof lib.loadPredictor).to.equal('function')
     expect(lib.schemas.metrics.safeParse({}).success).to.equal(false)
   })

@@ -36,7 +36,7 @@ Rebuilds the split the checkpoint was trained with (its seed, ratios and class c
   async run(): Promise<void> {
     const {flags} = await this.parse(Evaluate)
     const [{runEvaluation}, {formatClassificationReport, formatConfusionMatrix}] = await Promise.all([
-      import('../training/evaluate.js'),
+      import('../training/run-evaluation.js'),
       import('../evaluation/report.js'),
     ])
     const {split} = flags

@@ -70,7 +70,7 @@ const HeaderSchema = z.object({
     /** The resolved training configuration (config.json's settings). */
     config: z.record(z.string(), z.unknown()),
     /** State of the trainer's callbacks (early stopping, LR schedule…) by callback name, for --resume. */
-    callbacks: z.record(z.string(), z.unknown()),
+    callbacks: z.record(z.string(), z.record(z.string(), z.unknown())),
     history: z.array(z.record(z.string(), z.number())),
   }),
   /**
@@ -120,7 +120,7 @@ export const CheckpointFileHeaderSchema = z.object({
     metrics: z.record(z.string(), z.number()),
     backend: z.string(),
     config: z.record(z.string(), z.unknown()),
-    callbacks: z.record(z.string(), z.unknown()),
+    callbacks: z.record(z.string(), z.record(z.string(), z.unknown())),
     history: z.array(z.record(z.string(), z.number())),
   }),
   calibration: z

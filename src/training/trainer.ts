@@ -39,7 +39,7 @@ export interface TrainerState<M extends TrainableModule = TrainableModule> {
 export interface ResumePoint {
   epoch: number
   history: EpochLog[]
-  callbacks?: Record<string, unknown>
+  callbacks?: Record<string, Record<string, unknown>>
   stopReason?: string
 }
 
@@ -113,7 +113,7 @@ export class Trainer<M extends TrainableModule = TrainableModule> {
   restore(module: M, resume?: ResumePoint): TrainerState<M> {
     for (const cb of this.callbacks) {
       const saved = resume?.callbacks?.[cb.name]
-      if (cb.loadStateDict && saved) cb.loadStateDict(saved as Record<string, unknown>)
+      if (cb.loadStateDict && saved) cb.loadStateDict(saved)
     }
 
     const state: TrainerState<M> = {
