@@ -11,7 +11,6 @@ import {z} from 'zod'
 
 import {
   ARTIFACT_FILES,
-  ARTIFACT_SCHEMA_VERSION,
   type LossCurves,
   LossCurvesSchema,
   type Metrics,
@@ -20,7 +19,8 @@ import {
   RunMetadataSchema,
 } from '../artifacts/schemas.js'
 import {errorMessage} from '../errors.js'
-import {EpochLogRowFileSchema} from '../artifacts/epoch-log.js'
+import {EpochLogRowFileSchema, epochLogOfRow} from '../artifacts/epoch-log.js'
+import {buildLossCurves} from '../artifacts/build.js'
 
 export const CHECKPOINT_FILE = 'best.ckpt'
 /** The trainer's own per-epoch log: curves of a run that has not written its artifacts (yet). */
@@ -169,16 +169,8 @@ export class RunsFolder {
       ...RUN_IMAGES.map((file) => exists(join(dir, file))),
     ])
     const rows = epochLog.value
-    const fromLog: LossCurves | null = rows && {
-      schema_version: ARTIFACT_SCHEMA_VERSION,
-      epochs: rows.map((row) => row.epoch),
-      train_loss: rows.map((row) => row.train_loss),
-      train_accuracy: rows.map((row) => row.train_accuracy),
-      val_loss: rows.map((row) => row.val_loss),
-      val_accuracy: rows.map((row) => row.val_balanced_acc),
-      val_balanced_acc: rows.map((row) => row.val_balanced_acc),
-      val_f1_macro: rows.map((row) => row.val_f1_macro),
-    }
+    // The trainer's log in loss_curves.json's shape, built as the run will build that file.
+    const fromLog: LossCurves | null = rows && buildLossCurves(rows.map((row) => epochLogOfRow(row)))
     const presentImages = RUN_IMAGES.filter((_, i) => images[i] !== undefined)
     const times = [checkpoint, ...images].filter((file) => file !== undefined).map((file) => file.mtime.getTime())
     const folderTime = (await stat(dir)).mtime.getTime()
