@@ -7,6 +7,7 @@ import {Writable} from 'node:stream'
 import pg from 'pg'
 
 import {CLASSES, PIXELS} from '../../src/config.js'
+import {type RunningServer, type ServeOptions, startServer} from '../../src/server/server.js'
 import {grayPng} from '../../src/server/thumbnail.js'
 import {FIXTURE_DIR, readFixture} from '../helpers/fixtures.js'
 
@@ -84,4 +85,20 @@ export async function fixtureDigitPngs(count: number): Promise<Array<{label: num
   }
 
   return out
+}
+
+/**
+ * A server on a free port over the fixture digits, with its runs in `dir/runs`
+ * and its prediction log in `dir/predictions.sqlite`, quiet; `options` add to
+ * or replace these (a checkpoint, limits, another database, a log sink).
+ */
+export function startFixtureServer(dir: string, options: ServeOptions = {}): Promise<RunningServer> {
+  return startServer({
+    port: 0,
+    runsDir: join(dir, 'runs'),
+    dataDir: FIXTURE_DIR,
+    databaseUrl: `sqlite:${join(dir, 'predictions.sqlite')}`,
+    log: () => {},
+    ...options,
+  })
 }

@@ -1,13 +1,11 @@
 import {once} from 'node:events'
 import {type Server, type Socket, connect, createServer} from 'node:net'
 import type {AddressInfo} from 'node:net'
-import {join} from 'node:path'
 
 import {expect} from 'chai'
 
-import {type RunningServer, startServer} from '../../src/server/index.js'
-import {ROOT} from '../helpers/fixtures.js'
-import {fixtureDigitPngs, isolatedSchema, postgresUrl, tempDir, trainedCheckpoint} from './helpers.js'
+import type {RunningServer} from '../../src/server/index.js'
+import {fixtureDigitPngs, isolatedSchema, postgresUrl, startFixtureServer, tempDir, trainedCheckpoint} from './helpers.js'
 
 /** A TCP relay to PostgreSQL that the test can cut and restore: a database outage without touching the database. */
 class Relay {
@@ -60,14 +58,7 @@ describe('web app: database outage (PostgreSQL behind a relay)', function () {
     target.hostname = '127.0.0.1'
     target.port = String(relay.port)
     temp = await tempDir()
-    server = await startServer({
-      port: 0,
-      checkpointPath: await trainedCheckpoint(),
-      runsDir: join(temp.dir, 'runs'),
-      dataDir: join(ROOT, 'fixtures', 'mnist'),
-      databaseUrl: target.toString(),
-      log: (line) => log.push(line),
-    })
+    server = await startFixtureServer(temp.dir, {checkpointPath: await trainedCheckpoint(), databaseUrl: target.toString(), log: (line) => log.push(line)})
   })
 
   after(async () => {

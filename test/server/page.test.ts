@@ -11,10 +11,10 @@ import {type Browser, type BrowserContext, type Page, chromium} from 'playwright
 
 import {buildLossCurves} from '../../src/artifacts/build.js'
 import {CLASSES} from '../../src/config.js'
-import {type RunningServer, startServer} from '../../src/server/server.js'
+import type {RunningServer} from '../../src/server/server.js'
 import {grayPng} from '../../src/server/thumbnail.js'
-import {FIXTURE_DIR, ROOT} from '../helpers/fixtures.js'
-import {fixtureDigitPngs, tempDir, trainedCheckpoint} from './helpers.js'
+import {ROOT} from '../helpers/fixtures.js'
+import {fixtureDigitPngs, startFixtureServer, tempDir, trainedCheckpoint} from './helpers.js'
 
 /** Debian's Chromium, installed by .ci/services.sh; Playwright never downloads a browser here. */
 const CHROMIUM = '/usr/bin/chromium'
@@ -154,15 +154,7 @@ describe('web app page (headless Chromium)', function () {
     await once(images, 'listening')
     imagesUrl = `http://127.0.0.1:${(images.address() as AddressInfo).port}/digit.png`
 
-    server = await startServer({
-      port: 0,
-      checkpointPath: checkpoint,
-      runsDir: join(temp.dir, 'runs'),
-      dataDir: FIXTURE_DIR,
-      databaseUrl: `sqlite:${join(temp.dir, 'predictions.sqlite')}`,
-      allowPrivateUrls: true,
-      log: () => {},
-    })
+    server = await startFixtureServer(temp.dir, {checkpointPath: checkpoint, allowPrivateUrls: true})
     browser = await chromium.launch({executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true})
   })
 

@@ -4,8 +4,7 @@ import {join} from 'node:path'
 import {expect} from 'chai'
 
 import {type RunningServer, startServer} from '../../src/server/index.js'
-import {ROOT} from '../helpers/fixtures.js'
-import {fixtureDigitPngs, tempDir, trainedCheckpoint} from './helpers.js'
+import {fixtureDigitPngs, startFixtureServer, tempDir, trainedCheckpoint} from './helpers.js'
 
 interface Answer {
   status: number
@@ -35,14 +34,7 @@ describe('web app: requests from other sites and other hosts', function () {
   before(async () => {
     temp = await tempDir()
     png = (await fixtureDigitPngs(1))[0].png
-    server = await startServer({
-      port: 0,
-      checkpointPath: await trainedCheckpoint(),
-      runsDir: join(temp.dir, 'runs'),
-      dataDir: join(ROOT, 'fixtures', 'mnist'),
-      databaseUrl: `sqlite:${join(temp.dir, 'predictions.sqlite')}`,
-      log: () => {},
-    })
+    server = await startFixtureServer(temp.dir, {checkpointPath: await trainedCheckpoint()})
   })
 
   after(async () => {

@@ -3,8 +3,7 @@ import {join} from 'node:path'
 import {expect} from 'chai'
 
 import {type RunningServer, startServer} from '../../src/server/server.js'
-import {FIXTURE_DIR} from '../helpers/fixtures.js'
-import {TINY_CLASS_COUNTS, fixtureDigitPngs, tempDir, trainedCheckpoint} from './helpers.js'
+import {TINY_CLASS_COUNTS, fixtureDigitPngs, startFixtureServer, tempDir, trainedCheckpoint} from './helpers.js'
 
 interface ServerEvent {
   event: string
@@ -64,13 +63,7 @@ describe('web app training', function () {
 
   before(async () => {
     temp = await tempDir()
-    server = await startServer({
-      port: 0,
-      runsDir: join(temp.dir, 'runs'),
-      dataDir: FIXTURE_DIR,
-      databaseUrl: `sqlite:${join(temp.dir, 'predictions.sqlite')}`,
-      log: () => {},
-    })
+    server = await startFixtureServer(temp.dir)
   })
 
   after(async () => {

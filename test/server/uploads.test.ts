@@ -1,12 +1,9 @@
-import {join} from 'node:path'
-
 import {expect} from 'chai'
 
 import {DecodePool, DecoderBusyError, TooManyPixelsError} from '../../src/server/decoder.js'
-import {type RunningServer, startServer} from '../../src/server/index.js'
+import type {RunningServer} from '../../src/server/index.js'
 import {grayPng} from '../../src/server/thumbnail.js'
-import {ROOT} from '../helpers/fixtures.js'
-import {tempDir, trainedCheckpoint} from './helpers.js'
+import {startFixtureServer, tempDir, trainedCheckpoint} from './helpers.js'
 
 /** A square PNG of `size` pixels a side with a ring of ink in the middle: a large but real image. */
 function ringPng(size: number): Buffer {
@@ -86,16 +83,7 @@ describe('image decoding off the event loop', function () {
 
     before(async () => {
       temp = await tempDir()
-      server = await startServer({
-        port: 0,
-        checkpointPath: await trainedCheckpoint(),
-        runsDir: join(temp.dir, 'runs'),
-        dataDir: join(ROOT, 'fixtures', 'mnist'),
-        databaseUrl: `sqlite:${join(temp.dir, 'predictions.sqlite')}`,
-        maxImagePixels: 4_000_000,
-        decodeWorkers: 1,
-        log: () => {},
-      })
+      server = await startFixtureServer(temp.dir, {checkpointPath: await trainedCheckpoint(), maxImagePixels: 4_000_000, decodeWorkers: 1})
     })
 
     after(async () => {
