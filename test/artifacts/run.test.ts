@@ -19,6 +19,7 @@ import {
 } from '../../src/artifacts/schemas.js'
 import {CLASSES, MNIST_FILES, PIXELS} from '../../src/config.js'
 import {UserError} from '../../src/errors.js'
+import {rejectionOf} from '../helpers/assert.js'
 import {type DecodedPng, decodePng, isInk, near} from './png.js'
 import {fakePredictions, fakeRoc, fakeRunData, gallerySamples, reportOf} from './run-data.js'
 
@@ -29,16 +30,6 @@ async function exists(path: string): Promise<boolean> {
     () => true,
     () => false,
   )
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise
-  } catch (error) {
-    return error as Error
-  }
-
-  throw new Error('expected a rejection')
 }
 
 async function readJson(dir: string, name: string): Promise<unknown> {
@@ -191,21 +182,21 @@ describe('writeRunArtifacts', function () {
     const target = join(root, 'rejected')
     const badProbs = fakeRunData()
     badProbs.predictions[3] = {...badProbs.predictions[3], probabilities: [3.2, -1, 0.4]}
-    expect((await rejection(writeRunArtifacts(target, badProbs))).message).to.match(/run data is invalid[\s\S]*predictions/)
+    expect((await rejectionOf(writeRunArtifacts(target, badProbs))).message).to.match(/run data is invalid[\s\S]*predictions/)
 
     const normalisedGallery = fakeRunData()
     normalisedGallery.gallery[0] = {...normalisedGallery.gallery[0], pixels: normalisedGallery.gallery[0].pixels.map((v) => (v - 0.13) / 0.31)}
-    expect((await rejection(writeRunArtifacts(target, normalisedGallery))).message).to.match(/float pixels must lie in \[0, 1\]/)
+    expect((await rejectionOf(writeRunArtifacts(target, normalisedGallery))).message).to.match(/float pixels must lie in \[0, 1\]/)
 
     const badRoc = {...fakeRoc(run.predictions), macroAuc: 1.5}
-    expect((await rejection(writeRunArtifacts(target, fakeRunData(), {roc: badRoc}))).message).to.match(/roc_curves.json does not match its schema/)
+    expect((await rejectionOf(writeRunArtifacts(target, fakeRunData(), {roc: badRoc}))).message).to.match(/roc_curves.json does not match its schema/)
     expect(await exists(target)).to.equal(false)
   })
 
   it('fails with one clear line when the output folder cannot be created', async () => {
     const blocker = join(root, 'a-file')
     await writeFile(blocker, 'not a folder')
-    const error = await rejection(writeRunArtifacts(join(blocker, 'run'), fakeRunData()))
+    const error = await rejectionOf(writeRunArtifacts(join(blocker, 'run'), fakeRunData()))
     expect(error).to.be.instanceOf(UserError)
     expect(error.message).to.match(/cannot use .*a-file as a folder: it is a file; choose a writable --output-dir/)
     expect(error.message).to.not.include('\n')
@@ -265,7 +256,7 @@ describe('writeJsonArtifact', () => {
       expect(file).to.deep.equal({name: 'loss_curves.json', bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex')})
       expect(JSON.parse(bytes.toString()), 'unknown keys are dropped').to.not.have.property('extra')
 
-      const error = await rejection(writeJsonArtifact(dir, 'bad.json', LossCurvesSchema, {...value, epochs: []}))
+      const error = await rejectionOf(writeJsonArtifact(dir, 'bad.json', LossCurvesSchema, {...value, epochs: []}))
       expect(error.message).to.match(/bad.json does not match its schema/)
       expect(error).to.not.be.instanceOf(UserError)
       expect(await exists(join(dir, 'bad.json'))).to.equal(false)

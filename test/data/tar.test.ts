@@ -2,6 +2,7 @@ import {expect} from 'chai'
 import {gunzipSync} from 'node:zlib'
 
 import {type TarEntry, TarError, readTar} from '../../src/data/tar.js'
+import {rejectionOf} from '../helpers/assert.js'
 import {tarball} from '../helpers/npm-registry.js'
 
 /** The archive fed in `size`-byte chunks, as a stream delivers it. */
@@ -20,17 +21,6 @@ async function readAll(archive: Buffer, chunkSize: number, want = (_entry: TarEn
     }
   })
   return entries
-}
-
-async function tarError(promise: Promise<unknown>): Promise<TarError> {
-  try {
-    await promise
-  } catch (error) {
-    expect(error).to.be.instanceOf(TarError)
-    return error as TarError
-  }
-
-  return expect.fail('expected a TarError')
 }
 
 const long = `package/${'deep/'.repeat(30)}file.txt`
@@ -83,19 +73,19 @@ describe('readTar', () => {
     // 512 header + 512 for a.txt + 512 header of empty + 1 folder header + 512 header of b.bin + 700 of its body.
     const cut = archive.subarray(0, 512 * 5 + 700)
 
-    const error = await tarError(readAll(cut, 100))
+    const error = await rejectionOf(readAll(cut, 100), TarError)
 
     expect(error.message).to.equal('the archive ends inside package/b.bin (800 of 1500 bytes missing)')
   })
 
   it('refuses an archive cut inside a header', async () => {
-    const error = await tarError(readAll(archive.subarray(0, 512 + 512 + 100), 64))
+    const error = await rejectionOf(readAll(archive.subarray(0, 512 + 512 + 100), 64), TarError)
 
     expect(error.message).to.equal('the archive ends inside an entry header')
   })
 
   it('refuses bytes that are not tar', async () => {
-    const error = await tarError(readAll(Buffer.alloc(2048, 'x'), 512))
+    const error = await rejectionOf(readAll(Buffer.alloc(2048, 'x'), 512), TarError)
 
     expect(error.message).to.match(/^not a tar archive, or a damaged one/)
   })

@@ -15,3 +15,15 @@ export async function expectUserRejection(promise: Promise<unknown>, pattern: Re
 
   expect.fail(`expected a rejection matching ${pattern}`)
 }
+
+/** The error `promise` rejects with, checked to be a `type` (any Error by default); fails when it resolves. */
+export async function rejectionOf<E extends Error = Error>(promise: Promise<unknown>, type: new (...args: never[]) => E = Error as never): Promise<E> {
+  try {
+    await promise
+  } catch (error) {
+    expect(error).to.be.instanceOf(type)
+    return error as E
+  }
+
+  return expect.fail(`expected a rejection with a ${type.name}`)
+}
