@@ -235,8 +235,6 @@ export function createApp(ctx: AppContext): Hono {
   const uploadLimit = bodyLimit({
     maxSize: ctx.maxUploadBytes,
     onError: (c) => {
-      // The rest of the body is never read, so the connection cannot carry another request.
-      c.header('Connection', 'close')
       return c.json({error: tooLarge(ctx)}, 413)
     },
   })
