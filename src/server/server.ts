@@ -12,12 +12,17 @@ import {createApp} from './app.js'
 import {TOKEN_QUERY, allowedHosts, isLoopbackHost} from './guard.js'
 import {loadWebAssets} from './assets.js'
 import {DecodePool} from './decoder.js'
+import {drainUnreadBodies} from './drain.js'
 import {IMAGE_URL_DEFAULTS} from './image-url.js'
 import {ModelSlot} from './model.js'
 import {RunsFolder} from './runs.js'
 import {DEFAULT_DATABASE_FILE, openStore} from './store/index.js'
 import {type WatchedStore, watchOutages} from './store/outage.js'
 import {TrainingManager} from './training.js'
+
+/** A refused body is read and dropped up to this many times the upload limit, for at most this long, then the connection is closed. */
+const DRAIN_BYTES_PER_LIMIT = 4
+const DRAIN_TIMEOUT_MS = 30_000
 
 /** Defaults of `serve`, shared by the command's flags and the library. */
 export const SERVE_DEFAULTS = {
@@ -133,7 +138,9 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     log,
   })
 
-  const server = createAdaptorServer({fetch: app.fetch}) as Server
+  // Unread request bodies are drained here, with bounds a loaded machine meets, not by the adaptor's 500 ms.
+  const server = createAdaptorServer({fetch: app.fetch, autoCleanupIncoming: false}) as Server
+  drainUnreadBodies(server, {maxBytes: DRAIN_BYTES_PER_LIMIT * (options.maxUploadBytes ?? SERVE_DEFAULTS.maxUploadBytes), timeoutMs: DRAIN_TIMEOUT_MS})
   try {
     server.listen(port, host)
     await once(server, 'listening')

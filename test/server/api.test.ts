@@ -210,6 +210,19 @@ describe('web app API', function () {
       form.append('image', new Blob([big], {type: 'image/png'}), 'big.png')
       expect((await call(server, '/api/predict', {method: 'POST', body: form})).status).to.equal(413)
     })
+
+    it('keeps the connection of a refused upload usable on a loaded machine: the rest of the body is read, however late', async () => {
+      const big = new Uint8Array(300 * 1024)
+      big.set(digits[0].png)
+      expect((await call(server, '/api/predict', {method: 'POST', headers: {'content-type': 'image/png'}, body: big})).status).to.equal(413)
+      // A busy process: the event loop stalls before the server reads the rest of the body.
+      const until = Date.now() + 800
+      while (Date.now() < until) {
+        /* busy */
+      }
+      // fetch reuses its pooled keep-alive connection for the next request.
+      expect((await call(server, '/api/health')).status).to.equal(200)
+    })
   })
 
   describe('history and feedback', () => {
