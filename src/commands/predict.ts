@@ -42,10 +42,15 @@ Any image (PNG, JPEG, BMP, GIF, TIFF) is converted to a 28×28 MNIST-like digit:
       import('../images/preprocess.js'),
       import('../server/decoder.js'),
     ])
-    const predictor = await loadPredictor(flags['checkpoint-path'], {backend: flags.backend as BackendChoice, calibrate: flags.calibrate})
     // Images are decoded in a worker, bounded in time and memory as the server's uploads are:
     // a crafted file is stopped, not left to spin, and its buffers never burden this process's heap.
+    // The worker starts while the model loads.
     const decoder = new DecodePool({workers: 1, maxPixels: IMAGE_LIMITS.maxPixels})
+    decoder.warm()
+    const predictor = await loadPredictor(flags['checkpoint-path'], {backend: flags.backend as BackendChoice, calibrate: flags.calibrate}).catch(async (error: unknown) => {
+      await decoder.close()
+      throw error
+    })
     const paths = flags['input-path']
     // One file, URL or stdin prints exactly one JSON object; anything more prints JSON Lines with paths.
     const single = paths.length === 1 && !(await isDirectory(paths[0]))

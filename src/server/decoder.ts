@@ -123,6 +123,11 @@ export class DecodePool {
     })
   }
 
+  /** Start one worker now, so that its start-up overlaps the caller's own (predict loads its model meanwhile). */
+  warm(): void {
+    if (this.slots.length === 0 && !this.closed) this.spawn()
+  }
+
   /** Images admitted and not yet answered. */
   get pending(): {jobs: number; pixels: number} {
     return {jobs: this.pendingJobs, pixels: this.pendingPixels}
