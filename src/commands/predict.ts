@@ -36,12 +36,21 @@ Any image (PNG, JPEG, BMP, GIF, TIFF) is converted to a 28×28 MNIST-like digit:
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Predict)
-    const [{loadPredictor}, {readInputs}, {preprocessBytes}] = await Promise.all([
+    const [{loadPredictor}, {readInputs}, {IMAGE_LIMITS}, {DecodePool}] = await Promise.all([
       import('../model/predictor.js'),
       import('../images/inputs.js'),
       import('../images/preprocess.js'),
+      import('../server/decoder.js'),
     ])
-    const predictor = await loadPredictor(flags['checkpoint-path'], {backend: flags.backend as BackendChoice, calibrate: flags.calibrate})
+    // Images are decoded in a worker, bounded in time and memory as the server's uploads are:
+    // a crafted file is stopped, not left to spin, and its buffers never burden this process's heap.
+    // The worker starts while the model loads.
+    const decoder = new DecodePool({workers: 1, maxPixels: IMAGE_LIMITS.maxPixels})
+    decoder.warm()
+    const predictor = await loadPredictor(flags['checkpoint-path'], {backend: flags.backend as BackendChoice, calibrate: flags.calibrate}).catch(async (error: unknown) => {
+      await decoder.close()
+      throw error
+    })
     const paths = flags['input-path']
     // One file, URL or stdin prints exactly one JSON object; anything more prints JSON Lines with paths.
     const single = paths.length === 1 && !(await isDirectory(paths[0]))
@@ -50,7 +59,7 @@ Any image (PNG, JPEG, BMP, GIF, TIFF) is converted to a 28×28 MNIST-like digit:
       for await (const input of readInputs(paths)) {
         try {
           if (input.error) throw input.error
-          const pixels = await preprocessBytes(input.bytes, input.name, {preprocess: flags.preprocess})
+          const pixels = await decoder.decode(input.bytes, input.name, flags.preprocess)
           const [{probs, prediction}] = await predictor.predict([pixels])
           const result = {probs: roundProbs(probs), prediction}
           process.stdout.write(`${JSON.stringify(single ? result : {path: input.name, ...result})}\n`)
@@ -61,6 +70,7 @@ Any image (PNG, JPEG, BMP, GIF, TIFF) is converted to a 28×28 MNIST-like digit:
       }
     } finally {
       predictor.dispose()
+      await decoder.close()
     }
 
     if (failures > 0) this.exit(1)

@@ -8,8 +8,21 @@
  */
 import {UserError, errorMessage} from '../errors.js'
 
-/** Refuse images beyond these before decoding: a 20000×20000 PNG would need gigabytes. */
-export const IMAGE_LIMITS = {maxPixels: 40_000_000, maxSide: 10_000} as const
+/**
+ * Refuse images beyond these before decoding: a 20000×20000 PNG would need
+ * gigabytes. The structure is bounded too, so that no file makes a decoder
+ * loop or work without end: the pages of a TIFF, the scans of a JPEG (and the
+ * passes they make over its pixels, in frames), the values of a TIFF tag.
+ */
+export const IMAGE_LIMITS = {
+  maxPixels: 40_000_000,
+  maxSide: 10_000,
+  maxTiffPages: 1000,
+  maxJpegScans: 500,
+  maxJpegPasses: 32,
+  /** Bits a pixel a TIFF may store (four channels of 32 bits). */
+  maxTiffBitsPerPixel: 128,
+} as const
 
 export type ImageFormat = 'png' | 'jpeg' | 'bmp' | 'gif' | 'tiff'
 
@@ -31,7 +44,7 @@ interface Header {
   format: ImageFormat
   width: number
   height: number
-  /** Pixels of every frame the decoder will build (TIFF decodes all its pages). */
+  /** Pixels of every frame the decoder will build (a GIF's screen and first frame). */
   pixels: number
   /** EXIF orientation, 1 (as stored) to 8. */
   orientation: number
@@ -41,6 +54,8 @@ interface Header {
 class HeaderError extends Error {}
 /** The header claims more pixels than {@link IMAGE_LIMITS} allow. */
 class SizeError extends Error {}
+/** The structure asks for more work than {@link IMAGE_LIMITS} allow: pages, scans, bits. */
+class LimitError extends Error {}
 
 const FORMAT_NAMES: Record<ImageFormat, string> = {png: 'PNG', jpeg: 'JPEG', bmp: 'BMP', gif: 'GIF', tiff: 'TIFF'}
 
@@ -63,10 +78,7 @@ function readHeader(bytes: Uint8Array, format: ImageFormat): Header {
   const data = view(bytes)
   switch (format) {
     case 'png': {
-      if (data.getUint32(12) !== 0x49_48_44_52) throw new HeaderError('no IHDR chunk')
-      const width = data.getUint32(16)
-      const height = data.getUint32(20)
-      return {format, width, height, pixels: width * height, orientation: 1}
+      return readPngHeader(bytes, data)
     }
 
     case 'gif': {
@@ -74,11 +86,7 @@ function readHeader(bytes: Uint8Array, format: ImageFormat): Header {
     }
 
     case 'bmp': {
-      const dibSize = data.getUint32(14, true)
-      const width = dibSize === 12 ? data.getUint16(18, true) : data.getInt32(18, true)
-      // Negative height means rows stored top-down.
-      const height = Math.abs(dibSize === 12 ? data.getUint16(20, true) : data.getInt32(22, true))
-      return {format, width, height, pixels: width * height, orientation: 1}
+      return readBmpHeader(bytes, data)
     }
 
     case 'jpeg': {
@@ -89,6 +97,56 @@ function readHeader(bytes: Uint8Array, format: ImageFormat): Header {
       return readTiffHeader(data)
     }
   }
+}
+
+/**
+ * Uncompressed rows must all be in the file: the decoder allocates the whole
+ * bitmap from the header's size before reading a row, so a 154-byte file
+ * claiming 9999×4000 pixels would cost 160 MB to find out it is cut short.
+ */
+function readBmpHeader(bytes: Uint8Array, data: DataView): Header {
+  const dibSize = data.getUint32(14, true)
+  const core = dibSize === 12
+  const width = core ? data.getUint16(18, true) : data.getInt32(18, true)
+  // Negative height means rows stored top-down.
+  const height = Math.abs(core ? data.getUint16(20, true) : data.getInt32(22, true))
+  const bitsPerPixel = data.getUint16(core ? 24 : 28, true)
+  const compression = core ? 0 : data.getUint32(30, true)
+  // 0 plain, 3 and 6 bit fields: one row after another. RLE (1, 2) may be shorter than its pixels.
+  if ((compression === 0 || compression === 3 || compression === 6) && width > 0 && height > 0) {
+    checkSize(width, height)
+    const rowBytes = Math.ceil((width * bitsPerPixel) / 32) * 4
+    const needed = rowBytes * (height - 1) + Math.ceil((width * bitsPerPixel) / 8)
+    const present = bytes.length - data.getUint32(10, true)
+    if (present < needed) throw new HeaderError(`its ${width}×${height} pixels need ${count(needed)} bytes, the file holds ${count(Math.max(0, present))}`)
+  }
+
+  return {format: 'bmp', width, height, pixels: width * height, orientation: 1}
+}
+
+/**
+ * Deflate cannot shrink data more than about 1032 to 1: pixel data shorter
+ * than that for the header's size is cut short, and is refused before the
+ * decoder allocates for it (small images are left to the decoder to judge).
+ */
+function readPngHeader(bytes: Uint8Array, data: DataView): Header {
+  if (data.getUint32(12) !== 0x49_48_44_52) throw new HeaderError('no IHDR chunk')
+  const width = data.getUint32(16)
+  const height = data.getUint32(20)
+  const depth = bytes[24]
+  const channels = ({0: 1, 2: 3, 3: 1, 4: 2, 6: 4} as Record<number, number>)[bytes[25]]
+  if (channels === undefined) throw new HeaderError(`unknown colour type ${bytes[25]}`)
+  checkSize(width, height)
+  let compressed = 0
+  for (let offset = 8; offset + 8 <= bytes.length; ) {
+    const length = data.getUint32(offset)
+    if (data.getUint32(offset + 4) === 0x49_44_41_54) compressed += Math.min(length, bytes.length - offset - 8)
+    offset += 12 + length
+  }
+
+  const raw = height * Math.ceil((width * channels * depth) / 8)
+  if (raw > 1032 * compressed + 1_048_576) throw new HeaderError(`its ${width}×${height} pixels cannot come from ${count(compressed)} bytes of compressed data`)
+  return {format: 'png', width, height, pixels: width * height, orientation: 1}
 }
 
 /** The logical screen and the first frame (the one decoded): a frame may claim more than the screen. */
@@ -147,10 +205,66 @@ function readJpegHeader(bytes: Uint8Array, data: DataView): Header {
     if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
       const height = data.getUint16(offset + 5)
       const width = data.getUint16(offset + 7)
+      checkSize(width, height)
+      checkJpegScans(bytes, data, offset, width, height)
       return {format: 'jpeg', width, height, pixels: width * height, orientation}
     }
 
     offset += 2 + length
+  }
+}
+
+/**
+ * Each scan is one pass of the decoder over the blocks of its components, and
+ * a progressive file may hold any number of them: 160,000 scans of 30 bytes
+ * each make a 5 MB file that takes a decoder most of an hour. Real encoders
+ * write about ten; the scans are counted, and the blocks they visit weighed
+ * against the frame's, before anything is decoded.
+ */
+function checkJpegScans(bytes: Uint8Array, data: DataView, frame: number, width: number, height: number): void {
+  const {maxJpegScans, maxJpegPasses} = IMAGE_LIMITS
+  // Components of the frame: id → blocks (after subsampling).
+  const count = data.getUint8(frame + 9)
+  const sampling: {id: number; h: number; v: number}[] = []
+  for (let i = 0; i < count; i++) {
+    const at = frame + 10 + 3 * i
+    sampling.push({id: data.getUint8(at), h: data.getUint8(at + 1) >> 4, v: data.getUint8(at + 1) & 0x0f})
+  }
+
+  const maxH = Math.max(1, ...sampling.map((c) => c.h))
+  const maxV = Math.max(1, ...sampling.map((c) => c.v))
+  const blocks = new Map<number, number>()
+  for (const {id, h, v} of sampling) {
+    blocks.set(id, Math.ceil(Math.ceil((width * h) / maxH) / 8) * Math.ceil(Math.ceil((height * v) / maxV) / 8))
+  }
+
+  const frameBlocks = [...blocks.values()].reduce((sum, n) => sum + n, 0)
+  let scans = 0
+  let visited = 0
+  let offset = frame + 2 + data.getUint16(frame + 2)
+  while (offset + 1 < bytes.length) {
+    if (bytes[offset] !== 0xff) {
+      offset++ // entropy-coded data between markers
+      continue
+    }
+
+    const marker = bytes[offset + 1]
+    if (marker === 0xd9) break
+    if (marker === 0x00 || marker === 0xff || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) {
+      offset += marker === 0xff ? 1 : 2 // stuffed byte, fill byte, restart marker
+      continue
+    }
+
+    if (offset + 3 >= bytes.length) break
+    if (marker === 0xda) {
+      scans++
+      const selectors = data.getUint8(offset + 4)
+      for (let i = 0; i < selectors; i++) visited += blocks.get(data.getUint8(offset + 5 + 2 * i)) ?? 0
+      if (scans > maxJpegScans) throw new LimitError(`more than ${maxJpegScans} scans`)
+      if (visited > maxJpegPasses * frameBlocks + 1_000_000) throw new LimitError(`scans that make more than ${maxJpegPasses} passes over its pixels`)
+    }
+
+    offset += 2 + data.getUint16(offset + 2)
   }
 }
 
@@ -186,30 +300,107 @@ function exifOrientation(tiff: DataView): number {
   }
 }
 
-/** TIFF: every page (the decoder builds them all), each within the limits, all together too. */
-function readTiffHeader(data: DataView): Header {
-  const littleEndian = tiffByteOrder(data)
-  let width = 0
-  let height = 0
-  let pixels = 0
-  let ifd = data.getUint32(4, littleEndian)
-  // Pages form a linked list; a crafted file could loop, so stop after a sane number.
-  for (let page = 0; ifd !== 0 && page < 1000; page++) {
-    const pageWidth = tiffTag(data, ifd, littleEndian, 256)
-    const pageHeight = tiffTag(data, ifd, littleEndian, 257)
-    if (pageWidth === undefined || pageHeight === undefined) throw new HeaderError('a page without width or height')
-    checkSize(pageWidth, pageHeight)
-    if (page === 0) {
-      width = pageWidth
-      height = pageHeight
+/** Bytes of one value of each TIFF field type (1 BYTE … 13 IFD); 0 for types no reader knows. */
+const TIFF_TYPE_BYTES = [0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8, 4]
+
+/** Tags whose values point at further directories (sub-images, EXIF, GPS, maker notes, vendor blocks). */
+const TIFF_NESTED_TAGS = new Set([330, 34_665, 34_853, 37_500, 50_740, 61_440])
+
+interface TiffEntry {
+  tag: number
+  type: number
+  count: number
+  /** Where the values are: inside the entry when they fit in 4 bytes, else at the offset it holds. */
+  values: number
+}
+
+/** The entries of the directory at `ifd`, each checked to lie inside the file, values included. */
+function tiffEntries(data: DataView, ifd: number, littleEndian: boolean): TiffEntry[] {
+  const entryCount = data.getUint16(ifd, littleEndian)
+  if (ifd + 2 + 12 * entryCount + 4 > data.byteLength) throw new RangeError('directory cut short')
+  const entries: TiffEntry[] = []
+  let outOfLine = 0
+  for (let i = 0; i < entryCount; i++) {
+    const at = ifd + 2 + 12 * i
+    const tag = data.getUint16(at, littleEndian)
+    const type = data.getUint16(at + 2, littleEndian)
+    const valueCount = data.getUint32(at + 4, littleEndian)
+    const bytes = valueCount * (TIFF_TYPE_BYTES[type] ?? 0)
+    let values = at + 8
+    if (bytes > 4) {
+      values = data.getUint32(at + 8, littleEndian)
+      // A reader builds an array of `count` values: 2^30 of them in a 50-byte file cost gigabytes.
+      if (values + bytes > data.byteLength) throw new HeaderError(`tag ${tag} claims ${count(valueCount)} values, more than the file holds`)
+      outOfLine += bytes
     }
 
-    pixels += pageWidth * pageHeight
-    ifd = data.getUint32(ifd + 2 + 12 * data.getUint16(ifd, littleEndian), littleEndian)
+    entries.push({tag, type, count: valueCount, values})
   }
 
-  if (width === 0) throw new HeaderError('no page')
-  return {format: 'tiff', width, height, pixels, orientation: 1}
+  // Distinct values never add up to more than the file; repeated pointers to one block would multiply the work.
+  if (outOfLine > data.byteLength) throw new HeaderError('its tags point at the same values over and over')
+  return entries
+}
+
+/** The first value of a SHORT or LONG entry. */
+function tiffNumber(data: DataView, entry: TiffEntry | undefined, littleEndian: boolean): number | undefined {
+  if (entry === undefined || entry.count === 0) return undefined
+  if (entry.type === 3) return data.getUint16(entry.values, littleEndian)
+  if (entry.type === 4) return data.getUint32(entry.values, littleEndian)
+  return undefined
+}
+
+/**
+ * TIFF: only the first page is decoded (see {@link firstTiffPage}), but every
+ * page is walked: pages form a linked list, and a crafted file can make it
+ * loop back on itself, or run to thousands of pages.
+ */
+function readTiffHeader(data: DataView): Header {
+  const littleEndian = tiffByteOrder(data)
+  const first = data.getUint32(4, littleEndian)
+  if (first === 0) throw new HeaderError('no page')
+  const entries = new Map(tiffEntries(data, first, littleEndian).map((entry) => [entry.tag, entry]))
+  const width = tiffNumber(data, entries.get(256), littleEndian)
+  const height = tiffNumber(data, entries.get(257), littleEndian)
+  if (width === undefined || height === undefined) throw new HeaderError('a page without width or height')
+  checkSize(width, height)
+  const bitsPerSample = tiffNumber(data, entries.get(258), littleEndian) ?? 1
+  const samplesPerPixel = tiffNumber(data, entries.get(277), littleEndian) ?? 1
+  if (bitsPerSample * samplesPerPixel > IMAGE_LIMITS.maxTiffBitsPerPixel) {
+    throw new LimitError(`${samplesPerPixel} samples of ${bitsPerSample} bits a pixel, more than ${IMAGE_LIMITS.maxTiffBitsPerPixel} bits`)
+  }
+
+  const seen = new Set<number>()
+  for (let ifd = first; ifd !== 0; ifd = data.getUint32(ifd + 2 + 12 * data.getUint16(ifd, littleEndian), littleEndian)) {
+    if (seen.has(ifd)) throw new HeaderError('its list of pages loops back on itself')
+    if (seen.size === IMAGE_LIMITS.maxTiffPages) throw new LimitError(`more than ${IMAGE_LIMITS.maxTiffPages} pages`)
+    seen.add(ifd)
+    if (ifd + 2 + 12 * data.getUint16(ifd, littleEndian) + 4 > data.byteLength) throw new RangeError('directory cut short')
+  }
+
+  return {format: 'tiff', width, height, pixels: width * height, orientation: 1}
+}
+
+/**
+ * A copy of a TIFF that holds only what the decoder needs: its first page, with
+ * no link to further pages and no nested directories (EXIF, GPS, sub-images,
+ * maker notes), which the decoder would otherwise all parse, following any
+ * loop among them. The header check has walked the first page's entries.
+ */
+function firstTiffPage(bytes: Buffer): Buffer {
+  const copy = Buffer.from(bytes)
+  const data = view(copy)
+  const littleEndian = tiffByteOrder(data)
+  const ifd = data.getUint32(4, littleEndian)
+  const count = data.getUint16(ifd, littleEndian)
+  for (let i = 0; i < count; i++) {
+    const at = ifd + 2 + 12 * i
+    // A private tag number no reader acts on.
+    if (TIFF_NESTED_TAGS.has(data.getUint16(at, littleEndian))) data.setUint16(at, 0xff_ff, littleEndian)
+  }
+
+  data.setUint32(ifd + 2 + 12 * count, 0, littleEndian)
+  return copy
 }
 
 function checkSize(width: number, height: number): void {
@@ -240,7 +431,7 @@ const loaders: Record<ImageFormat, () => Promise<Decode>> = {
   },
   async tiff() {
     const codec = (await import('@jimp/js-tiff')).default()
-    return (bytes) => codec.decode(bytes)
+    return (bytes) => codec.decode(firstTiffPage(bytes))
   },
 }
 
@@ -314,6 +505,10 @@ function checkedHeader(bytes: Buffer, name: string): Header {
       )
     }
 
+    if (error instanceof LimitError) {
+      throw new UserError(`${name}: the ${kind} image is refused: it has ${error.message}, far beyond what real images need; re-export it`)
+    }
+
     throw new UserError(`${name}: the ${kind} image is corrupt or truncated (${headerProblem(error)}); re-export it`)
   }
 
@@ -384,4 +579,9 @@ export function orient(image: GrayImage, orientation: number): GrayImage {
   }
 
   return {width: outWidth, height: outHeight, data: out}
+}
+
+/** 119,999,997: counts in messages, grouped for reading. */
+function count(value: number): string {
+  return value.toLocaleString('en-US')
 }

@@ -185,3 +185,21 @@ export async function collectInputs(values: readonly string[], options: InputOpt
   for await (const input of readInputs(values, options)) inputs.push(input)
   return inputs
 }
+
+/**
+ * The bytes of a base64 data URI (`data:image/png;base64,…`). Buffer.from
+ * silently skips what is not base64, so a mangled payload would decode to a
+ * few stray bytes or none at all, and be reported as an empty or corrupt
+ * image: the payload is checked first.
+ */
+export function dataUriBytes(uri: string, name: string): Buffer {
+  const payload = uri.slice(uri.indexOf(',') + 1).replaceAll(/\s+/g, '')
+  if (payload === '') throw new UserError(`${name}: the data URI holds no image data after "base64,"; send the image's bytes, base64-encoded`)
+  const bad = /[^A-Za-z0-9+/\-_=]|=(?=[^=])/.exec(payload)
+  if (bad !== null || payload.length % 4 === 1) {
+    const where = bad === null ? 'its length' : `"${bad[0]}" at character ${bad.index + 1}`
+    throw new UserError(`${name}: the data URI is not valid base64 (${where}); send the image's bytes, base64-encoded`)
+  }
+
+  return Buffer.from(payload, 'base64')
+}

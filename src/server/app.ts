@@ -16,6 +16,7 @@ import {z} from 'zod'
 
 import {CLASSES} from '../config.js'
 import {UserError, errorMessage, isUserError} from '../errors.js'
+import {dataUriBytes} from '../images/inputs.js'
 import {packageVersion} from '../version.js'
 import type {WebAssets} from './assets.js'
 import {type DecodePool, DecoderBusyError, TooManyPixelsError} from './decoder.js'
@@ -128,8 +129,8 @@ async function predictInput(c: Context, ctx: AppContext): Promise<{bytes: Buffer
     }
 
     const source = body.source ?? 'canvas'
-    const base64 = body.image!.slice(body.image!.indexOf(',') + 1)
-    return {bytes: Buffer.from(base64, 'base64'), name: source === 'canvas' ? 'canvas drawing' : 'uploaded image', source, log: log && body.log}
+    const name = source === 'canvas' ? 'canvas drawing' : 'uploaded image'
+    return {bytes: dataUriBytes(body.image!, name), name, source, log: log && body.log}
   }
 
   if (type.startsWith('image/') || type.startsWith('application/octet-stream')) {

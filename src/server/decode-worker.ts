@@ -7,7 +7,7 @@ import {parentPort} from 'node:worker_threads'
 
 import {errorMessage, isUserError} from '../errors.js'
 import {preprocessBytes} from '../images/preprocess.js'
-import type {DecodeJob, DecodeResult} from './decoder.js'
+import {type DecodeJob, type DecodeResult, WORKER_READY} from './decoder.js'
 
 const port = parentPort
 if (!port) throw new Error('decode-worker runs inside a Worker only')
@@ -23,3 +23,5 @@ port.on('message', async (job: DecodeJob) => {
 
   port.postMessage(result, 'pixels' in result ? [result.pixels.buffer as ArrayBuffer] : [])
 })
+
+port.postMessage(WORKER_READY)

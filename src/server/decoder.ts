@@ -5,6 +5,11 @@
  * read here and its pixel count checked against the server's budget; and the
  * pixels waiting for a worker are bounded too, so a burst of large uploads is
  * told to come back later (503 + Retry-After) instead of piling up memory.
+ *
+ * Each decode is bounded in time and memory as well, whatever the file: a
+ * worker has a heap limit (`resourceLimits`), and one that is still decoding
+ * after the timeout is stopped and replaced. `predict` decodes through the
+ * same pool, so the CLI has the same bounds.
  */
 import {availableParallelism} from 'node:os'
 import type {Worker} from 'node:worker_threads'
@@ -21,6 +26,16 @@ export interface DecodeJob {
 }
 
 export type DecodeResult = {id: number; pixels: Float32Array} | {id: number; error: string; userError: boolean}
+
+/** What a worker sends once its modules are loaded: the decode timeout counts from then, not from its start. */
+export const WORKER_READY = 'ready'
+
+export const DECODE_DEFAULTS = {
+  /** Longest a decode may run; a 16-megapixel JPEG takes a second or two on a busy machine. */
+  timeoutMs: 10_000,
+  /** Heap of one decode worker: pixel buffers live outside it, parsed structures (tags, tables) inside. */
+  heapMb: 512,
+} as const
 
 /** The image is over the server's pixel budget (413). */
 export class TooManyPixelsError extends UserError {}
@@ -41,6 +56,10 @@ export interface DecodePoolOptions {
   maxPendingPixels?: number
   /** Images admitted at any time, whatever their size. */
   maxPendingJobs?: number
+  /** A decode still running after this long is stopped (its worker replaced) and refused. */
+  timeoutMs?: number
+  /** Heap limit of each worker, in MB; a decode beyond it is refused as too large. */
+  heapMb?: number
 }
 
 interface Pending {
@@ -53,6 +72,8 @@ interface Pending {
 interface Slot {
   worker: Worker
   job: Pending | undefined
+  ready: boolean
+  timer?: NodeJS.Timeout
 }
 
 export class DecodePool {
@@ -60,6 +81,8 @@ export class DecodePool {
   private readonly maxPendingPixels: number
   private readonly maxPendingJobs: number
   private readonly size: number
+  private readonly timeoutMs: number
+  private readonly heapMb: number
   private readonly slots: Slot[] = []
   private readonly queue: Pending[] = []
   private pendingPixels = 0
@@ -73,6 +96,8 @@ export class DecodePool {
     // One image decoding and two waiting, at the largest size.
     this.maxPendingPixels = options.maxPendingPixels ?? options.maxPixels * 3
     this.maxPendingJobs = options.maxPendingJobs ?? 64
+    this.timeoutMs = options.timeoutMs ?? DECODE_DEFAULTS.timeoutMs
+    this.heapMb = options.heapMb ?? DECODE_DEFAULTS.heapMb
   }
 
   /** Decode and preprocess an image off the event loop: bytes → 784 values. Throws UserError, TooManyPixelsError or DecoderBusyError. */
@@ -98,6 +123,11 @@ export class DecodePool {
     })
   }
 
+  /** Start one worker now, so that its start-up overlaps the caller's own (predict loads its model meanwhile). */
+  warm(): void {
+    if (this.slots.length === 0 && !this.closed) this.spawn()
+  }
+
   /** Images admitted and not yet answered. */
   get pending(): {jobs: number; pixels: number} {
     return {jobs: this.pendingJobs, pixels: this.pendingPixels}
@@ -118,16 +148,53 @@ export class DecodePool {
       if (!slot) return
       const [pending] = this.queue.splice(index, 1)
       slot.job = pending
+      // A busy worker keeps the process alive (predict awaits it); an idle one does not.
+      slot.worker.ref()
+      if (slot.ready) this.startClock(slot)
       slot.worker.postMessage(pending.job)
     }
   }
 
+  private startClock(slot: Slot): void {
+    slot.timer = setTimeout(() => this.timedOut(slot), this.timeoutMs)
+  }
+
+  /** A decode that outlived its time: its worker is stopped (a decoder cannot be interrupted otherwise) and replaced on demand. */
+  private timedOut(slot: Slot): void {
+    const pending = slot.job
+    if (!pending) return
+    this.retire(slot)
+    const seconds = +(this.timeoutMs / 1000).toFixed(1)
+    pending.reject(
+      new UserError(`${pending.job.name}: decoding took longer than ${seconds} s and was stopped; the file is built to be costly to decode, re-export it as a plain PNG or JPEG`),
+    )
+    void slot.worker.terminate()
+    if (!this.closed) this.dispatch()
+  }
+
+  /** Take a slot out of the pool; its job, if any, is settled by the caller. */
+  private retire(slot: Slot): void {
+    const index = this.slots.indexOf(slot)
+    if (index !== -1) this.slots.splice(index, 1)
+    clearTimeout(slot.timer)
+    if (slot.job) this.settle(slot.job)
+    slot.job = undefined
+  }
+
   private spawn(): Slot {
-    const worker = startModuleWorker('decode-worker')
-    const slot: Slot = {worker, job: undefined}
-    worker.on('message', (result: DecodeResult) => {
+    const worker = startModuleWorker('decode-worker', {resourceLimits: {maxOldGenerationSizeMb: this.heapMb}})
+    const slot: Slot = {worker, job: undefined, ready: false}
+    worker.on('message', (result: DecodeResult | typeof WORKER_READY) => {
+      if (result === WORKER_READY) {
+        slot.ready = true
+        if (slot.job) this.startClock(slot)
+        return
+      }
+
       const pending = slot.job
       if (!pending || pending.job.id !== result.id) return
+      clearTimeout(slot.timer)
+      slot.worker.unref()
       slot.job = undefined
       this.settle(pending)
       if ('pixels' in result) pending.resolve(result.pixels)
@@ -135,21 +202,24 @@ export class DecodePool {
       this.dispatch()
     })
     // A worker that dies (out of memory, a decoder bug) takes only its own job with it.
-    const lost = (reason: string) => {
-      const index = this.slots.indexOf(slot)
-      if (index === -1) return
-      this.slots.splice(index, 1)
-      if (slot.job) {
-        this.settle(slot.job)
-        slot.job.reject(new Error(`image decoder stopped: ${reason}`))
-        slot.job = undefined
+    const lost = (error: Error) => {
+      if (!this.slots.includes(slot)) return
+      const pending = slot.job
+      this.retire(slot)
+      if (pending) {
+        const outOfMemory = (error as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY'
+        pending.reject(
+          outOfMemory
+            ? new TooManyPixelsError(`${pending.job.name}: decoding needed more than ${this.heapMb} MB of memory and was stopped; shrink the image or re-export it`)
+            : new Error(`image decoder stopped: ${error.message}`),
+        )
       }
 
       if (!this.closed) this.dispatch()
     }
 
-    worker.on('error', (error) => lost(error.message))
-    worker.on('exit', (code) => lost(`exit code ${code}`))
+    worker.on('error', lost)
+    worker.on('exit', (code) => lost(new Error(`exit code ${code}`)))
     // Idle workers must not keep the process alive.
     worker.unref()
     this.slots.push(slot)
@@ -169,6 +239,7 @@ export class DecodePool {
     }
 
     await Promise.all(this.slots.splice(0).map(async (slot) => {
+      clearTimeout(slot.timer)
       slot.job?.reject(new DecoderBusyError(5))
       await slot.worker.terminate()
     }))
