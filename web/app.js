@@ -624,7 +624,7 @@ async function loadRuns() {
           {class: run.name === selectedRun ? 'selected' : '', 'data-run': run.name},
           el('td', {}, el('button', {type: 'button', class: 'link', text: run.runName, onclick: () => void showRun(run.name, true)})),
           el('td', {text: run.model ?? '–'}),
-          el('td', {text: run.classes ? run.classes.join(' · ') : '–'}),
+          el('td', {class: 'nowrap', text: run.classes ? run.classes.join('·') : '–'}),
           el('td', {text: run.evalF1Macro === null ? '–' : fixed(run.evalF1Macro)}),
           el('td', {}, ...badges(run)),
         ),
@@ -779,6 +779,8 @@ function renderStatus(status) {
   setLog(status.log.concat(status.state === 'failed' && status.error ? [status.error] : []))
   plannedEpochs = status.epochs ?? plannedEpochs
   if (status.state === 'running' && status.current) renderBatch(status.current)
+  // A new run starts its bar from nothing, not where the last one stopped.
+  else if (status.state === 'running') $('train-progress').value = 0
   if (status.state === 'finished') {
     $('train-progress').value = $('train-progress').max
     if (status.model) learnModel(status.model, status.runName)
