@@ -19,42 +19,136 @@ function el(tag, props = {}, ...children) {
   return node
 }
 
+/** The digits the served model knows, from the server (never assumed here). */
+let classes = []
+
+/** "0, 5 and 8" */
+function listWords(items) {
+  const words = items.map(String)
+  return words.length <= 1 ? words.join('') : `${words.slice(0, -1).join(', ')} and ${words.at(-1)}`
+}
+
+// ---------------------------------------------------------- errors, words
+
+/** Class counts the served data can supply, as an example in error messages. */
+let exampleCounts
+
+/** Names of the training form's fields, as the page shows them. */
+const FIELD_NAMES = {epochs: 'Epochs', 'class-counts': 'Class counts', seed: 'Seed', 'run-name': 'Run name', model: 'Model', activate: 'When finished'}
+
+const FIELD_HINTS = {
+  epochs: () => 'give a whole number of epochs, 1 or more.',
+  'class-counts': () => `give digit=count pairs of the digits ${listWords(classes)}, separated by commas (such as ${exampleCounts ?? classes.map((label) => `${label}=100`).join(',')}), or leave it empty for the full subset.`,
+  seed: () => 'give a whole number, 0 or more.',
+  'run-name': () => 'use letters, digits, ".", "_" or "-", starting with a letter or digit.',
+  model: () => 'choose cnn or softmax.',
+  activate: () => 'choose what happens when the run finishes.',
+}
+
 /**
- * The API speaks to every client; the page says the same things in its own
- * words (its buttons and fields, not command-line flags).
+ * What each error code of the API means to a person using this page. The
+ * server's own message (for scripts and logs) is kept as the error's detail.
  */
-function pageWords(message) {
-  return message
-    .replace(/start serve with --checkpoint-path FILE, or train a model from the page and wait for it to finish/, 'choose a model above, or train one below and wait for it to finish')
-    .replace(/restart serve with --data-dir pointing at them/, 'the server was started without MNIST files')
-    .replaceAll('--class-counts', 'Class counts')
-    .replaceAll('--epochs', 'Epochs')
-    .replaceAll('--run-name', 'Run name')
-    .replaceAll('run-name', 'Run name')
-    .replaceAll('--seed', 'Seed')
-    .replace(/ \(serve --allow-private-urls allows them\)/, '')
+const ERROR_WORDS = {
+  offline: () => 'The server cannot be reached. Check that it is running, then press Retry.',
+  'no-model': () => 'No model is answering yet: choose one under "Training runs", or train one and wait for it to finish.',
+  'model-unloaded': () => 'The model was being switched. Try again.',
+  'not-an-image': () => 'That file is not a picture the model can read: use a PNG, JPEG, BMP, GIF or TIFF image.',
+  'image-url': () => 'No image could be fetched from that address. Check the address, or save the image and upload it.',
+  'too-large': () => 'That image is too large to send; a digit needs only a few kilobytes.',
+  'too-many-pixels': () => 'That image has too many pixels; use a smaller picture.',
+  'decoder-busy': () => 'The server is busy reading other images. Try again in a few seconds.',
+  'database-unavailable': () => 'The prediction history is unavailable right now; predictions still work, but are not logged. Try again in a moment.',
+  'bad-label': () => `The digit must be one of ${listWords(classes)}.`,
+  'bad-setting': (body) => (body.field && FIELD_NAMES[body.field] ? `${FIELD_NAMES[body.field]}: ${FIELD_HINTS[body.field]()}` : 'These training settings are not accepted.'),
+  'no-training-data': () => 'The server was started without MNIST files, so it cannot train.',
+  'training-running': () => 'A run is training already: wait for it to finish, or cancel it.',
+  'run-exists': () => 'Run name: a run of that name exists already; choose another name, or leave it empty for a dated one.',
+  'not-training': () => 'No run is training.',
+  'not-found': () => 'That is not there any more; the page shows what is.',
+  internal: () => 'Something went wrong on the server; its log has the details.',
+}
+
+class PageError extends Error {
+  constructor(code, body = {}, status = 0) {
+    // A code this page does not know yet: the server's own line, which says what to fix.
+    super(ERROR_WORDS[code]?.(body) ?? (body.error ? `The server refused this: ${body.error}` : 'The server refused this request.'))
+    this.code = code
+    this.field = body.field ?? null
+    this.status = status
+    /** The server's own words, kept for the curious (shown as a tooltip). */
+    this.detail = body.error ?? ''
+  }
+}
+
+/** Show an error next to the control it belongs to; an empty message hides it. */
+function showErrorAt(id, error) {
+  const node = $(id)
+  const message = typeof error === 'string' ? error : (error?.message ?? '')
+  node.textContent = message
+  node.title = typeof error === 'object' && error?.detail ? error.detail : ''
+  node.hidden = !message
 }
 
 async function api(path, options = {}) {
-  const response = await fetch(path, options)
-  const body = await response.json().catch(() => ({error: `${response.status} ${response.statusText}`}))
-  if (!response.ok) {
-    const error = new Error(pageWords(body.error ?? `${response.status} ${response.statusText}`))
-    error.status = response.status
-    throw error
+  let response
+  try {
+    response = await fetch(path, options)
+  } catch {
+    setOnline(false)
+    throw new PageError('offline')
   }
 
+  setOnline(true)
+  const body = await response.json().catch(() => ({}))
+  if (!response.ok) throw new PageError(body.code ?? 'internal', body, response.status)
   return body
 }
 
 const postJson = (path, body) => api(path, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(body)})
-const percent = (x) => `${(x * 100).toFixed(1)}%`
+
+/** A probability as a person reads it: never "100.0%" for a model that is not certain. */
+function percent(x) {
+  if (x >= 1) return '100%'
+  if (x <= 0) return '0%'
+  if (x > 0.999) return '>99.9%'
+  if (x < 0.001) return '<0.1%'
+  return `${(x * 100).toFixed(1)}%`
+}
+
 const fixed = (x, digits = 4) => (typeof x === 'number' ? x.toFixed(digits) : '–')
-const time = (iso) => new Date(iso).toLocaleString(undefined, {dateStyle: 'short', timeStyle: 'medium'})
+const time = (iso) => new Date(iso).toLocaleString(undefined, {dateStyle: 'short', timeStyle: 'short'})
 /** Only PNG data URIs made by the server are shown as images. */
 const safeImage = (uri) => (typeof uri === 'string' && uri.startsWith('data:image/png;base64,') ? uri : '')
 
-let classes = [0, 5, 8]
+// ------------------------------------------------------------ connection
+
+const RETRY_MS = 10_000
+let online = true
+let retryTimer
+
+/** The connection banner: shown while the server cannot be reached, with a Retry button (and a retry every RETRY_MS). */
+function setOnline(yes) {
+  if (yes === online) return
+  online = yes
+  $('banner').hidden = yes
+  document.body.dataset.online = String(yes)
+  clearInterval(retryTimer)
+  if (!yes) {
+    $('health').textContent = 'server unreachable'
+    retryTimer = setInterval(() => void reconnect(), RETRY_MS)
+  } else {
+    void refreshAll()
+  }
+}
+
+async function reconnect() {
+  $('banner-retry').setAttribute('aria-busy', 'true')
+  await refreshHealth()
+  $('banner-retry').removeAttribute('aria-busy')
+}
+
+$('banner-retry').addEventListener('click', () => void reconnect())
 
 // ------------------------------------------------------------------ theme
 
@@ -68,21 +162,22 @@ function applyTheme(choice) {
   if (choice === 'light' || choice === 'dark') document.documentElement.dataset.theme = choice
   else delete document.documentElement.dataset.theme
   const dark = choice === 'dark' || (choice !== 'light' && systemDark())
-  $('theme').textContent = dark ? 'Light theme' : 'Dark theme'
-  $('theme').setAttribute('aria-pressed', 'false')
-  $('theme').dataset.current = dark ? 'dark' : 'light'
+  // A toggle: its name stays, its state says whether the dark theme is on.
+  $('theme').setAttribute('aria-pressed', String(dark))
+  document.documentElement.dataset.shown = dark ? 'dark' : 'light'
   // The learning curves are an SVG image drawn on the server for one theme: fetch the other one.
   const curves = document.getElementById('curves')
   if (curves?.dataset.base) curves.src = curvesUrl(curves.dataset.base)
 }
 
-/** The learning curves' address for the theme now shown. */
+/** The learning curves' address for the theme now shown, drawn at the width of their box. */
 function curvesUrl(base) {
-  return `${base}&theme=${$('theme').dataset.current === 'dark' ? 'dark' : 'light'}`
+  const width = Math.round(Math.min(2000, Math.max(240, $('run-plots').clientWidth || 640)))
+  return `${base}&theme=${document.documentElement.dataset.shown}&width=${width}`
 }
 
 $('theme').addEventListener('click', () => {
-  const next = $('theme').dataset.current === 'dark' ? 'light' : 'dark'
+  const next = document.documentElement.dataset.shown === 'dark' ? 'light' : 'dark'
   // Back to following the system when the choice matches it.
   if ((next === 'dark') === systemDark()) localStorage.removeItem(THEME_KEY)
   else localStorage.setItem(THEME_KEY, next)
@@ -91,22 +186,50 @@ $('theme').addEventListener('click', () => {
 window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => applyTheme(localStorage.getItem(THEME_KEY)))
 applyTheme(localStorage.getItem(THEME_KEY))
 
+// ---------------------------------------------------------- model names
+
+/** Run names of the checkpoints the page has seen served, by checkpoint id. */
+const modelNames = new Map()
+let served = {checkpointId: null, name: null}
+
+/** The run folder of a checkpoint path: the name a person gave the model. */
+function runOfPath(path) {
+  const parts = String(path ?? '').split(/[\\/]/).filter(Boolean)
+  return parts.length >= 2 ? parts.at(-2) : (parts[0] ?? null)
+}
+
+function modelName(checkpointId) {
+  if (checkpointId === null || checkpointId === undefined) return 'no model'
+  return modelNames.get(checkpointId) ?? `an earlier model (${checkpointId.slice(0, 6)})`
+}
+
+function learnModel(info, name) {
+  if (!info?.loaded || !info.checkpointId) return
+  modelNames.set(info.checkpointId, name ?? runOfPath(info.checkpointPath))
+}
+
 // ------------------------------------------------------------------ health
 
 async function refreshHealth() {
+  let health
   try {
     const response = await fetch('/api/health')
-    const health = await response.json()
-    classes = health.classes
-    const model = health.model.loaded ? `model ${health.model.checkpointId} on ${health.model.backend}` : 'no model loaded (choose one or train one)'
-    const store = health.store.available ? `history in ${health.store.kind}` : 'the prediction history is unavailable right now'
-    $('health').textContent = `${model} · tfjs ${health.tfjsVersion} · v${health.packageVersion} · ${store}`
-    $('health').dataset.loaded = String(health.model.loaded)
-    return health
-  } catch (error) {
-    $('health').textContent = `the server cannot be reached (${error.message})`
+    health = await response.json()
+  } catch {
+    setOnline(false)
     return undefined
   }
+
+  classes = health.classes
+  $('digits').textContent = `Knows the digits ${listWords(classes)}`
+  learnModel(health.model)
+  served = {checkpointId: health.model.checkpointId, name: health.model.loaded ? modelName(health.model.checkpointId) : null}
+  $('health').textContent = health.model.loaded ? `Answering with ${served.name}` : 'No model is answering yet: choose one under "Training runs" or train one'
+  $('health').dataset.loaded = String(health.model.loaded)
+  const store = health.store.available ? `history in ${health.store.kind}` : 'the prediction history is unavailable right now'
+  $('about').textContent = `digit-classification v${health.packageVersion} · TensorFlow.js ${health.tfjsVersion}${health.model.backend ? ` on ${health.model.backend}` : ''} · ${store}${health.model.checkpointId ? ` · checkpoint ${health.model.checkpointId}` : ''}`
+  setOnline(true)
+  return health
 }
 
 // ---------------------------------------------------------------- drawing
@@ -175,7 +298,7 @@ $('brush').addEventListener('input', () => {
 $('clear').addEventListener('click', () => {
   clearPad()
   hideResult()
-  showError('')
+  clearInputErrors()
 })
 $('invert').addEventListener('click', () => {
   // Swap ink and paper on what is already drawn, so the drawing survives the switch.
@@ -189,6 +312,10 @@ $('invert').addEventListener('click', () => {
   version += 1
   $('invert').setAttribute('aria-pressed', String(inverted))
 })
+
+function clearInputErrors() {
+  for (const id of ['predict-error', 'upload-error', 'url-error']) showErrorAt(id, '')
+}
 
 // ------------------------------------------------------ live prediction
 
@@ -213,12 +340,14 @@ function livePrediction(final) {
     .then((result) => {
       // A prediction of an older drawing, or one the user has committed since, is not shown.
       if (committed.version === version) return
-      showPrediction(result, {live: true})
+      showPrediction(result, {live: true, preview: ''})
       // Marks a live answer to an older stroke, still being caught up with.
       $('result').dataset.stale = String(drawn !== version)
+      // Screen readers hear the answer once the stroke is done, not every 250 ms while drawing.
+      if (!drawing && drawn === version) announce(result)
     })
     .catch((error) => {
-      if (!drawing) showError(error.message)
+      if (!drawing) showErrorAt('predict-error', error)
     })
     .finally(() => {
       live.inFlight = false
@@ -233,72 +362,97 @@ let lastPrediction
 /** The drawing version last logged, so Predict twice on one drawing logs it once. */
 const committed = {version: -1, result: undefined}
 
-function showError(message) {
-  $('predict-error').textContent = message
-  $('predict-error').hidden = !message
+/** One short sentence for screen readers. */
+function announce(result, logged = false) {
+  $('result-summary').textContent = `Answer: ${result.prediction}, ${percent(result.confidence)} sure${logged ? `, logged as number ${result.id}` : ''}.`
 }
 
+/** The answer panel with nothing to show: the same layout, greyed, with a hint. */
 function hideResult() {
-  $('result').hidden = true
   lastPrediction = undefined
+  $('result').dataset.kind = 'empty'
+  delete $('result').dataset.stale
+  $('result-label').textContent = '–'
+  $('result-confidence').textContent = ''
+  $('result-model').textContent = ''
+  $('result-kind').textContent = ''
+  $('result-thumb').removeAttribute('src')
+  $('input-figure').hidden = true
+  $('input-preview').removeAttribute('src')
+  renderBars({})
+  renderFeedback(undefined)
 }
 
-function showPrediction(result, {live: isLive = false, preview} = {}) {
-  lastPrediction = result
-  showError('')
-  $('result').hidden = false
-  $('result-label').textContent = String(result.prediction)
-  $('result-confidence').textContent = `${percent(result.confidence)} sure · model ${result.checkpointId}`
-  $('result-kind').textContent = isLive ? 'live prediction while you draw (not logged: press "Predict and log" to keep it)' : `logged as #${result.id}`
-  $('result').dataset.kind = isLive ? 'live' : 'logged'
-  $('result-thumb').src = safeImage(result.thumbnail)
-  if (preview !== undefined) {
-    $('input-figure').hidden = !preview
-    if (preview) $('input-preview').src = preview
-  }
-
-  const bars = $('bars')
-  bars.replaceChildren(
+function renderBars(probs, prediction) {
+  $('bars').replaceChildren(
     ...classes.map((label) => {
-      const p = result.probs[String(label)] ?? 0
+      const p = probs[String(label)] ?? 0
       const fill = el('span', {class: 'fill'})
-      fill.style.width = percent(p)
+      fill.style.width = `${(p * 100).toFixed(1)}%`
       return el(
         'div',
-        {class: label === result.prediction ? 'bar top' : 'bar', 'data-label': String(label)},
+        {class: label === prediction ? 'bar top' : 'bar', 'data-label': String(label)},
         el('span', {class: 'bar-label', text: String(label)}),
         el('span', {class: 'track', role: 'img', 'aria-label': `probability of ${label}: ${percent(p)}`}, fill),
         el('span', {class: 'bar-value', text: percent(p)}),
       )
     }),
   )
-  // Feedback belongs to a logged prediction only.
-  $('feedback').hidden = isLive || result.id === null
+}
+
+/** Feedback belongs to a logged prediction; otherwise the row says how to get one. */
+function renderFeedback(result) {
+  const logged = result !== undefined && result.id !== null
+  $('feedback').dataset.enabled = String(logged)
+  $('feedback-question').textContent = logged ? 'Was it right? The digit was:' : 'Press "Predict and log" to keep an answer and say whether it was right.'
   $('feedback-note').textContent = ''
   $('feedback-buttons').replaceChildren(
-    ...classes.map((label) =>
-      el('button', {
-        type: 'button',
-        'data-label': String(label),
-        'aria-label': `the digit was ${label}`,
-        'aria-pressed': 'false',
-        text: String(label),
-        onclick: () => sendFeedback(result.id, label),
-      }),
-    ),
+    ...(logged
+      ? classes.map((label) =>
+          el('button', {
+            type: 'button',
+            'data-label': String(label),
+            'aria-label': `the digit was ${label}`,
+            'aria-pressed': 'false',
+            text: String(label),
+            onclick: () => void sendFeedback(result.id, label, 'answer'),
+          }),
+        )
+      : []),
   )
 }
 
-async function commit(request, preview) {
+function showPrediction(result, {live: isLive = false, preview} = {}) {
+  lastPrediction = result
+  clearInputErrors()
+  $('result').dataset.kind = isLive ? 'live' : 'logged'
+  $('result-label').textContent = String(result.prediction)
+  $('result-confidence').textContent = `${result.prediction}: ${percent(result.confidence)} sure`
+  $('result-model').textContent = `model: ${modelName(result.checkpointId)}`
+  $('result-kind').textContent = isLive ? 'live answer while you draw (not logged)' : `logged as #${result.id}`
+  $('result-thumb').src = safeImage(result.thumbnail)
+  // Every answer says which image it is about: an upload shows it, a drawing or an address shows none.
+  if (preview !== undefined) {
+    $('input-figure').hidden = !preview
+    if (preview) $('input-preview').src = preview
+    else $('input-preview').removeAttribute('src')
+  }
+
+  renderBars(result.probs, result.prediction)
+  renderFeedback(isLive ? undefined : result)
+}
+
+async function commit(request, preview, errorId) {
   try {
     const result = await request()
     showPrediction(result, {preview})
+    announce(result, true)
     void loadHistory()
     return result
   } catch (error) {
     // A failed attempt leaves no earlier answer on screen to be mistaken for this one.
     hideResult()
-    showError(error.message)
+    showErrorAt(errorId, error)
     return undefined
   }
 }
@@ -306,7 +460,7 @@ async function commit(request, preview) {
 async function predictCanvas() {
   if (!dirty) {
     hideResult()
-    showError('Draw a digit first.')
+    showErrorAt('predict-error', 'Draw a digit first.')
     return
   }
 
@@ -317,7 +471,9 @@ async function predictCanvas() {
   }
 
   const drawn = version
-  const result = await commit(() => postJson('/api/predict', {image: pad.toDataURL('image/png'), source: 'canvas'}), '')
+  $('predict-button').setAttribute('aria-busy', 'true')
+  const result = await commit(() => postJson('/api/predict', {image: pad.toDataURL('image/png'), source: 'canvas'}), '', 'predict-error')
+  $('predict-button').removeAttribute('aria-busy')
   if (result) Object.assign(committed, {version: drawn, result})
 }
 
@@ -328,7 +484,7 @@ $('upload').addEventListener('change', async () => {
   const form = new FormData()
   form.append('image', file)
   const preview = URL.createObjectURL(file)
-  await commit(() => api('/api/predict', {method: 'POST', body: form}), preview)
+  await commit(() => api('/api/predict', {method: 'POST', body: form}), preview, 'upload-error')
   $('upload').value = ''
 })
 $('url-form').addEventListener('submit', async (event) => {
@@ -336,16 +492,19 @@ $('url-form').addEventListener('submit', async (event) => {
   const url = $('url-input').value.trim()
   if (!url) {
     hideResult()
-    showError('Give the address of an image first.')
+    showErrorAt('url-error', 'Give the address of an image first.')
     return
   }
 
   $('url-button').disabled = true
-  await commit(() => postJson('/api/predict', {url}), '')
+  $('url-button').setAttribute('aria-busy', 'true')
+  await commit(() => postJson('/api/predict', {url}), '', 'url-error')
   $('url-button').disabled = false
+  $('url-button').removeAttribute('aria-busy')
 })
 
-async function sendFeedback(id, label) {
+/** Record the true digit; `where` is the panel the button is in, so the error shows there. */
+async function sendFeedback(id, label, where) {
   try {
     await postJson('/api/feedback', {id, label})
     if (lastPrediction?.id === id) {
@@ -353,9 +512,10 @@ async function sendFeedback(id, label) {
       $('feedback-note').textContent = label === lastPrediction.prediction ? 'Thanks: marked correct.' : `Thanks: marked as a ${label}.`
     }
 
-    void loadHistory()
+    await loadHistory()
   } catch (error) {
-    showError(error.message)
+    if (where === 'answer') $('feedback-note').textContent = error.message
+    else $('history-count').textContent = error.message
   }
 }
 
@@ -368,6 +528,9 @@ async function loadHistory() {
   const query = new URLSearchParams({limit: String(history.limit), offset: String(history.offset), feedback: filters.get('feedback')})
   if (filters.get('predicted')) query.set('predicted', filters.get('predicted'))
   const filtered = filters.get('predicted') !== '' || filters.get('feedback') !== 'any'
+  // A rebuilt table keeps the keyboard where it was: on the same button of the same prediction.
+  const focused = document.activeElement?.closest?.('#history-rows tr[data-id]') ? {id: document.activeElement.closest('tr').dataset.id, label: document.activeElement.dataset.label} : undefined
+  $('history-rows').setAttribute('aria-busy', 'true')
   try {
     const page = await api(`/api/history?${query}`)
     history.total = page.total
@@ -376,8 +539,16 @@ async function loadHistory() {
     $('history-rows').replaceChildren(...page.items.map(historyRow))
     $('history-prev').disabled = history.offset === 0
     $('history-next').disabled = history.offset + history.limit >= history.total
+    if (focused) {
+      const again = $('history-rows').querySelector(`tr[data-id="${CSS.escape(focused.id)}"] button[data-label="${CSS.escape(focused.label ?? '')}"]`)
+      again?.focus()
+    }
   } catch (error) {
-    $('history-count').textContent = error.message
+    // Rows that may not match the filters shown are not left on screen.
+    $('history-rows').replaceChildren()
+    $('history-count').textContent = error.code === 'offline' ? 'The history cannot be shown while the server is unreachable.' : error.message
+  } finally {
+    $('history-rows').removeAttribute('aria-busy')
   }
 }
 
@@ -391,19 +562,20 @@ function historyRow(record) {
       'aria-pressed': String(record.feedback === label),
       'aria-label': `the digit was ${label} (prediction ${record.id})`,
       text: String(label),
-      onclick: () => sendFeedback(record.id, label),
+      onclick: () => void sendFeedback(record.id, label, 'history'),
     }),
   )
+  const words = {correct: '✓ right', wrong: `✗ wrong, was ${record.feedback}`}
   return el(
     'tr',
     {class: verdict, 'data-id': String(record.id)},
-    el('td', {text: String(record.id)}),
+    el('td', {class: 'wide-only', text: String(record.id)}),
     el('td', {}, el('img', {src: safeImage(record.thumbnail), alt: `input of prediction ${record.id}`, width: '28', height: '28', class: 'thumb'})),
-    el('td', {text: time(record.createdAt)}),
+    el('td', {class: 'wide-only', text: time(record.createdAt)}),
     el('td', {class: 'digit-cell', text: String(record.predicted)}),
     el('td', {text: percent(record.confidence)}),
-    el('td', {class: 'mono', text: record.checkpointId}),
-    el('td', {class: 'feedback-cell'}, ...buttons),
+    el('td', {class: 'wide-only', text: modelName(record.checkpointId)}),
+    el('td', {class: 'feedback-cell'}, ...(verdict ? [el('span', {class: 'verdict', text: words[verdict]})] : []), ...buttons),
   )
 }
 
@@ -424,11 +596,12 @@ $('history-next').addEventListener('click', () => {
 
 let selectedRun
 
-const STATE_WORDS = {finished: 'finished', training: 'training', cancelled: 'cancelled', incomplete: 'stopped early'}
+/** One word per state of a run, the same everywhere on the page. */
+const STATE_WORDS = {finished: 'finished', training: 'training', cancelled: 'cancelled', incomplete: 'did not finish'}
 
 function badges(run) {
   const list = [el('span', {class: `badge ${run.state}`, text: STATE_WORDS[run.state] ?? run.state})]
-  if (run.active) list.push(el('span', {class: 'badge active', text: 'answering predictions'}))
+  if (run.active) list.push(el('span', {class: 'badge active', text: 'answering'}))
   return list
 }
 
@@ -436,24 +609,32 @@ async function loadRuns() {
   try {
     const {runs} = await api('/api/runs')
     $('runs-empty').hidden = runs.length > 0
+    $('runs-empty').textContent = 'No runs yet: train one below.'
+    const active = runs.find((run) => run.active)
+    if (active && served.checkpointId) {
+      modelNames.set(served.checkpointId, active.runName)
+      served.name = active.runName
+      $('health').textContent = `Answering with ${active.runName}`
+    }
+
     $('run-rows').replaceChildren(
       ...runs.map((run) =>
         el(
           'tr',
           {class: run.name === selectedRun ? 'selected' : '', 'data-run': run.name},
           el('td', {}, el('button', {type: 'button', class: 'link', text: run.runName, onclick: () => void showRun(run.name, true)})),
-          el('td', {class: 'row'}, ...badges(run)),
-          el('td', {text: run.epochs === null ? '–' : String(run.epochs)}),
-          el('td', {text: run.evalAccuracy === null ? '–' : fixed(run.evalAccuracy)}),
+          el('td', {text: run.model ?? '–'}),
+          el('td', {class: 'nowrap', text: run.classes ? run.classes.join('·') : '–'}),
           el('td', {text: run.evalF1Macro === null ? '–' : fixed(run.evalF1Macro)}),
-          el('td', {text: time(run.modifiedAt)}),
+          el('td', {}, ...badges(run)),
         ),
       ),
     )
     renderModelChoices(runs)
   } catch (error) {
+    $('run-rows').replaceChildren()
     $('runs-empty').hidden = false
-    $('runs-empty').textContent = error.message
+    $('runs-empty').textContent = error.code === 'offline' ? 'The runs cannot be shown while the server is unreachable.' : error.message
   }
 }
 
@@ -462,20 +643,29 @@ function renderModelChoices(runs) {
   const usable = runs.filter((run) => run.hasCheckpoint)
   const active = usable.find((run) => run.active)
   const options = usable.map((run) => el('option', {value: run.name, text: `${run.runName}${run.evalF1Macro === null ? '' : ` (eval macro-F1 ${fixed(run.evalF1Macro, 3)})`}`}))
-  if (!active) options.unshift(el('option', {value: '', text: $('health').dataset.loaded === 'true' ? 'the model serve was started with' : 'none loaded'}))
+  if (!active) options.unshift(el('option', {value: '', text: $('health').dataset.loaded === 'true' ? `${served.name ?? 'the model serve was started with'}` : 'none loaded'}))
   select.replaceChildren(...options)
   select.value = active?.name ?? ''
+}
+
+/** Serve a run's model. */
+async function activate(name) {
+  const {model} = await api(`/api/runs/${encodeURIComponent(name)}/activate`, {method: 'POST'})
+  const run = [...$('run-rows').children].find((row) => row.dataset.run === name)
+  learnModel(model, run?.querySelector('button')?.textContent ?? name)
+  await refreshHealth()
+  await loadRuns()
+  return model
 }
 
 $('model-select').addEventListener('change', async () => {
   const name = $('model-select').value
   if (!name) return
+  showErrorAt('model-error', '')
   try {
-    await api(`/api/runs/${encodeURIComponent(name)}/activate`, {method: 'POST'})
-    await refreshHealth()
-    await loadRuns()
+    await activate(name)
   } catch (error) {
-    showError(error.message)
+    showErrorAt('model-error', error)
   }
 })
 
@@ -485,6 +675,7 @@ async function showRun(name, focus = false) {
   try {
     run = await api(`/api/runs/${encodeURIComponent(name)}`)
   } catch (error) {
+    $('run-detail').hidden = false
     $('run-note').textContent = error.message
     return
   }
@@ -499,13 +690,34 @@ async function showRun(name, focus = false) {
   const plots = []
   if (run.lossCurves) {
     const base = `/api/runs/${encodeURIComponent(run.name)}/curves.svg?v=${Date.parse(run.modifiedAt)}`
-    plots.push(el('figure', {}, el('img', {src: curvesUrl(base), 'data-base': base, alt: `learning curves of ${run.name}: loss, validation balanced accuracy and macro-F1 per epoch`, id: 'curves'}), el('figcaption', {text: `learning curves (from ${run.lossCurvesSource})`})))
+    plots.push(el('figure', {}, el('img', {src: '', 'data-base': base, class: 'curves', alt: `learning curves of ${run.metadata?.run_name ?? run.name}: loss, validation balanced accuracy and macro-F1 per epoch`, id: 'curves'}), el('figcaption', {text: `learning curves (from ${run.lossCurvesSource})`})))
   }
 
-  for (const [file, url] of Object.entries(run.images)) plots.push(el('figure', {}, el('img', {src: url, alt: file.replace(/_/g, ' ').replace('.png', '')}), el('figcaption', {text: file})))
+  const confusion = confusionTable(run.metrics)
+  if (confusion) plots.push(confusion)
+  for (const [file, url] of Object.entries(run.images)) {
+    // The confusion matrix is the table above: its numbers, readable and in the page's colours.
+    if (file === 'confusion_matrix.png' && confusion) continue
+    plots.push(el('figure', {}, el('img', {src: url, class: 'raster', alt: file.replace(/_/g, ' ').replace('.png', '')}), el('figcaption', {text: file})))
+  }
+
   $('run-plots').replaceChildren(...plots)
+  const curves = document.getElementById('curves')
+  if (curves) curves.src = curvesUrl(curves.dataset.base)
   for (const row of $('run-rows').children) row.classList.toggle('selected', row.dataset.run === name)
   if (focus) $('run-name').focus()
+}
+
+/** The evaluation split's confusion matrix as a table: true digit by row, predicted digit by column. */
+function confusionTable(metrics) {
+  const report = metrics?.classification_report
+  if (!report?.confusion_matrix) return undefined
+  const labels = report.labels
+  const head = el('tr', {}, el('th', {scope: 'col', text: 'true ↓ / predicted →'}), ...labels.map((label) => el('th', {scope: 'col', text: String(label)})))
+  const rows = report.confusion_matrix.map((counts, i) =>
+    el('tr', {}, el('th', {scope: 'row', text: String(labels[i])}), ...counts.map((count, j) => el('td', {class: i === j ? 'diagonal' : '', text: String(count)}))),
+  )
+  return el('div', {class: 'table-wrap', id: 'confusion'}, el('table', {class: 'confusion'}, el('caption', {text: 'confusion matrix (evaluation split)'}), head, ...rows))
 }
 
 function renderMetrics(metrics) {
@@ -515,14 +727,16 @@ function renderMetrics(metrics) {
     return
   }
 
-  const head = el('tr', {}, ...['split', 'samples', 'loss', 'accuracy', 'macro accuracy', 'macro-F1'].map((h) => el('th', {text: h, scope: 'col'})))
+  // On a phone the table keeps the scores; samples and loss are for wider screens.
+  const wide = new Set(['samples', 'loss'])
+  const head = el('tr', {}, ...['split', 'samples', 'loss', 'accuracy', 'macro acc.', 'macro-F1'].map((h) => el('th', {text: h, scope: 'col', class: wide.has(h) ? 'wide-only' : ''})))
   const rows = Object.entries(metrics.splits).map(([split, m]) =>
     el(
       'tr',
       {},
       el('td', {text: split}),
-      el('td', {text: String(m.samples)}),
-      el('td', {text: fixed(m.loss)}),
+      el('td', {class: 'wide-only', text: String(m.samples)}),
+      el('td', {class: 'wide-only', text: fixed(m.loss, 3)}),
       el('td', {text: fixed(m.accuracy)}),
       el('td', {text: fixed(m.macro_accuracy)}),
       el('td', {text: fixed(m.f1_macro)}),
@@ -534,12 +748,9 @@ function renderMetrics(metrics) {
 $('run-activate').addEventListener('click', async () => {
   if (!selectedRun) return
   try {
-    const {model} = await api(`/api/runs/${encodeURIComponent(selectedRun)}/activate`, {method: 'POST'})
-    $('run-note').textContent = `now predicting with model ${model.checkpointId}`
-    await refreshHealth()
-    await loadRuns()
+    await activate(selectedRun)
     await showRun(selectedRun)
-    $('run-note').textContent = `now predicting with model ${model.checkpointId}`
+    $('run-note').textContent = `now answering with ${served.name}`
   } catch (error) {
     $('run-note').textContent = error.message
   }
@@ -548,26 +759,32 @@ $('run-activate').addEventListener('click', async () => {
 // -------------------------------------------------------------- training
 
 let plannedEpochs = 0
+/** The server can train (it has MNIST files); until it says so, Start stays disabled. */
+let canTrain = false
 
 function renderStatus(status) {
+  const activation = status.activation
   const what = {
     idle: 'idle',
     running: `training ${status.runName}…`,
     finished: `finished ${status.runName}`,
-    failed: `failed: ${pageWords(status.error ?? '')}`,
+    failed: `${status.runName ?? 'the run'} stopped with an error; the log below says why`,
     cancelled: `cancelled ${status.runName}`,
   }[status.state]
   $('train-state').textContent = what
   $('train-state').dataset.state = status.state
-  $('train-start').disabled = status.state === 'running'
+  $('train-start').disabled = status.state === 'running' || !canTrain
   $('train-cancel').disabled = status.state !== 'running'
   $('train-epochs').replaceChildren(...status.history.map(epochRow))
-  $('train-log').textContent = status.log.join('\n')
+  setLog(status.log.concat(status.state === 'failed' && status.error ? [status.error] : []))
   plannedEpochs = status.epochs ?? plannedEpochs
   if (status.state === 'running' && status.current) renderBatch(status.current)
+  // A new run starts its bar from nothing, not where the last one stopped.
+  else if (status.state === 'running') $('train-progress').value = 0
   if (status.state === 'finished') {
     $('train-progress').value = $('train-progress').max
-    if (status.model) $('train-state').textContent += ` · now predicting with model ${status.model.checkpointId}`
+    if (status.model) learnModel(status.model, status.runName)
+    if (activation) $('train-state').textContent += activation.activated ? ` · now answering predictions (${activation.reason})` : ` · the model answering did not change (${activation.reason})`
     void refreshHealth()
   }
 
@@ -590,27 +807,48 @@ function epochRow(log) {
     el('td', {text: fixed(log.valLoss)}),
     el('td', {text: fixed(log.valBalancedAcc)}),
     el('td', {text: fixed(log.valF1Macro)}),
-    el('td', {text: log.learningRate.toExponential(1)}),
-    el('td', {text: log.epochSeconds.toFixed(1)}),
+    el('td', {class: 'wide-only', text: log.learningRate.toExponential(1)}),
+    el('td', {class: 'wide-only', text: log.epochSeconds.toFixed(1)}),
   )
+}
+
+/** The log follows its end, unless the reader has scrolled up to read. */
+function setLog(lines, append = false) {
+  const log = $('train-log')
+  const atEnd = log.scrollHeight - log.scrollTop - log.clientHeight < 24
+  if (append) log.textContent = `${log.textContent}${log.textContent ? '\n' : ''}${lines.join('\n')}`
+  else log.textContent = lines.join('\n')
+  if (atEnd || !append) log.scrollTop = log.scrollHeight
 }
 
 function listenToTraining() {
   const events = new EventSource('/api/train/events')
+  events.addEventListener('open', () => setOnline(true))
+  events.addEventListener('error', () => {
+    if (events.readyState !== EventSource.OPEN) void refreshHealth()
+  })
   events.addEventListener('status', (event) => renderStatus(JSON.parse(event.data)))
   events.addEventListener('batch', (event) => renderBatch(JSON.parse(event.data)))
   events.addEventListener('epoch', (event) => {
     $('train-epochs').append(epochRow(JSON.parse(event.data)))
     void loadRuns()
   })
-  events.addEventListener('log', (event) => {
-    const log = $('train-log')
-    log.textContent = `${log.textContent}${log.textContent ? '\n' : ''}${JSON.parse(event.data).line}`
-  })
+  events.addEventListener('log', (event) => setLog([JSON.parse(event.data).line], true))
+}
+
+function clearTrainErrors() {
+  showErrorAt('train-error', '')
+  for (const field of Object.keys(FIELD_NAMES)) {
+    const node = document.getElementById(`error-${field}`)
+    if (node) showErrorAt(node.id, '')
+    $('train-form').elements[field]?.removeAttribute('aria-invalid')
+  }
 }
 
 $('train-form').addEventListener('submit', async (event) => {
   event.preventDefault()
+  if (!canTrain) return
+  clearTrainErrors()
   const form = new FormData($('train-form'))
   const body = {}
   for (const [key, value] of form.entries()) {
@@ -618,43 +856,82 @@ $('train-form').addEventListener('submit', async (event) => {
     body[key] = key === 'epochs' || key === 'seed' ? Number(value) : value
   }
 
+  $('train-start').setAttribute('aria-busy', 'true')
   try {
     renderStatus(await postJson('/api/train', body))
   } catch (error) {
-    $('train-state').textContent = error.message
-    $('train-state').dataset.state = 'error'
+    // The error goes next to the field that caused it, when there is one.
+    const field = error.field ?? (error.code === 'run-exists' ? 'run-name' : null)
+    const slot = field && document.getElementById(`error-${field}`)
+    if (slot) {
+      showErrorAt(slot.id, error)
+      $('train-form').elements[field].setAttribute('aria-invalid', 'true')
+      $('train-form').elements[field].focus()
+    } else {
+      showErrorAt('train-error', error)
+    }
+  } finally {
+    $('train-start').removeAttribute('aria-busy')
   }
 })
-$('train-cancel').addEventListener('click', () => void api('/api/train/cancel', {method: 'POST'}).catch(() => {}))
+$('train-cancel').addEventListener('click', async () => {
+  $('train-cancel').disabled = true
+  try {
+    await api('/api/train/cancel', {method: 'POST'})
+    $('train-state').textContent = 'cancelling: the run stops after its current batch…'
+  } catch (error) {
+    showErrorAt('train-error', error)
+  }
+})
 
-/** Start the training form with class counts the served data can supply. */
+/** Start the training form with class counts the served data can supply; without data, training is off. */
 async function fitTrainingForm() {
   try {
     const env = await api('/api/env')
     const field = $('train-form').elements['class-counts']
     const {data} = env
     if (!data.classCounts) {
+      canTrain = false
       $('train-data').textContent = 'The server has no MNIST files, so training from the page is not available.'
       $('train-start').disabled = true
       return
     }
 
+    canTrain = true
+    if ($('train-state').dataset.state !== 'running') $('train-start').disabled = false
     const available = classes.map((label) => `${data.classCounts[label]} × ${label}`).join(', ')
     $('train-data').textContent = `The data holds ${available}.`
-    if (data.suggestedClassCounts && data.suggestedClassCounts !== '8=3500,0=1200,5=300' && !field.value) field.value = data.suggestedClassCounts
+    exampleCounts = data.suggestedClassCounts ?? undefined
+    if (data.suggestedClassCounts && !field.value) field.value = data.suggestedClassCounts
   } catch {
-    // The form keeps its defaults; the server explains any problem when a run is started.
+    // Training stays off until the server answers.
+    $('train-start').disabled = true
   }
 }
 
 // ----------------------------------------------------------------- start
 
+let filtersFilled = false
+
+async function refreshAll() {
+  await refreshHealth()
+  if (!online) return
+  if (!filtersFilled && classes.length > 0) {
+    const select = $('history-filters').elements.predicted
+    for (const label of classes) select.append(el('option', {value: String(label), text: String(label)}))
+    filtersFilled = true
+  }
+
+  if (!lastPrediction) hideResult()
+  await Promise.all([loadRuns(), fitTrainingForm()])
+  await loadHistory()
+}
+
 async function start() {
   clearPad()
-  await refreshHealth()
-  const select = $('history-filters').elements.predicted
-  for (const label of classes) select.append(el('option', {value: String(label), text: String(label)}))
-  await Promise.all([loadHistory(), loadRuns(), fitTrainingForm()])
+  $('train-start').disabled = true
+  hideResult()
+  await refreshAll()
   listenToTraining()
   document.body.dataset.ready = 'true'
 }

@@ -24,11 +24,11 @@ import type {ModelSlot} from './model.js'
 import type {RunsFolder} from './runs.js'
 import {HistoryQuerySchema, LabelSchema, PREDICTION_SOURCES} from './store/types.js'
 import {DatabaseUnavailableError, type WatchedStore} from './store/outage.js'
-import {CURVE_THEMES, learningCurvesSvg} from './curves.js'
+import {CURVE_THEMES, CURVE_WIDTH, learningCurvesSvg} from './curves.js'
 import {dataInfo} from './data-info.js'
 import {fetchImageUrl} from './image-url.js'
 import {thumbnailDataUri} from './thumbnail.js'
-import {ConflictError, type TrainingManager} from './training.js'
+import {ConflictError, NoTrainingDataError, SettingError, type TrainingManager} from './training.js'
 import {type GuardOptions, guard} from './guard.js'
 
 export interface AppContext {
@@ -54,13 +54,50 @@ export interface AppContext {
   log(message: string): void
 }
 
+/**
+ * What went wrong, as a word a client can act on (the page maps it to its own
+ * text); the JSON error's `error` keeps the message for people and logs.
+ */
+export type ErrorCode =
+  | 'bad-request'
+  | 'bad-json'
+  | 'unsupported-type'
+  | 'not-found'
+  | 'no-model'
+  | 'model-unloaded'
+  | 'too-large'
+  | 'too-many-pixels'
+  | 'not-an-image'
+  | 'image-url'
+  | 'decoder-busy'
+  | 'database-unavailable'
+  | 'bad-label'
+  | 'bad-setting'
+  | 'no-training-data'
+  | 'training-running'
+  | 'run-exists'
+  | 'not-training'
+  | 'internal'
+
 /** A UserError that maps to a specific HTTP status. */
 export class HttpError extends UserError {
   constructor(
     readonly status: ContentfulStatusCode,
     message: string,
+    readonly code: ErrorCode = 'bad-request',
   ) {
     super(message)
+  }
+}
+
+/** A user's mistake found by a module that knows no HTTP, given its status and code here. */
+async function coded<T>(work: () => Promise<T>, status: ContentfulStatusCode, code: ErrorCode): Promise<T> {
+  try {
+    return await work()
+  } catch (error) {
+    const ownStatus = error instanceof HttpError || error instanceof TooManyPixelsError || error instanceof DecoderBusyError
+    if (isUserError(error) && !ownStatus) throw new HttpError(status, error.message, code)
+    throw error
   }
 }
 
@@ -96,7 +133,7 @@ async function jsonBody(c: Context): Promise<unknown> {
   try {
     return await c.req.json()
   } catch {
-    throw new HttpError(400, 'the request body is not valid JSON')
+    throw new HttpError(400, 'the request body is not valid JSON', 'bad-json')
   }
 }
 
@@ -124,7 +161,7 @@ async function predictInput(c: Context, ctx: AppContext): Promise<{bytes: Buffer
     if (!parsed.success) throw new HttpError(400, firstIssue(parsed.error, 'body'))
     const body = parsed.data
     if (body.url !== undefined) {
-      const fetched = await fetchImageUrl(body.url, {...ctx.imageUrls, maxBytes: ctx.maxUploadBytes})
+      const fetched = await coded(() => fetchImageUrl(body.url!, {...ctx.imageUrls, maxBytes: ctx.maxUploadBytes}), 400, 'image-url')
       return {...fetched, source: 'url', log: log && body.log}
     }
 
@@ -142,6 +179,7 @@ async function predictInput(c: Context, ctx: AppContext): Promise<{bytes: Buffer
   throw new HttpError(
     415,
     `unsupported Content-Type "${type || 'none'}"; send multipart/form-data with an "image" file, raw image bytes (image/png, …), or JSON {"image": "data:image/png;base64,…"}`,
+    'unsupported-type',
   )
 }
 
@@ -149,25 +187,30 @@ export function createApp(ctx: AppContext): Hono {
   const app = new Hono()
 
   app.onError((error, c) => {
-    if (error instanceof HTTPException) return c.json({error: error.status === 413 ? tooLarge(ctx) : error.message}, error.status)
-    if (error instanceof HttpError) return c.json({error: error.message}, error.status)
+    if (error instanceof HTTPException) {
+      return c.json({error: error.status === 413 ? tooLarge(ctx) : error.message, code: error.status === 413 ? 'too-large' : 'bad-request'}, error.status)
+    }
+
+    if (error instanceof HttpError) return c.json({error: error.message, code: error.code}, error.status)
     if (error instanceof DatabaseUnavailableError) {
       c.header('Retry-After', '5')
-      return c.json({error: error.message}, 503)
+      return c.json({error: error.message, code: 'database-unavailable'}, 503)
     }
 
-    if (error instanceof TooManyPixelsError) return c.json({error: error.message}, 413)
+    if (error instanceof TooManyPixelsError) return c.json({error: error.message, code: 'too-many-pixels'}, 413)
     if (error instanceof DecoderBusyError) {
       c.header('Retry-After', String(error.retryAfterSeconds))
-      return c.json({error: error.message}, 503)
+      return c.json({error: error.message, code: 'decoder-busy'}, 503)
     }
 
-    if (error instanceof ConflictError) return c.json({error: error.message}, 409)
-    if (isUserError(error)) return c.json({error: error.message}, 400)
+    if (error instanceof ConflictError) return c.json({error: error.message, code: error.code}, 409)
+    if (error instanceof SettingError) return c.json({error: error.message, code: 'bad-setting', field: error.field}, 400)
+    if (error instanceof NoTrainingDataError) return c.json({error: error.message, code: 'no-training-data'}, 400)
+    if (isUserError(error)) return c.json({error: error.message, code: 'bad-request'}, 400)
     ctx.log(`${c.req.method} ${c.req.path}: ${error.stack ?? errorMessage(error)}`)
-    return c.json({error: 'internal error; the server log has the details'}, 500)
+    return c.json({error: 'internal error; the server log has the details', code: 'internal'}, 500)
   })
-  app.notFound((c) => c.json({error: `no such endpoint: ${c.req.method} ${c.req.path}`}, 404))
+  app.notFound((c) => c.json({error: `no such endpoint: ${c.req.method} ${c.req.path}`, code: 'not-found'}, 404))
   app.use('*', guard(ctx.guard))
 
   // ------------------------------------------------------------------ page
@@ -179,7 +222,7 @@ export function createApp(ctx: AppContext): Hono {
   app.get('/favicon.ico', (c) => c.redirect('/assets/favicon.svg', 301))
   app.get('/assets/:file', (c) => {
     const asset = ctx.assets.files.get(c.req.param('file'))
-    if (!asset) return c.json({error: `no such asset: ${c.req.param('file')}`}, 404)
+    if (!asset) return c.json({error: `no such asset: ${c.req.param('file')}`, code: 'not-found'}, 404)
     c.header('Content-Type', asset.type)
     c.header('Cache-Control', 'no-cache')
     return c.body(asset.body)
@@ -236,21 +279,21 @@ export function createApp(ctx: AppContext): Hono {
   const uploadLimit = bodyLimit({
     maxSize: ctx.maxUploadBytes,
     onError: (c) => {
-      return c.json({error: tooLarge(ctx)}, 413)
+      return c.json({error: tooLarge(ctx), code: 'too-large'}, 413)
     },
   })
 
   app.post('/api/predict', uploadLimit, async (c) => {
     if (!ctx.model.info.loaded) {
-      return c.json({error: 'no model is loaded yet: start serve with --checkpoint-path FILE, or train a model from the page and wait for it to finish'}, 503)
+      return c.json({error: 'no model is loaded yet: start serve with --checkpoint-path FILE, or train a model from the page and wait for it to finish', code: 'no-model'}, 503)
     }
 
     const preprocess = PreprocessQuerySchema.safeParse(c.req.query('preprocess'))
     if (!preprocess.success) throw new HttpError(400, 'query "preprocess" must be true or false')
     const input = await predictInput(c, ctx)
-    const pixels = await ctx.decoder.decode(input.bytes, input.name, preprocess.data === 'true' || preprocess.data === '1')
+    const pixels = await coded(() => ctx.decoder.decode(input.bytes, input.name, preprocess.data === 'true' || preprocess.data === '1'), 400, 'not-an-image')
     const answer = ctx.model.predict(pixels)
-    if (!answer) return c.json({error: 'the model was unloaded; try again'}, 503)
+    if (!answer) return c.json({error: 'the model was unloaded; try again', code: 'model-unloaded'}, 503)
     const result = await answer
     if (!input.log) {
       return c.json({
@@ -301,22 +344,22 @@ export function createApp(ctx: AppContext): Hono {
     const parsed = FeedbackSchema.safeParse(await jsonBody(c))
     if (!parsed.success) {
       const field = parsed.error.issues[0].path[0]
-      if (field === 'label') throw new HttpError(400, `"label" must be one of ${labelList} (the digit actually drawn)`)
+      if (field === 'label') throw new HttpError(400, `"label" must be one of ${labelList} (the digit actually drawn)`, 'bad-label')
       throw new HttpError(400, `${firstIssue(parsed.error, 'body')}; send {"id": <prediction id>, "label": <${CLASSES.join('|')}>}`)
     }
 
     const record = await ctx.store.setFeedback(parsed.data.id, parsed.data.label)
-    if (!record) throw new HttpError(404, `no prediction with id ${parsed.data.id}`)
+    if (!record) throw new HttpError(404, `no prediction with id ${parsed.data.id}`, 'not-found')
     return c.json(record)
   })
 
   // ------------------------------------------------------------------ runs
 
   /** How the dashboard shows a run: which model answers now, and whether it finished. */
-  const runState = async (name: string, complete: boolean) => {
+  const runState = async (name: string, complete: boolean, cancelled: boolean) => {
     const training = ctx.training.snapshot()
     const own = training.runName === name
-    const state = own && training.state === 'running' ? 'training' : complete ? 'finished' : own && training.state === 'cancelled' ? 'cancelled' : 'incomplete'
+    const state = own && training.state === 'running' ? 'training' : complete ? 'finished' : cancelled || (own && training.state === 'cancelled') ? 'cancelled' : 'incomplete'
     const served = ctx.model.info.checkpointPath
     const checkpoint = served === null ? undefined : await ctx.runs.checkpoint(name)
     return {state, active: checkpoint !== undefined && checkpoint === (await realpathOr(served!))}
@@ -324,29 +367,31 @@ export function createApp(ctx: AppContext): Hono {
 
   app.get('/api/runs', async (c) => {
     const runs = await ctx.runs.list()
-    const decorated = await Promise.all(runs.map(async (run) => ({...run, ...(await runState(run.name, run.complete))})))
+    const decorated = await Promise.all(runs.map(async (run) => ({...run, ...(await runState(run.name, run.complete, run.cancelled))})))
     return c.json({runsDir: ctx.runs.root, runs: decorated})
   })
 
   app.get('/api/runs/:name', async (c) => {
     const detail = await ctx.runs.detail(c.req.param('name'))
-    if (!detail) throw new HttpError(404, `no run named ${c.req.param('name')} in the runs folder`)
-    return c.json({...detail, ...(await runState(detail.name, detail.metrics !== null))})
+    if (!detail) throw new HttpError(404, `no run named ${c.req.param('name')} in the runs folder`, 'not-found')
+    return c.json({...detail, ...(await runState(detail.name, detail.metrics !== null, detail.cancelled))})
   })
 
   app.get('/api/runs/:name/curves.svg', async (c) => {
     const detail = await ctx.runs.detail(c.req.param('name'))
-    if (!detail?.lossCurves) throw new HttpError(404, `run ${c.req.param('name')} has no learning curves yet`)
+    if (!detail?.lossCurves) throw new HttpError(404, `run ${c.req.param('name')} has no learning curves yet`, 'not-found')
     const theme = z.enum(CURVE_THEMES).default('light').safeParse(c.req.query('theme'))
     if (!theme.success) throw new HttpError(400, `query "theme" must be ${CURVE_THEMES.join(' or ')}`)
+    const width = z.coerce.number().int().min(CURVE_WIDTH.min).max(CURVE_WIDTH.max).default(CURVE_WIDTH.default).safeParse(c.req.query('width'))
+    if (!width.success) throw new HttpError(400, `query "width" must be a whole number of pixels from ${CURVE_WIDTH.min} to ${CURVE_WIDTH.max}`)
     c.header('Content-Type', 'image/svg+xml; charset=utf-8')
     c.header('Cache-Control', 'no-cache')
-    return c.body(await learningCurvesSvg(detail.metadata?.run_name ?? detail.name, detail.lossCurves, theme.data))
+    return c.body(await learningCurvesSvg(detail.metadata?.run_name ?? detail.name, detail.lossCurves, theme.data, width.data))
   })
 
   app.get('/api/runs/:name/files/:file', async (c) => {
     const path = await ctx.runs.image(c.req.param('name'), c.req.param('file'))
-    if (!path) throw new HttpError(404, `no image ${c.req.param('file')} in run ${c.req.param('name')}`)
+    if (!path) throw new HttpError(404, `no image ${c.req.param('file')} in run ${c.req.param('name')}`, 'not-found')
     c.header('Content-Type', 'image/png')
     c.header('Cache-Control', 'no-cache')
     return c.body(new Uint8Array(await readFile(path)))
@@ -354,7 +399,7 @@ export function createApp(ctx: AppContext): Hono {
 
   app.post('/api/runs/:name/activate', async (c) => {
     const path = await ctx.runs.checkpoint(c.req.param('name'))
-    if (!path) throw new HttpError(404, `run ${c.req.param('name')} has no best.ckpt to serve`)
+    if (!path) throw new HttpError(404, `run ${c.req.param('name')} has no best.ckpt to serve`, 'not-found')
     return c.json({model: await ctx.model.load(path)})
   })
 
@@ -369,7 +414,7 @@ export function createApp(ctx: AppContext): Hono {
   app.get('/api/train/status', (c) => c.json(ctx.training.snapshot()))
 
   app.post('/api/train/cancel', (c) => {
-    if (!ctx.training.cancel()) throw new HttpError(409, 'no training run is in progress')
+    if (!ctx.training.cancel()) throw new HttpError(409, 'no training run is in progress', 'not-training')
     return c.json(ctx.training.snapshot(), 202)
   })
 

@@ -40,7 +40,22 @@ function themed(theme: CurveTheme): {background: string; padding: number; config
   }
 }
 
-export function learningCurvesSpec(runName: string, curves: LossCurves, theme: CurveTheme = 'light'): TopLevelSpec {
+/** Widths the curves can be drawn for (CSS pixels of the box showing them); the page asks for its own so text is never scaled down. */
+export const CURVE_WIDTH = {min: 240, max: 2000, default: 640} as const
+
+/** Below this width the two panels are stacked instead of side by side. */
+const STACK_BELOW = 600
+
+/** Scores are shown from a round value under their lowest point up to 1: a 0.9–1.0 curve fills the panel instead of its top tenth. */
+export function scoreAxisFloor(values: number[]): number {
+  const finite = values.filter((value) => Number.isFinite(value))
+  if (finite.length === 0) return 0
+  const lowest = Math.min(...finite)
+  const step = lowest >= 0.9 ? 0.01 : 0.05
+  return Math.max(0, Math.floor((lowest - step / 2) / step) * step)
+}
+
+export function learningCurvesSpec(runName: string, curves: LossCurves, theme: CurveTheme = 'light', width: number = CURVE_WIDTH.default): TopLevelSpec {
   const losses = curves.epochs.flatMap((epoch, i) => [
     {epoch, series: 'train loss', value: curves.train_loss[i]},
     {epoch, series: 'validation loss', value: curves.val_loss[i]},
@@ -49,15 +64,20 @@ export function learningCurvesSpec(runName: string, curves: LossCurves, theme: C
     {epoch, series: 'validation balanced accuracy', value: (curves.val_balanced_acc ?? curves.val_accuracy)[i]},
     {epoch, series: 'validation macro-F1', value: curves.val_f1_macro[i]},
   ])
+  const stacked = width < STACK_BELOW
+  // Room for the axis titles, labels and padding around each panel.
+  const panelWidth = Math.max(120, Math.floor(stacked ? width - 100 : (width - 190) / 2))
+  const floor = Number(scoreAxisFloor(scores.map((point) => point.value)).toFixed(2))
   const panel = (values: typeof losses, title: string, colours: string[], scale: object) => ({
-    width: 260,
-    height: 200,
+    width: panelWidth,
+    height: stacked ? 180 : 220,
     data: {values},
     mark: {type: 'line', point: true, strokeWidth: 2},
     encoding: {
       x: EPOCH_X,
       y: {field: 'value', type: 'quantitative', title, scale},
-      color: {field: 'series', type: 'nominal', scale: {range: colours}, legend: LEGEND},
+      // Stacked panels are narrow: their legend lists one series a line, so it is never wider than the plot.
+      color: {field: 'series', type: 'nominal', scale: {range: colours}, legend: stacked ? {...LEGEND, direction: 'vertical'} : LEGEND},
       tooltip: [
         {field: 'series', type: 'nominal'},
         {field: 'epoch', type: 'ordinal'},
@@ -65,14 +85,18 @@ export function learningCurvesSpec(runName: string, curves: LossCurves, theme: C
       ],
     },
   })
+  const panels = [
+    panel(losses, 'loss', LINE_COLOURS[theme].losses, {zero: true}),
+    panel(scores, floor > 0 ? `score (from ${floor})` : 'score', LINE_COLOURS[theme].scores, {domain: [floor, 1], zero: false, clamp: true}),
+  ]
   return {
     ...themed(theme),
     title: `Learning curves: ${runName}`,
-    hconcat: [panel(losses, 'loss', LINE_COLOURS[theme].losses, {zero: true}), panel(scores, 'score (0–1)', LINE_COLOURS[theme].scores, {domain: [0, 1]})],
+    ...(stacked ? {vconcat: panels} : {hconcat: panels}),
     resolve: {scale: {color: 'independent'}},
   } as TopLevelSpec
 }
 
-export function learningCurvesSvg(runName: string, curves: LossCurves, theme: CurveTheme = 'light'): Promise<string> {
-  return vegaLiteToSvg(learningCurvesSpec(runName, curves, theme))
+export function learningCurvesSvg(runName: string, curves: LossCurves, theme: CurveTheme = 'light', width: number = CURVE_WIDTH.default): Promise<string> {
+  return vegaLiteToSvg(learningCurvesSpec(runName, curves, theme, width))
 }

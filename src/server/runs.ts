@@ -23,6 +23,10 @@ import {EpochLogRowFileSchema, epochLogOfRow} from '../artifacts/epoch-log.js'
 import {buildLossCurves} from '../artifacts/build.js'
 
 export const CHECKPOINT_FILE = 'best.ckpt'
+/** Written into a run's folder when it was cancelled: the run is shown as cancelled, and its name may be used again. */
+export const CANCELLED_FILE = 'cancelled.json'
+/** The run's settings, written before its first epoch: a folder holding only this is a run that stopped early. */
+const CONFIG_FILE = 'config.json'
 /** The trainer's own per-epoch log: curves of a run that has not written its artifacts (yet). */
 const EPOCH_LOG_FILE = join('logs', 'metrics.json')
 
@@ -33,7 +37,10 @@ export const RUN_IMAGES = Object.values(ARTIFACT_FILES).filter((name) => name.en
 export const RUN_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/
 
 /** Files whose presence makes a folder a run. */
-const RUN_MARKERS = [ARTIFACT_FILES.metrics, ARTIFACT_FILES.runMetadata, ARTIFACT_FILES.lossCurves, CHECKPOINT_FILE, EPOCH_LOG_FILE]
+const RUN_MARKERS = [ARTIFACT_FILES.metrics, ARTIFACT_FILES.runMetadata, ARTIFACT_FILES.lossCurves, CHECKPOINT_FILE, EPOCH_LOG_FILE, CONFIG_FILE, CANCELLED_FILE]
+
+/** What the dashboard reads of config.json: the model and the digits the run learns. */
+const RunConfigSchema = z.looseObject({model: z.string().optional(), class_counts: z.record(z.string(), z.unknown()).optional()})
 
 export interface FileProblem {
   file: string
@@ -46,6 +53,12 @@ export interface RunSummary {
   runName: string
   /** metrics.json is there: the run finished and exported its results. */
   complete: boolean
+  /** The run was cancelled before it finished. */
+  cancelled: boolean
+  /** The model the run trains (cnn, softmax), when its settings say. */
+  model: string | null
+  /** The digits the run's model tells apart. */
+  classes: number[] | null
   modifiedAt: string
   hasCheckpoint: boolean
   epochs: number | null
@@ -63,6 +76,9 @@ export interface RunDetail {
   /** Where the curves came from: the exported artifact, or the trainer's per-epoch log. */
   lossCurvesSource: 'loss_curves.json' | 'logs/metrics.json' | null
   metadata: RunMetadata | null
+  cancelled: boolean
+  model: string | null
+  classes: number[] | null
   /** URLs of the images present, by file name. */
   images: Record<string, string>
   checkpoint: {file: string; bytes: number} | null
@@ -147,6 +163,9 @@ export class RunsFolder {
       name,
       runName: detail.metadata?.run_name ?? name,
       complete: detail.metrics !== null,
+      cancelled: detail.cancelled,
+      model: detail.model,
+      classes: detail.classes,
       modifiedAt: detail.modifiedAt,
       hasCheckpoint: detail.checkpoint !== null,
       epochs: detail.metrics?.num_epochs ?? detail.lossCurves?.epochs.length ?? null,
@@ -160,11 +179,13 @@ export class RunsFolder {
   async detail(name: string): Promise<RunDetail | undefined> {
     const dir = await this.resolve(name)
     if (!dir) return undefined
-    const [metrics, curves, epochLog, metadata, checkpoint, ...images] = await Promise.all([
+    const [metrics, curves, epochLog, metadata, config, cancelled, checkpoint, ...images] = await Promise.all([
       readJson(dir, ARTIFACT_FILES.metrics, MetricsSchema),
       readJson(dir, ARTIFACT_FILES.lossCurves, LossCurvesSchema),
       readJson(dir, EPOCH_LOG_FILE, z.array(EpochLogRowFileSchema).min(1)),
       readJson(dir, ARTIFACT_FILES.runMetadata, RunMetadataSchema),
+      readJson(dir, CONFIG_FILE, RunConfigSchema),
+      exists(join(dir, CANCELLED_FILE)),
       exists(join(dir, CHECKPOINT_FILE)),
       ...RUN_IMAGES.map((file) => exists(join(dir, file))),
     ])
@@ -181,6 +202,9 @@ export class RunsFolder {
       lossCurves: curves.value ?? fromLog,
       lossCurvesSource: curves.value ? 'loss_curves.json' : fromLog ? 'logs/metrics.json' : null,
       metadata: metadata.value,
+      cancelled: cancelled !== undefined && metrics.value === null,
+      model: config.value?.model ?? null,
+      classes: metrics.value?.classes ?? (config.value?.class_counts ? Object.keys(config.value.class_counts).map(Number).sort((a, b) => a - b) : null),
       images: Object.fromEntries(presentImages.map((file) => [file, `/api/runs/${encodeURIComponent(name)}/files/${file}`])),
       checkpoint: checkpoint ? {file: CHECKPOINT_FILE, bytes: checkpoint.bytes} : null,
       // The epoch log only matters when it stands in for missing curves.

@@ -115,7 +115,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     throw error
   }
 
-  const training = new TrainingManager({runsDir: runs.root, dataDir, model, claimTraining: () => store.claimTraining()})
+  const training = new TrainingManager({runsDir: runs.root, dataDir, model, claimTraining: () => store.claimTraining(), log})
   const decoder = new DecodePool({maxPixels: options.maxImagePixels ?? SERVE_DEFAULTS.maxImagePixels, workers: options.decodeWorkers})
 
   let stopping!: () => void

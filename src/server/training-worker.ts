@@ -15,9 +15,8 @@ if (!port) throw new Error('training-worker runs inside a Worker only')
 
 const post = (message: WorkerMessage) => port.postMessage(message)
 const controller = new AbortController()
-port.on('message', (message: unknown) => {
-  if (message === 'cancel') controller.abort()
-})
+/** The server sets it to 1 to cancel; read after every batch, since training keeps this thread's event loop busy. */
+const cancelFlag = new Int32Array((workerData as {cancel: SharedArrayBuffer}).cancel)
 
 // The trainer's progress lines (one per epoch when not on a terminal), forwarded as log events.
 const progress = new Writable({
@@ -29,7 +28,10 @@ const progress = new Writable({
 
 try {
   const summary = await runTraining((workerData as {run: TrainRun}).run, {
-    onBatchEnd: (info) => post({type: 'batch', ...info}),
+    onBatchEnd: (info) => {
+      post({type: 'batch', ...info})
+      if (Atomics.load(cancelFlag, 0) === 1) controller.abort()
+    },
     onEpochEnd: (log) => post({type: 'epoch', log}),
     signal: controller.signal,
     progress,
@@ -38,6 +40,5 @@ try {
 } catch (error) {
   post({type: 'failed', message: errorMessage(error).replaceAll(/\s+/g, ' '), cancelled: controller.signal.aborted, userError: isUserError(error)})
 } finally {
-  // The message listener above would keep the worker alive; the server learns the outcome when it exits.
   port.close()
 }

@@ -4,7 +4,8 @@
  * listener of the event stream.
  */
 import {existsSync} from 'node:fs'
-import {join} from 'node:path'
+import {readFile, rm, writeFile} from 'node:fs/promises'
+import {dirname, join} from 'node:path'
 import type {Worker} from 'node:worker_threads'
 
 import {z} from 'zod'
@@ -14,12 +15,41 @@ import {UserError, errorMessage} from '../errors.js'
 import {resolveTrainingConfig} from '../training/config.js'
 import type {TrainRun} from '../training/run.js'
 import {type EpochLog, EpochLogSchema} from '../artifacts/epoch-log.js'
+import {ARTIFACT_FILES, MetricsSchema} from '../artifacts/schemas.js'
 import type {ModelInfo, ModelSlot} from './model.js'
-import {CHECKPOINT_FILE, RUN_NAME_PATTERN} from './runs.js'
+import {CANCELLED_FILE, CHECKPOINT_FILE, RUN_NAME_PATTERN} from './runs.js'
 import {startModuleWorker} from './worker.js'
 
 /** A second run while one is going: the HTTP layer answers 409. */
-export class ConflictError extends UserError {}
+export class ConflictError extends UserError {
+  constructor(
+    message: string,
+    /** What conflicts: another run going, or a run of that name already there. */
+    readonly code: 'training-running' | 'run-exists',
+  ) {
+    super(message)
+  }
+}
+
+/** A training setting the request got wrong; `field` is its name in the request body. */
+export class SettingError extends UserError {
+  constructor(
+    message: string,
+    readonly field: string | null,
+  ) {
+    super(message)
+  }
+}
+
+/** The server has no MNIST files to train on. */
+export class NoTrainingDataError extends UserError {}
+
+/**
+ * Whether a run that finishes starts answering predictions: always, never, or
+ * only when its macro-F1 on the evaluation split beats the model served now.
+ */
+export const ACTIVATE_CHOICES = ['if-better', 'always', 'never'] as const
+export type ActivateChoice = (typeof ACTIVATE_CHOICES)[number]
 
 const BatchSchema = z.object({epoch: z.number(), batch: z.number(), batches: z.number(), loss: z.number()})
 
@@ -51,6 +81,8 @@ export interface TrainingStatus {
   error: string | null
   /** The model loaded from the run's best checkpoint when it finished (if asked to). */
   model: ModelInfo | null
+  /** What was asked of the finished run, and what was done: switched to it or not, and why. */
+  activation: {choice: ActivateChoice; activated: boolean; reason: string} | null
 }
 
 export type TrainingEvent =
@@ -63,10 +95,14 @@ export type TrainingEvent =
 const BATCH_EVENT_INTERVAL_MS = 100
 const LOG_LINES_KEPT = 50
 
-/** Request body of POST /api/train: training settings (see src/training/config.ts), and whether to serve the result. */
-const TrainRequestSchema = z.looseObject({activate: z.boolean().default(true)})
+/** Request body of POST /api/train: training settings (see src/training/config.ts), and whether to serve the result (true: always, false: never). */
+const TrainRequestSchema = z.looseObject({
+  activate: z
+    .union([z.enum(ACTIVATE_CHOICES), z.boolean().transform((yes): ActivateChoice => (yes ? 'always' : 'never'))])
+    .default('if-better'),
+})
 
-function startWorker(workerData: {run: TrainRun}): Worker {
+function startWorker(workerData: {run: TrainRun; cancel: SharedArrayBuffer}): Worker {
   return startModuleWorker('training-worker', {workerData, stdout: true})
 }
 
@@ -84,6 +120,7 @@ function idleStatus(): TrainingStatus {
     summary: null,
     error: null,
     model: null,
+    activation: null,
   }
 }
 
@@ -94,11 +131,15 @@ export interface TrainingManagerOptions {
   model: ModelSlot
   /** The right to train across servers sharing one database (see PredictionStore.claimTraining). */
   claimTraining(): Promise<(() => Promise<void>) | undefined>
+  /** The server log: one line when a finished run is (or is not) made the served model. */
+  log?(message: string): void
 }
 
 export class TrainingManager {
   private status: TrainingStatus = idleStatus()
   private worker: Worker | undefined
+  /** Set to 1 to ask the worker to stop: it reads the flag after every batch, without waiting for its event loop. */
+  private cancelFlag: Int32Array | undefined
   private finished: Promise<void> = Promise.resolve()
   private readonly listeners = new Set<(event: TrainingEvent) => void>()
   private lastBatchEvent = 0
@@ -127,26 +168,32 @@ export class TrainingManager {
    */
   async start(body: unknown): Promise<TrainingStatus> {
     if (this.worker || this.claiming) {
-      throw new ConflictError(`a training run is already in progress (${this.status.runName}); wait for it to finish or cancel it first`)
+      throw new ConflictError(`a training run is already in progress (${this.status.runName}); wait for it to finish or cancel it first`, 'training-running')
     }
 
     const request = TrainRequestSchema.safeParse(body ?? {})
-    if (!request.success) throw new UserError('the request body must be a JSON object of train options, e.g. {"epochs": 2}')
+    if (!request.success) {
+      if (request.error.issues[0].path[0] === 'activate') throw new SettingError(`"activate" must be one of ${ACTIVATE_CHOICES.join(', ')}, true or false`, 'activate')
+      throw new SettingError('the request body must be a JSON object of train options, e.g. {"epochs": 2}', null)
+    }
+
     const {activate, ...settings} = request.data
-    const config = resolveTrainingConfig({flags: settings, flagsSource: 'request body'})
+    const config = resolveSettings(settings)
     const dataDir = this.options.dataDir
-    if (!dataDir) throw new UserError('training needs the MNIST files: restart serve with --data-dir pointing at them')
+    if (!dataDir) throw new NoTrainingDataError('training needs the MNIST files: restart serve with --data-dir pointing at them')
     if (!existsSync(mnistFilePath(dataDir, 'trainImages'))) {
-      throw new UserError(`no MNIST files in ${dataDir}; run "digit-classification download-data --data-dir ${dataDir}" first`)
+      throw new NoTrainingDataError(`no MNIST files in ${dataDir}; run "digit-classification download-data --data-dir ${dataDir}" first`)
     }
 
     if (!RUN_NAME_PATTERN.test(config.run_name)) {
-      throw new UserError(`run-name "${config.run_name}" must be a plain folder name: letters, digits, ".", "_" or "-", starting with a letter or digit`)
+      throw new SettingError(`run-name "${config.run_name}" must be a plain folder name: letters, digits, ".", "_" or "-", starting with a letter or digit`, 'run-name')
     }
 
     const run: TrainRun = {config, dataDir, outputDir: join(this.options.runsDir, config.run_name)}
-    if (existsSync(run.outputDir)) {
-      throw new ConflictError(`a run named ${config.run_name} already exists in ${this.options.runsDir}; choose another run-name`)
+    // A cancelled run gives its name back: starting one of that name replaces it.
+    const replacesCancelled = existsSync(join(run.outputDir, CANCELLED_FILE)) && !existsSync(join(run.outputDir, ARTIFACT_FILES.metrics))
+    if (existsSync(run.outputDir) && !replacesCancelled) {
+      throw new ConflictError(`a run named ${config.run_name} already exists in ${this.options.runsDir}; choose another run-name`, 'run-exists')
     }
 
     // Another server on the same database may be training: one run at a time across all of them.
@@ -158,12 +205,17 @@ export class TrainingManager {
       this.claiming = false
     }
 
-    if (!release) throw new ConflictError('a training run is already in progress on another server sharing this database; wait for it to finish')
+    if (!release) throw new ConflictError('a training run is already in progress on another server sharing this database; wait for it to finish', 'training-running')
+    if (replacesCancelled) {
+      run.force = true
+      await rm(join(run.outputDir, CANCELLED_FILE), {force: true})
+    }
+
     this.launch(run, activate, release)
     return this.snapshot()
   }
 
-  private launch(run: TrainRun, activate: boolean, release: () => Promise<void>): void {
+  private launch(run: TrainRun, activate: ActivateChoice, release: () => Promise<void>): void {
     this.status = {
       ...idleStatus(),
       state: 'running',
@@ -172,7 +224,9 @@ export class TrainingManager {
       startedAt: new Date().toISOString(),
       epochs: run.config.epochs,
     }
-    const worker = startWorker({run})
+    const cancel = new SharedArrayBuffer(4)
+    this.cancelFlag = new Int32Array(cancel)
+    const worker = startWorker({run, cancel})
     // stdout is the CLI's data channel: anything the worker prints goes to stderr instead.
     worker.stdout.on('data', (chunk: Buffer) => process.stderr.write(chunk))
     this.worker = worker
@@ -190,6 +244,7 @@ export class TrainingManager {
     this.finished = new Promise((resolve) => {
       worker.once('exit', () => {
         this.worker = undefined
+        this.cancelFlag = undefined
         void this.conclude(outcome, crash, activate)
           .then(release)
           .finally(resolve)
@@ -226,19 +281,31 @@ export class TrainingManager {
     }
   }
 
-  private async conclude(outcome: WorkerMessage | undefined, crash: Error | undefined, activate: boolean): Promise<void> {
+  private async conclude(outcome: WorkerMessage | undefined, crash: Error | undefined, activate: ActivateChoice): Promise<void> {
     const finishedAt = new Date().toISOString()
     if (outcome?.type === 'done') {
       this.status = {...this.status, state: 'finished', finishedAt, summary: outcome.summary}
-      if (activate && this.status.outputDir) {
+      const decision = await this.decideActivation(activate, outcome.summary)
+      let activated = false
+      if (decision.activate && this.status.outputDir) {
         try {
           this.status.model = await this.options.model.load(join(this.status.outputDir, CHECKPOINT_FILE))
+          activated = true
         } catch (error) {
           this.status.error = `trained, but loading ${CHECKPOINT_FILE} failed: ${errorMessage(error)}`
         }
       }
+
+      this.status.activation = {choice: activate, activated, reason: decision.reason}
+      const line = `${this.status.runName}: ${activated ? 'now answering predictions' : 'not made the served model'} (${decision.reason})`
+      this.status.log = [...this.status.log, line].slice(-LOG_LINES_KEPT)
+      this.options.log?.(`training: ${line}`)
     } else if (outcome?.type === 'failed') {
       this.status = {...this.status, state: outcome.cancelled ? 'cancelled' : 'failed', finishedAt, error: outcome.cancelled ? 'cancelled' : outcome.message}
+      // The run folder remembers it was cancelled (the dashboard shows it so), and gives its name back.
+      if (outcome.cancelled && this.status.outputDir && existsSync(this.status.outputDir)) {
+        await writeFile(join(this.status.outputDir, CANCELLED_FILE), `${JSON.stringify({cancelled_at: finishedAt})}\n`).catch(() => {})
+      }
     } else {
       this.status = {...this.status, state: 'failed', finishedAt, error: `the training worker stopped unexpectedly${crash ? `: ${errorMessage(crash)}` : ''}`}
     }
@@ -248,9 +315,23 @@ export class TrainingManager {
 
   /** Ask the running worker to stop after its current batch; false when nothing runs. */
   cancel(): boolean {
-    if (!this.worker) return false
-    this.worker.postMessage('cancel')
+    if (!this.worker || !this.cancelFlag) return false
+    Atomics.store(this.cancelFlag, 0, 1)
     return true
+  }
+
+  /** Whether a finished run should answer predictions, with the reason in a few words. */
+  private async decideActivation(choice: ActivateChoice, summary: Record<string, unknown>): Promise<{activate: boolean; reason: string}> {
+    if (choice === 'always') return {activate: true, reason: 'asked to switch when finished'}
+    if (choice === 'never') return {activate: false, reason: 'asked not to switch'}
+    const served = this.options.model.info
+    if (!served.loaded || !served.checkpointPath) return {activate: true, reason: 'no model was answering'}
+    const score = evalF1OfSummary(summary)
+    const current = await evalF1NextTo(served.checkpointPath)
+    if (score === undefined) return {activate: false, reason: 'its evaluation score is unknown'}
+    if (current === undefined) return {activate: false, reason: 'the evaluation score of the model answering now is unknown'}
+    const scores = `eval macro-F1 ${score.toFixed(4)} against ${current.toFixed(4)}`
+    return score > current ? {activate: true, reason: `better: ${scores}`} : {activate: false, reason: `not better: ${scores}`}
   }
 
   /** Resolves when the current run (if any) has ended and its outcome is recorded. */
@@ -267,5 +348,42 @@ export class TrainingManager {
 
   private emit(event: TrainingEvent): void {
     for (const listener of this.listeners) listener(event)
+  }
+}
+
+/**
+ * The settings of a request, resolved; a setting that is wrong is named by
+ * its key: the first key that fails on its own is the culprit.
+ */
+function resolveSettings(settings: Record<string, unknown>): ReturnType<typeof resolveTrainingConfig> {
+  try {
+    return resolveTrainingConfig({flags: settings, flagsSource: 'request body'})
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error
+    const field = Object.keys(settings).find((key) => {
+      try {
+        resolveTrainingConfig({flags: {[key]: settings[key]}, flagsSource: 'request body'})
+        return false
+      } catch {
+        return true
+      }
+    })
+    throw new SettingError(error.message, field ?? null)
+  }
+}
+
+/** The evaluation split's macro-F1 in a run's summary (TrainSummary.metrics.eval.f1Macro). */
+function evalF1OfSummary(summary: Record<string, unknown>): number | undefined {
+  const score = (summary.metrics as {eval?: {f1Macro?: unknown}} | undefined)?.eval?.f1Macro
+  return typeof score === 'number' ? score : undefined
+}
+
+/** The evaluation macro-F1 in the metrics.json beside a checkpoint, when there is one. */
+async function evalF1NextTo(checkpointPath: string): Promise<number | undefined> {
+  try {
+    const metrics = MetricsSchema.safeParse(JSON.parse(await readFile(join(dirname(checkpointPath), ARTIFACT_FILES.metrics), 'utf8')))
+    return metrics.success ? metrics.data.splits.eval.f1_macro : undefined
+  } catch {
+    return undefined
   }
 }

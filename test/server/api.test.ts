@@ -184,6 +184,8 @@ describe('web app API', function () {
       const text = await call(server, '/api/predict?name=notes%0A.txt', {method: 'POST', headers: {'content-type': 'image/png'}, body: 'hello, not a picture'})
       expect(text.status).to.equal(400)
       expect(text.body.error).to.match(/^notes \.txt: not a PNG, JPEG, BMP, GIF or TIFF image/)
+      // Clients (the page) tell the cases apart by code, never by the message.
+      expect(text.body.code).to.equal('not-an-image')
       const empty = await call(server, '/api/predict', postJson({image: 'data:image/png;base64,'}))
       expect(empty.status).to.equal(400)
       expect(empty.body.error).to.match(/empty/)
@@ -192,6 +194,7 @@ describe('web app API', function () {
       expect(notUri.body.error).to.match(/data URI/)
       const badJson = await call(server, '/api/predict', {method: 'POST', headers: {'content-type': 'application/json'}, body: '{"image":'})
       expect(badJson.status).to.equal(400)
+      expect(badJson.body.code).to.equal('bad-json')
       const noFile = new FormData()
       noFile.append('comment', 'no file here')
       expect((await call(server, '/api/predict', {method: 'POST', body: noFile})).body.error).to.match(/field named "image"/)

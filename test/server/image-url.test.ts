@@ -152,6 +152,7 @@ describe('image URLs', function () {
         expect(status, url).to.equal(400)
         expect(body.error, url).to.match(message)
         expect(body.error).to.not.include('\n')
+        expect(body.code, url).to.equal('image-url')
       }
 
       expect(await open.store.count()).to.equal(before)

@@ -3,7 +3,6 @@ import {copyFile, mkdir, writeFile} from 'node:fs/promises'
 import {once} from 'node:events'
 import {type Server, createServer} from 'node:http'
 import type {AddressInfo} from 'node:net'
-import {createRequire} from 'node:module'
 import {join} from 'node:path'
 
 import {expect} from 'chai'
@@ -13,89 +12,8 @@ import {buildLossCurves} from '../../src/artifacts/build.js'
 import {CLASSES} from '../../src/config.js'
 import type {RunningServer} from '../../src/server/server.js'
 import {grayPng} from '../../src/server/thumbnail.js'
-import {ROOT} from '../helpers/fixtures.js'
+import {CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, accessibilityProblems, brightShare, drawZeroWithMouse, drawZeroWithTouch, tabTo} from './browser.js'
 import {fixtureDigitPngs, startFixtureServer, tempDir, trainedCheckpoint} from './helpers.js'
-
-/** Debian's Chromium, installed by .ci/services.sh; Playwright never downloads a browser here. */
-const CHROMIUM = '/usr/bin/chromium'
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
-
-/** Screenshots of each run, to look at afterwards (git ignores the folder; CI keeps it as an artifact). */
-export const SCREENSHOTS = join(ROOT, 'test-artifacts', 'screenshots')
-
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js')
-
-/** Points of a "0": an ellipse over the pad. */
-async function zeroPath(page: Page): Promise<Array<{x: number; y: number}>> {
-  const box = (await page.locator('#pad').boundingBox())!
-  const cx = box.x + box.width / 2
-  const cy = box.y + box.height / 2
-  return Array.from({length: 41}, (_, step) => {
-    const t = (step / 40) * 2 * Math.PI
-    return {x: cx + box.width * 0.22 * Math.sin(t), y: cy - box.height * 0.32 * Math.cos(t)}
-  })
-}
-
-async function drawZeroWithMouse(page: Page): Promise<void> {
-  const points = await zeroPath(page)
-  await page.mouse.move(points[0].x, points[0].y)
-  await page.mouse.down()
-  for (const {x, y} of points.slice(1)) await page.mouse.move(x, y, {steps: 2})
-  await page.mouse.up()
-}
-
-/** A finger drawing the "0", through the browser's own touch input (Chrome DevTools Protocol). */
-async function drawZeroWithTouch(page: Page): Promise<void> {
-  const points = await zeroPath(page)
-  const cdp = await page.context().newCDPSession(page)
-  const touch = (type: 'touchStart' | 'touchMove' | 'touchEnd', point?: {x: number; y: number}) =>
-    cdp.send('Input.dispatchTouchEvent', {type, touchPoints: point ? [{x: point.x, y: point.y, id: 1, radiusX: 4, radiusY: 4, force: 1}] : []})
-  await touch('touchStart', points[0])
-  for (const point of points.slice(1)) await touch('touchMove', point)
-  await touch('touchEnd')
-  await cdp.detach()
-}
-
-/** Fraction of the drawing pad's pixels that are bright. */
-function brightShare(page: Page): Promise<number> {
-  return page.evaluate(() => {
-    const pad = document.querySelector<HTMLCanvasElement>('#pad')!
-    const {data} = pad.getContext('2d')!.getImageData(0, 0, pad.width, pad.height)
-    let bright = 0
-    for (let i = 0; i < data.length; i += 4) if (data[i] > 128) bright += 1
-    return bright / (data.length / 4)
-  })
-}
-
-interface AxeViolation {
-  id: string
-  impact: string | null
-  help: string
-  nodes: Array<{target: string[]}>
-}
-
-/** axe-core's serious and critical findings against WCAG 2.2 AA, as "rule: element" lines. */
-async function accessibilityProblems(page: Page): Promise<string[]> {
-  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({path: AXE})
-  const violations = await page.evaluate(async () => {
-    const axe = (window as unknown as {axe: {run(context: Document, options: object): Promise<{violations: AxeViolation[]}>}}).axe
-    const result = await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']}})
-    return result.violations
-  })
-  return violations
-    .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
-    .flatMap((violation) => violation.nodes.map((node) => `${violation.id} (${violation.help}): ${node.target.join(' ')}`))
-}
-
-/** Press Tab until `selector` has the focus; fails if it is never reached (not keyboard-reachable). */
-async function tabTo(page: Page, selector: string, limit = 120): Promise<void> {
-  for (let i = 0; i < limit; i++) {
-    await page.keyboard.press('Tab')
-    if (await page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector)) return
-  }
-
-  throw new Error(`${selector} is not reachable with the Tab key`)
-}
 
 describe('web app page (headless Chromium)', function () {
   this.timeout(240_000)
@@ -175,7 +93,7 @@ describe('web app page (headless Chromium)', function () {
     after(async () => context?.close())
 
     it('shows the model it serves, in the light theme the system asks for', async () => {
-      expect(await page.locator('#health').textContent()).to.match(new RegExp(`model ${server.model.info.checkpointId} on \\w+`))
+      await page.waitForFunction(() => document.querySelector('#health')?.textContent?.startsWith('Answering with fixture-run'))
       expect(await page.evaluate(() => getComputedStyle(document.body).backgroundColor)).to.equal('rgb(243, 244, 247)')
     })
 
@@ -186,7 +104,7 @@ describe('web app page (headless Chromium)', function () {
       // The live answer to the finished drawing (not to a stroke still being drawn).
       await page.waitForSelector('body:not([data-live-busy]) #result[data-kind="live"][data-stale="false"]:not([hidden])')
       expect(await brightShare(page)).to.be.within(0.05, 0.5)
-      expect(await page.locator('#feedback').isHidden()).to.equal(true)
+      expect(await page.locator('#feedback-buttons button').count()).to.equal(0)
       expect(await page.locator('#bars .bar').count()).to.equal(CLASSES.length)
       expect(await server.store.count()).to.equal(0)
       const liveBars = await page.locator('#bars .bar-value').allTextContents()
@@ -222,9 +140,9 @@ describe('web app page (headless Chromium)', function () {
       expect((await server.store.list({feedback: 'any', limit: 1, offset: 0})).items[0].source).to.equal('upload')
 
       await page.locator('#upload').setInputFiles({name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not an image')})
-      await page.waitForSelector('#predict-error:not([hidden])')
-      expect(await page.locator('#predict-error').textContent()).to.match(/not a PNG, JPEG, BMP, GIF or TIFF image/)
-      expect(await page.locator('#result').isHidden()).to.equal(true)
+      await page.waitForSelector('#upload-error:not([hidden])')
+      expect(await page.locator('#upload-error').textContent()).to.match(/not a picture the model can read: use a PNG, JPEG, BMP, GIF or TIFF image/)
+      expect(await page.locator('#result').getAttribute('data-kind')).to.equal('empty')
     })
 
     it('says when a history filter matches nothing', async () => {
@@ -239,7 +157,7 @@ describe('web app page (headless Chromium)', function () {
     it('shows a run: curves drawn by Vega-Lite at full size, its plots, its state; the model selector switches models', async () => {
       await page.getByRole('button', {name: 'earlier-run'}).click()
       await page.waitForSelector('#run-detail:not([hidden])')
-      expect(await page.locator('#run-name').textContent()).to.match(/^earlier-run stopped early/)
+      expect(await page.locator('#run-name').textContent()).to.match(/^earlier-run did not finish/)
       await page.waitForFunction(() => {
         const curves = document.querySelector<HTMLImageElement>('#curves')
         return curves?.complete && curves.naturalWidth > 500
@@ -272,10 +190,11 @@ describe('web app page (headless Chromium)', function () {
       expect(counts).to.match(/^0=\d+,5=\d+,8=\d+$/)
       await page.locator('#train-form input[name="epochs"]').fill('1')
       await page.locator('#train-form input[name="run-name"]').fill('from-the-page')
+      await page.locator('#train-form select[name="activate"]').selectOption('always')
       await page.locator('#train-start').click()
       await page.waitForSelector('#train-state[data-state="running"]')
       await page.waitForSelector('#train-state[data-state="finished"]', {timeout: 180_000})
-      expect(await page.locator('#train-state').textContent()).to.match(/finished from-the-page · now predicting with model [0-9a-f]{12}/)
+      expect(await page.locator('#train-state').textContent()).to.match(/finished from-the-page · now answering predictions \(asked to switch when finished\)/)
       await page.waitForSelector('#run-rows tr[data-run="from-the-page"] .badge.active')
       expect(pageErrors).to.deep.equal([])
     })
@@ -292,7 +211,7 @@ describe('web app page (headless Chromium)', function () {
 
     it('follows the system dark theme and has no serious or critical accessibility problems there', async () => {
       expect(await page.evaluate(() => getComputedStyle(document.body).backgroundColor)).to.equal('rgb(16, 20, 27)')
-      expect(await page.locator('#theme').textContent()).to.equal('Light theme')
+      expect(await page.locator('#theme').getAttribute('aria-pressed')).to.equal('true')
       expect(await accessibilityProblems(page)).to.deep.equal([])
     })
 
@@ -317,10 +236,10 @@ describe('web app page (headless Chromium)', function () {
       expect(await page.evaluate(() => document.activeElement?.id)).to.equal('run-name')
       // The curves are drawn for the dark theme, and redrawn for the light one when the theme is toggled.
       await page.waitForFunction(() => document.querySelector<HTMLImageElement>('#curves')?.complete)
-      expect(await page.locator('#curves').getAttribute('src')).to.match(/[?&]theme=dark$/)
+      expect(await page.locator('#curves').getAttribute('src')).to.match(/[?&]theme=dark(&|$)/)
       await page.locator('#theme').focus()
       await page.keyboard.press('Enter')
-      expect(await page.locator('#curves').getAttribute('src')).to.match(/[?&]theme=light$/)
+      expect(await page.locator('#curves').getAttribute('src')).to.match(/[?&]theme=light(&|$)/)
       await page.keyboard.press('Enter')
       await page.screenshot({path: join(SCREENSHOTS, 'desktop-dark.png'), fullPage: true})
     })

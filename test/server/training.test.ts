@@ -82,13 +82,19 @@ describe('web app training', function () {
   it('refuses bad training requests with one line saying what to fix', async () => {
     const tooMany = await post(server, '/api/train', {epochs: 99})
     expect(tooMany.status).to.equal(400)
-    expect(((await tooMany.json()) as {error: string}).error).to.equal('request body: key "epochs": epochs must be at most 20 (the CPU budget)')
+    expect(await tooMany.json()).to.deep.equal({error: 'request body: key "epochs": epochs must be at most 20 (the CPU budget)', code: 'bad-setting', field: 'epochs'})
+    // The page names the field from the answer's code and field, never from the message.
+    expect(await (await post(server, '/api/train', {epochs: 2, 'class-counts': '7=10'})).json()).to.include({code: 'bad-setting', field: 'class-counts'})
+    expect(await (await post(server, '/api/train', {activate: 'maybe'})).json()).to.include({code: 'bad-setting', field: 'activate'})
     const unknown = await post(server, '/api/train', {epochz: 2})
     expect(unknown.status).to.equal(400)
     expect(((await unknown.json()) as {error: string}).error).to.match(/key "epochz": unknown key/)
     const badName = await post(server, '/api/train', {'run-name': '../escape'})
     expect(badName.status).to.equal(400)
-    expect((await post(server, '/api/train/cancel')).status).to.equal(409)
+    expect(await badName.json()).to.include({code: 'bad-setting', field: 'run-name'})
+    const notTraining = await post(server, '/api/train/cancel')
+    expect(notTraining.status).to.equal(409)
+    expect(await notTraining.json()).to.include({code: 'not-training'})
     expect(server.training.running).to.equal(false)
   })
 
