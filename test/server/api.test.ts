@@ -188,7 +188,7 @@ describe('web app API', function () {
       expect(text.body.code).to.equal('not-an-image')
       const empty = await call(server, '/api/predict', postJson({image: 'data:image/png;base64,'}))
       expect(empty.status).to.equal(400)
-      expect(empty.body.error).to.match(/empty/)
+      expect(empty.body.error).to.match(/the data URI holds no image data/)
       const notUri = await call(server, '/api/predict', postJson({image: 'https://example.com/digit.png'}))
       expect(notUri.status).to.equal(400)
       expect(notUri.body.error).to.match(/data URI/)
