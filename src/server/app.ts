@@ -22,7 +22,7 @@ import {type DecodePool, DecoderBusyError, TooManyPixelsError} from './decoder.j
 import type {ModelSlot} from './model.js'
 import type {RunsFolder} from './runs.js'
 import {HistoryQuerySchema, LabelSchema, PREDICTION_SOURCES} from './store/types.js'
-import {DatabaseUnavailableError, type WatchedStore} from './store/outage.js'
+import {DatabaseUnavailableError, PredictionLogError, type WatchedStore} from './store/outage.js'
 import {CURVE_THEMES, learningCurvesSvg} from './curves.js'
 import {dataInfo} from './data-info.js'
 import {fetchImageUrl} from './image-url.js'
@@ -153,6 +153,11 @@ export function createApp(ctx: AppContext): Hono {
     if (error instanceof DatabaseUnavailableError) {
       c.header('Retry-After', '5')
       return c.json({error: error.message}, 503)
+    }
+
+    if (error instanceof PredictionLogError) {
+      ctx.log(`${c.req.method} ${c.req.path}: ${error.message}${error.cause instanceof Error && error.cause.stack ? `\n${error.cause.stack}` : ''}`)
+      return c.json({error: error.message}, 500)
     }
 
     if (error instanceof TooManyPixelsError) return c.json({error: error.message}, 413)
