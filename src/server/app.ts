@@ -3,7 +3,7 @@
  * at the door; every answer is JSON except the page, its assets, run images
  * and the event stream.
  */
-import {readFile, realpath} from 'node:fs/promises'
+import {realpath} from 'node:fs/promises'
 import {availableParallelism} from 'node:os'
 
 import {tfjsVersion} from '../model/predictor.js'
@@ -52,6 +52,9 @@ export interface AppContext {
   guard: GuardOptions
   log(message: string): void
 }
+
+/** Largest body of a request other than predict (feedback, training options). */
+export const MAX_JSON_BODY_BYTES = 64 * 1024
 
 /** A UserError that maps to a specific HTTP status. */
 export class HttpError extends UserError {
@@ -173,6 +176,9 @@ export function createApp(ctx: AppContext): Hono {
   })
   app.notFound((c) => c.json({error: `no such endpoint: ${c.req.method} ${c.req.path}`}, 404))
   app.use('*', guard(ctx.guard))
+  // Every body but an image's is a few hundred bytes of JSON: refused from its length, or once that much has arrived.
+  const jsonLimit = bodyLimit({maxSize: MAX_JSON_BODY_BYTES, onError: (c) => c.json({error: `the request body is larger than the ${MAX_JSON_BODY_BYTES / 1024} KiB limit`}, 413)})
+  app.use('/api/*', (c, next) => (c.req.path === '/api/predict' ? next() : jsonLimit(c, next)))
 
   // ------------------------------------------------------------------ page
 
@@ -349,11 +355,11 @@ export function createApp(ctx: AppContext): Hono {
   })
 
   app.get('/api/runs/:name/files/:file', async (c) => {
-    const path = await ctx.runs.image(c.req.param('name'), c.req.param('file'))
-    if (!path) throw new HttpError(404, `no image ${c.req.param('file')} in run ${c.req.param('name')}`)
+    const image = await ctx.runs.image(c.req.param('name'), c.req.param('file'))
+    if (!image) throw new HttpError(404, `no image ${c.req.param('file')} in run ${c.req.param('name')}`)
     c.header('Content-Type', 'image/png')
     c.header('Cache-Control', 'no-cache')
-    return c.body(new Uint8Array(await readFile(path)))
+    return c.body(new Uint8Array(image))
   })
 
   app.post('/api/runs/:name/activate', async (c) => {
