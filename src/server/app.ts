@@ -200,13 +200,17 @@ export function createApp(ctx: AppContext): Hono {
   app.get('/api/health', async (c) => {
     const model = ctx.model.info
     const store = await ctx.store.health()
+    // Health needs no token: behind one it tells nothing of where files and the database are (/api/status does).
+    const open = ctx.guard.token === undefined
     return c.json({
       status: store.available ? 'ok' : 'degraded',
       classes: [...CLASSES],
       packageVersion: packageVersion(),
       tfjsVersion: tfjsVersion(),
-      model,
-      store: {kind: ctx.store.kind, location: ctx.store.location, ...store},
+      model: open ? model : {...model, checkpointPath: null},
+      store: open
+        ? {kind: ctx.store.kind, location: ctx.store.location, ...store}
+        : {kind: ctx.store.kind, location: null, ...store, error: store.error === null ? null : 'the database is not answering (GET /api/status says why)'},
       training: {state: ctx.training.snapshot().state},
     }, store.available ? 200 : 503)
   })
