@@ -3,7 +3,7 @@
  * at the door; every answer is JSON except the page, its assets, run images
  * and the event stream.
  */
-import {readFile, realpath} from 'node:fs/promises'
+import {realpath} from 'node:fs/promises'
 import {availableParallelism} from 'node:os'
 
 import {tfjsVersion} from '../model/predictor.js'
@@ -23,7 +23,7 @@ import {type DecodePool, DecoderBusyError, TooManyPixelsError} from './decoder.j
 import type {ModelSlot} from './model.js'
 import type {RunsFolder} from './runs.js'
 import {HistoryQuerySchema, LabelSchema, PREDICTION_SOURCES} from './store/types.js'
-import {DatabaseUnavailableError, type WatchedStore} from './store/outage.js'
+import {DatabaseUnavailableError, PredictionLogError, type WatchedStore} from './store/outage.js'
 import {CURVE_THEMES, CURVE_WIDTH, learningCurvesSvg} from './curves.js'
 import {dataInfo} from './data-info.js'
 import {fetchImageUrl} from './image-url.js'
@@ -77,7 +77,11 @@ export type ErrorCode =
   | 'training-running'
   | 'run-exists'
   | 'not-training'
+  | 'prediction-log'
   | 'internal'
+
+/** Largest body of a request other than predict (feedback, training options). */
+export const MAX_JSON_BODY_BYTES = 64 * 1024
 
 /** A UserError that maps to a specific HTTP status. */
 export class HttpError extends UserError {
@@ -197,6 +201,11 @@ export function createApp(ctx: AppContext): Hono {
       return c.json({error: error.message, code: 'database-unavailable'}, 503)
     }
 
+    if (error instanceof PredictionLogError) {
+      ctx.log(`${c.req.method} ${c.req.path}: ${error.message}${error.cause instanceof Error && error.cause.stack ? `\n${error.cause.stack}` : ''}`)
+      return c.json({error: error.message, code: 'prediction-log'}, 500)
+    }
+
     if (error instanceof TooManyPixelsError) return c.json({error: error.message, code: 'too-many-pixels'}, 413)
     if (error instanceof DecoderBusyError) {
       c.header('Retry-After', String(error.retryAfterSeconds))
@@ -212,6 +221,9 @@ export function createApp(ctx: AppContext): Hono {
   })
   app.notFound((c) => c.json({error: `no such endpoint: ${c.req.method} ${c.req.path}`, code: 'not-found'}, 404))
   app.use('*', guard(ctx.guard))
+  // Every body but an image's is a few hundred bytes of JSON: refused from its length, or once that much has arrived.
+  const jsonLimit = bodyLimit({maxSize: MAX_JSON_BODY_BYTES, onError: (c) => c.json({error: `the request body is larger than the ${MAX_JSON_BODY_BYTES / 1024} KiB limit`, code: 'too-large'}, 413)})
+  app.use('/api/*', (c, next) => (c.req.path === '/api/predict' ? next() : jsonLimit(c, next)))
 
   // ------------------------------------------------------------------ page
 
@@ -233,13 +245,17 @@ export function createApp(ctx: AppContext): Hono {
   app.get('/api/health', async (c) => {
     const model = ctx.model.info
     const store = await ctx.store.health()
+    // Health needs no token: behind one it tells nothing of where files and the database are (/api/status does).
+    const open = ctx.guard.token === undefined
     return c.json({
       status: store.available ? 'ok' : 'degraded',
       classes: [...CLASSES],
       packageVersion: packageVersion(),
       tfjsVersion: tfjsVersion(),
-      model,
-      store: {kind: ctx.store.kind, location: ctx.store.location, ...store},
+      model: open ? model : {...model, checkpointPath: null},
+      store: open
+        ? {kind: ctx.store.kind, location: ctx.store.location, ...store}
+        : {kind: ctx.store.kind, location: null, ...store, error: store.error === null ? null : 'the database is not answering (GET /api/status says why)'},
       training: {state: ctx.training.snapshot().state},
     }, store.available ? 200 : 503)
   })
@@ -390,11 +406,11 @@ export function createApp(ctx: AppContext): Hono {
   })
 
   app.get('/api/runs/:name/files/:file', async (c) => {
-    const path = await ctx.runs.image(c.req.param('name'), c.req.param('file'))
-    if (!path) throw new HttpError(404, `no image ${c.req.param('file')} in run ${c.req.param('name')}`, 'not-found')
+    const image = await ctx.runs.image(c.req.param('name'), c.req.param('file'))
+    if (!image) throw new HttpError(404, `no image ${c.req.param('file')} in run ${c.req.param('name')}`, 'not-found')
     c.header('Content-Type', 'image/png')
     c.header('Cache-Control', 'no-cache')
-    return c.body(new Uint8Array(await readFile(path)))
+    return c.body(new Uint8Array(image))
   })
 
   app.post('/api/runs/:name/activate', async (c) => {

@@ -1,9 +1,8 @@
-import {readFile} from 'node:fs/promises'
-
 import {CLASSES, DEFAULT_CLASS_COUNTS} from '../config.js'
 import {mnistFilePath} from '../data/dataset.js'
-import {parseIdxLabels} from '../data/idx.js'
+import {MAX_IDX_BYTES, parseIdxLabels} from '../data/idx.js'
 import {type ClassCounts, formatClassCounts, suggestClassCounts} from '../data/split.js'
+import {readFileLimited} from '../util/read.js'
 
 export interface DataInfo {
   dir: string
@@ -17,7 +16,7 @@ export interface DataInfo {
 export async function dataInfo(dir: string): Promise<DataInfo> {
   try {
     const file = mnistFilePath(dir, 'trainLabels')
-    const labels = parseIdxLabels(await readFile(file), file)
+    const labels = parseIdxLabels(await readFileLimited(file, MAX_IDX_BYTES), file)
     const counts = Object.fromEntries(CLASSES.map((label) => [label, 0])) as ClassCounts
     for (const label of labels) if (label in counts) counts[label as keyof ClassCounts] += 1
     const suggested = suggestClassCounts(DEFAULT_CLASS_COUNTS, counts)

@@ -4,7 +4,7 @@
  * version, or hand-edited): each one is checked against its schema, and what
  * does not parse is reported as a problem instead of failing the page.
  */
-import {readFile, readdir, realpath, stat} from 'node:fs/promises'
+import {readdir, realpath, stat} from 'node:fs/promises'
 import {join, sep} from 'node:path'
 
 import {z} from 'zod'
@@ -21,6 +21,7 @@ import {
 import {errorMessage} from '../errors.js'
 import {EpochLogRowFileSchema, epochLogOfRow} from '../artifacts/epoch-log.js'
 import {buildLossCurves} from '../artifacts/build.js'
+import {UnreadableFile, readFileLimited} from '../util/read.js'
 
 export const CHECKPOINT_FILE = 'best.ckpt'
 /** Written into a run's folder when it was cancelled: the run is shown as cancelled, and its name may be used again. */
@@ -87,13 +88,20 @@ export interface RunDetail {
 
 type Read<T> = {value: T | null; problem?: FileProblem}
 
+/** A run's JSON files are kilobytes (an epoch log of thousands of epochs, a few MiB); beyond this, a problem. */
+export const MAX_RUN_JSON_BYTES = 16 * 1024 * 1024
+/** The largest run image served (the PNGs a run writes are tens of kilobytes). */
+export const MAX_RUN_IMAGE_BYTES = 32 * 1024 * 1024
+
 async function readJson<S extends z.ZodType>(dir: string, file: string, schema: S): Promise<Read<z.infer<S>>> {
   let text: string
   try {
-    text = await readFile(join(dir, file), 'utf8')
+    // Bounded and regular files only: a FIFO or /dev/zero in a run folder must not hang the dashboard.
+    text = (await readFileLimited(join(dir, file), MAX_RUN_JSON_BYTES)).toString('utf8')
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {value: null}
-    return {value: null, problem: {file, problem: `cannot read: ${errorMessage(error)}`}}
+    const reason = error instanceof UnreadableFile ? error.reason : errorMessage(error)
+    return {value: null, problem: {file, problem: `cannot read: ${reason}`}}
   }
 
   let data: unknown
@@ -212,10 +220,16 @@ export class RunsFolder {
     }
   }
 
-  /** Path of one of a run's images, or undefined (unknown run, not an image name, missing file). */
-  async image(name: string, file: string): Promise<string | undefined> {
+  /** The bytes of one of a run's images, or undefined (unknown run, not an image name, missing, not a regular file, too large). */
+  async image(name: string, file: string): Promise<Buffer | undefined> {
     if (!RUN_IMAGES.includes(file as (typeof RUN_IMAGES)[number])) return undefined
-    return this.fileInside(name, file)
+    const path = await this.fileInside(name, file)
+    if (!path) return undefined
+    try {
+      return await readFileLimited(path, MAX_RUN_IMAGE_BYTES)
+    } catch {
+      return undefined
+    }
   }
 
   /** Path of a run's best checkpoint, when it has one. */

@@ -9,6 +9,9 @@ import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {MNIST_FILES} from '../../src/config.js'
+import {UserError} from '../../src/errors.js'
+import {openStore} from '../../src/server/store/index.js'
+import {rejectionOf} from '../helpers/assert.js'
 import {FIXTURE_DIR, ROOT} from '../helpers/fixtures.js'
 import {startTestServer} from '../helpers/http-server.js'
 import {SMALL_COUNTS, oneLine, run, sharedRun, tempDir} from './helpers.js'
@@ -53,6 +56,16 @@ describe('faults: messages that say what happened', function () {
       const line = oneLine(await run(args))
       expect(line).to.match(/ratio\.ckpt is not a usable checkpoint: its header is invalid at "data\.eval_ratio"/)
       expect(line).to.not.include('--eval-ratio')
+    }
+  })
+})
+
+describe('faults: messages of the prediction database', () => {
+  it('a --database-url that is no URL is named as such, not as "the PostgreSQL database the given database"', async () => {
+    for (const url of ['postgres://nobody:secret@127.0.0.1:99999/db', 'postgres://a b@/x']) {
+      const error = await rejectionOf(openStore(url, 'unused'), UserError)
+      expect(error.message).to.equal('--database-url is not a valid URL; use postgres://user:password@host:5432/db, with special characters of the password percent-encoded')
+      expect(error.message).to.not.include('secret')
     }
   })
 })

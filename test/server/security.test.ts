@@ -118,6 +118,7 @@ describe('web app: access token', function () {
       port: 0,
       token: 'a-token-of-twenty-chars',
       allowedHosts: ['digits.example'],
+      checkpointPath: await trainedCheckpoint(),
       runsDir: join(temp.dir, 'runs'),
       dataDir: temp.dir,
       log: (line) => notes.push(line),
@@ -141,6 +142,20 @@ describe('web app: access token', function () {
     const cookie = String(page.headers['set-cookie']).split(';')[0]
     expect(String(page.headers['set-cookie'])).to.match(/HttpOnly/).and.match(/SameSite=Strict/)
     expect((await raw(server.url, '/api/history', {headers: {cookie}})).status).to.equal(200)
+  })
+
+  it('health, open to all, tells nothing of where the checkpoint and the database are; status, behind the token, does', async () => {
+    const checkpoint = await trainedCheckpoint()
+    const health = await raw(server.url, '/api/health')
+    expect(health.status).to.equal(200)
+    const body = JSON.parse(health.body) as {model: {loaded: boolean; checkpointPath: unknown}; store: {kind: string; location: unknown; available: boolean}}
+    expect(body.model).to.include({loaded: true, checkpointPath: null})
+    expect(body.store).to.include({kind: 'sqlite', location: null, available: true})
+    for (const secret of [checkpoint, temp.dir, 'predictions.sqlite', 'fixture-run']) expect(health.body).to.not.include(secret)
+    const status = await raw(server.url, '/api/status', {headers: {authorization: 'Bearer a-token-of-twenty-chars'}})
+    const full = JSON.parse(status.body) as {model: {checkpointPath: string}; store: {location: string}}
+    expect(full.model.checkpointPath).to.equal(checkpoint)
+    expect(full.store.location).to.equal(join(temp.dir, 'predictions.sqlite'))
   })
 
   it('answers to a host name named with allowedHosts (a reverse proxy)', async () => {

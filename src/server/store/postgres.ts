@@ -10,6 +10,7 @@ import {
   type PredictionRecord,
   type PredictionRow,
   type PredictionStore,
+  PROBE_PREDICTION,
   historyWhere,
   rowToRecord,
 } from './types.js'
@@ -25,7 +26,7 @@ export function describeDatabaseUrl(url: string): string {
     const parsed = new URL(url)
     return `${parsed.hostname}${parsed.port ? `:${parsed.port}` : ''}${parsed.pathname}`
   } catch {
-    return 'the given database'
+    return 'given with --database-url'
   }
 }
 
@@ -41,6 +42,10 @@ export class PostgresStore implements PredictionStore {
   ) {}
 
   static async open(url: string): Promise<PostgresStore> {
+    if (!URL.canParse(url)) {
+      throw new UserError('--database-url is not a valid URL; use postgres://user:password@host:5432/db, with special characters of the password percent-encoded')
+    }
+
     const location = describeDatabaseUrl(url)
     const pool = new pg.Pool({connectionString: url, max: 8, connectionTimeoutMillis: 10_000})
     // An idle client losing its connection must not crash the server; the next query reconnects.
@@ -164,6 +169,40 @@ export class PostgresStore implements PredictionStore {
         .catch(() => client.end().catch(() => {}))
       return released
     }
+  }
+
+  async probeWrite(): Promise<void> {
+    const probe = PROBE_PREDICTION
+    const client = await this.pool.connect()
+    try {
+      await client.query('BEGIN')
+      const inserted = await client.query<{id: string}>(
+        `INSERT INTO predictions (created_at, thumbnail, predicted, confidence, probs, checkpoint_id, source)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+        [new Date(), probe.thumbnail, probe.predicted, probe.confidence, probe.probs, probe.checkpointId, probe.source],
+      )
+      await client.query('DELETE FROM predictions WHERE id = $1', [inserted.rows[0].id])
+      await client.query('COMMIT')
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {})
+      throw error
+    } finally {
+      client.release()
+    }
+  }
+
+  /**
+   * The server or the way to it failed: no connection (a system error, the
+   * pool's own timeouts and "Connection terminated"), or an SQLSTATE of class
+   * 08 connection, 53 resources (disk full), 57 operator intervention
+   * (shutdown), 58 system, 25006 read-only, 40 serialization; anything else
+   * (a constraint, a syntax error: a bug) is not an outage.
+   */
+  isOutage(error: unknown): boolean {
+    const {code, syscall} = error as {code?: unknown; syscall?: unknown}
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return /^(08|53|57|58|40)/.test(code) || code === '25006'
+    if (typeof syscall === 'string' || (typeof code === 'string' && /^E[A-Z]+$/.test(code))) return true
+    return /connection|connect|terminated|timeout|not queryable|pool/i.test(errorMessage(error))
   }
 
   async close(): Promise<void> {

@@ -13,6 +13,7 @@ import {
   type PredictionRecord,
   type PredictionRow,
   type PredictionStore,
+  PROBE_PREDICTION,
   historyWhere,
   rowToRecord,
 } from './types.js'
@@ -27,6 +28,39 @@ import {nodeSqlite} from './node-sqlite.js'
 const WAL_LIMIT_BYTES = 8 * 1024 * 1024
 const WAL_CHECKPOINT_EVERY = 100
 
+/**
+ * Primary result codes that say the file or its disk failed: SQLITE_PERM,
+ * BUSY, LOCKED, NOMEM, READONLY, INTERRUPT, IOERR, CORRUPT, FULL, CANTOPEN,
+ * PROTOCOL, NOTADB (https://sqlite.org/rescode.html).
+ */
+const OUTAGE_CODES = new Set([3, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 26])
+const SQLITE_BUSY = 5
+
+/** How long a statement waits for another process's lock on the file. */
+const BUSY_TIMEOUT_MS = 5000
+
+/**
+ * Run `step`, again while SQLite answers SQLITE_BUSY, up to the busy timeout.
+ * Switching a new file to WAL needs it to itself: when two servers start on it
+ * together, SQLite answers one of them BUSY at once instead of waiting (a wait
+ * could deadlock the two), so the busy timeout alone does not cover it.
+ */
+function whileBusy(step: () => void): void {
+  const deadline = Date.now() + BUSY_TIMEOUT_MS
+  for (;;) {
+    try {
+      step()
+      return
+    } catch (error) {
+      const {code, errcode} = error as {code?: unknown; errcode?: unknown}
+      const busy = code === 'ERR_SQLITE_ERROR' && typeof errcode === 'number' && (errcode & 0xff) === SQLITE_BUSY
+      if (!busy || Date.now() > deadline) throw error
+      // Start-up only, so a synchronous pause: the other server's switch takes milliseconds.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5 + Math.random() * 20)
+    }
+  }
+}
+
 export class SqliteStore implements PredictionStore {
   readonly kind = 'sqlite'
   private readonly db: DatabaseSync
@@ -37,9 +71,10 @@ export class SqliteStore implements PredictionStore {
       if (location !== ':memory:') makeFolderSync(dirname(location), 'choose another place with --database-url sqlite:FILE')
       const {DatabaseSync} = nodeSqlite()
       this.db = new DatabaseSync(location)
+      // First: a second server starting on the same file waits for the first one's locks instead of failing.
+      this.db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`)
       // WAL lets the history page read while predictions are being written.
-      this.db.exec('PRAGMA journal_mode = WAL')
-      this.db.exec('PRAGMA busy_timeout = 5000')
+      whileBusy(() => this.db.exec('PRAGMA journal_mode = WAL'))
       // A long reader stops checkpoints and the WAL grows; without a limit it then stays at its peak size for ever.
       this.db.exec(`PRAGMA journal_size_limit = ${WAL_LIMIT_BYTES}`)
     } catch (error) {
@@ -118,13 +153,26 @@ export class SqliteStore implements PredictionStore {
     return this.db.prepare(sql).get(...params) as unknown as PredictionRow | undefined
   }
 
+  /**
+   * Every write goes through here: its rows (RETURNING) once it is committed.
+   * `.all()` steps the statement to its end, which in autocommit is the
+   * commit, and throws when that fails; `.get()` returns the first row and
+   * drops the error of the commit, so a full disk answered rows never stored,
+   * and their ids again to the next writes.
+   */
+  private write(sql: string, ...params: SQLInputValue[]): PredictionRow[] {
+    const rows = this.db.prepare(sql).all(...params) as unknown as PredictionRow[]
+    this.afterWrite()
+    return rows
+  }
+
   private scalar(sql: string, ...params: SQLInputValue[]): number | null {
     const row = this.db.prepare(sql).get(...params) as {value: number | null} | undefined
     return row?.value ?? null
   }
 
   async insert(prediction: NewPrediction): Promise<PredictionRecord> {
-    const row = this.row(
+    const [row] = this.write(
       `INSERT INTO predictions (created_at, thumbnail, predicted, confidence, probs, checkpoint_id, source)
        VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
       new Date().toISOString(),
@@ -135,8 +183,7 @@ export class SqliteStore implements PredictionStore {
       prediction.checkpointId,
       prediction.source,
     )
-    this.afterWrite()
-    return rowToRecord(row!)
+    return rowToRecord(row)
   }
 
   private writes = 0
@@ -147,12 +194,16 @@ export class SqliteStore implements PredictionStore {
    * WAL_LIMIT_BYTES, where SQLite's automatic checkpoint alone left it at its peak.
    */
   private afterWrite(): void {
-    if (++this.writes % WAL_CHECKPOINT_EVERY === 0) this.db.prepare('PRAGMA wal_checkpoint(PASSIVE)').get()
+    if (++this.writes % WAL_CHECKPOINT_EVERY !== 0) return
+    try {
+      this.db.prepare('PRAGMA wal_checkpoint(PASSIVE)').get()
+    } catch {
+      // The write is committed (in the log); a checkpoint that fails (a full disk) is retried by the next one.
+    }
   }
 
   async setFeedback(id: number, label: ClassLabel): Promise<PredictionRecord | undefined> {
-    const row = this.row('UPDATE predictions SET feedback = ?, feedback_at = ? WHERE id = ? RETURNING *', label, new Date().toISOString(), id)
-    this.afterWrite()
+    const [row] = this.write('UPDATE predictions SET feedback = ?, feedback_at = ? WHERE id = ? RETURNING *', label, new Date().toISOString(), id)
     return row && rowToRecord(row)
   }
 
@@ -177,6 +228,32 @@ export class SqliteStore implements PredictionStore {
   /** One server owns an SQLite file; its training manager already runs one run at a time. */
   async claimTraining(): Promise<(() => Promise<void>) | undefined> {
     return async () => {}
+  }
+
+  async probeWrite(): Promise<void> {
+    const probe = PROBE_PREDICTION
+    this.db.exec('BEGIN IMMEDIATE')
+    try {
+      const [{id}] = this.db
+        .prepare(
+          `INSERT INTO predictions (created_at, thumbnail, predicted, confidence, probs, checkpoint_id, source)
+           VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+        )
+        .all(new Date().toISOString(), probe.thumbnail, probe.predicted, probe.confidence, probe.probs, probe.checkpointId, probe.source) as Array<{id: number}>
+      this.db.prepare('DELETE FROM predictions WHERE id = ?').run(id)
+      this.db.exec('COMMIT')
+    } catch (error) {
+      if (this.db.isTransaction) this.db.exec('ROLLBACK')
+      throw error
+    }
+  }
+
+  /** SQLite's own failures of the file and its disk; anything else (a constraint, a bug) is not an outage. */
+  isOutage(error: unknown): boolean {
+    const {code, errcode} = error as {code?: unknown; errcode?: unknown}
+    // The connection was closed under a request: the server is shutting down.
+    if (code === 'ERR_INVALID_STATE') return true
+    return code === 'ERR_SQLITE_ERROR' && typeof errcode === 'number' && OUTAGE_CODES.has(errcode & 0xff)
   }
 
   async schemaVersion(): Promise<number> {

@@ -77,8 +77,29 @@ export interface PredictionStore {
    * holder has it. Released as well when the holder's process ends.
    */
   claimTraining(): Promise<(() => Promise<void>) | undefined>
+  /**
+   * Commit a write that leaves nothing behind (a row inserted and deleted in
+   * one transaction): whether writes go through again after one failed.
+   */
+  probeWrite(): Promise<void>
+  /**
+   * Whether an error thrown by this store means the database is not there
+   * (connection lost, disk full, file unreadable), as opposed to a bug or a
+   * value the schema refuses.
+   */
+  isOutage(error: unknown): boolean
   close(): Promise<void>
 }
+
+/** What the write probe inserts and deletes again: a row of a prediction's usual size. */
+export const PROBE_PREDICTION = {
+  thumbnail: `data:image/png;base64,${'A'.repeat(1024)}`,
+  predicted: CLASSES[0],
+  confidence: 1,
+  probs: '{}',
+  checkpointId: 'write-probe',
+  source: 'canvas',
+} as const
 
 /** A row as both databases return it (snake_case columns, probs as JSON text). */
 export interface PredictionRow {
