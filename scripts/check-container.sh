@@ -60,8 +60,9 @@ cleanup() {
   if [ "${#compose_env[@]}" -gt 0 ]; then
     env "${compose_env[@]}" podman-compose -p "$PROJECT" down -v >/dev/null 2>&1 || true
   fi
-  for name in "${CONTAINERS[@]}"; do podman rm -f -t 2 "$name" >/dev/null 2>&1 || true; done
+  for name in "${CONTAINERS[@]}"; do podman rm -f -v -t 2 "$name" >/dev/null 2>&1 || true; done
   podman volume rm -f "$PROJECT-runs" "$PROJECT-data" "$PROJECT-predictions" >/dev/null 2>&1 || true
+  podman network rm -f "${PROJECT}_default" >/dev/null 2>&1 || true
   rm -rf "$work"
   [ $status -eq 0 ] || say "failed after $(elapsed)"
 }
@@ -203,9 +204,10 @@ url="http://127.0.0.1:$port"
 app="$PROJECT-app"
 CONTAINERS+=("$app")
 run_started=$(date +%s%N)
-# Health checks run on demand (podman healthcheck run): their timers need systemd, absent here.
-podman run -d --name "$app" --health-interval=disable -p "127.0.0.1:$port:8080" -e "DIGIT_CLASSIFICATION_TOKEN=$token" \
-  -v "$PROJECT-runs:/runs" -v "$PROJECT-data:/data" -v "$PROJECT-predictions:/predictions" "$APP_IMAGE" >/dev/null
+# Health checks run on demand (podman healthcheck run): their timers need
+# systemd, absent here, which podman says on stderr (kept in podman.log).
+podman run -d --name "$app" -p "127.0.0.1:$port:8080" -e "DIGIT_CLASSIFICATION_TOKEN=$token" \
+  -v "$PROJECT-runs:/runs" -v "$PROJECT-data:/data" -v "$PROJECT-predictions:/predictions" "$APP_IMAGE" >/dev/null 2>>"$work/podman.log"
 wait_healthy "$url" 120 || {
   podman logs "$app" >&2
   fail "the container did not answer /api/health within 120 s"
@@ -234,11 +236,12 @@ say "training through the API: 1 epoch on the bundled sample, finished; runs: sa
 
 uid=$(podman exec "$app" id -u)
 pid1=$(podman exec "$app" cat /proc/1/comm)
-server_uid=$(podman exec "$app" sh -c 'for p in /proc/[0-9]*; do [ "$(cat $p/comm)" = node ] && awk "/^Uid:/ {print \$2; exit}" $p/status && break; done; true')
+server_pid=$(podman top "$app" pid args | awk '/serve --host/ {print $1; exit}')
+server_uid=$(podman exec "$app" awk '/^Uid:/ {print $2}' "/proc/$server_pid/status")
 [ "$uid" = 1000 ] && [ "$server_uid" = 1000 ] || fail "the server runs as uid $server_uid (exec: $uid), not 1000"
 [ "$pid1" = tini ] || fail "PID 1 is $pid1, not tini"
 stop_started=$(date +%s%N)
-podman stop -t 20 "$app" >/dev/null
+podman stop -t 20 "$app" >/dev/null 2>>"$work/podman.log"
 stop_ms=$((($(date +%s%N) - stop_started) / 1000000))
 exit_code=$(podman inspect -f '{{.State.ExitCode}}' "$app")
 say "user: uid $server_uid (node), PID 1 tini; podman stop: exit $exit_code after ${stop_ms} ms"
@@ -252,24 +255,24 @@ expect_refusal() {
   shift 2
   local code=0
   CONTAINERS+=("$name")
-  timeout 90 podman run --name "$name" --health-interval=disable -e "DIGIT_CLASSIFICATION_TOKEN=$token" "$@" >"$work/out" 2>"$work/err" || code=$?
+  timeout 90 podman run --name "$name" --no-healthcheck -e "DIGIT_CLASSIFICATION_TOKEN=$token" "$@" >"$work/out" 2>"$work/err" || code=$?
   local last
   last=$(tail -n 1 "$work/err")
   [ "$code" -ne 0 ] && [ "$code" -ne 124 ] || fail "$name: exit $code, expected a refusal: $(cat "$work/err")"
   [[ "$last" =~ $pattern ]] || fail "$name: last line '$last' does not match /$pattern/"
   ! grep -q '^ *at ' "$work/err" || fail "$name: a stack trace: $(cat "$work/err")"
   say "refused ($name, exit $code): $last"
-  podman rm -f "$name" >/dev/null
+  podman rm -f -v "$name" >/dev/null
 }
 expect_refusal "$PROJECT-no-db" 'cannot use the PostgreSQL database 127\.0\.0\.1:9/digits' \
   -e DATABASE_URL=postgres://digits:digits@127.0.0.1:9/digits -e DATABASE_WAIT_SECONDS=3 "$APP_IMAGE"
 # A port already taken: a second server in the first one's network namespace.
 CONTAINERS+=("$PROJECT-holder")
-podman run -d --name "$PROJECT-holder" --health-interval=disable -e "DIGIT_CLASSIFICATION_TOKEN=$token" "$APP_IMAGE" >/dev/null
+podman run -d --name "$PROJECT-holder" --no-healthcheck -e "DIGIT_CLASSIFICATION_TOKEN=$token" "$APP_IMAGE" >/dev/null
 holder_ip=$(podman inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$PROJECT-holder")
 wait_healthy "http://$holder_ip:8080" 120 || fail "the port holder did not start"
 expect_refusal "$PROJECT-port-taken" 'port 8080 on 0\.0\.0\.0 is already in use' --network "container:$PROJECT-holder" "$APP_IMAGE"
-podman rm -f -t 5 "$PROJECT-holder" >/dev/null
+podman rm -f -v -t 5 "$PROJECT-holder" >/dev/null
 expect_refusal "$PROJECT-read-only" '/runs is not writable by uid 1000' -v "$PROJECT-runs:/runs:ro" "$APP_IMAGE"
 
 # ----------------------------------------------- compose: two replicas
@@ -321,5 +324,6 @@ answer=$(http POST "${urls[1]}/api/train" -H 'Content-Type: application/json' --
 say "after the cancel, replica 2 trained; replica 1 lists its run (one runs volume)"
 
 env "${compose_env[@]}" podman-compose -p "$PROJECT" down -v >/dev/null 2>&1
+podman network rm -f "${PROJECT}_default" >/dev/null 2>&1 || true
 compose_env=()
 say "OK in $(elapsed) (image ${size_mb} MB, cold start $((cold_ms / 1000)).$(((cold_ms % 1000) / 100)) s)"
