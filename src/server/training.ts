@@ -13,6 +13,9 @@ import {mnistFilePath} from '../data/dataset.js'
 import {UserError, errorMessage} from '../errors.js'
 import {resolveTrainingConfig} from '../training/config.js'
 import type {TrainRun} from '../training/run.js'
+import {runFolderState} from '../training/run-folder.js'
+import {RunFolderLocked, type RunLock, lockRunFolder} from '../util/lock.js'
+import {makeFolder} from '../util/paths.js'
 import {type EpochLog, EpochLogSchema} from '../artifacts/epoch-log.js'
 import type {ModelInfo, ModelSlot} from './model.js'
 import {CHECKPOINT_FILE, RUN_NAME_PATTERN} from './runs.js'
@@ -65,6 +68,33 @@ const LOG_LINES_KEPT = 50
 
 /** Request body of POST /api/train: training settings (see src/training/config.ts), and whether to serve the result. */
 const TrainRequestSchema = z.looseObject({activate: z.boolean().default(true)})
+
+/**
+ * Lock the folder of a new run named `name` (created if missing), or throw
+ * ConflictError: a run of that name exists, or another writer holds it. A
+ * folder whose run stopped before its first epoch ended is taken over.
+ */
+async function lockRunName(outputDir: string, name: string, runsDir: string): Promise<RunLock> {
+  await makeFolder(outputDir, 'choose another run-name')
+  let lock: RunLock
+  try {
+    lock = lockRunFolder(outputDir)
+  } catch (error) {
+    if (error instanceof RunFolderLocked) throw new ConflictError(`a run named ${name} is being trained in ${runsDir}; wait for it to finish or choose another run-name`)
+    throw error
+  }
+
+  const state = await runFolderState(outputDir).catch((error: unknown) => {
+    lock.release()
+    throw error
+  })
+  if (state === 'run') {
+    lock.release()
+    throw new ConflictError(`a run named ${name} already exists in ${runsDir}; choose another run-name`)
+  }
+
+  return lock
+}
 
 function startWorker(workerData: {run: TrainRun}): Worker {
   return startModuleWorker('training-worker', {workerData, stdout: true})
@@ -144,26 +174,26 @@ export class TrainingManager {
       throw new UserError(`run-name "${config.run_name}" must be a plain folder name: letters, digits, ".", "_" or "-", starting with a letter or digit`)
     }
 
-    const run: TrainRun = {config, dataDir, outputDir: join(this.options.runsDir, config.run_name)}
-    if (existsSync(run.outputDir)) {
-      throw new ConflictError(`a run named ${config.run_name} already exists in ${this.options.runsDir}; choose another run-name`)
-    }
-
-    // Another server on the same database may be training: one run at a time across all of them.
+    const run: TrainRun = {config, dataDir, outputDir: join(this.options.runsDir, config.run_name), lockHeld: true}
+    // The folder's lock decides between servers sharing the runs folder, and against a CLI run into it.
     this.claiming = true
+    let lock: RunLock | undefined
     let release: (() => Promise<void>) | undefined
     try {
+      lock = await lockRunName(run.outputDir, config.run_name, this.options.runsDir)
+      // Another server on the same database may be training: one run at a time across all of them.
       release = await this.options.claimTraining()
     } finally {
       this.claiming = false
+      if (!release) lock?.release()
     }
 
     if (!release) throw new ConflictError('a training run is already in progress on another server sharing this database; wait for it to finish')
-    this.launch(run, activate, release)
+    this.launch(run, activate, release, lock!)
     return this.snapshot()
   }
 
-  private launch(run: TrainRun, activate: boolean, release: () => Promise<void>): void {
+  private launch(run: TrainRun, activate: boolean, release: () => Promise<void>, lock: RunLock): void {
     this.status = {
       ...idleStatus(),
       state: 'running',
@@ -190,6 +220,7 @@ export class TrainingManager {
     this.finished = new Promise((resolve) => {
       worker.once('exit', () => {
         this.worker = undefined
+        lock.release()
         void this.conclude(outcome, crash, activate)
           .then(release)
           .finally(resolve)
