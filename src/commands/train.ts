@@ -37,10 +37,11 @@ Settings left out take their values from --config (a JSON object of settings, e.
     const fromFlags = Object.fromEntries(Object.entries(given).filter(([key, v]) => v !== undefined && (v !== false || negatable(key))))
     const {resolveRunConfig} = await import('../training/config.js')
     const resolved = await resolveRunConfig({flags: fromFlags, configFile: config, resumeFrom: resume ? outputDir : undefined})
-    const [{runTraining}, {TrainingInterrupted, interruptionMessage}, {createProgress}] = await Promise.all([
+    const [{runTraining}, {TrainingInterrupted, interruptionMessage}, {createProgress}, {printableStream}] = await Promise.all([
       import('../training/run.js'),
       import('../training/interrupt.js'),
       import('../cli/progress.js'),
+      import('../util/printable.js'),
     ])
     // Ctrl-C stops before the next batch and says how to resume; a second Ctrl-C quits at once.
     const controller = new AbortController()
@@ -53,7 +54,7 @@ Settings left out take their values from --config (a JSON object of settings, e.
     try {
       const summary = await runTraining(
         {config: resolved, dataDir, outputDir, resume, force},
-        {signal: controller.signal, progressBar: (bar) => createProgress({...bar, unit: 'items', stream: process.stderr})},
+        {signal: controller.signal, progress: printableStream(process.stderr), progressBar: (bar) => createProgress({...bar, unit: 'items', stream: process.stderr})},
       )
       this.printJson(summary)
     } catch (error) {
