@@ -1,4 +1,13 @@
 #!/usr/bin/env node
+// The first thing that runs: an unsupported Node fails in one line before any dependency loads
+// (older Nodes would warn, train several times slower, or crash in the web server). This file
+// stays plain JavaScript that every Node since 12 parses; everything else is imported after it.
+const [major, minor] = process.versions.node.split('.').map(Number)
+if (!(major === 24 || (major === 22 && minor >= 19) || major > 24)) {
+  process.stderr.write(`Error: digit-classification needs Node.js 22.19+ or 24; this is ${process.version}\n`)
+  process.exit(1)
+}
+
 // Colour is for terminals: oclif's colour library also turns it on whenever CI is set,
 // which writes escape codes into piped logs. Decided before oclif loads (it reads the
 // environment once); FORCE_COLOR still wins.

@@ -1,6 +1,7 @@
 import {Command, Errors} from '@oclif/core'
 
 import {UserError} from '../errors.js'
+import {printable} from '../util/printable.js'
 
 /**
  * Shared by every command: an error the user can fix (a UserError, or oclif's
@@ -13,8 +14,8 @@ export abstract class BaseCommand extends Command {
     if (error instanceof Errors.ExitError) throw error
     const parseError = error instanceof Errors.CLIError && !(error instanceof UserError)
     if (error instanceof UserError || parseError) {
-      if (process.env.DEBUG) process.stderr.write(`${error.stack ?? error.message}\n`)
-      process.stderr.write(`Error: ${oneLine(error.message)}\n`)
+      if (process.env.DEBUG) process.stderr.write(`${printable(error.stack ?? error.message)}\n`)
+      process.stderr.write(`Error: ${printable(oneLine(error.message))}\n`)
       this.exit(error instanceof UserError ? error.exitCode : (error.oclif?.exit ?? 2))
     }
 
@@ -26,9 +27,9 @@ export abstract class BaseCommand extends Command {
     process.stdout.write(`${JSON.stringify(value, null, 2)}\n`)
   }
 
-  /** Progress and notes go to stderr so stdout stays machine-readable. */
+  /** Progress and notes go to stderr so stdout stays machine-readable; control characters a path may hold are shown, not obeyed. */
   protected note(message: string): void {
-    process.stderr.write(`${message}\n`)
+    process.stderr.write(`${printable(message)}\n`)
   }
 }
 

@@ -3,6 +3,8 @@
  * piped or redirected output (logs, CI, tests) stays free of control codes.
  */
 
+import {printable} from '../util/printable.js'
+
 export interface ProgressOptions {
   /** Shown before the bar, e.g. a file name or `epoch 3/20`. */
   label: string
@@ -50,7 +52,7 @@ export function createProgress(options: ProgressOptions): Progress {
     lastDraw = Date.now()
     drawn = current
     // A pseudo-terminal may report 0 columns; fall back to the classic width.
-    const line = renderLine(options.label, current, options.total, format, stream.columns || DEFAULT_COLUMNS, detail)
+    const line = renderLine(printable(options.label), current, options.total, format, stream.columns || DEFAULT_COLUMNS, detail)
     // \r returns to the line start; ESC[K clears what a longer previous line left behind.
     stream.write(`\r${line}\u001B[K`)
   }

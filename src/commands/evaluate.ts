@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
+import {UserError} from '../errors.js'
 import {ALL_SPLIT_NAMES, BACKEND_CHOICES, type BackendChoice, EVALUATE_DEFAULTS} from '../config.js'
 import {ECE_BINS} from '../evaluation/calibration.js'
 
@@ -40,6 +41,7 @@ Rebuilds the split the checkpoint was trained with (its seed, ratios and class c
       import('../evaluation/report.js'),
     ])
     const {split} = flags
+    const {NotEnoughImages} = await import('../data/split.js')
     const {checkpointId, evaluation} = await runEvaluation(
       {
         checkpointPath: flags['checkpoint-path'],
@@ -53,7 +55,14 @@ Rebuilds the split the checkpoint was trained with (its seed, ratios and class c
         rocPerClass: flags['roc-per-class'],
       },
       {note: (line) => this.note(line)},
-    )
+    ).catch((error: unknown) => {
+      // The class counts are the checkpoint's, not a flag of evaluate: the fix is the data it was trained on.
+      if (error instanceof NotEnoughImages) {
+        throw new UserError(`${flags['data-dir']} holds fewer images than the split this checkpoint was trained with (${error.shortfall}); evaluate with the data it was trained on`)
+      }
+
+      throw error
+    })
     if (flags.json) {
       this.printJson({
         checkpoint: flags['checkpoint-path'],

@@ -1,7 +1,10 @@
+import {join} from 'node:path'
+
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
 import {negatable, trainingFlags} from '../cli/training-flags.js'
+import type {TrainSummary} from '../training/run.js'
 
 export default class Train extends BaseCommand {
   static override description = `Train the CNN (or a softmax baseline) on the curated MNIST subset
@@ -27,20 +30,22 @@ Settings left out take their values from --config (a JSON object of settings, e.
     config: Flags.string({description: 'JSON object of settings (e.g. a run\'s config.json); flags on the command line win'}),
     resume: Flags.boolean({description: 'continue from last.ckpt in --output-dir, with its settings unless flags say otherwise', exclusive: ['force']}),
     force: Flags.boolean({description: 'replace a run already in --output-dir'}),
+    json: Flags.boolean({description: 'print the JSON summary on stdout also on a terminal (it is printed whenever stdout is not one)'}),
     ...trainingFlags(),
   }
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Train)
-    const {'data-dir': dataDir, 'output-dir': outputDir, config, resume, force, ...given} = flags
+    const {'data-dir': dataDir, 'output-dir': outputDir, config, resume, force, json, ...given} = flags
     // Boolean flags left out parse as false: only a given switch counts as set (and a --no-… switch, which is undefined when left out).
     const fromFlags = Object.fromEntries(Object.entries(given).filter(([key, v]) => v !== undefined && (v !== false || negatable(key))))
     const {resolveRunConfig} = await import('../training/config.js')
     const resolved = await resolveRunConfig({flags: fromFlags, configFile: config, resumeFrom: resume ? outputDir : undefined})
-    const [{runTraining}, {TrainingInterrupted, interruptionMessage}, {createProgress}] = await Promise.all([
+    const [{runTraining}, {TrainingInterrupted, interruptionMessage}, {createProgress}, {printable, printableStream}] = await Promise.all([
       import('../training/run.js'),
       import('../training/interrupt.js'),
       import('../cli/progress.js'),
+      import('../util/printable.js'),
     ])
     // Ctrl-C stops before the next batch and says how to resume; a second Ctrl-C quits at once.
     const controller = new AbortController()
@@ -53,9 +58,11 @@ Settings left out take their values from --config (a JSON object of settings, e.
     try {
       const summary = await runTraining(
         {config: resolved, dataDir, outputDir, resume, force},
-        {signal: controller.signal, progressBar: (bar) => createProgress({...bar, unit: 'items', stream: process.stderr})},
+        {signal: controller.signal, progress: printableStream(process.stderr), progressBar: (bar) => createProgress({...bar, unit: 'items', stream: process.stderr})},
       )
-      this.printJson(summary)
+      // Scripts read the JSON; a person at a terminal reads what matters of it.
+      if (json || !process.stdout.isTTY) this.printJson(summary)
+      else process.stdout.write(printable(formatTrainSummary(summary)))
     } catch (error) {
       if (!(error instanceof TrainingInterrupted)) throw error
       this.note(`\n${await interruptionMessage(outputDir, dataDir, this.config.bin)}`)
@@ -64,4 +71,15 @@ Settings left out take their values from --config (a JSON object of settings, e.
       process.off('SIGINT', onInterrupt)
     }
   }
+}
+
+/** The end of a run for a person: the best epoch, its scores, and where its checkpoint is. */
+function formatTrainSummary(summary: TrainSummary): string {
+  const {val, eval: evaluation} = summary.metrics
+  const ended = summary.stopReason ? `stopped early after epoch ${summary.epochs} (${summary.stopReason})` : `trained ${summary.epochs} epoch${summary.epochs === 1 ? '' : 's'}`
+  return (
+    `${ended}; best epoch ${summary.bestEpoch}: validation macro-F1 ${val.f1Macro.toFixed(4)}, evaluation macro-F1 ${evaluation.f1Macro.toFixed(4)} ` +
+    `(accuracy ${evaluation.accuracy.toFixed(4)} on ${evaluation.size.toLocaleString('en-US')} images)\n` +
+    `best.ckpt: ${join(summary.outputDir, 'best.ckpt')}  (${summary.files.length} files in ${summary.outputDir}; --json prints the full summary)\n`
+  )
 }

@@ -53,15 +53,25 @@ export function buildCuratedDataset(
   labels: Uint8Array,
   options: {seed: number; evalRatio: number; valRatio: number; classCounts: ClassCounts},
 ): CuratedDataset {
-  const subset = curateSubset(labels, options.classCounts, new Rng(options.seed))
+  const subset = curateSubset(labels, options.classCounts, new Rng(options.seed), options)
   const splits = stratifiedSplit(subset, options)
   const fingerprints = Object.fromEntries(SPLIT_NAMES.map((name) => [name, fingerprint(splits[name], source.pixels)])) as Record<SplitName, string>
   return {source, splits, fingerprints, ...options}
 }
 
+/** The official t10k set's image count (its raw file: a 16-byte header, then the images). */
+const OFFICIAL_TEST_IMAGES = (MNIST_RAW_FILES.testImages.bytes - 16) / PIXELS
+
 /** Every 0/5/8 image of the official MNIST test set (t10k), in file order. */
 export async function loadTestSplit(dataDir: string): Promise<{source: IdxImages; split: Split; fingerprint: string}> {
   const {images, labels} = await readIdxPair(mnistFilePath(dataDir, 'testImages'), mnistFilePath(dataDir, 'testLabels'))
+  // Scores on any other file would be reported as the official test set's (swapped files would report on training data).
+  if (images.count !== OFFICIAL_TEST_IMAGES) {
+    throw new UserError(
+      `${MNIST_FILES.testImages.name} in ${dataDir} holds ${images.count.toLocaleString('en-US')} images, not the ${OFFICIAL_TEST_IMAGES.toLocaleString('en-US')} of the official MNIST test set (are the training and test files swapped?); run download-data --data-dir ${dataDir} again`,
+    )
+  }
+
   const split: Split = {indices: [], labels: []}
   for (let i = 0; i < labels.length; i++) {
     if ((CLASSES as readonly number[]).includes(labels[i])) {

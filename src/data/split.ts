@@ -1,6 +1,6 @@
 import {createHash} from 'node:crypto'
 
-import {CLASSES, type ClassLabel, PIXELS, SPLIT_NAMES, type SplitName} from '../config.js'
+import {CLASSES, type ClassLabel, DEFAULT_EVAL_RATIO, DEFAULT_VAL_RATIO, PIXELS, SPLIT_NAMES, type SplitName} from '../config.js'
 import {UserError} from '../errors.js'
 import {Rng} from './rng.js'
 
@@ -33,35 +33,70 @@ export function formatClassCounts(counts: ClassCounts): string {
   return CLASSES.map((label) => `${label}=${counts[label]}`).join(',')
 }
 
+export interface Ratios {
+  evalRatio: number
+  valRatio: number
+}
+
+const DEFAULT_RATIOS: Ratios = {evalRatio: DEFAULT_EVAL_RATIO, valRatio: DEFAULT_VAL_RATIO}
+
+/**
+ * The fewest images of a class that keep at least one for training once the
+ * evaluation and validation splits have taken their share (each takes at most
+ * the ceiling of its ratio, see {@link allocate}): 3 at the default ratios.
+ */
+export function minimumClassCount({evalRatio, valRatio}: Ratios = DEFAULT_RATIOS): number {
+  for (let n = 1; ; n++) {
+    const rest = n - Math.ceil(n * evalRatio - 1e-9)
+    if (rest - Math.ceil(rest * valRatio - 1e-9) >= 1) return n
+  }
+}
+
 /**
  * Counts in the proportions of `wanted` that every class can supply: all scaled
- * by the largest factor (≤ 1) the scarcest class allows, each at least 1.
- * Undefined when a class has no image at all.
+ * by the largest factor (≤ 1) the scarcest class allows, each at least the
+ * {@link minimumClassCount} the ratios need, so the suggestion itself trains.
+ * Undefined when a class holds fewer images than that minimum.
  */
-export function suggestClassCounts(wanted: ClassCounts, available: ClassCounts): ClassCounts | undefined {
-  if (CLASSES.some((label) => available[label] === 0)) return undefined
+export function suggestClassCounts(wanted: ClassCounts, available: ClassCounts, ratios: Ratios = DEFAULT_RATIOS): ClassCounts | undefined {
+  const minimum = minimumClassCount(ratios)
+  if (CLASSES.some((label) => available[label] < minimum)) return undefined
   const factor = Math.min(1, ...CLASSES.map((label) => available[label] / wanted[label]))
   return Object.fromEntries(
-    CLASSES.map((label) => [label, Math.min(available[label], Math.max(1, Math.floor(wanted[label] * factor + 1e-9)))]),
+    CLASSES.map((label) => [label, Math.min(available[label], Math.max(minimum, Math.floor(wanted[label] * factor + 1e-9)))]),
   ) as ClassCounts
+}
+
+/** Asked for more images of a class than the data holds; `shortfall` says which, for callers that word the fix themselves. */
+export class NotEnoughImages extends UserError {
+  constructor(
+    message: string,
+    readonly shortfall: string,
+  ) {
+    super(message)
+    this.name = 'NotEnoughImages'
+  }
 }
 
 /**
  * Draw the curated subset: for each class, its indices in the source in file
  * order, shuffled by a generator forked from the seed, first `count` taken.
  */
-export function curateSubset(labels: Uint8Array, counts: ClassCounts, rng: Rng): Map<ClassLabel, number[]> {
+export function curateSubset(labels: Uint8Array, counts: ClassCounts, rng: Rng, ratios: Ratios = DEFAULT_RATIOS): Map<ClassLabel, number[]> {
   const byClass = new Map<ClassLabel, number[]>(CLASSES.map((c) => [c, []]))
   for (let i = 0; i < labels.length; i++) byClass.get(labels[i] as ClassLabel)?.push(i)
   const available = Object.fromEntries(CLASSES.map((label) => [label, byClass.get(label)!.length])) as ClassCounts
   const short = CLASSES.filter((label) => counts[label] > available[label])
   if (short.length > 0) {
     const what = short.map((label) => `class ${label}: ${counts[label]} asked, ${available[label]} held`).join('; ')
-    const suggestion = suggestClassCounts(counts, available)
+    const suggestion = suggestClassCounts(counts, available, ratios)
+    const scarce = CLASSES.find((label) => available[label] === 0) ?? CLASSES.find((label) => available[label] < minimumClassCount(ratios))!
     const fix = suggestion
       ? `use e.g. --class-counts ${formatClassCounts(suggestion)} (the same proportions, within what every class holds)`
-      : `the data has no image of class ${CLASSES.find((label) => available[label] === 0)}: use the full MNIST (download-data)`
-    throw new UserError(`the class counts ask for more images than the data holds (${what}); ${fix}`)
+      : available[scarce] === 0
+        ? `the data has no image of class ${scarce}: use the full MNIST (download-data)`
+        : `the data holds ${available[scarce]} image${available[scarce] === 1 ? '' : 's'} of class ${scarce}, fewer than the ${minimumClassCount(ratios)} the three splits need: use the full MNIST (download-data)`
+    throw new NotEnoughImages(`the class counts ask for more images than the data holds (${what}); ${fix}`, what)
   }
 
   const chosen = new Map<ClassLabel, number[]>()

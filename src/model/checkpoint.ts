@@ -214,6 +214,29 @@ function parseHeader(raw: unknown): {header: CheckpointHeader} | {issue: z.core.
   return parsed.success ? {header: fromFileHeader(parsed.data)} : {issue: parsed.error.issues[0]}
 }
 
+/**
+ * Numbers a checksum cannot vouch for: the file may have been written by hand
+ * with a valid digest. Outside these ranges probabilities overflow (a
+ * temperature of 1e-300 divides logits into Infinity) or the inputs do.
+ * Temperatures are fitted within [0.05, 20] (see fitTemperature).
+ */
+const TEMPERATURE_RANGE = [0.05, 20] as const
+/** Pixels are scaled to [0, 1]: their standard deviation is at most 0.5; below this one an image would normalise to ±Infinity. */
+const STD_RANGE = [1e-3, 0.5] as const
+
+/** Why the header's numbers cannot come from a training run, or undefined. */
+function implausibleNumber(header: CheckpointHeader): string | undefined {
+  const {temperature} = header.calibration ?? {temperature: 1}
+  if (!(temperature >= TEMPERATURE_RANGE[0] && temperature <= TEMPERATURE_RANGE[1])) {
+    return `its calibration temperature ${temperature} is outside ${TEMPERATURE_RANGE[0]}…${TEMPERATURE_RANGE[1]}, the range calibration fits in`
+  }
+
+  const {mean, std} = header.normalization
+  if (!(mean >= 0 && mean <= 1)) return `its normalisation mean ${mean} is outside 0…1, the range of pixel values`
+  if (!(std >= STD_RANGE[0] && std <= STD_RANGE[1])) return `its normalisation std ${std} is outside ${STD_RANGE[0]}…${STD_RANGE[1]}`
+  return undefined
+}
+
 export interface Checkpoint {
   header: CheckpointHeader
   /** Model parameters and buffers by name. */
@@ -284,6 +307,8 @@ export function decodeCheckpoint(bytes: Buffer, file: string): Checkpoint {
   if ('issue' in parsed) throw bad(`its header is invalid at "${parsed.issue.path.join('.')}" (${parsed.issue.message})`)
   const {header} = parsed
 
+  const implausible = implausibleNumber(header)
+  if (implausible) throw bad(implausible)
   if (header.classes.join(',') !== CLASSES.join(',')) throw bad(`it predicts classes ${header.classes.join(', ')}, not ${CLASSES.join(', ')}`)
   let offset = headerStart + headerLength
   const read = (entries: Array<{name: string; shape: number[]}>) => {

@@ -12,6 +12,7 @@
  * `userDefinedMetadata`, for whoever reads the file.
  */
 import {createHash} from 'node:crypto'
+import {existsSync} from 'node:fs'
 import {readdir, rm} from 'node:fs/promises'
 import {join} from 'node:path'
 
@@ -174,8 +175,17 @@ export async function exportModel(checkpointPath: string, outputDir: string): Pr
           userDefinedMetadata: {...artifacts.userDefinedMetadata, weights_sha256: createHash('sha256').update(weights).digest('hex')},
         })
         // Weights first: model.json is what loaders open, so it only appears once its weights are complete.
-        await writeFileAtomic(join(outputDir, weightsName), weights)
-        await writeFileAtomic(join(outputDir, EXPORT_FILES.model), json)
+        const weightsPath = join(outputDir, weightsName)
+        const hadWeights = existsSync(weightsPath)
+        await writeFileAtomic(weightsPath, weights)
+        try {
+          await writeFileAtomic(join(outputDir, EXPORT_FILES.model), json)
+        } catch (error) {
+          // No model.json names these weights: a failed export leaves no orphan file behind.
+          if (!hadWeights) await rm(weightsPath, {force: true})
+          throw error
+        }
+
         bytes = weights.byteLength + Buffer.byteLength(json)
         // Only now is the previous export's weights file unreferenced.
         for (const name of await readdir(outputDir)) {

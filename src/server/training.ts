@@ -14,6 +14,9 @@ import {mnistFilePath} from '../data/dataset.js'
 import {UserError, errorMessage} from '../errors.js'
 import {resolveTrainingConfig} from '../training/config.js'
 import type {TrainRun} from '../training/run.js'
+import {runFolderState} from '../training/run-folder.js'
+import {RunFolderLocked, type RunLock, lockRunFolder} from '../util/lock.js'
+import {makeFolder} from '../util/paths.js'
 import {type EpochLog, EpochLogSchema} from '../artifacts/epoch-log.js'
 import {ARTIFACT_FILES, MetricsSchema} from '../artifacts/schemas.js'
 import type {ModelInfo, ModelSlot} from './model.js'
@@ -102,6 +105,33 @@ const TrainRequestSchema = z.looseObject({
     .default('if-better'),
 })
 
+/**
+ * Lock the folder of a new run named `name` (created if missing), or throw
+ * ConflictError: a run of that name exists, or another writer holds it. A
+ * folder whose run stopped before its first epoch ended, or was cancelled, is taken over.
+ */
+async function lockRunName(outputDir: string, name: string, runsDir: string, replacesCancelled: boolean): Promise<RunLock> {
+  await makeFolder(outputDir, 'choose another run-name')
+  let lock: RunLock
+  try {
+    lock = lockRunFolder(outputDir)
+  } catch (error) {
+    if (error instanceof RunFolderLocked) throw new ConflictError(`a run named ${name} is being trained in ${runsDir}; wait for it to finish or choose another run-name`, 'training-running')
+    throw error
+  }
+
+  const state = await runFolderState(outputDir).catch((error: unknown) => {
+    lock.release()
+    throw error
+  })
+  if (state === 'run' && !replacesCancelled) {
+    lock.release()
+    throw new ConflictError(`a run named ${name} already exists in ${runsDir}; choose another run-name`, 'run-exists')
+  }
+
+  return lock
+}
+
 function startWorker(workerData: {run: TrainRun; cancel: SharedArrayBuffer}): Worker {
   return startModuleWorker('training-worker', {workerData, stdout: true})
 }
@@ -189,20 +219,20 @@ export class TrainingManager {
       throw new SettingError(`run-name "${config.run_name}" must be a plain folder name: letters, digits, ".", "_" or "-", starting with a letter or digit`, 'run-name')
     }
 
-    const run: TrainRun = {config, dataDir, outputDir: join(this.options.runsDir, config.run_name)}
+    const run: TrainRun = {config, dataDir, outputDir: join(this.options.runsDir, config.run_name), lockHeld: true}
     // A cancelled run gives its name back: starting one of that name replaces it.
     const replacesCancelled = existsSync(join(run.outputDir, CANCELLED_FILE)) && !existsSync(join(run.outputDir, ARTIFACT_FILES.metrics))
-    if (existsSync(run.outputDir) && !replacesCancelled) {
-      throw new ConflictError(`a run named ${config.run_name} already exists in ${this.options.runsDir}; choose another run-name`, 'run-exists')
-    }
-
-    // Another server on the same database may be training: one run at a time across all of them.
+    // The folder's lock decides between servers sharing the runs folder, and against a CLI run into it.
     this.claiming = true
+    let lock: RunLock | undefined
     let release: (() => Promise<void>) | undefined
     try {
+      lock = await lockRunName(run.outputDir, config.run_name, this.options.runsDir, replacesCancelled)
+      // Another server on the same database may be training: one run at a time across all of them.
       release = await this.options.claimTraining()
     } finally {
       this.claiming = false
+      if (!release) lock?.release()
     }
 
     if (!release) throw new ConflictError('a training run is already in progress on another server sharing this database; wait for it to finish', 'training-running')
@@ -211,11 +241,11 @@ export class TrainingManager {
       await rm(join(run.outputDir, CANCELLED_FILE), {force: true})
     }
 
-    this.launch(run, activate, release)
+    this.launch(run, activate, release, lock!)
     return this.snapshot()
   }
 
-  private launch(run: TrainRun, activate: ActivateChoice, release: () => Promise<void>): void {
+  private launch(run: TrainRun, activate: ActivateChoice, release: () => Promise<void>, lock: RunLock): void {
     this.status = {
       ...idleStatus(),
       state: 'running',
@@ -245,6 +275,7 @@ export class TrainingManager {
       worker.once('exit', () => {
         this.worker = undefined
         this.cancelFlag = undefined
+        lock.release()
         void this.conclude(outcome, crash, activate)
           .then(release)
           .finally(resolve)

@@ -25,7 +25,6 @@
  * The flag, `--config`, the web request, config.json, the checkpoint and
  * run_metadata.json follow without further edits.
  */
-import {readFile} from 'node:fs/promises'
 
 import {z} from 'zod'
 
@@ -43,6 +42,7 @@ import {
 } from '../config.js'
 import {type ClassCounts, formatClassCounts, parseClassCounts} from '../data/split.js'
 import {UserError, errorMessage} from '../errors.js'
+import {UnreadableFile, readFileLimited} from '../util/read.js'
 
 /**
  * Version of config.json (and of the configuration stored in checkpoints): 2 added `ema_decay`.
@@ -75,11 +75,11 @@ const ClassCountsSchema = z.union([z.string(), z.record(z.string(), z.unknown())
 
 export const TrainingConfigSchema = z
   .object({
-    seed: z.int().nonnegative().default(DEFAULT_SEED),
+    seed: wholeNumber(0, Number.MAX_SAFE_INTEGER).default(DEFAULT_SEED),
     eval_ratio: ratio.default(DEFAULT_EVAL_RATIO),
     val_ratio: ratio.default(DEFAULT_VAL_RATIO),
     epochs: z
-      .int()
+      .int({error: `must be a whole number from 1 to ${TRAINING_DEFAULTS.maxEpochs} (the CPU budget)`})
       .min(1)
       .max(TRAINING_DEFAULTS.maxEpochs, {message: `must be at most ${TRAINING_DEFAULTS.maxEpochs} (the CPU budget)`})
       .default(TRAINING_DEFAULTS.epochs),
@@ -96,7 +96,7 @@ export const TrainingConfigSchema = z
     timing_stats: z.boolean().default(false),
     augment: z.boolean().default(false),
     selection: z.enum(SELECTIONS).default('f1'),
-    patience: z.int().min(1).max(TRAINING_DEFAULTS.maxEpochs).default(TRAINING_DEFAULTS.earlyStoppingPatience),
+    patience: wholeNumber(1, TRAINING_DEFAULTS.maxEpochs).default(TRAINING_DEFAULTS.earlyStoppingPatience),
     calibrate: z.boolean().default(true),
     ema_decay: z.number().min(0).lt(1).default(0),
   })
@@ -339,13 +339,18 @@ export function trainingConfigView(config: TrainingConfig): Record<string, unkno
   return {...settings, epochs: config.epochs, batch_size: config.batch_size, learning_rate: config.learning_rate, seed: config.seed}
 }
 
+/** Far above any settings file (a run's config.json is under 1 KiB). */
+const MAX_CONFIG_BYTES = 1024 * 1024
+
 /** Read a `--config` JSON file: an object of settings (config.json of a run, or a hand-written recipe). */
 export async function readConfigFile(file: string): Promise<Record<string, unknown>> {
   let text: string
   try {
-    text = await readFile(file, 'utf8')
+    // Bounded and regular files only: /dev/zero or a FIFO is an error line, not a hang or an out-of-memory.
+    // A UTF-8 byte-order mark (as some Windows editors write) is not part of the JSON.
+    text = (await readFileLimited(file, MAX_CONFIG_BYTES)).toString('utf8').replace(/^\uFEFF/, '')
   } catch (error) {
-    throw new UserError(`--config: cannot read ${file} (${errorMessage(error)})`)
+    throw new UserError(`--config: cannot read ${file} (${error instanceof UnreadableFile ? error.reason : errorMessage(error)})`)
   }
 
   let value: unknown

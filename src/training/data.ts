@@ -20,6 +20,8 @@ export interface TrainRun {
   resume?: boolean
   /** Replace a run already in the output folder. */
   force?: boolean
+  /** The caller already holds the output folder's lock (src/util/lock.ts) and releases it. */
+  lockHeld?: boolean
 }
 
 /** Everything a run computes before the loop, reused by the artifacts afterwards. */

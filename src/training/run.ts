@@ -1,4 +1,5 @@
-import {readdir, rm} from 'node:fs/promises'
+import {existsSync} from 'node:fs'
+import {rm} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {TRAINING_DEFAULTS} from '../config.js'
@@ -11,6 +12,8 @@ import {type Checkpoint, loadCheckpoint} from '../model/checkpoint.js'
 import {addCalibration} from './checkpointing.js'
 import {formatModelSummary, modelSummary} from '../model/summary.js'
 import {sweepTemporaries} from '../util/atomic.js'
+import {type RunLock, lockRunFolder} from '../util/lock.js'
+import {neverTrained, runFilesIn} from './run-folder.js'
 import {makeFolder} from '../util/paths.js'
 import {writeArtifactFile} from '../artifacts/write.js'
 import type {ArtifactFile} from '../artifacts/schemas.js'
@@ -52,9 +55,20 @@ export async function runTraining(run: TrainRun, hooks: TrainHooks = {}): Promis
   const progress = hooks.progress ?? process.stderr
   // Data first: a wrong path or impossible class counts fail before any engine starts.
   const data = await prepareData(run.dataDir, config)
+  // One writer per folder: a second run into it is refused before it reads or writes a file there.
+  const lock = run.lockHeld ? undefined : await lockOutputDir(outputDir, !run.resume)
+  try {
+    return await trainLocked(run, data, hooks, progress)
+  } finally {
+    lock?.release()
+  }
+}
+
+async function trainLocked(run: TrainRun, data: PreparedData, hooks: TrainHooks, progress: NodeJS.WritableStream): Promise<TrainSummary> {
+  const {config, outputDir} = run
   const resumed = run.resume ? await loadResume(run, data) : undefined
   // Checked now, cleared only once the engine has started: a run that cannot start never costs the old one.
-  const replaced = run.resume ? [] : await checkOutputDir(outputDir, run.force ?? false)
+  const replaced = run.resume ? [] : await checkOutputDir(outputDir, run.force ?? false, progress)
   const backend = await selectBackend(config.backend, {threads: config.num_workers, training: true, model: config.model})
   await clearOutputDir(outputDir, run.resume ? Object.values(ARTIFACT_FILES) : replaced)
   // Temporary files a killed run left behind (a run still writing keeps its own).
@@ -238,27 +252,25 @@ function resumePoint(checkpoint: Checkpoint): ResumePoint {
   return {epoch, history: history.map((log) => EpochLogSchema.parse(log)), callbacks, stopReason: stopReason ?? undefined}
 }
 
-/** The files a run writes; --force replaces exactly these, so no stale artifact of an old run sits beside the new one. */
-const RUN_FILES = ['best.ckpt', 'last.ckpt', 'logs', CONFIG_FILE, ...Object.values(ARTIFACT_FILES)]
+/** Take the output folder's lock, creating the folder if `create` (a resumed run's must exist: its last.ckpt is missing otherwise). */
+async function lockOutputDir(dir: string, create: boolean): Promise<RunLock | undefined> {
+  if (create) await makeFolder(dir, 'choose another --output-dir')
+  else if (!existsSync(dir)) return undefined
+  return lockRunFolder(dir)
+}
 
 /**
- * Create the output folder; refuse one that already holds a run unless `force`.
- * Returns the old run's files for {@link clearOutputDir}, which removes them
- * only once the new run is known to start.
+ * Refuse an output folder that already holds a run unless `force`; one whose
+ * run never finished an epoch is started over. Returns the old run's files for
+ * {@link clearOutputDir}, which removes them only once the new run is known to start.
  */
-async function checkOutputDir(dir: string, force: boolean): Promise<string[]> {
-  let present: string[] = []
-  try {
-    present = (await readdir(dir)).filter((name) => RUN_FILES.includes(name))
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new UserError(`cannot use ${dir} as the output folder (${errorMessage(error)}); choose another --output-dir`)
-  }
-
-  if (present.length > 0 && !force) {
+async function checkOutputDir(dir: string, force: boolean, progress: NodeJS.WritableStream): Promise<string[]> {
+  const present = await runFilesIn(dir)
+  if (present.length > 0 && !force && !neverTrained(present)) {
     throw new UserError(`${dir} already holds a run (${present.slice(0, 3).join(', ')}…); continue it with --resume, replace it with --force, or choose another --output-dir`)
   }
 
-  await makeFolder(dir, 'choose another --output-dir')
+  if (present.length > 0 && !force) progress.write(`starting over in ${dir}: the run there stopped before its first epoch ended\n`)
   return present
 }
 

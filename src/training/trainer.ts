@@ -163,6 +163,8 @@ export class Trainer<M extends TrainableModule = TrainableModule> {
         lossSum += step.loss * rows.length
         accuracySum += step.accuracy * rows.length
         await this.emit((cb) => cb.onBatchEnd?.(state, {epoch, batch: b + 1, batches, size: rows.length, loss: step.loss}))
+        // Steps are synchronous: without a turn of the event loop a Ctrl-C (or a cancel message) would wait for the epoch's end.
+        if (this.options.signal) await new Promise((resolve) => setImmediate(resolve))
       }
 
       const validation = module.validationStep(val)

@@ -17,7 +17,8 @@ export function temporaryPathFor(path: string, suffix: 'tmp' | 'part' = 'tmp'): 
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.${suffix}`)
 }
 
-function processAlive(pid: number): boolean {
+/** Whether process `pid` of this machine still runs. */
+export function processAlive(pid: number): boolean {
   if (pid === process.pid) return true
   try {
     process.kill(pid, 0)

@@ -6,14 +6,33 @@ import {join} from 'node:path'
 
 import {Jimp} from 'jimp'
 
+import {PIXELS} from '../../src/config.js'
+import {encodeIdxImages, encodeIdxLabels} from '../../src/data/idx.js'
+
 import {classificationReport} from '../../src/evaluation/metrics.js'
 import {loadCheckpoint} from '../../src/model/checkpoint.js'
 import {loadPredictor} from '../../src/model/predictor.js'
 import {loadCuratedDataset, splitTensors} from '../../src/data/dataset.js'
 import {cli, oneErrorLine} from '../helpers/cli.js'
-import {FIXTURE_DIR, ROOT} from '../helpers/fixtures.js'
+import {FIXTURE_DIR, ROOT, readFixture} from '../helpers/fixtures.js'
 
 const COUNTS = '8=140,0=48,5=12'
+
+/** A data folder whose t10k files hold 10,000 images: the fixture's, then copies of its first 1 (no split has that class). */
+async function standInTestSet(): Promise<string> {
+  const {images, labels} = await readFixture()
+  const total = 10_000
+  const one = labels.indexOf(1)
+  const pixels = new Uint8Array(total * PIXELS)
+  const allLabels = new Uint8Array(total).fill(1)
+  pixels.set(images.pixels)
+  allLabels.set(labels)
+  for (let i = images.count; i < total; i++) pixels.set(images.pixels.subarray(one * PIXELS, (one + 1) * PIXELS), i * PIXELS)
+  const data = mkdtempSync(join(tmpdir(), 'with-test-'))
+  writeFileSync(join(data, 't10k-images-idx3-ubyte.gz'), encodeIdxImages(pixels, total))
+  writeFileSync(join(data, 't10k-labels-idx1-ubyte.gz'), encodeIdxLabels(allLabels))
+  return data
+}
 
 describe('train, evaluate and predict from the command line', function () {
   this.timeout(300_000)
@@ -75,7 +94,7 @@ describe('train, evaluate and predict from the command line', function () {
     expect(oneErrorLine(await cli([...base, '--epochs', '21']))).to.match(/--epochs: epochs must be at most 20/)
     expect(oneErrorLine(await cli([...base, '--eval-ratio', '1.5']))).to.match(/--eval-ratio: eval-ratio must be between 0 and 1/)
     expect(oneErrorLine(await cli([...base, '--class-counts', '8=10,0=5,4=2']))).to.match(/unknown class 4/)
-    expect(oneErrorLine(await cli([...base, '--class-counts', '8=900,0=5,5=2']))).to.match(/\(class 8: 900 asked, 500 held\); use e.g. --class-counts 0=2,5=1,8=500 /)
+    expect(oneErrorLine(await cli([...base, '--class-counts', '8=900,0=5,5=2']))).to.match(/\(class 8: 900 asked, 500 held\); use e.g. --class-counts 0=3,5=3,8=500 /)
     const bad = join(out, 'bad.json')
     writeFileSync(bad, JSON.stringify({epochz: 3}))
     expect(oneErrorLine(await cli([...base, '--config', bad]))).to.match(/bad\.json: key "epochz": unknown key/)
@@ -110,10 +129,8 @@ describe('train, evaluate and predict from the command line', function () {
   })
 
   it('evaluate --split test reads the t10k files; --output-dir writes that split\'s artifacts', async () => {
-    // A stand-in t10k set: the fixture's digits under the test-set names (the real one comes from download-data).
-    const data = mkdtempSync(join(tmpdir(), 'with-test-'))
-    copyFileSync(join(FIXTURE_DIR, 'train-images-idx3-ubyte.gz'), join(data, 't10k-images-idx3-ubyte.gz'))
-    copyFileSync(join(FIXTURE_DIR, 'train-labels-idx1-ubyte.gz'), join(data, 't10k-labels-idx1-ubyte.gz'))
+    // A stand-in t10k set of the official size: the fixture's digits, then copies of a 1 (a class no split holds) up to 10,000 images.
+    const data = await standInTestSet()
     const artifacts = join(out, 'test-artifacts')
     const run = await cli(['evaluate', '--checkpoint-path', ckpt, '--data-dir', data, '--split', 'test', '--json', '--output-dir', artifacts, '--roc-per-class'])
     expect(run.code, run.stderr).to.equal(0)
@@ -129,6 +146,17 @@ describe('train, evaluate and predict from the command line', function () {
     const predictions = JSON.parse(readFileSync(join(artifacts, 'predictions_test.json'), 'utf8'))
     expect(predictions.dataset_file).to.equal('t10k-images-idx3-ubyte.gz')
     expect(predictions.samples).to.have.length(1500)
+  })
+
+  it('evaluate --split test refuses t10k files that are not the official test set (train and test files swapped)', async () => {
+    const swapped = mkdtempSync(join(tmpdir(), 'swapped-'))
+    copyFileSync(join(FIXTURE_DIR, 'train-images-idx3-ubyte.gz'), join(swapped, 't10k-images-idx3-ubyte.gz'))
+    copyFileSync(join(FIXTURE_DIR, 'train-labels-idx1-ubyte.gz'), join(swapped, 't10k-labels-idx1-ubyte.gz'))
+    const run = await cli(['evaluate', '--checkpoint-path', ckpt, '--data-dir', swapped, '--split', 'test'])
+    expect(oneErrorLine(run)).to.equal(
+      `Error: t10k-images-idx3-ubyte.gz in ${swapped} holds 1,780 images, not the 10,000 of the official MNIST test set (are the training and test files swapped?); run download-data --data-dir ${swapped} again`,
+    )
+    expect(run.stdout).to.equal('')
   })
 
   it('evaluate refuses other data, a corrupt checkpoint and a missing test set', async () => {

@@ -98,7 +98,9 @@ describe('curated subset and stratified split', () => {
     expect(suggestClassCounts({8: 3500, 0: 1200, 5: 300}, sample)).to.deep.equal({0: 171, 5: 42, 8: 500})
     // The scarcest class sets the scale, whichever it is; nothing drops below 1.
     expect(suggestClassCounts({8: 3500, 0: 1200, 5: 300}, {0: 2000, 5: 30, 8: 9000})).to.deep.equal({0: 120, 5: 30, 8: 350})
-    expect(suggestClassCounts({8: 1000, 0: 1, 5: 1}, {0: 5, 5: 5, 8: 10})).to.deep.equal({0: 1, 5: 1, 8: 10})
+    // Never below the 3 images a class needs to keep one for training at the default ratios (1 would fail the split).
+    expect(suggestClassCounts({8: 1000, 0: 1, 5: 1}, {0: 5, 5: 5, 8: 10})).to.deep.equal({0: 3, 5: 3, 8: 10})
+    expect(suggestClassCounts({8: 1000, 0: 1, 5: 1}, {0: 2, 5: 5, 8: 10})).to.equal(undefined)
     // Counts that already fit stay as they are.
     expect(suggestClassCounts({8: 70, 0: 24, 5: 6}, sample)).to.deep.equal({0: 24, 5: 6, 8: 70})
     expect(suggestClassCounts({8: 70, 0: 24, 5: 6}, {0: 24, 5: 0, 8: 70})).to.equal(undefined)

@@ -52,6 +52,27 @@ describe(`faults: disk full (${asRoot ? 'tmpfs' : 'injected ENOSPC'})`, function
     })
   }
 
+  it('export on a disk that holds the weights but not model.json: one line, no orphan weights file', async function () {
+    if (!asRoot) this.skip()
+    const ckpt = join(await sharedRun(), 'best.ckpt')
+    let reached = 0
+    for (let kib = 40; kib <= 72 && reached === 0; kib += 4) {
+      const disk = fullDisk(kib)
+      if (Object.keys(disk.env).length > 0) this.skip() // no tmpfs: the injected fault fails the first write only
+      try {
+        const result = await run(['export', '--checkpoint-path', ckpt, '--output-dir', join(disk.dir, 'web')], {env: disk.env})
+        if (result.code === 0 || !/model\.json/.test(result.stderr)) continue
+        reached = kib
+        expect(oneLine(result)).to.match(/cannot write \S*model\.json: no space left on the device \(ENOSPC\)/)
+        expect(readdirSync(join(disk.dir, 'web'))).to.deep.equal([])
+      } finally {
+        disk.release()
+      }
+    }
+
+    expect(reached, 'no disk size between 40 and 72 KiB held the weights but not model.json').to.be.above(0)
+  })
+
   it('export on a full disk: one line, the previous export untouched', async () => {
     const ckpt = join(await sharedRun(), 'best.ckpt')
     const disk = fullDisk(32)
