@@ -11,7 +11,7 @@
  */
 import {parseArgs} from 'node:util'
 
-import {CLASSES, PIXELS} from '../src/config.js'
+import {CLASSES, DEFAULT_CLASSES, PIXELS} from '../src/config.js'
 import {augmentBatch, augmentRng} from '../src/data/augment.js'
 import {Rng} from '../src/data/rng.js'
 import {selectBackend} from '../src/engine/backend.js'
@@ -30,6 +30,7 @@ const {values: args} = parseArgs({
 
 const fixtures = args['data-dir'] === undefined
 const data = await prepareData(args['data-dir'] ?? FIXTURE_DIR, {
+  classes: [...DEFAULT_CLASSES],
   seed: 11_122_025,
   eval_ratio: 0.2,
   val_ratio: 0.15,
@@ -40,8 +41,8 @@ const train = data.tensors.train
 const n = train.y.length
 const batchSize = 32
 const fill = -data.normalization.mean / data.normalization.std
-const module = new DigitModule('cnn', {seed: 1, learningRate: 1e-3, classWeights: data.classWeights})
-const averaged = new DigitModule('cnn', {seed: 1, learningRate: 1e-3, classWeights: data.classWeights, emaDecay: 0.99})
+const module = new DigitModule('cnn', {classCount: data.dataset.classes.length, seed: 1, learningRate: 1e-3, classWeights: data.classWeights})
+const averaged = new DigitModule('cnn', {classCount: data.dataset.classes.length, seed: 1, learningRate: 1e-3, classWeights: data.classWeights, emaDecay: 0.99})
 
 function epoch(number: number, augment: boolean, trained = module): number {
   const started = performance.now()

@@ -84,7 +84,7 @@ async function measure(engine: string, threads: number, step: StepFn, steps: num
   const rng = new Rng(7)
   const xData = new Float32Array(batch * 784).map(() => rng.uniform(-1, 2))
   const yData = Int32Array.from({length: batch}, () => rng.int(3))
-  const network = createNetwork('cnn', initialValues('cnn', 11_122_025))
+  const network = createNetwork('cnn', initialValues('cnn', 11_122_025, 3), 3)
   const optimizer = tf.train.adam(1e-3)
   const x = tf.tensor4d(xData, [batch, 28, 28, 1])
   const y = tf.tensor1d(yData, 'int32')

@@ -25,7 +25,7 @@ import {availableParallelism, loadavg} from 'node:os'
 import {join, resolve} from 'node:path'
 import {parseArgs} from 'node:util'
 
-import {DEFAULT_CLASS_COUNTS, DEFAULT_EVAL_RATIO, DEFAULT_SEED, DEFAULT_VAL_RATIO, MNIST_FILES, TRAINING_DEFAULTS} from '../src/config.js'
+import {DEFAULT_CLASSES, DEFAULT_CLASS_COUNTS, DEFAULT_EVAL_RATIO, DEFAULT_SEED, DEFAULT_VAL_RATIO, MNIST_FILES, TRAINING_DEFAULTS} from '../src/config.js'
 import {mnistFilePath} from '../src/data/dataset.js'
 import {encodeIdxImages, encodeIdxLabels} from '../src/data/idx.js'
 import {formatClassCounts, parseClassCounts} from '../src/data/split.js'
@@ -84,7 +84,7 @@ function dataSet(): {dataDir: string; classCounts: string; description: string} 
 }
 
 const data = dataSet()
-const prepared = await prepareData(data.dataDir, {seed, eval_ratio: DEFAULT_EVAL_RATIO, val_ratio: DEFAULT_VAL_RATIO, class_counts: parseClassCounts(data.classCounts)})
+const prepared = await prepareData(data.dataDir, {classes: [...DEFAULT_CLASSES], seed, eval_ratio: DEFAULT_EVAL_RATIO, val_ratio: DEFAULT_VAL_RATIO, class_counts: parseClassCounts(data.classCounts)})
 const trainImages = prepared.tensors.train.y.length
 
 /** Seconds of one whole `train` process. */

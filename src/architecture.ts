@@ -48,9 +48,8 @@ export interface ParamSpec {
   trainable: boolean
 }
 
-/** Parameter layout of each model kind (TensorFlow layouts: HWIO filters, [in, out] dense kernels). */
-export function parameterSpecs(kind: ModelKind): Record<string, ParamSpec> {
-  const classes = CLASSES.length
+/** Parameter layout of each model kind with `classes` outputs (TensorFlow layouts: HWIO filters, [in, out] dense kernels). */
+export function parameterSpecs(kind: ModelKind, classes: number = CLASSES.length): Record<string, ParamSpec> {
   if (kind === 'softmax') {
     return {
       'dense.kernel': {shape: [PIXELS, classes], init: 'uniform', fanIn: PIXELS, trainable: true},
@@ -72,8 +71,8 @@ export function parameterSpecs(kind: ModelKind): Record<string, ParamSpec> {
   }
 
   const flat = cnnFeatureShape().reduce((a, b) => a * b, 1)
-  specs[`${CNN.dense.name}.kernel`] = {shape: [flat, CNN.dense.units], init: 'uniform', fanIn: flat, trainable: true}
-  specs[`${CNN.dense.name}.bias`] = {shape: [CNN.dense.units], init: 'uniform', fanIn: flat, trainable: true}
+  specs[`${CNN.dense.name}.kernel`] = {shape: [flat, classes], init: 'uniform', fanIn: flat, trainable: true}
+  specs[`${CNN.dense.name}.bias`] = {shape: [classes], init: 'uniform', fanIn: flat, trainable: true}
   return specs
 }
 

@@ -3,15 +3,23 @@
  * the curated subset, the split recipe, the training recipe and the MNIST files.
  */
 
-/** Output classes of every model, in logit order. */
-export const CLASSES = [0, 5, 8] as const
-export type ClassLabel = (typeof CLASSES)[number]
+/** The digits MNIST holds: every class a model may know is one of them. */
+export const DIGITS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] as const
+/** A digit label, 0–9. Which of them a model knows is a setting of its run (`--classes`), carried by its checkpoint. */
+export type ClassLabel = number
+
+/** The digits a model knows by default (SPEC §2), in logit order. */
+export const DEFAULT_CLASSES: readonly ClassLabel[] = [0, 5, 8]
+/** @deprecated the default classes, for code that still assumes one class set; read a model's classes from its checkpoint. */
+export const CLASSES = DEFAULT_CLASSES
 
 export const IMAGE_SIZE = 28
 export const PIXELS = IMAGE_SIZE * IMAGE_SIZE
 
-/** The curated imbalanced subset of the MNIST training set (SPEC §1). */
+/** The curated imbalanced subset of the MNIST training set (SPEC §1), for the default classes. */
 export const DEFAULT_CLASS_COUNTS: Readonly<Record<ClassLabel, number>> = {8: 3500, 0: 1200, 5: 300}
+/** A flag value the class counts accept: every training image of each class. */
+export const ALL_IMAGES = 'all'
 
 /** The curated subset's splits (SPEC §1): evaluation is held out first, then validation. */
 export const SPLIT_NAMES = ['train', 'val', 'eval'] as const

@@ -54,7 +54,26 @@ const time = (iso) => new Date(iso).toLocaleString(undefined, {dateStyle: 'short
 /** Only PNG data URIs made by the server are shown as images. */
 const safeImage = (uri) => (typeof uri === 'string' && uri.startsWith('data:image/png;base64,') ? uri : '')
 
-let classes = [0, 5, 8]
+/** The digits of the model answering predictions (from the server; empty while none is loaded). */
+let classes = []
+/** Every digit: the history can hold predictions of models that know different ones. */
+const DIGITS = Array.from({length: 10}, (_, digit) => digit)
+
+/** "0, 5 or 8" */
+function classPhrase(list) {
+  return list.length === 1 ? String(list[0]) : `${list.slice(0, -1).join(', ')} or ${list.at(-1)}`
+}
+
+/** A model's digits in logit order: the keys of its probabilities. */
+function labelsOf(probs) {
+  return Object.keys(probs).map(Number).sort((a, b) => a - b)
+}
+
+/** The page says what the model answering predictions knows. */
+function renderClasses() {
+  $('classes-label').textContent = classes.join(' · ')
+  $('predict-title').textContent = classes.length === 0 || classes.length === DIGITS.length ? 'Draw a digit' : `Draw a ${classPhrase(classes)}`
+}
 
 // ------------------------------------------------------------------ theme
 
@@ -97,7 +116,8 @@ async function refreshHealth() {
   try {
     const response = await fetch('/api/health')
     const health = await response.json()
-    classes = health.classes
+    classes = health.classes ?? []
+    renderClasses()
     const model = health.model.loaded ? `model ${health.model.checkpointId} on ${health.model.backend}` : 'no model loaded (choose one or train one)'
     const store = health.store.available ? `history in ${health.store.kind}` : 'the prediction history is unavailable right now'
     $('health').textContent = `${model} · tfjs ${health.tfjsVersion} · v${health.packageVersion} · ${store}`
@@ -257,9 +277,11 @@ function showPrediction(result, {live: isLive = false, preview} = {}) {
     if (preview) $('input-preview').src = preview
   }
 
+  // The digits of the model that answered, which may not be the one chosen now.
+  const labels = labelsOf(result.probs)
   const bars = $('bars')
   bars.replaceChildren(
-    ...classes.map((label) => {
+    ...labels.map((label) => {
       const p = result.probs[String(label)] ?? 0
       const fill = el('span', {class: 'fill'})
       fill.style.width = percent(p)
@@ -276,7 +298,7 @@ function showPrediction(result, {live: isLive = false, preview} = {}) {
   $('feedback').hidden = isLive || result.id === null
   $('feedback-note').textContent = ''
   $('feedback-buttons').replaceChildren(
-    ...classes.map((label) =>
+    ...labels.map((label) =>
       el('button', {
         type: 'button',
         'data-label': String(label),
@@ -383,7 +405,7 @@ async function loadHistory() {
 
 function historyRow(record) {
   const verdict = record.feedback === null ? '' : record.feedback === record.predicted ? 'correct' : 'wrong'
-  const buttons = classes.map((label) =>
+  const buttons = labelsOf(record.probs).map((label) =>
     el('button', {
       type: 'button',
       class: record.feedback === label ? 'chosen' : '',
@@ -450,28 +472,42 @@ async function loadRuns() {
         ),
       ),
     )
-    renderModelChoices(runs)
+    await renderModelChoices(runs)
   } catch (error) {
     $('runs-empty').hidden = false
     $('runs-empty').textContent = error.message
   }
 }
 
-function renderModelChoices(runs) {
+const digitsText = (list) => (list ? ` · ${list.length === DIGITS.length ? 'digits 0–9' : `digits ${list.join(', ')}`}` : '')
+
+/** The model switch: the models the server has loaded (as given to serve), then the runs' models. */
+async function renderModelChoices(runs) {
   const select = $('model-select')
+  const {models} = await api('/api/models').catch(() => ({models: []}))
   const usable = runs.filter((run) => run.hasCheckpoint)
   const active = usable.find((run) => run.active)
-  const options = usable.map((run) => el('option', {value: run.name, text: `${run.runName}${run.evalF1Macro === null ? '' : ` (eval macro-F1 ${fixed(run.evalF1Macro, 3)})`}`}))
-  if (!active) options.unshift(el('option', {value: '', text: $('health').dataset.loaded === 'true' ? 'the model serve was started with' : 'none loaded'}))
+  const options = models
+    .filter((model) => !(active && model.current))
+    .map((model) => el('option', {value: `model:${model.checkpointId}`, text: `${model.checkpointPath.split(/[\\/]/).slice(-2).join('/')}${digitsText(model.classes)}`}))
+  options.push(
+    ...usable.map((run) =>
+      el('option', {value: `run:${run.name}`, text: `${run.runName}${digitsText(run.classes)}${run.evalF1Macro === null ? '' : ` (eval macro-F1 ${fixed(run.evalF1Macro, 3)})`}`}),
+    ),
+  )
+  const current = models.find((model) => model.current)
+  if (options.length === 0) options.push(el('option', {value: '', text: 'none loaded'}))
   select.replaceChildren(...options)
-  select.value = active?.name ?? ''
+  select.value = active ? `run:${active.name}` : current ? `model:${current.checkpointId}` : ''
 }
 
 $('model-select').addEventListener('change', async () => {
-  const name = $('model-select').value
-  if (!name) return
+  const choice = $('model-select').value
+  if (!choice) return
+  const [kind, name] = [choice.slice(0, choice.indexOf(':')), choice.slice(choice.indexOf(':') + 1)]
   try {
-    await api(`/api/runs/${encodeURIComponent(name)}/activate`, {method: 'POST'})
+    await api(kind === 'model' ? `/api/models/${encodeURIComponent(name)}/activate` : `/api/runs/${encodeURIComponent(name)}/activate`, {method: 'POST'})
+    hideResult()
     await refreshHealth()
     await loadRuns()
   } catch (error) {
@@ -639,9 +675,12 @@ async function fitTrainingForm() {
       return
     }
 
-    const available = classes.map((label) => `${data.classCounts[label]} × ${label}`).join(', ')
+    const {trainingDefaults: defaults} = env
+    $('train-form').elements.classes.placeholder = `the default: ${defaults.classes}, or e.g. 0-9`
+    field.placeholder = `the full subset: ${defaults.classCounts}, or all`
+    const available = DIGITS.map((label) => `${data.classCounts[label]} × ${label}`).join(', ')
     $('train-data').textContent = `The data holds ${available}.`
-    if (data.suggestedClassCounts && data.suggestedClassCounts !== '8=3500,0=1200,5=300' && !field.value) field.value = data.suggestedClassCounts
+    if (data.suggestedClassCounts && data.suggestedClassCounts !== defaults.classCounts && !field.value) field.value = data.suggestedClassCounts
   } catch {
     // The form keeps its defaults; the server explains any problem when a run is started.
   }
@@ -653,7 +692,7 @@ async function start() {
   clearPad()
   await refreshHealth()
   const select = $('history-filters').elements.predicted
-  for (const label of classes) select.append(el('option', {value: String(label), text: String(label)}))
+  for (const label of DIGITS) select.append(el('option', {value: String(label), text: String(label)}))
   await Promise.all([loadHistory(), loadRuns(), fitTrainingForm()])
   listenToTraining()
   document.body.dataset.ready = 'true'

@@ -18,7 +18,7 @@ import {join} from 'node:path'
 import {tf} from '../engine/tf.js'
 import * as tfl from '@tensorflow/tfjs-layers'
 
-import {CLASSES, IMAGE_SIZE} from '../config.js'
+import {IMAGE_SIZE} from '../config.js'
 import {currentBackend, selectBackend} from '../engine/backend.js'
 import {UserError, errorMessage} from '../errors.js'
 import {sweepTemporaries, writeFileAtomic} from '../util/atomic.js'
@@ -114,9 +114,10 @@ export function buildLayersModel(checkpoint: Checkpoint): tfl.Sequential {
 
   // Row-major flatten of NHWC, the same order as the network's reshape.
   model.add(tfl.layers.flatten({name: 'flatten'}))
-  model.add(tfl.layers.dense({name: CNN.dense.name, units: CNN.dense.units, activation: 'softmax'}))
+  const classCount = checkpoint.header.classes.length
+  model.add(tfl.layers.dense({name: CNN.dense.name, units: classCount, activation: 'softmax'}))
 
-  const specs = parameterSpecs(kind)
+  const specs = parameterSpecs(kind, classCount)
   for (const [layerName, names] of Object.entries(LAYER_WEIGHTS[kind])) {
     const layer = model.getLayer(layerName)
     // softmax((Wx + b) / T) = softmax((W/T)x + b/T): the temperature becomes part of the last layer.
@@ -149,7 +150,7 @@ export async function exportModel(checkpointPath: string, outputDir: string): Pr
     package_version: packageVersion(),
     model: checkpoint.header.model,
     checkpoint_id: checkpointId(checkpoint),
-    classes: [...CLASSES],
+    classes: [...checkpoint.header.classes],
     input: {shape: [null, IMAGE_SIZE, IMAGE_SIZE, 1], range: [0, 1], ink: 'white on black'},
     output: 'probabilities',
     temperature: checkpoint.header.calibration?.temperature ?? 1,

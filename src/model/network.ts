@@ -4,7 +4,7 @@ import {PIXELS} from '../config.js'
 import {BN_EPSILON, CNN, type CnnBlock, blendRunningStatistic, parameterSpecs, unbiasFactor} from '../architecture.js'
 import {Rng} from '../data/rng.js'
 import {type BatchStatistics, batchNormReluPool} from '../engine/fused.js'
-import {kernelEvalLogits} from '../engine/cnn-step.js'
+import {kernelEvalLogits, stepKernel} from '../engine/cnn-step.js'
 
 import type {ModelKind} from '../config.js'
 
@@ -19,18 +19,20 @@ export {BN_EPSILON, BN_MOMENTUM, CNN, type CnnBlock, type ParamSpec, blendRunnin
  */
 export interface Network {
   readonly kind: ModelKind
+  /** Outputs of the head: one logit per class the model knows. */
+  readonly classCount: number
   readonly params: Record<string, tf.Variable>
   readonly buffers: Record<string, tf.Variable>
-  /** Logits [B, 3] for images [B, 28, 28, 1] already normalised. */
+  /** Logits [B, classCount] for images [B, 28, 28, 1] already normalised. */
   logits(x: tf.Tensor4D, training: boolean): tf.Tensor2D
   dispose(): void
 }
 
 /** Initial values drawn from our seeded generator, so they are identical on every backend and machine. */
-export function initialValues(kind: ModelKind, seed: number): Record<string, Float32Array> {
+export function initialValues(kind: ModelKind, seed: number, classCount: number): Record<string, Float32Array> {
   const rng = new Rng(seed)
   const values: Record<string, Float32Array> = {}
-  for (const [name, spec] of Object.entries(parameterSpecs(kind))) {
+  for (const [name, spec] of Object.entries(parameterSpecs(kind, classCount))) {
     const size = spec.shape.reduce((a, b) => a * b, 1)
     const data = new Float32Array(size)
     if (spec.init === 'ones') data.fill(1)
@@ -46,12 +48,13 @@ export function initialValues(kind: ModelKind, seed: number): Record<string, Flo
 }
 
 /** Build a network from named values (fresh from `initialValues` or read from a checkpoint). */
-export function createNetwork(kind: ModelKind, values: Record<string, Float32Array>): Network {
+export function createNetwork(kind: ModelKind, values: Record<string, Float32Array>, classCount: number): Network {
   const params: Record<string, tf.Variable> = {}
   const buffers: Record<string, tf.Variable> = {}
-  for (const [name, spec] of Object.entries(parameterSpecs(kind))) {
+  for (const [name, spec] of Object.entries(parameterSpecs(kind, classCount))) {
     const data = values[name]
     if (!data) throw new Error(`missing value for ${name}`)
+    if (data.length !== spec.shape.reduce((a, b) => a * b, 1)) throw new Error(`${name} holds ${data.length} values, not ${spec.shape.join('×')}`)
     // tidy frees the initial tensor; the variable keeps its own reference to the data.
     const variable = tf.tidy(() => tf.variable(tf.tensor(data, spec.shape, 'float32'), spec.trainable, `${kind}.${name}.${nextId()}`))
     if (spec.trainable) params[name] = variable
@@ -61,6 +64,7 @@ export function createNetwork(kind: ModelKind, values: Record<string, Float32Arr
   const logits = kind === 'cnn' ? cnnLogits(params, buffers) : softmaxLogits(params)
   return {
     kind,
+    classCount,
     params,
     buffers,
     logits,
@@ -127,10 +131,16 @@ function cnnLogits(params: Record<string, tf.Variable>, buffers: Record<string, 
   return (x: tf.Tensor4D, training: boolean): tf.Tensor2D =>
     tf.tidy(() => {
       // On wasm, evaluation runs through our own kernel where it applies (src/engine/cnn-step.ts).
-      const fast = training ? undefined : kernelEvalLogits(params, buffers, x)
+      const fast = training || !kernelFits(params) ? undefined : kernelEvalLogits(params, buffers, x)
       if (fast) return fast
       const features = CNN.blocks.reduce((h, spec) => block(h, spec, training), x)
       const flat = tf.reshape(features, [x.shape[0], features.shape[1] * features.shape[2] * features.shape[3]])
       return tf.fused.matMul({a: flat, b: params[`${CNN.dense.name}.kernel`] as tf.Tensor2D, bias: params[`${CNN.dense.name}.bias`]}) as tf.Tensor2D
     })
+}
+
+/** Whether the wasm kernel (when it runs) is built for this network's head: it is compiled for one number of classes. */
+export function kernelFits(params: Record<string, tf.Tensor>): boolean {
+  const kernel = stepKernel()
+  return kernel === undefined || kernel.offsets['dense.bias'].size === params[`${CNN.dense.name}.bias`].size
 }

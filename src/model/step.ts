@@ -4,7 +4,7 @@ import {applyAdam} from '../engine/adam.js'
 import {CNN_GRADIENTS, type CnnParameter, cnnGradients} from '../engine/cnn-gradients.js'
 import {kernelTrainStep, stepKernel} from '../engine/cnn-step.js'
 import {weightedCrossEntropy as fusedWeightedCrossEntropy} from '../engine/fused.js'
-import {BN_EPSILON, type Network, updateRunningStatistics} from './network.js'
+import {BN_EPSILON, type Network, kernelFits, updateRunningStatistics} from './network.js'
 
 /**
  * Class-weighted cross-entropy, averaged as PyTorch's `CrossEntropyLoss(weight=w)`
@@ -30,7 +30,7 @@ export function trainStep(
   classWeights: tf.Tensor1D,
 ): {loss: tf.Scalar; correct: tf.Scalar} {
   if (network.kind === 'cnn' && optimizer instanceof tf.AdamOptimizer) {
-    const kernel = x.shape[1] === 28 && x.shape[2] === 28 ? stepKernel() : undefined
+    const kernel = x.shape[1] === 28 && x.shape[2] === 28 && kernelFits(network.params) ? stepKernel() : undefined
     if (kernel) {
       const {loss, correct} = kernelTrainStep(kernel, network, optimizer, x, labels, classWeights)
       return {loss: tf.scalar(loss), correct: tf.scalar(correct, 'int32')}

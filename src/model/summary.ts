@@ -3,7 +3,7 @@
  * printed when training starts. Counts come from `parameterSpecs`, so the
  * summary cannot drift from what the checkpoint stores.
  */
-import {CLASSES, IMAGE_SIZE, type ModelKind} from '../config.js'
+import {IMAGE_SIZE, type ModelKind} from '../config.js'
 import {parameterSpecs} from './network.js'
 
 export interface SummaryRow {
@@ -22,9 +22,9 @@ export interface ModelSummary {
 }
 
 /** Layer names and output shapes per kind; the parameter prefix of a layer is its name. */
-function layers(kind: ModelKind): Array<[string, number[]]> {
+function layers(kind: ModelKind, classCount: number): Array<[string, number[]]> {
   const s = IMAGE_SIZE
-  if (kind === 'softmax') return [['input', [s, s, 1]], ['flatten', [s * s]], ['dense', [CLASSES.length]]]
+  if (kind === 'softmax') return [['input', [s, s, 1]], ['flatten', [s * s]], ['dense', [classCount]]]
   return [
     ['input', [s, s, 1]],
     ['conv1', [s, s, 16]],
@@ -36,13 +36,13 @@ function layers(kind: ModelKind): Array<[string, number[]]> {
     ['relu2', [s / 2, s / 2, 32]],
     ['pool2', [s / 4, s / 4, 32]],
     ['flatten', [(s / 4) * (s / 4) * 32]],
-    ['dense', [CLASSES.length]],
+    ['dense', [classCount]],
   ]
 }
 
-export function modelSummary(kind: ModelKind): ModelSummary {
-  const specs = Object.entries(parameterSpecs(kind))
-  const rows = layers(kind).map(([layer, shape]) => {
+export function modelSummary(kind: ModelKind, classCount: number): ModelSummary {
+  const specs = Object.entries(parameterSpecs(kind, classCount))
+  const rows = layers(kind, classCount).map(([layer, shape]) => {
     const own = specs.filter(([name]) => name.startsWith(`${layer}.`))
     const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1)
     return {

@@ -52,6 +52,8 @@ export interface RunSummary {
   bestEpoch: number | null
   evalAccuracy: number | null
   evalF1Macro: number | null
+  /** The digits the run's model knows (run_metadata.json), or null before the run wrote it. */
+  classes: number[] | null
   problems: number
 }
 
@@ -153,6 +155,7 @@ export class RunsFolder {
       bestEpoch: detail.metrics?.best_epoch ?? null,
       evalAccuracy: evalSplit?.accuracy ?? null,
       evalF1Macro: evalSplit?.f1_macro ?? null,
+      classes: detail.metadata?.dataset.classes ?? null,
       problems: detail.problems.length,
     }
   }

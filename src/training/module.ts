@@ -1,13 +1,13 @@
 import {tf} from '../engine/tf.js'
 
-import {CLASSES, PIXELS} from '../config.js'
+import {PIXELS} from '../config.js'
 import {type ModelKind, type Network, createNetwork, initialValues, readValues} from '../model/network.js'
 import {trainStep, weightedCrossEntropy} from '../model/step.js'
 import {argmaxRow} from '../model/probabilities.js'
 import {classificationReport} from '../evaluation/metrics.js'
 import {WeightAverage} from './averaging.js'
 
-/** Images [N × 784] already normalised, and class indices (0..2, into CLASSES). */
+/** Images [N × 784] already normalised, and class indices (0..K−1, into the run's classes). */
 export interface Batchable {
   x: Float32Array
   y: Int32Array
@@ -28,17 +28,15 @@ export interface ValidationMetrics {
   valF1Macro: number
 }
 
-const CLASS_INDICES = CLASSES.map((_, i) => i)
-
 /** The network's outputs over a whole split (not the predictions.json document). */
 export interface SplitOutputs {
   /** Mean weighted loss over the samples. */
   loss: number
   /** Predicted class index per sample. */
   predicted: Int32Array
-  /** Softmax probabilities, [N × 3] row-major. */
+  /** Softmax probabilities, [N × K] row-major. */
   probs: Float32Array
-  /** The logits behind them, [N × 3] row-major: what temperature scaling is fitted on. */
+  /** The logits behind them, [N × K] row-major: what temperature scaling is fitted on. */
   logits: Float32Array
 }
 
@@ -50,6 +48,8 @@ export interface SplitOutputs {
 export class DigitModule {
   readonly network: Network
   readonly optimizer: tf.AdamOptimizer
+  /** Class indices 0..K−1, the labels of the module's reports. */
+  private readonly classIndices: number[]
   private readonly classWeights: tf.Tensor1D
   /** The moving average of the values (`--ema-decay`), when on. */
   private readonly average?: WeightAverage
@@ -60,10 +60,11 @@ export class DigitModule {
    */
   constructor(
     kind: ModelKind,
-    options: {seed: number; learningRate: number; classWeights: number[]; values?: Record<string, Float32Array>; emaDecay?: number},
+    options: {classCount: number; seed: number; learningRate: number; classWeights: number[]; values?: Record<string, Float32Array>; emaDecay?: number},
   ) {
-    const values = options.values ?? initialValues(kind, options.seed)
-    this.network = createNetwork(kind, values)
+    const values = options.values ?? initialValues(kind, options.seed, options.classCount)
+    this.network = createNetwork(kind, values, options.classCount)
+    this.classIndices = Array.from({length: options.classCount}, (_, i) => i)
     this.optimizer = tf.train.adam(options.learningRate)
     this.classWeights = tf.tensor1d(options.classWeights, 'float32')
     if (options.emaDecay) this.average = new WeightAverage(options.emaDecay, values)
@@ -96,7 +97,7 @@ export class DigitModule {
    */
   validationStep(data: Batchable): ValidationMetrics {
     const outputs = this.withAverage(() => this.predict(data))
-    const report = classificationReport(data.y, outputs.predicted, CLASS_INDICES)
+    const report = classificationReport(data.y, outputs.predicted, this.classIndices)
     return {valLoss: outputs.loss, valBalancedAcc: report.macroAccuracy, valF1Macro: report.macroAvg.f1}
   }
 
@@ -130,8 +131,9 @@ export class DigitModule {
   predict(data: Batchable, batchSize = 256): SplitOutputs {
     const n = data.y.length
     const predicted = new Int32Array(n)
-    const probs = new Float32Array(n * CLASSES.length)
-    const logitsOut = new Float32Array(n * CLASSES.length)
+    const k = this.network.classCount
+    const probs = new Float32Array(n * k)
+    const logitsOut = new Float32Array(n * k)
     let lossSum = 0
     let weightSum = 0
     const weights = this.classWeights.dataSync()
@@ -143,8 +145,8 @@ export class DigitModule {
         const logits = this.network.logits(xs, false)
         return [logits, tf.softmax(logits), weightedCrossEntropy(logits, ys, this.classWeights)]
       })
-      probs.set(p.dataSync(), start * CLASSES.length)
-      logitsOut.set(z.dataSync(), start * CLASSES.length)
+      probs.set(p.dataSync(), start * k)
+      logitsOut.set(z.dataSync(), start * k)
       let batchWeight = 0
       for (let i = start; i < end; i++) batchWeight += weights[data.y[i]]
       lossSum += l.dataSync()[0] * batchWeight
@@ -153,7 +155,7 @@ export class DigitModule {
     }
 
     for (let i = 0; i < n; i++) {
-      predicted[i] = argmaxRow(probs, i)
+      predicted[i] = argmaxRow(probs, i, k)
     }
 
     return {loss: weightSum > 0 ? lossSum / weightSum : 0, predicted, probs, logits: logitsOut}
@@ -258,7 +260,7 @@ function renameSlot(slot: string, toParam: Map<string, string>): string {
 }
 
 /** Inverse class frequency of the training split, scaled so a balanced split gives weight 1 ("balanced" weights). */
-export function inverseFrequencyWeights(y: Int32Array, classes = CLASSES.length): number[] {
+export function inverseFrequencyWeights(y: Int32Array, classes: number): number[] {
   const counts = new Array<number>(classes).fill(0)
   for (const c of y) counts[c] += 1
   return counts.map((count) => (count === 0 ? 0 : y.length / (classes * count)))

@@ -125,7 +125,7 @@ export function fakeRunData(): RunData {
     packageVersion: '0.1.0',
     backend: 'cpu',
     dataset: {
-      ...datasetSummary({train: 3400, val: 600, eval: 1000}),
+      ...datasetSummary({train: 3400, val: 600, eval: 1000}, [0, 5, 8]),
       source: 'MNIST training set (train-images-idx3-ubyte.gz)',
       classes: [...CLASSES],
       class_counts: {0: 1200, 5: 300, 8: 3500},

@@ -59,7 +59,7 @@ describe('the CNN training step as one wasm kernel (through XNNPACK)', function 
 
   for (const size of [1, 6]) {
     it(`gives the loss, every gradient and the correct count of taped plain ops on cpu (batch ${size}, with ties)`, async () => {
-      const network = createNetwork('cnn', initialValues('cnn', 5))
+      const network = createNetwork('cnn', initialValues('cnn', 5, 3), 3)
       try {
         const cpu = await on('cpu', () => reference(network, size))
         const wasm = await on('wasm', () => oneKernel(network, size))
@@ -117,7 +117,7 @@ describe('the CNN training step as one wasm kernel (through XNNPACK)', function 
   }
 
   it('reads no uninitialised heap memory: the same gradients when every new allocation starts as NaN', async () => {
-    const network = createNetwork('cnn', initialValues('cnn', 5))
+    const network = createNetwork('cnn', initialValues('cnn', 5, 3), 3)
     await tf.setBackend('wasm')
     const backend = tf.backend() as unknown as {
       makeOutput(shape: number[], dtype: string, offset?: number, values?: unknown): tf.TensorInfo
@@ -162,7 +162,7 @@ describe('the CNN training step as one wasm kernel (through XNNPACK)', function 
   })
 
   it('matches the cpu backend on constant images, where every pooling window is a tie', async () => {
-    const network = createNetwork('cnn', initialValues('cnn', 8))
+    const network = createNetwork('cnn', initialValues('cnn', 8, 3), 3)
     const gradients = (backend: 'cpu' | 'wasm') =>
       on(backend, () => {
         const x = tf.concat([tf.fill([2, 28, 28, 1], 0.7), tf.fill([2, 28, 28, 1], -0.3)]) as tf.Tensor4D
@@ -191,7 +191,7 @@ describe('the CNN training step as one wasm kernel (through XNNPACK)', function 
   })
 
   it('returns each batch norm’s batch mean and biased variance', async () => {
-    const network = createNetwork('cnn', initialValues('cnn', 5))
+    const network = createNetwork('cnn', initialValues('cnn', 5, 3), 3)
     try {
       const expected = await on('cpu', () => {
         const {x} = batch(4)
@@ -215,7 +215,7 @@ describe('the CNN training step as one wasm kernel (through XNNPACK)', function 
   it('trains as the taped step does: weights and running statistics after three Adam steps', async () => {
     const run = async (backend: 'cpu' | 'wasm') => {
       await tf.setBackend(backend)
-      const network = createNetwork('cnn', initialValues('cnn', 9))
+      const network = createNetwork('cnn', initialValues('cnn', 9, 3), 3)
       const optimizer = tf.train.adam(1e-3)
       const {x, y, w} = batch(8)
       const step = backend === 'wasm' ? trainStep : tapedTrainStep
@@ -242,7 +242,7 @@ describe('the CNN training step as one wasm kernel (through XNNPACK)', function 
 
   it('takes the one-kernel path on wasm: one CnnTrainingGradients and one AdamUpdate per parameter', async () => {
     await tf.setBackend('wasm')
-    const network = createNetwork('cnn', initialValues('cnn', 2))
+    const network = createNetwork('cnn', initialValues('cnn', 2, 3), 3)
     const optimizer = tf.train.adam(1e-3)
     const {x, y, w} = batch(4)
     try {

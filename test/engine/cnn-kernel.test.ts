@@ -62,7 +62,7 @@ describe('the CNN as our own WebAssembly kernel (kernels/cnn.wasm)', function ()
   ] as const) {
     it(`gives the logits, loss and every gradient of taped plain ops on cpu (batch ${size}: ${why})`, async () => {
       await tf.setBackend('cpu')
-      const network = createNetwork('cnn', initialValues('cnn', 5))
+      const network = createNetwork('cnn', initialValues('cnn', 5, 3), 3)
       try {
         const {x, y} = images(size)
         const expected = await reference(network, x, y)
@@ -86,7 +86,7 @@ describe('the CNN as our own WebAssembly kernel (kernels/cnn.wasm)', function ()
 
   it('matches the cpu backend on constant images, where every pooling window is a tie', async () => {
     await tf.setBackend('cpu')
-    const network = createNetwork('cnn', initialValues('cnn', 8))
+    const network = createNetwork('cnn', initialValues('cnn', 8, 3), 3)
     try {
       const x = new Float32Array(4 * 784)
       x.fill(0.7, 0, 2 * 784).fill(-0.3, 2 * 784)
@@ -106,7 +106,7 @@ describe('the CNN as our own WebAssembly kernel (kernels/cnn.wasm)', function ()
 
   it('returns each batch norm’s batch mean and biased variance', async () => {
     await tf.setBackend('cpu')
-    const network = createNetwork('cnn', initialValues('cnn', 5))
+    const network = createNetwork('cnn', initialValues('cnn', 5, 3), 3)
     try {
       const {x, y} = images(4)
       const expected = await on('cpu', () => {
@@ -125,13 +125,13 @@ describe('the CNN as our own WebAssembly kernel (kernels/cnn.wasm)', function ()
 
   it('gives the evaluation-mode logits of the network on cpu (running statistics), in chunks', async () => {
     await tf.setBackend('cpu')
-    const values = initialValues('cnn', 6)
+    const values = initialValues('cnn', 6, 3)
     // Running statistics away from their initial 0 and 1, so a mix-up between them shows.
     values['bn1.movingMean'] = Float32Array.from({length: 16}, (_, i) => 0.05 * (i - 8))
     values['bn1.movingVariance'] = Float32Array.from({length: 16}, (_, i) => 0.5 + 0.1 * i)
     values['bn2.movingMean'] = Float32Array.from({length: 32}, (_, i) => 0.02 * (i - 16))
     values['bn2.movingVariance'] = Float32Array.from({length: 32}, (_, i) => 0.3 + 0.05 * i)
-    const network = createNetwork('cnn', values)
+    const network = createNetwork('cnn', values, 3)
     try {
       const {x} = images(70, 44)
       const [expected] = await on('cpu', () => network.logits(tf.tensor4d(x, [70, 28, 28, 1]), false))
@@ -144,9 +144,9 @@ describe('the CNN as our own WebAssembly kernel (kernels/cnn.wasm)', function ()
   })
 
   it('runs the network’s evaluation-mode logits on wasm through the kernel, as the cpu backend computes them', async () => {
-    const values = initialValues('cnn', 7)
+    const values = initialValues('cnn', 7, 3)
     values['bn2.movingVariance'] = Float32Array.from({length: 32}, (_, i) => 0.4 + 0.03 * i)
-    const network = createNetwork('cnn', values)
+    const network = createNetwork('cnn', values, 3)
     try {
       const {x} = images(5, 12)
       const [expected] = await on('cpu', () => network.logits(tf.tensor4d(x, [5, 28, 28, 1]), false))
@@ -166,7 +166,7 @@ describe('the CNN as our own WebAssembly kernel (kernels/cnn.wasm)', function ()
 
   it("updates with Adam bit-identically to tfjs's AdamOptimizer on cpu (values and moments, three steps)", async () => {
     await tf.setBackend('cpu')
-    const network = createNetwork('cnn', initialValues('cnn', 4))
+    const network = createNetwork('cnn', initialValues('cnn', 4, 3), 3)
     const optimizer = tf.train.adam(3e-3)
     try {
       const kernel = loaded(network)
@@ -193,7 +193,7 @@ describe('the CNN as our own WebAssembly kernel (kernels/cnn.wasm)', function ()
     preferWasmStepEngine('kernel')
     const trained = async (backend: 'cpu' | 'wasm') => {
       await tf.setBackend(backend)
-      const network = createNetwork('cnn', initialValues('cnn', 9))
+      const network = createNetwork('cnn', initialValues('cnn', 9, 3), 3)
       const optimizer = tf.train.adam(1e-3)
       const {x, y} = images(4)
       const xs = tf.tensor4d(x, [4, 28, 28, 1])
@@ -225,7 +225,7 @@ describe('the CNN as our own WebAssembly kernel (kernels/cnn.wasm)', function ()
 
   it('gives the same gradient bits on two threads (main + worker instance, one half each) as one instance alone', async () => {
     await tf.setBackend('cpu')
-    const network = createNetwork('cnn', initialValues('cnn', 13))
+    const network = createNetwork('cnn', initialValues('cnn', 13, 3), 3)
     const parallel = new ParallelStep(loaded(network), kernelModule()!, 64)
     try {
       for (const size of [32, 7]) {

@@ -35,7 +35,7 @@ describe('fused CNN training ops', function () {
   after(async () => restore())
 
   it('give the same loss and gradients for every parameter on wasm as plain ops on cpu', async () => {
-    const network = createNetwork('cnn', initialValues('cnn', 5))
+    const network = createNetwork('cnn', initialValues('cnn', 5, 3), 3)
     try {
       const [cpuLoss, ...cpu] = await on('cpu', () => gradients(network, false, 6))
       const [wasmLoss, ...wasm] = await on('wasm', () => gradients(network, true, 6))
@@ -53,7 +53,7 @@ describe('fused CNN training ops', function () {
 
   it('update the running statistics as PyTorch does (momentum 0.1, unbiased variance)', async () => {
     await tf.setBackend('wasm')
-    const network = createNetwork('cnn', initialValues('cnn', 5))
+    const network = createNetwork('cnn', initialValues('cnn', 5, 3), 3)
     try {
       const {x} = batch(4)
       tf.tidy(() => {
@@ -74,7 +74,7 @@ describe('fused CNN training ops', function () {
 
   it('train on wasm: a few Adam steps reduce the loss on a fixed batch', async () => {
     await tf.setBackend('wasm')
-    const network = createNetwork('cnn', initialValues('cnn', 9))
+    const network = createNetwork('cnn', initialValues('cnn', 9, 3), 3)
     const optimizer = tf.train.adam(1e-3)
     const {x, y, w} = batch(16)
     try {
@@ -96,7 +96,7 @@ describe('fused CNN training ops', function () {
 
   it('keep evaluation mode (running statistics) unchanged and deterministic', async () => {
     await tf.setBackend('wasm')
-    const network = createNetwork('cnn', initialValues('cnn', 3))
+    const network = createNetwork('cnn', initialValues('cnn', 3, 3), 3)
     const {x} = batch(3)
     try {
       const a = await tf.tidy(() => network.logits(x, false)).data()

@@ -67,7 +67,7 @@ describe('web app API', function () {
     // A complete run, as a training run exports it.
     const complete = join(runs, 'complete-run')
     await mkdir(complete, {recursive: true})
-    const report = classificationReport([0, 0, 5, 8, 8, 8], [0, 0, 5, 8, 8, 5])
+    const report = classificationReport([0, 0, 5, 8, 8, 8], [0, 0, 5, 8, 8, 5], [0, 5, 8])
     const split = {samples: 6, loss: 0.3, accuracy: 5 / 6, macro_accuracy: 0.9, f1_macro: 0.85}
     const metrics = buildMetrics({epochs: [ONE_EPOCH], bestEpoch: 1, splits: {train: split, val: split, eval: split}, classificationReport: report})
     await writeFile(join(complete, 'metrics.json'), JSON.stringify(metrics))
