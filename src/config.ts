@@ -45,8 +45,8 @@ export const TRAINING_DEFAULTS = {
 export const SELECTIONS = ['f1', 'f1-loss', 'loss'] as const
 export type Selection = (typeof SELECTIONS)[number]
 
-/** Network kinds: the SPEC's CNN, and a softmax-regression baseline on the 784 pixels. */
-export const MODEL_KINDS = ['cnn', 'softmax'] as const
+/** Network presets (src/architecture.ts describes each): the SPEC's CNN, a wider CNN with a hidden layer, and a softmax-regression baseline on the 784 pixels. */
+export const MODEL_KINDS = ['cnn', 'wide', 'softmax'] as const
 export type ModelKind = (typeof MODEL_KINDS)[number]
 
 /** Compute engines: `auto` = native tfjs-node when installed, else wasm. */

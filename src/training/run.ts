@@ -1,7 +1,7 @@
 import {readdir, rm} from 'node:fs/promises'
 import {join} from 'node:path'
 
-import {TRAINING_DEFAULTS} from '../config.js'
+import {CLASSES, TRAINING_DEFAULTS} from '../config.js'
 import {type SplitName, SPLIT_NAMES} from '../data/split.js'
 import {selectBackend} from '../engine/backend.js'
 import {ARTIFACT_FILES} from '../artifacts/schemas.js'
@@ -10,6 +10,7 @@ import {fitTemperature, nllWithTemperature, softmaxWithTemperature} from '../eva
 import {type Checkpoint, loadCheckpoint} from '../model/checkpoint.js'
 import {addCalibration} from './checkpointing.js'
 import {formatModelSummary, modelSummary} from '../model/summary.js'
+import {describeNetwork, networkOf} from '../model/network.js'
 import {sweepTemporaries} from '../util/atomic.js'
 import {makeFolder} from '../util/paths.js'
 import {writeArtifactFile} from '../artifacts/write.js'
@@ -61,7 +62,8 @@ export async function runTraining(run: TrainRun, hooks: TrainHooks = {}): Promis
   for (const folder of [outputDir, join(outputDir, 'logs')]) await sweepTemporaries(folder)
   const configFile = await writeArtifactFile(outputDir, CONFIG_FILE, `${JSON.stringify(configDocument(config), null, 2)}\n`)
   progress.write(`backend: ${backend.name} (${backend.threads} thread${backend.threads === 1 ? '' : 's'})\n`)
-  progress.write(formatModelSummary(modelSummary(config.model)))
+  const network = describeNetwork(config.model, CLASSES.length)
+  progress.write(formatModelSummary(modelSummary(network)))
 
   const checkpoint = new ModelCheckpoint<DigitModule>(outputDir, selectionMonitors(config.selection))
   const logger = new MetricsLogger(outputDir)
@@ -95,7 +97,7 @@ export async function runTraining(run: TrainRun, hooks: TrainHooks = {}): Promis
     },
   })
 
-  const module = new DigitModule(config.model, {
+  const module = new DigitModule(network, {
     seed: config.seed,
     learningRate: config.learning_rate,
     classWeights: data.classWeights,
@@ -148,7 +150,7 @@ async function finish(
   const {config, outputDir} = run
   // Final metrics are the best checkpoint's, as Lightning's `trainer.test(ckpt_path='best')`.
   const best = await loadCheckpoint(checkpoint.bestPath)
-  const bestModule = new DigitModule(config.model, {seed: config.seed, learningRate: config.learning_rate, classWeights: data.classWeights, values: best.values})
+  const bestModule = new DigitModule(networkOf(best.header), {seed: config.seed, learningRate: config.learning_rate, classWeights: data.classWeights, values: best.values})
   try {
     const metrics = {} as Record<SplitName, SplitMetrics>
     const predictions = {} as Record<SplitName, SplitOutputs>
