@@ -11,7 +11,8 @@
  */
 import {parseArgs} from 'node:util'
 
-import {CLASSES, DEFAULT_CLASSES, PIXELS} from '../src/config.js'
+import {DEFAULT_CLASSES, PIXELS} from '../src/config.js'
+import {describeNetwork} from '../src/architecture.js'
 import {augmentBatch, augmentRng} from '../src/data/augment.js'
 import {Rng} from '../src/data/rng.js'
 import {selectBackend} from '../src/engine/backend.js'
@@ -41,8 +42,8 @@ const train = data.tensors.train
 const n = train.y.length
 const batchSize = 32
 const fill = -data.normalization.mean / data.normalization.std
-const module = new DigitModule('cnn', {classCount: data.dataset.classes.length, seed: 1, learningRate: 1e-3, classWeights: data.classWeights})
-const averaged = new DigitModule('cnn', {classCount: data.dataset.classes.length, seed: 1, learningRate: 1e-3, classWeights: data.classWeights, emaDecay: 0.99})
+const module = new DigitModule(describeNetwork('cnn', data.dataset.classes.length), {seed: 1, learningRate: 1e-3, classWeights: data.classWeights})
+const averaged = new DigitModule(describeNetwork('cnn', data.dataset.classes.length), {seed: 1, learningRate: 1e-3, classWeights: data.classWeights, emaDecay: 0.99})
 
 function epoch(number: number, augment: boolean, trained = module): number {
   const started = performance.now()
@@ -93,7 +94,7 @@ for (let round = 1; round <= Number(args.rounds); round++) {
   )
 }
 
-console.log(`${n} training images of ${CLASSES.length} classes, batch ${batchSize}, backend ${backend.name} (${backend.threads} thread${backend.threads === 1 ? '' : 's'})`)
+console.log(`${n} training images of ${DEFAULT_CLASSES.length} classes, batch ${batchSize}, backend ${backend.name} (${backend.threads} thread${backend.threads === 1 ? '' : 's'})`)
 console.log(`distortion alone: ${(distortSeconds * 1000).toFixed(1)} ms per epoch (${((distortSeconds / n) * 1e6).toFixed(1)} µs per image)`)
 console.log(`median plain epoch: ${median(plains).toFixed(3)} s; distortion alone / plain epoch: ${((distortSeconds / median(plains)) * 100).toFixed(1)}%`)
 console.log(`median augmented/plain epoch: ×${median(ratios).toFixed(3)}`)

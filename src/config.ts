@@ -10,8 +10,6 @@ export type ClassLabel = number
 
 /** The digits a model knows by default (SPEC §2), in logit order. */
 export const DEFAULT_CLASSES: readonly ClassLabel[] = [0, 5, 8]
-/** @deprecated the default classes, for code that still assumes one class set; read a model's classes from its checkpoint. */
-export const CLASSES = DEFAULT_CLASSES
 
 export const IMAGE_SIZE = 28
 export const PIXELS = IMAGE_SIZE * IMAGE_SIZE
@@ -53,8 +51,8 @@ export const TRAINING_DEFAULTS = {
 export const SELECTIONS = ['f1', 'f1-loss', 'loss'] as const
 export type Selection = (typeof SELECTIONS)[number]
 
-/** Network kinds: the SPEC's CNN, and a softmax-regression baseline on the 784 pixels. */
-export const MODEL_KINDS = ['cnn', 'softmax'] as const
+/** Network presets (src/architecture.ts describes each): the SPEC's CNN, a wider CNN with a hidden layer, and a softmax-regression baseline on the 784 pixels. */
+export const MODEL_KINDS = ['cnn', 'wide', 'softmax'] as const
 export type ModelKind = (typeof MODEL_KINDS)[number]
 
 /** Compute engines: `auto` = native tfjs-node when installed, else wasm. */

@@ -8,7 +8,7 @@ import {UserError, errorMessage} from '../errors.js'
 import {writeFileAtomic} from '../util/atomic.js'
 import {UnreadableFile, readFileLimited} from '../util/read.js'
 import {packageVersion} from '../version.js'
-import {MODEL_KINDS, parameterSpecs} from './network.js'
+import {MODEL_KINDS, networkOf, parameterSpecs} from './network.js'
 
 /**
  * The checkpoint file: everything needed to predict, evaluate on the same
@@ -228,7 +228,7 @@ export type HeaderInput = Omit<CheckpointHeader, 'format' | 'formatVersion' | 'p
 
 export function encodeCheckpoint(header: HeaderInput, values: Record<string, Float32Array>, optimizer: Record<string, Float32Array> = {}): Buffer {
   if (!isClassList(header.classes)) throw new Error(`checkpoint classes ${header.classes.join(', ')} are not distinct ascending digits`)
-  const specs = parameterSpecs(header.model, header.classes.length)
+  const specs = parameterSpecs(networkOf(header))
   const diverged = firstNonFinite(values) ?? firstNonFinite(optimizer)
   if (diverged) throw new UserError(`training diverged: ${diverged} holds NaN or infinite values, so no checkpoint was written; lower --learning-rate`)
   const tensors = Object.entries(specs).map(([name, spec]) => {
@@ -301,7 +301,7 @@ export function decodeCheckpoint(bytes: Buffer, file: string): Checkpoint {
   const values = read(header.tensors)
   const optimizer = read(header.optimizerTensors)
   if (offset !== body.length) throw bad('it has trailing bytes after its tensor data')
-  for (const [tensor, spec] of Object.entries(parameterSpecs(header.model, header.classes.length))) {
+  for (const [tensor, spec] of Object.entries(parameterSpecs(networkOf(header)))) {
     const value = values[tensor]
     if (!value || value.length !== spec.shape.reduce((a, b) => a * b, 1)) throw bad(`tensor ${tensor} is missing or has the wrong shape`)
   }

@@ -4,7 +4,7 @@ import {type BackendChoice, type ClassLabel, PIXELS} from '../config.js'
 import {selectBackend} from '../engine/backend.js'
 import {argmaxRow} from './probabilities.js'
 import {type Checkpoint, checkpointId, loadCheckpoint} from './checkpoint.js'
-import {type Network, createNetwork} from './network.js'
+import {type Network, createNetwork, networkOf} from './network.js'
 
 export interface Prediction {
   /** Probability of each of the model's classes, keyed by label, in the model's order. */
@@ -34,7 +34,7 @@ export interface Predictor {
 export async function loadPredictor(checkpointPath: string, options: {backend?: BackendChoice; threads?: number; calibrate?: boolean} = {}): Promise<Predictor> {
   const checkpoint = await loadCheckpoint(checkpointPath)
   const backend = await selectBackend(options.backend ?? 'auto', {threads: options.threads ?? 1, training: false})
-  const network = createNetwork(checkpoint.header.model, checkpoint.values, checkpoint.header.classes.length)
+  const network = createNetwork(networkOf(checkpoint.header), checkpoint.values)
   const temperature = options.calibrate === false ? 1 : (checkpoint.header.calibration?.temperature ?? 1)
   return makePredictor(checkpoint, network, backend.name, temperature)
 }

@@ -1,7 +1,7 @@
 import {tf} from '../engine/tf.js'
 
 import {PIXELS} from '../config.js'
-import {type ModelKind, type Network, createNetwork, initialValues, readValues} from '../model/network.js'
+import {type Network, type NetworkDescription, createNetwork, initialValues, readValues} from '../model/network.js'
 import {trainStep, weightedCrossEntropy} from '../model/step.js'
 import {argmaxRow} from '../model/probabilities.js'
 import {classificationReport} from '../evaluation/metrics.js'
@@ -53,18 +53,26 @@ export class DigitModule {
   private readonly classWeights: tf.Tensor1D
   /** The moving average of the values (`--ema-decay`), when on. */
   private readonly average?: WeightAverage
+  /** Seeds the dropout masks (the run's seed). */
+  private readonly seed: number
+  /** Added to the logits in the training loss (the logit-adjusted loss: log priors); none, the plain weighted loss. */
+  private readonly logitOffsets?: number[]
 
   /**
+   * @param net the network to train (`describeNetwork`).
    * @param options.values the values to start from: fresh ones are drawn from the seed. With
    *   `emaDecay` they are also where the average starts (a checkpoint's values are its average).
+   * @param options.logitOffsets added to the logits in the training loss only, one per class.
    */
   constructor(
-    kind: ModelKind,
-    options: {classCount: number; seed: number; learningRate: number; classWeights: number[]; values?: Record<string, Float32Array>; emaDecay?: number},
+    net: NetworkDescription,
+    options: {seed: number; learningRate: number; classWeights: number[]; values?: Record<string, Float32Array>; emaDecay?: number; logitOffsets?: number[]},
   ) {
-    const values = options.values ?? initialValues(kind, options.seed, options.classCount)
-    this.network = createNetwork(kind, values, options.classCount)
-    this.classIndices = Array.from({length: options.classCount}, (_, i) => i)
+    const values = options.values ?? initialValues(net, options.seed)
+    this.network = createNetwork(net, values)
+    this.classIndices = Array.from({length: net.dense.units}, (_, i) => i)
+    this.seed = options.seed
+    this.logitOffsets = options.logitOffsets
     this.optimizer = tf.train.adam(options.learningRate)
     this.classWeights = tf.tensor1d(options.classWeights, 'float32')
     if (options.emaDecay) this.average = new WeightAverage(options.emaDecay, values)
@@ -84,7 +92,7 @@ export class DigitModule {
     const batch = y.length
     const xs = tf.tensor4d(x, [batch, 28, 28, 1])
     const ys = tf.tensor1d(y, 'int32')
-    const {loss, correct} = trainStep(this.network, this.optimizer, xs, ys, this.classWeights)
+    const {loss, correct} = trainStep(this.network, this.optimizer, xs, ys, this.classWeights, {dropoutSeed: this.seed, logitOffsets: this.logitOffsets})
     const out = {loss: loss.dataSync()[0], accuracy: correct.dataSync()[0] / batch}
     tf.dispose([xs, ys, loss, correct])
     this.average?.update(this.liveValues())
@@ -131,7 +139,7 @@ export class DigitModule {
   predict(data: Batchable, batchSize = 256): SplitOutputs {
     const n = data.y.length
     const predicted = new Int32Array(n)
-    const k = this.network.classCount
+    const k = this.network.description.dense.units
     const probs = new Float32Array(n * k)
     const logitsOut = new Float32Array(n * k)
     let lossSum = 0

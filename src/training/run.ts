@@ -10,6 +10,7 @@ import {fitTemperature, nllWithTemperature, softmaxWithTemperature} from '../eva
 import {type Checkpoint, loadCheckpoint} from '../model/checkpoint.js'
 import {addCalibration} from './checkpointing.js'
 import {formatModelSummary, modelSummary} from '../model/summary.js'
+import {describeNetwork, networkOf} from '../model/network.js'
 import {sweepTemporaries} from '../util/atomic.js'
 import {makeFolder} from '../util/paths.js'
 import {writeArtifactFile} from '../artifacts/write.js'
@@ -62,8 +63,10 @@ export async function runTraining(run: TrainRun, hooks: TrainHooks = {}): Promis
   const configFile = await writeArtifactFile(outputDir, CONFIG_FILE, `${JSON.stringify(configDocument(config), null, 2)}\n`)
   progress.write(`backend: ${backend.name} (${backend.threads} thread${backend.threads === 1 ? '' : 's'})\n`)
   const {classes} = data.dataset
+  // The head has one output per digit of the run.
+  const network = describeNetwork(config.model, classes.length)
   progress.write(`classes: ${classes.join(', ')}\n`)
-  progress.write(formatModelSummary(modelSummary(config.model, classes.length)))
+  progress.write(formatModelSummary(modelSummary(network)))
 
   const checkpoint = new ModelCheckpoint<DigitModule>(outputDir, selectionMonitors(config.selection))
   const logger = new MetricsLogger(outputDir)
@@ -98,8 +101,7 @@ export async function runTraining(run: TrainRun, hooks: TrainHooks = {}): Promis
     },
   })
 
-  const module = new DigitModule(config.model, {
-    classCount: classes.length,
+  const module = new DigitModule(network, {
     seed: config.seed,
     learningRate: config.learning_rate,
     classWeights: data.classWeights,
@@ -153,7 +155,7 @@ async function finish(
   // Final metrics are the best checkpoint's, as Lightning's `trainer.test(ckpt_path='best')`.
   const best = await loadCheckpoint(checkpoint.bestPath)
   const classCount = data.dataset.classes.length
-  const bestModule = new DigitModule(config.model, {classCount, seed: config.seed, learningRate: config.learning_rate, classWeights: data.classWeights, values: best.values})
+  const bestModule = new DigitModule(networkOf(best.header), {seed: config.seed, learningRate: config.learning_rate, classWeights: data.classWeights, values: best.values})
   try {
     const metrics = {} as Record<SplitName, SplitMetrics>
     const predictions = {} as Record<SplitName, SplitOutputs>

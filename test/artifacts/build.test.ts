@@ -3,7 +3,7 @@ import {expect} from 'chai'
 import {buildPredictionRows, buildPredictions, buildTimingStats, buildTrainingDynamics} from '../../src/artifacts/build.js'
 import {selectGallerySamples} from '../../src/artifacts/gallery.js'
 import {PredictionsSchema, TimingStatsSchema, TrainingDynamicsSchema} from '../../src/artifacts/schemas.js'
-import {CLASSES, MNIST_FILES} from '../../src/config.js'
+import {DEFAULT_CLASSES, MNIST_FILES} from '../../src/config.js'
 import {fakeEpochs, fakePredictions} from './run-data.js'
 
 describe('artifact builders', () => {
@@ -58,7 +58,7 @@ describe('artifact builders', () => {
     const predictions = fakePredictions()
     const chosen = selectGallerySamples(predictions)
     expect(chosen).to.have.length(25)
-    const confidence = (p: (typeof predictions)[number]) => p.probabilities[CLASSES.indexOf(p.predicted_label)]
+    const confidence = (p: (typeof predictions)[number]) => p.probabilities[DEFAULT_CLASSES.indexOf(p.predicted_label)]
     // The four mistakes (samples 4, 9, 13, 20), by the probability given to the wrong label, highest first.
     expect(chosen.slice(0, 4).map((p) => p.index)).to.deep.equal([4, 13, 20, 9])
     expect(chosen.slice(0, 4).map(confidence)).to.deep.equal(chosen.slice(0, 4).map(confidence).sort((a, b) => b - a))

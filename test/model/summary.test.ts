@@ -3,7 +3,7 @@ import {expect} from 'chai'
 import {selectBackend} from '../../src/engine/backend.js'
 import type {Checkpoint} from '../../src/model/checkpoint.js'
 import {buildLayersModel} from '../../src/model/export.js'
-import {initialValues} from '../../src/model/network.js'
+import {describeNetwork, initialValues} from '../../src/model/network.js'
 import {formatModelSummary, modelSummary} from '../../src/model/summary.js'
 
 describe('model summary', () => {
@@ -13,8 +13,8 @@ describe('model summary', () => {
 
   for (const kind of ['cnn', 'softmax'] as const) {
     it(`lists the ${kind}'s layers with the output shapes and parameter counts of the same network built by tfjs-layers`, () => {
-      const summary = modelSummary(kind, 3)
-      const checkpoint = {header: {model: kind, classes: [0, 5, 8], normalization: {method: 'standardize', mean: 0.1, std: 0.3}, calibration: null}, values: initialValues(kind, 1, 3)} as unknown as Checkpoint
+      const summary = modelSummary(describeNetwork(kind, 3))
+      const checkpoint = {header: {model: kind, classes: [0, 5, 8], normalization: {method: 'standardize', mean: 0.1, std: 0.3}, calibration: null}, values: initialValues(describeNetwork(kind, 3), 1)} as unknown as Checkpoint
       const model = buildLayersModel(checkpoint)
       try {
         const reference = model.layers.filter((layer) => layer.name !== 'normalize')
@@ -33,7 +33,7 @@ describe('model summary', () => {
   }
 
   it('prints a table that ends with the totals', () => {
-    const text = formatModelSummary(modelSummary('cnn', 3))
+    const text = formatModelSummary(modelSummary(describeNetwork('cnn', 3)))
     expect(text).to.match(/conv2 +\[B, 14, 14, 32\] +4,640\n/)
     expect(text).to.match(/bn1 +\[B, 28, 28, 16\] +64 \(32 trainable\)\n/)
     expect(text.trimEnd().split('\n').at(-1)).to.equal('  9,699 parameters, 9,603 trainable (batch-norm running statistics are not)')
