@@ -45,7 +45,7 @@ describe('train, evaluate and predict from the command line', function () {
 
   it('train --config <run>/config.json reproduces the run: same weights, same metrics', async () => {
     const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'))
-    expect(config).to.include({schema_version: 2, seed: 5, epochs: 2, run_name: 'cli-test', num_workers: 1})
+    expect(config).to.include({schema_version: 3, seed: 5, epochs: 2, run_name: 'cli-test', num_workers: 1})
     const again = mkdtempSync(join(tmpdir(), 'cli-again-'))
     const run = await cli(['train', '--data-dir', FIXTURE_DIR, '--output-dir', again, '--config', join(out, 'config.json')])
     expect(run.code, run.stderr).to.equal(0)
@@ -74,7 +74,7 @@ describe('train, evaluate and predict from the command line', function () {
     const base = ['train', '--data-dir', FIXTURE_DIR, '--output-dir', join(out, 'never')]
     expect(oneErrorLine(await cli([...base, '--epochs', '21']))).to.match(/--epochs: epochs must be at most 20/)
     expect(oneErrorLine(await cli([...base, '--eval-ratio', '1.5']))).to.match(/--eval-ratio: eval-ratio must be between 0 and 1/)
-    expect(oneErrorLine(await cli([...base, '--class-counts', '8=10,0=5,4=2']))).to.match(/unknown class 4/)
+    expect(oneErrorLine(await cli([...base, '--class-counts', '8=10,0=5,4=2']))).to.match(/class 4 is not one of the classes 0, 5, 8/)
     expect(oneErrorLine(await cli([...base, '--class-counts', '8=900,0=5,5=2']))).to.match(/\(class 8: 900 asked, 500 held\); use e.g. --class-counts 0=2,5=1,8=500 /)
     const bad = join(out, 'bad.json')
     writeFileSync(bad, JSON.stringify({epochz: 3}))
