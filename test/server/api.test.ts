@@ -240,11 +240,12 @@ describe('web app API', function () {
       expect(all.body.items[0].thumbnail).to.match(/^data:image\/png;base64,/)
     })
 
-    it('refuses feedback outside 0/5/8, unknown ids and malformed bodies', async () => {
+    it('refuses feedback outside the classes of the prediction\'s model, unknown ids and malformed bodies', async () => {
       const {body: record} = await call(server, '/api/predict', {method: 'POST', headers: {'content-type': 'image/png'}, body: new Uint8Array(digits[4].png)})
       const seven = await call(server, '/api/feedback', postJson({id: record.id, label: 7}))
       expect(seven.status).to.equal(400)
-      expect(seven.body.error).to.equal('"label" must be one of 0, 5, 8 (the digit actually drawn)')
+      expect(seven.body.error).to.equal(`"label" must be one of 0, 5, 8, the digits of the model that made prediction ${record.id}`)
+      expect((await call(server, '/api/feedback', postJson({id: record.id, label: 12}))).body.error).to.equal('"label" must be a digit 0–9 (the digit actually drawn)')
       expect((await call(server, '/api/feedback', postJson({id: record.id, label: '5'}))).status).to.equal(400)
       const unknown = await call(server, '/api/feedback', postJson({id: 987_654, label: 5}))
       expect(unknown.status).to.equal(404)
@@ -255,7 +256,7 @@ describe('web app API', function () {
     })
 
     it('refuses bad history filters with 400', async () => {
-      expect((await call(server, '/api/history?predicted=7')).body.error).to.equal('query "predicted" must be one of 0, 5, 8')
+      expect((await call(server, '/api/history?predicted=12')).body.error).to.equal('query "predicted" must be a digit 0–9')
       expect((await call(server, '/api/history?feedback=maybe')).status).to.equal(400)
       expect((await call(server, '/api/history?limit=0')).status).to.equal(400)
       expect((await call(server, '/api/history?sort=asc')).body.error).to.match(/unknown query parameter sort/)
