@@ -59,7 +59,7 @@ let classes = []
 /** Every digit: the history can hold predictions of models that know different ones. */
 const DIGITS = Array.from({length: 10}, (_, digit) => digit)
 
-/** "0, 5 or 8" */
+/** "2, 4 or 6": how the page names the digits of a model. */
 function classPhrase(list) {
   return list.length === 1 ? String(list[0]) : `${list.slice(0, -1).join(', ')} or ${list.at(-1)}`
 }

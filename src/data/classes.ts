@@ -46,11 +46,6 @@ export function formatClasses(classes: readonly ClassLabel[]): string {
   return classes.length === DIGITS.length ? `0-${DIGITS.length - 1}` : classes.join(',')
 }
 
-/** "2, 4 or 6" — how messages name a model's digits. */
-export function classPhrase(classes: readonly ClassLabel[], conjunction = 'or'): string {
-  return classes.length === 1 ? String(classes[0]) : `${classes.slice(0, -1).join(', ')} ${conjunction} ${classes.at(-1)}`
-}
-
 /** The data set a run draws from, as its artifacts name it: `mnist_37` for the digits 3 and 7, `mnist` for all ten. */
 export function datasetName(classes: readonly ClassLabel[]): string {
   return classes.length === DIGITS.length ? 'mnist' : `mnist_${classes.join('')}`
