@@ -14,6 +14,7 @@ import {parseArgs} from 'node:util'
 import {CLASSES, PIXELS} from '../src/config.js'
 import {augmentBatch, augmentRng} from '../src/data/augment.js'
 import {Rng} from '../src/data/rng.js'
+import {describeNetwork} from '../src/architecture.js'
 import {selectBackend} from '../src/engine/backend.js'
 import {DigitModule} from '../src/training/module.js'
 import {prepareData} from '../src/training/run.js'
@@ -40,8 +41,8 @@ const train = data.tensors.train
 const n = train.y.length
 const batchSize = 32
 const fill = -data.normalization.mean / data.normalization.std
-const module = new DigitModule('cnn', {seed: 1, learningRate: 1e-3, classWeights: data.classWeights})
-const averaged = new DigitModule('cnn', {seed: 1, learningRate: 1e-3, classWeights: data.classWeights, emaDecay: 0.99})
+const module = new DigitModule(describeNetwork('cnn', 3), {seed: 1, learningRate: 1e-3, classWeights: data.classWeights})
+const averaged = new DigitModule(describeNetwork('cnn', 3), {seed: 1, learningRate: 1e-3, classWeights: data.classWeights, emaDecay: 0.99})
 
 function epoch(number: number, augment: boolean, trained = module): number {
   const started = performance.now()

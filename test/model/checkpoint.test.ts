@@ -5,7 +5,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {checkpointId, decodeCheckpoint, encodeCheckpoint, loadCheckpoint, saveCheckpoint} from '../../src/model/checkpoint.js'
-import {initialValues} from '../../src/model/network.js'
+import {describeNetwork, initialValues} from '../../src/model/network.js'
 import {UserError} from '../../src/errors.js'
 import {expectUserRejection} from '../helpers/assert.js'
 
@@ -17,7 +17,7 @@ const header = {
 }
 
 describe('checkpoint file', () => {
-  const values = initialValues('cnn', 7)
+  const values = initialValues(describeNetwork('cnn', 3), 7)
   const optimizer = {iter: Float32Array.of(12), 'dense.bias/m': Float32Array.of(0.1, 0.2, 0.3)}
 
   it('round-trips weights, optimiser state and header', async () => {
