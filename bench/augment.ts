@@ -12,9 +12,9 @@
 import {parseArgs} from 'node:util'
 
 import {DEFAULT_CLASSES, PIXELS} from '../src/config.js'
-import {describeNetwork} from '../src/architecture.js'
 import {augmentBatch, augmentRng} from '../src/data/augment.js'
 import {Rng} from '../src/data/rng.js'
+import {describeNetwork} from '../src/architecture.js'
 import {selectBackend} from '../src/engine/backend.js'
 import {DigitModule} from '../src/training/module.js'
 import {prepareData} from '../src/training/run.js'

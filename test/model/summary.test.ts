@@ -11,10 +11,13 @@ describe('model summary', () => {
     await selectBackend('cpu')
   })
 
-  for (const kind of ['cnn', 'softmax'] as const) {
-    it(`lists the ${kind}'s layers with the output shapes and parameter counts of the same network built by tfjs-layers`, () => {
-      const summary = modelSummary(describeNetwork(kind, 3))
-      const checkpoint = {header: {model: kind, classes: [0, 5, 8], normalization: {method: 'standardize', mean: 0.1, std: 0.3}, calibration: null}, values: initialValues(describeNetwork(kind, 3), 1)} as unknown as Checkpoint
+  for (const [kind, k] of [['cnn', 3], ['wide', 10], ['softmax', 3], ['cnn', 2]] as const) {
+    it(`lists the ${kind}'s layers (K = ${k}) with the output shapes and parameter counts of the same network built by tfjs-layers`, () => {
+      const net = describeNetwork(kind, k)
+      const summary = modelSummary(net)
+      const classes = Array.from({length: k}, (_, i) => i)
+      const header = {model: kind, classes, normalization: {method: 'standardize', mean: 0.1, std: 0.3}, calibration: null}
+      const checkpoint = {header, values: initialValues(net, 1)} as unknown as Checkpoint
       const model = buildLayersModel(checkpoint)
       try {
         const reference = model.layers.filter((layer) => layer.name !== 'normalize')
