@@ -11,9 +11,10 @@
  */
 import {parseArgs} from 'node:util'
 
-import {CLASSES, PIXELS} from '../src/config.js'
+import {DEFAULT_CLASSES, PIXELS} from '../src/config.js'
 import {augmentBatch, augmentRng} from '../src/data/augment.js'
 import {Rng} from '../src/data/rng.js'
+import {describeNetwork} from '../src/architecture.js'
 import {selectBackend} from '../src/engine/backend.js'
 import {DigitModule} from '../src/training/module.js'
 import {prepareData} from '../src/training/run.js'
@@ -30,6 +31,7 @@ const {values: args} = parseArgs({
 
 const fixtures = args['data-dir'] === undefined
 const data = await prepareData(args['data-dir'] ?? FIXTURE_DIR, {
+  classes: [...DEFAULT_CLASSES],
   seed: 11_122_025,
   eval_ratio: 0.2,
   val_ratio: 0.15,
@@ -40,8 +42,8 @@ const train = data.tensors.train
 const n = train.y.length
 const batchSize = 32
 const fill = -data.normalization.mean / data.normalization.std
-const module = new DigitModule('cnn', {seed: 1, learningRate: 1e-3, classWeights: data.classWeights})
-const averaged = new DigitModule('cnn', {seed: 1, learningRate: 1e-3, classWeights: data.classWeights, emaDecay: 0.99})
+const module = new DigitModule(describeNetwork('cnn', data.dataset.classes.length), {seed: 1, learningRate: 1e-3, classWeights: data.classWeights})
+const averaged = new DigitModule(describeNetwork('cnn', data.dataset.classes.length), {seed: 1, learningRate: 1e-3, classWeights: data.classWeights, emaDecay: 0.99})
 
 function epoch(number: number, augment: boolean, trained = module): number {
   const started = performance.now()
@@ -92,7 +94,7 @@ for (let round = 1; round <= Number(args.rounds); round++) {
   )
 }
 
-console.log(`${n} training images of ${CLASSES.length} classes, batch ${batchSize}, backend ${backend.name} (${backend.threads} thread${backend.threads === 1 ? '' : 's'})`)
+console.log(`${n} training images of ${DEFAULT_CLASSES.length} classes, batch ${batchSize}, backend ${backend.name} (${backend.threads} thread${backend.threads === 1 ? '' : 's'})`)
 console.log(`distortion alone: ${(distortSeconds * 1000).toFixed(1)} ms per epoch (${((distortSeconds / n) * 1e6).toFixed(1)} µs per image)`)
 console.log(`median plain epoch: ${median(plains).toFixed(3)} s; distortion alone / plain epoch: ${((distortSeconds / median(plains)) * 100).toFixed(1)}%`)
 console.log(`median augmented/plain epoch: ×${median(ratios).toFixed(3)}`)

@@ -13,7 +13,7 @@ import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 import {PassThrough} from 'node:stream'
 
-import {CLASSES, type ClassLabel, PIXELS} from '../src/config.js'
+import {DEFAULT_CLASSES, type ClassLabel, PIXELS} from '../src/config.js'
 import {loadCuratedDataset} from '../src/data/dataset.js'
 import {loadCheckpoint} from '../src/model/checkpoint.js'
 import {resolveTrainingConfig} from '../src/training/config.js'
@@ -58,12 +58,12 @@ export async function heldOutDigits(checkpointPath: string, perClass: number): P
   }
 
   if (checkpointPath.startsWith(FIXTURE_RUN)) {
-    for (const label of CLASSES) fromPackage(label, FIXTURE_DIGITS)
+    for (const label of DEFAULT_CLASSES) fromPackage(label, FIXTURE_DIGITS)
     return {digits, sources}
   }
 
   // bench:train used the package's first classCounts[label] digits of each class.
-  for (const label of CLASSES) {
+  for (const label of DEFAULT_CLASSES) {
     const used = header.data.classCounts[String(label)]
     if (used < packageCount(label)) {
       fromPackage(label, used)
@@ -75,7 +75,7 @@ export async function heldOutDigits(checkpointPath: string, perClass: number): P
       seed: header.data.seed,
       evalRatio: header.data.evalRatio,
       valRatio: header.data.valRatio,
-      classCounts: Object.fromEntries(CLASSES.map((c) => [c, header.data.classCounts[String(c)]])) as Record<ClassLabel, number>,
+      classCounts: Object.fromEntries(DEFAULT_CLASSES.map((c) => [c, header.data.classCounts[String(c)]])) as Record<ClassLabel, number>,
     })
     if (dataset.fingerprints.eval !== header.data.fingerprints.eval) throw new Error('bench/.out/data no longer matches the checkpoint; rerun npm run bench:train')
     const {indices, labels} = dataset.splits.eval

@@ -9,13 +9,14 @@
 import {execFileSync} from 'node:child_process'
 import {join} from 'node:path'
 import {loadCnnKernel} from '../src/engine/cnn-kernel.js'
+import {describeNetwork} from '../src/architecture.js'
 import {Rng} from '../src/data/rng.js'
 import {torchPython} from './common.js'
-const k = loadCnnKernel()
+const k = loadCnnKernel(describeNetwork('cnn', 3))
 if (!k) throw new Error('this Node has no WebAssembly relaxed SIMD: the kernel needs Node 22 or later')
 const rng = new Rng(5)
 k.params.set(k.params.map(() => rng.uniform(-0.1, 0.1)))
-k.running.set(new Float32Array(96).map((_, i) => (i % 32 < 16 ? 0 : 1)))
+k.running.set(k.running.map((_, i) => (i % 32 < 16 ? 0 : 1)))
 const n = 1000
 const x = new Float32Array(n * 784).map(() => rng.uniform(-1, 2))
 let best = Infinity

@@ -24,7 +24,7 @@ import {parseArgs} from 'node:util'
 
 import {z} from 'zod'
 
-import {CLASSES, MNIST_FILES, PIXELS} from '../src/config.js'
+import {DEFAULT_CLASSES, MNIST_FILES, PIXELS} from '../src/config.js'
 import {readIdxPair} from '../src/data/idx.js'
 import {grayPng} from '../src/server/thumbnail.js'
 import {resolveTrainingConfig} from '../src/training/config.js'
@@ -195,7 +195,7 @@ async function main(): Promise<void> {
     const {images, labels} = await readIdxPair(join(FIXTURE_DIR, MNIST_FILES.trainImages.name), join(FIXTURE_DIR, MNIST_FILES.trainLabels.name))
     const pngs: Array<Uint8Array<ArrayBuffer>> = []
     for (let i = 0; i < images.count && pngs.length < 200; i++) {
-      if (!(CLASSES as readonly number[]).includes(labels[i])) continue
+      if (!(DEFAULT_CLASSES as readonly number[]).includes(labels[i])) continue
       pngs.push(new Uint8Array(grayPng(Float32Array.from(images.pixels.subarray(i * PIXELS, (i + 1) * PIXELS), (v) => v / 255))))
     }
 

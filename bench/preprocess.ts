@@ -26,7 +26,7 @@ import {parseArgs} from 'node:util'
 
 import {Jimp} from 'jimp'
 
-import {CLASSES, type ClassLabel, IMAGE_SIZE} from '../src/config.js'
+import {DEFAULT_CLASSES, type ClassLabel, IMAGE_SIZE} from '../src/config.js'
 import {Rng} from '../src/data/rng.js'
 import {decodeImage, toMnist} from '../src/images/preprocess.js'
 import {loadPredictor} from '../src/model/predictor.js'
@@ -161,11 +161,11 @@ const truth: ClassLabel[] = []
 let pngs = 0
 let rotations = 0
 const started = performance.now()
-for (const label of CLASSES) {
+for (const label of DEFAULT_CLASSES) {
   for (const [i, digit] of heldOut.digits[label].entries()) {
     const r = drawParameters(rng)
     const bytes = await encode(render(digit, r, rng), r)
-    if (i < EXAMPLES / CLASSES.length) writeFileSync(join(examples, `${label}-${i}.${r.jpegQuality === undefined ? 'png' : 'jpg'}`), bytes)
+    if (i < EXAMPLES / DEFAULT_CLASSES.length) writeFileSync(join(examples, `${label}-${i}.${r.jpegQuality === undefined ? 'png' : 'jpg'}`), bytes)
     if (r.jpegQuality === undefined) pngs++
     rotations += Math.abs(r.degrees)
     // The same decoding as predict, then each way of making 28×28 from it.
@@ -183,15 +183,15 @@ for (const label of CLASSES) {
 const seconds = (performance.now() - started) / 1000
 const lines = [
   `model: ${checkpoint}`,
-  ...CLASSES.map((label) => `digits ${label}: ${heldOut.sources[label]}`),
+  ...DEFAULT_CLASSES.map((label) => `digits ${label}: ${heldOut.sources[label]}`),
   `images: ${truth.length} (${pngs} PNG, ${truth.length - pngs} JPEG q60–92), canvases 400–800 px, dark ink on paper, digit field 35–90% of the canvas, off-centre, rotated ±15° (mean |${(rotations / truth.length).toFixed(1)}°|), half box-blurred (radius 1–3), paper noise; rendered and converted in ${seconds.toFixed(1)} s; examples in ${examples}`,
-  `${'method'.padEnd(24)}${CLASSES.map((label) => `acc ${label}`.padStart(9)).join('')}${'overall'.padStart(10)}${'macro'.padStart(9)}`,
+  `${'method'.padEnd(24)}${DEFAULT_CLASSES.map((label) => `acc ${label}`.padStart(9)).join('')}${'overall'.padStart(10)}${'macro'.padStart(9)}`,
 ]
 const results: Partial<Record<Method, number>> = {}
 for (const method of METHODS) {
   const predictions = await predictor.predict(inputs[method])
   const correct = predictions.map((p, i) => p.prediction === truth[i])
-  const perLabel = CLASSES.map((label) => {
+  const perLabel = DEFAULT_CLASSES.map((label) => {
     const mine = correct.filter((_, i) => truth[i] === label)
     return mine.filter(Boolean).length / mine.length
   })

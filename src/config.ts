@@ -3,15 +3,21 @@
  * the curated subset, the split recipe, the training recipe and the MNIST files.
  */
 
-/** Output classes of every model, in logit order. */
-export const CLASSES = [0, 5, 8] as const
-export type ClassLabel = (typeof CLASSES)[number]
+/** The digits MNIST holds: every class a model may know is one of them. */
+export const DIGITS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] as const
+/** A digit label, 0–9. Which of them a model knows is a setting of its run (`--classes`), carried by its checkpoint. */
+export type ClassLabel = number
+
+/** The digits a model knows by default (SPEC §2), in logit order. */
+export const DEFAULT_CLASSES: readonly ClassLabel[] = [0, 5, 8]
 
 export const IMAGE_SIZE = 28
 export const PIXELS = IMAGE_SIZE * IMAGE_SIZE
 
-/** The curated imbalanced subset of the MNIST training set (SPEC §1). */
+/** The curated imbalanced subset of the MNIST training set (SPEC §1), for the default classes. */
 export const DEFAULT_CLASS_COUNTS: Readonly<Record<ClassLabel, number>> = {8: 3500, 0: 1200, 5: 300}
+/** A flag value the class counts accept: every training image of each class. */
+export const ALL_IMAGES = 'all'
 
 /** The curated subset's splits (SPEC §1): evaluation is held out first, then validation. */
 export const SPLIT_NAMES = ['train', 'val', 'eval'] as const
@@ -45,8 +51,8 @@ export const TRAINING_DEFAULTS = {
 export const SELECTIONS = ['f1', 'f1-loss', 'loss'] as const
 export type Selection = (typeof SELECTIONS)[number]
 
-/** Network kinds: the SPEC's CNN, and a softmax-regression baseline on the 784 pixels. */
-export const MODEL_KINDS = ['cnn', 'softmax'] as const
+/** Network presets (src/architecture.ts describes each): the SPEC's CNN, a wider CNN with a hidden layer, and a softmax-regression baseline on the 784 pixels. */
+export const MODEL_KINDS = ['cnn', 'wide', 'softmax'] as const
 export type ModelKind = (typeof MODEL_KINDS)[number]
 
 /** Compute engines: `auto` = native tfjs-node when installed, else wasm. */

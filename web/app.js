@@ -21,8 +21,20 @@ function el(tag, props = {}, ...children) {
 
 /** The digits the served model knows, from the server (never assumed here). */
 let classes = []
+/** Every digit: the history can hold predictions of models that know different ones. */
+const DIGITS = Array.from({length: 10}, (_, digit) => digit)
 
-/** "0, 5 and 8" */
+/** "2, 4 or 6": how the page names the digits of a model. */
+function classPhrase(list) {
+  return list.length === 1 ? String(list[0]) : `${list.slice(0, -1).join(', ')} or ${list.at(-1)}`
+}
+
+/** A model's digits in logit order: the keys of its probabilities. */
+function labelsOf(probs) {
+  return Object.keys(probs).map(Number).sort((a, b) => a - b)
+}
+
+/** "2, 4 and 6" */
 function listWords(items) {
   const words = items.map(String)
   return words.length <= 1 ? words.join('') : `${words.slice(0, -1).join(', ')} and ${words.at(-1)}`
@@ -34,10 +46,11 @@ function listWords(items) {
 let exampleCounts
 
 /** Names of the training form's fields, as the page shows them. */
-const FIELD_NAMES = {epochs: 'Epochs', 'class-counts': 'Class counts', seed: 'Seed', 'run-name': 'Run name', model: 'Model', activate: 'When finished'}
+const FIELD_NAMES = {epochs: 'Epochs', classes: 'Digits', 'class-counts': 'Class counts', seed: 'Seed', 'run-name': 'Run name', model: 'Model', activate: 'When finished'}
 
 const FIELD_HINTS = {
   epochs: () => 'give a whole number of epochs, 1 or more.',
+  classes: () => 'give two or more digits 0–9, such as 3,7 or 0-9, or leave it empty for the default.',
   'class-counts': () => `give digit=count pairs of the digits ${listWords(classes)}, separated by commas (such as ${exampleCounts ?? classes.map((label) => `${label}=100`).join(',')}), or leave it empty for the full subset.`,
   seed: () => 'give a whole number, 0 or more.',
   'run-name': () => 'use letters, digits, ".", "_" or "-", starting with a letter or digit.',
@@ -220,8 +233,9 @@ async function refreshHealth() {
     return undefined
   }
 
-  classes = health.classes
-  $('digits').textContent = `Knows the digits ${listWords(classes)}`
+  classes = health.classes ?? []
+  $('digits').textContent = classes.length === 0 ? 'No model loaded' : `Knows the digits ${listWords(classes)}`
+  $('predict-title').textContent = classes.length === 0 || classes.length === DIGITS.length ? 'Draw a digit' : `Draw a ${classPhrase(classes)}`
   learnModel(health.model)
   served = {checkpointId: health.model.checkpointId, name: health.model.loaded ? modelName(health.model.checkpointId) : null}
   $('health').textContent = health.model.loaded ? `Answering with ${served.name}` : 'No model is answering yet: choose one under "Training runs" or train one'
@@ -384,8 +398,10 @@ function hideResult() {
 }
 
 function renderBars(probs, prediction) {
+  // The digits of the model that answered, which may not be the one chosen now.
+  const labels = Object.keys(probs).length > 0 ? labelsOf(probs) : classes
   $('bars').replaceChildren(
-    ...classes.map((label) => {
+    ...labels.map((label) => {
       const p = probs[String(label)] ?? 0
       const fill = el('span', {class: 'fill'})
       fill.style.width = `${(p * 100).toFixed(1)}%`
@@ -408,7 +424,7 @@ function renderFeedback(result) {
   $('feedback-note').textContent = ''
   $('feedback-buttons').replaceChildren(
     ...(logged
-      ? classes.map((label) =>
+      ? labelsOf(result.probs).map((label) =>
           el('button', {
             type: 'button',
             'data-label': String(label),
@@ -554,7 +570,8 @@ async function loadHistory() {
 
 function historyRow(record) {
   const verdict = record.feedback === null ? '' : record.feedback === record.predicted ? 'correct' : 'wrong'
-  const buttons = classes.map((label) =>
+  // A row's digits are its own model's.
+  const buttons = labelsOf(record.probs).map((label) =>
     el('button', {
       type: 'button',
       class: record.feedback === label ? 'chosen' : '',
@@ -630,7 +647,7 @@ async function loadRuns() {
         ),
       ),
     )
-    renderModelChoices(runs)
+    void renderModelChoices(runs)
   } catch (error) {
     $('run-rows').replaceChildren()
     $('runs-empty').hidden = false
@@ -638,14 +655,26 @@ async function loadRuns() {
   }
 }
 
-function renderModelChoices(runs) {
+const digitsText = (list) => (list ? ` · ${list.length === DIGITS.length ? 'digits 0–9' : `digits ${list.join(', ')}`}` : '')
+
+/** The model switch: the models the server has loaded (as given to serve), then the runs' models. */
+async function renderModelChoices(runs) {
   const select = $('model-select')
+  const {models} = await api('/api/models').catch(() => ({models: []}))
   const usable = runs.filter((run) => run.hasCheckpoint)
   const active = usable.find((run) => run.active)
-  const options = usable.map((run) => el('option', {value: run.name, text: `${run.runName}${run.evalF1Macro === null ? '' : ` (eval macro-F1 ${fixed(run.evalF1Macro, 3)})`}`}))
-  if (!active) options.unshift(el('option', {value: '', text: $('health').dataset.loaded === 'true' ? `${served.name ?? 'the model serve was started with'}` : 'none loaded'}))
+  const options = models
+    .filter((model) => !(active && model.current))
+    .map((model) => el('option', {value: `model:${model.checkpointId}`, text: `${modelNames.get(model.checkpointId) ?? model.checkpointPath.split(/[\\/]/).slice(-2).join('/')}${digitsText(model.classes)}`}))
+  options.push(
+    ...usable.map((run) =>
+      el('option', {value: `run:${run.name}`, text: `${run.runName}${digitsText(run.classes)}${run.evalF1Macro === null ? '' : ` (eval macro-F1 ${fixed(run.evalF1Macro, 3)})`}`}),
+    ),
+  )
+  const current = models.find((model) => model.current)
+  if (options.length === 0) options.push(el('option', {value: '', text: 'none loaded'}))
   select.replaceChildren(...options)
-  select.value = active?.name ?? ''
+  select.value = active ? `run:${active.name}` : current ? `model:${current.checkpointId}` : ''
 }
 
 /** Serve a run's model. */
@@ -659,11 +688,19 @@ async function activate(name) {
 }
 
 $('model-select').addEventListener('change', async () => {
-  const name = $('model-select').value
-  if (!name) return
+  const choice = $('model-select').value
+  if (!choice) return
+  const [kind, name] = [choice.slice(0, choice.indexOf(':')), choice.slice(choice.indexOf(':') + 1)]
   showErrorAt('model-error', '')
   try {
-    await activate(name)
+    if (kind === 'run') {
+      await activate(name)
+    } else {
+      await api(`/api/models/${encodeURIComponent(name)}/activate`, {method: 'POST'})
+      hideResult()
+      await refreshHealth()
+      await loadRuns()
+    }
   } catch (error) {
     showErrorAt('model-error', error)
   }
@@ -899,10 +936,13 @@ async function fitTrainingForm() {
 
     canTrain = true
     if ($('train-state').dataset.state !== 'running') $('train-start').disabled = false
-    const available = classes.map((label) => `${data.classCounts[label]} × ${label}`).join(', ')
+    const {trainingDefaults: defaults} = env
+    $('train-form').elements.classes.placeholder = `the default: ${defaults.classes}, or e.g. 0-9`
+    field.placeholder = `the full subset: ${defaults.classCounts}, or all`
+    const available = DIGITS.map((label) => `${data.classCounts[label]} × ${label}`).join(', ')
     $('train-data').textContent = `The data holds ${available}.`
     exampleCounts = data.suggestedClassCounts ?? undefined
-    if (data.suggestedClassCounts && !field.value) field.value = data.suggestedClassCounts
+    if (data.suggestedClassCounts && data.suggestedClassCounts !== defaults.classCounts && !field.value) field.value = data.suggestedClassCounts
   } catch {
     // Training stays off until the server answers.
     $('train-start').disabled = true
@@ -916,9 +956,9 @@ let filtersFilled = false
 async function refreshAll() {
   await refreshHealth()
   if (!online) return
-  if (!filtersFilled && classes.length > 0) {
+  if (!filtersFilled) {
     const select = $('history-filters').elements.predicted
-    for (const label of classes) select.append(el('option', {value: String(label), text: String(label)}))
+    for (const label of DIGITS) select.append(el('option', {value: String(label), text: String(label)}))
     filtersFilled = true
   }
 

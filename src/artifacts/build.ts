@@ -3,7 +3,8 @@
  * the documents written as artifacts, in their file shapes (snake_case,
  * versioned). No I/O here, so each is checked alone.
  */
-import {type AnySplitName, CLASSES, IMAGE_SIZE, MNIST_FILES, PIXELS} from '../config.js'
+import {type AnySplitName, type ClassLabel, IMAGE_SIZE, MNIST_FILES, PIXELS} from '../config.js'
+import {datasetName} from '../data/classes.js'
 import {argmaxRow} from '../model/probabilities.js'
 import type {RocCurves} from '../evaluation/roc.js'
 import type {ClassificationReport} from '../evaluation/schema.js'
@@ -20,9 +21,6 @@ import {
   type TimingStats,
   type TrainingDynamics,
 } from './schemas.js'
-
-/** The data set every split comes from, as predictions.json and run_metadata.json name it. */
-export const DATASET_NAME = 'mnist_058'
 
 export interface MetricsInput {
   epochs: readonly EpochLog[]
@@ -57,7 +55,7 @@ export function buildMetrics(input: MetricsInput): Metrics {
     test_loss: held.loss,
     num_epochs: input.epochs.length,
     best_epoch: input.bestEpoch,
-    classes: [...CLASSES],
+    classes: [...input.classificationReport.labels],
     splits: input.splits,
     classification_report: reportFile(input.classificationReport),
   }
@@ -66,39 +64,35 @@ export function buildMetrics(input: MetricsInput): Metrics {
 /** Significant digits kept of each probability: float32 noise (0.8999999761581421) helps no reader. */
 const PROBABILITY_DIGITS = 6
 
-function isClassLabel(label: number): label is (typeof CLASSES)[number] {
-  return (CLASSES as readonly number[]).includes(label)
-}
-
 /**
  * Per-sample rows of a split from the model's output. `indices[i]` is sample
  * i's index in its MNIST file, `labels[i]` its true label, and
- * `probs[i * 3 + c]` the probability of CLASSES[c]; the predicted label is the
+ * `probs[i * K + c]` the probability of classes[c]; the predicted label is the
  * most probable class (the first on a tie).
  */
-export function buildPredictionRows(indices: readonly number[], labels: readonly number[], probs: ArrayLike<number>): PredictionSample[] {
-  const k = CLASSES.length
+export function buildPredictionRows(indices: readonly number[], labels: readonly number[], probs: ArrayLike<number>, classes: readonly ClassLabel[]): PredictionSample[] {
+  const k = classes.length
   if (indices.length !== labels.length || probs.length !== labels.length * k) {
     throw new RangeError(`expected ${labels.length} indices and ${labels.length * k} probabilities, got ${indices.length} and ${probs.length}`)
   }
 
   return labels.map((trueLabel, i) => {
-    if (!isClassLabel(trueLabel)) throw new RangeError(`label ${trueLabel} is not one of ${CLASSES.join(', ')}`)
+    if (!classes.includes(trueLabel)) throw new RangeError(`label ${trueLabel} is not one of ${classes.join(', ')}`)
     const row = Array.from({length: k}, (_, c) => Number(probs[i * k + c].toPrecision(PROBABILITY_DIGITS)))
     // Argmax of the raw values, so the label matches what the model predicts even where rounding ties two classes.
     const best = argmaxRow(probs, i, k)
-    return {index: i, dataset_index: indices[i], true_label: trueLabel, predicted_label: CLASSES[best], probabilities: row}
+    return {index: i, dataset_index: indices[i], true_label: trueLabel, predicted_label: classes[best], probabilities: row}
   })
 }
 
 /** Predictions of one split; `dataset_index` points into the t10k file for `test`, the training file otherwise. */
-export function buildPredictions(samples: readonly PredictionSample[], split: AnySplitName = 'eval'): Predictions {
+export function buildPredictions(samples: readonly PredictionSample[], classes: readonly ClassLabel[], split: AnySplitName = 'eval'): Predictions {
   return {
     schema_version: ARTIFACT_SCHEMA_VERSION,
-    dataset: DATASET_NAME,
+    dataset: datasetName(classes),
     split,
-    num_classes: CLASSES.length,
-    classes: [...CLASSES],
+    num_classes: classes.length,
+    classes: [...classes],
     dataset_file: split === 'test' ? MNIST_FILES.testImages.name : MNIST_FILES.trainImages.name,
     samples: [...samples],
   }
@@ -170,10 +164,10 @@ export function buildTimingStats(epochs: readonly EpochLog[], imagesPerEpoch: nu
 }
 
 /** The original's dataset block of run_metadata.json; the test size is the held-out evaluation split's. */
-export function datasetSummary(sizes: {train: number; val: number; eval: number}) {
+export function datasetSummary(sizes: {train: number; val: number; eval: number}, classes: readonly ClassLabel[]) {
   return {
-    name: DATASET_NAME,
-    num_classes: CLASSES.length,
+    name: datasetName(classes),
+    num_classes: classes.length,
     num_features: PIXELS,
     image_shape: [IMAGE_SIZE, IMAGE_SIZE] as [typeof IMAGE_SIZE, typeof IMAGE_SIZE],
     train_size: sizes.train,

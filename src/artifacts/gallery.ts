@@ -2,7 +2,7 @@
 import type {TopLevelSpec} from 'vega-lite'
 import {z} from 'zod'
 
-import {CLASSES, IMAGE_SIZE, PIXELS} from '../config.js'
+import {IMAGE_SIZE, PIXELS} from '../config.js'
 import {BASE_CONFIG, renderVegaLite} from './render.js'
 import type {PredictionSample} from './schemas.js'
 
@@ -16,7 +16,7 @@ const CELL_HEIGHT = 100
 const RIGHT = '#2ca02c'
 const WRONG = '#d62728'
 
-const LabelSchema = z.literal(CLASSES)
+const LabelSchema = z.int().min(0).max(9)
 
 /**
  * One gallery image. `pixels`: 784 grey levels of the raw image (not the
@@ -45,10 +45,12 @@ export type GallerySample = z.infer<typeof GallerySampleSchema>
  * too. Deterministic: ties keep split order.
  */
 export function selectGallerySamples(predictions: readonly PredictionSample[], count = GALLERY_SIZE): PredictionSample[] {
-  const confidence = (p: PredictionSample) => p.probabilities[CLASSES.indexOf(p.predicted_label)]
+  // The predicted label is the most probable class: its probability is the largest.
+  const confidence = (p: PredictionSample) => Math.max(...p.probabilities)
   const wrong = predictions.filter((p) => p.true_label !== p.predicted_label).sort((a, b) => confidence(b) - confidence(a))
   const chosen = wrong.slice(0, count)
-  const rightByClass = CLASSES.map((label) => predictions.filter((p) => p.true_label === label && p.predicted_label === label))
+  const classes = [...new Set(predictions.map((p) => p.true_label))].sort((a, b) => a - b)
+  const rightByClass = classes.map((label) => predictions.filter((p) => p.true_label === label && p.predicted_label === label))
   for (let round = 0; chosen.length < count; round++) {
     const takes = rightByClass.map((list) => list[round]).filter((p): p is PredictionSample => p !== undefined)
     if (takes.length === 0) break

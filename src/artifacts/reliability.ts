@@ -19,13 +19,14 @@ export function buildReliability(
   temperature: number,
 ): ReliabilityDocument {
   const curve = (r: Reliability) => ({ece: r.ece, bins: r.bins})
+  const k = probsBefore.length / Math.max(labels.length, 1)
   return {
     schema_version: ARTIFACT_SCHEMA_VERSION,
     split,
     samples: labels.length,
     temperature,
-    before: curve(reliability(probsBefore, labels)),
-    after: curve(reliability(probsAfter, labels)),
+    before: curve(reliability(probsBefore, labels, k)),
+    after: curve(reliability(probsAfter, labels, k)),
   }
 }
 

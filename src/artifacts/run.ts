@@ -69,7 +69,7 @@ export const RunDataSchema = z
     splits: SplitScoresBySplitSchema,
     /** Classification report of the evaluation split. */
     classificationReport: ClassificationReportSchema,
-    /** Every evaluation-split prediction; `probabilities` in CLASSES order. */
+    /** Every evaluation-split prediction; `probabilities` in the order of `dataset.classes`. */
     predictions: z.array(PredictionSampleSchema).min(1),
     /** Up to 25 evaluation images with their labels (see `selectGallerySamples`). */
     gallery: z.array(GallerySampleSchema).min(1).max(GALLERY_SIZE),
@@ -114,7 +114,7 @@ export async function writeRunArtifacts(dir: string, runData: RunData, options: 
 
   const files: PendingFile[] = [
     [ARTIFACT_FILES.metrics, serializeJsonArtifact(ARTIFACT_FILES.metrics, MetricsSchema, buildMetrics(run))],
-    [ARTIFACT_FILES.predictions, serializeJsonArtifact(ARTIFACT_FILES.predictions, PredictionsSchema, buildPredictions(run.predictions))],
+    [ARTIFACT_FILES.predictions, serializeJsonArtifact(ARTIFACT_FILES.predictions, PredictionsSchema, buildPredictions(run.predictions, run.dataset.classes))],
     [ARTIFACT_FILES.lossCurves, serializeJsonArtifact(ARTIFACT_FILES.lossCurves, LossCurvesSchema, buildLossCurves(run.epochs))],
   ]
   if (options.roc) files.push([ARTIFACT_FILES.rocCurves, serializeJsonArtifact(ARTIFACT_FILES.rocCurves, RocCurvesSchema, buildRocCurves(options.roc))])
@@ -171,7 +171,7 @@ export interface EvaluationArtifactInput {
   evaluation: {
     split: AnySplitName
     report: ClassificationReport
-    /** Probabilities [N × 3] in CLASSES order. */
+    /** Probabilities [N × K] in the order of `report.labels`, the model's classes. */
     probs: ArrayLike<number>
   }
 }
@@ -195,10 +195,10 @@ export async function writeEvaluationArtifacts(
   options: Pick<RunArtifactOptions, 'roc' | 'onFile'> = {},
 ): Promise<ArtifactFile[]> {
   const {split, report} = input.evaluation
-  const rows = buildPredictionRows(input.data.split.indices, input.data.split.labels, input.evaluation.probs)
+  const rows = buildPredictionRows(input.data.split.indices, input.data.split.labels, input.evaluation.probs, report.labels)
   const name = (file: string) => evaluationFileName(file, split)
   const files: PendingFile[] = [
-    [name(ARTIFACT_FILES.predictions), serializeJsonArtifact(name(ARTIFACT_FILES.predictions), PredictionsSchema, buildPredictions(rows, split))],
+    [name(ARTIFACT_FILES.predictions), serializeJsonArtifact(name(ARTIFACT_FILES.predictions), PredictionsSchema, buildPredictions(rows, report.labels, split))],
   ]
   if (options.roc) files.push([name(ARTIFACT_FILES.rocCurves), serializeJsonArtifact(name(ARTIFACT_FILES.rocCurves), RocCurvesSchema, buildRocCurves(options.roc))])
   files.push(

@@ -12,10 +12,15 @@
  */
 import {z} from 'zod'
 
-import {ALL_SPLIT_NAMES, CLASSES, IMAGE_SIZE, PIXELS, SELECTIONS} from '../config.js'
+import {ALL_SPLIT_NAMES, DIGITS, IMAGE_SIZE, PIXELS, SELECTIONS} from '../config.js'
+import {MIN_CLASSES, isClassList} from '../data/classes.js'
 import {ECE_BINS} from '../evaluation/calibration.js'
 
-const LabelSchema = z.literal(CLASSES)
+/** A digit label; which digits a run knows is its `classes`. */
+const LabelSchema = z.int().min(0).max(9)
+/** The digits a model knows, ascending: the order of every probability vector. */
+const ClassesSchema = z.array(LabelSchema).min(MIN_CLASSES).max(DIGITS.length).refine(isClassList, {message: 'classes must be distinct digits in ascending order'})
+const NumClassesSchema = z.int().min(MIN_CLASSES).max(DIGITS.length)
 const CountSchema = z.int().nonnegative()
 const ProbabilitySchema = z.number().min(0).max(1)
 const EpochNumberSchema = z.int().positive()
@@ -96,7 +101,7 @@ export const MetricsSchema = z
     test_loss: z.number().nonnegative().describe('loss on the held-out evaluation split (splits.eval)'),
     num_epochs: EpochNumberSchema.describe('number of epochs run (early stopping may end a run before the requested count)'),
     best_epoch: EpochNumberSchema.describe('epoch of the best validation macro-F1, whose weights are exported'),
-    classes: z.array(LabelSchema).length(CLASSES.length),
+    classes: ClassesSchema,
     splits: SplitScoresBySplitSchema,
     classification_report: ClassificationReportFileSchema.describe('report of the evaluation split'),
   })
@@ -112,7 +117,7 @@ export const PredictionSampleSchema = z
     dataset_index: CountSchema.describe('index of the image in the MNIST file named by dataset_file'),
     true_label: LabelSchema,
     predicted_label: LabelSchema,
-    probabilities: z.array(ProbabilitySchema).length(CLASSES.length).describe('class probabilities in the order of `classes`'),
+    probabilities: z.array(ProbabilitySchema).min(MIN_CLASSES).describe('class probabilities in the order of `classes`'),
   })
   .refine((p) => Math.abs(p.probabilities.reduce((sum, x) => sum + x, 0) - 1) <= PROBABILITY_SUM_TOLERANCE, {
     message: 'probabilities must sum to 1 (softmax outputs, not logits)',
@@ -125,10 +130,15 @@ export const PredictionsSchema = z
     schema_version: SchemaVersionSchema,
     dataset: z.string().min(1).describe('the data set the split comes from'),
     split: z.enum(ALL_SPLIT_NAMES),
-    num_classes: z.literal(CLASSES.length),
-    classes: z.array(LabelSchema).length(CLASSES.length).describe('labels in the order of every probabilities vector'),
+    num_classes: NumClassesSchema,
+    classes: ClassesSchema.describe('labels in the order of every probabilities vector'),
     dataset_file: z.string().min(1).describe('the MNIST images file that dataset_index points into'),
     samples: z.array(PredictionSampleSchema),
+  })
+  .refine((p) => p.classes.length === p.num_classes, {message: 'num_classes must be the number of classes', path: ['num_classes']})
+  .refine((p) => p.samples.every((s) => s.probabilities.length === p.num_classes && p.classes.includes(s.true_label) && p.classes.includes(s.predicted_label)), {
+    message: 'every sample needs one probability per class, and labels among the classes',
+    path: ['samples'],
   })
   .meta({title: 'predictions.json', description: 'Per-sample predictions of the exported model on one split (the evaluation split for a training run).'})
 export type Predictions = z.infer<typeof PredictionsSchema>
@@ -159,10 +169,7 @@ export type LossCurves = z.infer<typeof LossCurvesSchema>
 
 export const RocCurveSchema = z
   .object({
-    label: z
-      .int()
-      .refine((label) => (CLASSES as readonly number[]).includes(label), {message: `label must be one of ${CLASSES.join(', ')}`})
-      .describe(`the positive class (one of ${CLASSES.join(', ')}); all others are negative (one-vs-rest)`),
+    label: LabelSchema.describe('the positive class (one of the model\'s classes); all others are negative (one-vs-rest)'),
     fpr: z.array(ProbabilitySchema).describe('false-positive rates, rising from 0 to 1; empty when the curve is undefined'),
     tpr: z.array(ProbabilitySchema).describe('true-positive rates, rising from 0 to 1; empty when the curve is undefined'),
     thresholds: z.array(z.number()).describe('decreasing score thresholds, one per point (the first is max score + 1)'),
@@ -270,15 +277,15 @@ export const SplitDescriptionSchema = z
 export type SplitDescription = z.infer<typeof SplitDescriptionSchema>
 
 export const DatasetDescriptionSchema = z.object({
-  name: z.string().min(1).describe('the data set, e.g. mnist_058 (digits 0, 5 and 8 of MNIST)'),
-  num_classes: z.literal(CLASSES.length),
+  name: z.string().min(1).describe('the data set: mnist_ and the digits of the classes (mnist_37 for 3 and 7), or mnist for all ten'),
+  num_classes: NumClassesSchema,
   num_features: z.literal(PIXELS).describe('pixels per image'),
   image_shape: z.tuple([z.literal(IMAGE_SIZE), z.literal(IMAGE_SIZE)]),
   train_size: CountSchema,
   val_size: CountSchema,
   test_size: CountSchema.describe('size of the held-out evaluation split (splits.eval; the original calls it test)'),
   source: z.string().min(1).describe('where the images come from, e.g. the MNIST training files'),
-  classes: z.array(LabelSchema).length(CLASSES.length),
+  classes: ClassesSchema,
   class_counts: z.record(z.string(), CountSchema).describe('images per class in the curated subset'),
   splits: z.object({
     train: SplitDescriptionSchema,

@@ -8,7 +8,7 @@ import {ECE_BINS} from '../evaluation/calibration.js'
 export default class Evaluate extends BaseCommand {
   static override description = `Evaluate a checkpoint: classification report and confusion matrix
 
-Rebuilds the split the checkpoint was trained with (its seed, ratios and class counts) from --data-dir, checks its fingerprint, and evaluates with the checkpoint's normalisation. --split test evaluates on every 0/5/8 image of the official MNIST test set (t10k), which training never sees.`
+Rebuilds the split the checkpoint was trained with (its seed, ratios and class counts) from --data-dir, checks its fingerprint, and evaluates with the checkpoint's normalisation. --split test evaluates on every image of the official MNIST test set (t10k) of the checkpoint's classes, which training never sees.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> --checkpoint-path runs/first/best.ckpt --data-dir data',

@@ -5,7 +5,7 @@ import {BaseCommand} from '../cli/base-command.js'
 export default class Export extends BaseCommand {
   static override description = `Export a checkpoint as a TensorFlow.js Layers model (model.json + weights.<hash>.bin)
 
-Load it in a browser or Node with tf.loadLayersModel('…/model.json'). The model takes images [B, 28, 28, 1] with values in [0, 1], white ink on black (MNIST-preprocessed, as predict prepares them), normalises them itself in its first layer with the checkpoint's statistics, and outputs the probabilities of the classes 0, 5, 8 in that order. model.json's userDefinedMetadata records the classes and the normalisation.`
+Load it in a browser or Node with tf.loadLayersModel('…/model.json'). The model takes images [B, 28, 28, 1] with values in [0, 1], white ink on black (MNIST-preprocessed, as predict prepares them), normalises them itself in its first layer with the checkpoint's statistics, and outputs the probabilities of the checkpoint's classes in ascending order. model.json's userDefinedMetadata records the classes and the normalisation.`
 
   static override examples = ['<%= config.bin %> <%= command.id %> --checkpoint-path runs/first/best.ckpt --output-dir web-model']
 

@@ -4,7 +4,7 @@ import {BaseCommand} from '../cli/base-command.js'
 import {BACKEND_CHOICES, type BackendChoice} from '../config.js'
 
 export default class Predict extends BaseCommand {
-  static override description = `Predict the digit (0, 5 or 8) in images, as JSON
+  static override description = `Predict the digit in images, as JSON (one probability per digit the checkpoint's model knows)
 
 Any image (PNG, JPEG, BMP, GIF, TIFF) is converted to a 28×28 MNIST-like digit: grayscale, dark-on-light inverted, cropped to the ink, scaled to fit 20×20 and centred on its centre of mass. One image prints one JSON object; several print JSON Lines with their path. Inputs that cannot be read are reported on stderr and the exit code is 1; the others are still predicted.`
 

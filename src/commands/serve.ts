@@ -9,6 +9,7 @@ export default class Serve extends BaseCommand {
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> --checkpoint-path runs/my-run/best.ckpt',
+    '<%= config.bin %> <%= command.id %> --checkpoint-path runs/ten-digits/best.ckpt --checkpoint-path runs/my-run/best.ckpt',
     '<%= config.bin %> <%= command.id %> --port 0 --data-dir data --runs-dir runs',
     '<%= config.bin %> <%= command.id %> --database-url postgres://user:password@127.0.0.1:5432/digits',
   ]
@@ -16,7 +17,10 @@ export default class Serve extends BaseCommand {
   static override flags = {
     port: Flags.integer({description: 'port to listen on (0 picks a free one)', default: SERVE_DEFAULTS.port, min: 0, max: 65_535}),
     host: Flags.string({description: 'address to bind; keep 127.0.0.1 unless others must reach it', default: SERVE_DEFAULTS.host}),
-    'checkpoint-path': Flags.string({description: 'model to predict with (a best.ckpt); without it, predictions wait for a run trained from the page'}),
+    'checkpoint-path': Flags.string({
+      description: 'model to predict with (a best.ckpt); repeat it to serve several side by side, the first answering by default; without it, predictions wait for a run trained from the page',
+      multiple: true,
+    }),
     'runs-dir': Flags.string({description: 'folder of training runs shown on the dashboard, and where runs started from the page go', default: SERVE_DEFAULTS.runsDir}),
     'data-dir': Flags.string({description: 'folder with the MNIST files for training from the page; also holds the prediction database', default: SERVE_DEFAULTS.dataDir}),
     'allowed-host': Flags.string({

@@ -9,7 +9,7 @@ import type {TrainSummary} from '../training/run.js'
 export default class Train extends BaseCommand {
   static override description = `Train the CNN (or a softmax baseline) on the curated MNIST subset
 
-Curates the 0/5/8 subset from --data-dir, splits it (evaluation first, then validation), and trains with class-weighted cross-entropy, Adam, reduce-on-plateau and early stopping on val_f1_macro. Writes best.ckpt, last.ckpt, logs/metrics.csv and logs/metrics.json, the run artifacts and the resolved settings (config.json) to --output-dir, progress to stderr, and a JSON summary to stdout.
+Curates the subset of the digits given by --classes from --data-dir, splits it (evaluation first, then validation), and trains with class-weighted cross-entropy, Adam, reduce-on-plateau and early stopping on val_f1_macro. Writes best.ckpt, last.ckpt, logs/metrics.csv and logs/metrics.json, the run artifacts and the resolved settings (config.json) to --output-dir, progress to stderr, and a JSON summary to stdout.
 
 Settings left out take their values from --config (a JSON object of settings, e.g. a run's config.json, which reproduces that run), then, with --resume, from last.ckpt, then from the defaults. On --resume, settings marked "fixed on --resume" are refused when they differ from last.ckpt's; the others apply from the next epoch and are recorded.`
 

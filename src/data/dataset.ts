@@ -1,18 +1,21 @@
 import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {CLASSES, type ClassLabel, DEFAULT_CLASS_COUNTS, DEFAULT_EVAL_RATIO, DEFAULT_SEED, DEFAULT_VAL_RATIO, MNIST_FILES, MNIST_RAW_FILES, PIXELS} from '../config.js'
+import {type ClassLabel, DEFAULT_CLASS_COUNTS, DEFAULT_EVAL_RATIO, DEFAULT_SEED, DEFAULT_VAL_RATIO, MNIST_FILES, MNIST_RAW_FILES, PIXELS} from '../config.js'
 import {UserError} from '../errors.js'
 import {readIdxPair, type IdxImages} from './idx.js'
 import {Rng} from './rng.js'
-import {type ClassCounts, type Split, type SplitName, SPLIT_NAMES, countByClass, curateSubset, fingerprint, stratifiedSplit} from './split.js'
+import {type ClassCounts, type Split, type SplitName, SPLIT_NAMES, availableCounts, countByClass, countedClasses, curateSubset, fingerprint, stratifiedSplit} from './split.js'
 
 export interface DatasetOptions {
   dataDir: string
   seed?: number
   evalRatio?: number
   valRatio?: number
+  /** Images per class; its keys are the classes. */
   classCounts?: ClassCounts
+  /** Without `classCounts`: every training image of each of these classes. Without either: the SPEC subset. */
+  classes?: readonly ClassLabel[]
 }
 
 export interface CuratedDataset {
@@ -24,6 +27,8 @@ export interface CuratedDataset {
   evalRatio: number
   valRatio: number
   classCounts: ClassCounts
+  /** The digits of the subset, ascending: the keys of `classCounts`. */
+  classes: ClassLabel[]
 }
 
 /**
@@ -43,8 +48,8 @@ export async function loadCuratedDataset(options: DatasetOptions): Promise<Curat
   const seed = options.seed ?? DEFAULT_SEED
   const evalRatio = options.evalRatio ?? DEFAULT_EVAL_RATIO
   const valRatio = options.valRatio ?? DEFAULT_VAL_RATIO
-  const classCounts = options.classCounts ?? {...DEFAULT_CLASS_COUNTS}
   const {images, labels} = await readIdxPair(mnistFilePath(options.dataDir, 'trainImages'), mnistFilePath(options.dataDir, 'trainLabels'))
+  const classCounts = options.classCounts ?? (options.classes ? availableCounts(labels, options.classes) : {...DEFAULT_CLASS_COUNTS})
   return buildCuratedDataset(images, labels, {seed, evalRatio, valRatio, classCounts})
 }
 
@@ -56,14 +61,14 @@ export function buildCuratedDataset(
   const subset = curateSubset(labels, options.classCounts, new Rng(options.seed), options)
   const splits = stratifiedSplit(subset, options)
   const fingerprints = Object.fromEntries(SPLIT_NAMES.map((name) => [name, fingerprint(splits[name], source.pixels)])) as Record<SplitName, string>
-  return {source, splits, fingerprints, ...options}
+  return {source, splits, fingerprints, ...options, classes: countedClasses(options.classCounts)}
 }
 
 /** The official t10k set's image count (its raw file: a 16-byte header, then the images). */
 const OFFICIAL_TEST_IMAGES = (MNIST_RAW_FILES.testImages.bytes - 16) / PIXELS
 
-/** Every 0/5/8 image of the official MNIST test set (t10k), in file order. */
-export async function loadTestSplit(dataDir: string): Promise<{source: IdxImages; split: Split; fingerprint: string}> {
+/** Every image of the official MNIST test set (t10k) of the given classes, in file order. */
+export async function loadTestSplit(dataDir: string, classes: readonly ClassLabel[]): Promise<{source: IdxImages; split: Split; fingerprint: string}> {
   const {images, labels} = await readIdxPair(mnistFilePath(dataDir, 'testImages'), mnistFilePath(dataDir, 'testLabels'))
   // Scores on any other file would be reported as the official test set's (swapped files would report on training data).
   if (images.count !== OFFICIAL_TEST_IMAGES) {
@@ -74,13 +79,13 @@ export async function loadTestSplit(dataDir: string): Promise<{source: IdxImages
 
   const split: Split = {indices: [], labels: []}
   for (let i = 0; i < labels.length; i++) {
-    if ((CLASSES as readonly number[]).includes(labels[i])) {
+    if (classes.includes(labels[i])) {
       split.indices.push(i)
-      split.labels.push(labels[i] as ClassLabel)
+      split.labels.push(labels[i])
     }
   }
 
-  if (split.indices.length === 0) throw new UserError(`${MNIST_FILES.testLabels.name} holds no images of classes ${CLASSES.join(', ')}`)
+  if (split.indices.length === 0) throw new UserError(`${MNIST_FILES.testLabels.name} holds no images of classes ${classes.join(', ')}`)
   return {source: images, split, fingerprint: fingerprint(split, images.pixels)}
 }
 
@@ -110,8 +115,8 @@ export function computeNormalization(source: IdxImages, split: Split): Normaliza
   return {method: 'standardize', mean, std}
 }
 
-/** Images of a split as one normalised float array [N × 784], and class indices (0..2) into CLASSES. */
-export function splitTensors(source: IdxImages, split: Split, normalization: Normalization): {x: Float32Array; y: Int32Array} {
+/** Images of a split as one normalised float array [N × 784], and class indices (0..K−1) into `classes`. */
+export function splitTensors(source: IdxImages, split: Split, normalization: Normalization, classes: readonly ClassLabel[]): {x: Float32Array; y: Int32Array} {
   const x = new Float32Array(split.indices.length * PIXELS)
   const y = new Int32Array(split.indices.length)
   const scale = 1 / (255 * normalization.std)
@@ -120,7 +125,7 @@ export function splitTensors(source: IdxImages, split: Split, normalization: Nor
     const offset = index * PIXELS
     const out = row * PIXELS
     for (let p = 0; p < PIXELS; p++) x[out + p] = source.pixels[offset + p] * scale - shift
-    y[row] = CLASSES.indexOf(split.labels[row])
+    y[row] = classes.indexOf(split.labels[row])
   }
 
   return {x, y}
@@ -130,7 +135,7 @@ export function describeSplits(dataset: CuratedDataset): Record<SplitName, {size
   return Object.fromEntries(
     SPLIT_NAMES.map((name) => [
       name,
-      {size: dataset.splits[name].indices.length, perClass: countByClass(dataset.splits[name].labels), fingerprint: dataset.fingerprints[name]},
+      {size: dataset.splits[name].indices.length, perClass: countByClass(dataset.splits[name].labels, dataset.classes), fingerprint: dataset.fingerprints[name]},
     ]),
   ) as Record<SplitName, {size: number; perClass: Record<string, number>; fingerprint: string}>
 }

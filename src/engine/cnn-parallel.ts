@@ -13,14 +13,19 @@
  */
 import {Worker} from 'node:worker_threads'
 
-import {CLASSES, PIXELS} from '../config.js'
+import {PIXELS} from '../config.js'
+import type {NetworkDescription} from '../architecture.js'
 import type {CnnKernel} from './cnn-kernel.js'
+import {dropoutMask} from './dropout.js'
 
 /** Phases after which the per-image sums are exchanged (see kernels/cnn.c). */
 export const EXCHANGES = [0, 1, 2, 3, 5, 6]
 export const PHASES = 8
-/** Largest per-image sum width: the second block's 32 channels, two arrays (g and g·x̂) in the backward phases. */
-const SUM_FLOATS = 2 * 32
+/** Largest per-image sum width: a block's channels (at most 64), two arrays (g and g·x̂) in the backward phases. */
+const SUM_FLOATS = 2 * 64
+
+/** Where each number of a step sits in `Shared.scalars`: class weights and logit offsets (up to ten classes each), then one number each. */
+export const SCALARS = {weights: 0, offsets: 10, epsilon: 20, weightSum: 21, loss: 22, correct: 23, dropoutSeed: 24, step: 25, count: 32}
 
 /** Control words: each side's barrier generation, the step's batch size (0: stop), and 1 once the worker failed. */
 const CONTROL = {main: 0, worker: 1, batch: 2, failed: 3, words: 4}
@@ -30,7 +35,7 @@ export class Shared {
   readonly control: Int32Array
   readonly images: Float32Array
   readonly labels: Int32Array
-  /** Class weights (3), ε, the batch's weight sum; the worker's loss and correct count come back in [5], [6]. */
+  /** The step's numbers (laid out by SCALARS); the worker's loss and correct count come back in them. */
   readonly scalars: Float64Array
   readonly params: Float32Array
   readonly sums: Float32Array
@@ -49,7 +54,7 @@ export class Shared {
     }
 
     this.control = take((o) => new Int32Array(buffer, o, CONTROL.words), 4 * CONTROL.words)
-    this.scalars = take((o) => new Float64Array(buffer, o, 8), 64)
+    this.scalars = take((o) => new Float64Array(buffer, o, SCALARS.count), 8 * SCALARS.count)
     this.images = take((o) => new Float32Array(buffer, o, maxBatch * PIXELS), 4 * maxBatch * PIXELS)
     this.labels = take((o) => new Int32Array(buffer, o, maxBatch), 4 * maxBatch)
     this.params = take((o) => new Float32Array(buffer, o, parameterCount), 4 * parameterCount)
@@ -58,7 +63,7 @@ export class Shared {
   }
 
   static bytes(maxBatch: number, parameterCount: number): number {
-    return 16 + 64 + 8 * Math.ceil((4 * maxBatch * PIXELS) / 8) + 8 * Math.ceil((4 * maxBatch) / 8) + 2 * 8 * Math.ceil((4 * parameterCount) / 8) + 4 * maxBatch * SUM_FLOATS + 64
+    return 16 + 8 * SCALARS.count + 8 * Math.ceil((4 * maxBatch * PIXELS) / 8) + 8 * Math.ceil((4 * maxBatch) / 8) + 2 * 8 * Math.ceil((4 * parameterCount) / 8) + 4 * maxBatch * SUM_FLOATS + 64
   }
 }
 
@@ -136,6 +141,25 @@ export function runPhases(
 
 export {CONTROL}
 
+/** What the loss of a step needs: class weights, the batch's Σ w[yᵢ], and the logit offsets (none: zeros). */
+export interface StepLoss {
+  classWeights: ArrayLike<number>
+  weightSum: number
+  logitOffsets?: ArrayLike<number>
+}
+
+/** What a step's dropout mask is drawn from (engine/dropout.ts): the run's seed and the optimiser's step count. */
+export interface DropoutKey {
+  seed: number
+  step: number
+}
+
+/** Write the dropout mask of images [b0, b1) into a kernel with a hidden layer. */
+export function setSideMask(kernel: CnnKernel, key: DropoutKey, [b0, b1]: [number, number]): void {
+  if (kernel.hiddenUnits === 0) return
+  kernel.setDropoutMask(dropoutMask(kernel.dropout, kernel.hiddenUnits, key.seed, key.step, b0, b1), b0)
+}
+
 /** The main thread's side: starts the worker and drives each step. */
 export class ParallelStep {
   private readonly worker: Worker
@@ -143,9 +167,10 @@ export class ParallelStep {
   private readonly barrier: Barrier
 
   constructor(
-    private readonly kernel: CnnKernel,
+    readonly kernel: CnnKernel,
     module: WebAssembly.Module,
     maxBatch: number,
+    network: NetworkDescription,
   ) {
     const buffer = new SharedArrayBuffer(Shared.bytes(maxBatch, kernel.parameterCount))
     this.shared = new Shared(buffer, maxBatch, kernel.parameterCount)
@@ -153,7 +178,7 @@ export class ParallelStep {
     const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js'
     // The process's own flags, but not --input-type (for -e code only; a worker file refuses it).
     const execArgv = process.execArgv.filter((flag) => !flag.startsWith('--input-type'))
-    this.worker = new Worker(new URL(`./cnn-worker${extension}`, import.meta.url), {execArgv, workerData: {module, buffer, maxBatch, parameterCount: kernel.parameterCount}})
+    this.worker = new Worker(new URL(`./cnn-worker${extension}`, import.meta.url), {execArgv, workerData: {module, buffer, maxBatch, parameterCount: kernel.parameterCount, network}})
     this.worker.unref()
     // A failure reaches the main thread through the shared control words (see Barrier); this only keeps it from being uncaught.
     this.worker.on('error', () => undefined)
@@ -175,24 +200,32 @@ export class ParallelStep {
    * end at the kernel's `grads`. `lossOf(range)` computes the main side's
    * dL/dlogits; returns the worker's [loss, correct] for its half.
    */
-  gradients(images: Float32Array, labels: ArrayLike<number>, classWeights: ArrayLike<number>, weightSum: number, epsilon: number, lossOf: (range: [number, number]) => void): [number, number] {
+  gradients(images: Float32Array, labels: ArrayLike<number>, loss: StepLoss, epsilon: number, dropout: DropoutKey, lossOf: (range: [number, number]) => void): [number, number] {
     const batch = labels.length
     const [mine, theirs] = halves(batch)
     const s = this.shared
     s.images.set(images.subarray(theirs[0] * PIXELS, theirs[1] * PIXELS), theirs[0] * PIXELS)
     s.labels.set(labels)
-    for (let k = 0; k < CLASSES.length; k++) s.scalars[k] = classWeights[k]
-    s.scalars[3] = epsilon
-    s.scalars[4] = weightSum
+    const classes = this.kernel.classes
+    for (let k = 0; k < classes; k++) {
+      s.scalars[SCALARS.weights + k] = loss.classWeights[k]
+      s.scalars[SCALARS.offsets + k] = loss.logitOffsets?.[k] ?? 0
+    }
+
+    s.scalars[SCALARS.epsilon] = epsilon
+    s.scalars[SCALARS.weightSum] = loss.weightSum
+    s.scalars[SCALARS.dropoutSeed] = dropout.seed
+    s.scalars[SCALARS.step] = dropout.step
     s.params.set(this.kernel.params)
     Atomics.store(s.control, CONTROL.batch, batch)
     this.kernel.setInput(images, mine[0], mine[1], batch)
+    setSideMask(this.kernel, dropout, mine)
     this.barrier.meet()
     runPhases(this.kernel, s, this.barrier, mine, theirs, batch, epsilon, () => lossOf(mine))
     this.barrier.meet()
     this.kernel.halfGrads(1).set(s.halfGrads)
     this.kernel.combine()
-    return [s.scalars[5], s.scalars[6]]
+    return [s.scalars[SCALARS.loss], s.scalars[SCALARS.correct]]
   }
 
   /** Stop the worker (it ends its loop; the thread exits). */

@@ -13,9 +13,9 @@ import type {BackendWasm} from '@tensorflow/tfjs-backend-wasm'
 
 import {adamState, advanceAdam} from './adam.js'
 import {currentBackend} from './selected.js'
-import {type CnnKernel, KERNEL_PARAMETERS, KERNEL_RUNNING, batchWeight, kernelModule, loadCnnKernel, weightedSoftmaxLoss} from './cnn-kernel.js'
-import {ParallelStep, halves} from './cnn-parallel.js'
-import {BN_EPSILON, blendRunningStatistic, parameterSpecs, unbiasFactor} from '../architecture.js'
+import {type CnnKernel, batchWeight, kernelComputes, kernelModule, loadCnnKernel, weightedSoftmaxLoss} from './cnn-kernel.js'
+import {type DropoutKey, ParallelStep, halves, setSideMask} from './cnn-parallel.js'
+import {BN_EPSILON, type NetworkDescription, blendRunningStatistic, unbiasFactor} from '../architecture.js'
 
 /** A network's state as the engine sees it: trainable parameters and batch-norm buffers by name (model/network.ts's `Network` is one). */
 export interface NetworkVariables {
@@ -23,26 +23,19 @@ export interface NetworkVariables {
   readonly buffers: Record<string, tf.Variable>
 }
 
-/** Which engine trains the CNN on wasm: our kernel where relaxed SIMD validates, else tfjs's XNNPACK. */
-export type WasmStepEngine = 'kernel' | 'xnnpack'
+/** One kernel instance per network shape in this process (each has its own memory). */
+const kernels = new Map<string, CnnKernel | null>()
 
-let preferred: WasmStepEngine = process.env.DIGIT_CLASSIFICATION_ENGINE === 'xnnpack' ? 'xnnpack' : 'kernel'
-let kernel: CnnKernel | null | undefined
-
-/** Choose the engine for later steps (benchmarks compare both in one process). */
-export function preferWasmStepEngine(engine: WasmStepEngine): void {
-  preferred = engine
+function shapeKey(net: NetworkDescription): string {
+  return JSON.stringify([net.blocks.map((b) => b.filters), net.hidden?.units ?? 0, net.hidden?.dropout ?? 0, net.dense.units])
 }
 
-/** The kernel, when it is the chosen engine, the backend is wasm and this WebAssembly runs it. */
-export function stepKernel(): CnnKernel | undefined {
-  if (preferred !== 'kernel' || tf.getBackend() !== 'wasm') return undefined
-  if (kernel === undefined) {
-    kernel = loadCnnKernel() ?? null
-    kernel?.checkLayout(parameterSpecs('cnn'))
-  }
-
-  return kernel ?? undefined
+/** The kernel for this network, when the backend is wasm, the kernel computes the network's shape and this WebAssembly runs it. */
+export function stepKernel(net: NetworkDescription): CnnKernel | undefined {
+  if (tf.getBackend() !== 'wasm') return undefined
+  const key = shapeKey(net)
+  if (!kernels.has(key)) kernels.set(key, loadCnnKernel(net) ?? null)
+  return kernels.get(key) ?? undefined
 }
 
 let parallel: ParallelStep | null | undefined
@@ -61,10 +54,10 @@ export function trainingThreads(): number {
  */
 function parallelStep(cnn: CnnKernel, batch: number): ParallelStep | undefined {
   if (batch < 2 || (currentBackend()?.threads ?? 1) < 2 || parallel === null) return undefined
-  if (parallel && parallel.maxBatch >= batch) return parallel
+  if (parallel && parallel.maxBatch >= batch && parallel.kernel === cnn) return parallel
   parallel?.dispose()
   try {
-    parallel = new ParallelStep(cnn, kernelModule()!, Math.max(batch, 64))
+    parallel = new ParallelStep(cnn, kernelModule()!, Math.max(batch, 64), cnn.network)
   } catch (error) {
     parallel = null
     process.emitWarning(`training continues on one thread: the second one did not start (${(error as Error).message})`)
@@ -74,14 +67,9 @@ function parallelStep(cnn: CnnKernel, batch: number): ParallelStep | undefined {
   return parallel
 }
 
-/** Whether CNN steps on wasm will run through the kernel (the chosen engine, and this WebAssembly runs it). */
-export function kernelWillTrain(): boolean {
-  return preferred === 'kernel' && kernelModule() !== undefined
-}
-
-/** Which engine a CNN step on the current backend runs. */
-export function wasmStepEngine(): WasmStepEngine {
-  return stepKernel() ? 'kernel' : 'xnnpack'
+/** Whether this network trains through the kernel on wasm (this WebAssembly runs it and it computes the network's shape). */
+export function kernelWillTrain(net: NetworkDescription): boolean {
+  return kernelComputes(net) && kernelModule() !== undefined
 }
 
 function wasmBackend(): BackendWasm {
@@ -100,10 +88,16 @@ function write(variable: tf.Variable, values: Float32Array): void {
   else variable.assign(tf.tensor(values, variable.shape, 'float32'))
 }
 
+/** What a kernel step needs beyond the batch: the loss's logit offsets (none: zeros) and the dropout mask's key. */
+export interface KernelStepOptions {
+  logitOffsets?: ArrayLike<number>
+  dropout: DropoutKey
+}
+
 /**
  * One optimisation step of the CNN with Adam: forward with batch statistics,
- * class-weighted cross-entropy, backward, Adam, running statistics. Returns
- * the batch loss and the number of correct predictions.
+ * class-weighted cross-entropy (of logits + offsets), backward, Adam, running
+ * statistics. Returns the batch loss and the number of correct predictions.
  */
 export function kernelTrainStep(
   cnn: CnnKernel,
@@ -112,14 +106,16 @@ export function kernelTrainStep(
   x: tf.Tensor4D,
   labels: tf.Tensor1D,
   classWeights: tf.Tensor1D,
+  options: KernelStepOptions,
 ): {loss: number; correct: number} {
   const batch = x.shape[0]
-  const variables = KERNEL_PARAMETERS.map((name) => network.params[name])
+  const names = cnn.parameters
+  const variables = names.map((name) => network.params[name])
   const {settings, slots} = adamState(optimizer, variables)
   const params = cnn.params
   const m = cnn.adamM
   const v = cnn.adamV
-  for (const [i, name] of KERNEL_PARAMETERS.entries()) {
+  for (const [i, name] of names.entries()) {
     cnn.slice(params, name).set(view(variables[i]))
     cnn.slice(m, name).set(view(slots[i].m))
     cnn.slice(v, name).set(view(slots[i].v))
@@ -134,7 +130,7 @@ export function kernelTrainStep(
   let loss = 0
   let correct = 0
   const lossOf = ([b0, b1]: [number, number]) => {
-    const part = weightedSoftmaxLoss(cnn.logits(b0, b1), y.subarray(b0, b1), w, weightSum)
+    const part = weightedSoftmaxLoss(cnn.logits(b0, b1), y.subarray(b0, b1), w, weightSum, options.logitOffsets)
     cnn.setDLogits(part.dLogits, b0)
     loss += part.loss
     correct += part.correct
@@ -143,11 +139,13 @@ export function kernelTrainStep(
   const twoThreads = parallelStep(cnn, batch)
   lastThreads = twoThreads ? 2 : 1
   if (twoThreads) {
-    const [theirLoss, theirCorrect] = twoThreads.gradients(images, y, w, weightSum, BN_EPSILON, lossOf)
+    const [theirLoss, theirCorrect] = twoThreads.gradients(images, y, {classWeights: w, weightSum, logitOffsets: options.logitOffsets}, BN_EPSILON, options.dropout, lossOf)
     loss += theirLoss
     correct += theirCorrect
   } else {
-    cnn.forward(images, batch, BN_EPSILON)
+    cnn.setInput(images, 0, batch, batch)
+    for (const side of sides) setSideMask(cnn, options.dropout, side)
+    for (let phase = 0; phase < 5; phase++) cnn.phase(phase, 0, batch, batch, BN_EPSILON)
     for (const side of sides) lossOf(side)
     cnn.backwardFromSet(batch)
   }
@@ -155,7 +153,7 @@ export function kernelTrainStep(
   cnn.adam(settings)
 
   // Views again: the forward pass may have grown the kernel's memory.
-  for (const [i, name] of KERNEL_PARAMETERS.entries()) {
+  for (const [i, name] of names.entries()) {
     write(variables[i], cnn.slice(cnn.params, name))
     write(slots[i].m, cnn.slice(cnn.adamM, name))
     write(slots[i].v, cnn.slice(cnn.adamV, name))
@@ -163,11 +161,8 @@ export function kernelTrainStep(
 
   const stats = cnn.batchStatistics
   const [h1, w1] = x.shape.slice(1)
-  const blocks = [
-    {bn: 'bn1', at: 0, channels: 16, count: batch * h1 * w1},
-    {bn: 'bn2', at: 32, channels: 32, count: batch * Math.floor(h1 / 2) * Math.floor(w1 / 2)},
-  ] as const
-  for (const {bn, at, channels, count} of blocks) {
+  for (const [i, {bn, at, channels}] of cnn.statisticBlocks.entries()) {
+    const count = batch * Math.floor(h1 / 2 ** i) * Math.floor(w1 / 2 ** i)
     const mean = network.buffers[`${bn}.movingMean`]
     const variance = network.buffers[`${bn}.movingVariance`]
     write(mean, blendRunningStatistic(view(mean), stats.subarray(at, at + channels), 1))
@@ -179,24 +174,24 @@ export function kernelTrainStep(
 }
 
 /**
- * Evaluation-mode logits [B, 3] of the CNN (running statistics) through the
- * kernel, or undefined where it does not apply (another backend or engine,
- * another image size).
+ * Evaluation-mode logits [B, K] of the CNN (running statistics) through the
+ * kernel, or undefined where it does not apply (another backend, a shape it
+ * does not compute, another image size).
  */
-export function kernelEvalLogits(params: Record<string, tf.Tensor>, buffers: Record<string, tf.Tensor>, x: tf.Tensor4D): tf.Tensor2D | undefined {
+export function kernelEvalLogits(net: NetworkDescription, params: Record<string, tf.Tensor>, buffers: Record<string, tf.Tensor>, x: tf.Tensor4D): tf.Tensor2D | undefined {
   const [batch, height, width, channels] = x.shape
   if (height !== 28 || width !== 28 || channels !== 1) return undefined
-  const cnn = stepKernel()
+  const cnn = stepKernel(net)
   if (!cnn) return undefined
   const packed = cnn.params
-  for (const name of KERNEL_PARAMETERS) cnn.slice(packed, name).set(view(params[name]))
+  for (const name of cnn.parameters) cnn.slice(packed, name).set(view(params[name]))
   const running = cnn.running
   let at = 0
-  for (const name of KERNEL_RUNNING) {
+  for (const name of cnn.runningNames) {
     const values = view(buffers[name])
     running.set(values, at)
     at += values.length
   }
 
-  return tf.tensor2d(cnn.infer(view(x), batch, BN_EPSILON), [batch, 3])
+  return tf.tensor2d(cnn.infer(view(x), batch, BN_EPSILON), [batch, cnn.classes])
 }

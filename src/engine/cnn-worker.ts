@@ -4,11 +4,19 @@
  */
 import {workerData} from 'node:worker_threads'
 
+import type {NetworkDescription} from '../architecture.js'
 import {CnnKernel, weightedSoftmaxLoss} from './cnn-kernel.js'
-import {Barrier, CONTROL, Shared, halves, runPhases} from './cnn-parallel.js'
+import {Barrier, CONTROL, SCALARS, Shared, halves, runPhases, setSideMask} from './cnn-parallel.js'
 
-const {module, buffer, maxBatch, parameterCount} = workerData as {module: WebAssembly.Module; buffer: SharedArrayBuffer; maxBatch: number; parameterCount: number}
-const kernel = new CnnKernel(new WebAssembly.Instance(module, {}))
+const {module, buffer, maxBatch, parameterCount, network} = workerData as {
+  module: WebAssembly.Module
+  buffer: SharedArrayBuffer
+  maxBatch: number
+  parameterCount: number
+  network: NetworkDescription
+}
+const kernel = new CnnKernel(new WebAssembly.Instance(module, {}), network)
+const classes = kernel.classes
 const shared = new Shared(buffer, maxBatch, parameterCount)
 const barrier = new Barrier(shared.control, CONTROL.worker, CONTROL.main)
 
@@ -19,15 +27,19 @@ try {
     const batch = Atomics.load(shared.control, CONTROL.batch)
     if (batch === 0) break
     const [other, mine] = halves(batch)
-    const epsilon = shared.scalars[3]
+    const s = shared.scalars
+    const epsilon = s[SCALARS.epsilon]
     kernel.setInput(shared.images, mine[0], mine[1], batch)
+    setSideMask(kernel, {seed: s[SCALARS.dropoutSeed], step: s[SCALARS.step]}, mine)
     kernel.params.set(shared.params)
     runPhases(kernel, shared, barrier, mine, other, batch, epsilon, () => {
-      const weights = Array.from(shared.scalars.subarray(0, 3))
-      const {loss, correct, dLogits} = weightedSoftmaxLoss(kernel.logits(mine[0], mine[1]), shared.labels.subarray(mine[0], mine[1]), weights, shared.scalars[4])
+      const weights = Array.from(s.subarray(SCALARS.weights, SCALARS.weights + classes))
+      const offsets = Array.from(s.subarray(SCALARS.offsets, SCALARS.offsets + classes))
+      const labels = shared.labels.subarray(mine[0], mine[1])
+      const {loss, correct, dLogits} = weightedSoftmaxLoss(kernel.logits(mine[0], mine[1]), labels, weights, s[SCALARS.weightSum], offsets)
       kernel.setDLogits(dLogits, mine[0])
-      shared.scalars[5] = loss
-      shared.scalars[6] = correct
+      s[SCALARS.loss] = loss
+      s[SCALARS.correct] = correct
     })
     shared.halfGrads.set(kernel.halfGrads(1))
     barrier.meet()

@@ -5,7 +5,6 @@
  * Dividing every logit by one T > 0 keeps their order, so the predicted class
  * never changes; only how sure the probabilities say the model is.
  */
-import {CLASSES} from '../config.js'
 import {argmaxRow} from '../model/probabilities.js'
 
 /** The paper's tables use 15 bins; so does everything this package reports. */
@@ -15,7 +14,7 @@ export const ECE_BINS = 15
 const LOG_T_RANGE = [Math.log(0.05), Math.log(20)] as const
 
 /** Softmax of logits / T, row by row ([N × k] row-major). */
-export function softmaxWithTemperature(logits: ArrayLike<number>, temperature: number, k: number = CLASSES.length): Float32Array {
+export function softmaxWithTemperature(logits: ArrayLike<number>, temperature: number, k: number): Float32Array {
   const out = new Float32Array(logits.length)
   for (let row = 0; row * k < logits.length; row++) {
     let max = Number.NEGATIVE_INFINITY
@@ -29,7 +28,7 @@ export function softmaxWithTemperature(logits: ArrayLike<number>, temperature: n
 }
 
 /** Mean negative log-likelihood of the true classes under softmax(logits / T) (unweighted, as in the paper). */
-export function nllWithTemperature(logits: ArrayLike<number>, labels: ArrayLike<number>, temperature: number, k: number = CLASSES.length): number {
+export function nllWithTemperature(logits: ArrayLike<number>, labels: ArrayLike<number>, temperature: number, k: number): number {
   let total = 0
   for (let row = 0; row < labels.length; row++) {
     let max = Number.NEGATIVE_INFINITY
@@ -45,13 +44,13 @@ export function nllWithTemperature(logits: ArrayLike<number>, labels: ArrayLike<
 /**
  * The temperature that minimises the validation NLL. The NLL is convex in 1/T,
  * so it has one minimum along log T, found by golden-section search to ~1e-6
- * in log T. `labels` are class indices (into CLASSES), not digit labels.
+ * in log T. `labels` are class indices (into the model's classes), not digit labels.
  *
  * A split the model classifies without error has no minimum: the NLL keeps
  * falling as T → 0 (every probability → 1). The search then ends at the edge
  * of its range, and T = 1 is returned rather than an arbitrary, extreme one.
  */
-export function fitTemperature(logits: ArrayLike<number>, labels: ArrayLike<number>, k: number = CLASSES.length): number {
+export function fitTemperature(logits: ArrayLike<number>, labels: ArrayLike<number>, k: number): number {
   if (labels.length === 0) return 1
   const f = (logT: number) => nllWithTemperature(logits, labels, Math.exp(logT), k)
   const ratio = (Math.sqrt(5) - 1) / 2
@@ -103,9 +102,9 @@ export interface Reliability {
 /**
  * Confidence (top probability) against accuracy in `bins` equal-width bins
  * over [0, 1]; bin b holds confidences in (b/bins, (b+1)/bins], as the paper's
- * code does. `labels` are class indices (into CLASSES).
+ * code does. `labels` are class indices (into the model's classes).
  */
-export function reliability(probs: ArrayLike<number>, labels: ArrayLike<number>, bins = ECE_BINS, k: number = CLASSES.length): Reliability {
+export function reliability(probs: ArrayLike<number>, labels: ArrayLike<number>, k: number, bins = ECE_BINS): Reliability {
   const count = new Array<number>(bins).fill(0)
   const right = new Array<number>(bins).fill(0)
   const confidence = new Array<number>(bins).fill(0)
@@ -129,6 +128,6 @@ export function reliability(probs: ArrayLike<number>, labels: ArrayLike<number>,
 }
 
 /** Expected calibration error with equal-width bins (15 by default, as the paper reports). */
-export function expectedCalibrationError(probs: ArrayLike<number>, labels: ArrayLike<number>, bins = ECE_BINS, k: number = CLASSES.length): number {
-  return reliability(probs, labels, bins, k).ece
+export function expectedCalibrationError(probs: ArrayLike<number>, labels: ArrayLike<number>, k: number, bins = ECE_BINS): number {
+  return reliability(probs, labels, k, bins).ece
 }

@@ -1,7 +1,7 @@
-import {type AnySplitName, CLASSES} from '../config.js'
+import type {AnySplitName} from '../config.js'
 import {loadCuratedDataset, loadTestSplit, splitTensors} from '../data/dataset.js'
 import type {IdxImages} from '../data/idx.js'
-import {type Split, type SplitName, formatClassCounts, parseClassCounts} from '../data/split.js'
+import {type Split, type SplitName, checkClassCounts} from '../data/split.js'
 import {UserError} from '../errors.js'
 import type {Checkpoint} from '../model/checkpoint.js'
 import type {Predictor} from '../model/predictor.js'
@@ -22,12 +22,13 @@ export interface SplitData {
 /**
  * Rebuild the split a checkpoint was trained with from `dataDir` (its seed,
  * ratios and class counts) and check it is the same data; `test` is every
- * 0/5/8 image of the official t10k set.
+ * image of the official t10k set of the checkpoint's classes.
  */
 export async function rebuildSplit(checkpoint: Checkpoint, dataDir: string, split: EvalSplit): Promise<SplitData> {
-  if (split === 'test') return loadTestSplit(dataDir)
-  const {data} = checkpoint.header
-  const classCounts = parseClassCounts(formatClassCounts(data.classCounts as Parameters<typeof formatClassCounts>[0]))
+  const {data, classes} = checkpoint.header
+  if (split === 'test') return loadTestSplit(dataDir, classes)
+  const classCounts = Object.fromEntries(Object.entries(data.classCounts).map(([label, count]) => [Number(label), count]))
+  checkClassCounts(classCounts, classes)
   const dataset = await loadCuratedDataset({dataDir, seed: data.seed, evalRatio: data.evalRatio, valRatio: data.valRatio, classCounts})
   const name: SplitName = split
   if (dataset.fingerprints[name] !== data.fingerprints[name]) {
@@ -43,7 +44,7 @@ export interface Evaluation {
   split: EvalSplit
   fingerprint: string
   report: ClassificationReport
-  /** Probabilities [N × 3] in CLASSES order, with the predictor's temperature applied. */
+  /** Probabilities [N × K] in the order of the model's classes, with the predictor's temperature applied. */
   probs: Float32Array
   /** The network's own probabilities (temperature 1), for the before/after comparison. */
   uncalibratedProbs: Float32Array
@@ -56,17 +57,19 @@ export interface Evaluation {
 
 /** One batched pass over a split with the checkpoint's normalisation. */
 export async function evaluateSplit(predictor: Predictor, data: SplitData, split: EvalSplit, batchSize: number): Promise<Evaluation> {
-  const {x} = splitTensors(data.source, data.split, predictor.checkpoint.header.normalization)
+  const {classes} = predictor
+  const k = classes.length
+  const {x} = splitTensors(data.source, data.split, predictor.checkpoint.header.normalization, classes)
   const started = performance.now()
   const logits = await predictor.logits(x, batchSize)
   const seconds = (performance.now() - started) / 1000
-  const uncalibratedProbs = softmaxWithTemperature(logits, 1)
-  const probs = softmaxWithTemperature(logits, predictor.temperature)
+  const uncalibratedProbs = softmaxWithTemperature(logits, 1, k)
+  const probs = softmaxWithTemperature(logits, predictor.temperature, k)
   // Argmax of the logits: the same under any temperature.
-  const predicted = data.split.labels.map((_, i) => CLASSES[argmaxRow(logits, i)])
-  const report = classificationReport(data.split.labels, predicted)
-  const classIndex = data.split.labels.map((label) => (CLASSES as readonly number[]).indexOf(label))
-  const ece = {before: expectedCalibrationError(uncalibratedProbs, classIndex), after: expectedCalibrationError(probs, classIndex)}
+  const predicted = data.split.labels.map((_, i) => classes[argmaxRow(logits, i, k)])
+  const report = classificationReport(data.split.labels, predicted, classes)
+  const classIndex = data.split.labels.map((label) => classes.indexOf(label))
+  const ece = {before: expectedCalibrationError(uncalibratedProbs, classIndex, k), after: expectedCalibrationError(probs, classIndex, k)}
   return {
     split,
     fingerprint: data.fingerprint,

@@ -1,4 +1,3 @@
-import {CLASSES} from '../config.js'
 import type {ClassificationReport, ClassScores} from './schema.js'
 
 /**
@@ -72,7 +71,7 @@ function f1(truePositives: number, predicted: number, support: number): number {
 export function classificationReport(
   yTrue: ArrayLike<number>,
   yPred: ArrayLike<number>,
-  labels: readonly number[] = CLASSES,
+  labels: readonly number[],
 ): ClassificationReport {
   const k = labels.length
   const counts = confusionCounts(yTrue, yPred, labels)
@@ -128,6 +127,6 @@ export function classificationReport(
 }
 
 /** Macro-averaged F1 (every class counts the same), as in {@link classificationReport}. */
-export function macroF1(yTrue: ArrayLike<number>, yPred: ArrayLike<number>, labels: readonly number[] = CLASSES): number {
+export function macroF1(yTrue: ArrayLike<number>, yPred: ArrayLike<number>, labels: readonly number[]): number {
   return classificationReport(yTrue, yPred, labels).macroAvg.f1
 }

@@ -1,4 +1,3 @@
-import {CLASSES} from '../config.js'
 
 export interface RocCurve {
   label: number
@@ -99,7 +98,7 @@ export function binaryRoc(
 export function rocCurves(
   yTrue: ArrayLike<number>,
   probs: readonly (ArrayLike<number>)[],
-  labels: readonly number[] = CLASSES,
+  labels: readonly number[],
   options: RocOptions = {},
 ): RocCurves {
   if (yTrue.length !== probs.length) {

@@ -10,7 +10,7 @@ export const ClassScoresSchema = z.object({
 export type ClassScores = z.infer<typeof ClassScoresSchema>
 
 /**
- * A classification report over the model's classes (0, 5, 8). Scores of a class
+ * A classification report over the model's classes. Scores of a class
  * with no predicted (or no true) samples are 0, scikit-learn's `zero_division=0`.
  */
 export const ClassificationReportSchema = z.object({

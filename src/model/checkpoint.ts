@@ -3,12 +3,12 @@ import {basename} from 'node:path'
 
 import {z} from 'zod'
 
-import {CLASSES} from '../config.js'
+import {isClassList} from '../data/classes.js'
 import {UserError, errorMessage} from '../errors.js'
 import {writeFileAtomic} from '../util/atomic.js'
 import {UnreadableFile, readFileLimited} from '../util/read.js'
 import {packageVersion} from '../version.js'
-import {MODEL_KINDS, parameterSpecs} from './network.js'
+import {MODEL_KINDS, networkOf, parameterSpecs} from './network.js'
 
 /**
  * The checkpoint file: everything needed to predict, evaluate on the same
@@ -246,11 +246,12 @@ export interface Checkpoint {
 }
 
 /** The header fields a writer supplies; the format's own fields (version, tensor list…) are filled in by `encodeCheckpoint`. */
-export type HeaderInput = Omit<CheckpointHeader, 'format' | 'formatVersion' | 'packageVersion' | 'createdAt' | 'tensors' | 'optimizerTensors' | 'classes' | 'calibration'> &
+export type HeaderInput = Omit<CheckpointHeader, 'format' | 'formatVersion' | 'packageVersion' | 'createdAt' | 'tensors' | 'optimizerTensors' | 'calibration'> &
   Partial<Pick<CheckpointHeader, 'calibration'>>
 
 export function encodeCheckpoint(header: HeaderInput, values: Record<string, Float32Array>, optimizer: Record<string, Float32Array> = {}): Buffer {
-  const specs = parameterSpecs(header.model)
+  if (!isClassList(header.classes)) throw new Error(`checkpoint classes ${header.classes.join(', ')} are not distinct ascending digits`)
+  const specs = parameterSpecs(networkOf(header))
   const diverged = firstNonFinite(values) ?? firstNonFinite(optimizer)
   if (diverged) throw new UserError(`training diverged: ${diverged} holds NaN or infinite values, so no checkpoint was written; lower --learning-rate`)
   const tensors = Object.entries(specs).map(([name, spec]) => {
@@ -264,7 +265,6 @@ export function encodeCheckpoint(header: HeaderInput, values: Record<string, Flo
     formatVersion: FORMAT_VERSION,
     packageVersion: packageVersion(),
     createdAt: new Date().toISOString(),
-    classes: [...CLASSES],
     ...header,
     tensors,
     optimizerTensors,
@@ -309,7 +309,7 @@ export function decodeCheckpoint(bytes: Buffer, file: string): Checkpoint {
 
   const implausible = implausibleNumber(header)
   if (implausible) throw bad(implausible)
-  if (header.classes.join(',') !== CLASSES.join(',')) throw bad(`it predicts classes ${header.classes.join(', ')}, not ${CLASSES.join(', ')}`)
+  if (!isClassList(header.classes)) throw bad(`its classes ${header.classes.join(', ')} are not two or more distinct digits 0–9 in ascending order`)
   let offset = headerStart + headerLength
   const read = (entries: Array<{name: string; shape: number[]}>) => {
     const out: Record<string, Float32Array> = {}
@@ -326,7 +326,7 @@ export function decodeCheckpoint(bytes: Buffer, file: string): Checkpoint {
   const values = read(header.tensors)
   const optimizer = read(header.optimizerTensors)
   if (offset !== body.length) throw bad('it has trailing bytes after its tensor data')
-  for (const [tensor, spec] of Object.entries(parameterSpecs(header.model))) {
+  for (const [tensor, spec] of Object.entries(parameterSpecs(networkOf(header)))) {
     const value = values[tensor]
     if (!value || value.length !== spec.shape.reduce((a, b) => a * b, 1)) throw bad(`tensor ${tensor} is missing or has the wrong shape`)
   }

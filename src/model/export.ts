@@ -19,14 +19,14 @@ import {join} from 'node:path'
 import {tf} from '../engine/tf.js'
 import * as tfl from '@tensorflow/tfjs-layers'
 
-import {CLASSES, IMAGE_SIZE} from '../config.js'
+import {IMAGE_SIZE} from '../config.js'
 import {currentBackend, selectBackend} from '../engine/backend.js'
 import {UserError, errorMessage} from '../errors.js'
 import {sweepTemporaries, writeFileAtomic} from '../util/atomic.js'
 import {makeFolder} from '../util/paths.js'
 import {packageVersion} from '../version.js'
 import {type Checkpoint, checkpointId, loadCheckpoint} from './checkpoint.js'
-import {BN_EPSILON, BN_MOMENTUM, CNN, type ModelKind, parameterSpecs} from './network.js'
+import {BN_EPSILON, BN_MOMENTUM, type ModelKind, type NetworkDescription, networkOf, parameterSpecs} from './network.js'
 
 /**
  * Keras counts batch-norm momentum the other way round: PyTorch's 0.1 is
@@ -78,50 +78,53 @@ export interface ExportSummary {
 }
 
 /** The checkpoint's tensors for each layer, in the order tfjs-layers keeps that layer's weights. */
-const LAYER_WEIGHTS: Record<ModelKind, Record<string, string[]>> = {
-  cnn: {
-    ...Object.fromEntries(
-      CNN.blocks.flatMap(({conv, bn}) => [
-        [conv, [`${conv}.kernel`, `${conv}.bias`]],
-        [bn, [`${bn}.gamma`, `${bn}.beta`, `${bn}.movingMean`, `${bn}.movingVariance`]],
-      ]),
-    ),
-    [CNN.dense.name]: [`${CNN.dense.name}.kernel`, `${CNN.dense.name}.bias`],
-  },
-  softmax: {dense: ['dense.kernel', 'dense.bias']},
+function layerWeights(net: NetworkDescription): Record<string, string[]> {
+  const dense = (name: string): [string, string[]] => [name, [`${name}.kernel`, `${name}.bias`]]
+  return Object.fromEntries([
+    ...net.blocks.flatMap(({conv, bn}) => [
+      [conv, [`${conv}.kernel`, `${conv}.bias`]],
+      [bn, [`${bn}.gamma`, `${bn}.beta`, `${bn}.movingMean`, `${bn}.movingVariance`]],
+    ]),
+    ...(net.hidden ? [dense(net.hidden.name)] : []),
+    dense(net.dense.name),
+  ])
 }
 
 /** A tfjs-layers Sequential that computes what `createNetwork` + softmax compute, normalisation included. */
 export function buildLayersModel(checkpoint: Checkpoint): tfl.Sequential {
   const {model: kind, normalization} = checkpoint.header
+  const net = networkOf(checkpoint.header)
   const model = tfl.sequential({name: `digit_classification_${kind}`})
   // (x - mean) / std as x * (1 / std) + (-mean / std).
   model.add(
     tfl.layers.rescaling({
       name: 'normalize',
-      inputShape: [...CNN.input],
+      inputShape: [...net.input],
       scale: 1 / normalization.std,
       offset: -normalization.mean / normalization.std,
     }),
   )
-  if (kind === 'cnn') {
-    for (const [i, {conv, bn, filters, kernel, pool}] of CNN.blocks.entries()) {
-      model.add(tfl.layers.conv2d({name: conv, filters, kernelSize: kernel, padding: 'same'}))
-      model.add(tfl.layers.batchNormalization({name: bn, epsilon: BN_EPSILON, momentum: BN_MOMENTUM_KERAS, axis: -1}))
-      model.add(tfl.layers.activation({name: `relu${i + 1}`, activation: 'relu'}))
-      model.add(tfl.layers.maxPooling2d({name: `pool${i + 1}`, poolSize: pool, strides: pool, padding: 'valid'}))
-    }
+  for (const [i, {conv, bn, filters, kernel, pool}] of net.blocks.entries()) {
+    model.add(tfl.layers.conv2d({name: conv, filters, kernelSize: kernel, padding: 'same'}))
+    model.add(tfl.layers.batchNormalization({name: bn, epsilon: BN_EPSILON, momentum: BN_MOMENTUM_KERAS, axis: -1}))
+    model.add(tfl.layers.activation({name: `relu${i + 1}`, activation: 'relu'}))
+    model.add(tfl.layers.maxPooling2d({name: `pool${i + 1}`, poolSize: pool, strides: pool, padding: 'valid'}))
   }
 
   // Row-major flatten of NHWC, the same order as the network's reshape.
   model.add(tfl.layers.flatten({name: 'flatten'}))
-  model.add(tfl.layers.dense({name: CNN.dense.name, units: CNN.dense.units, activation: 'softmax'}))
+  if (net.hidden) {
+    model.add(tfl.layers.dense({name: net.hidden.name, units: net.hidden.units, activation: 'relu'}))
+    model.add(tfl.layers.dropout({name: 'dropout', rate: net.hidden.dropout}))
+  }
 
-  const specs = parameterSpecs(kind)
-  for (const [layerName, names] of Object.entries(LAYER_WEIGHTS[kind])) {
+  model.add(tfl.layers.dense({name: net.dense.name, units: net.dense.units, activation: 'softmax'}))
+
+  const specs = parameterSpecs(net)
+  for (const [layerName, names] of Object.entries(layerWeights(net))) {
     const layer = model.getLayer(layerName)
     // softmax((Wx + b) / T) = softmax((W/T)x + b/T): the temperature becomes part of the last layer.
-    const scale = layerName === 'dense' ? 1 / (checkpoint.header.calibration?.temperature ?? 1) : 1
+    const scale = layerName === net.dense.name ? 1 / (checkpoint.header.calibration?.temperature ?? 1) : 1
     const tensors = names.map((name) => tf.tensor(scale === 1 ? checkpoint.values[name] : checkpoint.values[name].map((v) => v * scale), specs[name].shape, 'float32'))
     layer.setWeights(tensors)
     tf.dispose(tensors)
@@ -150,7 +153,7 @@ export async function exportModel(checkpointPath: string, outputDir: string): Pr
     package_version: packageVersion(),
     model: checkpoint.header.model,
     checkpoint_id: checkpointId(checkpoint),
-    classes: [...CLASSES],
+    classes: [...checkpoint.header.classes],
     input: {shape: [null, IMAGE_SIZE, IMAGE_SIZE, 1], range: [0, 1], ink: 'white on black'},
     output: 'probabilities',
     temperature: checkpoint.header.calibration?.temperature ?? 1,

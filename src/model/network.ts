@@ -1,7 +1,7 @@
 import {tf} from '../engine/tf.js'
 
 import {PIXELS} from '../config.js'
-import {BN_EPSILON, CNN, type CnnBlock, blendRunningStatistic, parameterSpecs, unbiasFactor} from '../architecture.js'
+import {BN_EPSILON, type CnnBlock, type NetworkDescription, blendRunningStatistic, parameterSpecs, unbiasFactor} from '../architecture.js'
 import {Rng} from '../data/rng.js'
 import {type BatchStatistics, batchNormReluPool} from '../engine/fused.js'
 import {kernelEvalLogits} from '../engine/cnn-step.js'
@@ -10,7 +10,22 @@ import type {ModelKind} from '../config.js'
 
 export {MODEL_KINDS, type ModelKind} from '../config.js'
 // The description lives below the engine, which builds its kernels' layouts from it; the model's users find it here too.
-export {BN_EPSILON, BN_MOMENTUM, CNN, type CnnBlock, type ParamSpec, blendRunningStatistic, cnnFeatureShape, parameterSpecs, unbiasFactor} from '../architecture.js'
+export {
+  BN_EPSILON,
+  BN_MOMENTUM,
+  NETWORK_PRESETS,
+  type CnnBlock,
+  type NetworkDescription,
+  type NetworkPreset,
+  type ParamSpec,
+  blendRunningStatistic,
+  cnnFeatureShape,
+  describeNetwork,
+  featureCount,
+  networkOf,
+  parameterSpecs,
+  unbiasFactor,
+} from '../architecture.js'
 
 /**
  * A network as plain tensors: trainable `params` (what the optimiser updates)
@@ -18,19 +33,25 @@ export {BN_EPSILON, BN_MOMENTUM, CNN, type CnnBlock, type ParamSpec, blendRunnin
  * Names are stable: they are the keys in checkpoints and exports.
  */
 export interface Network {
+  /** The preset the description was made from. */
   readonly kind: ModelKind
+  readonly description: NetworkDescription
   readonly params: Record<string, tf.Variable>
   readonly buffers: Record<string, tf.Variable>
-  /** Logits [B, 3] for images [B, 28, 28, 1] already normalised. */
-  logits(x: tf.Tensor4D, training: boolean): tf.Tensor2D
+  /**
+   * Logits [B, K] for images [B, 28, 28, 1] already normalised. In training, a
+   * network with a hidden layer multiplies its activations by `dropoutMask`
+   * ([B × units], 0 or 1/(1 − rate): see engine/dropout.ts); without one, nothing is dropped.
+   */
+  logits(x: tf.Tensor4D, training: boolean, dropoutMask?: Float32Array): tf.Tensor2D
   dispose(): void
 }
 
 /** Initial values drawn from our seeded generator, so they are identical on every backend and machine. */
-export function initialValues(kind: ModelKind, seed: number): Record<string, Float32Array> {
+export function initialValues(net: NetworkDescription, seed: number): Record<string, Float32Array> {
   const rng = new Rng(seed)
   const values: Record<string, Float32Array> = {}
-  for (const [name, spec] of Object.entries(parameterSpecs(kind))) {
+  for (const [name, spec] of Object.entries(parameterSpecs(net))) {
     const size = spec.shape.reduce((a, b) => a * b, 1)
     const data = new Float32Array(size)
     if (spec.init === 'ones') data.fill(1)
@@ -46,10 +67,11 @@ export function initialValues(kind: ModelKind, seed: number): Record<string, Flo
 }
 
 /** Build a network from named values (fresh from `initialValues` or read from a checkpoint). */
-export function createNetwork(kind: ModelKind, values: Record<string, Float32Array>): Network {
+export function createNetwork(net: NetworkDescription, values: Record<string, Float32Array>): Network {
+  const kind = net.preset
   const params: Record<string, tf.Variable> = {}
   const buffers: Record<string, tf.Variable> = {}
-  for (const [name, spec] of Object.entries(parameterSpecs(kind))) {
+  for (const [name, spec] of Object.entries(parameterSpecs(net))) {
     const data = values[name]
     if (!data) throw new Error(`missing value for ${name}`)
     // tidy frees the initial tensor; the variable keeps its own reference to the data.
@@ -58,9 +80,10 @@ export function createNetwork(kind: ModelKind, values: Record<string, Float32Arr
     else buffers[name] = variable
   }
 
-  const logits = kind === 'cnn' ? cnnLogits(params, buffers) : softmaxLogits(params)
+  const logits = net.blocks.length > 0 ? cnnLogits(net, params, buffers) : softmaxLogits(params)
   return {
     kind,
+    description: net,
     params,
     buffers,
     logits,
@@ -105,7 +128,7 @@ function softmaxLogits(params: Record<string, tf.Variable>) {
     tf.tidy(() => tf.add(tf.matMul(tf.reshape(x, [x.shape[0], PIXELS]), params['dense.kernel']), params['dense.bias']))
 }
 
-function cnnLogits(params: Record<string, tf.Variable>, buffers: Record<string, tf.Variable>) {
+function cnnLogits(net: NetworkDescription, params: Record<string, tf.Variable>, buffers: Record<string, tf.Variable>) {
   const block = (x: tf.Tensor4D, {conv, bn, pool}: CnnBlock, training: boolean): tf.Tensor4D => {
     const z = tf.fused.conv2d({x, filter: params[`${conv}.kernel`] as tf.Tensor4D, strides: 1, pad: 'same', bias: params[`${conv}.bias`]})
     const gamma = params[`${bn}.gamma`] as tf.Tensor1D
@@ -124,13 +147,19 @@ function cnnLogits(params: Record<string, tf.Variable>, buffers: Record<string, 
     return tf.maxPool(activation, pool, pool, 'valid')
   }
 
-  return (x: tf.Tensor4D, training: boolean): tf.Tensor2D =>
+  return (x: tf.Tensor4D, training: boolean, dropoutMask?: Float32Array): tf.Tensor2D =>
     tf.tidy(() => {
       // On wasm, evaluation runs through our own kernel where it applies (src/engine/cnn-step.ts).
-      const fast = training ? undefined : kernelEvalLogits(params, buffers, x)
+      const fast = training ? undefined : kernelEvalLogits(net, params, buffers, x)
       if (fast) return fast
-      const features = CNN.blocks.reduce((h, spec) => block(h, spec, training), x)
-      const flat = tf.reshape(features, [x.shape[0], features.shape[1] * features.shape[2] * features.shape[3]])
-      return tf.fused.matMul({a: flat, b: params[`${CNN.dense.name}.kernel`] as tf.Tensor2D, bias: params[`${CNN.dense.name}.bias`]}) as tf.Tensor2D
+      const features = net.blocks.reduce((h, spec) => block(h, spec, training), x)
+      let flat: tf.Tensor2D = tf.reshape(features, [x.shape[0], features.shape[1] * features.shape[2] * features.shape[3]])
+      if (net.hidden) {
+        const {name, units} = net.hidden
+        flat = tf.fused.matMul({a: flat, b: params[`${name}.kernel`] as tf.Tensor2D, bias: params[`${name}.bias`], activation: 'relu'}) as tf.Tensor2D
+        if (training && dropoutMask) flat = tf.mul(flat, tf.tensor2d(dropoutMask, [x.shape[0], units]))
+      }
+
+      return tf.fused.matMul({a: flat, b: params[`${net.dense.name}.kernel`] as tf.Tensor2D, bias: params[`${net.dense.name}.bias`]}) as tf.Tensor2D
     })
 }

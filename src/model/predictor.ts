@@ -1,14 +1,14 @@
 import {tf} from '../engine/tf.js'
 
-import {type BackendChoice, CLASSES, type ClassLabel, PIXELS} from '../config.js'
+import {type BackendChoice, type ClassLabel, PIXELS} from '../config.js'
 import {selectBackend} from '../engine/backend.js'
 import {argmaxRow} from './probabilities.js'
 import {type Checkpoint, checkpointId, loadCheckpoint} from './checkpoint.js'
-import {type Network, createNetwork} from './network.js'
+import {type Network, createNetwork, networkOf} from './network.js'
 
 export interface Prediction {
-  /** Probability of each class, keyed by label. */
-  probs: Record<`${ClassLabel}`, number>
+  /** Probability of each of the model's classes, keyed by label, in the model's order. */
+  probs: Record<string, number>
   prediction: ClassLabel
 }
 
@@ -17,13 +17,15 @@ export interface Predictor {
   readonly checkpointId: string
   readonly checkpoint: Checkpoint
   readonly backend: string
+  /** The digits the model knows, in logit order (from its checkpoint). */
+  readonly classes: readonly ClassLabel[]
   /** Logits are divided by this before the softmax: the checkpoint's fitted temperature, or 1 (uncalibrated). */
   readonly temperature: number
   /** Images as 784 values in [0, 1] (white ink on black); normalised here with the checkpoint's statistics. */
   predict(images: readonly Float32Array[]): Promise<Prediction[]>
-  /** Class probabilities [N × 3] for images already normalised, row-major, temperature applied: the batch path of evaluate. */
+  /** Class probabilities [N × K] for images already normalised, row-major, temperature applied: the batch path of evaluate. */
   probabilities(x: Float32Array, batchSize?: number): Promise<Float32Array>
-  /** Raw logits [N × 3] for images already normalised (no temperature). */
+  /** Raw logits [N × K] for images already normalised (no temperature). */
   logits(x: Float32Array, batchSize?: number): Promise<Float32Array>
   dispose(): void
 }
@@ -32,20 +34,22 @@ export interface Predictor {
 export async function loadPredictor(checkpointPath: string, options: {backend?: BackendChoice; threads?: number; calibrate?: boolean} = {}): Promise<Predictor> {
   const checkpoint = await loadCheckpoint(checkpointPath)
   const backend = await selectBackend(options.backend ?? 'auto', {threads: options.threads ?? 1, training: false})
-  const network = createNetwork(checkpoint.header.model, checkpoint.values)
+  const network = createNetwork(networkOf(checkpoint.header), checkpoint.values)
   const temperature = options.calibrate === false ? 1 : (checkpoint.header.calibration?.temperature ?? 1)
   return makePredictor(checkpoint, network, backend.name, temperature)
 }
 
 function makePredictor(checkpoint: Checkpoint, network: Network, backend: string, temperature: number): Predictor {
   const {mean, std} = checkpoint.header.normalization
+  const {classes} = checkpoint.header
+  const k = classes.length
   const run = async (x: Float32Array, batchSize: number, head: (logits: tf.Tensor2D) => tf.Tensor2D): Promise<Float32Array> => {
     const n = x.length / PIXELS
-    const out = new Float32Array(n * CLASSES.length)
+    const out = new Float32Array(n * k)
     for (let start = 0; start < n; start += batchSize) {
       const end = Math.min(n, start + batchSize)
       const result = tf.tidy(() => head(network.logits(tf.tensor4d(x.subarray(start * PIXELS, end * PIXELS), [end - start, 28, 28, 1]), false)))
-      out.set(await result.data(), start * CLASSES.length)
+      out.set(await result.data(), start * k)
       result.dispose()
     }
 
@@ -57,6 +61,7 @@ function makePredictor(checkpoint: Checkpoint, network: Network, backend: string
     checkpointId: checkpointId(checkpoint),
     checkpoint,
     backend,
+    classes,
     temperature,
     probabilities,
     logits: (x, batchSize = 512) => run(x, batchSize, (z) => z),
@@ -67,7 +72,7 @@ function makePredictor(checkpoint: Checkpoint, network: Network, backend: string
       }
 
       const probs = await probabilities(x)
-      return images.map((_, i) => toPrediction(probs.subarray(i * CLASSES.length, (i + 1) * CLASSES.length)))
+      return images.map((_, i) => toPrediction(probs.subarray(i * k, (i + 1) * k), classes))
     },
     dispose() {
       network.dispose()
@@ -75,10 +80,11 @@ function makePredictor(checkpoint: Checkpoint, network: Network, backend: string
   }
 }
 
-export function toPrediction(row: ArrayLike<number>): Prediction {
-  const best = argmaxRow(row, 0)
-  const probs = Object.fromEntries(CLASSES.map((label, c) => [String(label), row[c]])) as Record<`${ClassLabel}`, number>
-  return {probs, prediction: CLASSES[best]}
+/** One row of probabilities (in the order of `classes`) as a prediction. */
+export function toPrediction(row: ArrayLike<number>, classes: readonly ClassLabel[]): Prediction {
+  const best = argmaxRow(row, 0, classes.length)
+  const probs = Object.fromEntries(classes.map((label, c) => [String(label), row[c]]))
+  return {probs, prediction: classes[best]}
 }
 
 /** The TensorFlow.js version predictions run on (for status pages). */

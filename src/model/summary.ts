@@ -3,8 +3,8 @@
  * printed when training starts. Counts come from `parameterSpecs`, so the
  * summary cannot drift from what the checkpoint stores.
  */
-import {CLASSES, IMAGE_SIZE, type ModelKind} from '../config.js'
-import {parameterSpecs} from './network.js'
+import type {ModelKind} from '../config.js'
+import {type NetworkDescription, cnnFeatureShape, featureCount, parameterSpecs} from './network.js'
 
 export interface SummaryRow {
   layer: string
@@ -21,28 +21,28 @@ export interface ModelSummary {
   trainable: number
 }
 
-/** Layer names and output shapes per kind; the parameter prefix of a layer is its name. */
-function layers(kind: ModelKind): Array<[string, number[]]> {
-  const s = IMAGE_SIZE
-  if (kind === 'softmax') return [['input', [s, s, 1]], ['flatten', [s * s]], ['dense', [CLASSES.length]]]
-  return [
-    ['input', [s, s, 1]],
-    ['conv1', [s, s, 16]],
-    ['bn1', [s, s, 16]],
-    ['relu1', [s, s, 16]],
-    ['pool1', [s / 2, s / 2, 16]],
-    ['conv2', [s / 2, s / 2, 32]],
-    ['bn2', [s / 2, s / 2, 32]],
-    ['relu2', [s / 2, s / 2, 32]],
-    ['pool2', [s / 4, s / 4, 32]],
-    ['flatten', [(s / 4) * (s / 4) * 32]],
-    ['dense', [CLASSES.length]],
-  ]
+/** Layer names and output shapes, from the description; the parameter prefix of a layer is its name. */
+function layers(net: NetworkDescription): Array<[string, number[]]> {
+  const rows: Array<[string, number[]]> = [['input', [...net.input]]]
+  let [height, width] = net.input
+  for (const [i, {conv, bn, filters, pool}] of net.blocks.entries()) {
+    rows.push([conv, [height, width, filters]], [bn, [height, width, filters]], [`relu${i + 1}`, [height, width, filters]])
+    height /= pool
+    width /= pool
+    rows.push([`pool${i + 1}`, [height, width, filters]])
+  }
+
+  rows.push(['flatten', [featureCount(net)]])
+  if (net.hidden) rows.push([net.hidden.name, [net.hidden.units]], ['dropout', [net.hidden.units]])
+  rows.push([net.dense.name, [net.dense.units]])
+  if (net.blocks.length > 0 && cnnFeatureShape(net)[0] !== height) throw new Error('model summary: the blocks do not pool to the feature shape')
+  return rows
 }
 
-export function modelSummary(kind: ModelKind): ModelSummary {
-  const specs = Object.entries(parameterSpecs(kind))
-  const rows = layers(kind).map(([layer, shape]) => {
+export function modelSummary(net: NetworkDescription): ModelSummary {
+  const kind = net.preset
+  const specs = Object.entries(parameterSpecs(net))
+  const rows = layers(net).map(([layer, shape]) => {
     const own = specs.filter(([name]) => name.startsWith(`${layer}.`))
     const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1)
     return {

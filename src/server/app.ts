@@ -14,7 +14,9 @@ import type {ContentfulStatusCode} from 'hono/utils/http-status'
 import {streamSSE} from 'hono/streaming'
 import {z} from 'zod'
 
-import {CLASSES} from '../config.js'
+import {DEFAULT_CLASSES, DEFAULT_CLASS_COUNTS} from '../config.js'
+import {formatClasses} from '../data/classes.js'
+import {formatClassCounts} from '../data/split.js'
 import {UserError, errorMessage, isUserError} from '../errors.js'
 import {dataUriBytes} from '../images/inputs.js'
 import {packageVersion} from '../version.js'
@@ -22,7 +24,7 @@ import type {WebAssets} from './assets.js'
 import {type DecodePool, DecoderBusyError, TooManyPixelsError} from './decoder.js'
 import type {ModelSlot} from './model.js'
 import type {RunsFolder} from './runs.js'
-import {HistoryQuerySchema, LabelSchema, PREDICTION_SOURCES} from './store/types.js'
+import {HistoryQuerySchema, LabelSchema, PREDICTION_SOURCES, recordClasses} from './store/types.js'
 import {DatabaseUnavailableError, PredictionLogError, type WatchedStore} from './store/outage.js'
 import {CURVE_THEMES, CURVE_WIDTH, learningCurvesSvg} from './curves.js'
 import {dataInfo} from './data-info.js'
@@ -124,7 +126,8 @@ const LogQuerySchema = z.enum(['true', 'false', '1', '0']).optional()
 
 const PreprocessQuerySchema = z.enum(['true', 'false', '1', '0']).default('true')
 
-const labelList = CLASSES.join(', ')
+/** A loaded model's checkpoint id, as `GET /api/models` lists it. */
+const ModelQuerySchema = z.string().regex(/^[0-9a-f]{12}$/, 'must be a checkpoint id from GET /api/models').optional()
 
 /** One readable line from a zod error: which field, what is wrong. */
 function firstIssue(error: z.ZodError, where: string): string {
@@ -249,7 +252,7 @@ export function createApp(ctx: AppContext): Hono {
     const open = ctx.guard.token === undefined
     return c.json({
       status: store.available ? 'ok' : 'degraded',
-      classes: [...CLASSES],
+      classes: model.classes,
       packageVersion: packageVersion(),
       tfjsVersion: tfjsVersion(),
       model: open ? model : {...model, checkpointPath: null},
@@ -286,7 +289,9 @@ export function createApp(ctx: AppContext): Hono {
       data: await dataInfo(ctx.dataDir),
       limits: {maxUploadBytes: ctx.maxUploadBytes, maxImagePixels: ctx.decoder.maxPixels, imageUrlTimeoutSeconds: ctx.imageUrls.timeoutMs / 1000},
       privateUrlsAllowed: ctx.imageUrls.allowPrivate,
-      classes: [...CLASSES],
+      classes: ctx.model.info.classes,
+      /** What a training run from the page knows when the form names no digits or counts. */
+      trainingDefaults: {classes: formatClasses(DEFAULT_CLASSES), classCounts: formatClassCounts(DEFAULT_CLASS_COUNTS)},
     }),
   )
 
@@ -306,9 +311,12 @@ export function createApp(ctx: AppContext): Hono {
 
     const preprocess = PreprocessQuerySchema.safeParse(c.req.query('preprocess'))
     if (!preprocess.success) throw new HttpError(400, 'query "preprocess" must be true or false')
+    const chosen = ModelQuerySchema.safeParse(c.req.query('model'))
+    if (!chosen.success) throw new HttpError(400, `query "model" ${chosen.error.issues[0].message}`)
+    if (chosen.data !== undefined && !ctx.model.classesOf(chosen.data)) throw new HttpError(404, `no loaded model ${chosen.data}; GET /api/models lists them`)
     const input = await predictInput(c, ctx)
     const pixels = await coded(() => ctx.decoder.decode(input.bytes, input.name, preprocess.data === 'true' || preprocess.data === '1'), 400, 'not-an-image')
-    const answer = ctx.model.predict(pixels)
+    const answer = ctx.model.predict(pixels, chosen.data)
     if (!answer) return c.json({error: 'the model was unloaded; try again', code: 'model-unloaded'}, 503)
     const result = await answer
     if (!input.log) {
@@ -349,7 +357,7 @@ export function createApp(ctx: AppContext): Hono {
     if (!query.success) {
       const issue = query.error.issues[0]
       if (issue.code === 'unrecognized_keys') throw new HttpError(400, `unknown query parameter ${issue.keys.join(', ')}; use predicted, feedback, limit, offset`)
-      if (issue.path[0] === 'predicted') throw new HttpError(400, `query "predicted" must be one of ${labelList}`)
+      if (issue.path[0] === 'predicted') throw new HttpError(400, 'query "predicted" must be a digit 0–9')
       throw new HttpError(400, firstIssue(query.error, 'query'))
     }
 
@@ -360,13 +368,31 @@ export function createApp(ctx: AppContext): Hono {
     const parsed = FeedbackSchema.safeParse(await jsonBody(c))
     if (!parsed.success) {
       const field = parsed.error.issues[0].path[0]
-      if (field === 'label') throw new HttpError(400, `"label" must be one of ${labelList} (the digit actually drawn)`, 'bad-label')
-      throw new HttpError(400, `${firstIssue(parsed.error, 'body')}; send {"id": <prediction id>, "label": <${CLASSES.join('|')}>}`)
+      if (field === 'label') throw new HttpError(400, '"label" must be a digit 0–9 (the digit actually drawn)', 'bad-label')
+      throw new HttpError(400, `${firstIssue(parsed.error, 'body')}; send {"id": <prediction id>, "label": <the digit actually drawn>}`)
+    }
+
+    // A row's labels are its own model's classes: a two-digit model's prediction cannot be called any other digit.
+    const logged = await ctx.store.get(parsed.data.id)
+    if (!logged) throw new HttpError(404, `no prediction with id ${parsed.data.id}`, 'not-found')
+    const classes = recordClasses(logged)
+    if (!classes.includes(parsed.data.label)) {
+      throw new HttpError(400, `"label" must be one of ${classes.join(', ')}, the digits of the model that made prediction ${parsed.data.id}`, 'bad-label')
     }
 
     const record = await ctx.store.setFeedback(parsed.data.id, parsed.data.label)
     if (!record) throw new HttpError(404, `no prediction with id ${parsed.data.id}`, 'not-found')
     return c.json(record)
+  })
+
+  // ---------------------------------------------------------------- models
+
+  app.get('/api/models', (c) => c.json({models: ctx.model.models}))
+
+  app.post('/api/models/:id/activate', (c) => {
+    const model = ctx.model.select(c.req.param('id'))
+    if (!model) throw new HttpError(404, `no loaded model ${c.req.param('id')}; GET /api/models lists them`)
+    return c.json({model})
   })
 
   // ------------------------------------------------------------------ runs

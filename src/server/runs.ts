@@ -212,7 +212,7 @@ export class RunsFolder {
       metadata: metadata.value,
       cancelled: cancelled !== undefined && metrics.value === null,
       model: config.value?.model ?? null,
-      classes: metrics.value?.classes ?? (config.value?.class_counts ? Object.keys(config.value.class_counts).map(Number).sort((a, b) => a - b) : null),
+      classes: metrics.value?.classes ?? metadata.value?.dataset.classes ?? (config.value?.class_counts ? Object.keys(config.value.class_counts).map(Number).sort((a, b) => a - b) : null),
       images: Object.fromEntries(presentImages.map((file) => [file, `/api/runs/${encodeURIComponent(name)}/files/${file}`])),
       checkpoint: checkpoint ? {file: CHECKPOINT_FILE, bytes: checkpoint.bytes} : null,
       // The epoch log only matters when it stands in for missing curves.

@@ -44,8 +44,11 @@ export interface ServeOptions {
   /** 0 picks any free port. */
   port?: number
   host?: string
-  /** The model to predict with; without it, predictions answer 503 until a run from the page finishes. */
-  checkpointPath?: string
+  /**
+   * The model to predict with, or several served side by side (the first answers requests that name
+   * no model); without one, predictions answer 503 until a run from the page finishes.
+   */
+  checkpointPath?: string | readonly string[]
   runsDir?: string
   /** MNIST files for training from the page; also holds the embedded prediction database. */
   dataDir?: string
@@ -106,7 +109,15 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   }
 
   const model = new ModelSlot()
-  if (options.checkpointPath) await model.load(resolve(options.checkpointPath))
+  // Several checkpoints are served side by side; the first answers requests that name no model.
+  const checkpoints = typeof options.checkpointPath === 'string' ? [options.checkpointPath] : [...(options.checkpointPath ?? [])]
+  try {
+    for (const path of [...checkpoints].reverse()) await model.load(resolve(path))
+  } catch (error) {
+    model.dispose()
+    throw error
+  }
+
   let store: WatchedStore
   try {
     store = watchOutages(await openStore(options.databaseUrl, join(dataDir, DEFAULT_DATABASE_FILE)), log)

@@ -1,4 +1,4 @@
-import {CLASSES, MNIST_FILES} from '../config.js'
+import {MNIST_FILES} from '../config.js'
 import {type SplitName, SPLIT_NAMES} from '../data/split.js'
 import {describeSplits} from '../data/dataset.js'
 import {writeRunArtifacts} from '../artifacts/run.js'
@@ -38,9 +38,10 @@ export async function writeTrainingArtifacts(input: TrainingArtifactInput): Prom
   const {data, predictions} = input
   const {config} = input.run
   const evalSplit = data.dataset.splits.eval
-  const evalPredicted = Array.from(predictions.eval.predicted, (c) => CLASSES[c])
-  const rows = buildPredictionRows(evalSplit.indices, evalSplit.labels, predictions.eval.probs)
-  const roc = config.roc_per_class ? rocCurves(evalSplit.labels, probabilityRows(predictions.eval.probs)) : undefined
+  const {classes, classCounts} = data.dataset
+  const evalPredicted = Array.from(predictions.eval.predicted, (c) => classes[c])
+  const rows = buildPredictionRows(evalSplit.indices, evalSplit.labels, predictions.eval.probs, classes)
+  const roc = config.roc_per_class ? rocCurves(evalSplit.labels, probabilityRows(predictions.eval.probs, classes.length), classes) : undefined
   const files = await writeRunArtifacts(
     input.run.outputDir,
     {
@@ -48,10 +49,10 @@ export async function writeTrainingArtifacts(input: TrainingArtifactInput): Prom
       packageVersion: packageVersion(),
       backend: input.backend,
       dataset: {
-        ...datasetSummary({train: evalSplitSize(data, 'train'), val: evalSplitSize(data, 'val'), eval: evalSplitSize(data, 'eval')}),
+        ...datasetSummary({train: evalSplitSize(data, 'train'), val: evalSplitSize(data, 'val'), eval: evalSplitSize(data, 'eval')}, classes),
         source: `MNIST training set (${MNIST_FILES.trainImages.name}) in ${input.run.dataDir}`,
-        classes: [...CLASSES],
-        class_counts: Object.fromEntries(CLASSES.map((c) => [String(c), config.class_counts[c]])),
+        classes: [...classes],
+        class_counts: Object.fromEntries(classes.map((c) => [String(c), classCounts[c]])),
         splits: Object.fromEntries(
           Object.entries(describeSplits(data.dataset)).map(([name, split]) => [name, {size: split.size, per_class: split.perClass, fingerprint: split.fingerprint}]),
         ) as Record<SplitName, {size: number; per_class: Record<string, number>; fingerprint: string}>,
@@ -67,7 +68,7 @@ export async function writeTrainingArtifacts(input: TrainingArtifactInput): Prom
           return [name, {samples: m.size, loss: m.loss, accuracy: m.accuracy, macro_accuracy: m.macroAccuracy, f1_macro: m.f1Macro}]
         }),
       ) as Record<SplitName, SplitScores>,
-      classificationReport: classificationReport(evalSplit.labels, evalPredicted),
+      classificationReport: classificationReport(evalSplit.labels, evalPredicted, classes),
       predictions: rows,
       gallery: galleryFromPixels(rows, data.dataset.source.pixels),
     },

@@ -11,7 +11,7 @@ import {type Checkpoint, type CheckpointHeader, type HeaderInput, saveCheckpoint
  * trained on (normalisation, split fingerprints), the resolved configuration
  * and the backend (Lightning's hyperparameters and datamodule state).
  */
-export type RunDescription = Pick<CheckpointHeader, 'model' | 'normalization' | 'data'> & {backend: string; config: Record<string, unknown>}
+export type RunDescription = Pick<CheckpointHeader, 'model' | 'classes' | 'normalization' | 'data'> & {backend: string; config: Record<string, unknown>}
 
 /** A checkpoint callback's request: with the optimiser's slots (to resume) or weights only, and the epoch it holds as best. */
 export interface CheckpointRequest {

@@ -29,9 +29,10 @@
 import {z} from 'zod'
 
 import {
+  ALL_IMAGES,
   BACKEND_CHOICES,
-  CLASSES,
   type ClassLabel,
+  DEFAULT_CLASSES,
   DEFAULT_CLASS_COUNTS,
   DEFAULT_EVAL_RATIO,
   DEFAULT_SEED,
@@ -40,16 +41,18 @@ import {
   SELECTIONS,
   TRAINING_DEFAULTS,
 } from '../config.js'
-import {type ClassCounts, formatClassCounts, parseClassCounts} from '../data/split.js'
+import {formatClasses, isClassList, parseClasses, sameClasses} from '../data/classes.js'
+import {type ClassCounts, checkClassCounts, countedClasses, formatClassCounts, parseClassCounts} from '../data/split.js'
 import {UserError, errorMessage} from '../errors.js'
 import {UnreadableFile, readFileLimited} from '../util/read.js'
 
 /**
- * Version of config.json (and of the configuration stored in checkpoints): 2 added `ema_decay`.
- * Files of every version listed in READABLE_CONFIG_VERSIONS are read; a setting they lack takes its default.
+ * Version of config.json (and of the configuration stored in checkpoints): 2 added `ema_decay`, 3 `classes`
+ * (and `"all"` class counts). Files of every version listed in READABLE_CONFIG_VERSIONS are read; a setting
+ * they lack takes its default.
  */
-export const CONFIG_SCHEMA_VERSION = 2
-const READABLE_CONFIG_VERSIONS: readonly unknown[] = [1, CONFIG_SCHEMA_VERSION]
+export const CONFIG_SCHEMA_VERSION = 3
+const READABLE_CONFIG_VERSIONS: readonly unknown[] = [1, 2, CONFIG_SCHEMA_VERSION]
 
 /** The file each run writes its resolved configuration to. */
 export const CONFIG_FILE = 'config.json'
@@ -62,16 +65,35 @@ const wholeNumber = (min: number, max: number) => {
   return z.int({error: message}).min(min, {message}).max(max, {message})
 }
 
-/** `8=3500,0=1200,5=300` (the flag) or `{"8": 3500, …}` (config.json); always an object once parsed. */
-const ClassCountsSchema = z.union([z.string(), z.record(z.string(), z.unknown())]).transform((value, ctx): ClassCounts => {
+/** `2,4,6` or `0-9` (the flag) or `[2, 4, 6]` (config.json); always ascending digits once parsed. */
+const ClassesSchema = z.union([z.string(), z.array(z.int())]).transform((value, ctx): ClassLabel[] => {
   try {
-    if (typeof value === 'string') return parseClassCounts(value)
+    return parseClasses(typeof value === 'string' ? value : value.join(','))
+  } catch (error) {
+    ctx.addIssue({code: 'custom', message: errorMessage(error).replace(/^--classes: /, '')})
+    return z.NEVER
+  }
+})
+
+/**
+ * LABEL=COUNT pairs (the flag), `{"3": 600, …}` (config.json), or `all` (every
+ * training image of each class); an object or "all" once parsed. Whether the
+ * labels are the classes is checked once both are known (`resolveTrainingConfig`).
+ */
+const ClassCountsSchema = z.union([z.string(), z.record(z.string(), z.unknown())]).transform((value, ctx): ClassCounts | typeof ALL_IMAGES => {
+  try {
+    if (typeof value === 'string') return value.trim() === ALL_IMAGES ? ALL_IMAGES : parseClassCounts(value)
     return parseClassCounts(Object.entries(value).map(([label, n]) => `${label}=${String(n)}`).join(','))
   } catch (error) {
     ctx.addIssue({code: 'custom', message: errorMessage(error).replace(/^--class-counts: /, '')})
     return z.NEVER
   }
 })
+
+/** The counts a run uses when none are given: the SPEC subset for the default classes, else every image of each class. */
+export function defaultClassCounts(classes: readonly ClassLabel[]): ClassCounts | typeof ALL_IMAGES {
+  return sameClasses(classes, DEFAULT_CLASSES) ? {...DEFAULT_CLASS_COUNTS} : ALL_IMAGES
+}
 
 export const TrainingConfigSchema = z
   .object({
@@ -86,7 +108,9 @@ export const TrainingConfigSchema = z
     learning_rate: z.number().positive().max(1).default(TRAINING_DEFAULTS.learningRate),
     batch_size: wholeNumber(1, 4096).default(TRAINING_DEFAULTS.batchSize),
     num_workers: wholeNumber(1, 64).default(TRAINING_DEFAULTS.numWorkers),
-    class_counts: ClassCountsSchema.default({...DEFAULT_CLASS_COUNTS}),
+    classes: ClassesSchema.default([...DEFAULT_CLASSES]),
+    /** Filled with `defaultClassCounts(classes)` by `resolveTrainingConfig` when not given. */
+    class_counts: ClassCountsSchema.optional(),
     model: z.enum(MODEL_KINDS).default('cnn'),
     backend: z.enum(BACKEND_CHOICES).default('auto'),
     /** Filled with `defaultRunName` by `resolveTrainingConfig` when not given. */
@@ -109,12 +133,15 @@ export const TrainingConfigSchema = z
  */
 export const ConfigFileSchema = TrainingConfigSchema.extend({
   schema_version: z.literal(CONFIG_SCHEMA_VERSION).describe('version of this file\'s shape'),
-  class_counts: z.strictObject(Object.fromEntries(CLASSES.map((c) => [String(c), z.int().positive()]))).describe('images per class in the curated subset'),
+  classes: z.array(z.int().min(0).max(9)).min(2).refine(isClassList, 'distinct digits in ascending order').describe('the digits the model knows, in logit order'),
+  class_counts: z
+    .union([z.record(z.string().regex(/^\d$/), z.int().positive()), z.literal(ALL_IMAGES)])
+    .describe('images per class in the curated subset (one key per class), or "all": every training image of each class'),
   run_name: z.string().min(1).max(200),
 }).meta({title: 'config.json', description: 'The resolved training configuration of a run; `train --config <run>/config.json` reproduces the run.'})
 
 /** A resolved training configuration: what a run was trained with (config.json). */
-export type TrainingConfig = z.output<typeof TrainingConfigSchema> & {run_name: string}
+export type TrainingConfig = Omit<z.output<typeof TrainingConfigSchema>, 'class_counts'> & {run_name: string; class_counts: ClassCounts | typeof ALL_IMAGES}
 export type SettingKey = keyof z.output<typeof TrainingConfigSchema>
 
 /** What `--resume` does with a setting given on the command line, in `--config` or in a request. */
@@ -147,7 +174,19 @@ export const SETTINGS = {
     help: 'compute threads for the engine (wasm: its thread pool; node: TensorFlow\'s intra-op threads)',
     resume: 'apply',
   },
-  class_counts: {flag: 'string', help: 'images per class in the curated subset', resume: 'refuse', why: SPLIT_REASON},
+  classes: {
+    flag: 'string',
+    help: 'the digits the model knows: a list and ranges of digits, e.g. 3,7 or 0-9 (at least two)',
+    resume: 'refuse',
+    why: 'the checkpoint\'s network has one output per class',
+  },
+  class_counts: {
+    flag: 'string',
+    help: 'images per class in the curated subset, LABEL=COUNT for each class, or all (every training image of each)',
+    defaultText: `${formatClassCounts(DEFAULT_CLASS_COUNTS)} for the default classes, else all`,
+    resume: 'refuse',
+    why: SPLIT_REASON,
+  },
   model: {flag: 'string', help: 'cnn, or softmax (a fast multinomial logistic regression baseline)', options: MODEL_KINDS, resume: 'refuse', why: 'the checkpoint holds that network'},
   backend: {flag: 'string', help: 'auto: native tfjs-node if installed, else wasm', options: BACKEND_CHOICES, resume: 'apply'},
   run_name: {flag: 'string', help: 'name recorded in run_metadata.json', defaultText: 'run-<timestamp>-seed<seed>', resume: 'apply'},
@@ -197,7 +236,7 @@ export function defaultText(key: SettingKey): string | undefined {
   if (info.defaultText) return info.defaultText
   const value = TrainingConfigSchema.shape[key].parse(undefined)
   if (value === undefined || value === false) return undefined
-  return key === 'class_counts' ? formatClassCounts(value as ClassCounts) : String(value)
+  return key === 'classes' ? formatClasses(value as ClassLabel[]) : String(value)
 }
 
 /**
@@ -291,10 +330,11 @@ export function resolveTrainingConfig(sources: ConfigSources): TrainingConfig {
 
   const merged: Partial<Record<SettingKey, unknown>> = {}
   for (const layer of layers) Object.assign(merged, layer.values)
-  const config = TrainingConfigSchema.parse(merged)
-
+  const parsed = TrainingConfigSchema.parse(merged)
+  const config = {...parsed, class_counts: parsed.class_counts ?? defaultClassCounts(parsed.classes)}
   if (sources.checkpoint) {
-    const saved = TrainingConfigSchema.parse(layers[0].values)
+    const savedParsed = TrainingConfigSchema.parse(layers[0].values)
+    const saved = {...savedParsed, class_counts: savedParsed.class_counts ?? defaultClassCounts(savedParsed.classes)}
     for (const layer of layers.slice(1)) {
       for (const key of Object.keys(layer.values) as SettingKey[]) {
         const info: SettingInfo = SETTINGS[key]
@@ -306,6 +346,18 @@ export function resolveTrainingConfig(sources: ConfigSources): TrainingConfig {
           )
         }
       }
+    }
+  }
+
+  // After the --resume check: a changed class list is refused as such, not as counts that no longer fit it.
+  if (config.class_counts !== ALL_IMAGES) {
+    try {
+      checkClassCounts(config.class_counts, config.classes)
+    } catch (error) {
+      // Name where the counts came from: the classes may come from another layer.
+      const from = [...layers].reverse().find((layer) => layer.values.class_counts !== undefined)
+      if (!from) throw error
+      throw new UserError(`${describeKey(from.source, from.spelled.class_counts ?? 'class_counts')}: ${errorMessage(error).replace(/^--class-counts: /, '')}`)
     }
   }
 
@@ -323,13 +375,15 @@ function sameValue(a: unknown, b: unknown): boolean {
 }
 
 function show(value: unknown): string {
+  if (Array.isArray(value)) return formatClasses(value as ClassLabel[])
   return typeof value === 'object' && value !== null ? formatClassCounts(value as ClassCounts) : String(value)
 }
 
 /** config.json: the resolved configuration, versioned, keys in schema order. */
 export function configDocument(config: TrainingConfig): Record<string, unknown> {
   const ordered: Record<string, unknown> = Object.fromEntries(SETTING_KEYS.map((key) => [key, config[key]]))
-  ordered.class_counts = Object.fromEntries(CLASSES.map((c: ClassLabel) => [String(c), config.class_counts[c]]))
+  const counts = config.class_counts
+  ordered.class_counts = counts === ALL_IMAGES ? ALL_IMAGES : Object.fromEntries(countedClasses(counts).map((c) => [String(c), counts[c]]))
   return {schema_version: CONFIG_SCHEMA_VERSION, ...ordered}
 }
 
@@ -363,7 +417,7 @@ export async function readConfigFile(file: string): Promise<Record<string, unkno
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UserError(`--config: ${file} must hold a JSON object of train settings`)
   const {schema_version: version, ...settings} = value as Record<string, unknown>
   if (version !== undefined && !READABLE_CONFIG_VERSIONS.includes(version)) {
-    throw new UserError(`--config: ${file} has schema_version ${JSON.stringify(version)}; this version reads ${READABLE_CONFIG_VERSIONS.join(' and ')}`)
+    throw new UserError(`--config: ${file} has schema_version ${JSON.stringify(version)}; this version reads ${READABLE_CONFIG_VERSIONS.slice(0, -1).join(', ')} and ${READABLE_CONFIG_VERSIONS.at(-1)}`)
   }
 
   return settings

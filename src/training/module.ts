@@ -1,13 +1,13 @@
 import {tf} from '../engine/tf.js'
 
-import {CLASSES, PIXELS} from '../config.js'
-import {type ModelKind, type Network, createNetwork, initialValues, readValues} from '../model/network.js'
+import {PIXELS} from '../config.js'
+import {type Network, type NetworkDescription, createNetwork, initialValues, readValues} from '../model/network.js'
 import {trainStep, weightedCrossEntropy} from '../model/step.js'
 import {argmaxRow} from '../model/probabilities.js'
 import {classificationReport} from '../evaluation/metrics.js'
 import {WeightAverage} from './averaging.js'
 
-/** Images [N × 784] already normalised, and class indices (0..2, into CLASSES). */
+/** Images [N × 784] already normalised, and class indices (0..K−1, into the run's classes). */
 export interface Batchable {
   x: Float32Array
   y: Int32Array
@@ -28,17 +28,15 @@ export interface ValidationMetrics {
   valF1Macro: number
 }
 
-const CLASS_INDICES = CLASSES.map((_, i) => i)
-
 /** The network's outputs over a whole split (not the predictions.json document). */
 export interface SplitOutputs {
   /** Mean weighted loss over the samples. */
   loss: number
   /** Predicted class index per sample. */
   predicted: Int32Array
-  /** Softmax probabilities, [N × 3] row-major. */
+  /** Softmax probabilities, [N × K] row-major. */
   probs: Float32Array
-  /** The logits behind them, [N × 3] row-major: what temperature scaling is fitted on. */
+  /** The logits behind them, [N × K] row-major: what temperature scaling is fitted on. */
   logits: Float32Array
 }
 
@@ -50,20 +48,31 @@ export interface SplitOutputs {
 export class DigitModule {
   readonly network: Network
   readonly optimizer: tf.AdamOptimizer
+  /** Class indices 0..K−1, the labels of the module's reports. */
+  private readonly classIndices: number[]
   private readonly classWeights: tf.Tensor1D
   /** The moving average of the values (`--ema-decay`), when on. */
   private readonly average?: WeightAverage
+  /** Seeds the dropout masks (the run's seed). */
+  private readonly seed: number
+  /** Added to the logits in the training loss (the logit-adjusted loss: log priors); none, the plain weighted loss. */
+  private readonly logitOffsets?: number[]
 
   /**
+   * @param net the network to train (`describeNetwork`).
    * @param options.values the values to start from: fresh ones are drawn from the seed. With
    *   `emaDecay` they are also where the average starts (a checkpoint's values are its average).
+   * @param options.logitOffsets added to the logits in the training loss only, one per class.
    */
   constructor(
-    kind: ModelKind,
-    options: {seed: number; learningRate: number; classWeights: number[]; values?: Record<string, Float32Array>; emaDecay?: number},
+    net: NetworkDescription,
+    options: {seed: number; learningRate: number; classWeights: number[]; values?: Record<string, Float32Array>; emaDecay?: number; logitOffsets?: number[]},
   ) {
-    const values = options.values ?? initialValues(kind, options.seed)
-    this.network = createNetwork(kind, values)
+    const values = options.values ?? initialValues(net, options.seed)
+    this.network = createNetwork(net, values)
+    this.classIndices = Array.from({length: net.dense.units}, (_, i) => i)
+    this.seed = options.seed
+    this.logitOffsets = options.logitOffsets
     this.optimizer = tf.train.adam(options.learningRate)
     this.classWeights = tf.tensor1d(options.classWeights, 'float32')
     if (options.emaDecay) this.average = new WeightAverage(options.emaDecay, values)
@@ -83,7 +92,7 @@ export class DigitModule {
     const batch = y.length
     const xs = tf.tensor4d(x, [batch, 28, 28, 1])
     const ys = tf.tensor1d(y, 'int32')
-    const {loss, correct} = trainStep(this.network, this.optimizer, xs, ys, this.classWeights)
+    const {loss, correct} = trainStep(this.network, this.optimizer, xs, ys, this.classWeights, {dropoutSeed: this.seed, logitOffsets: this.logitOffsets})
     const out = {loss: loss.dataSync()[0], accuracy: correct.dataSync()[0] / batch}
     tf.dispose([xs, ys, loss, correct])
     this.average?.update(this.liveValues())
@@ -96,7 +105,7 @@ export class DigitModule {
    */
   validationStep(data: Batchable): ValidationMetrics {
     const outputs = this.withAverage(() => this.predict(data))
-    const report = classificationReport(data.y, outputs.predicted, CLASS_INDICES)
+    const report = classificationReport(data.y, outputs.predicted, this.classIndices)
     return {valLoss: outputs.loss, valBalancedAcc: report.macroAccuracy, valF1Macro: report.macroAvg.f1}
   }
 
@@ -130,8 +139,9 @@ export class DigitModule {
   predict(data: Batchable, batchSize = 256): SplitOutputs {
     const n = data.y.length
     const predicted = new Int32Array(n)
-    const probs = new Float32Array(n * CLASSES.length)
-    const logitsOut = new Float32Array(n * CLASSES.length)
+    const k = this.network.description.dense.units
+    const probs = new Float32Array(n * k)
+    const logitsOut = new Float32Array(n * k)
     let lossSum = 0
     let weightSum = 0
     const weights = this.classWeights.dataSync()
@@ -143,8 +153,8 @@ export class DigitModule {
         const logits = this.network.logits(xs, false)
         return [logits, tf.softmax(logits), weightedCrossEntropy(logits, ys, this.classWeights)]
       })
-      probs.set(p.dataSync(), start * CLASSES.length)
-      logitsOut.set(z.dataSync(), start * CLASSES.length)
+      probs.set(p.dataSync(), start * k)
+      logitsOut.set(z.dataSync(), start * k)
       let batchWeight = 0
       for (let i = start; i < end; i++) batchWeight += weights[data.y[i]]
       lossSum += l.dataSync()[0] * batchWeight
@@ -153,7 +163,7 @@ export class DigitModule {
     }
 
     for (let i = 0; i < n; i++) {
-      predicted[i] = argmaxRow(probs, i)
+      predicted[i] = argmaxRow(probs, i, k)
     }
 
     return {loss: weightSum > 0 ? lossSum / weightSum : 0, predicted, probs, logits: logitsOut}
@@ -258,7 +268,7 @@ function renameSlot(slot: string, toParam: Map<string, string>): string {
 }
 
 /** Inverse class frequency of the training split, scaled so a balanced split gives weight 1 ("balanced" weights). */
-export function inverseFrequencyWeights(y: Int32Array, classes = CLASSES.length): number[] {
+export function inverseFrequencyWeights(y: Int32Array, classes: number): number[] {
   const counts = new Array<number>(classes).fill(0)
   for (const c of y) counts[c] += 1
   return counts.map((count) => (count === 0 ? 0 : y.length / (classes * count)))

@@ -55,7 +55,8 @@ export async function runEvaluation(run: EvaluationRun, hooks: EvaluationHooks =
         import('../evaluation/roc.js'),
         import('../model/probabilities.js'),
       ])
-      const roc = run.rocPerClass ? rocCurves(data.split.labels, probabilityRows(evaluation.probs)) : undefined
+      const {classes} = predictor
+      const roc = run.rocPerClass ? rocCurves(data.split.labels, probabilityRows(evaluation.probs, classes.length), classes) : undefined
       files = await writeEvaluationArtifacts(run.outputDir, {data, evaluation}, {roc})
       note(`wrote ${files.map((f) => f.name).join(', ')} to ${run.outputDir}`)
     }

@@ -11,6 +11,7 @@ import {fitTemperature, nllWithTemperature, softmaxWithTemperature} from '../eva
 import {type Checkpoint, loadCheckpoint} from '../model/checkpoint.js'
 import {addCalibration} from './checkpointing.js'
 import {formatModelSummary, modelSummary} from '../model/summary.js'
+import {describeNetwork, networkOf} from '../model/network.js'
 import {sweepTemporaries} from '../util/atomic.js'
 import {type RunLock, lockRunFolder} from '../util/lock.js'
 import {neverTrained, runFilesIn} from './run-folder.js'
@@ -75,7 +76,11 @@ async function trainLocked(run: TrainRun, data: PreparedData, hooks: TrainHooks,
   for (const folder of [outputDir, join(outputDir, 'logs')]) await sweepTemporaries(folder)
   const configFile = await writeArtifactFile(outputDir, CONFIG_FILE, `${JSON.stringify(configDocument(config), null, 2)}\n`)
   progress.write(`backend: ${backend.name} (${backend.threads} thread${backend.threads === 1 ? '' : 's'})\n`)
-  progress.write(formatModelSummary(modelSummary(config.model)))
+  const {classes} = data.dataset
+  // The head has one output per digit of the run.
+  const network = describeNetwork(config.model, classes.length)
+  progress.write(`classes: ${classes.join(', ')}\n`)
+  progress.write(formatModelSummary(modelSummary(network)))
 
   const checkpoint = new ModelCheckpoint<DigitModule>(outputDir, selectionMonitors(config.selection))
   const logger = new MetricsLogger(outputDir)
@@ -96,12 +101,13 @@ async function trainLocked(run: TrainRun, data: PreparedData, hooks: TrainHooks,
     augment: config.augment ? {fill: -data.normalization.mean / data.normalization.std} : undefined,
     run: {
       model: config.model,
+      classes: [...classes],
       normalization: data.normalization,
       data: {
         seed: config.seed,
         evalRatio: config.eval_ratio,
         valRatio: config.val_ratio,
-        classCounts: {...config.class_counts},
+        classCounts: Object.fromEntries(Object.entries(data.dataset.classCounts).map(([label, count]) => [String(label), count])),
         fingerprints: data.dataset.fingerprints,
       },
       backend: backend.name,
@@ -109,7 +115,7 @@ async function trainLocked(run: TrainRun, data: PreparedData, hooks: TrainHooks,
     },
   })
 
-  const module = new DigitModule(config.model, {
+  const module = new DigitModule(network, {
     seed: config.seed,
     learningRate: config.learning_rate,
     classWeights: data.classWeights,
@@ -162,22 +168,23 @@ async function finish(
   const {config, outputDir} = run
   // Final metrics are the best checkpoint's, as Lightning's `trainer.test(ckpt_path='best')`.
   const best = await loadCheckpoint(checkpoint.bestPath)
-  const bestModule = new DigitModule(config.model, {seed: config.seed, learningRate: config.learning_rate, classWeights: data.classWeights, values: best.values})
+  const classCount = data.dataset.classes.length
+  const bestModule = new DigitModule(networkOf(best.header), {seed: config.seed, learningRate: config.learning_rate, classWeights: data.classWeights, values: best.values})
   try {
     const metrics = {} as Record<SplitName, SplitMetrics>
     const predictions = {} as Record<SplitName, SplitOutputs>
     for (const name of SPLIT_NAMES) {
       predictions[name] = bestModule.predict(data.tensors[name])
-      metrics[name] = splitMetrics(data.tensors[name].y, predictions[name])
+      metrics[name] = splitMetrics(data.tensors[name].y, predictions[name], classCount)
     }
 
-    const calibration = config.calibrate ? await calibrate(checkpoint.bestPath, best, data.tensors.val, predictions.val) : null
+    const calibration = config.calibrate ? await calibrate(checkpoint.bestPath, best, data.tensors.val, predictions.val, classCount) : null
     const temperature = calibration?.temperature ?? 1
     if (calibration && temperature === 1) progress.write('calibration: no temperature improves the validation NLL (a split classified without error has none); probabilities stay the network\'s\n')
     else if (calibration) progress.write(`calibration: temperature ${temperature.toFixed(4)} (validation NLL ${calibration.nllBefore.toFixed(4)} → ${calibration.nllAfter.toFixed(4)})\n`)
     const uncalibrated = predictions.eval.probs
     // Every probability a run exports is the calibrated one; predictions and the loss stay the network's.
-    for (const name of SPLIT_NAMES) predictions[name] = {...predictions[name], probs: softmaxWithTemperature(predictions[name].logits, temperature)}
+    for (const name of SPLIT_NAMES) predictions[name] = {...predictions[name], probs: softmaxWithTemperature(predictions[name].logits, temperature, classCount)}
 
     const {writeTrainingArtifacts} = await import('./artifacts.js')
     const artifacts = await writeTrainingArtifacts({
@@ -212,13 +219,19 @@ async function finish(
 }
 
 /** Fit the temperature on the validation logits and store it in best.ckpt (rewritten atomically). */
-async function calibrate(bestPath: string, best: Checkpoint, val: Batchable, predictions: SplitOutputs): Promise<NonNullable<Checkpoint['header']['calibration']>> {
-  const temperature = fitTemperature(predictions.logits, val.y)
+async function calibrate(
+  bestPath: string,
+  best: Checkpoint,
+  val: Batchable,
+  predictions: SplitOutputs,
+  classCount: number,
+): Promise<NonNullable<Checkpoint['header']['calibration']>> {
+  const temperature = fitTemperature(predictions.logits, val.y, classCount)
   const calibration = {
     temperature,
     fittedOn: 'val' as const,
-    nllBefore: nllWithTemperature(predictions.logits, val.y, 1),
-    nllAfter: nllWithTemperature(predictions.logits, val.y, temperature),
+    nllBefore: nllWithTemperature(predictions.logits, val.y, 1, classCount),
+    nllAfter: nllWithTemperature(predictions.logits, val.y, temperature, classCount),
   }
   await addCalibration(bestPath, best, calibration)
   return calibration

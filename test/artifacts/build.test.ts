@@ -3,7 +3,7 @@ import {expect} from 'chai'
 import {buildPredictionRows, buildPredictions, buildTimingStats, buildTrainingDynamics} from '../../src/artifacts/build.js'
 import {selectGallerySamples} from '../../src/artifacts/gallery.js'
 import {PredictionsSchema, TimingStatsSchema, TrainingDynamicsSchema} from '../../src/artifacts/schemas.js'
-import {CLASSES, MNIST_FILES} from '../../src/config.js'
+import {DEFAULT_CLASSES, MNIST_FILES} from '../../src/config.js'
 import {fakeEpochs, fakePredictions} from './run-data.js'
 
 describe('artifact builders', () => {
@@ -39,7 +39,7 @@ describe('artifact builders', () => {
 
   it('turns model output into prediction rows: argmax label, dataset index, rounded probabilities', () => {
     const probs = Float32Array.from([0.1, 0.2, 0.7, 0.6, 0.3, 0.1, 0.2, 0.45, 0.35])
-    const rows = buildPredictionRows([40, 7, 12], [8, 0, 0], probs)
+    const rows = buildPredictionRows([40, 7, 12], [8, 0, 0], probs, [0, 5, 8])
     expect(rows.map((r) => [r.index, r.dataset_index, r.true_label, r.predicted_label])).to.deep.equal([
       [0, 40, 8, 8],
       [1, 7, 0, 0],
@@ -47,18 +47,18 @@ describe('artifact builders', () => {
     ])
     // float32 0.7 is 0.699999988079071 as a double; six significant digits give the number a reader expects.
     expect(rows[0].probabilities).to.deep.equal([0.1, 0.2, 0.7])
-    const document = PredictionsSchema.parse(buildPredictions(rows, 'test'))
+    const document = PredictionsSchema.parse(buildPredictions(rows, [0, 5, 8], 'test'))
     expect(document.dataset_file).to.equal(MNIST_FILES.testImages.name)
-    expect(buildPredictions(rows).dataset_file).to.equal(MNIST_FILES.trainImages.name)
-    expect(() => buildPredictionRows([1], [8], [0.5, 0.5])).to.throw(RangeError, /3 probabilities/)
-    expect(() => buildPredictionRows([1], [3], [0.2, 0.3, 0.5])).to.throw(RangeError, /label 3/)
+    expect(buildPredictions(rows, [0, 5, 8]).dataset_file).to.equal(MNIST_FILES.trainImages.name)
+    expect(() => buildPredictionRows([1], [8], [0.5, 0.5], [0, 5, 8])).to.throw(RangeError, /3 probabilities/)
+    expect(() => buildPredictionRows([1], [3], [0.2, 0.3, 0.5], [0, 5, 8])).to.throw(RangeError, /label 3/)
   })
 
   it('picks gallery samples: every mistake first, most confidently wrong leading, then correct ones from each class in turn', () => {
     const predictions = fakePredictions()
     const chosen = selectGallerySamples(predictions)
     expect(chosen).to.have.length(25)
-    const confidence = (p: (typeof predictions)[number]) => p.probabilities[CLASSES.indexOf(p.predicted_label)]
+    const confidence = (p: (typeof predictions)[number]) => p.probabilities[DEFAULT_CLASSES.indexOf(p.predicted_label)]
     // The four mistakes (samples 4, 9, 13, 20), by the probability given to the wrong label, highest first.
     expect(chosen.slice(0, 4).map((p) => p.index)).to.deep.equal([4, 13, 20, 9])
     expect(chosen.slice(0, 4).map(confidence)).to.deep.equal(chosen.slice(0, 4).map(confidence).sort((a, b) => b - a))

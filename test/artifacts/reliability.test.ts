@@ -8,7 +8,7 @@ describe('reliability diagram', () => {
   it('documents both curves and renders them with the diagonal and a title', async () => {
     const logits = Float32Array.from([4, 0, 0, 0, 3, 1, 2, 2.5, 0, 0, 0, 5, 1, 0, 0.5])
     const labels = [0, 1, 0, 2, 2]
-    const doc = buildReliability('eval', labels, softmaxWithTemperature(logits, 1), softmaxWithTemperature(logits, 2), 2)
+    const doc = buildReliability('eval', labels, softmaxWithTemperature(logits, 1, 3), softmaxWithTemperature(logits, 2, 3), 2)
     expect(ReliabilitySchema.parse(doc)).to.deep.equal(doc)
     expect(doc.before.bins.reduce((s, b) => s + b.count, 0)).to.equal(5)
     expect(doc.after.ece).to.not.equal(doc.before.ece)

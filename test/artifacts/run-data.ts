@@ -1,7 +1,7 @@
 /** A realistic small run, built from real MNIST digits of the `mnist` package, for the artifact tests. */
 import {createRequire} from 'node:module'
 
-import {CLASSES, type ClassLabel, TRAINING_DEFAULTS} from '../../src/config.js'
+import {DEFAULT_CLASSES, type ClassLabel, TRAINING_DEFAULTS} from '../../src/config.js'
 import {Rng} from '../../src/data/rng.js'
 import {datasetSummary} from '../../src/artifacts/build.js'
 import type {GallerySample} from '../../src/artifacts/gallery.js'
@@ -29,19 +29,19 @@ export function fakePredictions(): PredictionSample[] {
     const predictedLabel = WRONG[index] ?? trueLabel
     const confidence = 0.6 + 0.39 * rng.next()
     const rest = (1 - confidence) * rng.next()
-    const others = CLASSES.filter((c) => c !== predictedLabel)
-    const probs = CLASSES.map((c) => (c === predictedLabel ? confidence : c === others[0] ? rest : 1 - confidence - rest))
+    const others = DEFAULT_CLASSES.filter((c) => c !== predictedLabel)
+    const probs = DEFAULT_CLASSES.map((c) => (c === predictedLabel ? confidence : c === others[0] ? rest : 1 - confidence - rest))
     return {index, dataset_index: 1000 + index * 37, true_label: trueLabel, predicted_label: predictedLabel, probabilities: probs}
   })
 }
 
 export function reportOf(predictions: readonly PredictionSample[]): ClassificationReport {
-  const k = CLASSES.length
-  const matrix = CLASSES.map(() => Array.from({length: k}, () => 0))
-  for (const p of predictions) matrix[CLASSES.indexOf(p.true_label)][CLASSES.indexOf(p.predicted_label)]++
+  const k = DEFAULT_CLASSES.length
+  const matrix = DEFAULT_CLASSES.map(() => Array.from({length: k}, () => 0))
+  for (const p of predictions) matrix[DEFAULT_CLASSES.indexOf(p.true_label)][DEFAULT_CLASSES.indexOf(p.predicted_label)]++
   const total = predictions.length
   const perClass = Object.fromEntries(
-    CLASSES.map((label, i) => {
+    DEFAULT_CLASSES.map((label, i) => {
       const tp = matrix[i][i]
       const support = matrix[i].reduce((s, n) => s + n, 0)
       const predicted = matrix.reduce((s, row) => s + row[i], 0)
@@ -55,7 +55,7 @@ export function reportOf(predictions: readonly PredictionSample[]): Classificati
   const weighted = (key: 'precision' | 'recall' | 'f1') => scores.reduce((s, c) => s + c[key] * c.support, 0) / total
   const correct = matrix.reduce((s, row, i) => s + row[i], 0)
   return {
-    labels: [...CLASSES],
+    labels: [...DEFAULT_CLASSES],
     perClass,
     accuracy: correct / total,
     macroAccuracy: mean('recall'),
@@ -83,7 +83,7 @@ export function fakeEpochs(): EpochLog[] {
 
 /** A one-vs-rest ROC computed from the predictions (the staircase the evaluation code produces). */
 export function fakeRoc(predictions: readonly PredictionSample[]): RocCurves {
-  const perClass = CLASSES.map((label, c) => {
+  const perClass = DEFAULT_CLASSES.map((label, c) => {
     const scored = predictions.map((p) => ({score: p.probabilities[c], positive: p.true_label === label})).sort((a, b) => b.score - a.score)
     const positives = scored.filter((s) => s.positive).length
     const negatives = scored.length - positives
@@ -125,9 +125,9 @@ export function fakeRunData(): RunData {
     packageVersion: '0.1.0',
     backend: 'cpu',
     dataset: {
-      ...datasetSummary({train: 3400, val: 600, eval: 1000}),
+      ...datasetSummary({train: 3400, val: 600, eval: 1000}, [0, 5, 8]),
       source: 'MNIST training set (train-images-idx3-ubyte.gz)',
-      classes: [...CLASSES],
+      classes: [...DEFAULT_CLASSES],
       class_counts: {0: 1200, 5: 300, 8: 3500},
       splits: {
         train: split(3400, {0: 816, 5: 204, 8: 2380}, '0f1e2d3c4b5a6978'),

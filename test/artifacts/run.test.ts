@@ -17,7 +17,7 @@ import {
   TimingStatsSchema,
   TrainingDynamicsSchema,
 } from '../../src/artifacts/schemas.js'
-import {CLASSES, MNIST_FILES, PIXELS} from '../../src/config.js'
+import {DEFAULT_CLASSES, MNIST_FILES, PIXELS} from '../../src/config.js'
 import {UserError} from '../../src/errors.js'
 import {rejectionOf} from '../helpers/assert.js'
 import {type DecodedPng, decodePng, isInk, near} from './png.js'
@@ -98,7 +98,7 @@ describe('writeRunArtifacts', function () {
     expect(metrics.classification_report).to.deep.equal(reportFile(run.classificationReport))
 
     const predictions = PredictionsSchema.parse(await readJson(dir, 'predictions.json'))
-    expect(predictions.classes).to.deep.equal([...CLASSES])
+    expect(predictions.classes).to.deep.equal([...DEFAULT_CLASSES])
     expect(predictions.dataset_file).to.equal(MNIST_FILES.trainImages.name)
     expect(predictions.samples).to.deep.equal(run.predictions)
 

@@ -3,7 +3,7 @@ import {readFile, readdir} from 'node:fs/promises'
 
 import {EpochLogRowFileSchema, EpochLogSchema} from '../../src/artifacts/epoch-log.js'
 import {jsonSchemaDocuments} from '../../src/artifacts/json-schema.js'
-import {LossCurvesSchema, MetricsSchema, PredictionSampleSchema as PredictionSchema, RocCurvesSchema, RunMetadataSchema, schemas} from '../../src/artifacts/schemas.js'
+import {LossCurvesSchema, MetricsSchema, PredictionSampleSchema as PredictionSchema, PredictionsSchema, RocCurvesSchema, RunMetadataSchema, schemas} from '../../src/artifacts/schemas.js'
 import {ConfigFileSchema} from '../../src/training/config.js'
 import {fakePredictions} from './run-data.js'
 
@@ -49,7 +49,8 @@ describe('artifact schemas', () => {
     expect(config.title).to.equal('config.json')
     expect(config.required).to.include.members(['schema_version', 'seed', 'learning_rate', 'class_counts', 'run_name', 'calibrate'])
     expect(config.additionalProperties).to.equal(false)
-    expect(config.properties.class_counts).to.deep.include({type: 'object', required: ['0', '5', '8']})
+    expect(config.properties.class_counts.anyOf.map((option: {type?: string; const?: string}) => option.const ?? option.type)).to.deep.equal(['object', 'all'])
+    expect(config.properties.classes).to.deep.include({type: 'array', minItems: 2})
     expect(config.properties.selection.enum).to.deep.equal(['f1', 'f1-loss', 'loss'])
   })
 
@@ -59,7 +60,7 @@ describe('artifact schemas', () => {
     expect(predictions.required).to.include.members(['schema_version', 'dataset', 'split', 'num_classes', 'classes', 'samples'])
     const sample = predictions.properties.samples.items
     expect(sample.required).to.include.members(['index', 'dataset_index', 'true_label', 'predicted_label', 'probabilities'])
-    expect(sample.properties.true_label.enum).to.deep.equal([0, 5, 8])
+    expect(sample.properties.true_label).to.deep.include({type: 'integer', minimum: 0, maximum: 9})
     expect(Object.keys(schemas)).to.deep.equal(['metrics', 'predictions', 'lossCurves', 'runMetadata', 'rocCurves', 'trainingDynamics', 'timingStats', 'reliability'])
   })
 
@@ -68,13 +69,18 @@ describe('artifact schemas', () => {
     expect(PredictionSchema.safeParse(good).success).to.equal(true)
     expect(PredictionSchema.safeParse({...good, probabilities: [2.1, -1.3, 0.2]}).success, 'logits').to.equal(false)
     expect(PredictionSchema.safeParse({...good, probabilities: [0.2, 0.2, 0.2]}).success, 'does not sum to 1').to.equal(false)
-    expect(PredictionSchema.safeParse({...good, true_label: 3}).success, 'not a class').to.equal(false)
-    expect(PredictionSchema.safeParse({...good, probabilities: [0.5, 0.5]}).success, 'short vector').to.equal(false)
+    expect(PredictionSchema.safeParse({...good, true_label: 12}).success, 'not a digit').to.equal(false)
+    // Against the document's classes: a label it does not list, a vector of another length.
+    const document = {schema_version: 3, dataset: 'mnist_058', split: 'eval', num_classes: 3, classes: [0, 5, 8], dataset_file: 'x', samples: [good]}
+    expect(PredictionsSchema.safeParse(document).success).to.equal(true)
+    expect(PredictionsSchema.safeParse({...document, samples: [{...good, true_label: 3}]}).success, 'not a class').to.equal(false)
+    expect(PredictionsSchema.safeParse({...document, samples: [{...good, probabilities: [0.5, 0.5]}]}).success, 'short vector').to.equal(false)
+    expect(PredictionsSchema.safeParse({...document, num_classes: 2}).success, 'num_classes').to.equal(false)
 
     const roc = {schema_version: 2, per_class: [{label: 0, fpr: [0, 1], tpr: [0, 1], thresholds: [2, 0.1], auc: 0.5}], macro_auc: 0.5}
     expect(RocCurvesSchema.safeParse(roc).success).to.equal(true)
     expect(RocCurvesSchema.safeParse({...roc, per_class: [{...roc.per_class[0], auc: null, fpr: [], tpr: [], thresholds: []}], macro_auc: null}).success).to.equal(true)
-    expect(RocCurvesSchema.safeParse({...roc, per_class: [{...roc.per_class[0], label: 3}]}).success, 'label').to.equal(false)
+    expect(RocCurvesSchema.safeParse({...roc, per_class: [{...roc.per_class[0], label: 12}]}).success, 'label').to.equal(false)
     expect(RocCurvesSchema.safeParse({...roc, per_class: [{...roc.per_class[0], thresholds: [1]}]}).success, 'lengths').to.equal(false)
 
     const metrics = MetricsSchema.safeParse({num_epochs: 3, best_epoch: 4})

@@ -64,7 +64,7 @@ describe('train, evaluate and predict from the command line', function () {
 
   it('train --config <run>/config.json reproduces the run: same weights, same metrics', async () => {
     const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'))
-    expect(config).to.include({schema_version: 2, seed: 5, epochs: 2, run_name: 'cli-test', num_workers: 1})
+    expect(config).to.include({schema_version: 3, seed: 5, epochs: 2, run_name: 'cli-test', num_workers: 1})
     const again = mkdtempSync(join(tmpdir(), 'cli-again-'))
     const run = await cli(['train', '--data-dir', FIXTURE_DIR, '--output-dir', again, '--config', join(out, 'config.json')])
     expect(run.code, run.stderr).to.equal(0)
@@ -93,7 +93,7 @@ describe('train, evaluate and predict from the command line', function () {
     const base = ['train', '--data-dir', FIXTURE_DIR, '--output-dir', join(out, 'never')]
     expect(oneErrorLine(await cli([...base, '--epochs', '21']))).to.match(/--epochs: epochs must be at most 20/)
     expect(oneErrorLine(await cli([...base, '--eval-ratio', '1.5']))).to.match(/--eval-ratio: eval-ratio must be between 0 and 1/)
-    expect(oneErrorLine(await cli([...base, '--class-counts', '8=10,0=5,4=2']))).to.match(/unknown class 4/)
+    expect(oneErrorLine(await cli([...base, '--class-counts', '8=10,0=5,4=2']))).to.match(/class 4 is not one of the classes 0, 5, 8/)
     expect(oneErrorLine(await cli([...base, '--class-counts', '8=900,0=5,5=2']))).to.match(/\(class 8: 900 asked, 500 held\); use e.g. --class-counts 0=3,5=3,8=500 /)
     const bad = join(out, 'bad.json')
     writeFileSync(bad, JSON.stringify({epochz: 3}))
@@ -119,10 +119,10 @@ describe('train, evaluate and predict from the command line', function () {
     // Independently: rebuild the split, predict with the library, count by hand.
     const predictor = await loadPredictor(ckpt, {backend: 'wasm'})
     const dataset = await loadCuratedDataset({dataDir: FIXTURE_DIR, seed: 5, classCounts: {8: 140, 0: 48, 5: 12}})
-    const {x} = splitTensors(dataset.source, dataset.splits.eval, predictor.checkpoint.header.normalization)
+    const {x} = splitTensors(dataset.source, dataset.splits.eval, predictor.checkpoint.header.normalization, [0, 5, 8])
     const probs = await predictor.probabilities(x)
     const predicted = dataset.splits.eval.labels.map((_, i) => [0, 5, 8][[0, 1, 2].reduce((b, c) => (probs[i * 3 + c] > probs[i * 3 + b] ? c : b), 0)])
-    const expected = classificationReport(dataset.splits.eval.labels, predicted)
+    const expected = classificationReport(dataset.splits.eval.labels, predicted, [0, 5, 8])
     expect(report.confusionMatrix).to.deep.equal(expected.confusionMatrix)
     expect(report.macroAvg.f1).to.be.closeTo(expected.macroAvg.f1, 1e-12)
     predictor.dispose()

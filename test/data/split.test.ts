@@ -74,7 +74,7 @@ describe('curated subset and stratified split', () => {
     const norm = computeNormalization(dataset.source, dataset.splits.train)
     expect(norm.mean).to.be.within(0.1, 0.2)
     expect(norm.std).to.be.within(0.25, 0.4)
-    const {x, y} = splitTensors(dataset.source, dataset.splits.train, norm)
+    const {x, y} = splitTensors(dataset.source, dataset.splits.train, norm, [0, 5, 8])
     let sum = 0
     for (const v of x) sum += v
     expect(Math.abs(sum / x.length)).to.be.lessThan(1e-4)
@@ -85,7 +85,7 @@ describe('curated subset and stratified split', () => {
   it('explains impossible requests in one line', async () => {
     expect(() => buildCuratedDataset(big.images, big.labels, {...defaults, classCounts: {8: 5000, 0: 10, 5: 10}})).to.throw(
       UserError,
-      /^the class counts ask for more images than the data holds \(class 8: 5000 asked, 4000 held\); use e.g. --class-counts 0=8,5=8,8=4000 \(the same proportions, within what every class holds\)$/,
+      /^the class counts ask for more images than the data holds \(class 8: 5000 asked, 4000 held\); use e.g. --class-counts 0=8,5=8,8=4000 \(the same proportions, within what every class holds\), or --class-counts all$/,
     )
     expect(() => buildCuratedDataset(big.images, big.labels, {...defaults, evalRatio: 1})).to.throw(UserError, /--eval-ratio must be between 0 and 1/)
     expect(() => buildCuratedDataset(big.images, big.labels, {...defaults, valRatio: 0})).to.throw(UserError, /--val-ratio must be between 0 and 1/)
@@ -110,8 +110,10 @@ describe('curated subset and stratified split', () => {
   it('parses class counts and rejects unknown classes', () => {
     expect(parseClassCounts('8=3500,0=1200,5=300')).to.deep.equal({8: 3500, 0: 1200, 5: 300})
     expect(formatClassCounts({8: 3500, 0: 1200, 5: 300})).to.equal('0=1200,5=300,8=3500')
-    expect(() => parseClassCounts('8=10,0=5,3=1')).to.throw(UserError, /unknown class 3/)
-    expect(() => parseClassCounts('8=10,0=5')).to.throw(UserError, /missing class 5/)
+    expect(() => parseClassCounts('8=10,0=5,3=1', [0, 5, 8])).to.throw(UserError, /class 3 is not one of the classes 0, 5, 8/)
+    expect(() => parseClassCounts('8=10,0=5', [0, 5, 8])).to.throw(UserError, /missing class 5/)
+    expect(parseClassCounts('3=600,8=600')).to.deep.equal({3: 600, 8: 600})
+    expect(() => parseClassCounts('12=5')).to.throw(UserError, /12 is not a digit/)
     expect(() => parseClassCounts('8=10,8=5,0=1,5=1')).to.throw(UserError, /given twice/)
     expect(() => parseClassCounts('8:10')).to.throw(UserError, /is not LABEL=COUNT/)
     expect(() => parseClassCounts('8=0,0=1,5=1')).to.throw(UserError, /at least 1/)

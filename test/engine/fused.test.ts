@@ -2,11 +2,14 @@ import {expect} from 'chai'
 import * as tf from '@tensorflow/tfjs-core'
 
 import {plainTrainingLogits, plainWeightedCrossEntropy} from '../../src/engine/reference.js'
-import {createNetwork, initialValues, type Network} from '../../src/model/network.js'
-import {trainStep, weightedCrossEntropy} from '../../src/model/step.js'
+import {createNetwork, describeNetwork, initialValues, type Network} from '../../src/model/network.js'
+import {dropoutMask} from '../../src/engine/dropout.js'
+import {tapedTrainStep, weightedCrossEntropy} from '../../src/model/step.js'
 import {on, relativeError, seeded, withBothBackends} from './helpers.js'
 
 const CLASS_WEIGHTS = [1.39, 5.56, 0.48]
+const SPEC = describeNetwork('cnn', 3)
+const WIDE = describeNetwork('wide', 3)
 /** Gradients summed over a batch through two batch-norms: float32 differences stay well under this. */
 const TOLERANCE = 1e-4
 
@@ -18,11 +21,11 @@ function batch(size: number): {x: tf.Tensor4D; y: tf.Tensor1D; w: tf.Tensor1D} {
   }
 }
 
-function gradients(network: Network, fused: boolean, size: number): tf.Tensor[] {
+function gradients(network: Network, fused: boolean, size: number, mask?: Float32Array): tf.Tensor[] {
   const {x, y, w} = batch(size)
   const names = Object.keys(network.params)
   const loss = () =>
-    fused ? weightedCrossEntropy(network.logits(x, true), y, w) : plainWeightedCrossEntropy(plainTrainingLogits(network, x), y, w)
+    fused ? weightedCrossEntropy(network.logits(x, true, mask), y, w) : plainWeightedCrossEntropy(plainTrainingLogits(network.description, network, x, mask), y, w)
   const {value, grads} = tf.variableGrads(loss as () => tf.Scalar, Object.values(network.params))
   return [value, ...names.map((name) => grads[network.params[name].name])]
 }
@@ -34,26 +37,29 @@ describe('fused CNN training ops', function () {
   })
   after(async () => restore())
 
-  it('give the same loss and gradients for every parameter on wasm as plain ops on cpu', async () => {
-    const network = createNetwork('cnn', initialValues('cnn', 5))
-    try {
-      const [cpuLoss, ...cpu] = await on('cpu', () => gradients(network, false, 6))
-      const [wasmLoss, ...wasm] = await on('wasm', () => gradients(network, true, 6))
-      expect(wasmLoss[0]).to.be.closeTo(cpuLoss[0], 1e-5)
-      const names = Object.keys(network.params)
-      for (const [i, name] of names.entries()) {
-        // The conv biases feed batch-norm, which removes them: their true gradient is 0 and both sides give rounding noise.
-        if (name.endsWith('conv1.bias') || name.endsWith('conv2.bias')) expect(Math.max(...wasm[i].map(Math.abs)), name).to.be.below(1e-4)
-        else expect(relativeError(wasm[i], cpu[i]), name).to.be.below(TOLERANCE)
+  for (const net of [SPEC, WIDE]) {
+    it(`give the same loss and gradients for every parameter as plain ops on cpu (${net.preset}${net.hidden ? ', dropout mask' : ''})`, async () => {
+      const network = createNetwork(net, initialValues(net, 5))
+      const mask = net.hidden ? dropoutMask(net.hidden.dropout, net.hidden.units, 3, 1, 0, 6) : undefined
+      try {
+        const [plainLoss, ...plain] = await on('cpu', () => gradients(network, false, 6, mask))
+        const [fusedLoss, ...fused] = await on('cpu', () => gradients(network, true, 6, mask))
+        expect(fusedLoss[0]).to.be.closeTo(plainLoss[0], 1e-5)
+        const names = Object.keys(network.params)
+        for (const [i, name] of names.entries()) {
+          // The conv biases feed batch-norm, which removes them: their true gradient is 0 and both sides give rounding noise.
+          if (name.endsWith('conv1.bias') || name.endsWith('conv2.bias')) expect(Math.max(...fused[i].map(Math.abs)), name).to.be.below(1e-4)
+          else expect(relativeError(fused[i], plain[i]), name).to.be.below(TOLERANCE)
+        }
+      } finally {
+        network.dispose()
       }
-    } finally {
-      network.dispose()
-    }
-  })
+    })
+  }
 
   it('update the running statistics as PyTorch does (momentum 0.1, unbiased variance)', async () => {
     await tf.setBackend('wasm')
-    const network = createNetwork('cnn', initialValues('cnn', 5))
+    const network = createNetwork(SPEC, initialValues(SPEC, 5))
     try {
       const {x} = batch(4)
       tf.tidy(() => {
@@ -72,15 +78,15 @@ describe('fused CNN training ops', function () {
     }
   })
 
-  it('train on wasm: a few Adam steps reduce the loss on a fixed batch', async () => {
-    await tf.setBackend('wasm')
-    const network = createNetwork('cnn', initialValues('cnn', 9))
+  it('train through the taped step on cpu: a few Adam steps reduce the loss on a fixed batch', async () => {
+    await tf.setBackend('cpu')
+    const network = createNetwork(SPEC, initialValues(SPEC, 9))
     const optimizer = tf.train.adam(1e-3)
     const {x, y, w} = batch(16)
     try {
       const losses: number[] = []
       for (let i = 0; i < 8; i++) {
-        const {loss, correct} = trainStep(network, optimizer, x, y, w)
+        const {loss, correct} = tapedTrainStep(network, optimizer, x, y, w)
         losses.push((await loss.data())[0])
         expect((await correct.data())[0]).to.be.within(0, 16)
         tf.dispose([loss, correct])
@@ -96,7 +102,7 @@ describe('fused CNN training ops', function () {
 
   it('keep evaluation mode (running statistics) unchanged and deterministic', async () => {
     await tf.setBackend('wasm')
-    const network = createNetwork('cnn', initialValues('cnn', 3))
+    const network = createNetwork(SPEC, initialValues(SPEC, 3))
     const {x} = batch(3)
     try {
       const a = await tf.tidy(() => network.logits(x, false)).data()

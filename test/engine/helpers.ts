@@ -43,44 +43,45 @@ export function seeded(shape: number[], seed: number): tf.Tensor {
   return tf.randomUniform(shape, -1, 1, 'float32', seed)
 }
 
-/** What `trainInFreshProcess` reports: the engine that ran the steps, a SHA-256 of the weights after them, the threads the kernel trained on. */
+/** What `trainInFreshProcess` reports: a SHA-256 of the weights after the steps, and the threads the kernel trained on. */
 export interface FreshTraining {
-  engine: string
   weights: string
   threads: number
 }
 
 /**
- * Three Adam steps of the CNN on seeded batches in a fresh process (the wasm
- * backend and our kernel are created once per process), on `threads` and the
- * given wasm step engine: what the bit-identity tests of both engines compare.
+ * Three Adam steps of a preset with `classes` outputs on seeded batches in a
+ * fresh process (the wasm backend and our kernel are created once per
+ * process), on `threads`: what the bit-identity tests compare.
  */
-export async function trainInFreshProcess(threads: number, engine: 'kernel' | 'xnnpack'): Promise<FreshTraining> {
+export async function trainInFreshProcess(threads: number, preset: 'cnn' | 'wide' = 'cnn', classes = 3): Promise<FreshTraining> {
   const script = `
     import {createHash} from 'node:crypto'
     import * as tf from '@tensorflow/tfjs-core'
     import {selectBackend} from './src/engine/backend.ts'
-    import {trainingThreads, wasmStepEngine} from './src/engine/cnn-step.ts'
-    import {createNetwork, initialValues, readValues} from './src/model/network.ts'
+    import {trainingThreads} from './src/engine/cnn-step.ts'
+    import {createNetwork, describeNetwork, initialValues, readValues} from './src/model/network.ts'
     import {trainStep} from './src/model/step.ts'
-    await selectBackend('wasm', {threads: Number(process.argv.at(-1)), training: true})
-    const network = createNetwork('cnn', initialValues('cnn', 3))
+    const [threads, preset, classes] = process.argv.slice(-3)
+    const K = Number(classes)
+    await selectBackend('wasm', {threads: Number(threads), training: true, model: preset})
+    const net = describeNetwork(preset, K)
+    const network = createNetwork(net, initialValues(net, 3))
     const optimizer = tf.train.adam(1e-3)
-    const w = tf.tensor1d([1.39, 5.56, 0.48])
+    const w = tf.tensor1d(Array.from({length: K}, (_, k) => 0.5 + k / 3))
     for (let step = 0; step < 3; step++) {
       const x = tf.randomUniform([32, 28, 28, 1], -0.4, 2.8, 'float32', step)
-      const y = tf.tensor1d(Array.from({length: 32}, (_, i) => (i * (step + 2)) % 3), 'int32')
-      tf.dispose(Object.values(trainStep(network, optimizer, x, y, w)))
+      const y = tf.tensor1d(Array.from({length: 32}, (_, i) => (i * (step + 2)) % K), 'int32')
+      tf.dispose(Object.values(trainStep(network, optimizer, x, y, w, {dropoutSeed: 17})))
     }
     const values = await readValues(network)
     const hash = createHash('sha256')
     for (const name of Object.keys(values).sort()) hash.update(Buffer.from(values[name].buffer))
-    process.stdout.write(JSON.stringify({engine: wasmStepEngine(), weights: hash.digest('hex'), threads: trainingThreads()}))
+    process.stdout.write(JSON.stringify({weights: hash.digest('hex'), threads: trainingThreads()}))
   `
-  const {stdout} = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, String(threads)], {
+  const {stdout} = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, String(threads), preset, String(classes)], {
     cwd: process.cwd(),
     timeout: 100_000,
-    env: {...process.env, DIGIT_CLASSIFICATION_ENGINE: engine},
   })
   return JSON.parse(stdout) as FreshTraining
 }

@@ -12,7 +12,7 @@ describe('classificationReport', () => {
   const yPred = [0, 0, 8, 8, 8, 8, 8, 8, 0, 8]
 
   it('matches hand-computed scores, with 0 for a class never predicted', () => {
-    const report = classificationReport(yTrue, yPred)
+    const report = classificationReport(yTrue, yPred, [0, 5, 8])
     expect(ClassificationReportSchema.parse(report)).to.deep.equal(report)
     expect(report.labels).to.deep.equal([0, 5, 8])
     expect(report.confusionMatrix).to.deep.equal([
@@ -46,7 +46,7 @@ describe('classificationReport', () => {
   })
 
   it('gives a class with no support recall and F1 0, not NaN', () => {
-    const report = classificationReport([0, 8, 8], [0, 5, 8])
+    const report = classificationReport([0, 8, 8], [0, 5, 8], [0, 5, 8])
     expect(report.perClass['5']).to.deep.equal({precision: 0, recall: 0, f1: 0, support: 0})
     expect(report.perClass['8'].precision).to.equal(1)
     expect(report.perClass['8'].recall).to.equal(0.5)
@@ -62,7 +62,7 @@ describe('classificationReport', () => {
     predicted[0] = 8
     predicted[240] = 8
     predicted[300] = 0
-    const report = classificationReport(truth, predicted)
+    const report = classificationReport(truth, predicted, [0, 5, 8])
     expect(report.confusionMatrix).to.deep.equal([
       [239, 0, 1],
       [0, 59, 1],
@@ -79,7 +79,7 @@ describe('classificationReport', () => {
   })
 
   it('has no NaN when there are no samples', () => {
-    const report = classificationReport([], [])
+    const report = classificationReport([], [], [0, 5, 8])
     expect(report.total).to.equal(0)
     expect(report.accuracy).to.equal(0)
     expect(report.macroAvg).to.deep.equal({precision: 0, recall: 0, f1: 0, support: 0})
@@ -87,9 +87,9 @@ describe('classificationReport', () => {
   })
 
   it('refuses mismatched lengths and labels outside the list', () => {
-    expect(() => classificationReport([0, 5], [0])).to.throw(RangeError, /differ in length/)
-    expect(() => classificationReport([0, 3], [0, 5])).to.throw(RangeError, /true label 3/)
-    expect(() => classificationReport([0, 5], [0, 9])).to.throw(RangeError, /predicted label 9/)
+    expect(() => classificationReport([0, 5], [0], [0, 5, 8])).to.throw(RangeError, /differ in length/)
+    expect(() => classificationReport([0, 3], [0, 5], [0, 5, 8])).to.throw(RangeError, /true label 3/)
+    expect(() => classificationReport([0, 5], [0, 9], [0, 5, 8])).to.throw(RangeError, /predicted label 9/)
     expect(() => classificationReport([0], [0], [0, 0])).to.throw(RangeError, /twice/)
     expect(() => classificationReport([0], [0], [])).to.throw(RangeError, /empty/)
     expect(() => classificationReport([0], [0], [-1])).to.throw(RangeError, /non-negative/)
@@ -98,8 +98,8 @@ describe('classificationReport', () => {
 
 describe('macroF1', () => {
   it('matches the hand-computed value and the report', () => {
-    expect(macroF1([0, 0, 0, 5, 5, 8, 8, 8, 8, 8], [0, 0, 8, 8, 8, 8, 8, 8, 0, 8])).to.be.closeTo(4 / 9, close)
-    expect(macroF1([0, 8, 8], [0, 5, 8])).to.be.closeTo(5 / 9, close)
+    expect(macroF1([0, 0, 0, 5, 5, 8, 8, 8, 8, 8], [0, 0, 8, 8, 8, 8, 8, 8, 0, 8], [0, 5, 8])).to.be.closeTo(4 / 9, close)
+    expect(macroF1([0, 8, 8], [0, 5, 8], [0, 5, 8])).to.be.closeTo(5 / 9, close)
   })
 
   it('equals the report macro F1 on random predictions', () => {
@@ -107,11 +107,11 @@ describe('macroF1', () => {
     const labels = [0, 5, 8]
     const truth = Array.from({length: 500}, () => labels[rng.int(3)])
     const predicted = truth.map((label) => (rng.next() < 0.7 ? label : labels[rng.int(3)]))
-    expect(macroF1(truth, predicted)).to.equal(classificationReport(truth, predicted).macroAvg.f1)
+    expect(macroF1(truth, predicted, [0, 5, 8])).to.equal(classificationReport(truth, predicted, [0, 5, 8]).macroAvg.f1)
   })
 
   it('is 1 for perfect predictions and 0 for all wrong', () => {
-    expect(macroF1([0, 5, 8], [0, 5, 8])).to.equal(1)
-    expect(macroF1([0, 5, 8], [5, 8, 0])).to.equal(0)
+    expect(macroF1([0, 5, 8], [0, 5, 8], [0, 5, 8])).to.equal(1)
+    expect(macroF1([0, 5, 8], [5, 8, 0], [0, 5, 8])).to.equal(0)
   })
 })

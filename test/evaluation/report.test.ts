@@ -20,7 +20,7 @@ function specReport() {
   predicted[0] = 8
   predicted[240] = 8
   predicted[300] = 0
-  return classificationReport(truth, predicted)
+  return classificationReport(truth, predicted, [0, 5, 8])
 }
 
 describe('formatClassificationReport', () => {
@@ -32,7 +32,7 @@ describe('formatClassificationReport', () => {
     // 1 of 32 predictions of class 0 is right: precision 0.03125, which Python prints as 0.0312.
     const truth = [0, ...Array(31).fill(8), 5]
     const predicted = [0, ...Array(31).fill(0), 5]
-    const lines = formatClassificationReport(classificationReport(truth, predicted)).split('\n')
+    const lines = formatClassificationReport(classificationReport(truth, predicted, [0, 5, 8])).split('\n')
     expect(lines[2]).to.equal('           0     0.0312    1.0000    0.0606         1')
   })
 

@@ -5,19 +5,20 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {checkpointId, decodeCheckpoint, encodeCheckpoint, loadCheckpoint, saveCheckpoint} from '../../src/model/checkpoint.js'
-import {initialValues} from '../../src/model/network.js'
+import {describeNetwork, initialValues} from '../../src/model/network.js'
 import {UserError} from '../../src/errors.js'
 import {expectUserRejection} from '../helpers/assert.js'
 
 const header = {
   model: 'cnn' as const,
+  classes: [0, 5, 8],
   normalization: {method: 'standardize' as const, mean: 0.13, std: 0.31},
   data: {seed: 7, evalRatio: 0.2, valRatio: 0.15, classCounts: {0: 12, 5: 3, 8: 35}, fingerprints: {train: 'a', val: 'b', eval: 'c'}},
   training: {epoch: 2, bestEpoch: 1, bestValF1Macro: 0.9, learningRate: 5e-4, stopReason: null, metrics: {valF1Macro: 0.9}, backend: 'wasm', config: {seed: 7}, callbacks: {early_stopping: {best: {val_f1_macro: 0.9}, wait: 1}}, history: [{epoch: 1}]},
 }
 
 describe('checkpoint file', () => {
-  const values = initialValues('cnn', 7)
+  const values = initialValues(describeNetwork('cnn', 3), 7)
   const optimizer = {iter: Float32Array.of(12), 'dense.bias/m': Float32Array.of(0.1, 0.2, 0.3)}
 
   it('round-trips weights, optimiser state and header', async () => {

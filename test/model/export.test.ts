@@ -10,7 +10,7 @@ import {PassThrough} from 'node:stream'
 import * as tf from '@tensorflow/tfjs-core'
 import * as tfl from '@tensorflow/tfjs-layers'
 
-import {CLASSES, PIXELS} from '../../src/config.js'
+import {DEFAULT_CLASSES, PIXELS} from '../../src/config.js'
 import {preprocessBytes} from '../../src/images/preprocess.js'
 import {EXPORT_FILES, exportModel} from '../../src/model/export.js'
 import {loadPredictor} from '../../src/model/predictor.js'
@@ -47,7 +47,7 @@ function fileHandler(dir: string): tf.io.IOHandler {
 
 /** Real digits not in the fixtures (the package's 600th onwards), plus sample.png through the predict pipeline. */
 async function realDigits(): Promise<Float32Array[]> {
-  const digits: Float32Array[] = CLASSES.flatMap((label) => Array.from({length: 10}, (_, i) => Float32Array.from(mnistDigit(label, 600 + i))))
+  const digits: Float32Array[] = DEFAULT_CLASSES.flatMap((label) => Array.from({length: 10}, (_, i) => Float32Array.from(mnistDigit(label, 600 + i))))
   digits.push(await preprocessBytes(readFileSync(join(ROOT, 'sample.png')), 'sample.png', {preprocess: true}))
   return digits
 }
@@ -71,7 +71,7 @@ async function expectSamePredictions(checkpoint: string, model: tfl.LayersModel)
     const actual = await layersProbabilities(model, images)
     let largest = 0
     for (const [i, prediction] of expected.entries()) {
-      for (const [c, label] of CLASSES.entries()) largest = Math.max(largest, Math.abs(actual[i * 3 + c] - prediction.probs[label]))
+      for (const [c, label] of DEFAULT_CLASSES.entries()) largest = Math.max(largest, Math.abs(actual[i * 3 + c] - prediction.probs[label]))
     }
 
     expect(largest).to.be.below(1e-5)

@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import {expect} from 'chai'
 
 import {buildLossCurves, buildMetrics} from '../../src/artifacts/build.js'
-import {CLASSES} from '../../src/config.js'
+import {DEFAULT_CLASSES} from '../../src/config.js'
 import {epochLogRow} from '../../src/artifacts/epoch-log.js'
 import {classificationReport} from '../../src/evaluation/metrics.js'
 import {preprocessBytes} from '../../src/images/preprocess.js'
@@ -67,7 +67,7 @@ describe('web app API', function () {
     // A complete run, as a training run exports it.
     const complete = join(runs, 'complete-run')
     await mkdir(complete, {recursive: true})
-    const report = classificationReport([0, 0, 5, 8, 8, 8], [0, 0, 5, 8, 8, 5])
+    const report = classificationReport([0, 0, 5, 8, 8, 8], [0, 0, 5, 8, 8, 5], [0, 5, 8])
     const split = {samples: 6, loss: 0.3, accuracy: 5 / 6, macro_accuracy: 0.9, f1_macro: 0.85}
     const metrics = buildMetrics({epochs: [ONE_EPOCH], bestEpoch: 1, splits: {train: split, val: split, eval: split}, classificationReport: report})
     await writeFile(join(complete, 'metrics.json'), JSON.stringify(metrics))
@@ -114,7 +114,7 @@ describe('web app API', function () {
     const {status, body} = await call(server, '/api/health')
     expect(status).to.equal(200)
     expect(body.status).to.equal('ok')
-    expect(body.classes).to.deep.equal([...CLASSES])
+    expect(body.classes).to.deep.equal([...DEFAULT_CLASSES])
     expect(body.model.loaded).to.equal(true)
     expect(body.model.checkpointId).to.match(/^[0-9a-f]{12}$/)
     expect(body.model.backend).to.be.a('string').and.not.empty
@@ -142,10 +142,10 @@ describe('web app API', function () {
       const image = `data:image/png;base64,${digits[0].png.toString('base64')}`
       const {status, body} = await call(server, '/api/predict', postJson({image}))
       expect(status).to.equal(200)
-      expect(Object.keys(body.probs).sort()).to.deep.equal(CLASSES.map(String).sort())
+      expect(Object.keys(body.probs).sort()).to.deep.equal(DEFAULT_CLASSES.map(String).sort())
       const sum = Object.values(body.probs as Record<string, number>).reduce((a, b) => a + b, 0)
       expect(sum).to.be.closeTo(1, 1e-4)
-      expect(body.prediction).to.be.oneOf([...CLASSES])
+      expect(body.prediction).to.be.oneOf([...DEFAULT_CLASSES])
       expect(body.confidence).to.equal(body.probs[String(body.prediction)])
       expect(body.checkpointId).to.match(/^[0-9a-f]{12}$/)
       expect(body.thumbnail).to.match(/^data:image\/png;base64,/)
@@ -172,7 +172,7 @@ describe('web app API', function () {
           const {body} = await call(server, '/api/predict', {method: 'POST', headers: {'content-type': 'image/png'}, body: new Uint8Array(digit.png)})
           const [direct] = await predictor.predict([await preprocessBytes(digit.png, 'digit.png', {preprocess: true})])
           expect(body.prediction).to.equal(direct.prediction)
-          for (const label of CLASSES) expect(body.probs[String(label)]).to.be.closeTo(direct.probs[`${label}`], 1e-6)
+          for (const label of DEFAULT_CLASSES) expect(body.probs[String(label)]).to.be.closeTo(direct.probs[`${label}`], 1e-6)
         }
       } finally {
         predictor.dispose()
@@ -232,7 +232,7 @@ describe('web app API', function () {
     it('takes feedback with a true label of 0, 5 or 8 and filters by it', async () => {
       const {body: first} = await call(server, '/api/predict', {method: 'POST', headers: {'content-type': 'image/png'}, body: new Uint8Array(digits[2].png)})
       const {body: second} = await call(server, '/api/predict', {method: 'POST', headers: {'content-type': 'image/png'}, body: new Uint8Array(digits[3].png)})
-      const wrongLabel = CLASSES.find((label) => label !== second.prediction)
+      const wrongLabel = DEFAULT_CLASSES.find((label) => label !== second.prediction)
       const ok = await call(server, '/api/feedback', postJson({id: first.id, label: first.prediction}))
       expect(ok.status).to.equal(200)
       expect(ok.body).to.include({id: first.id, feedback: first.prediction})
@@ -256,11 +256,12 @@ describe('web app API', function () {
       expect(all.body.items[0].thumbnail).to.match(/^data:image\/png;base64,/)
     })
 
-    it('refuses feedback outside 0/5/8, unknown ids and malformed bodies', async () => {
+    it('refuses feedback outside the classes of the prediction\'s model, unknown ids and malformed bodies', async () => {
       const {body: record} = await call(server, '/api/predict', {method: 'POST', headers: {'content-type': 'image/png'}, body: new Uint8Array(digits[4].png)})
       const seven = await call(server, '/api/feedback', postJson({id: record.id, label: 7}))
       expect(seven.status).to.equal(400)
-      expect(seven.body.error).to.equal('"label" must be one of 0, 5, 8 (the digit actually drawn)')
+      expect(seven.body.error).to.equal(`"label" must be one of 0, 5, 8, the digits of the model that made prediction ${record.id}`)
+      expect((await call(server, '/api/feedback', postJson({id: record.id, label: 12}))).body.error).to.equal('"label" must be a digit 0–9 (the digit actually drawn)')
       expect((await call(server, '/api/feedback', postJson({id: record.id, label: '5'}))).status).to.equal(400)
       const unknown = await call(server, '/api/feedback', postJson({id: 987_654, label: 5}))
       expect(unknown.status).to.equal(404)
@@ -271,7 +272,7 @@ describe('web app API', function () {
     })
 
     it('refuses bad history filters with 400', async () => {
-      expect((await call(server, '/api/history?predicted=7')).body.error).to.equal('query "predicted" must be one of 0, 5, 8')
+      expect((await call(server, '/api/history?predicted=12')).body.error).to.equal('query "predicted" must be a digit 0–9')
       expect((await call(server, '/api/history?feedback=maybe')).status).to.equal(400)
       expect((await call(server, '/api/history?limit=0')).status).to.equal(400)
       expect((await call(server, '/api/history?sort=asc')).body.error).to.match(/unknown query parameter sort/)

@@ -6,7 +6,7 @@ import {Writable} from 'node:stream'
 
 import pg from 'pg'
 
-import {CLASSES, PIXELS} from '../../src/config.js'
+import {DEFAULT_CLASSES, PIXELS} from '../../src/config.js'
 import {type RunningServer, type ServeOptions, startServer} from '../../src/server/server.js'
 import {grayPng} from '../../src/server/thumbnail.js'
 import {FIXTURE_DIR, readFixture} from '../helpers/fixtures.js'
@@ -79,7 +79,7 @@ export async function fixtureDigitPngs(count: number): Promise<Array<{label: num
   const {images, labels} = await readFixture()
   const out: Array<{label: number; png: Buffer}> = []
   for (let i = 0; i < images.count && out.length < count; i++) {
-    if (!(CLASSES as readonly number[]).includes(labels[i])) continue
+    if (!(DEFAULT_CLASSES as readonly number[]).includes(labels[i])) continue
     const pixels = Float32Array.from(images.pixels.subarray(i * PIXELS, (i + 1) * PIXELS), (v) => v / 255)
     out.push({label: labels[i], png: grayPng(pixels)})
   }

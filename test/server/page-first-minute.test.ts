@@ -11,7 +11,7 @@ import {expect} from 'chai'
 import {type Browser, type BrowserContext, type Page, chromium} from 'playwright-core'
 
 import {buildLossCurves, buildMetrics} from '../../src/artifacts/build.js'
-import {CLASSES} from '../../src/config.js'
+import {DEFAULT_CLASSES as CLASSES} from '../../src/config.js'
 import {classificationReport} from '../../src/evaluation/metrics.js'
 import type {RunningServer} from '../../src/server/server.js'
 import {grayPng} from '../../src/server/thumbnail.js'
@@ -118,7 +118,7 @@ describe('web app page, the first minute (headless Chromium)', function () {
     await mkdir(good, {recursive: true})
     const truth = [0, 0, 0, 5, 5, 8, 8, 8, 8]
     const guess = [0, 0, 0, 5, 8, 8, 8, 8, 8]
-    const report = classificationReport(truth, guess)
+    const report = classificationReport(truth, guess, CLASSES)
     const split = {samples: 9, loss: 0.05, accuracy: 0.996, macro_accuracy: 0.996, f1_macro: 0.996}
     const metrics = buildMetrics({epochs: GOOD_EPOCHS, bestEpoch: 4, splits: {train: split, val: split, eval: split}, classificationReport: report})
     await writeFile(join(good, 'metrics.json'), JSON.stringify(metrics))
@@ -260,7 +260,7 @@ describe('web app page, the first minute (headless Chromium)', function () {
       await page.waitForSelector('#run-detail:not([hidden])')
       await page.waitForSelector('#confusion table')
       const cells = await page.locator('#confusion tr').evaluateAll((rows) => rows.slice(1).map((row) => Array.from(row.querySelectorAll('td')).map((cell) => Number(cell.textContent))))
-      expect(cells).to.deep.equal(classificationReport([0, 0, 0, 5, 5, 8, 8, 8, 8], [0, 0, 0, 5, 8, 8, 8, 8, 8]).confusionMatrix)
+      expect(cells).to.deep.equal(classificationReport([0, 0, 0, 5, 5, 8, 8, 8, 8], [0, 0, 0, 5, 8, 8, 8, 8, 8], CLASSES).confusionMatrix)
       expect(await page.locator('#runs-table thead').innerText()).to.match(/Run\s+Model\s+Digits\s+Eval macro-F1\s+State/)
       expect(await overflowingTables(page)).to.deep.equal([])
       await page.locator('#runs').scrollIntoViewIfNeeded()

@@ -9,7 +9,7 @@ import {expect} from 'chai'
 import {type Browser, type BrowserContext, type Page, chromium} from 'playwright-core'
 
 import {buildLossCurves} from '../../src/artifacts/build.js'
-import {CLASSES} from '../../src/config.js'
+import {DEFAULT_CLASSES} from '../../src/config.js'
 import type {RunningServer} from '../../src/server/server.js'
 import {grayPng} from '../../src/server/thumbnail.js'
 import {CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, accessibilityProblems, brightShare, drawZeroWithMouse, drawZeroWithTouch, tabTo} from './browser.js'
@@ -105,7 +105,7 @@ describe('web app page (headless Chromium)', function () {
       await page.waitForSelector('body:not([data-live-busy]) #result[data-kind="live"][data-stale="false"]:not([hidden])')
       expect(await brightShare(page)).to.be.within(0.05, 0.5)
       expect(await page.locator('#feedback-buttons button').count()).to.equal(0)
-      expect(await page.locator('#bars .bar').count()).to.equal(CLASSES.length)
+      expect(await page.locator('#bars .bar').count()).to.equal(DEFAULT_CLASSES.length)
       expect(await server.store.count()).to.equal(0)
       const liveBars = await page.locator('#bars .bar-value').allTextContents()
 

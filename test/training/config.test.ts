@@ -39,7 +39,7 @@ describe('training configuration', () => {
     expect(() => resolveTrainingConfig({flags: {'batch-size': 0}})).to.throw(UserError, /^--batch-size: /)
     expect(() => resolveTrainingConfig({flags: {model: 'resnet'}})).to.throw(UserError, /^--model: /)
     expect(() => file({colour: 'red'})).to.throw(UserError, /team\.json: key "colour": unknown key \(known: seed, eval_ratio/)
-    expect(() => file({class_counts: {8: 10, 0: 5, 4: 2}})).to.throw(UserError, /team\.json: key "class_counts": unknown class 4/)
+    expect(() => file({class_counts: {8: 10, 0: 5, 4: 2}})).to.throw(UserError, /team\.json: key "class_counts": class 4 is not one of the classes 0, 5, 8/)
     expect(() => file({'batch-size': 8, batch_size: 16})).to.throw(UserError, /given twice/)
     expect(defaultRunName(7, new Date('2026-01-02T03:04:05Z'))).to.equal('run-20260102-030405-seed7')
   })
@@ -69,10 +69,33 @@ describe('training configuration', () => {
     expect(config.class_counts).to.deep.equal({0: 48, 5: 12, 8: 140})
   })
 
+  it('takes any two or more digits as --classes, with counts for exactly those digits or all of their images', () => {
+    const two = resolveTrainingConfig({flags: {classes: '8,3', 'class-counts': '3=600,8=600'}, now: NOW})
+    expect(two.classes).to.deep.equal([3, 8])
+    expect(two.class_counts).to.deep.equal({3: 600, 8: 600})
+    const ten = resolveTrainingConfig({flags: {classes: '0-9', 'class-counts': 'all'}, now: NOW})
+    expect(ten.classes).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    expect(ten.class_counts).to.equal('all')
+    expect(configDocument(ten)).to.include({class_counts: 'all'})
+    // Without counts: the SPEC subset for the default digits, every image of each for others.
+    expect(resolveTrainingConfig({flags: {classes: '3,7'}, now: NOW}).class_counts).to.equal('all')
+    expect(resolveTrainingConfig({flags: {}, now: NOW})).to.deep.include({classes: [0, 5, 8], class_counts: {0: 1200, 5: 300, 8: 3500}})
+    expect(resolveTrainingConfig({file: {values: {classes: [7, 1]}, source: 'team.json'}, now: NOW}).classes).to.deep.equal([1, 7])
+    expect(() => resolveTrainingConfig({flags: {classes: '3'}})).to.throw(UserError, /^--classes: give at least 2 digits/)
+    expect(() => resolveTrainingConfig({flags: {classes: '3,3'}})).to.throw(UserError, /^--classes: digit 3 is given twice/)
+    expect(() => resolveTrainingConfig({flags: {classes: '1-12'}})).to.throw(UserError, /^--classes: "1-12" is not a digit or a range/)
+    expect(() => resolveTrainingConfig({flags: {classes: '3,7', 'class-counts': '3=10,8=10'}})).to.throw(UserError, /^--class-counts: class 8 is not one of the classes 3, 7/)
+    // Counts from a file, digits from the command line: the error names the file's key.
+    expect(() => resolveTrainingConfig({flags: {classes: '3,7'}, file: {values: {class_counts: {3: 5}}, source: 'team.json'}})).to.throw(
+      UserError,
+      /^team\.json: key "class_counts": missing class 7/,
+    )
+  })
+
   it('round-trips through config.json', () => {
     const config = resolveTrainingConfig({flags: {seed: 9, 'class-counts': '8=140,0=48,5=12', 'roc-per-class': true}, now: NOW})
     const document = configDocument(config)
-    expect(document.schema_version).to.equal(2)
+    expect(document.schema_version).to.equal(3)
     const {schema_version: _, ...settings} = document
     expect(resolveTrainingConfig({file: {values: settings, source: 'config.json'}})).to.deep.equal(config)
   })
@@ -84,7 +107,7 @@ describe('training configuration', () => {
     const config = resolveTrainingConfig({file: {values: await readConfigFile(join(dir, 'v1.json')), source: 'v1.json'}})
     expect(config).to.include({seed: 9, epochs: 3, ema_decay: 0})
     writeFileSync(join(dir, 'v9.json'), JSON.stringify({schema_version: 9, seed: 9}))
-    await expectUserRejection(readConfigFile(join(dir, 'v9.json')), /v9\.json has schema_version 9; this version reads 1 and 2$/)
+    await expectUserRejection(readConfigFile(join(dir, 'v9.json')), /v9\.json has schema_version 9; this version reads 1, 2 and 3$/)
   })
 })
 
@@ -105,6 +128,7 @@ describe('training configuration on --resume', () => {
     learning_rate: 0.01,
     batch_size: 8,
     num_workers: 1,
+    classes: '0,5,7',
     class_counts: '8=140,0=48,5=11',
     model: 'softmax',
     backend: 'cpu',

@@ -7,7 +7,7 @@ import {basename, join} from 'node:path'
 import {PIXELS} from '../../src/config.js'
 import {type EpochLog, EpochLogSchema} from '../../src/artifacts/epoch-log.js'
 import {loadCheckpoint} from '../../src/model/checkpoint.js'
-import {initialValues} from '../../src/model/network.js'
+import {describeNetwork, initialValues} from '../../src/model/network.js'
 import {EarlyStopping, type Monitor, ModelCheckpoint, ReduceLROnPlateau} from '../../src/training/callbacks.js'
 import type {CheckpointWriter, RunDescription} from '../../src/training/checkpointing.js'
 import type {Batchable, TrainingMetrics, ValidationMetrics} from '../../src/training/module.js'
@@ -45,7 +45,7 @@ class FakeModule implements TrainableModule {
   }
 
   /** Real softmax-model weights, so checkpoints the trainer writes are real files that load back. */
-  readonly weights = initialValues('softmax', 7)
+  readonly weights = initialValues(describeNetwork('softmax', 3), 7)
 
   async values(): Promise<Record<string, Float32Array>> {
     return this.weights
@@ -59,6 +59,7 @@ class FakeModule implements TrainableModule {
 /** What a run tells the trainer for its checkpoints. */
 const RUN: RunDescription = {
   model: 'softmax',
+  classes: [0, 5, 8],
   normalization: {method: 'standardize', mean: 0.13, std: 0.31},
   data: {seed: 7, evalRatio: 0.2, valRatio: 0.15, classCounts: {0: 1, 5: 1, 8: 1}, fingerprints: {train: 'a', val: 'b', eval: 'c'}},
   backend: 'fake',

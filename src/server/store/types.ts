@@ -1,18 +1,25 @@
 import {z} from 'zod'
 
-import {CLASSES, type ClassLabel} from '../../config.js'
+import {DEFAULT_CLASSES, type ClassLabel} from '../../config.js'
 
-export const LabelSchema = z.literal(CLASSES)
+/** A digit; which digits a row may hold is its model's classes, the keys of its `probs`. */
+export const LabelSchema = z.int().min(0).max(9)
 
-type LabelKey = `${ClassLabel}`
-/** Probability per class label, keyed by the label as text, as `predict` prints it. */
-export const ProbsSchema = z.record(z.enum(CLASSES.map(String) as [LabelKey, ...LabelKey[]]), z.number().min(0).max(1))
+/** Probability per class label of the row's model, keyed by the label as text, as `predict` prints it: its keys are that model's classes. */
+export const ProbsSchema = z
+  .record(z.string().regex(/^\d$/, 'keys are digits'), z.number().min(0).max(1))
+  .refine((probs) => Object.keys(probs).length >= 2, 'a model knows at least two classes')
 export type Probs = z.infer<typeof ProbsSchema>
+
+/** The classes of the model that made a prediction: the keys of its probabilities, ascending. */
+export function recordClasses(record: {probs: Probs}): ClassLabel[] {
+  return Object.keys(record.probs).map(Number).sort((a, b) => a - b)
+}
 
 export const PREDICTION_SOURCES = ['canvas', 'upload', 'url'] as const
 
 /** What the server logs for one prediction. */
-export const NewPredictionSchema = z.object({
+const NewPredictionShape = z.object({
   thumbnail: z.string().startsWith('data:image/png;base64,'),
   predicted: LabelSchema,
   confidence: z.number().min(0).max(1),
@@ -20,15 +27,19 @@ export const NewPredictionSchema = z.object({
   checkpointId: z.string().min(1),
   source: z.enum(PREDICTION_SOURCES),
 })
+const predictedAmongClasses = (p: {predicted: number; probs: Probs}) => String(p.predicted) in p.probs
+export const NewPredictionSchema = NewPredictionShape.refine(predictedAmongClasses, {message: 'the prediction must be one of the model\'s classes', path: ['predicted']})
 export type NewPrediction = z.infer<typeof NewPredictionSchema>
 
-/** One logged prediction, as stored and as the history endpoint returns it. */
-export const PredictionRecordSchema = NewPredictionSchema.extend({
+/** One logged prediction, as stored and as the history endpoint returns it; its labels are among its model's classes. */
+export const PredictionRecordSchema = NewPredictionShape.extend({
   id: z.number().int().positive(),
   createdAt: z.string(),
   feedback: LabelSchema.nullable(),
   feedbackAt: z.string().nullable(),
 })
+  .refine(predictedAmongClasses, {message: 'the prediction must be one of the model\'s classes', path: ['predicted']})
+  .refine((p) => p.feedback === null || String(p.feedback) in p.probs, {message: 'the feedback must be one of the model\'s classes', path: ['feedback']})
 export type PredictionRecord = z.infer<typeof PredictionRecordSchema>
 
 /** Filters of the history: by predicted label, and by what the user said about it. */
@@ -64,7 +75,7 @@ export interface PredictionStore {
   /** Where the data lives, without credentials (a file path or host/database). */
   readonly location: string
   insert(prediction: NewPrediction): Promise<PredictionRecord>
-  /** Record the true label; undefined when no prediction has this id. */
+  /** Record the true label (the caller checks it is one of the row's classes, see `recordClasses`); undefined when no prediction has this id. */
   setFeedback(id: number, label: ClassLabel): Promise<PredictionRecord | undefined>
   get(id: number): Promise<PredictionRecord | undefined>
   list(query: HistoryQuery): Promise<HistoryPage>
@@ -94,7 +105,7 @@ export interface PredictionStore {
 /** What the write probe inserts and deletes again: a row of a prediction's usual size. */
 export const PROBE_PREDICTION = {
   thumbnail: `data:image/png;base64,${'A'.repeat(1024)}`,
-  predicted: CLASSES[0],
+  predicted: DEFAULT_CLASSES[0],
   confidence: 1,
   probs: '{}',
   checkpointId: 'write-probe',
