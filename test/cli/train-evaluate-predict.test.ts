@@ -6,31 +6,20 @@ import {join} from 'node:path'
 
 import {Jimp} from 'jimp'
 
-import {PIXELS} from '../../src/config.js'
-import {encodeIdxImages, encodeIdxLabels} from '../../src/data/idx.js'
 
 import {classificationReport} from '../../src/evaluation/metrics.js'
 import {loadCheckpoint} from '../../src/model/checkpoint.js'
 import {loadPredictor} from '../../src/model/predictor.js'
 import {loadCuratedDataset, splitTensors} from '../../src/data/dataset.js'
 import {cli, oneErrorLine} from '../helpers/cli.js'
-import {FIXTURE_DIR, ROOT, readFixture} from '../helpers/fixtures.js'
+import {FIXTURE_DIR, ROOT, writeStandInTestSet} from '../helpers/fixtures.js'
 
 const COUNTS = '8=140,0=48,5=12'
 
 /** A data folder whose t10k files hold 10,000 images: the fixture's, then copies of its first 1 (no split has that class). */
 async function standInTestSet(): Promise<string> {
-  const {images, labels} = await readFixture()
-  const total = 10_000
-  const one = labels.indexOf(1)
-  const pixels = new Uint8Array(total * PIXELS)
-  const allLabels = new Uint8Array(total).fill(1)
-  pixels.set(images.pixels)
-  allLabels.set(labels)
-  for (let i = images.count; i < total; i++) pixels.set(images.pixels.subarray(one * PIXELS, (one + 1) * PIXELS), i * PIXELS)
   const data = mkdtempSync(join(tmpdir(), 'with-test-'))
-  writeFileSync(join(data, 't10k-images-idx3-ubyte.gz'), encodeIdxImages(pixels, total))
-  writeFileSync(join(data, 't10k-labels-idx1-ubyte.gz'), encodeIdxLabels(allLabels))
+  await writeStandInTestSet(data)
   return data
 }
 

@@ -1,7 +1,8 @@
+import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {MNIST_FILES, PIXELS} from '../../src/config.js'
-import {readIdxPair, type IdxImages} from '../../src/data/idx.js'
+import {encodeIdxImages, encodeIdxLabels, readIdxPair, type IdxImages} from '../../src/data/idx.js'
 
 export const ROOT = join(import.meta.dirname, '..', '..')
 export const FIXTURE_DIR = join(ROOT, 'fixtures', 'mnist')
@@ -25,3 +26,21 @@ export async function repeatedFixture(times: number): Promise<{images: IdxImages
 }
 
 export const FIXTURE_PIXELS = PIXELS
+
+/**
+ * Writes into `dir` a stand-in t10k set of the official size (10,000 images,
+ * as evaluate --split test demands): the fixture's digits, then copies of its
+ * first image of `fill`, labelled `fill`.
+ */
+export async function writeStandInTestSet(dir: string, fill = 1): Promise<void> {
+  const {images, labels} = await readFixture()
+  const total = 10_000
+  const first = labels.indexOf(fill)
+  const pixels = new Uint8Array(total * PIXELS)
+  const allLabels = new Uint8Array(total).fill(fill)
+  pixels.set(images.pixels)
+  allLabels.set(labels)
+  for (let i = images.count; i < total; i++) pixels.set(images.pixels.subarray(first * PIXELS, (first + 1) * PIXELS), i * PIXELS)
+  writeFileSync(join(dir, MNIST_FILES.testImages.name), encodeIdxImages(pixels, total))
+  writeFileSync(join(dir, MNIST_FILES.testLabels.name), encodeIdxLabels(allLabels))
+}
