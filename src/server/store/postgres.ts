@@ -62,9 +62,7 @@ export class PostgresStore implements PredictionStore {
   }
 
   private async migrate(): Promise<void> {
-    const client = await this.pool.connect()
-    try {
-      await client.query('BEGIN')
+    await this.transaction(async (client) => {
       // Serialises concurrent starts: the second server waits, then finds nothing pending.
       await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY])
       await client.query(CREATE_MIGRATIONS_TABLE)
@@ -77,7 +75,15 @@ export class PostgresStore implements PredictionStore {
           new Date().toISOString(),
         ])
       }
+    })
+  }
 
+  /** Run `work` on one connection between BEGIN and COMMIT; any failure rolls it back. */
+  private async transaction(work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+    const client = await this.pool.connect()
+    try {
+      await client.query('BEGIN')
+      await work(client)
       await client.query('COMMIT')
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {})
@@ -173,22 +179,14 @@ export class PostgresStore implements PredictionStore {
 
   async probeWrite(): Promise<void> {
     const probe = PROBE_PREDICTION
-    const client = await this.pool.connect()
-    try {
-      await client.query('BEGIN')
+    await this.transaction(async (client) => {
       const inserted = await client.query<{id: string}>(
         `INSERT INTO predictions (created_at, thumbnail, predicted, confidence, probs, checkpoint_id, source)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
         [new Date(), probe.thumbnail, probe.predicted, probe.confidence, probe.probs, probe.checkpointId, probe.source],
       )
       await client.query('DELETE FROM predictions WHERE id = $1', [inserted.rows[0].id])
-      await client.query('COMMIT')
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {})
-      throw error
-    } finally {
-      client.release()
-    }
+    })
   }
 
   /**
