@@ -614,7 +614,7 @@ $('history-next').addEventListener('click', () => {
 let selectedRun
 
 /** One word per state of a run, the same everywhere on the page. */
-const STATE_WORDS = {finished: 'finished', training: 'training', cancelled: 'cancelled', incomplete: 'did not finish'}
+const STATE_WORDS = {finished: 'finished', training: 'training', cancelled: 'cancelled', failed: 'failed', incomplete: 'did not finish'}
 
 function badges(run) {
   const list = [el('span', {class: `badge ${run.state}`, text: STATE_WORDS[run.state] ?? run.state})]
@@ -719,7 +719,7 @@ async function showRun(name, focus = false) {
 
   $('run-detail').hidden = false
   $('run-name').replaceChildren(run.metadata?.run_name ?? run.name, ' ', ...badges(run))
-  $('run-note').textContent = ''
+  $('run-note').textContent = run.error ?? ''
   $('run-activate').disabled = run.checkpoint === null || run.active
   $('run-activate').textContent = run.active ? 'Answering predictions now' : 'Predict with this model'
   $('run-problems').replaceChildren(...run.problems.map((p) => el('li', {text: `${p.file}: ${p.problem}`})))

@@ -1,4 +1,7 @@
 /** Everything a training run exports (SPEC §5), written in one call. */
+import {rm} from 'node:fs/promises'
+import {join} from 'node:path'
+
 import {z} from 'zod'
 
 import type {AnySplitName} from '../config.js'
@@ -112,8 +115,9 @@ export async function writeRunArtifacts(dir: string, runData: RunData, options: 
   if (!parsed.success) throw new Error(`run data is invalid:\n${z.prettifyError(parsed.error)}`)
   const run = parsed.data
 
+  // metrics.json marks a run as finished (the dashboard, --resume): it is written after every other file, run_metadata.json last.
+  const metrics = serializeJsonArtifact(ARTIFACT_FILES.metrics, MetricsSchema, buildMetrics(run))
   const files: PendingFile[] = [
-    [ARTIFACT_FILES.metrics, serializeJsonArtifact(ARTIFACT_FILES.metrics, MetricsSchema, buildMetrics(run))],
     [ARTIFACT_FILES.predictions, serializeJsonArtifact(ARTIFACT_FILES.predictions, PredictionsSchema, buildPredictions(run.predictions, run.dataset.classes))],
     [ARTIFACT_FILES.lossCurves, serializeJsonArtifact(ARTIFACT_FILES.lossCurves, LossCurvesSchema, buildLossCurves(run.epochs))],
   ]
@@ -136,6 +140,7 @@ export async function writeRunArtifacts(dir: string, runData: RunData, options: 
   if (options.lrTrace) files.push([ARTIFACT_FILES.trainingDynamicsPlot, await plotTrainingDynamics(run.epochs)])
   if (options.timing) files.push([ARTIFACT_FILES.timingPlot, await plotTiming(run.epochs, imagesPerEpoch)])
   if (options.reliability) files.push([ARTIFACT_FILES.reliabilityPlot, await plotReliability(options.reliability)])
+  files.push([ARTIFACT_FILES.metrics, metrics])
 
   const metadataOf = (artifacts: ArtifactFile[]): string =>
     serializeJsonArtifact(ARTIFACT_FILES.runMetadata, RunMetadataSchema, {
@@ -154,11 +159,21 @@ export async function writeRunArtifacts(dir: string, runData: RunData, options: 
   // Checked before the first write too, so a bad value cannot leave a run without its metadata.
   metadataOf([])
 
-  const written = await writeAll(dir, files, options.onFile)
-
-  const metadataFile = await writeArtifactFile(dir, ARTIFACT_FILES.runMetadata, metadataOf(written))
-  options.onFile?.(metadataFile)
-  return [...written, metadataFile]
+  const written: ArtifactFile[] = []
+  try {
+    // Collected as they land, so a failure part-way knows what to take back.
+    await writeAll(dir, files, (file) => {
+      written.push(file)
+      options.onFile?.(file)
+    })
+    const metadataFile = await writeArtifactFile(dir, ARTIFACT_FILES.runMetadata, metadataOf(written))
+    options.onFile?.(metadataFile)
+    return [...written, metadataFile]
+  } catch (error) {
+    // A run whose artifacts could not all be written (a full disk) keeps none of them: its folder is that of a run that did not finish.
+    await Promise.all(written.map((file) => rm(join(dir, file.name), {force: true}).catch(() => {})))
+    throw error
+  }
 }
 
 /** What `evaluate` has after one pass over a split (shapes of src/evaluation/evaluate.ts). */

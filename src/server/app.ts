@@ -401,10 +401,12 @@ export function createApp(ctx: AppContext): Hono {
   const runState = async (name: string, complete: boolean, cancelled: boolean) => {
     const training = ctx.training.snapshot()
     const own = training.runName === name
-    const state = own && training.state === 'running' ? 'training' : complete ? 'finished' : cancelled || (own && training.state === 'cancelled') ? 'cancelled' : 'incomplete'
+    const failed = own && training.state === 'failed' && !complete
+    const state = own && training.state === 'running' ? 'training' : complete ? 'finished' : cancelled || (own && training.state === 'cancelled') ? 'cancelled' : failed ? 'failed' : 'incomplete'
     const served = ctx.model.info.checkpointPath
     const checkpoint = served === null ? undefined : await ctx.runs.checkpoint(name)
-    return {state, active: checkpoint !== undefined && checkpoint === (await realpathOr(served!))}
+    // Why this server's last run failed (a full disk while writing its files, say); null otherwise.
+    return {state, error: failed ? training.error : null, active: checkpoint !== undefined && checkpoint === (await realpathOr(served!))}
   }
 
   app.get('/api/runs', async (c) => {

@@ -68,10 +68,9 @@ describe('writeRunArtifacts', function () {
     await rm(root, {recursive: true, force: true})
   })
 
-  it('writes every artifact, run_metadata.json last, and nothing else', async () => {
+  it('writes every artifact, metrics.json (the mark of a finished run) and run_metadata.json last, and nothing else', async () => {
     const names = files.map((f) => f.name)
     expect(names).to.deep.equal([
-      'metrics.json',
       'predictions.json',
       'loss_curves.json',
       'roc_curves.json',
@@ -82,6 +81,7 @@ describe('writeRunArtifacts', function () {
       'roc_curves.png',
       'training_dynamics.png',
       'timing_stats.png',
+      'metrics.json',
       'run_metadata.json',
     ])
     expect(onFile).to.deep.equal(names)
