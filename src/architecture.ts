@@ -81,6 +81,15 @@ export function describeNetwork(preset: NetworkPreset, classCount: number): Netw
   }
 }
 
+/** A preset's layers in a few words, from its description (help texts): e.g. `conv 16 → conv 32 → dense K`. */
+export function presetLayers(preset: NetworkPreset): string {
+  const net = describeNetwork(preset, MIN_CLASSES)
+  const layers = net.blocks.map((b) => `conv ${b.filters}`)
+  if (net.blocks.length === 0) layers.push(`${PIXELS} pixels`)
+  if (net.hidden) layers.push(`dense ${net.hidden.units}, dropout ${net.hidden.dropout}`)
+  return [...layers, 'dense K'].join(' → ')
+}
+
 /** The network a checkpoint (or a run's configuration) holds: its preset with one output per class. */
 export function networkOf(header: {model: NetworkPreset; classes: readonly unknown[]}): NetworkDescription {
   return describeNetwork(header.model, header.classes.length)

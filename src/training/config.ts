@@ -41,6 +41,7 @@ import {
   SELECTIONS,
   TRAINING_DEFAULTS,
 } from '../config.js'
+import {NETWORK_PRESETS, presetLayers} from '../architecture.js'
 import {formatClasses, isClassList, parseClasses, sameClasses} from '../data/classes.js'
 import {type ClassCounts, checkClassCounts, countedClasses, formatClassCounts, parseClassCounts} from '../data/split.js'
 import {UserError, errorMessage} from '../errors.js'
@@ -187,7 +188,7 @@ export const SETTINGS = {
     resume: 'refuse',
     why: SPLIT_REASON,
   },
-  model: {flag: 'string', help: 'cnn, or softmax (a fast multinomial logistic regression baseline)', options: MODEL_KINDS, resume: 'refuse', why: 'the checkpoint holds that network'},
+  model: {flag: 'string', help: `network: ${NETWORK_PRESETS.map((preset) => `${preset} (${presetLayers(preset)})`).join(', ')}; cnn is the SPEC's, softmax a fast baseline`, options: MODEL_KINDS, resume: 'refuse', why: 'the checkpoint holds that network'},
   backend: {flag: 'string', help: 'auto: native tfjs-node if installed, else wasm', options: BACKEND_CHOICES, resume: 'apply'},
   run_name: {flag: 'string', help: 'name recorded in run_metadata.json', defaultText: 'run-<timestamp>-seed<seed>', resume: 'apply'},
   roc_per_class: {flag: 'boolean', help: 'also write roc_curves.json and roc_curves.png', resume: 'apply'},
