@@ -44,6 +44,8 @@ export interface Network {
    * ([B × units], 0 or 1/(1 − rate): see engine/dropout.ts); without one, nothing is dropped.
    */
   logits(x: tf.Tensor4D, training: boolean, dropoutMask?: Float32Array): tf.Tensor2D
+  /** The evaluation-mode activations the last (dense) layer reads, [B, F]: what a reject head is fitted on. */
+  features(x: tf.Tensor4D): tf.Tensor2D
   dispose(): void
 }
 
@@ -80,13 +82,14 @@ export function createNetwork(net: NetworkDescription, values: Record<string, Fl
     else buffers[name] = variable
   }
 
-  const logits = net.blocks.length > 0 ? cnnLogits(net, params, buffers) : softmaxLogits(params)
+  const {logits, features} = net.blocks.length > 0 ? cnnLogits(net, params, buffers) : softmaxLogits(params)
   return {
     kind,
     description: net,
     params,
     buffers,
     logits,
+    features,
     dispose() {
       for (const v of [...Object.values(params), ...Object.values(buffers)]) v.dispose()
     },
@@ -124,8 +127,11 @@ export function updateRunningStatistics(buffers: Record<string, tf.Variable>, bn
 }
 
 function softmaxLogits(params: Record<string, tf.Variable>) {
-  return (x: tf.Tensor4D): tf.Tensor2D =>
-    tf.tidy(() => tf.add(tf.matMul(tf.reshape(x, [x.shape[0], PIXELS]), params['dense.kernel']), params['dense.bias']))
+  const features = (x: tf.Tensor4D): tf.Tensor2D => tf.reshape(x, [x.shape[0], PIXELS])
+  return {
+    features,
+    logits: (x: tf.Tensor4D): tf.Tensor2D => tf.tidy(() => tf.add(tf.matMul(features(x), params['dense.kernel']), params['dense.bias'])),
+  }
 }
 
 function cnnLogits(net: NetworkDescription, params: Record<string, tf.Variable>, buffers: Record<string, tf.Variable>) {
@@ -147,19 +153,27 @@ function cnnLogits(net: NetworkDescription, params: Record<string, tf.Variable>,
     return tf.maxPool(activation, pool, pool, 'valid')
   }
 
-  return (x: tf.Tensor4D, training: boolean, dropoutMask?: Float32Array): tf.Tensor2D =>
-    tf.tidy(() => {
-      // On wasm, evaluation runs through our own kernel where it applies (src/engine/cnn-step.ts).
-      const fast = training ? undefined : kernelEvalLogits(net, params, buffers, x)
-      if (fast) return fast
-      const features = net.blocks.reduce((h, spec) => block(h, spec, training), x)
-      let flat: tf.Tensor2D = tf.reshape(features, [x.shape[0], features.shape[1] * features.shape[2] * features.shape[3]])
-      if (net.hidden) {
-        const {name, units} = net.hidden
-        flat = tf.fused.matMul({a: flat, b: params[`${name}.kernel`] as tf.Tensor2D, bias: params[`${name}.bias`], activation: 'relu'}) as tf.Tensor2D
-        if (training && dropoutMask) flat = tf.mul(flat, tf.tensor2d(dropoutMask, [x.shape[0], units]))
-      }
+  const features = (x: tf.Tensor4D, training: boolean, dropoutMask?: Float32Array): tf.Tensor2D => {
+    const maps = net.blocks.reduce((h, spec) => block(h, spec, training), x)
+    let flat: tf.Tensor2D = tf.reshape(maps, [x.shape[0], maps.shape[1] * maps.shape[2] * maps.shape[3]])
+    if (net.hidden) {
+      const {name, units} = net.hidden
+      flat = tf.fused.matMul({a: flat, b: params[`${name}.kernel`] as tf.Tensor2D, bias: params[`${name}.bias`], activation: 'relu'}) as tf.Tensor2D
+      if (training && dropoutMask) flat = tf.mul(flat, tf.tensor2d(dropoutMask, [x.shape[0], units]))
+    }
 
-      return tf.fused.matMul({a: flat, b: params[`${net.dense.name}.kernel`] as tf.Tensor2D, bias: params[`${net.dense.name}.bias`]}) as tf.Tensor2D
-    })
+    return flat
+  }
+
+  return {
+    features: (x: tf.Tensor4D): tf.Tensor2D => tf.tidy(() => features(x, false)),
+    logits: (x: tf.Tensor4D, training: boolean, dropoutMask?: Float32Array): tf.Tensor2D =>
+      tf.tidy(() => {
+        // On wasm, evaluation runs through our own kernel where it applies (src/engine/cnn-step.ts).
+        const fast = training ? undefined : kernelEvalLogits(net, params, buffers, x)
+        if (fast) return fast
+        const flat = features(x, training, dropoutMask)
+        return tf.fused.matMul({a: flat, b: params[`${net.dense.name}.kernel`] as tf.Tensor2D, bias: params[`${net.dense.name}.bias`]}) as tf.Tensor2D
+      }),
+  }
 }
