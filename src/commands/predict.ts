@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
 import {BACKEND_CHOICES, type BackendChoice} from '../config.js'
+import {UserError} from '../errors.js'
 
 export default class Predict extends BaseCommand {
   static override description = `Predict the digit in images, as JSON (one probability per digit the checkpoint's model knows)
@@ -36,7 +37,7 @@ Any image (PNG, JPEG, BMP, GIF, TIFF) is converted to a 28×28 MNIST-like digit:
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Predict)
-    const [{loadPredictor}, {readInputs}, {IMAGE_LIMITS}, {DecodePool}] = await Promise.all([
+    const [{loadPredictor}, {readInputs}, {IMAGE_LIMITS, noDigitMessage}, {DecodePool}] = await Promise.all([
       import('../model/predictor.js'),
       import('../images/inputs.js'),
       import('../images/preprocess.js'),
@@ -59,7 +60,8 @@ Any image (PNG, JPEG, BMP, GIF, TIFF) is converted to a 28×28 MNIST-like digit:
       for await (const input of readInputs(paths)) {
         try {
           if (input.error) throw input.error
-          const pixels = await decoder.decode(input.bytes, input.name, flags.preprocess)
+          const {pixels, stroke} = await decoder.decode(input.bytes, input.name, flags.preprocess)
+          if (!stroke) throw new UserError(noDigitMessage(input.name))
           const [{probs, prediction}] = await predictor.predict([pixels])
           const result = {probs: roundProbs(probs), prediction}
           process.stdout.write(`${JSON.stringify(single ? result : {path: input.name, ...result})}\n`)

@@ -4,7 +4,6 @@
  * plain resize.
  */
 import {IMAGE_SIZE, PIXELS} from '../config.js'
-import {UserError} from '../errors.js'
 import type {GrayImage} from './decode.js'
 
 /** MNIST fits each digit's bounding box in 20×20 and centres it in 28×28 by centre of mass. */
@@ -123,6 +122,19 @@ function borderMedian({width: w, height: h, data}: GrayImage): number {
   return median(border)
 }
 
+/** What an image became: the model's 784 inputs, and whether a stroke (a digit's ink) was found at all. */
+export interface MnistInput {
+  /** 28×28, row-major, values in [0, 1], white ink on black; all 0 when no stroke was found. */
+  pixels: Float32Array
+  /** False for an image without a digit: blank paper, noise, ruled lines or a shadow only. */
+  stroke: boolean
+}
+
+/** The one-line reason an image without a stroke cannot be read as a digit. */
+export function noDigitMessage(name = 'the image'): string {
+  return `${name}: no digit found, the image is blank (all one shade); draw or photograph a digit with clear contrast`
+}
+
 export interface MnistOptions {
   /** MNIST's recipe (ink detection, crop, fit 20×20, centre of mass); false: a plain resize to 28×28. */
   preprocess: boolean
@@ -137,15 +149,24 @@ export interface MnistOptions {
  * dark ink on light paper from light on dark; ink becomes 1 on a 0 background,
  * scaled so the strongest ink is 1, with faint noise dropped; the ink's bounding
  * box is scaled to fit 20×20 keeping its aspect ratio and placed in 28×28 so its
- * centre of mass sits where MNIST's does. An image without ink is an error.
+ * centre of mass sits where MNIST's does. An image without ink has `stroke`
+ * false and all-zero pixels.
  *
  * Without: the whole image resized to 28×28 as it is (no inversion, no crop),
  * what a naive pipeline feeds the model.
  */
-export function toMnist(image: GrayImage, options: MnistOptions): Float32Array {
+export function toMnist(image: GrayImage, options: MnistOptions): MnistInput {
   const {width: w, height: h, data} = image
   if (!options.preprocess) {
-    return resample(data, w, {left: 0, top: 0, width: w, height: h}, IMAGE_SIZE, IMAGE_SIZE)
+    const pixels = resample(data, w, {left: 0, top: 0, width: w, height: h}, IMAGE_SIZE, IMAGE_SIZE)
+    let low = Infinity
+    let high = -Infinity
+    for (const v of pixels) {
+      low = Math.min(low, v)
+      high = Math.max(high, v)
+    }
+
+    return {pixels, stroke: high - low >= MIN_CONTRAST}
   }
 
   const paper = borderMedian(image)
@@ -153,10 +174,7 @@ export function toMnist(image: GrayImage, options: MnistOptions): Float32Array {
   const sign = paper >= 0.5 ? -1 : 1
   let strongest = 0
   for (let i = 0; i < data.length; i++) strongest = Math.max(strongest, sign * (data[i] - paper))
-  if (strongest < MIN_CONTRAST) {
-    const name = options.name ?? 'the image'
-    throw new UserError(`${name}: no digit found, the image is blank (all one shade); draw or photograph a digit with clear contrast`)
-  }
+  if (strongest < MIN_CONTRAST) return {pixels: new Float32Array(PIXELS), stroke: false}
 
   const ink = new Float32Array(data.length)
   let left = w
@@ -207,5 +225,5 @@ export function toMnist(image: GrayImage, options: MnistOptions): Float32Array {
     }
   }
 
-  return out
+  return {pixels: out, stroke: true}
 }
