@@ -171,8 +171,8 @@ for (const label of DEFAULT_CLASSES) {
     // The same decoding as predict, then each way of making 28×28 from it.
     const name = `digit ${label}/${i}`
     const image = await decodeImage(bytes, name)
-    const resized = toMnist(image, {preprocess: false})
-    inputs.ours.push(toMnist(image, {preprocess: true, name}))
+    const resized = toMnist(image, {preprocess: false}).pixels
+    inputs.ours.push(toMnist(image, {preprocess: true, name}).pixels)
     inputs['resize only'].push(resized)
     inputs['resize + invert'].push(resized.map((v) => 1 - v))
     inputs['plain MNIST (ceiling)'].push(digit)

@@ -16,7 +16,7 @@ export {ConfigFileSchema, TrainingConfigSchema, resolveTrainingConfig, resolveRu
 export {classificationReport, macroF1} from './evaluation/metrics.js'
 export {formatClassificationReport, formatConfusionMatrix} from './evaluation/report.js'
 export {rocCurves} from './evaluation/roc.js'
-export {preprocessBytes, decodeImage, toMnist} from './images/preprocess.js'
+export {preprocessBytes, decodeImage, toMnist, type MnistInput} from './images/preprocess.js'
 export {schemas} from './artifacts/schemas.js'
 export {exportModel} from './model/export.js'
 export {startServer, openStore} from './server/index.js'

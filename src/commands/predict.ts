@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
 import {BACKEND_CHOICES, type BackendChoice} from '../config.js'
+import {UserError} from '../errors.js'
 
 export default class Predict extends BaseCommand {
   static override description = `Predict the digit in images, as JSON (one probability per digit the checkpoint's model knows)
@@ -11,6 +12,7 @@ Any image (PNG, JPEG, BMP, GIF, TIFF) is converted to a 28×28 MNIST-like digit:
   static override examples = [
     '<%= config.bin %> <%= command.id %> --checkpoint-path runs/first/best.ckpt --input-path my-digit.png',
     '<%= config.bin %> <%= command.id %> --checkpoint-path best.ckpt --input-path photos/ --input-path https://example.com/digit.jpg',
+    '<%= config.bin %> <%= command.id %> --checkpoint-path best.ckpt --input-path photos/ --save-input seen/',
     'cat digit.png | <%= config.bin %> <%= command.id %> --checkpoint-path best.ckpt --input-path -',
   ]
 
@@ -32,16 +34,21 @@ Any image (PNG, JPEG, BMP, GIF, TIFF) is converted to a 28×28 MNIST-like digit:
       allowNo: true,
     }),
     backend: Flags.string({description: 'compute engine', options: [...BACKEND_CHOICES], default: 'auto'}),
+    'save-input': Flags.string({
+      description: 'folder to write the 28×28 image each input became (PNG named after the input; -2, -3… when a name is taken, never overwriting)',
+    }),
   }
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Predict)
-    const [{loadPredictor}, {readInputs}, {IMAGE_LIMITS}, {DecodePool}] = await Promise.all([
+    const [{loadPredictor}, {readInputs}, {IMAGE_LIMITS, noDigitMessage}, {DecodePool}, {InputSaver}] = await Promise.all([
       import('../model/predictor.js'),
       import('../images/inputs.js'),
       import('../images/preprocess.js'),
       import('../server/decoder.js'),
+      import('../images/save-input.js'),
     ])
+    const saver = flags['save-input'] === undefined ? undefined : new InputSaver(flags['save-input'])
     // Images are decoded in a worker, bounded in time and memory as the server's uploads are:
     // a crafted file is stopped, not left to spin, and its buffers never burden this process's heap.
     // The worker starts while the model loads.
@@ -59,7 +66,9 @@ Any image (PNG, JPEG, BMP, GIF, TIFF) is converted to a 28×28 MNIST-like digit:
       for await (const input of readInputs(paths)) {
         try {
           if (input.error) throw input.error
-          const pixels = await decoder.decode(input.bytes, input.name, flags.preprocess)
+          const {pixels, stroke} = await decoder.decode(input.bytes, input.name, flags.preprocess)
+          if (saver) await saver.save(input.name, pixels)
+          if (!stroke) throw new UserError(noDigitMessage(input.name))
           const [{probs, prediction}] = await predictor.predict([pixels])
           const result = {probs: roundProbs(probs), prediction}
           process.stdout.write(`${JSON.stringify(single ? result : {path: input.name, ...result})}\n`)

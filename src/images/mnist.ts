@@ -4,7 +4,6 @@
  * plain resize.
  */
 import {IMAGE_SIZE, PIXELS} from '../config.js'
-import {UserError} from '../errors.js'
 import type {GrayImage} from './decode.js'
 
 /** MNIST fits each digit's bounding box in 20×20 and centres it in 28×28 by centre of mass. */
@@ -123,6 +122,158 @@ function borderMedian({width: w, height: h, data}: GrayImage): number {
   return median(border)
 }
 
+/** Images at least this many pixels on their short side are treated as photos or canvases that may have uneven paper. */
+const FLATTEN_MIN_SIDE = 64
+/** Paper is flattened at this resolution at most (long side): enough for a digit's strokes, bounded work for a 4000×4000 photo. */
+const WORK_SIDE = 512
+
+/** Running maximum (or minimum) of `radius` either side along lines of a row-major image, in place: a monotonic deque, O(pixels). */
+function slide(image: Float32Array, width: number, height: number, radius: number, horizontal: boolean, max: boolean): void {
+  const count = horizontal ? height : width
+  const length = horizontal ? width : height
+  const at = horizontal ? (line: number, k: number) => line * width + k : (line: number, k: number) => k * width + line
+  const values = new Float32Array(length)
+  const deque = new Int32Array(length)
+  const better = max ? (a: number, b: number) => a >= b : (a: number, b: number) => a <= b
+  for (let line = 0; line < count; line++) {
+    for (let k = 0; k < length; k++) values[k] = image[at(line, k)]
+    let head = 0
+    let tail = 0
+    let next = 0
+    for (let k = 0; k < length; k++) {
+      for (; next < length && next <= k + radius; next++) {
+        while (tail > head && better(values[next], values[deque[tail - 1]])) tail--
+        deque[tail++] = next
+      }
+
+      while (deque[head] < k - radius) head++
+      image[at(line, k)] = values[deque[head]]
+    }
+  }
+}
+
+function morph(image: Float32Array, width: number, height: number, radius: number, max: boolean): void {
+  slide(image, width, height, radius, true, max)
+  slide(image, width, height, radius, false, max)
+}
+
+/**
+ * A photo of paper as clean dark ink on white: the paper's own brightness
+ * (light gradients, shadows) estimated by a grey closing wider than any
+ * stroke and divided out; long horizontal structures (ruled lines) removed by
+ * a horizontal opening; isolated specks (sensor noise) dropped as small
+ * connected pieces. Answers undefined when no stroke is left.
+ */
+function flattenPaper(image: GrayImage, paper: number): GrayImage | undefined {
+  let {width: w, height: h, data} = image
+  const shrink = Math.min(1, WORK_SIDE / Math.max(w, h))
+  if (shrink < 1) {
+    const tw = Math.max(1, Math.round(w * shrink))
+    const th = Math.max(1, Math.round(h * shrink))
+    data = resample(data, w, {left: 0, top: 0, width: w, height: h}, tw, th)
+    w = tw
+    h = th
+  }
+
+  // Dark ink on light paper, whatever the input's polarity.
+  const gray = paper >= 0.5 ? Float32Array.from(data) : Float32Array.from(data, (v) => 1 - v)
+  // Light speckle (sensor noise, JPEG) averaged down before anything reads single pixels.
+  const smooth = Float32Array.from(gray)
+  morphBox(smooth, w, h)
+  const background = Float32Array.from(smooth)
+  const radius = Math.max(2, Math.round(Math.min(w, h) / 10))
+  morph(background, w, h, radius, true)
+  morph(background, w, h, radius, false)
+  const ink = new Float32Array(w * h)
+  for (let i = 0; i < ink.length; i++) ink[i] = Math.max(0, (background[i] - smooth[i]) / Math.max(background[i], 0.05))
+  // Ruled lines: ink that runs on along a row for 40% of the width is paper's, not a digit's.
+  const lines = Float32Array.from(ink)
+  const run = Math.max(2, Math.round(w * 0.2))
+  slide(lines, w, h, run, true, false)
+  slide(lines, w, h, run, true, true)
+  let strongest = 0
+  for (let i = 0; i < ink.length; i++) {
+    ink[i] = Math.max(0, ink[i] - lines[i])
+    strongest = Math.max(strongest, ink[i])
+  }
+
+  if (strongest < MIN_CONTRAST) return undefined
+  const floor = strongest * NOISE_FLOOR
+  const label = new Int32Array(w * h).fill(-1)
+  const sizes: number[] = []
+  const stack = new Int32Array(w * h)
+  for (let start = 0; start < ink.length; start++) {
+    if (ink[start] < floor || label[start] !== -1) continue
+    const id = sizes.length
+    let size = 0
+    let top = 0
+    stack[top++] = start
+    label[start] = id
+    while (top > 0) {
+      const i = stack[--top]
+      size++
+      const x = i % w
+      const y = (i - x) / w
+      for (let dy = -1; dy <= 1; dy++) {
+        for (let dx = -1; dx <= 1; dx++) {
+          const xx = x + dx
+          const yy = y + dy
+          if (xx < 0 || yy < 0 || xx >= w || yy >= h) continue
+          const j = yy * w + xx
+          if (label[j] === -1 && ink[j] >= floor) {
+            label[j] = id
+            stack[top++] = j
+          }
+        }
+      }
+    }
+
+    sizes.push(size)
+  }
+
+  const largest = Math.max(0, ...sizes)
+  // A digit's ink covers far more than a speck: at least a few hundredths of a percent of the page.
+  if (largest < Math.max(12, (w * h) / 4000)) return undefined
+  const out = new Float32Array(w * h).fill(1)
+  for (let i = 0; i < ink.length; i++) {
+    if (label[i] !== -1 && sizes[label[i]] >= largest * 0.08) out[i] = 1 - ink[i] / strongest
+  }
+
+  return {width: w, height: h, data: out}
+}
+
+/** 3×3 box average, in place. */
+function morphBox(image: Float32Array, width: number, height: number): void {
+  const copy = Float32Array.from(image)
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      let sum = 0
+      let n = 0
+      for (let yy = Math.max(0, y - 1); yy <= Math.min(height - 1, y + 1); yy++) {
+        for (let xx = Math.max(0, x - 1); xx <= Math.min(width - 1, x + 1); xx++) {
+          sum += copy[yy * width + xx]
+          n++
+        }
+      }
+
+      image[y * width + x] = sum / n
+    }
+  }
+}
+
+/** What an image became: the model's 784 inputs, and whether a stroke (a digit's ink) was found at all. */
+export interface MnistInput {
+  /** 28×28, row-major, values in [0, 1], white ink on black; all 0 when no stroke was found. */
+  pixels: Float32Array
+  /** False for an image without a digit: blank paper, noise, ruled lines or a shadow only. */
+  stroke: boolean
+}
+
+/** The one-line reason an image without a stroke cannot be read as a digit. */
+export function noDigitMessage(name = 'the image'): string {
+  return `${name}: no digit found, the image is blank (all one shade); draw or photograph a digit with clear contrast`
+}
+
 export interface MnistOptions {
   /** MNIST's recipe (ink detection, crop, fit 20×20, centre of mass); false: a plain resize to 28×28. */
   preprocess: boolean
@@ -137,26 +288,44 @@ export interface MnistOptions {
  * dark ink on light paper from light on dark; ink becomes 1 on a 0 background,
  * scaled so the strongest ink is 1, with faint noise dropped; the ink's bounding
  * box is scaled to fit 20×20 keeping its aspect ratio and placed in 28×28 so its
- * centre of mass sits where MNIST's does. An image without ink is an error.
+ * centre of mass sits where MNIST's does. An image without ink has `stroke`
+ * false and all-zero pixels.
  *
  * Without: the whole image resized to 28×28 as it is (no inversion, no crop),
  * what a naive pipeline feeds the model.
  */
-export function toMnist(image: GrayImage, options: MnistOptions): Float32Array {
+export function toMnist(image: GrayImage, options: MnistOptions): MnistInput {
   const {width: w, height: h, data} = image
   if (!options.preprocess) {
-    return resample(data, w, {left: 0, top: 0, width: w, height: h}, IMAGE_SIZE, IMAGE_SIZE)
+    const pixels = resample(data, w, {left: 0, top: 0, width: w, height: h}, IMAGE_SIZE, IMAGE_SIZE)
+    let low = Infinity
+    let high = -Infinity
+    for (const v of pixels) {
+      low = Math.min(low, v)
+      high = Math.max(high, v)
+    }
+
+    return {pixels, stroke: high - low >= MIN_CONTRAST}
   }
 
   const paper = borderMedian(image)
+  if (Math.min(w, h) >= FLATTEN_MIN_SIDE) {
+    const flat = flattenPaper(image, paper)
+    if (!flat) return {pixels: new Float32Array(PIXELS), stroke: false}
+    return toMnistFlat(flat)
+  }
+
+  return toMnistFlat(image, paper)
+}
+
+/** MNIST's recipe on an image whose paper is one shade (`paper`, 1 when not given). */
+function toMnistFlat(image: GrayImage, paper = 1): MnistInput {
+  const {width: w, height: h, data} = image
   // Ink strength: how far each pixel is from the paper, towards the ink's side.
   const sign = paper >= 0.5 ? -1 : 1
   let strongest = 0
   for (let i = 0; i < data.length; i++) strongest = Math.max(strongest, sign * (data[i] - paper))
-  if (strongest < MIN_CONTRAST) {
-    const name = options.name ?? 'the image'
-    throw new UserError(`${name}: no digit found, the image is blank (all one shade); draw or photograph a digit with clear contrast`)
-  }
+  if (strongest < MIN_CONTRAST) return {pixels: new Float32Array(PIXELS), stroke: false}
 
   const ink = new Float32Array(data.length)
   let left = w
@@ -207,5 +376,5 @@ export function toMnist(image: GrayImage, options: MnistOptions): Float32Array {
     }
   }
 
-  return out
+  return {pixels: out, stroke: true}
 }

@@ -19,6 +19,7 @@ import {formatClasses} from '../data/classes.js'
 import {formatClassCounts} from '../data/split.js'
 import {UserError, errorMessage, isUserError} from '../errors.js'
 import {dataUriBytes} from '../images/inputs.js'
+import {noDigitMessage} from '../images/mnist.js'
 import {packageVersion} from '../version.js'
 import type {WebAssets} from './assets.js'
 import {type DecodePool, DecoderBusyError, TooManyPixelsError} from './decoder.js'
@@ -315,7 +316,8 @@ export function createApp(ctx: AppContext): Hono {
     if (!chosen.success) throw new HttpError(400, `query "model" ${chosen.error.issues[0].message}`)
     if (chosen.data !== undefined && !ctx.model.classesOf(chosen.data)) throw new HttpError(404, `no loaded model ${chosen.data}; GET /api/models lists them`)
     const input = await predictInput(c, ctx)
-    const pixels = await coded(() => ctx.decoder.decode(input.bytes, input.name, preprocess.data === 'true' || preprocess.data === '1'), 400, 'not-an-image')
+    const {pixels, stroke} = await coded(() => ctx.decoder.decode(input.bytes, input.name, preprocess.data === 'true' || preprocess.data === '1'), 400, 'not-an-image')
+    if (!stroke) throw new HttpError(400, noDigitMessage(input.name), 'not-an-image')
     const answer = ctx.model.predict(pixels, chosen.data)
     if (!answer) return c.json({error: 'the model was unloaded; try again', code: 'model-unloaded'}, 503)
     const result = await answer

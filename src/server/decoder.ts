@@ -15,7 +15,7 @@ import {availableParallelism} from 'node:os'
 import type {Worker} from 'node:worker_threads'
 
 import {UserError} from '../errors.js'
-import {inspectImage} from '../images/preprocess.js'
+import {type MnistInput, inspectImage} from '../images/preprocess.js'
 import {startModuleWorker} from './worker.js'
 
 export interface DecodeJob {
@@ -25,7 +25,7 @@ export interface DecodeJob {
   preprocess: boolean
 }
 
-export type DecodeResult = {id: number; pixels: Float32Array} | {id: number; error: string; userError: boolean}
+export type DecodeResult = ({id: number} & MnistInput) | {id: number; error: string; userError: boolean}
 
 /** What a worker sends once its modules are loaded: the decode timeout counts from then, not from its start. */
 export const WORKER_READY = 'ready'
@@ -65,7 +65,7 @@ export interface DecodePoolOptions {
 interface Pending {
   job: DecodeJob
   pixels: number
-  resolve(pixels: Float32Array): void
+  resolve(input: MnistInput): void
   reject(error: unknown): void
 }
 
@@ -100,8 +100,8 @@ export class DecodePool {
     this.heapMb = options.heapMb ?? DECODE_DEFAULTS.heapMb
   }
 
-  /** Decode and preprocess an image off the event loop: bytes → 784 values. Throws UserError, TooManyPixelsError or DecoderBusyError. */
-  decode(bytes: Buffer, name: string, preprocess: boolean): Promise<Float32Array> {
+  /** Decode and preprocess an image off the event loop: bytes → 784 values and whether a stroke was found. Throws UserError, TooManyPixelsError or DecoderBusyError. */
+  decode(bytes: Buffer, name: string, preprocess: boolean): Promise<MnistInput> {
     const info = inspectImage(bytes, name)
     if (info.pixels > this.maxPixels) {
       throw new TooManyPixelsError(
@@ -117,7 +117,7 @@ export class DecodePool {
 
     this.pendingPixels += info.pixels
     this.pendingJobs += 1
-    return new Promise<Float32Array>((resolve, reject) => {
+    return new Promise<MnistInput>((resolve, reject) => {
       this.queue.push({job: {id: this.nextId++, bytes, name, preprocess}, pixels: info.pixels, resolve, reject})
       this.dispatch()
     })
@@ -197,7 +197,7 @@ export class DecodePool {
       slot.worker.unref()
       slot.job = undefined
       this.settle(pending)
-      if ('pixels' in result) pending.resolve(result.pixels)
+      if ('pixels' in result) pending.resolve({pixels: result.pixels, stroke: result.stroke})
       else pending.reject(result.userError ? new UserError(result.error) : new Error(result.error))
       this.dispatch()
     })

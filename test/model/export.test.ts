@@ -48,7 +48,7 @@ function fileHandler(dir: string): tf.io.IOHandler {
 /** Real digits not in the fixtures (the package's 600th onwards), plus sample.png through the predict pipeline. */
 async function realDigits(): Promise<Float32Array[]> {
   const digits: Float32Array[] = DEFAULT_CLASSES.flatMap((label) => Array.from({length: 10}, (_, i) => Float32Array.from(mnistDigit(label, 600 + i))))
-  digits.push(await preprocessBytes(readFileSync(join(ROOT, 'sample.png')), 'sample.png', {preprocess: true}))
+  digits.push((await preprocessBytes(readFileSync(join(ROOT, 'sample.png')), 'sample.png', {preprocess: true})).pixels)
   return digits
 }
 

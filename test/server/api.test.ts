@@ -170,7 +170,7 @@ describe('web app API', function () {
       try {
         for (const digit of digits.slice(0, 3)) {
           const {body} = await call(server, '/api/predict', {method: 'POST', headers: {'content-type': 'image/png'}, body: new Uint8Array(digit.png)})
-          const [direct] = await predictor.predict([await preprocessBytes(digit.png, 'digit.png', {preprocess: true})])
+          const [direct] = await predictor.predict([(await preprocessBytes(digit.png, 'digit.png', {preprocess: true})).pixels])
           expect(body.prediction).to.equal(direct.prediction)
           for (const label of DEFAULT_CLASSES) expect(body.probs[String(label)]).to.be.closeTo(direct.probs[`${label}`], 1e-6)
         }

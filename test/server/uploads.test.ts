@@ -51,14 +51,14 @@ describe('image decoding off the event loop', function () {
 
       expect(busy).to.be.instanceOf(DecoderBusyError)
       expect((busy as DecoderBusyError).retryAfterSeconds).to.be.within(1, 30)
-      const results = await Promise.all(admitted)
+      const results = (await Promise.all(admitted)).map((input) => input.pixels)
       for (const pixels of results) expect(pixels).to.have.length(784)
       // The same image decoded off the loop gives the same 784 values each time, with ink in them.
       expect(results[1]).to.deep.equal(results[0])
       expect(Math.max(...results[0])).to.equal(1)
       expect(pool.pending).to.deep.equal({jobs: 0, pixels: 0})
       // Room again once answered.
-      expect(await pool.decode(png, 'ring.png', true)).to.have.length(784)
+      expect((await pool.decode(png, 'ring.png', true)).pixels).to.have.length(784)
     })
 
     it('reports a corrupt image in one line, as predict does', async () => {
