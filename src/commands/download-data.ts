@@ -33,7 +33,7 @@ Sources, in order (--source auto): the HTTP mirrors, which serve the official .g
 
 Files already there with the right MD5, gzipped or raw, are kept without touching the network; a file with a wrong MD5 is fetched again. Mirrors are tried in order; timeouts, dropped connections and server errors are retried with exponential backoff, a missing file moves on to the next mirror.
 
-With neither source reachable, --source sample writes the small sample of real MNIST digits shipped with this package (1,780 training digits, no test split), so every command can be tried; it says which --class-counts fit it.
+With neither source reachable, --source sample writes the small sample of real MNIST digits shipped with this package (1,780 training digits, no test split), so every command can be tried; train suggests --class-counts that fit it.
 
 Default mirrors: ${DEFAULT_MIRRORS.join(', ')}`
 
@@ -129,7 +129,7 @@ export function formatSummary(summary: DownloadSummary): string {
       .map(([label, count]) => `${count} of class ${label}`)
       .join(', ')
     lines.push(
-      `a small sample, not the full MNIST: ${summary.sample.images} real training digits in ${summary.dataDir} (${perClass}; no test split); train on it with --class-counts ${summary.sample.classCounts}`,
+      `a small sample, not the full MNIST: ${summary.sample.images} real training digits in ${summary.dataDir} (${perClass}; no test split); train on it with smaller --class-counts (train suggests counts that fit)`,
     )
     return `${lines.join('\n')}\n`
   }
