@@ -400,7 +400,8 @@ function resolveSettings(settings: Record<string, unknown>): ReturnType<typeof r
         return true
       }
     })
-    throw new SettingError(error.message, field ?? null, error.setting)
+    // The setting's key: the error's own, else the request field's (flags' spelling, `class-counts`).
+    throw new SettingError(error.message, field ?? null, error.setting ?? field?.replaceAll('-', '_'))
   }
 }
 
