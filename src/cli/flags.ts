@@ -1,5 +1,7 @@
 import {Errors, Flags} from '@oclif/core'
 
+import {BACKEND_CHOICES} from '../config.js'
+
 /**
  * A decimal-number flag (oclif has integers only); range checks live in the zod
  * schemas. It throws oclif's own error class so a bad value reads like every
@@ -12,3 +14,13 @@ export const numberFlag = Flags.custom<number>({
     return value
   },
 })
+
+/**
+ * The flags several commands share, each described once; a command lists the
+ * ones it takes in its `baseFlags`.
+ */
+export const sharedFlags = {
+  'checkpoint-path': Flags.string({description: 'checkpoint written by train (best.ckpt)', required: true}),
+  'data-dir': Flags.string({description: 'folder with the MNIST files, .gz or raw (see download-data)', required: true}),
+  backend: Flags.option({description: 'compute engine', options: BACKEND_CHOICES, default: 'auto' as const})(),
+}

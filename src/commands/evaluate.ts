@@ -1,11 +1,14 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
+import {sharedFlags} from '../cli/flags.js'
 import {UserError} from '../errors.js'
-import {ALL_SPLIT_NAMES, BACKEND_CHOICES, type BackendChoice, EVALUATE_DEFAULTS} from '../config.js'
+import {ALL_SPLIT_NAMES, EVALUATE_DEFAULTS} from '../config.js'
 import {ECE_BINS} from '../evaluation/calibration.js'
 
 export default class Evaluate extends BaseCommand {
+  static override enableJsonFlag = true
+
   static override description = `Evaluate a checkpoint: classification report and confusion matrix
 
 Rebuilds the split the checkpoint was trained with (its seed, ratios and class counts) from --data-dir, checks its fingerprint, and evaluates with the checkpoint's normalisation. --split test evaluates on every image of the official MNIST test set (t10k) of the checkpoint's classes, which training never sees.`
@@ -15,13 +18,16 @@ Rebuilds the split the checkpoint was trained with (its seed, ratios and class c
     '<%= config.bin %> <%= command.id %> --checkpoint-path runs/first/best.ckpt --data-dir data --split test --json',
   ]
 
+  static override baseFlags = {
+    'checkpoint-path': sharedFlags['checkpoint-path'],
+    'data-dir': sharedFlags['data-dir'],
+    backend: sharedFlags.backend,
+  }
+
   static override flags = {
-    'checkpoint-path': Flags.string({description: 'checkpoint written by train (best.ckpt)', required: true}),
-    'data-dir': Flags.string({description: 'folder with the MNIST files, .gz or raw (see download-data)', required: true}),
     split: Flags.option({description: 'which split to evaluate', options: ALL_SPLIT_NAMES, default: 'eval' as const})(),
     'batch-size': Flags.integer({description: 'images per inference batch', default: EVALUATE_DEFAULTS.batchSize, min: 1}),
     'num-workers': Flags.integer({description: 'compute threads for the engine', default: EVALUATE_DEFAULTS.numWorkers, min: 1}),
-    backend: Flags.string({description: 'compute engine', options: [...BACKEND_CHOICES], default: 'auto'}),
     'output-dir': Flags.string({
       description: 'also write this split\'s predictions.json, confusion_matrix.png and gallery.png here (suffixed _val, _train or _test for those splits)',
     }),
@@ -34,7 +40,7 @@ Rebuilds the split the checkpoint was trained with (its seed, ratios and class c
     json: Flags.boolean({description: 'print the report as JSON instead of tables (ece: expected calibration error in 15 bins, before and after temperature scaling)'}),
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<object | undefined> {
     const {flags} = await this.parse(Evaluate)
     const [{runEvaluation}, {formatClassificationReport, formatConfusionMatrix}] = await Promise.all([
       import('../training/run-evaluation.js'),
@@ -48,7 +54,7 @@ Rebuilds the split the checkpoint was trained with (its seed, ratios and class c
         dataDir: flags['data-dir'],
         split,
         batchSize: flags['batch-size'],
-        backend: flags.backend as BackendChoice,
+        backend: flags.backend,
         threads: flags['num-workers'],
         calibrate: flags.calibrate,
         outputDir: flags['output-dir'],
@@ -56,15 +62,18 @@ Rebuilds the split the checkpoint was trained with (its seed, ratios and class c
       },
       {note: (line) => this.note(line)},
     ).catch((error: unknown) => {
-      // The class counts are the checkpoint's, not a flag of evaluate: the fix is the data it was trained on.
+      // The class counts are the checkpoint's, not a setting of evaluate: the fix is the data it was trained on.
       if (error instanceof NotEnoughImages) {
-        throw new UserError(`${flags['data-dir']} holds fewer images than the split this checkpoint was trained with (${error.shortfall}); evaluate with the data it was trained on`)
+        throw new UserError(`${flags['data-dir']} holds fewer images than the split this checkpoint was trained with (${error.shortfall}); evaluate with the data it was trained on`, {
+          code: error.code,
+          setting: 'data_dir',
+        })
       }
 
       throw error
     })
-    if (flags.json) {
-      this.printJson({
+    if (this.jsonEnabled()) {
+      return {
         checkpoint: flags['checkpoint-path'],
         checkpointId,
         split,
@@ -72,15 +81,17 @@ Rebuilds the split the checkpoint was trained with (its seed, ratios and class c
         report: evaluation.report,
         temperature: evaluation.calibration.temperature,
         ece: {bins: ECE_BINS, ...evaluation.calibration.ece},
-      })
-    } else {
-      const {temperature, ece} = evaluation.calibration
-      process.stdout.write(
-        `${formatClassificationReport(evaluation.report)}\n\n` +
-          `calibration (${ECE_BINS}-bin ECE)  before ${ece.before.toFixed(4)}  after ${ece.after.toFixed(4)}  temperature ${temperature.toFixed(4)}\n\n` +
-          `confusion matrix (${split}, rows: true label, columns: predicted)\n${formatConfusionMatrix(evaluation.report)}\n`,
-      )
+      }
     }
+
+    const {temperature, ece} = evaluation.calibration
+    process.stdout.write(
+      `${formatClassificationReport(evaluation.report)}\n\n` +
+        `calibration (${ECE_BINS}-bin ECE)  before ${ece.before.toFixed(4)}  after ${ece.after.toFixed(4)}  temperature ${temperature.toFixed(4)}\n\n` +
+        `confusion matrix (${split}, rows: true label, columns: predicted)\n${formatConfusionMatrix(evaluation.report)}\n`,
+    )
+
+    return undefined
   }
 }
 

@@ -1,23 +1,30 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {BACKEND_CHOICES, type BackendChoice} from '../config.js'
+import {sharedFlags} from '../cli/flags.js'
 import {UserError} from '../errors.js'
 
 export default class Predict extends BaseCommand {
+  static override enableJsonFlag = true
+
   static override description = `Predict the digit in images, as JSON (one probability per digit the checkpoint's model knows)
 
-Any image (PNG, JPEG, BMP, GIF, TIFF) is converted to a 28×28 MNIST-like digit: grayscale, dark-on-light inverted, cropped to the ink, scaled to fit 20×20 and centred on its centre of mass. One image prints one JSON object; several print JSON Lines with their path. Inputs that cannot be read are reported on stderr and the exit code is 1; the others are still predicted.`
+Any image (PNG, JPEG, BMP, GIF, TIFF) is converted to a 28×28 MNIST-like digit: grayscale, dark-on-light inverted, cropped to the ink, scaled to fit 20×20 and centred on its centre of mass. One image prints one JSON object; several print JSON Lines with their path, each as soon as it is answered. --json prints one JSON array instead, once every input is answered: one object with its path per input, in order, and {path, error} for an input that could not be read. Inputs that cannot be read are reported on stderr and the exit code is 1; the others are still predicted.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> --checkpoint-path runs/first/best.ckpt --input-path my-digit.png',
     '<%= config.bin %> <%= command.id %> --checkpoint-path best.ckpt --input-path photos/ --input-path https://example.com/digit.jpg',
     '<%= config.bin %> <%= command.id %> --checkpoint-path best.ckpt --input-path photos/ --save-input seen/',
     'cat digit.png | <%= config.bin %> <%= command.id %> --checkpoint-path best.ckpt --input-path -',
+    {description: 'One JSON array of every answer, e.g. for jq', command: '<%= config.bin %> <%= command.id %> --checkpoint-path best.ckpt --input-path photos/ --json'},
   ]
 
+  static override baseFlags = {
+    'checkpoint-path': sharedFlags['checkpoint-path'],
+    backend: sharedFlags.backend,
+  }
+
   static override flags = {
-    'checkpoint-path': Flags.string({description: 'checkpoint written by train (best.ckpt)', required: true}),
     'input-path': Flags.string({
       description: 'image file, folder of images, http(s) URL, or - for stdin (repeatable)',
       required: true,
@@ -33,10 +40,10 @@ Any image (PNG, JPEG, BMP, GIF, TIFF) is converted to a 28×28 MNIST-like digit:
       default: true,
       allowNo: true,
     }),
-    backend: Flags.string({description: 'compute engine', options: [...BACKEND_CHOICES], default: 'auto'}),
     'save-input': Flags.string({
       description: 'folder to write the 28×28 image each input became (PNG named after the input; -2, -3… when a name is taken, never overwriting)',
     }),
+    json: Flags.boolean({description: 'print one JSON array of all answers, each with its path, once every input is answered'}),
   }
 
   async run(): Promise<void> {
@@ -54,13 +61,15 @@ Any image (PNG, JPEG, BMP, GIF, TIFF) is converted to a 28×28 MNIST-like digit:
     // The worker starts while the model loads.
     const decoder = new DecodePool({workers: 1, maxPixels: IMAGE_LIMITS.maxPixels})
     decoder.warm()
-    const predictor = await loadPredictor(flags['checkpoint-path'], {backend: flags.backend as BackendChoice, calibrate: flags.calibrate}).catch(async (error: unknown) => {
+    const predictor = await loadPredictor(flags['checkpoint-path'], {backend: flags.backend, calibrate: flags.calibrate}).catch(async (error: unknown) => {
       await decoder.close()
       throw error
     })
     const paths = flags['input-path']
     // One file, URL or stdin prints exactly one JSON object; anything more prints JSON Lines with paths.
     const single = paths.length === 1 && !(await isDirectory(paths[0]))
+    // --json: every answer in one document, printed once all are in.
+    const answers: Array<Record<string, unknown>> | undefined = this.jsonEnabled() ? [] : undefined
     let failures = 0
     try {
       for await (const input of readInputs(paths)) {
@@ -71,10 +80,13 @@ Any image (PNG, JPEG, BMP, GIF, TIFF) is converted to a 28×28 MNIST-like digit:
           if (!stroke) throw new UserError(noDigitMessage(input.name))
           const [{probs, prediction}] = await predictor.predict([pixels])
           const result = {probs: roundProbs(probs), prediction}
-          process.stdout.write(`${JSON.stringify(single ? result : {path: input.name, ...result})}\n`)
+          if (answers) answers.push({path: input.name, ...result})
+          else process.stdout.write(`${JSON.stringify(single ? result : {path: input.name, ...result})}\n`)
         } catch (error) {
           failures += 1
-          this.note(`Error: ${error instanceof Error ? error.message : String(error)}`)
+          const message = error instanceof Error ? error.message : String(error)
+          answers?.push({path: input.name, error: message})
+          this.note(`Error: ${message}`)
         }
       }
     } finally {
@@ -82,6 +94,7 @@ Any image (PNG, JPEG, BMP, GIF, TIFF) is converted to a 28×28 MNIST-like digit:
       await decoder.close()
     }
 
+    if (answers) this.printJson(answers)
     if (failures > 0) this.exit(1)
   }
 }

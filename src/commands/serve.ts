@@ -57,16 +57,9 @@ export default class Serve extends BaseCommand {
     this.note(`predictions logged to ${server.store.kind} (${server.store.location})`)
     this.note(`serving on ${server.openUrl}  (Ctrl-C to stop)`)
 
-    await new Promise<void>((resolve) => {
-      const stop = () => {
-        process.off('SIGINT', stop)
-        process.off('SIGTERM', stop)
-        this.note('stopping')
-        void server.close().then(resolve)
-      }
-
-      process.on('SIGINT', stop)
-      process.on('SIGTERM', stop)
-    })
+    // Serve until Ctrl-C or SIGTERM, then close the connections and the prediction log.
+    await this.whileRunning((signal) => new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), {once: true})))
+    this.note('stopping')
+    await server.close()
   }
 }

@@ -2,11 +2,15 @@ import {join} from 'node:path'
 
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../cli/base-command.js'
+import {BaseCommand, SIGNAL_EXIT_CODES} from '../cli/base-command.js'
+import {sharedFlags} from '../cli/flags.js'
 import {negatable, trainingFlags} from '../cli/training-flags.js'
+import {UserError} from '../errors.js'
 import type {TrainSummary} from '../training/run.js'
 
 export default class Train extends BaseCommand {
+  static override enableJsonFlag = true
+
   static override description = `Train the CNN (or a softmax baseline) on the curated MNIST subset
 
 Curates the subset of the digits given by --classes from --data-dir, splits it (evaluation first, then validation), and trains with class-weighted cross-entropy, Adam, reduce-on-plateau and early stopping on val_f1_macro. Writes best.ckpt, last.ckpt, logs/metrics.csv and logs/metrics.json, the run artifacts and the resolved settings (config.json) to --output-dir, progress to stderr, and a JSON summary to stdout.
@@ -24,8 +28,9 @@ Settings left out take their values from --config (a JSON object of settings, e.
     '<%= config.bin %> <%= command.id %> --data-dir data --output-dir runs/again --config runs/first/config.json',
   ]
 
+  static override baseFlags = {'data-dir': sharedFlags['data-dir']}
+
   static override flags = {
-    'data-dir': Flags.string({description: 'folder with the MNIST files, .gz or raw (see download-data)', required: true}),
     'output-dir': Flags.string({description: 'folder for checkpoints, logs and artifacts', required: true}),
     config: Flags.string({description: 'JSON object of settings (e.g. a run\'s config.json); flags on the command line win'}),
     resume: Flags.boolean({description: 'continue from last.ckpt in --output-dir, with its settings unless flags say otherwise', exclusive: ['force']}),
@@ -34,42 +39,50 @@ Settings left out take their values from --config (a JSON object of settings, e.
     ...trainingFlags(),
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<TrainSummary | undefined> {
     const {flags} = await this.parse(Train)
     const {'data-dir': dataDir, 'output-dir': outputDir, config, resume, force, json, ...given} = flags
     // Boolean flags left out parse as false: only a given switch counts as set (and a --no-… switch, which is undefined when left out).
     const fromFlags = Object.fromEntries(Object.entries(given).filter(([key, v]) => v !== undefined && (v !== false || negatable(key))))
     const {resolveRunConfig} = await import('../training/config.js')
     const resolved = await resolveRunConfig({flags: fromFlags, configFile: config, resumeFrom: resume ? outputDir : undefined})
-    const [{runTraining}, {TrainingInterrupted, interruptionMessage}, {createProgress}, {printable, printableStream}] = await Promise.all([
+    const [{runTraining}, {TrainingInterrupted, interruptionMessage}, {createProgress}, {printable, printableStream}, {NotEnoughImages, formatClassCounts}] = await Promise.all([
       import('../training/run.js'),
       import('../training/interrupt.js'),
       import('../cli/progress.js'),
       import('../util/printable.js'),
+      import('../data/split.js'),
     ])
-    // Ctrl-C stops before the next batch and says how to resume; a second Ctrl-C quits at once.
-    const controller = new AbortController()
-    const onInterrupt = () => {
-      if (controller.signal.aborted) process.exit(130)
-      controller.abort(new TrainingInterrupted())
-    }
-
-    process.on('SIGINT', onInterrupt)
+    let summary: TrainSummary
     try {
-      const summary = await runTraining(
-        {config: resolved, dataDir, outputDir, resume, force},
-        {signal: controller.signal, progress: printableStream(process.stderr), progressBar: (bar) => createProgress({...bar, unit: 'items', stream: process.stderr})},
+      // Ctrl-C (or SIGTERM) stops before the next batch and says how to resume; a second one quits at once.
+      summary = await this.whileRunning(
+        (signal) =>
+          runTraining(
+            {config: resolved, dataDir, outputDir, resume, force},
+            {signal, progress: printableStream(process.stderr), progressBar: (bar) => createProgress({...bar, unit: 'items', stream: process.stderr})},
+          ),
+        () => new TrainingInterrupted(),
       )
-      // Scripts read the JSON; a person at a terminal reads what matters of it.
-      if (json || !process.stdout.isTTY) this.printJson(summary)
-      else process.stdout.write(printable(formatTrainSummary(summary)))
     } catch (error) {
+      // Counts that fit the data are this command's to suggest: it has the flag that takes them.
+      if (error instanceof NotEnoughImages && error.suggestion) {
+        throw new UserError(
+          `the class counts ask for more images than the data holds (${error.shortfall}); use e.g. --class-counts ${formatClassCounts(error.suggestion)} (the same proportions, within what every class holds), or --class-counts all`,
+          {code: error.code},
+        )
+      }
+
       if (!(error instanceof TrainingInterrupted)) throw error
       this.note(`\n${await interruptionMessage(outputDir, dataDir, this.config.bin)}`)
-      this.exit(130)
-    } finally {
-      process.off('SIGINT', onInterrupt)
+      this.exit(SIGNAL_EXIT_CODES[this.stoppedBy ?? 'SIGINT'])
     }
+
+    // Scripts read the JSON; a person at a terminal reads what matters of it.
+    if (json || this.jsonEnabled()) return summary
+    if (!process.stdout.isTTY) this.printJson(summary)
+    else process.stdout.write(printable(formatTrainSummary(summary)))
+    return undefined
   }
 }
 

@@ -26,18 +26,18 @@ export function parseClasses(text: string): ClassLabel[] {
   const digits = new Set<number>()
   for (const part of text.split(',').map((p) => p.trim())) {
     const match = /^(\d)(?:\s*-\s*(\d))?$/.exec(part)
-    if (!match) throw new UserError(`--classes: "${part}" is not a digit or a range of digits (e.g. 3,7 or 0-9)`)
+    if (!match) throw new UserError(`"${part}" is not a digit or a range of digits (e.g. 3,7 or 0-9)`, {setting: 'classes'})
     const from = Number(match[1])
     const to = match[2] === undefined ? from : Number(match[2])
-    if (to < from) throw new UserError(`--classes: the range "${part}" runs backwards; write ${to}-${from}`)
+    if (to < from) throw new UserError(`the range "${part}" runs backwards; write ${to}-${from}`, {setting: 'classes'})
     for (let digit = from; digit <= to; digit++) {
-      if (digits.has(digit)) throw new UserError(`--classes: digit ${digit} is given twice`)
+      if (digits.has(digit)) throw new UserError(`digit ${digit} is given twice`, {setting: 'classes'})
       digits.add(digit)
     }
   }
 
   const classes = [...digits].sort((a, b) => a - b)
-  if (classes.length < MIN_CLASSES) throw new UserError(`--classes: give at least ${MIN_CLASSES} digits (e.g. 3,7), got ${text}`)
+  if (classes.length < MIN_CLASSES) throw new UserError(`give at least ${MIN_CLASSES} digits (e.g. 3,7), got ${text}`, {setting: 'classes'})
   return classes
 }
 

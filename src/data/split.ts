@@ -8,7 +8,7 @@ import {Rng} from './rng.js'
 export type ClassCounts = Record<ClassLabel, number>
 export {SPLIT_NAMES, type SplitName} from '../config.js'
 
-/** The default counts as the flag takes them, for examples in messages. */
+/** The default counts as text, for examples in messages. */
 const example = () => formatClassCounts(DEFAULT_CLASS_COUNTS)
 
 /**
@@ -19,20 +19,20 @@ export function parseClassCounts(text: string, classes?: readonly ClassLabel[]):
   const counts: ClassCounts = {}
   for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
     const match = /^(\d+)\s*=\s*(\d+)$/.exec(part)
-    if (!match) throw new UserError(`--class-counts: "${part}" is not LABEL=COUNT (e.g. ${example()}), nor "all"`)
+    if (!match) throw new UserError(`"${part}" is not LABEL=COUNT (e.g. ${example()}), nor "all"`, {setting: 'class_counts'})
     const label = Number(match[1])
     const count = Number(match[2])
-    if (label > 9) throw new UserError(`--class-counts: ${label} is not a digit 0–9`)
+    if (label > 9) throw new UserError(`${label} is not a digit 0–9`, {setting: 'class_counts'})
     if (classes && !classes.includes(label)) {
-      throw new UserError(`--class-counts: class ${label} is not one of the classes ${classes.join(', ')} (set them with --classes)`)
+      throw new UserError(`class ${label} is not one of the classes ${classes.join(', ')} (the classes setting chooses them)`, {setting: 'class_counts'})
     }
 
-    if (counts[label] !== undefined) throw new UserError(`--class-counts: class ${label} is given twice`)
-    if (count < 1) throw new UserError(`--class-counts: class ${label} needs at least 1 image`)
+    if (counts[label] !== undefined) throw new UserError(`class ${label} is given twice`, {setting: 'class_counts'})
+    if (count < 1) throw new UserError(`class ${label} needs at least 1 image`, {setting: 'class_counts'})
     counts[label] = count
   }
 
-  if (Object.keys(counts).length === 0) throw new UserError(`--class-counts: give LABEL=COUNT for each class (e.g. ${example()}), or "all"`)
+  if (Object.keys(counts).length === 0) throw new UserError(`give LABEL=COUNT for each class (e.g. ${example()}), or "all"`, {setting: 'class_counts'})
   if (classes) checkClassCounts(counts, classes)
   return counts
 }
@@ -40,9 +40,9 @@ export function parseClassCounts(text: string, classes?: readonly ClassLabel[]):
 /** The counts name exactly the classes. */
 export function checkClassCounts(counts: ClassCounts, classes: readonly ClassLabel[]): void {
   const extra = Object.keys(counts).map(Number).filter((label) => !classes.includes(label))
-  if (extra.length > 0) throw new UserError(`--class-counts: class ${extra.join(', ')} is not one of the classes ${classes.join(', ')} (set them with --classes)`)
+  if (extra.length > 0) throw new UserError(`class ${extra.join(', ')} is not one of the classes ${classes.join(', ')} (the classes setting chooses them)`, {setting: 'class_counts'})
   const missing = classes.filter((c) => counts[c] === undefined)
-  if (missing.length > 0) throw new UserError(`--class-counts: missing class ${missing.join(', ')} (give all of ${classes.join(', ')}, or "all")`)
+  if (missing.length > 0) throw new UserError(`missing class ${missing.join(', ')} (give all of ${classes.join(', ')}, or "all")`, {setting: 'class_counts'})
 }
 
 /** The classes the counts are for, ascending. */
@@ -96,13 +96,18 @@ export function availableCounts(labels: Uint8Array, classes: readonly ClassLabel
   return counts
 }
 
-/** Asked for more images of a class than the data holds; `shortfall` says which, for callers that word the fix themselves. */
+/**
+ * Asked for more images of a class than the data holds; `shortfall` says which,
+ * and `suggestion` is counts in the same proportions that the data can supply
+ * (none when a class is too scarce), for the front end that can use them.
+ */
 export class NotEnoughImages extends UserError {
   constructor(
     message: string,
     readonly shortfall: string,
+    readonly suggestion: ClassCounts | undefined,
   ) {
-    super(message)
+    super(message, {code: 'not-enough-images', setting: 'class_counts'})
     this.name = 'NotEnoughImages'
   }
 }
@@ -123,11 +128,11 @@ export function curateSubset(labels: Uint8Array, counts: ClassCounts, rng: Rng, 
     const suggestion = suggestClassCounts(counts, available, ratios)
     const scarce = classes.find((label) => available[label] === 0) ?? classes.find((label) => available[label] < minimumClassCount(ratios))!
     const fix = suggestion
-      ? `use e.g. --class-counts ${formatClassCounts(suggestion)} (the same proportions, within what every class holds), or --class-counts all`
+      ? `e.g. ${formatClassCounts(suggestion)} fits (the same proportions, within what every class holds), or all`
       : available[scarce] === 0
         ? `the data has no image of class ${scarce}: use the full MNIST (download-data)`
         : `the data holds ${available[scarce]} image${available[scarce] === 1 ? '' : 's'} of class ${scarce}, fewer than the ${minimumClassCount(ratios)} the three splits need: use the full MNIST (download-data)`
-    throw new NotEnoughImages(`the class counts ask for more images than the data holds (${what}); ${fix}`, what)
+    throw new NotEnoughImages(`the class counts ask for more images than the data holds (${what}); ${fix}`, what, suggestion)
   }
 
   const chosen = new Map<ClassLabel, number[]>()
@@ -173,11 +178,11 @@ export interface Split {
 }
 
 export function validateRatios(evalRatio: number, valRatio: number): void {
-  for (const [flag, value] of [
-    ['--eval-ratio', evalRatio],
-    ['--val-ratio', valRatio],
+  for (const [setting, value] of [
+    ['eval_ratio', evalRatio],
+    ['val_ratio', valRatio],
   ] as const) {
-    if (!(value > 0 && value < 1)) throw new UserError(`${flag} must be between 0 and 1 (exclusive), got ${value}`)
+    if (!(value > 0 && value < 1)) throw new UserError(`must be between 0 and 1 (exclusive), got ${value}`, {setting})
   }
 }
 
@@ -215,7 +220,7 @@ export function stratifiedSplit(subset: Map<ClassLabel, number[]>, options: Spli
 
   for (const name of SPLIT_NAMES) {
     if (parts[name].indices.length === 0) {
-      throw new UserError(`the ${name} split would be empty with --eval-ratio ${options.evalRatio} and --val-ratio ${options.valRatio}; use more data or other ratios`)
+      throw new UserError(`the ${name} split would be empty with the evaluation ratio ${options.evalRatio} and the validation ratio ${options.valRatio}; use more data or other ratios`)
     }
 
     // Interleave classes so a split read in order is not sorted by class.

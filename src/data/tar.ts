@@ -54,7 +54,6 @@ export async function readTar(chunks: AsyncIterable<Buffer>, open: (entry: TarEn
         const needed = BLOCK - carry.length
         if (chunk.length - offset < needed) {
           carry = Buffer.concat([carry, chunk.subarray(offset)])
-          offset = chunk.length
           break
         }
 

@@ -18,6 +18,7 @@ export function requireTfjs<T>(name: '@tensorflow/tfjs-backend-wasm' | '@tensorf
 }
 
 // The types of tfjs-core, under the same name as the value, so `tf.Tensor4D` reads as it did with `import * as tf`.
+// eslint-disable-next-line @typescript-eslint/no-namespace -- a type-only namespace mirrors tfjs's own `tf.` names
 export declare namespace tf {
   export type AdamOptimizer = Core.AdamOptimizer
   export type BackendValues = Core.BackendValues

@@ -91,9 +91,9 @@ export class HttpError extends UserError {
   constructor(
     readonly status: ContentfulStatusCode,
     message: string,
-    readonly code: ErrorCode = 'bad-request',
+    code: ErrorCode = 'bad-request',
   ) {
-    super(message)
+    super(message, {code})
   }
 }
 
@@ -217,9 +217,10 @@ export function createApp(ctx: AppContext): Hono {
     }
 
     if (error instanceof ConflictError) return c.json({error: error.message, code: error.code}, 409)
-    if (error instanceof SettingError) return c.json({error: error.message, code: 'bad-setting', field: error.field}, 400)
+    if (error instanceof SettingError) return c.json({error: error.message, code: 'bad-setting', field: error.field, setting: error.setting ?? null}, 400)
     if (error instanceof NoTrainingDataError) return c.json({error: error.message, code: 'no-training-data'}, 400)
-    if (isUserError(error)) return c.json({error: error.message, code: 'bad-request'}, 400)
+    // The page words the error by its code and the setting it names (web/app.js).
+    if (isUserError(error)) return c.json({error: error.message, code: error.code, setting: error.setting ?? null}, 400)
     ctx.log(`${c.req.method} ${c.req.path}: ${error.stack ?? errorMessage(error)}`)
     return c.json({error: 'internal error; the server log has the details', code: 'internal'}, 500)
   })

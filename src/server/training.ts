@@ -28,9 +28,9 @@ export class ConflictError extends UserError {
   constructor(
     message: string,
     /** What conflicts: another run going, or a run of that name already there. */
-    readonly code: 'training-running' | 'run-exists',
+    code: 'training-running' | 'run-exists',
   ) {
-    super(message)
+    super(message, {code})
   }
 }
 
@@ -39,8 +39,9 @@ export class SettingError extends UserError {
   constructor(
     message: string,
     readonly field: string | null,
+    setting?: string,
   ) {
-    super(message)
+    super(message, {code: 'bad-setting', setting})
   }
 }
 
@@ -399,7 +400,8 @@ function resolveSettings(settings: Record<string, unknown>): ReturnType<typeof r
         return true
       }
     })
-    throw new SettingError(error.message, field ?? null)
+    // The setting's key: the error's own, else the request field's (flags' spelling, `class-counts`).
+    throw new SettingError(error.message, field ?? null, error.setting ?? field?.replaceAll('-', '_'))
   }
 }
 

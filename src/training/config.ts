@@ -71,7 +71,7 @@ const ClassesSchema = z.union([z.string(), z.array(z.int())]).transform((value, 
   try {
     return parseClasses(typeof value === 'string' ? value : value.join(','))
   } catch (error) {
-    ctx.addIssue({code: 'custom', message: errorMessage(error).replace(/^--classes: /, '')})
+    ctx.addIssue({code: 'custom', message: errorMessage(error)})
     return z.NEVER
   }
 })
@@ -86,7 +86,7 @@ const ClassCountsSchema = z.union([z.string(), z.record(z.string(), z.unknown())
     if (typeof value === 'string') return value.trim() === ALL_IMAGES ? ALL_IMAGES : parseClassCounts(value)
     return parseClassCounts(Object.entries(value).map(([label, n]) => `${label}=${String(n)}`).join(','))
   } catch (error) {
-    ctx.addIssue({code: 'custom', message: errorMessage(error).replace(/^--class-counts: /, '')})
+    ctx.addIssue({code: 'custom', message: errorMessage(error)})
     return z.NEVER
   }
 })
@@ -358,7 +358,7 @@ export function resolveTrainingConfig(sources: ConfigSources): TrainingConfig {
       // Name where the counts came from: the classes may come from another layer.
       const from = [...layers].reverse().find((layer) => layer.values.class_counts !== undefined)
       if (!from) throw error
-      throw new UserError(`${describeKey(from.source, from.spelled.class_counts ?? 'class_counts')}: ${errorMessage(error).replace(/^--class-counts: /, '')}`)
+      throw new UserError(`${describeKey(from.source, from.spelled.class_counts ?? 'class_counts')}: ${errorMessage(error)}`)
     }
   }
 

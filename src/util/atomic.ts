@@ -68,14 +68,14 @@ const WRITE_PROBLEMS: Record<string, string> = {
 
 /** A write that failed for a reason the user can fix; keeps the errno code. */
 export class FileWriteError extends UserError {
-  readonly code: string
+  readonly errno: string
 
   constructor(path: string, cause: NodeJS.ErrnoException) {
     const code = cause.code ?? 'EIO'
     const hint = code === 'ENOSPC' || code === 'EDQUOT' || code === 'EFBIG' ? 'free some space or choose another folder' : 'choose another folder'
-    super(`cannot write ${path}: ${WRITE_PROBLEMS[code] ?? errorMessage(cause)} (${code}); ${hint}`, {cause})
+    super(`cannot write ${path}: ${WRITE_PROBLEMS[code] ?? errorMessage(cause)} (${code}); ${hint}`, {cause, code: 'cannot-write'})
     this.name = 'FileWriteError'
-    this.code = code
+    this.errno = code
   }
 }
 

@@ -7,6 +7,7 @@
  */
 
 /** C0 controls except tab and newline, DEL, C1 controls, and the invisible direction marks and overrides. */
+// eslint-disable-next-line no-control-regex -- matching control characters is this pattern's purpose
 const UNPRINTABLE = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/g
 
 export function printable(text: string): string {

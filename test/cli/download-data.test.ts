@@ -149,7 +149,7 @@ describe('digit-classification download-data', () => {
 
     expect(run.code, run.stderr).to.equal(0)
     expect(run.stdout).to.include(`${MNIST_FILES.trainImages.name}`).and.include('copied from the bundled sample')
-    expect(run.stdout).to.include(`a small sample, not the full MNIST: 1780 real training digits in ${dataDir}`).and.include('--class-counts 0=171,5=42,8=500')
+    expect(run.stdout).to.include(`a small sample, not the full MNIST: 1780 real training digits in ${dataDir}`).and.not.include('--class-counts 0=')
     expect(readdirSync(dataDir).sort()).to.deep.equal([MNIST_FILES.trainImages.name, MNIST_FILES.trainLabels.name])
 
     // The default counts ask for more than the sample holds: the one-line error names counts that work.

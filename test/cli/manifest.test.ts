@@ -23,12 +23,12 @@ describe('oclif manifest written by the build', () => {
     expect(manifest.version).to.equal(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version)
   })
 
-  it("holds each built command's flags and description", async () => {
+  it("holds each built command's flags (its own and its shared base flags) and description", async () => {
     for (const id of sources) {
       const {default: command} = (await import(pathToFileURL(join(ROOT, 'dist', 'commands', `${id}.js`)).href)) as {
-        default: {flags: Record<string, unknown>; description: string}
+        default: {flags: Record<string, unknown>; baseFlags?: Record<string, unknown>; description: string}
       }
-      expect(Object.keys(manifest.commands[id].flags).sort(), id).to.deep.equal(Object.keys(command.flags).sort())
+      expect(Object.keys(manifest.commands[id].flags).sort(), id).to.deep.equal(Object.keys({...command.baseFlags, ...command.flags}).sort())
       expect(manifest.commands[id].description, id).to.equal(command.description)
     }
   })

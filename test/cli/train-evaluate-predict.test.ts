@@ -190,6 +190,14 @@ describe('train, evaluate and predict from the command line', function () {
     expect(several.stderr.trim().split('\n')).to.have.length(1)
     expect(several.stderr).to.match(/empty\.png/)
 
+    // --json: the same answers as one JSON array, the unreadable input among them with its error.
+    const asJson = await cli(['predict', '--checkpoint-path', ckpt, '--input-path', join(ROOT, 'sample.png'), '--input-path', dir, '--json'])
+    expect(asJson.code).to.equal(1)
+    const answers = JSON.parse(asJson.stdout) as Array<{path: string; error?: string}>
+    expect(answers.filter((a) => !a.error)).to.deep.equal(lines)
+    expect(answers.map((a) => a.path).sort()).to.deep.equal([join(ROOT, 'sample.png'), join(dir, 'big.jpg'), join(dir, 'empty.png')].sort())
+    expect(answers.find((a) => a.path === join(dir, 'empty.png'))?.error).to.match(/empty\.png/)
+
     const piped = await cli(['predict', '--checkpoint-path', ckpt, '--input-path', '-'], {stdin: readFileSync(join(ROOT, 'sample.png'))})
     expect(JSON.parse(piped.stdout)).to.deep.equal(result)
   })

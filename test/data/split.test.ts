@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import {DEFAULT_CLASS_COUNTS, DEFAULT_EVAL_RATIO, DEFAULT_SEED, DEFAULT_VAL_RATIO} from '../../src/config.js'
 import {buildCuratedDataset, computeNormalization, describeSplits, loadCuratedDataset, splitTensors} from '../../src/data/dataset.js'
 import {Rng} from '../../src/data/rng.js'
-import {allocate, curateSubset, formatClassCounts, parseClassCounts, suggestClassCounts} from '../../src/data/split.js'
+import {NotEnoughImages, allocate, curateSubset, formatClassCounts, parseClassCounts, suggestClassCounts} from '../../src/data/split.js'
 import {UserError} from '../../src/errors.js'
 import {expectUserRejection} from '../helpers/assert.js'
 import {FIXTURE_DIR, ROOT, repeatedFixture} from '../helpers/fixtures.js'
@@ -83,12 +83,20 @@ describe('curated subset and stratified split', () => {
   })
 
   it('explains impossible requests in one line', async () => {
-    expect(() => buildCuratedDataset(big.images, big.labels, {...defaults, classCounts: {8: 5000, 0: 10, 5: 10}})).to.throw(
-      UserError,
-      /^the class counts ask for more images than the data holds \(class 8: 5000 asked, 4000 held\); use e.g. --class-counts 0=8,5=8,8=4000 \(the same proportions, within what every class holds\), or --class-counts all$/,
-    )
-    expect(() => buildCuratedDataset(big.images, big.labels, {...defaults, evalRatio: 1})).to.throw(UserError, /--eval-ratio must be between 0 and 1/)
-    expect(() => buildCuratedDataset(big.images, big.labels, {...defaults, valRatio: 0})).to.throw(UserError, /--val-ratio must be between 0 and 1/)
+    // The library names no flag: the error carries the setting and the counts that fit, for the front end to word.
+    expect(() => buildCuratedDataset(big.images, big.labels, {...defaults, classCounts: {8: 5000, 0: 10, 5: 10}}))
+      .to.throw(
+        NotEnoughImages,
+        /^the class counts ask for more images than the data holds \(class 8: 5000 asked, 4000 held\); e.g. 0=8,5=8,8=4000 fits \(the same proportions, within what every class holds\), or all$/,
+      )
+      .with.property('suggestion')
+      .that.deep.equals({0: 8, 5: 8, 8: 4000})
+    expect(() => buildCuratedDataset(big.images, big.labels, {...defaults, evalRatio: 1}))
+      .to.throw(UserError, /^must be between 0 and 1/)
+      .with.property('setting', 'eval_ratio')
+    expect(() => buildCuratedDataset(big.images, big.labels, {...defaults, valRatio: 0}))
+      .to.throw(UserError, /^must be between 0 and 1/)
+      .with.property('setting', 'val_ratio')
     expect(() => buildCuratedDataset(big.images, big.labels, {...defaults, classCounts: {8: 1, 0: 1, 5: 1}})).to.throw(UserError, /would be empty|no training images/)
     await expectUserRejection(loadCuratedDataset({dataDir: join(ROOT, 'nowhere')}), /not found; run `digit-classification download-data/)
   })

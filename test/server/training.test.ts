@@ -82,9 +82,9 @@ describe('web app training', function () {
   it('refuses bad training requests with one line saying what to fix', async () => {
     const tooMany = await post(server, '/api/train', {epochs: 99})
     expect(tooMany.status).to.equal(400)
-    expect(await tooMany.json()).to.deep.equal({error: 'request body: key "epochs": epochs must be at most 20 (the CPU budget)', code: 'bad-setting', field: 'epochs'})
+    expect(await tooMany.json()).to.deep.equal({error: 'request body: key "epochs": epochs must be at most 20 (the CPU budget)', code: 'bad-setting', field: 'epochs', setting: 'epochs'})
     // The page names the field from the answer's code and field, never from the message.
-    expect(await (await post(server, '/api/train', {epochs: 2, 'class-counts': '7=10'})).json()).to.include({code: 'bad-setting', field: 'class-counts'})
+    expect(await (await post(server, '/api/train', {epochs: 2, 'class-counts': '7=10'})).json()).to.include({code: 'bad-setting', field: 'class-counts', setting: 'class_counts'})
     expect(await (await post(server, '/api/train', {activate: 'maybe'})).json()).to.include({code: 'bad-setting', field: 'activate'})
     const unknown = await post(server, '/api/train', {epochz: 2})
     expect(unknown.status).to.equal(400)
