@@ -24,6 +24,10 @@ Settings left out take their values from --config (a JSON object of settings, e.
       command: '<%= config.bin %> <%= command.id %> --data-dir sample --output-dir runs/small --class-counts 0=171,5=42,8=500 --epochs 5',
     },
     '<%= config.bin %> <%= command.id %> --data-dir data --output-dir runs/first --resume --epochs 20',
+    {
+      description: 'All ten digits with the shipped ten-digit recipe (every training image of 0-9, augmentation, patience 8; recipes/digits.json is in the package folder)',
+      command: '<%= config.bin %> <%= command.id %> --data-dir data --output-dir runs/digits --config recipes/digits.json',
+    },
     '<%= config.bin %> <%= command.id %> --data-dir data --output-dir runs/team --config team-recipe.json --seed 7',
     '<%= config.bin %> <%= command.id %> --data-dir data --output-dir runs/again --config runs/first/config.json',
   ]

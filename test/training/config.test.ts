@@ -27,6 +27,13 @@ describe('training configuration', () => {
     expect(config.run_name).to.equal('run-20261122-043512-seed11122025')
   })
 
+  it('accepts the shipped ten-digit recipe, recipes/digits.json', async () => {
+    const config = resolveTrainingConfig({file: {values: await readConfigFile(join(ROOT, 'recipes', 'digits.json')), source: 'recipes/digits.json'}, now: NOW})
+    expect(config.classes).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    expect(config.class_counts).to.equal('all')
+    expect(config).to.include({augment: true, patience: 8, model: 'cnn', seed: 11_122_025})
+  })
+
   it('fills defaults from the SPEC', () => {
     const config = resolveTrainingConfig({})
     expect(config).to.include({seed: 11_122_025, eval_ratio: 0.2, val_ratio: 0.15, epochs: 20, learning_rate: 1e-3, batch_size: 32, num_workers: 2, model: 'cnn'})
