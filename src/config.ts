@@ -51,6 +51,14 @@ export const TRAINING_DEFAULTS = {
 export const SELECTIONS = ['f1', 'f1-loss', 'loss'] as const
 export type Selection = (typeof SELECTIONS)[number]
 
+/**
+ * Training losses: `weighted`, the SPEC's class-weighted cross-entropy; `logit-adjusted`
+ * (Menon et al. 2021), unweighted cross-entropy of logits + log(class prior of the training
+ * split), predicting with the raw logits, which corrects for the imbalance without reweighting.
+ */
+export const LOSS_KINDS = ['weighted', 'logit-adjusted'] as const
+export type LossKind = (typeof LOSS_KINDS)[number]
+
 /** Network presets (src/architecture.ts describes each): the SPEC's CNN, a wider CNN with a hidden layer, and a softmax-regression baseline on the 784 pixels. */
 export const MODEL_KINDS = ['cnn', 'wide', 'softmax'] as const
 export type ModelKind = (typeof MODEL_KINDS)[number]

@@ -37,6 +37,7 @@ import {
   DEFAULT_EVAL_RATIO,
   DEFAULT_SEED,
   DEFAULT_VAL_RATIO,
+  LOSS_KINDS,
   MODEL_KINDS,
   SELECTIONS,
   TRAINING_DEFAULTS,
@@ -49,11 +50,11 @@ import {UnreadableFile, readFileLimited} from '../util/read.js'
 
 /**
  * Version of config.json (and of the configuration stored in checkpoints): 2 added `ema_decay`, 3 `classes`
- * (and `"all"` class counts). Files of every version listed in READABLE_CONFIG_VERSIONS are read; a setting
+ * (and `"all"` class counts), 4 `loss`. Files of every version listed in READABLE_CONFIG_VERSIONS are read; a setting
  * they lack takes its default.
  */
-export const CONFIG_SCHEMA_VERSION = 3
-const READABLE_CONFIG_VERSIONS: readonly unknown[] = [1, 2, CONFIG_SCHEMA_VERSION]
+export const CONFIG_SCHEMA_VERSION = 4
+const READABLE_CONFIG_VERSIONS: readonly unknown[] = [1, 2, 3, CONFIG_SCHEMA_VERSION]
 
 /** The file each run writes its resolved configuration to. */
 export const CONFIG_FILE = 'config.json'
@@ -124,6 +125,7 @@ export const TrainingConfigSchema = z
     patience: wholeNumber(1, TRAINING_DEFAULTS.maxEpochs).default(TRAINING_DEFAULTS.earlyStoppingPatience),
     calibrate: z.boolean().default(true),
     ema_decay: z.number().min(0).lt(1).default(0),
+    loss: z.enum(LOSS_KINDS).default('weighted'),
   })
   .strict()
 
@@ -221,6 +223,13 @@ export const SETTINGS = {
     help: 'keep an exponential moving average of the weights with this decay per step (e.g. 0.995) and validate, checkpoint and predict with it; 0: off',
     resume: 'refuse',
     why: 'the checkpoint\'s weights are (or are not) an average',
+  },
+  loss: {
+    flag: 'string',
+    help: 'weighted (class-weighted cross-entropy, as SPEC), or logit-adjusted (cross-entropy of logits + log class prior of the training split; predictions use the raw logits)',
+    options: LOSS_KINDS,
+    resume: 'refuse',
+    why: 'the epochs already trained minimised the checkpoint\'s',
   },
 } as const satisfies Record<SettingKey, SettingInfo>
 

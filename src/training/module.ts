@@ -1,6 +1,6 @@
 import {tf} from '../engine/tf.js'
 
-import {PIXELS} from '../config.js'
+import {type LossKind, PIXELS} from '../config.js'
 import {type Network, type NetworkDescription, createNetwork, initialValues, readValues} from '../model/network.js'
 import {trainStep, weightedCrossEntropy} from '../model/step.js'
 import {argmaxRow} from '../model/probabilities.js'
@@ -265,6 +265,25 @@ function renameSlot(slot: string, toParam: Map<string, string>): string {
   if (cut < 0) return slot
   const param = toParam.get(slot.slice(0, cut))
   return param ? `${param}${slot.slice(cut)}` : slot
+}
+
+/** The loss a run trains with (`--loss`): the weights of its cross-entropy and the offsets added to the logits. */
+export interface LossTerms {
+  classWeights: number[]
+  logitOffsets?: number[]
+}
+
+/**
+ * `weighted`: inverse-frequency weights, no offsets (the SPEC's loss). `logit-adjusted`: unit
+ * weights and log(prior) of each class in the training split as offsets (Menon et al. 2021), as
+ * bench/pytorch_train.py's `--loss logit-adjusted`. A class absent from the split counts as one
+ * image there, so its offset stays finite.
+ */
+export function lossTerms(kind: LossKind, y: Int32Array, classes: number): LossTerms {
+  if (kind === 'weighted') return {classWeights: inverseFrequencyWeights(y, classes)}
+  const counts = new Array<number>(classes).fill(0)
+  for (const c of y) counts[c] += 1
+  return {classWeights: counts.map(() => 1), logitOffsets: counts.map((count) => Math.log(Math.max(count, 1) / y.length))}
 }
 
 /** Inverse class frequency of the training split, scaled so a balanced split gives weight 1 ("balanced" weights). */

@@ -19,7 +19,7 @@ import {makeFolder} from '../util/paths.js'
 import {writeArtifactFile} from '../artifacts/write.js'
 import type {ArtifactFile} from '../artifacts/schemas.js'
 import {DEFAULT_MONITOR, EarlyStopping, PLATEAU_THRESHOLD, HookCallback, MetricsLogger, ModelCheckpoint, type ProgressBarFactory, ProgressReporter, ReduceLROnPlateau, selectionMonitors} from './callbacks.js'
-import {type Batchable, DigitModule, type SplitOutputs} from './module.js'
+import {type Batchable, DigitModule, type LossTerms, type SplitOutputs, lossTerms} from './module.js'
 import {type PreparedData, type SplitMetrics, type TrainRun, prepareData, splitMetrics} from './data.js'
 
 export {type PreparedData, type SplitMetrics, type TrainRun, prepareData, splitMetrics} from './data.js'
@@ -118,7 +118,7 @@ async function trainLocked(run: TrainRun, data: PreparedData, hooks: TrainHooks,
   const module = new DigitModule(network, {
     seed: config.seed,
     learningRate: config.learning_rate,
-    classWeights: data.classWeights,
+    ...runLoss(config, data),
     values: resumed?.values,
     emaDecay: config.ema_decay,
   })
@@ -151,6 +151,11 @@ async function trainLocked(run: TrainRun, data: PreparedData, hooks: TrainHooks,
  * plateau reductions), unless the configuration asks for another learning
  * rate than the run was started with; that rate then applies from the next epoch.
  */
+/** The run's loss (`--loss`), from its training split. */
+function runLoss(config: TrainingConfig, data: PreparedData): LossTerms {
+  return lossTerms(config.loss, data.tensors.train.y, data.dataset.classes.length)
+}
+
 function learningRateOnResume(config: TrainingConfig, resumed: Checkpoint): number {
   const saved = resolveTrainingConfig({checkpoint: resumed.header.training.config})
   return config.learning_rate === saved.learning_rate ? resumed.header.training.learningRate : config.learning_rate
@@ -169,7 +174,7 @@ async function finish(
   // Final metrics are the best checkpoint's, as Lightning's `trainer.test(ckpt_path='best')`.
   const best = await loadCheckpoint(checkpoint.bestPath)
   const classCount = data.dataset.classes.length
-  const bestModule = new DigitModule(networkOf(best.header), {seed: config.seed, learningRate: config.learning_rate, classWeights: data.classWeights, values: best.values})
+  const bestModule = new DigitModule(networkOf(best.header), {seed: config.seed, learningRate: config.learning_rate, classWeights: runLoss(config, data).classWeights, values: best.values})
   try {
     const metrics = {} as Record<SplitName, SplitMetrics>
     const predictions = {} as Record<SplitName, SplitOutputs>

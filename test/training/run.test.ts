@@ -9,7 +9,7 @@ import {tf} from '../../src/engine/tf.js'
 import {evaluateSplit, rebuildSplit} from '../../src/evaluation/evaluate.js'
 import {loadCheckpoint} from '../../src/model/checkpoint.js'
 import {loadPredictor} from '../../src/model/predictor.js'
-import {ConfigFileSchema, type TrainingConfig, resolveTrainingConfig} from '../../src/training/config.js'
+import {ConfigFileSchema, type TrainingConfig, resolveRunConfig, resolveTrainingConfig} from '../../src/training/config.js'
 import {type TrainRun, runTraining} from '../../src/training/run.js'
 import type {EpochLog} from '../../src/artifacts/epoch-log.js'
 import {expectUserRejection} from '../helpers/assert.js'
@@ -209,6 +209,49 @@ describe('training run', function () {
     expect(Buffer.from(plain.values['conv1.kernel'].buffer).equals(Buffer.from(x.values['conv1.kernel'].buffer))).to.equal(false)
     const metadata = JSON.parse(readFileSync(join(straight, 'run_metadata.json'), 'utf8'))
     expect(metadata.training_config).to.include({augment: true, selection: 'f1', calibrate: true})
+  })
+
+  it('--loss logit-adjusted trains on logits + log prior, is kept in config.json and the checkpoints, and resumes bit for bit', async () => {
+    const straight = mkdtempSync(join(tmpdir(), 'train-adjusted-'))
+    const split = mkdtempSync(join(tmpdir(), 'train-adjusted-'))
+    await runTraining(options(straight, {epochs: 3, loss: 'logit-adjusted'}), {progress: quiet()})
+    await runTraining(options(split, {epochs: 2, loss: 'logit-adjusted'}), {progress: quiet()})
+    expect(JSON.parse(readFileSync(join(split, 'config.json'), 'utf8')).loss).to.equal('logit-adjusted')
+    // On --resume the loss comes from last.ckpt: it is not given again.
+    const resumed = await resolveRunConfig({flags: {epochs: 3, backend: 'wasm', 'num-workers': 1}, resumeFrom: split})
+    expect(resumed.loss).to.equal('logit-adjusted')
+    await runTraining({config: resumed, dataDir: FIXTURE_DIR, outputDir: split, resume: true}, {progress: quiet()})
+    const [x, y] = await Promise.all([loadCheckpoint(join(straight, 'last.ckpt')), loadCheckpoint(join(split, 'last.ckpt'))])
+    expect(y.header.training.config.loss).to.equal('logit-adjusted')
+    for (const name of Object.keys(x.values)) expect(Buffer.from(y.values[name].buffer).equals(Buffer.from(x.values[name].buffer)), name).to.equal(true)
+    expect((await loadCheckpoint(join(straight, 'best.ckpt'))).header.training.config.loss).to.equal('logit-adjusted')
+    // Another loss than the SPEC's: the same seed and data end elsewhere (dirs.b is the default run at 3 epochs).
+    const plain = await loadCheckpoint(join(dirs.b, 'last.ckpt'))
+    expect(plain.header.training.config.loss).to.equal('weighted')
+    expect(Buffer.from(plain.values['conv1.kernel'].buffer).equals(Buffer.from(x.values['conv1.kernel'].buffer))).to.equal(false)
+  })
+
+  it('--loss logit-adjusted trains alike through the wasm kernel and the tfjs reference path (cpu)', async () => {
+    const paths = {wasm: mkdtempSync(join(tmpdir(), 'train-adjusted-wasm-')), cpu: mkdtempSync(join(tmpdir(), 'train-adjusted-cpu-'))}
+    await runTraining(options(paths.wasm, {epochs: 1, loss: 'logit-adjusted'}), {progress: quiet()})
+    await runTraining(options(paths.cpu, {epochs: 1, loss: 'logit-adjusted', backend: 'cpu'}), {progress: quiet()})
+    const [wasm, cpu] = await Promise.all([loadCheckpoint(join(paths.wasm, 'last.ckpt')), loadCheckpoint(join(paths.cpu, 'last.ckpt'))])
+    // Convolution biases feed batch norm, which cancels them: their gradient is rounding noise that Adam scales up,
+    // and the running means take them in.
+    for (const name of Object.keys(wasm.values).filter((n) => !/^conv\d\.bias$|movingMean$/.test(n))) {
+      const a = wasm.values[name]
+      const b = cpu.values[name]
+      const scale = Math.max(...b.map(Math.abs), 1e-6)
+      const gap = Math.max(...a.map((v, i) => Math.abs(v - b[i])))
+      expect(gap / scale, name).to.be.lessThan(1e-3)
+    }
+
+    // The offsets matter: the weighted loss moves the same weights apart far more than the two paths differ.
+    const weighted = mkdtempSync(join(tmpdir(), 'train-weighted-wasm-'))
+    await runTraining(options(weighted, {epochs: 1}), {progress: quiet()})
+    const other = await loadCheckpoint(join(weighted, 'last.ckpt'))
+    const gap = (p: Float32Array, q: Float32Array) => Math.max(...p.map((v, i) => Math.abs(v - q[i])))
+    expect(gap(other.values['dense.kernel'], wasm.values['dense.kernel'])).to.be.greaterThan(10 * gap(wasm.values['dense.kernel'], cpu.values['dense.kernel']))
   })
 
   it('--ema-decay keeps the moving average in the checkpoints and resumes it bit for bit', async () => {
