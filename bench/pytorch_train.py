@@ -7,6 +7,8 @@ DATA_DIR, written by a JS bench:
     train_x.f32, val_x.f32   N x 784 float32 little-endian, already normalised
     train_y.u8,  val_y.u8    class indices 0..2 (labels 0, 5, 8), one byte each
     meta.json                {"epochs", "batchSize", "learningRate", "seed", "classWeights": [w0, w5, w8]}
+                             and optionally "logitOffsets": [o0, o5, o8] (train --loss logit-adjusted:
+                             unweighted cross-entropy of logits + offsets; prediction uses the raw logits)
 
 Prints one JSON line: {"evalF1Macro" (best-validation model on eval_x/eval_y when present), "threads", "epochSeconds": [...] (training and validation), "msPerStep", "valF1Macro", "epochs"}.
 Recipe: class-weighted cross-entropy, Adam, ReduceLROnPlateau(max, 0.5, 2) and
@@ -55,7 +57,13 @@ def main() -> None:
     train_x, train_y = load(args.data_dir, "train")
     val_x, val_y = load(args.data_dir, "val")
     model = Cnn()
-    loss_fn = nn.CrossEntropyLoss(weight=torch.tensor(meta["classWeights"], dtype=torch.float32))
+    offsets = meta.get("logitOffsets")
+    if offsets is None:
+        loss_fn = nn.CrossEntropyLoss(weight=torch.tensor(meta["classWeights"], dtype=torch.float32))
+    else:
+        shift = torch.tensor(offsets, dtype=torch.float32)
+        plain = nn.CrossEntropyLoss()
+        loss_fn = lambda logits, y: plain(logits + shift, y)
     optimizer = torch.optim.Adam(model.parameters(), lr=meta["learningRate"])
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5, patience=2)
     batch = meta["batchSize"]

@@ -276,7 +276,7 @@ export interface LossTerms {
 /**
  * `weighted`: inverse-frequency weights, no offsets (the SPEC's loss). `logit-adjusted`: unit
  * weights and log(prior) of each class in the training split as offsets (Menon et al. 2021), as
- * bench/pytorch_train.py's `--loss logit-adjusted`. A class absent from the split counts as one
+ * bench/pytorch_train.py trains when given `logitOffsets`. A class absent from the split counts as one
  * image there, so its offset stays finite.
  */
 export function lossTerms(kind: LossKind, y: Int32Array, classes: number): LossTerms {
