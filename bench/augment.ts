@@ -43,7 +43,12 @@ const n = train.y.length
 const batchSize = 32
 const fill = -data.normalization.mean / data.normalization.std
 const module = new DigitModule(describeNetwork('cnn', data.dataset.classes.length), {seed: 1, learningRate: 1e-3, classWeights: data.classWeights})
-const averaged = new DigitModule(describeNetwork('cnn', data.dataset.classes.length), {seed: 1, learningRate: 1e-3, classWeights: data.classWeights, emaDecay: 0.99})
+const averaged = new DigitModule(describeNetwork('cnn', data.dataset.classes.length), {
+  seed: 1,
+  learningRate: 1e-3,
+  classWeights: data.classWeights,
+  emaDecay: 0.99,
+})
 
 function epoch(number: number, augment: boolean, trained = module): number {
   const started = performance.now()
@@ -94,7 +99,9 @@ for (let round = 1; round <= Number(args.rounds); round++) {
   )
 }
 
-console.log(`${n} training images of ${DEFAULT_CLASSES.length} classes, batch ${batchSize}, backend ${backend.name} (${backend.threads} thread${backend.threads === 1 ? '' : 's'})`)
+console.log(
+  `${n} training images of ${DEFAULT_CLASSES.length} classes, batch ${batchSize}, backend ${backend.name} (${backend.threads} thread${backend.threads === 1 ? '' : 's'})`,
+)
 console.log(`distortion alone: ${(distortSeconds * 1000).toFixed(1)} ms per epoch (${((distortSeconds / n) * 1e6).toFixed(1)} µs per image)`)
 console.log(`median plain epoch: ${median(plains).toFixed(3)} s; distortion alone / plain epoch: ${((distortSeconds / median(plains)) * 100).toFixed(1)}%`)
 console.log(`median augmented/plain epoch: ×${median(ratios).toFixed(3)}`)

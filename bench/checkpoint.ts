@@ -32,7 +32,9 @@ export async function benchCheckpoint(): Promise<string> {
   const trained = join(FIXTURE_RUN, 'best.ckpt')
   if (existsSync(trained)) return trained
   process.stderr.write(`no bench/.out/run/best.ckpt (npm run bench:train makes one); training a short run on fixtures/mnist into ${FIXTURE_RUN}\n`)
-  const config = resolveTrainingConfig({flags: {'class-counts': '8=500,0=171,5=43', epochs: 5, backend: 'wasm', 'num-workers': 2, 'run-name': 'bench-fixtures'}})
+  const config = resolveTrainingConfig({
+    flags: {'class-counts': '8=500,0=171,5=43', epochs: 5, backend: 'wasm', 'num-workers': 2, 'run-name': 'bench-fixtures'},
+  })
   const sink = new PassThrough()
   sink.resume()
   await runTraining({config, dataDir: join(root, 'fixtures', 'mnist'), outputDir: FIXTURE_RUN}, {progress: sink})
@@ -77,7 +79,8 @@ export async function heldOutDigits(checkpointPath: string, perClass: number): P
       valRatio: header.data.valRatio,
       classCounts: Object.fromEntries(DEFAULT_CLASSES.map((c) => [c, header.data.classCounts[String(c)]])) as Record<ClassLabel, number>,
     })
-    if (dataset.fingerprints.eval !== header.data.fingerprints.eval) throw new Error('bench/.out/data no longer matches the checkpoint; rerun npm run bench:train')
+    if (dataset.fingerprints.eval !== header.data.fingerprints.eval)
+      throw new Error('bench/.out/data no longer matches the checkpoint; rerun npm run bench:train')
     const {indices, labels} = dataset.splits.eval
     const mine = indices.filter((_, i) => labels[i] === label).slice(0, perClass)
     digits[label] = mine.map((index) => Float32Array.from(dataset.source.pixels.subarray(index * PIXELS, (index + 1) * PIXELS), (v) => v / 255))

@@ -87,7 +87,9 @@ async function main(): Promise<void> {
         const key = `${c.name}|${t}`
         const s = samples.get(key) ?? {ours: [], torch: []}
         samples.set(key, s)
-        const ours = spawnSync(process.execPath, ['--import', 'tsx', import.meta.filename, '--child', [c.preset, c.classes, c.images, t, epochs].join(',')], {encoding: 'utf8'})
+        const ours = spawnSync(process.execPath, ['--import', 'tsx', import.meta.filename, '--child', [c.preset, c.classes, c.images, t, epochs].join(',')], {
+          encoding: 'utf8',
+        })
         if (ours.status !== 0) throw new Error(`ours failed: ${ours.stderr.trim().split('\n').at(-1)}`)
         s.ours.push(median(lastJson(ours.stdout).epochSeconds))
         const net = describeNetwork(c.preset, c.classes)
@@ -95,7 +97,9 @@ async function main(): Promise<void> {
         const theirs = spawnSync(python, [join(import.meta.dirname, 'pytorch_epoch.py'), ...shape.map(String)], {encoding: 'utf8', cwd: import.meta.dirname})
         if (theirs.status !== 0) throw new Error(`pytorch failed: ${theirs.stderr.trim().split('\n').at(-1)}`)
         s.torch.push(median(lastJson(theirs.stdout).epochSeconds))
-        process.stderr.write(`run ${r + 1}/${repeat} ${c.name}, ${t} thread(s): ours ${s.ours.at(-1)!.toFixed(3)} s, PyTorch ${s.torch.at(-1)!.toFixed(3)} s (load ${loadavg()[0].toFixed(1)})\n`)
+        process.stderr.write(
+          `run ${r + 1}/${repeat} ${c.name}, ${t} thread(s): ours ${s.ours.at(-1)!.toFixed(3)} s, PyTorch ${s.torch.at(-1)!.toFixed(3)} s (load ${loadavg()[0].toFixed(1)})\n`,
+        )
       }
     }
   }
@@ -111,7 +115,9 @@ async function main(): Promise<void> {
     for (const t of threads) {
       const s = samples.get(`${c.name}|${t}`)!
       const ratios = s.ours.map((v, i) => v / s.torch[i])
-      lines.push(`| ${c.name} | ${c.images} | ${t} | ${median(s.ours).toFixed(3)} | ${median(s.torch).toFixed(3)} | ${(median(s.ours) / median(s.torch)).toFixed(2)}× (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}) |`)
+      lines.push(
+        `| ${c.name} | ${c.images} | ${t} | ${median(s.ours).toFixed(3)} | ${median(s.torch).toFixed(3)} | ${(median(s.ours) / median(s.torch)).toFixed(2)}× (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}) |`,
+      )
     }
   }
 

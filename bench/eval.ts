@@ -20,7 +20,11 @@ k.running.set(k.running.map((_, i) => (i % 32 < 16 ? 0 : 1)))
 const n = 1000
 const x = new Float32Array(n * 784).map(() => rng.uniform(-1, 2))
 let best = Infinity
-for (let i = 0; i < 15; i++) { const t = performance.now(); k.infer(x, n, 1e-5, 256); best = Math.min(best, performance.now() - t) }
+for (let i = 0; i < 15; i++) {
+  const t = performance.now()
+  k.infer(x, n, 1e-5, 256)
+  best = Math.min(best, performance.now() - t)
+}
 const py = `
 import time, torch, sys
 sys.path.insert(0, 'bench')
@@ -35,9 +39,13 @@ print(best * 1000)
 `
 const python = torchPython()
 if (!python) {
-  console.log(`evaluation forward of ${n} images, 1 thread, best of 15: ours ${best.toFixed(1)} ms (${((n / best) * 1000).toFixed(0)} images/s); PyTorch not measured (python3 with torch not found)`)
+  console.log(
+    `evaluation forward of ${n} images, 1 thread, best of 15: ours ${best.toFixed(1)} ms (${((n / best) * 1000).toFixed(0)} images/s); PyTorch not measured (python3 with torch not found)`,
+  )
   process.exit(0)
 }
 
 const torchMs = Number(execFileSync(python, ['-c', py], {encoding: 'utf8', cwd: join(import.meta.dirname, '..')}).trim())
-console.log(`evaluation forward of ${n} images, 1 thread, best of 15: ours ${best.toFixed(1)} ms (${(n / best * 1000).toFixed(0)} images/s), PyTorch ${torchMs.toFixed(1)} ms (${(n / torchMs * 1000).toFixed(0)} images/s), ratio ${(best / torchMs).toFixed(2)}×`)
+console.log(
+  `evaluation forward of ${n} images, 1 thread, best of 15: ours ${best.toFixed(1)} ms (${((n / best) * 1000).toFixed(0)} images/s), PyTorch ${torchMs.toFixed(1)} ms (${((n / torchMs) * 1000).toFixed(0)} images/s), ratio ${(best / torchMs).toFixed(2)}×`,
+)

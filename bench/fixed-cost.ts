@@ -54,7 +54,20 @@ const out = join(import.meta.dirname, '.out', 'fixed-cost')
 async function train(epochCount: number, threadCount: number): Promise<{seconds: number; lines: StampedLine[]}> {
   const outputDir = join(out, `run-${threadCount}-${epochCount}`)
   rmSync(outputDir, {recursive: true, force: true})
-  return timeProcess([cli, 'train', '--data-dir', dataDir, '--output-dir', outputDir, '--epochs', String(epochCount), '--num-workers', String(threadCount), '--backend', 'wasm'])
+  return timeProcess([
+    cli,
+    'train',
+    '--data-dir',
+    dataDir,
+    '--output-dir',
+    outputDir,
+    '--epochs',
+    String(epochCount),
+    '--num-workers',
+    String(threadCount),
+    '--backend',
+    'wasm',
+  ])
 }
 
 const PHASES = [
@@ -87,7 +100,9 @@ for (let r = 0; r < repeat; r++) {
     s.one.push(one.seconds)
     s.many.push(many.seconds)
     s.phases.push(phases(one))
-    process.stderr.write(`run ${r + 1}/${repeat}, ${t} thread(s): T(1) ${one.seconds.toFixed(2)} s, T(${epochs}) ${many.seconds.toFixed(2)} s (load ${loadavg()[0].toFixed(1)})\n`)
+    process.stderr.write(
+      `run ${r + 1}/${repeat}, ${t} thread(s): T(1) ${one.seconds.toFixed(2)} s, T(${epochs}) ${many.seconds.toFixed(2)} s (load ${loadavg()[0].toFixed(1)})\n`,
+    )
   }
 }
 

@@ -93,7 +93,11 @@ const format = ({n, p50, p99, max}: ReturnType<typeof summary>) => `n=${n} p50=$
 
 try {
   // A normal prediction first, so both phases start with warm decode workers and model.
-  await fetch(`${server.url}/api/predict`, {method: 'POST', headers: {'content-type': 'image/png'}, body: new Uint8Array(readFileSync(join(ROOT, 'sample.png')))})
+  await fetch(`${server.url}/api/predict`, {
+    method: 'POST',
+    headers: {'content-type': 'image/png'},
+    body: new Uint8Array(readFileSync(join(ROOT, 'sample.png'))),
+  })
   const idle = summary(await pollHealth(Date.now() + seconds * 1000))
   console.log(`health, idle: ${format(idle)}`)
   const hostile = hostileImages()
@@ -108,10 +112,18 @@ try {
     const [loaded, {answers, slowest}] = await Promise.all([pollHealth(until), uploaders(until, images)])
     const busy = summary(loaded)
     console.log(`health, ${clients} clients uploading ${label}: ${format(busy)}, p99 ${(busy.p99 / idle.p99).toFixed(1)}× idle`)
-    console.log(`  uploads: ${Object.entries(answers).map(([status, count]) => `${count}× ${status}`).join(', ')}; slowest answer ${slowest.toFixed(0)} ms`)
+    console.log(
+      `  uploads: ${Object.entries(answers)
+        .map(([status, count]) => `${count}× ${status}`)
+        .join(', ')}; slowest answer ${slowest.toFixed(0)} ms`,
+    )
   }
 
-  console.log(`load average: ${loadavg().map((value) => value.toFixed(2)).join(' ')}`)
+  console.log(
+    `load average: ${loadavg()
+      .map((value) => value.toFixed(2))
+      .join(' ')}`,
+  )
 } finally {
   await server.close()
 }

@@ -151,9 +151,12 @@ function peakMemory(pid: number | undefined): string | undefined {
 
 async function tinyCheckpoint(dir: string): Promise<string> {
   const config = resolveTrainingConfig({flags: {epochs: 2, 'class-counts': '8=350,0=120,5=30', 'run-name': 'bench'}})
-  await runTraining({config, dataDir: FIXTURE_DIR, outputDir: join(dir, 'bench')}, {
-    progress: new Writable({write: (_chunk, _encoding, done) => done()}),
-  })
+  await runTraining(
+    {config, dataDir: FIXTURE_DIR, outputDir: join(dir, 'bench')},
+    {
+      progress: new Writable({write: (_chunk, _encoding, done) => done()}),
+    },
+  )
   return join(dir, 'bench', 'best.ckpt')
 }
 

@@ -15,6 +15,7 @@ export const MNIST_DIR = process.env.MNIST_DIR ?? join(import.meta.dirname, '..'
 export async function realMnist(dataDir = MNIST_DIR): Promise<string> {
   const summary = await downloadMnist({dataDir, log: (message) => process.stderr.write(`${message}\n`)})
   const fetched = summary.files.filter((file) => !file.skipped)
-  if (fetched.length > 0) process.stderr.write(`real MNIST: fetched ${fetched.map((file) => `${file.name} (${file.source})`).join(', ')} into ${summary.dataDir}\n`)
+  if (fetched.length > 0)
+    process.stderr.write(`real MNIST: fetched ${fetched.map((file) => `${file.name} (${file.source})`).join(', ')} into ${summary.dataDir}\n`)
   return summary.dataDir
 }

@@ -50,7 +50,8 @@ const BAR = 0.95
 const MNIST_FILES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']
 const root = join(import.meta.dirname, '..')
 const cli = join(root, 'bin', 'run.js')
-if (!existsSync(join(root, 'dist', 'commands', 'predict.js'))) throw new Error('dist/ is missing: run npm run build first (the bench runs the built predict command)')
+if (!existsSync(join(root, 'dist', 'commands', 'predict.js')))
+  throw new Error('dist/ is missing: run npm run build first (the bench runs the built predict command)')
 
 const perClass = Number(args['per-class'])
 const seed = Number(args.seed)
@@ -78,8 +79,10 @@ const checkpoint = args['checkpoint-path'] ?? (await trainQuickly())
 
 // The first digits of each class in a seeded order of t10k.
 const t10k = await readIdxPair(
-  [join(dataDir, 't10k-images-idx3-ubyte'), join(dataDir, 't10k-images-idx3-ubyte.gz')].find((path) => existsSync(path)) ?? join(dataDir, 't10k-images-idx3-ubyte'),
-  [join(dataDir, 't10k-labels-idx1-ubyte'), join(dataDir, 't10k-labels-idx1-ubyte.gz')].find((path) => existsSync(path)) ?? join(dataDir, 't10k-labels-idx1-ubyte'),
+  [join(dataDir, 't10k-images-idx3-ubyte'), join(dataDir, 't10k-images-idx3-ubyte.gz')].find((path) => existsSync(path)) ??
+    join(dataDir, 't10k-images-idx3-ubyte'),
+  [join(dataDir, 't10k-labels-idx1-ubyte'), join(dataDir, 't10k-labels-idx1-ubyte.gz')].find((path) => existsSync(path)) ??
+    join(dataDir, 't10k-labels-idx1-ubyte'),
 )
 const order = Array.from({length: t10k.labels.length}, (_, i) => i)
 const shuffle = new Rng(seed)
@@ -163,7 +166,9 @@ for (const condition of PHOTO_CONDITIONS) {
   worst = Math.min(worst, accuracy)
   correctAll += correct
   countAll += names.length
-  lines.push(`${condition.padEnd(14)}${String(names.length).padStart(7)}${String(correct).padStart(9)}${accuracy.toFixed(3).padStart(10)}${String(noDigit).padStart(10)}${String(errors).padStart(8)}`)
+  lines.push(
+    `${condition.padEnd(14)}${String(names.length).padStart(7)}${String(correct).padStart(9)}${accuracy.toFixed(3).padStart(10)}${String(noDigit).padStart(10)}${String(errors).padStart(8)}`,
+  )
 }
 
 lines.push(`${'all photos'.padEnd(14)}${String(countAll).padStart(7)}${String(correctAll).padStart(9)}${(correctAll / countAll).toFixed(3).padStart(10)}`)
@@ -177,5 +182,8 @@ for (const scene of EMPTY_SCENES) {
   lines.push(`${scene.padEnd(14)}${String(names.length).padStart(7)}${String(noDigit).padStart(10)}${String(digit).padStart(9)}`)
 }
 
-lines.push('', `bar (every condition ≥ ${BAR}, every empty scene "no digit"): ${worst >= BAR && emptyMissed === 0 ? 'met' : 'missed'} (worst condition ${worst.toFixed(3)}, empty scenes not called "no digit": ${emptyMissed})`)
+lines.push(
+  '',
+  `bar (every condition ≥ ${BAR}, every empty scene "no digit"): ${worst >= BAR && emptyMissed === 0 ? 'met' : 'missed'} (worst condition ${worst.toFixed(3)}, empty scenes not called "no digit": ${emptyMissed})`,
+)
 process.stdout.write(`${lines.join('\n')}\n`)

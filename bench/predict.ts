@@ -143,7 +143,8 @@ async function writeTorchWeights(file: string): Promise<string | undefined> {
   if (header.model !== 'cnn') return undefined
   const dir = join(out, 'predict', 'torch')
   mkdirSync(dir, {recursive: true})
-  for (const {name} of header.tensors) writeFileSync(join(dir, `${name}.f32`), Buffer.from(values[name].buffer, values[name].byteOffset, values[name].byteLength))
+  for (const {name} of header.tensors)
+    writeFileSync(join(dir, `${name}.f32`), Buffer.from(values[name].buffer, values[name].byteOffset, values[name].byteLength))
   const tensors = Object.fromEntries(header.tensors.map(({name, shape}) => [name, shape]))
   writeFileSync(join(dir, 'meta.json'), JSON.stringify({mean: header.normalization.mean, std: header.normalization.std, classes: header.classes, tensors}))
   return dir

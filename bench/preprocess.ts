@@ -97,8 +97,7 @@ function render(digit: Float32Array, r: Render, rng: Rng): Float32Array {
       const y0 = Math.floor(v)
       const fx = u - x0
       const fy = v - y0
-      const ink =
-        (1 - fy) * ((1 - fx) * sample(x0, y0) + fx * sample(x0 + 1, y0)) + fy * ((1 - fx) * sample(x0, y0 + 1) + fx * sample(x0 + 1, y0 + 1))
+      const ink = (1 - fy) * ((1 - fx) * sample(x0, y0) + fx * sample(x0 + 1, y0)) + fy * ((1 - fx) * sample(x0, y0 + 1) + fx * sample(x0 + 1, y0 + 1))
       out[py * canvas + px] = r.paper + ink * (r.ink - r.paper)
     }
   }
@@ -198,11 +197,15 @@ for (const method of METHODS) {
   const overall = correct.filter(Boolean).length / correct.length
   results[method] = overall
   const macro = perLabel.reduce((a, b) => a + b, 0) / perLabel.length
-  lines.push(`${method.padEnd(24)}${perLabel.map((a) => (a * 100).toFixed(1).padStart(8)).join(' ')}${(overall * 100).toFixed(1).padStart(9)}%${(macro * 100).toFixed(1).padStart(8)}%`)
+  lines.push(
+    `${method.padEnd(24)}${perLabel.map((a) => (a * 100).toFixed(1).padStart(8)).join(' ')}${(overall * 100).toFixed(1).padStart(9)}%${(macro * 100).toFixed(1).padStart(8)}%`,
+  )
 }
 
 predictor.dispose()
 const ours = results.ours ?? 0
 const bestNaive = Math.max(results['resize only'] ?? 0, results['resize + invert'] ?? 0)
-lines.push(`bar (ours ≥ ${BAR * 100}% and clearly above resizing): ${ours >= BAR && ours > bestNaive ? 'met' : 'missed'} (ours ${(ours * 100).toFixed(1)}%, best naive ${(bestNaive * 100).toFixed(1)}%)`)
+lines.push(
+  `bar (ours ≥ ${BAR * 100}% and clearly above resizing): ${ours >= BAR && ours > bestNaive ? 'met' : 'missed'} (ours ${(ours * 100).toFixed(1)}%, best naive ${(bestNaive * 100).toFixed(1)}%)`,
+)
 process.stdout.write(`${lines.join('\n')}\n`)

@@ -78,7 +78,9 @@ const configs = (args.config ?? DEFAULT_CONFIGS).map((spec) => {
 const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length
 const percent = (value: number) => `${(value * 100).toFixed(2)}%`
 
-process.stdout.write(`threads ${args.threads}, seeds ${seeds.join(',')}, load average ${process.getBuiltinModule('node:os').loadavg()[0].toFixed(1)} at start\n`)
+process.stdout.write(
+  `threads ${args.threads}, seeds ${seeds.join(',')}, load average ${process.getBuiltinModule('node:os').loadavg()[0].toFixed(1)} at start\n`,
+)
 for (const {label, flags} of configs) {
   const rows: Row[] = []
   for (const seed of seeds) {

@@ -76,7 +76,8 @@ for (const seed of args.seeds.split(',').map(Number)) {
   }
 
   rows.push(row)
-  const line = (name: string, r: {seconds: number; f1: number; epochs: number}) => `${name} ${r.seconds.toFixed(1)} s, ${r.epochs} epochs, eval macro F1 ${r.f1.toFixed(4)}`
+  const line = (name: string, r: {seconds: number; f1: number; epochs: number}) =>
+    `${name} ${r.seconds.toFixed(1)} s, ${r.epochs} epochs, eval macro F1 ${r.f1.toFixed(4)}`
   process.stdout.write(`seed ${seed}: ${line('ours', ours)}${row.torch ? `; ${line('pytorch', row.torch)}` : ''}\n`)
 }
 
@@ -85,5 +86,7 @@ const seconds = (values: number[]) => `mean ${(values.reduce((a, b) => a + b, 0)
 process.stdout.write(`ours (${args.threads} threads): eval macro F1 ${stats(rows.map((r) => r.ours.f1))}; wall ${seconds(rows.map((r) => r.ours.seconds))}\n`)
 const torchRows = rows.flatMap((r) => (r.torch ? [r.torch] : []))
 if (python && torchRows.length > 0) {
-  process.stdout.write(`pytorch ${torchVersion(python)} (${torchThreads} thread(s), process wall incl. import): eval macro F1 ${stats(torchRows.map((r) => r.f1))}; wall ${seconds(torchRows.map((r) => r.seconds))}\n`)
+  process.stdout.write(
+    `pytorch ${torchVersion(python)} (${torchThreads} thread(s), process wall incl. import): eval macro F1 ${stats(torchRows.map((r) => r.f1))}; wall ${seconds(torchRows.map((r) => r.seconds))}\n`,
+  )
 }

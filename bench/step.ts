@@ -134,7 +134,11 @@ function kernelPhases(net: NetworkDescription, steps: number, batch: number): Re
     const t0 = performance.now()
     const logits = kernel.forward(x, batch, 1e-5)
     const t1 = performance.now()
-    const {dLogits} = weightedSoftmaxLoss(logits, y, Array.from({length: k}, () => 1))
+    const {dLogits} = weightedSoftmaxLoss(
+      logits,
+      y,
+      Array.from({length: k}, () => 1),
+    )
     const t2 = performance.now()
     kernel.backward(dLogits, batch)
     const t3 = performance.now()
@@ -180,7 +184,8 @@ async function main(): Promise<void> {
   for (const r of results) {
     const total = r.profile.reduce((sum, k) => sum + k.ms, 0)
     process.stdout.write(`\n${r.engine}: ${r.engine === 'kernel' ? 'phases' : 'kernels'} of one step (median), ${total.toFixed(1)} ms in all\n`)
-    for (const k of r.profile.slice(0, 10)) process.stdout.write(`  ${k.kernel.padEnd(24)} ${k.ms.toFixed(2).padStart(8)} ms  ${String(k.calls).padStart(4)} calls\n`)
+    for (const k of r.profile.slice(0, 10))
+      process.stdout.write(`  ${k.kernel.padEnd(24)} ${k.ms.toFixed(2).padStart(8)} ms  ${String(k.calls).padStart(4)} calls\n`)
   }
 }
 

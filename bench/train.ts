@@ -83,7 +83,13 @@ function dataSet(): {dataDir: string; classCounts: string; description: string} 
 }
 
 const data = dataSet()
-const prepared = await prepareData(data.dataDir, {classes: [...DEFAULT_CLASSES], seed, eval_ratio: DEFAULT_EVAL_RATIO, val_ratio: DEFAULT_VAL_RATIO, class_counts: parseClassCounts(data.classCounts)})
+const prepared = await prepareData(data.dataDir, {
+  classes: [...DEFAULT_CLASSES],
+  seed,
+  eval_ratio: DEFAULT_EVAL_RATIO,
+  val_ratio: DEFAULT_VAL_RATIO,
+  class_counts: parseClassCounts(data.classCounts),
+})
 const trainImages = prepared.tensors.train.y.length
 
 /** Seconds of one whole `train` process. */
@@ -133,7 +139,9 @@ for (let r = 0; r < repeat; r++) {
     s.many.push(ours(epochs, t))
     const theirs = torch(t)
     if (theirs !== undefined) s.torch.push(theirs)
-    process.stderr.write(`run ${r + 1}/${repeat}, ${t} thread(s): T(1) ${s.one.at(-1)!.toFixed(2)} s, T(${epochs}) ${s.many.at(-1)!.toFixed(2)} s${theirs === undefined ? '' : `, PyTorch epoch ${theirs.toFixed(3)} s`}\n`)
+    process.stderr.write(
+      `run ${r + 1}/${repeat}, ${t} thread(s): T(1) ${s.one.at(-1)!.toFixed(2)} s, T(${epochs}) ${s.many.at(-1)!.toFixed(2)} s${theirs === undefined ? '' : `, PyTorch epoch ${theirs.toFixed(3)} s`}\n`,
+    )
   }
 }
 
@@ -155,7 +163,9 @@ for (const t of threads) {
   const perEpoch = (median(s.many) - one) / (epochs - 1)
   const theirs = s.torch.length > 0 ? median(s.torch) : undefined
   const ratio = theirs === undefined ? 'n/a' : `${(perEpoch / theirs).toFixed(2)}×`
-  lines.push(`| ${t} | ${perEpoch.toFixed(3)} | ${theirs?.toFixed(3) ?? 'n/a'} | ${ratio} | ${(one - perEpoch).toFixed(2)} | ${(trainImages / perEpoch).toFixed(0)} |`)
+  lines.push(
+    `| ${t} | ${perEpoch.toFixed(3)} | ${theirs?.toFixed(3) ?? 'n/a'} | ${ratio} | ${(one - perEpoch).toFixed(2)} | ${(trainImages / perEpoch).toFixed(0)} |`,
+  )
 }
 
 process.stdout.write(`${lines.join('\n')}\n`)

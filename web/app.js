@@ -31,7 +31,9 @@ function classPhrase(list) {
 
 /** A model's digits in logit order: the keys of its probabilities. */
 function labelsOf(probs) {
-  return Object.keys(probs).map(Number).sort((a, b) => a - b)
+  return Object.keys(probs)
+    .map(Number)
+    .sort((a, b) => a - b)
 }
 
 /** "2, 4 and 6" */
@@ -46,12 +48,21 @@ function listWords(items) {
 let exampleCounts
 
 /** Names of the training form's fields, as the page shows them. */
-const FIELD_NAMES = {epochs: 'Epochs', classes: 'Digits', 'class-counts': 'Class counts', seed: 'Seed', 'run-name': 'Run name', model: 'Model', activate: 'When finished'}
+const FIELD_NAMES = {
+  epochs: 'Epochs',
+  classes: 'Digits',
+  'class-counts': 'Class counts',
+  seed: 'Seed',
+  'run-name': 'Run name',
+  model: 'Model',
+  activate: 'When finished',
+}
 
 const FIELD_HINTS = {
   epochs: () => 'give a whole number of epochs, 1 or more.',
   classes: () => 'give two or more digits 0–9, such as 3,7 or 0-9, or leave it empty for the default.',
-  'class-counts': () => `give digit=count pairs of the digits ${listWords(classes)}, separated by commas (such as ${exampleCounts ?? classes.map((label) => `${label}=100`).join(',')}), or leave it empty for the full subset.`,
+  'class-counts': () =>
+    `give digit=count pairs of the digits ${listWords(classes)}, separated by commas (such as ${exampleCounts ?? classes.map((label) => `${label}=100`).join(',')}), or leave it empty for the full subset.`,
   seed: () => 'give a whole number, 0 or more.',
   'run-name': () => 'use letters, digits, ".", "_" or "-", starting with a letter or digit.',
   model: () => 'choose cnn or softmax.',
@@ -73,7 +84,8 @@ const ERROR_WORDS = {
   'decoder-busy': () => 'The server is busy reading other images. Try again in a few seconds.',
   'database-unavailable': () => 'The prediction history is unavailable right now; predictions still work, but are not logged. Try again in a moment.',
   'bad-label': () => `The digit must be one of ${listWords(classes)}.`,
-  'bad-setting': (body) => (body.field && FIELD_NAMES[body.field] ? `${FIELD_NAMES[body.field]}: ${FIELD_HINTS[body.field]()}` : 'These training settings are not accepted.'),
+  'bad-setting': (body) =>
+    body.field && FIELD_NAMES[body.field] ? `${FIELD_NAMES[body.field]}: ${FIELD_HINTS[body.field]()}` : 'These training settings are not accepted.',
   'no-training-data': () => 'The server was started without MNIST files, so it cannot train.',
   'training-running': () => 'A run is training already: wait for it to finish, or cancel it.',
   'run-exists': () => 'Run name: a run of that name exists already; choose another name, or leave it empty for a dated one.',
@@ -207,7 +219,9 @@ let served = {checkpointId: null, name: null}
 
 /** The run folder of a checkpoint path: the name a person gave the model. */
 function runOfPath(path) {
-  const parts = String(path ?? '').split(/[\\/]/).filter(Boolean)
+  const parts = String(path ?? '')
+    .split(/[\\/]/)
+    .filter(Boolean)
   return parts.length >= 2 ? parts.at(-2) : (parts[0] ?? null)
 }
 
@@ -241,7 +255,8 @@ async function refreshHealth() {
   $('health').textContent = health.model.loaded ? `Answering with ${served.name}` : 'No model is answering yet: choose one under "Training runs" or train one'
   $('health').dataset.loaded = String(health.model.loaded)
   const store = health.store.available ? `history in ${health.store.kind}` : 'the prediction history is unavailable right now'
-  $('about').textContent = `digit-classification v${health.packageVersion} · TensorFlow.js ${health.tfjsVersion}${health.model.backend ? ` on ${health.model.backend}` : ''} · ${store}${health.model.checkpointId ? ` · checkpoint ${health.model.checkpointId}` : ''}`
+  $('about').textContent =
+    `digit-classification v${health.packageVersion} · TensorFlow.js ${health.tfjsVersion}${health.model.backend ? ` on ${health.model.backend}` : ''} · ${store}${health.model.checkpointId ? ` · checkpoint ${health.model.checkpointId}` : ''}`
   setOnline(true)
   return health
 }
@@ -545,13 +560,19 @@ async function loadHistory() {
   if (filters.get('predicted')) query.set('predicted', filters.get('predicted'))
   const filtered = filters.get('predicted') !== '' || filters.get('feedback') !== 'any'
   // A rebuilt table keeps the keyboard where it was: on the same button of the same prediction.
-  const focused = document.activeElement?.closest?.('#history-rows tr[data-id]') ? {id: document.activeElement.closest('tr').dataset.id, label: document.activeElement.dataset.label} : undefined
+  const focused = document.activeElement?.closest?.('#history-rows tr[data-id]')
+    ? {id: document.activeElement.closest('tr').dataset.id, label: document.activeElement.dataset.label}
+    : undefined
   $('history-rows').setAttribute('aria-busy', 'true')
   try {
     const page = await api(`/api/history?${query}`)
     history.total = page.total
     $('history-count').textContent =
-      page.total === 0 ? (filtered ? 'no prediction matches these filters' : 'nothing logged yet') : `${page.offset + 1}–${page.offset + page.items.length} of ${page.total}`
+      page.total === 0
+        ? filtered
+          ? 'no prediction matches these filters'
+          : 'nothing logged yet'
+        : `${page.offset + 1}–${page.offset + page.items.length} of ${page.total}`
     $('history-rows').replaceChildren(...page.items.map(historyRow))
     $('history-prev').disabled = history.offset === 0
     $('history-next').disabled = history.offset + history.limit >= history.total
@@ -665,10 +686,18 @@ async function renderModelChoices(runs) {
   const active = usable.find((run) => run.active)
   const options = models
     .filter((model) => !(active && model.current))
-    .map((model) => el('option', {value: `model:${model.checkpointId}`, text: `${modelNames.get(model.checkpointId) ?? model.checkpointPath.split(/[\\/]/).slice(-2).join('/')}${digitsText(model.classes)}`}))
+    .map((model) =>
+      el('option', {
+        value: `model:${model.checkpointId}`,
+        text: `${modelNames.get(model.checkpointId) ?? model.checkpointPath.split(/[\\/]/).slice(-2).join('/')}${digitsText(model.classes)}`,
+      }),
+    )
   options.push(
     ...usable.map((run) =>
-      el('option', {value: `run:${run.name}`, text: `${run.runName}${digitsText(run.classes)}${run.evalF1Macro === null ? '' : ` (eval macro-F1 ${fixed(run.evalF1Macro, 3)})`}`}),
+      el('option', {
+        value: `run:${run.name}`,
+        text: `${run.runName}${digitsText(run.classes)}${run.evalF1Macro === null ? '' : ` (eval macro-F1 ${fixed(run.evalF1Macro, 3)})`}`,
+      }),
     ),
   )
   const current = models.find((model) => model.current)
@@ -727,7 +756,20 @@ async function showRun(name, focus = false) {
   const plots = []
   if (run.lossCurves) {
     const base = `/api/runs/${encodeURIComponent(run.name)}/curves.svg?v=${Date.parse(run.modifiedAt)}`
-    plots.push(el('figure', {}, el('img', {src: '', 'data-base': base, class: 'curves', alt: `learning curves of ${run.metadata?.run_name ?? run.name}: loss, validation balanced accuracy and macro-F1 per epoch`, id: 'curves'}), el('figcaption', {text: `learning curves (from ${run.lossCurvesSource})`})))
+    plots.push(
+      el(
+        'figure',
+        {},
+        el('img', {
+          src: '',
+          'data-base': base,
+          class: 'curves',
+          alt: `learning curves of ${run.metadata?.run_name ?? run.name}: loss, validation balanced accuracy and macro-F1 per epoch`,
+          id: 'curves',
+        }),
+        el('figcaption', {text: `learning curves (from ${run.lossCurvesSource})`}),
+      ),
+    )
   }
 
   const confusion = confusionTable(run.metrics)
@@ -752,9 +794,18 @@ function confusionTable(metrics) {
   const labels = report.labels
   const head = el('tr', {}, el('th', {scope: 'col', text: 'true ↓ / predicted →'}), ...labels.map((label) => el('th', {scope: 'col', text: String(label)})))
   const rows = report.confusion_matrix.map((counts, i) =>
-    el('tr', {}, el('th', {scope: 'row', text: String(labels[i])}), ...counts.map((count, j) => el('td', {class: i === j ? 'diagonal' : '', text: String(count)}))),
+    el(
+      'tr',
+      {},
+      el('th', {scope: 'row', text: String(labels[i])}),
+      ...counts.map((count, j) => el('td', {class: i === j ? 'diagonal' : '', text: String(count)})),
+    ),
   )
-  return el('div', {class: 'table-wrap', id: 'confusion'}, el('table', {class: 'confusion'}, el('caption', {text: 'confusion matrix (evaluation split)'}), head, ...rows))
+  return el(
+    'div',
+    {class: 'table-wrap', id: 'confusion'},
+    el('table', {class: 'confusion'}, el('caption', {text: 'confusion matrix (evaluation split)'}), head, ...rows),
+  )
 }
 
 function renderMetrics(metrics) {
@@ -766,7 +817,11 @@ function renderMetrics(metrics) {
 
   // On a phone the table keeps the scores; samples and loss are for wider screens.
   const wide = new Set(['samples', 'loss'])
-  const head = el('tr', {}, ...['split', 'samples', 'loss', 'accuracy', 'macro acc.', 'macro-F1'].map((h) => el('th', {text: h, scope: 'col', class: wide.has(h) ? 'wide-only' : ''})))
+  const head = el(
+    'tr',
+    {},
+    ...['split', 'samples', 'loss', 'accuracy', 'macro acc.', 'macro-F1'].map((h) => el('th', {text: h, scope: 'col', class: wide.has(h) ? 'wide-only' : ''})),
+  )
   const rows = Object.entries(metrics.splits).map(([split, m]) =>
     el(
       'tr',
@@ -821,7 +876,10 @@ function renderStatus(status) {
   if (status.state === 'finished') {
     $('train-progress').value = $('train-progress').max
     if (status.model) learnModel(status.model, status.runName)
-    if (activation) $('train-state').textContent += activation.activated ? ` · now answering predictions (${activation.reason})` : ` · the model answering did not change (${activation.reason})`
+    if (activation)
+      $('train-state').textContent += activation.activated
+        ? ` · now answering predictions (${activation.reason})`
+        : ` · the model answering did not change (${activation.reason})`
     void refreshHealth()
   }
 

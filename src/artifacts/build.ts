@@ -70,7 +70,12 @@ const PROBABILITY_DIGITS = 6
  * `probs[i * K + c]` the probability of classes[c]; the predicted label is the
  * most probable class (the first on a tie).
  */
-export function buildPredictionRows(indices: readonly number[], labels: readonly number[], probs: ArrayLike<number>, classes: readonly ClassLabel[]): PredictionSample[] {
+export function buildPredictionRows(
+  indices: readonly number[],
+  labels: readonly number[],
+  probs: ArrayLike<number>,
+  classes: readonly ClassLabel[],
+): PredictionSample[] {
   const k = classes.length
   if (indices.length !== labels.length || probs.length !== labels.length * k) {
     throw new RangeError(`expected ${labels.length} indices and ${labels.length * k} probabilities, got ${indices.length} and ${probs.length}`)

@@ -86,7 +86,10 @@ async function digitDataUri(pixels: GallerySample['pixels']): Promise<string> {
   return `data:image/png;base64,${bytes.toString('base64')}`
 }
 
-export async function gallerySpec(samples: readonly GallerySample[], title = 'Evaluation images (green frame: right, red frame: wrong)'): Promise<TopLevelSpec> {
+export async function gallerySpec(
+  samples: readonly GallerySample[],
+  title = 'Evaluation images (green frame: right, red frame: wrong)',
+): Promise<TopLevelSpec> {
   const side = IMAGE_SIZE * IMAGE_SCALE
   const cells = await Promise.all(
     samples.map(async (sample, i) => {

@@ -80,7 +80,12 @@ export function rocSpec(roc: RocCurves, title = 'ROC curves, one-vs-rest (evalua
     height: 380,
     layer: [
       {
-        data: {values: [{fpr: 0, tpr: 0}, {fpr: 1, tpr: 1}]},
+        data: {
+          values: [
+            {fpr: 0, tpr: 0},
+            {fpr: 1, tpr: 1},
+          ],
+        },
         mark: {type: 'line', color: '#999999', strokeDash: [6, 4], strokeWidth: 1},
         encoding: {x: {field: 'fpr', type: 'quantitative'}, y: {field: 'tpr', type: 'quantitative'}},
       },
@@ -90,7 +95,13 @@ export function rocSpec(roc: RocCurves, title = 'ROC curves, one-vs-rest (evalua
         encoding: {
           x: {field: 'fpr', type: 'quantitative', title: 'false positive rate', scale: {domain: [0, 1]}, axis},
           y: {field: 'tpr', type: 'quantitative', title: 'true positive rate', scale: {domain: [0, 1]}, axis},
-          color: {field: 'series', type: 'nominal', title: null, scale: {domain: series}, legend: {orient: 'bottom-right', fillColor: 'white', padding: 6, labelLimit: 400}},
+          color: {
+            field: 'series',
+            type: 'nominal',
+            title: null,
+            scale: {domain: series},
+            legend: {orient: 'bottom-right', fillColor: 'white', padding: 6, labelLimit: 400},
+          },
           order: {field: 'order', type: 'quantitative'},
         },
       },

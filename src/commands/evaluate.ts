@@ -29,7 +29,7 @@ Rebuilds the split the checkpoint was trained with (its seed, ratios and class c
     'batch-size': Flags.integer({description: 'images per inference batch', default: EVALUATE_DEFAULTS.batchSize, min: 1}),
     'num-workers': Flags.integer({description: 'compute threads for the engine', default: EVALUATE_DEFAULTS.numWorkers, min: 1}),
     'output-dir': Flags.string({
-      description: 'also write this split\'s predictions.json, confusion_matrix.png and gallery.png here (suffixed _val, _train or _test for those splits)',
+      description: "also write this split's predictions.json, confusion_matrix.png and gallery.png here (suffixed _val, _train or _test for those splits)",
     }),
     'roc-per-class': Flags.boolean({description: 'with --output-dir, also write one-vs-rest ROC curves (JSON and PNG)', dependsOn: ['output-dir']}),
     calibrate: Flags.boolean({
@@ -37,7 +37,9 @@ Rebuilds the split the checkpoint was trained with (its seed, ratios and class c
       default: true,
       allowNo: true,
     }),
-    json: Flags.boolean({description: 'print the report as JSON instead of tables (ece: expected calibration error in 15 bins, before and after temperature scaling)'}),
+    json: Flags.boolean({
+      description: 'print the report as JSON instead of tables (ece: expected calibration error in 15 bins, before and after temperature scaling)',
+    }),
   }
 
   async run(): Promise<object | undefined> {
@@ -64,10 +66,13 @@ Rebuilds the split the checkpoint was trained with (its seed, ratios and class c
     ).catch((error: unknown) => {
       // The class counts are the checkpoint's, not a setting of evaluate: the fix is the data it was trained on.
       if (error instanceof NotEnoughImages) {
-        throw new UserError(`${flags['data-dir']} holds fewer images than the split this checkpoint was trained with (${error.shortfall}); evaluate with the data it was trained on`, {
-          code: error.code,
-          setting: 'data_dir',
-        })
+        throw new UserError(
+          `${flags['data-dir']} holds fewer images than the split this checkpoint was trained with (${error.shortfall}); evaluate with the data it was trained on`,
+          {
+            code: error.code,
+            setting: 'data_dir',
+          },
+        )
       }
 
       throw error
@@ -94,4 +99,3 @@ Rebuilds the split the checkpoint was trained with (its seed, ratios and class c
     return undefined
   }
 }
-

@@ -15,7 +15,10 @@ Load it in a browser or Node with tf.loadLayersModel('…/model.json'). The mode
   static override baseFlags = {'checkpoint-path': sharedFlags['checkpoint-path']}
 
   static override flags = {
-    'output-dir': Flags.string({description: 'folder for model.json and its weights file (created if missing; a previous export there is replaced)', required: true}),
+    'output-dir': Flags.string({
+      description: 'folder for model.json and its weights file (created if missing; a previous export there is replaced)',
+      required: true,
+    }),
     json: Flags.boolean({description: 'print the JSON summary (it always is: the flag is accepted as by every command with JSON output)'}),
   }
 

@@ -16,7 +16,10 @@ Any image (PNG, JPEG, BMP, GIF, TIFF) is converted to a 28×28 MNIST-like digit:
     '<%= config.bin %> <%= command.id %> --checkpoint-path best.ckpt --input-path photos/ --input-path https://example.com/digit.jpg',
     '<%= config.bin %> <%= command.id %> --checkpoint-path best.ckpt --input-path photos/ --save-input seen/',
     'cat digit.png | <%= config.bin %> <%= command.id %> --checkpoint-path best.ckpt --input-path -',
-    {description: 'One JSON array of every answer, e.g. for jq', command: '<%= config.bin %> <%= command.id %> --checkpoint-path best.ckpt --input-path photos/ --json'},
+    {
+      description: 'One JSON array of every answer, e.g. for jq',
+      command: '<%= config.bin %> <%= command.id %> --checkpoint-path best.ckpt --input-path photos/ --json',
+    },
   ]
 
   static override baseFlags = {

@@ -18,11 +18,18 @@ export default class Serve extends BaseCommand {
     port: Flags.integer({description: 'port to listen on (0 picks a free one)', default: SERVE_DEFAULTS.port, min: 0, max: 65_535}),
     host: Flags.string({description: 'address to bind; keep 127.0.0.1 unless others must reach it', default: SERVE_DEFAULTS.host}),
     'checkpoint-path': Flags.string({
-      description: 'model to predict with (a best.ckpt); repeat it to serve several side by side, the first answering by default; without it, predictions wait for a run trained from the page',
+      description:
+        'model to predict with (a best.ckpt); repeat it to serve several side by side, the first answering by default; without it, predictions wait for a run trained from the page',
       multiple: true,
     }),
-    'runs-dir': Flags.string({description: 'folder of training runs shown on the dashboard, and where runs started from the page go', default: SERVE_DEFAULTS.runsDir}),
-    'data-dir': Flags.string({description: 'folder with the MNIST files for training from the page; also holds the prediction database', default: SERVE_DEFAULTS.dataDir}),
+    'runs-dir': Flags.string({
+      description: 'folder of training runs shown on the dashboard, and where runs started from the page go',
+      default: SERVE_DEFAULTS.runsDir,
+    }),
+    'data-dir': Flags.string({
+      description: 'folder with the MNIST files for training from the page; also holds the prediction database',
+      default: SERVE_DEFAULTS.dataDir,
+    }),
     'allowed-host': Flags.string({
       description: 'another host name the server answers to, e.g. the public name of a reverse proxy (repeatable); loopback names and --host always are',
       multiple: true,
@@ -35,7 +42,9 @@ export default class Serve extends BaseCommand {
       description: 'let image URLs point at this machine, private networks and link-local addresses (refused by default)',
       default: false,
     }),
-    'database-url': Flags.string({description: 'postgres://user:password@host:port/db for a shared PostgreSQL log, or sqlite:FILE (default: DATA_DIR/predictions.sqlite)'}),
+    'database-url': Flags.string({
+      description: 'postgres://user:password@host:port/db for a shared PostgreSQL log, or sqlite:FILE (default: DATA_DIR/predictions.sqlite)',
+    }),
   }
 
   async run(): Promise<void> {

@@ -25,7 +25,8 @@ Settings left out take their values from --config (a JSON object of settings, e.
     },
     '<%= config.bin %> <%= command.id %> --data-dir data --output-dir runs/first --resume --epochs 20',
     {
-      description: 'All ten digits with the shipped ten-digit recipe (every training image of 0-9, augmentation, patience 8; recipes/digits.json is in the package folder)',
+      description:
+        'All ten digits with the shipped ten-digit recipe (every training image of 0-9, augmentation, patience 8; recipes/digits.json is in the package folder)',
       command: '<%= config.bin %> <%= command.id %> --data-dir data --output-dir runs/digits --config recipes/digits.json',
     },
     '<%= config.bin %> <%= command.id %> --data-dir data --output-dir runs/team --config team-recipe.json --seed 7',
@@ -36,7 +37,7 @@ Settings left out take their values from --config (a JSON object of settings, e.
 
   static override flags = {
     'output-dir': Flags.string({description: 'folder for checkpoints, logs and artifacts', required: true}),
-    config: Flags.string({description: 'JSON object of settings (e.g. a run\'s config.json); flags on the command line win'}),
+    config: Flags.string({description: "JSON object of settings (e.g. a run's config.json); flags on the command line win"}),
     resume: Flags.boolean({description: 'continue from last.ckpt in --output-dir, with its settings unless flags say otherwise', exclusive: ['force']}),
     force: Flags.boolean({description: 'replace a run already in --output-dir'}),
     json: Flags.boolean({description: 'print the JSON summary on stdout also on a terminal (it is printed whenever stdout is not one)'}),
@@ -50,13 +51,14 @@ Settings left out take their values from --config (a JSON object of settings, e.
     const fromFlags = Object.fromEntries(Object.entries(given).filter(([key, v]) => v !== undefined && (v !== false || negatable(key))))
     const {resolveRunConfig} = await import('../training/config.js')
     const resolved = await resolveRunConfig({flags: fromFlags, configFile: config, resumeFrom: resume ? outputDir : undefined})
-    const [{runTraining}, {TrainingInterrupted, interruptionMessage}, {createProgress}, {printable, printableStream}, {NotEnoughImages, formatClassCounts}] = await Promise.all([
-      import('../training/run.js'),
-      import('../training/interrupt.js'),
-      import('../cli/progress.js'),
-      import('../util/printable.js'),
-      import('../data/split.js'),
-    ])
+    const [{runTraining}, {TrainingInterrupted, interruptionMessage}, {createProgress}, {printable, printableStream}, {NotEnoughImages, formatClassCounts}] =
+      await Promise.all([
+        import('../training/run.js'),
+        import('../training/interrupt.js'),
+        import('../cli/progress.js'),
+        import('../util/printable.js'),
+        import('../data/split.js'),
+      ])
     let summary: TrainSummary
     try {
       // Ctrl-C (or SIGTERM) stops before the next batch and says how to resume; a second one quits at once.
@@ -93,7 +95,9 @@ Settings left out take their values from --config (a JSON object of settings, e.
 /** The end of a run for a person: the best epoch, its scores, and where its checkpoint is. */
 function formatTrainSummary(summary: TrainSummary): string {
   const {val, eval: evaluation} = summary.metrics
-  const ended = summary.stopReason ? `stopped early after epoch ${summary.epochs} (${summary.stopReason})` : `trained ${summary.epochs} epoch${summary.epochs === 1 ? '' : 's'}`
+  const ended = summary.stopReason
+    ? `stopped early after epoch ${summary.epochs} (${summary.stopReason})`
+    : `trained ${summary.epochs} epoch${summary.epochs === 1 ? '' : 's'}`
   return (
     `${ended}; best epoch ${summary.bestEpoch}: validation macro-F1 ${val.f1Macro.toFixed(4)}, evaluation macro-F1 ${evaluation.f1Macro.toFixed(4)} ` +
     `(accuracy ${evaluation.accuracy.toFixed(4)} on ${evaluation.size.toLocaleString('en-US')} images)\n` +

@@ -116,7 +116,14 @@ function edgeSample(src: Float32Array, srcOffset: number, sx: number, sy: number
  * drawn from `rng` in order. `fill` is the background in the batch's scale
  * (for standardised images: (0 − mean) / std).
  */
-export function augmentBatch(batch: Float32Array, count: number, rng: Rng, fill: number, ranges: AugmentRanges = AUGMENT_DEFAULTS, scratch = new Float32Array(PIXELS)): void {
+export function augmentBatch(
+  batch: Float32Array,
+  count: number,
+  rng: Rng,
+  fill: number,
+  ranges: AugmentRanges = AUGMENT_DEFAULTS,
+  scratch = new Float32Array(PIXELS),
+): void {
   for (let i = 0; i < count; i++) {
     scratch.set(batch.subarray(i * PIXELS, (i + 1) * PIXELS))
     warpImage(scratch, 0, batch, i * PIXELS, drawTransform(rng, ranges), fill)

@@ -12,10 +12,7 @@ export const MIN_CLASSES = 2
 
 /** Whether `value` is a valid class list: distinct digits 0–9 in ascending order, at least two. */
 export function isClassList(value: readonly number[]): boolean {
-  return (
-    value.length >= MIN_CLASSES &&
-    value.every((digit, i) => Number.isInteger(digit) && digit >= 0 && digit <= 9 && (i === 0 || digit > value[i - 1]))
-  )
+  return value.length >= MIN_CLASSES && value.every((digit, i) => Number.isInteger(digit) && digit >= 0 && digit <= 9 && (i === 0 || digit > value[i - 1]))
 }
 
 /**

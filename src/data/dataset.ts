@@ -5,7 +5,18 @@ import {type ClassLabel, DEFAULT_CLASS_COUNTS, DEFAULT_EVAL_RATIO, DEFAULT_SEED,
 import {UserError} from '../errors.js'
 import {readIdxPair, type IdxImages} from './idx.js'
 import {Rng} from './rng.js'
-import {type ClassCounts, type Split, type SplitName, SPLIT_NAMES, availableCounts, countByClass, countedClasses, curateSubset, fingerprint, stratifiedSplit} from './split.js'
+import {
+  type ClassCounts,
+  type Split,
+  type SplitName,
+  SPLIT_NAMES,
+  availableCounts,
+  countByClass,
+  countedClasses,
+  curateSubset,
+  fingerprint,
+  stratifiedSplit,
+} from './split.js'
 
 export interface DatasetOptions {
   dataDir: string
@@ -135,7 +146,11 @@ export function describeSplits(dataset: CuratedDataset): Record<SplitName, {size
   return Object.fromEntries(
     SPLIT_NAMES.map((name) => [
       name,
-      {size: dataset.splits[name].indices.length, perClass: countByClass(dataset.splits[name].labels, dataset.classes), fingerprint: dataset.fingerprints[name]},
+      {
+        size: dataset.splits[name].indices.length,
+        perClass: countByClass(dataset.splits[name].labels, dataset.classes),
+        fingerprint: dataset.fingerprints[name],
+      },
     ]),
   ) as Record<SplitName, {size: number; perClass: Record<string, number>; fingerprint: string}>
 }

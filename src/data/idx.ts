@@ -38,7 +38,9 @@ function readHeader(raw: Buffer, name: string, expectedMagic: number, kind: stri
   const dims = Array.from({length: ndim}, (_, i) => raw.readUInt32BE(4 + 4 * i))
   const total = headerBytes + dims.reduce((a, b) => a * b, 1)
   if (total > MAX_IDX_BYTES) {
-    throw new UserError(`${name} is corrupt: its header announces ${formatBytes(total)} of data, more than any MNIST file (${dims.join('×')}); delete it and run download-data again`)
+    throw new UserError(
+      `${name} is corrupt: its header announces ${formatBytes(total)} of data, more than any MNIST file (${dims.join('×')}); delete it and run download-data again`,
+    )
   }
 
   return {headerBytes, dims, total}

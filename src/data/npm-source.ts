@@ -161,7 +161,7 @@ async function extract(
       return {
         write(chunk) {
           writing(temporary, () => {
-            for (let offset = 0; offset < chunk.length; ) offset += writeSync(descriptor, chunk, offset)
+            for (let offset = 0; offset < chunk.length;) offset += writeSync(descriptor, chunk, offset)
           })
           hash.update(chunk)
         },

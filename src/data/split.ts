@@ -17,7 +17,10 @@ const example = () => formatClassCounts(DEFAULT_CLASS_COUNTS)
  */
 export function parseClassCounts(text: string, classes?: readonly ClassLabel[]): ClassCounts {
   const counts: ClassCounts = {}
-  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const match = /^(\d+)\s*=\s*(\d+)$/.exec(part)
     if (!match) throw new UserError(`"${part}" is not LABEL=COUNT (e.g. ${example()}), nor "all"`, {setting: 'class_counts'})
     const label = Number(match[1])
@@ -39,19 +42,28 @@ export function parseClassCounts(text: string, classes?: readonly ClassLabel[]):
 
 /** The counts name exactly the classes. */
 export function checkClassCounts(counts: ClassCounts, classes: readonly ClassLabel[]): void {
-  const extra = Object.keys(counts).map(Number).filter((label) => !classes.includes(label))
-  if (extra.length > 0) throw new UserError(`class ${extra.join(', ')} is not one of the classes ${classes.join(', ')} (the classes setting chooses them)`, {setting: 'class_counts'})
+  const extra = Object.keys(counts)
+    .map(Number)
+    .filter((label) => !classes.includes(label))
+  if (extra.length > 0)
+    throw new UserError(`class ${extra.join(', ')} is not one of the classes ${classes.join(', ')} (the classes setting chooses them)`, {
+      setting: 'class_counts',
+    })
   const missing = classes.filter((c) => counts[c] === undefined)
   if (missing.length > 0) throw new UserError(`missing class ${missing.join(', ')} (give all of ${classes.join(', ')}, or "all")`, {setting: 'class_counts'})
 }
 
 /** The classes the counts are for, ascending. */
 export function countedClasses(counts: ClassCounts): ClassLabel[] {
-  return Object.keys(counts).map(Number).sort((a, b) => a - b)
+  return Object.keys(counts)
+    .map(Number)
+    .sort((a, b) => a - b)
 }
 
 export function formatClassCounts(counts: ClassCounts): string {
-  return countedClasses(counts).map((label) => `${label}=${counts[label]}`).join(',')
+  return countedClasses(counts)
+    .map((label) => `${label}=${counts[label]}`)
+    .join(',')
 }
 
 export interface Ratios {
@@ -136,7 +148,14 @@ export function curateSubset(labels: Uint8Array, counts: ClassCounts, rng: Rng, 
   }
 
   const chosen = new Map<ClassLabel, number[]>()
-  for (const label of classes) chosen.set(label, rng.fork(label).shuffle([...byClass.get(label)!]).slice(0, counts[label]))
+  for (const label of classes)
+    chosen.set(
+      label,
+      rng
+        .fork(label)
+        .shuffle([...byClass.get(label)!])
+        .slice(0, counts[label]),
+    )
 
   return chosen
 }
@@ -220,7 +239,9 @@ export function stratifiedSplit(subset: Map<ClassLabel, number[]>, options: Spli
 
   for (const name of SPLIT_NAMES) {
     if (parts[name].indices.length === 0) {
-      throw new UserError(`the ${name} split would be empty with the evaluation ratio ${options.evalRatio} and the validation ratio ${options.valRatio}; use more data or other ratios`)
+      throw new UserError(
+        `the ${name} split would be empty with the evaluation ratio ${options.evalRatio} and the validation ratio ${options.valRatio}; use more data or other ratios`,
+      )
     }
 
     // Interleave classes so a split read in order is not sorted by class.

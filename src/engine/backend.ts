@@ -92,7 +92,9 @@ export function enableTraining(): Promise<void> {
 
 /** The cpu backend, for a CNN to train where our kernel cannot run (no relaxed SIMD). */
 async function cpuInstead(): Promise<SelectedBackend> {
-  process.emitWarning('this WebAssembly has no relaxed SIMD, which the training kernel needs (Node 22 or later has it): training on the cpu backend, much slower')
+  process.emitWarning(
+    'this WebAssembly has no relaxed SIMD, which the training kernel needs (Node 22 or later has it): training on the cpu backend, much slower',
+  )
   requireTfjs('@tensorflow/tfjs-backend-cpu')
   await activate('cpu')
   return {name: 'cpu', threads: 1}

@@ -50,7 +50,16 @@ interface Exports {
   cnn_sums_width(phase: number): number
   cnn_half_grads(half: number): number
   cnn_combine(): void
-  cnn_adam(step: number, beta1: number, beta2: number, oneMinusBeta1: number, oneMinusBeta2: number, epsilon: number, correction1: number, correction2: number): void
+  cnn_adam(
+    step: number,
+    beta1: number,
+    beta2: number,
+    oneMinusBeta1: number,
+    oneMinusBeta2: number,
+    epsilon: number,
+    correction1: number,
+    correction2: number,
+  ): void
 }
 
 /** Whether the kernel computes this network: two 3×3 blocks pooling by 2 on 28×28 images, 8–64 filters (multiples of 8), at most 512 hidden units (multiples of 8). */
@@ -92,22 +101,30 @@ export class CnnKernel {
     this.hiddenUnits = network.hidden?.units ?? 0
     this.dropout = network.hidden?.dropout ?? 0
     this.classes = network.dense.units
-    if (typeof e.cnn_configure !== 'function' || !e.cnn_configure(first.filters, second.filters, this.hiddenUnits, this.classes) || e.cnn_image_size() !== IMAGE_SIZE) {
+    if (
+      typeof e.cnn_configure !== 'function' ||
+      !e.cnn_configure(first.filters, second.filters, this.hiddenUnits, this.classes) ||
+      e.cnn_image_size() !== IMAGE_SIZE
+    ) {
       throw new Error('kernels/cnn.wasm does not match this package (rebuild it with npm run build:kernels)')
     }
 
     this.logitStride = e.cnn_logit_stride()
     const specs = parameterSpecs(network)
-    this.parameters = Object.entries(specs).filter(([, spec]) => spec.trainable).map(([name]) => name)
+    this.parameters = Object.entries(specs)
+      .filter(([, spec]) => spec.trainable)
+      .map(([name]) => name)
     this.runningNames = network.blocks.flatMap(({bn}) => [`${bn}.movingMean`, `${bn}.movingVariance`])
     const offsets: Record<string, {offset: number; size: number}> = {}
     let count = 0
-    if (e.cnn_parameter_count() !== this.parameters.length) throw new Error(`kernels/cnn.wasm: the network has ${this.parameters.length} parameters, the kernel ${e.cnn_parameter_count()}`)
+    if (e.cnn_parameter_count() !== this.parameters.length)
+      throw new Error(`kernels/cnn.wasm: the network has ${this.parameters.length} parameters, the kernel ${e.cnn_parameter_count()}`)
     for (const [i, name] of this.parameters.entries()) {
       offsets[name] = {offset: e.cnn_parameter_offset(i), size: e.cnn_parameter_size(i)}
       count = Math.max(count, offsets[name].offset + offsets[name].size)
       const size = specs[name].shape.reduce((a, b) => a * b, 1)
-      if (size !== offsets[name].size) throw new Error(`kernels/cnn.wasm: parameter ${name} has ${offsets[name].size} values, the network ${specs[name].shape.join('×')}`)
+      if (size !== offsets[name].size)
+        throw new Error(`kernels/cnn.wasm: parameter ${name} has ${offsets[name].size} values, the network ${specs[name].shape.join('×')}`)
     }
 
     this.offsets = offsets

@@ -63,7 +63,15 @@ export class Shared {
   }
 
   static bytes(maxBatch: number, parameterCount: number): number {
-    return 16 + 8 * SCALARS.count + 8 * Math.ceil((4 * maxBatch * PIXELS) / 8) + 8 * Math.ceil((4 * maxBatch) / 8) + 2 * 8 * Math.ceil((4 * parameterCount) / 8) + 4 * maxBatch * SUM_FLOATS + 64
+    return (
+      16 +
+      8 * SCALARS.count +
+      8 * Math.ceil((4 * maxBatch * PIXELS) / 8) +
+      8 * Math.ceil((4 * maxBatch) / 8) +
+      2 * 8 * Math.ceil((4 * parameterCount) / 8) +
+      4 * maxBatch * SUM_FLOATS +
+      64
+    )
   }
 }
 
@@ -132,9 +140,11 @@ export function runPhases(
     const width = kernel.sumsWidth(phase)
     const arrays = kernel.sums(phase)
     // Mine into the shared block, meet, theirs into my instance, meet again before the block is reused.
-    for (const [i, values] of arrays.entries()) shared.sums.set(values.subarray(range[0] * width, range[1] * width), i * shared.maxBatch * width + range[0] * width)
+    for (const [i, values] of arrays.entries())
+      shared.sums.set(values.subarray(range[0] * width, range[1] * width), i * shared.maxBatch * width + range[0] * width)
     barrier.meet()
-    for (const [i, values] of kernel.sums(phase).entries()) values.set(shared.sums.subarray(i * shared.maxBatch * width + other[0] * width, i * shared.maxBatch * width + other[1] * width), other[0] * width)
+    for (const [i, values] of kernel.sums(phase).entries())
+      values.set(shared.sums.subarray(i * shared.maxBatch * width + other[0] * width, i * shared.maxBatch * width + other[1] * width), other[0] * width)
     barrier.meet()
   }
 }
@@ -178,7 +188,10 @@ export class ParallelStep {
     const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js'
     // The process's own flags, but not --input-type (for -e code only; a worker file refuses it).
     const execArgv = process.execArgv.filter((flag) => !flag.startsWith('--input-type'))
-    this.worker = new Worker(new URL(`./cnn-worker${extension}`, import.meta.url), {execArgv, workerData: {module, buffer, maxBatch, parameterCount: kernel.parameterCount, network}})
+    this.worker = new Worker(new URL(`./cnn-worker${extension}`, import.meta.url), {
+      execArgv,
+      workerData: {module, buffer, maxBatch, parameterCount: kernel.parameterCount, network},
+    })
     this.worker.unref()
     // A failure reaches the main thread through the shared control words (see Barrier); this only keeps it from being uncaught.
     this.worker.on('error', () => undefined)
@@ -200,7 +213,14 @@ export class ParallelStep {
    * end at the kernel's `grads`. `lossOf(range)` computes the main side's
    * dL/dlogits; returns the worker's [loss, correct] for its half.
    */
-  gradients(images: Float32Array, labels: ArrayLike<number>, loss: StepLoss, epsilon: number, dropout: DropoutKey, lossOf: (range: [number, number]) => void): [number, number] {
+  gradients(
+    images: Float32Array,
+    labels: ArrayLike<number>,
+    loss: StepLoss,
+    epsilon: number,
+    dropout: DropoutKey,
+    lossOf: (range: [number, number]) => void,
+  ): [number, number] {
     const batch = labels.length
     const [mine, theirs] = halves(batch)
     const s = this.shared

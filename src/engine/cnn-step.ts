@@ -139,7 +139,14 @@ export function kernelTrainStep(
   const twoThreads = parallelStep(cnn, batch)
   lastThreads = twoThreads ? 2 : 1
   if (twoThreads) {
-    const [theirLoss, theirCorrect] = twoThreads.gradients(images, y, {classWeights: w, weightSum, logitOffsets: options.logitOffsets}, BN_EPSILON, options.dropout, lossOf)
+    const [theirLoss, theirCorrect] = twoThreads.gradients(
+      images,
+      y,
+      {classWeights: w, weightSum, logitOffsets: options.logitOffsets},
+      BN_EPSILON,
+      options.dropout,
+      lossOf,
+    )
     loss += theirLoss
     correct += theirCorrect
   } else {
@@ -178,7 +185,12 @@ export function kernelTrainStep(
  * kernel, or undefined where it does not apply (another backend, a shape it
  * does not compute, another image size).
  */
-export function kernelEvalLogits(net: NetworkDescription, params: Record<string, tf.Tensor>, buffers: Record<string, tf.Tensor>, x: tf.Tensor4D): tf.Tensor2D | undefined {
+export function kernelEvalLogits(
+  net: NetworkDescription,
+  params: Record<string, tf.Tensor>,
+  buffers: Record<string, tf.Tensor>,
+  x: tf.Tensor4D,
+): tf.Tensor2D | undefined {
   const [batch, height, width, channels] = x.shape
   if (height !== 28 || width !== 28 || channels !== 1) return undefined
   const cnn = stepKernel(net)

@@ -68,11 +68,7 @@ function f1(truePositives: number, predicted: number, support: number): number {
  * class still pulls the macro averages down. Every label in `yTrue`/`yPred`
  * must be one of `labels`.
  */
-export function classificationReport(
-  yTrue: ArrayLike<number>,
-  yPred: ArrayLike<number>,
-  labels: readonly number[],
-): ClassificationReport {
+export function classificationReport(yTrue: ArrayLike<number>, yPred: ArrayLike<number>, labels: readonly number[]): ClassificationReport {
   const k = labels.length
   const counts = confusionCounts(yTrue, yPred, labels)
   const total = yTrue.length

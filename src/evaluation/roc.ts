@@ -1,4 +1,3 @@
-
 export interface RocCurve {
   label: number
   /** False-positive rates, rising from 0 to 1 (empty when the curve is undefined). */
@@ -38,11 +37,7 @@ function trapezoid(x: readonly number[], y: readonly number[]): number {
  * `roc_curve`): samples sorted by decreasing score, one point per distinct
  * score, so tied scores move the curve in one diagonal step.
  */
-export function binaryRoc(
-  positive: readonly boolean[],
-  scores: readonly number[],
-  options: RocOptions = {},
-): Omit<RocCurve, 'label'> {
+export function binaryRoc(positive: readonly boolean[], scores: readonly number[], options: RocOptions = {}): Omit<RocCurve, 'label'> {
   if (positive.length !== scores.length) {
     throw new RangeError(`labels and scores differ in length (${positive.length} vs ${scores.length})`)
   }
@@ -67,13 +62,7 @@ export function binaryRoc(
 
   if (options.dropIntermediate !== false && fps.length > 2) {
     // Keep the ends and every point where the curve bends (non-zero second difference).
-    const keep = fps.map(
-      (_, i) =>
-        i === 0 ||
-        i === fps.length - 1 ||
-        fps[i + 1] - 2 * fps[i] + fps[i - 1] !== 0 ||
-        tps[i + 1] - 2 * tps[i] + tps[i - 1] !== 0,
-    )
+    const keep = fps.map((_, i) => i === 0 || i === fps.length - 1 || fps[i + 1] - 2 * fps[i] + fps[i - 1] !== 0 || tps[i + 1] - 2 * tps[i] + tps[i - 1] !== 0)
     fps = fps.filter((_, i) => keep[i])
     tps = tps.filter((_, i) => keep[i])
     thresholds = thresholds.filter((_, i) => keep[i])
@@ -95,12 +84,7 @@ export function binaryRoc(
  * null, and it is left out of the macro average (scikit-learn warns and gives
  * NaN there).
  */
-export function rocCurves(
-  yTrue: ArrayLike<number>,
-  probs: readonly (ArrayLike<number>)[],
-  labels: readonly number[],
-  options: RocOptions = {},
-): RocCurves {
+export function rocCurves(yTrue: ArrayLike<number>, probs: readonly ArrayLike<number>[], labels: readonly number[], options: RocOptions = {}): RocCurves {
   if (yTrue.length !== probs.length) {
     throw new RangeError(`yTrue and probs differ in length (${yTrue.length} vs ${probs.length})`)
   }

@@ -138,7 +138,7 @@ function readPngHeader(bytes: Uint8Array, data: DataView): Header {
   if (channels === undefined) throw new HeaderError(`unknown colour type ${bytes[25]}`)
   checkSize(width, height)
   let compressed = 0
-  for (let offset = 8; offset + 8 <= bytes.length; ) {
+  for (let offset = 8; offset + 8 <= bytes.length;) {
     const length = data.getUint32(offset)
     if (data.getUint32(offset + 4) === 0x49_44_41_54) compressed += Math.min(length, bytes.length - offset - 8)
     offset += 12 + length

@@ -70,7 +70,14 @@ async function folderImages(folder: string): Promise<string[]> {
     if (!(IMAGE_EXTENSIONS as readonly string[]).includes(path.extname(entry.name).toLowerCase())) continue
     const file = path.join(folder, entry.name)
     // Symbolic links count when they lead to a file.
-    if (entry.isFile() || (entry.isSymbolicLink() && (await stat(file).then((info) => info.isFile(), () => false)))) {
+    if (
+      entry.isFile() ||
+      (entry.isSymbolicLink() &&
+        (await stat(file).then(
+          (info) => info.isFile(),
+          () => false,
+        )))
+    ) {
       names.push(file)
     }
   }

@@ -16,7 +16,11 @@ import {writeFileAtomic} from '../util/atomic.js'
  */
 export function savedInputStem(name: string): string {
   const last = name === '-' ? 'stdin' : (name.split(/[/\\]/).filter(Boolean).pop() ?? 'input').replace(/[?#].*$/, '')
-  const stem = last.replace(/\.[A-Za-z0-9]{1,5}$/, '').replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[.]+/, '').slice(0, 100)
+  const stem = last
+    .replace(/\.[A-Za-z0-9]{1,5}$/, '')
+    .replace(/[^A-Za-z0-9._-]+/g, '_')
+    .replace(/^[.]+/, '')
+    .slice(0, 100)
   return stem === '' ? 'input' : stem
 }
 

@@ -159,7 +159,12 @@ function toFileHeader(header: CheckpointHeader): CheckpointFileHeader {
       callbacks: training.callbacks,
       history: training.history.map((log) => mapKeys(log, snakeCase)),
     },
-    calibration: calibration && {temperature: calibration.temperature, fitted_on: calibration.fittedOn, nll_before: calibration.nllBefore, nll_after: calibration.nllAfter},
+    calibration: calibration && {
+      temperature: calibration.temperature,
+      fitted_on: calibration.fittedOn,
+      nll_before: calibration.nllBefore,
+      nll_after: calibration.nllAfter,
+    },
     tensors: header.tensors,
     optimizer_tensors: header.optimizerTensors,
   }
@@ -188,14 +193,23 @@ function fromFileHeader(file: CheckpointFileHeader): CheckpointHeader {
       callbacks: training.callbacks,
       history: training.history.map((log) => mapKeys(log, camelCase)),
     },
-    calibration: calibration && {temperature: calibration.temperature, fittedOn: calibration.fitted_on, nllBefore: calibration.nll_before, nllAfter: calibration.nll_after},
+    calibration: calibration && {
+      temperature: calibration.temperature,
+      fittedOn: calibration.fitted_on,
+      nllBefore: calibration.nll_before,
+      nllAfter: calibration.nll_after,
+    },
     tensors: file.tensors,
     optimizerTensors: file.optimizer_tensors,
   }
 }
 
 /** Format 1 named its callbacks in camelCase; their state is read back under today's names. */
-const V1_CALLBACK_NAMES: Record<string, string> = {earlyStopping: 'early_stopping', modelCheckpoint: 'model_checkpoint', reduceLROnPlateau: 'reduce_lr_on_plateau'}
+const V1_CALLBACK_NAMES: Record<string, string> = {
+  earlyStopping: 'early_stopping',
+  modelCheckpoint: 'model_checkpoint',
+  reduceLROnPlateau: 'reduce_lr_on_plateau',
+}
 
 function fromV1Header(header: z.infer<typeof HeaderV1Schema>): CheckpointHeader {
   const callbacks = Object.fromEntries(Object.entries(header.training.callbacks).map(([name, state]) => [V1_CALLBACK_NAMES[name] ?? name, state]))

@@ -125,7 +125,9 @@ export function buildLayersModel(checkpoint: Checkpoint): tfl.Sequential {
     const layer = model.getLayer(layerName)
     // softmax((Wx + b) / T) = softmax((W/T)x + b/T): the temperature becomes part of the last layer.
     const scale = layerName === net.dense.name ? 1 / (checkpoint.header.calibration?.temperature ?? 1) : 1
-    const tensors = names.map((name) => tf.tensor(scale === 1 ? checkpoint.values[name] : checkpoint.values[name].map((v) => v * scale), specs[name].shape, 'float32'))
+    const tensors = names.map((name) =>
+      tf.tensor(scale === 1 ? checkpoint.values[name] : checkpoint.values[name].map((v) => v * scale), specs[name].shape, 'float32'),
+    )
     layer.setWeights(tensors)
     tf.dispose(tensors)
   }

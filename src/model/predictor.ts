@@ -31,7 +31,10 @@ export interface Predictor {
 }
 
 /** `calibrate: false` ignores the checkpoint's temperature (`--no-calibrate`). */
-export async function loadPredictor(checkpointPath: string, options: {backend?: BackendChoice; threads?: number; calibrate?: boolean} = {}): Promise<Predictor> {
+export async function loadPredictor(
+  checkpointPath: string,
+  options: {backend?: BackendChoice; threads?: number; calibrate?: boolean} = {},
+): Promise<Predictor> {
   const checkpoint = await loadCheckpoint(checkpointPath)
   const backend = await selectBackend(options.backend ?? 'auto', {threads: options.threads ?? 1, training: false})
   const network = createNetwork(networkOf(checkpoint.header), checkpoint.values)

@@ -68,6 +68,8 @@ export function formatModelSummary(summary: ModelSummary): string {
     lines.push(`  ${row.layer.padEnd(8)} ${shape(row.shape).padEnd(width)} ${row.params.toLocaleString('en-US').padStart(7)}${note}`)
   }
 
-  lines.push(`  ${summary.params.toLocaleString('en-US')} parameters, ${summary.trainable.toLocaleString('en-US')} trainable (batch-norm running statistics are not)`)
+  lines.push(
+    `  ${summary.params.toLocaleString('en-US')} parameters, ${summary.trainable.toLocaleString('en-US')} trainable (batch-norm running statistics are not)`,
+  )
   return `${lines.join('\n')}\n`
 }

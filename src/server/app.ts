@@ -115,7 +115,10 @@ const FeedbackSchema = z.object({
 
 const PredictJsonSchema = z
   .strictObject({
-    image: z.string().regex(/^data:image\/[a-z+.-]+;base64,/i, 'must be a data URI such as data:image/png;base64,…').optional(),
+    image: z
+      .string()
+      .regex(/^data:image\/[a-z+.-]+;base64,/i, 'must be a data URI such as data:image/png;base64,…')
+      .optional(),
     url: z.string().max(2048, 'must be at most 2048 characters').optional(),
     source: z.enum(PREDICTION_SOURCES).optional(),
     /** false: answer without logging (the page's live prediction while drawing). */
@@ -128,7 +131,10 @@ const LogQuerySchema = z.enum(['true', 'false', '1', '0']).optional()
 const PreprocessQuerySchema = z.enum(['true', 'false', '1', '0']).default('true')
 
 /** A loaded model's checkpoint id, as `GET /api/models` lists it. */
-const ModelQuerySchema = z.string().regex(/^[0-9a-f]{12}$/, 'must be a checkpoint id from GET /api/models').optional()
+const ModelQuerySchema = z
+  .string()
+  .regex(/^[0-9a-f]{12}$/, 'must be a checkpoint id from GET /api/models')
+  .optional()
 
 /** One readable line from a zod error: which field, what is wrong. */
 function firstIssue(error: z.ZodError, where: string): string {
@@ -227,7 +233,10 @@ export function createApp(ctx: AppContext): Hono {
   app.notFound((c) => c.json({error: `no such endpoint: ${c.req.method} ${c.req.path}`, code: 'not-found'}, 404))
   app.use('*', guard(ctx.guard))
   // Every body but an image's is a few hundred bytes of JSON: refused from its length, or once that much has arrived.
-  const jsonLimit = bodyLimit({maxSize: MAX_JSON_BODY_BYTES, onError: (c) => c.json({error: `the request body is larger than the ${MAX_JSON_BODY_BYTES / 1024} KiB limit`, code: 'too-large'}, 413)})
+  const jsonLimit = bodyLimit({
+    maxSize: MAX_JSON_BODY_BYTES,
+    onError: (c) => c.json({error: `the request body is larger than the ${MAX_JSON_BODY_BYTES / 1024} KiB limit`, code: 'too-large'}, 413),
+  })
   app.use('/api/*', (c, next) => (c.req.path === '/api/predict' ? next() : jsonLimit(c, next)))
 
   // ------------------------------------------------------------------ page
@@ -252,17 +261,20 @@ export function createApp(ctx: AppContext): Hono {
     const store = await ctx.store.health()
     // Health needs no token: behind one it tells nothing of where files and the database are (/api/status does).
     const open = ctx.guard.token === undefined
-    return c.json({
-      status: store.available ? 'ok' : 'degraded',
-      classes: model.classes,
-      packageVersion: packageVersion(),
-      tfjsVersion: tfjsVersion(),
-      model: open ? model : {...model, checkpointPath: null},
-      store: open
-        ? {kind: ctx.store.kind, location: ctx.store.location, ...store}
-        : {kind: ctx.store.kind, location: null, ...store, error: store.error === null ? null : 'the database is not answering (GET /api/status says why)'},
-      training: {state: ctx.training.snapshot().state},
-    }, store.available ? 200 : 503)
+    return c.json(
+      {
+        status: store.available ? 'ok' : 'degraded',
+        classes: model.classes,
+        packageVersion: packageVersion(),
+        tfjsVersion: tfjsVersion(),
+        model: open ? model : {...model, checkpointPath: null},
+        store: open
+          ? {kind: ctx.store.kind, location: ctx.store.location, ...store}
+          : {kind: ctx.store.kind, location: null, ...store, error: store.error === null ? null : 'the database is not answering (GET /api/status says why)'},
+        training: {state: ctx.training.snapshot().state},
+      },
+      store.available ? 200 : 503,
+    )
   })
 
   app.get('/api/status', async (c) => {
@@ -308,7 +320,10 @@ export function createApp(ctx: AppContext): Hono {
 
   app.post('/api/predict', uploadLimit, async (c) => {
     if (!ctx.model.info.loaded) {
-      return c.json({error: 'no model is loaded yet: start serve with --checkpoint-path FILE, or train a model from the page and wait for it to finish', code: 'no-model'}, 503)
+      return c.json(
+        {error: 'no model is loaded yet: start serve with --checkpoint-path FILE, or train a model from the page and wait for it to finish', code: 'no-model'},
+        503,
+      )
     }
 
     const preprocess = PreprocessQuerySchema.safeParse(c.req.query('preprocess'))
@@ -317,7 +332,11 @@ export function createApp(ctx: AppContext): Hono {
     if (!chosen.success) throw new HttpError(400, `query "model" ${chosen.error.issues[0].message}`)
     if (chosen.data !== undefined && !ctx.model.classesOf(chosen.data)) throw new HttpError(404, `no loaded model ${chosen.data}; GET /api/models lists them`)
     const input = await predictInput(c, ctx)
-    const {pixels, stroke} = await coded(() => ctx.decoder.decode(input.bytes, input.name, preprocess.data === 'true' || preprocess.data === '1'), 400, 'not-an-image')
+    const {pixels, stroke} = await coded(
+      () => ctx.decoder.decode(input.bytes, input.name, preprocess.data === 'true' || preprocess.data === '1'),
+      400,
+      'not-an-image',
+    )
     if (!stroke) throw new HttpError(400, noDigitMessage(input.name), 'not-an-image')
     const answer = ctx.model.predict(pixels, chosen.data)
     if (!answer) return c.json({error: 'the model was unloaded; try again', code: 'model-unloaded'}, 503)
@@ -359,7 +378,8 @@ export function createApp(ctx: AppContext): Hono {
     const query = HistoryQuerySchema.safeParse(c.req.query())
     if (!query.success) {
       const issue = query.error.issues[0]
-      if (issue.code === 'unrecognized_keys') throw new HttpError(400, `unknown query parameter ${issue.keys.join(', ')}; use predicted, feedback, limit, offset`)
+      if (issue.code === 'unrecognized_keys')
+        throw new HttpError(400, `unknown query parameter ${issue.keys.join(', ')}; use predicted, feedback, limit, offset`)
       if (issue.path[0] === 'predicted') throw new HttpError(400, 'query "predicted" must be a digit 0–9')
       throw new HttpError(400, firstIssue(query.error, 'query'))
     }
@@ -405,7 +425,16 @@ export function createApp(ctx: AppContext): Hono {
     const training = ctx.training.snapshot()
     const own = training.runName === name
     const failed = own && training.state === 'failed' && !complete
-    const state = own && training.state === 'running' ? 'training' : complete ? 'finished' : cancelled || (own && training.state === 'cancelled') ? 'cancelled' : failed ? 'failed' : 'incomplete'
+    const state =
+      own && training.state === 'running'
+        ? 'training'
+        : complete
+          ? 'finished'
+          : cancelled || (own && training.state === 'cancelled')
+            ? 'cancelled'
+            : failed
+              ? 'failed'
+              : 'incomplete'
     const served = ctx.model.info.checkpointPath
     const checkpoint = served === null ? undefined : await ctx.runs.checkpoint(name)
     // Why this server's last run failed (a full disk while writing its files, say); null otherwise.

@@ -166,7 +166,9 @@ export class DecodePool {
     this.retire(slot)
     const seconds = +(this.timeoutMs / 1000).toFixed(1)
     pending.reject(
-      new UserError(`${pending.job.name}: decoding took longer than ${seconds} s and was stopped; the file is built to be costly to decode, re-export it as a plain PNG or JPEG`),
+      new UserError(
+        `${pending.job.name}: decoding took longer than ${seconds} s and was stopped; the file is built to be costly to decode, re-export it as a plain PNG or JPEG`,
+      ),
     )
     void slot.worker.terminate()
     if (!this.closed) this.dispatch()
@@ -210,7 +212,9 @@ export class DecodePool {
         const outOfMemory = (error as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY'
         pending.reject(
           outOfMemory
-            ? new TooManyPixelsError(`${pending.job.name}: decoding needed more than ${this.heapMb} MB of memory and was stopped; shrink the image or re-export it`)
+            ? new TooManyPixelsError(
+                `${pending.job.name}: decoding needed more than ${this.heapMb} MB of memory and was stopped; shrink the image or re-export it`,
+              )
             : new Error(`image decoder stopped: ${error.message}`),
         )
       }
@@ -238,10 +242,12 @@ export class DecodePool {
       pending.reject(new DecoderBusyError(5))
     }
 
-    await Promise.all(this.slots.splice(0).map(async (slot) => {
-      clearTimeout(slot.timer)
-      slot.job?.reject(new DecoderBusyError(5))
-      await slot.worker.terminate()
-    }))
+    await Promise.all(
+      this.slots.splice(0).map(async (slot) => {
+        clearTimeout(slot.timer)
+        slot.job?.reject(new DecoderBusyError(5))
+        await slot.worker.terminate()
+      }),
+    )
   }
 }

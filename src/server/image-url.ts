@@ -121,7 +121,8 @@ export async function fetchImageUrl(raw: string, options: ImageUrlOptions): Prom
     const {statusCode, headers, body} = response
     if (statusCode >= 300 && statusCode < 400 && typeof headers.location === 'string') {
       body.resume()
-      if (redirects >= IMAGE_URL_DEFAULTS.maxRedirects) throw new UserError(`${shown}: more than ${IMAGE_URL_DEFAULTS.maxRedirects} redirects; give the image's own address`)
+      if (redirects >= IMAGE_URL_DEFAULTS.maxRedirects)
+        throw new UserError(`${shown}: more than ${IMAGE_URL_DEFAULTS.maxRedirects} redirects; give the image's own address`)
       url = new URL(headers.location, url)
       continue
     }
@@ -195,6 +196,7 @@ function fetchFailure(error: unknown, shown: string, options: ImageUrlOptions): 
   }
 
   const name = (error as Error).name
-  if (name === 'TimeoutError' || name === 'AbortError') return new UserError(`${shown}: no complete answer within ${options.timeoutMs / 1000} s; try another address`)
+  if (name === 'TimeoutError' || name === 'AbortError')
+    return new UserError(`${shown}: no complete answer within ${options.timeoutMs / 1000} s; try another address`)
   return new UserError(`${shown}: could not fetch it (${errorMessage(cause).replaceAll(/\s+/g, ' ')}); check the address`)
 }

@@ -9,15 +9,7 @@ import {join, sep} from 'node:path'
 
 import {z} from 'zod'
 
-import {
-  ARTIFACT_FILES,
-  type LossCurves,
-  LossCurvesSchema,
-  type Metrics,
-  MetricsSchema,
-  type RunMetadata,
-  RunMetadataSchema,
-} from '../artifacts/schemas.js'
+import {ARTIFACT_FILES, type LossCurves, LossCurvesSchema, type Metrics, MetricsSchema, type RunMetadata, RunMetadataSchema} from '../artifacts/schemas.js'
 import {errorMessage} from '../errors.js'
 import {EpochLogRowFileSchema, epochLogOfRow} from '../artifacts/epoch-log.js'
 import {buildLossCurves} from '../artifacts/build.js'
@@ -38,7 +30,15 @@ export const RUN_IMAGES = Object.values(ARTIFACT_FILES).filter((name) => name.en
 export const RUN_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/
 
 /** Files whose presence makes a folder a run. */
-const RUN_MARKERS = [ARTIFACT_FILES.metrics, ARTIFACT_FILES.runMetadata, ARTIFACT_FILES.lossCurves, CHECKPOINT_FILE, EPOCH_LOG_FILE, CONFIG_FILE, CANCELLED_FILE]
+const RUN_MARKERS = [
+  ARTIFACT_FILES.metrics,
+  ARTIFACT_FILES.runMetadata,
+  ARTIFACT_FILES.lossCurves,
+  CHECKPOINT_FILE,
+  EPOCH_LOG_FILE,
+  CONFIG_FILE,
+  CANCELLED_FILE,
+]
 
 /** What the dashboard reads of config.json: the model and the digits the run learns. */
 const RunConfigSchema = z.looseObject({model: z.string().optional(), class_counts: z.record(z.string(), z.unknown()).optional()})
@@ -212,7 +212,14 @@ export class RunsFolder {
       metadata: metadata.value,
       cancelled: cancelled !== undefined && metrics.value === null,
       model: config.value?.model ?? null,
-      classes: metrics.value?.classes ?? metadata.value?.dataset.classes ?? (config.value?.class_counts ? Object.keys(config.value.class_counts).map(Number).sort((a, b) => a - b) : null),
+      classes:
+        metrics.value?.classes ??
+        metadata.value?.dataset.classes ??
+        (config.value?.class_counts
+          ? Object.keys(config.value.class_counts)
+              .map(Number)
+              .sort((a, b) => a - b)
+          : null),
       images: Object.fromEntries(presentImages.map((file) => [file, `/api/runs/${encodeURIComponent(name)}/files/${file}`])),
       checkpoint: checkpoint ? {file: CHECKPOINT_FILE, bytes: checkpoint.bytes} : null,
       // The epoch log only matters when it stands in for missing curves.

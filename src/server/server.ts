@@ -105,7 +105,9 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   }
 
   if (exposed) {
-    log(`warning: --host ${host} lets other machines reach this server${token === undefined ? ' with no access token' : '; they need the access token in the URL below'}`)
+    log(
+      `warning: --host ${host} lets other machines reach this server${token === undefined ? ' with no access token' : '; they need the access token in the URL below'}`,
+    )
   }
 
   const model = new ModelSlot()

@@ -101,9 +101,7 @@ const LOG_LINES_KEPT = 50
 
 /** Request body of POST /api/train: training settings (see src/training/config.ts), and whether to serve the result (true: always, false: never). */
 const TrainRequestSchema = z.looseObject({
-  activate: z
-    .union([z.enum(ACTIVATE_CHOICES), z.boolean().transform((yes): ActivateChoice => (yes ? 'always' : 'never'))])
-    .default('if-better'),
+  activate: z.union([z.enum(ACTIVATE_CHOICES), z.boolean().transform((yes): ActivateChoice => (yes ? 'always' : 'never'))]).default('if-better'),
 })
 
 /**
@@ -117,7 +115,8 @@ async function lockRunName(outputDir: string, name: string, runsDir: string, rep
   try {
     lock = lockRunFolder(outputDir)
   } catch (error) {
-    if (error instanceof RunFolderLocked) throw new ConflictError(`a run named ${name} is being trained in ${runsDir}; wait for it to finish or choose another run-name`, 'training-running')
+    if (error instanceof RunFolderLocked)
+      throw new ConflictError(`a run named ${name} is being trained in ${runsDir}; wait for it to finish or choose another run-name`, 'training-running')
     throw error
   }
 
@@ -204,7 +203,8 @@ export class TrainingManager {
 
     const request = TrainRequestSchema.safeParse(body ?? {})
     if (!request.success) {
-      if (request.error.issues[0].path[0] === 'activate') throw new SettingError(`"activate" must be one of ${ACTIVATE_CHOICES.join(', ')}, true or false`, 'activate')
+      if (request.error.issues[0].path[0] === 'activate')
+        throw new SettingError(`"activate" must be one of ${ACTIVATE_CHOICES.join(', ')}, true or false`, 'activate')
       throw new SettingError('the request body must be a JSON object of train options, e.g. {"epochs": 2}', null)
     }
 
@@ -217,7 +217,10 @@ export class TrainingManager {
     }
 
     if (!RUN_NAME_PATTERN.test(config.run_name)) {
-      throw new SettingError(`run-name "${config.run_name}" must be a plain folder name: letters, digits, ".", "_" or "-", starting with a letter or digit`, 'run-name')
+      throw new SettingError(
+        `run-name "${config.run_name}" must be a plain folder name: letters, digits, ".", "_" or "-", starting with a letter or digit`,
+        'run-name',
+      )
     }
 
     const run: TrainRun = {config, dataDir, outputDir: join(this.options.runsDir, config.run_name), lockHeld: true}
@@ -236,7 +239,8 @@ export class TrainingManager {
       if (!release) lock?.release()
     }
 
-    if (!release) throw new ConflictError('a training run is already in progress on another server sharing this database; wait for it to finish', 'training-running')
+    if (!release)
+      throw new ConflictError('a training run is already in progress on another server sharing this database; wait for it to finish', 'training-running')
     if (replacesCancelled) {
       run.force = true
       await rm(join(run.outputDir, CANCELLED_FILE), {force: true})
@@ -277,9 +281,7 @@ export class TrainingManager {
         this.worker = undefined
         this.cancelFlag = undefined
         lock.release()
-        void this.conclude(outcome, crash, activate)
-          .then(release)
-          .finally(resolve)
+        void this.conclude(outcome, crash, activate).then(release).finally(resolve)
       })
     })
     this.emit({type: 'status', data: this.snapshot()})

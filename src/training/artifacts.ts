@@ -54,7 +54,10 @@ export async function writeTrainingArtifacts(input: TrainingArtifactInput): Prom
         classes: [...classes],
         class_counts: Object.fromEntries(classes.map((c) => [String(c), classCounts[c]])),
         splits: Object.fromEntries(
-          Object.entries(describeSplits(data.dataset)).map(([name, split]) => [name, {size: split.size, per_class: split.perClass, fingerprint: split.fingerprint}]),
+          Object.entries(describeSplits(data.dataset)).map(([name, split]) => [
+            name,
+            {size: split.size, per_class: split.perClass, fingerprint: split.fingerprint},
+          ]),
         ) as Record<SplitName, {size: number; per_class: Record<string, number>; fingerprint: string}>,
       },
       trainingConfig: trainingConfigView(config),
@@ -77,7 +80,13 @@ export async function writeTrainingArtifacts(input: TrainingArtifactInput): Prom
       lrTrace: config.learning_rate_trace,
       timing: config.timing_stats,
       extraFiles: input.extraFiles,
-      reliability: buildReliability('eval', data.tensors.eval.y, input.calibration.uncalibratedEvalProbs, predictions.eval.probs, input.calibration.temperature),
+      reliability: buildReliability(
+        'eval',
+        data.tensors.eval.y,
+        input.calibration.uncalibratedEvalProbs,
+        predictions.eval.probs,
+        input.calibration.temperature,
+      ),
     },
   )
   return files.map((f) => f.name)

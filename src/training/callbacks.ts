@@ -28,7 +28,8 @@ const unknownMetric = (metric: string) => new UserError(`cannot monitor "${metri
 /** A monitor whose metric is logged and whose mode is min or max; throws one clear line otherwise. */
 export function checkMonitor(monitor: Monitor): Monitor {
   if (!LOGGED_METRICS.includes(monitor.metric)) throw unknownMetric(monitor.metric)
-  if (monitor.mode !== 'min' && monitor.mode !== 'max') throw new UserError(`cannot monitor ${monitor.metric} in mode "${String(monitor.mode)}": the mode is min or max`)
+  if (monitor.mode !== 'min' && monitor.mode !== 'max')
+    throw new UserError(`cannot monitor ${monitor.metric} in mode "${String(monitor.mode)}": the mode is min or max`)
   return monitor
 }
 

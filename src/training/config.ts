@@ -85,7 +85,11 @@ const ClassesSchema = z.union([z.string(), z.array(z.int())]).transform((value, 
 const ClassCountsSchema = z.union([z.string(), z.record(z.string(), z.unknown())]).transform((value, ctx): ClassCounts | typeof ALL_IMAGES => {
   try {
     if (typeof value === 'string') return value.trim() === ALL_IMAGES ? ALL_IMAGES : parseClassCounts(value)
-    return parseClassCounts(Object.entries(value).map(([label, n]) => `${label}=${String(n)}`).join(','))
+    return parseClassCounts(
+      Object.entries(value)
+        .map(([label, n]) => `${label}=${String(n)}`)
+        .join(','),
+    )
   } catch (error) {
     ctx.addIssue({code: 'custom', message: errorMessage(error)})
     return z.NEVER
@@ -135,8 +139,12 @@ export const TrainingConfigSchema = z
  * as schema/config.schema.json.
  */
 export const ConfigFileSchema = TrainingConfigSchema.extend({
-  schema_version: z.literal(CONFIG_SCHEMA_VERSION).describe('version of this file\'s shape'),
-  classes: z.array(z.int().min(0).max(9)).min(2).refine(isClassList, 'distinct digits in ascending order').describe('the digits the model knows, in logit order'),
+  schema_version: z.literal(CONFIG_SCHEMA_VERSION).describe("version of this file's shape"),
+  classes: z
+    .array(z.int().min(0).max(9))
+    .min(2)
+    .refine(isClassList, 'distinct digits in ascending order')
+    .describe('the digits the model knows, in logit order'),
   class_counts: z
     .union([z.record(z.string().regex(/^\d$/), z.int().positive()), z.literal(ALL_IMAGES)])
     .describe('images per class in the curated subset (one key per class), or "all": every training image of each class'),
@@ -171,17 +179,17 @@ export const SETTINGS = {
   val_ratio: {flag: 'number', help: 'share of the rest used for validation', resume: 'refuse', why: SPLIT_REASON},
   epochs: {flag: 'integer', help: `maximum epochs, at most ${TRAINING_DEFAULTS.maxEpochs}`, resume: 'apply'},
   learning_rate: {flag: 'number', help: 'Adam learning rate (on --resume: the rate from the next epoch on)', resume: 'apply'},
-  batch_size: {flag: 'integer', help: 'training batch size', resume: 'refuse', why: 'the epochs already trained used the checkpoint\'s'},
+  batch_size: {flag: 'integer', help: 'training batch size', resume: 'refuse', why: "the epochs already trained used the checkpoint's"},
   num_workers: {
     flag: 'integer',
-    help: 'compute threads for the engine (wasm: its thread pool; node: TensorFlow\'s intra-op threads)',
+    help: "compute threads for the engine (wasm: its thread pool; node: TensorFlow's intra-op threads)",
     resume: 'apply',
   },
   classes: {
     flag: 'string',
     help: 'the digits the model knows: a list and ranges of digits, e.g. 3,7 or 0-9 (at least two)',
     resume: 'refuse',
-    why: 'the checkpoint\'s network has one output per class',
+    why: "the checkpoint's network has one output per class",
   },
   class_counts: {
     flag: 'string',
@@ -190,7 +198,13 @@ export const SETTINGS = {
     resume: 'refuse',
     why: SPLIT_REASON,
   },
-  model: {flag: 'string', help: `network: ${NETWORK_PRESETS.map((preset) => `${preset} (${presetLayers(preset)})`).join(', ')}; cnn is the SPEC's, softmax a fast baseline`, options: MODEL_KINDS, resume: 'refuse', why: 'the checkpoint holds that network'},
+  model: {
+    flag: 'string',
+    help: `network: ${NETWORK_PRESETS.map((preset) => `${preset} (${presetLayers(preset)})`).join(', ')}; cnn is the SPEC's, softmax a fast baseline`,
+    options: MODEL_KINDS,
+    resume: 'refuse',
+    why: 'the checkpoint holds that network',
+  },
   backend: {flag: 'string', help: 'auto: native tfjs-node if installed, else wasm', options: BACKEND_CHOICES, resume: 'apply'},
   run_name: {flag: 'string', help: 'name recorded in run_metadata.json', defaultText: 'run-<timestamp>-seed<seed>', resume: 'apply'},
   roc_per_class: {flag: 'boolean', help: 'also write roc_curves.json and roc_curves.png', resume: 'apply'},
@@ -206,7 +220,7 @@ export const SETTINGS = {
     help: 'best epoch and early stopping by: f1 (validation macro F1, as SPEC), f1-loss (ties broken by lower validation loss), loss (lower validation loss)',
     options: SELECTIONS,
     resume: 'refuse',
-    why: 'the best epoch so far was chosen by the checkpoint\'s',
+    why: "the best epoch so far was chosen by the checkpoint's",
   },
   patience: {
     flag: 'integer',
@@ -215,21 +229,21 @@ export const SETTINGS = {
   },
   calibrate: {
     flag: 'boolean',
-    help: 'fit a temperature on the validation split after training and store it in best.ckpt (--no-calibrate: keep the network\'s own probabilities)',
+    help: "fit a temperature on the validation split after training and store it in best.ckpt (--no-calibrate: keep the network's own probabilities)",
     resume: 'apply',
   },
   ema_decay: {
     flag: 'number',
     help: 'keep an exponential moving average of the weights with this decay per step (e.g. 0.995) and validate, checkpoint and predict with it; 0: off',
     resume: 'refuse',
-    why: 'the checkpoint\'s weights are (or are not) an average',
+    why: "the checkpoint's weights are (or are not) an average",
   },
   loss: {
     flag: 'string',
     help: 'weighted (class-weighted cross-entropy, as SPEC), or logit-adjusted (cross-entropy of logits + log class prior of the training split; predictions use the raw logits)',
     options: LOSS_KINDS,
     resume: 'refuse',
-    why: 'the epochs already trained minimised the checkpoint\'s',
+    why: "the epochs already trained minimised the checkpoint's",
   },
 } as const satisfies Record<SettingKey, SettingInfo>
 
@@ -290,7 +304,9 @@ function toLayer(input: Record<string, unknown>, source: string): Layer {
   }
 
   if (unknown.length > 0) {
-    throw new UserError(`${describeKey(source, unknown.join(', '))}: unknown key (known: ${SETTING_KEYS.map((k) => (source === 'flags' ? flagName(k) : k)).join(', ')})`)
+    throw new UserError(
+      `${describeKey(source, unknown.join(', '))}: unknown key (known: ${SETTING_KEYS.map((k) => (source === 'flags' ? flagName(k) : k)).join(', ')})`,
+    )
   }
 
   return layer
@@ -398,7 +414,9 @@ export function configDocument(config: TrainingConfig): Record<string, unknown> 
 }
 
 /** The configuration as run_metadata.json's `training_config` shows it: config.json without its version. */
-export function trainingConfigView(config: TrainingConfig): Record<string, unknown> & {epochs: number; batch_size: number; learning_rate: number; seed: number} {
+export function trainingConfigView(
+  config: TrainingConfig,
+): Record<string, unknown> & {epochs: number; batch_size: number; learning_rate: number; seed: number} {
   const {schema_version: _, ...settings} = configDocument(config)
   return {...settings, epochs: config.epochs, batch_size: config.batch_size, learning_rate: config.learning_rate, seed: config.seed}
 }
@@ -427,7 +445,9 @@ export async function readConfigFile(file: string): Promise<Record<string, unkno
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UserError(`--config: ${file} must hold a JSON object of train settings`)
   const {schema_version: version, ...settings} = value as Record<string, unknown>
   if (version !== undefined && !READABLE_CONFIG_VERSIONS.includes(version)) {
-    throw new UserError(`--config: ${file} has schema_version ${JSON.stringify(version)}; this version reads ${READABLE_CONFIG_VERSIONS.slice(0, -1).join(', ')} and ${READABLE_CONFIG_VERSIONS.at(-1)}`)
+    throw new UserError(
+      `--config: ${file} has schema_version ${JSON.stringify(version)}; this version reads ${READABLE_CONFIG_VERSIONS.slice(0, -1).join(', ')} and ${READABLE_CONFIG_VERSIONS.at(-1)}`,
+    )
   }
 
   return settings

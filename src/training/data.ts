@@ -32,15 +32,24 @@ export interface PreparedData {
   classWeights: number[]
 }
 
-export async function prepareData(dataDir: string, config: Pick<TrainingConfig, 'seed' | 'eval_ratio' | 'val_ratio' | 'classes' | 'class_counts'>): Promise<PreparedData> {
+export async function prepareData(
+  dataDir: string,
+  config: Pick<TrainingConfig, 'seed' | 'eval_ratio' | 'val_ratio' | 'classes' | 'class_counts'>,
+): Promise<PreparedData> {
   const classCounts = config.class_counts === ALL_IMAGES ? undefined : config.class_counts
-  const dataset = await loadCuratedDataset({dataDir, seed: config.seed, evalRatio: config.eval_ratio, valRatio: config.val_ratio, classCounts, classes: config.classes})
+  const dataset = await loadCuratedDataset({
+    dataDir,
+    seed: config.seed,
+    evalRatio: config.eval_ratio,
+    valRatio: config.val_ratio,
+    classCounts,
+    classes: config.classes,
+  })
   // Statistics from the training split only: validation and evaluation never leak into them.
   const normalization = computeNormalization(dataset.source, dataset.splits.train)
-  const tensors = Object.fromEntries(SPLIT_NAMES.map((name) => [name, splitTensors(dataset.source, dataset.splits[name], normalization, dataset.classes)])) as Record<
-    SplitName,
-    Batchable
-  >
+  const tensors = Object.fromEntries(
+    SPLIT_NAMES.map((name) => [name, splitTensors(dataset.source, dataset.splits[name], normalization, dataset.classes)]),
+  ) as Record<SplitName, Batchable>
   return {dataset, normalization, tensors, classWeights: inverseFrequencyWeights(tensors.train.y, dataset.classes.length)}
 }
 
@@ -54,6 +63,10 @@ export interface SplitMetrics {
 
 /** Scores of a split; `y` and the predictions are class indices into the run's `classCount` classes. */
 export function splitMetrics(y: Int32Array, predictions: SplitOutputs, classCount: number): SplitMetrics {
-  const report = classificationReport(y, predictions.predicted, Array.from({length: classCount}, (_, i) => i))
+  const report = classificationReport(
+    y,
+    predictions.predicted,
+    Array.from({length: classCount}, (_, i) => i),
+  )
   return {loss: predictions.loss, accuracy: report.accuracy, macroAccuracy: report.macroAccuracy, f1Macro: report.macroAvg.f1, size: y.length}
 }

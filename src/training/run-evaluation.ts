@@ -47,7 +47,9 @@ export async function runEvaluation(run: EvaluationRun, hooks: EvaluationHooks =
     const data = await rebuildSplit(predictor.checkpoint, run.dataDir, run.split)
     const evaluation = await evaluateSplit(predictor, data, run.split, run.batchSize)
     const images = data.split.labels.length
-    note(`${run.split}: ${images} images in ${evaluation.seconds.toFixed(2)} s (${Math.round(evaluation.imagesPerSecond)} images/s, backend ${predictor.backend})`)
+    note(
+      `${run.split}: ${images} images in ${evaluation.seconds.toFixed(2)} s (${Math.round(evaluation.imagesPerSecond)} images/s, backend ${predictor.backend})`,
+    )
     let files: ArtifactFile[] = []
     if (run.outputDir) {
       const [{writeEvaluationArtifacts}, {rocCurves}, {probabilityRows}] = await Promise.all([

@@ -18,7 +18,18 @@ import {neverTrained, runFilesIn} from './run-folder.js'
 import {makeFolder} from '../util/paths.js'
 import {writeArtifactFile} from '../artifacts/write.js'
 import type {ArtifactFile} from '../artifacts/schemas.js'
-import {DEFAULT_MONITOR, EarlyStopping, PLATEAU_THRESHOLD, HookCallback, MetricsLogger, ModelCheckpoint, type ProgressBarFactory, ProgressReporter, ReduceLROnPlateau, selectionMonitors} from './callbacks.js'
+import {
+  DEFAULT_MONITOR,
+  EarlyStopping,
+  PLATEAU_THRESHOLD,
+  HookCallback,
+  MetricsLogger,
+  ModelCheckpoint,
+  type ProgressBarFactory,
+  ProgressReporter,
+  ReduceLROnPlateau,
+  selectionMonitors,
+} from './callbacks.js'
 import {type Batchable, DigitModule, type LossTerms, type SplitOutputs, lossTerms} from './module.js'
 import {type PreparedData, type SplitMetrics, type TrainRun, prepareData, splitMetrics} from './data.js'
 
@@ -174,7 +185,12 @@ async function finish(
   // Final metrics are the best checkpoint's, as Lightning's `trainer.test(ckpt_path='best')`.
   const best = await loadCheckpoint(checkpoint.bestPath)
   const classCount = data.dataset.classes.length
-  const bestModule = new DigitModule(networkOf(best.header), {seed: config.seed, learningRate: config.learning_rate, classWeights: runLoss(config, data).classWeights, values: best.values})
+  const bestModule = new DigitModule(networkOf(best.header), {
+    seed: config.seed,
+    learningRate: config.learning_rate,
+    classWeights: runLoss(config, data).classWeights,
+    values: best.values,
+  })
   try {
     const metrics = {} as Record<SplitName, SplitMetrics>
     const predictions = {} as Record<SplitName, SplitOutputs>
@@ -185,8 +201,12 @@ async function finish(
 
     const calibration = config.calibrate ? await calibrate(checkpoint.bestPath, best, data.tensors.val, predictions.val, classCount) : null
     const temperature = calibration?.temperature ?? 1
-    if (calibration && temperature === 1) progress.write('calibration: no temperature improves the validation NLL (a split classified without error has none); probabilities stay the network\'s\n')
-    else if (calibration) progress.write(`calibration: temperature ${temperature.toFixed(4)} (validation NLL ${calibration.nllBefore.toFixed(4)} → ${calibration.nllAfter.toFixed(4)})\n`)
+    if (calibration && temperature === 1)
+      progress.write("calibration: no temperature improves the validation NLL (a split classified without error has none); probabilities stay the network's\n")
+    else if (calibration)
+      progress.write(
+        `calibration: temperature ${temperature.toFixed(4)} (validation NLL ${calibration.nllBefore.toFixed(4)} → ${calibration.nllAfter.toFixed(4)})\n`,
+      )
     const uncalibrated = predictions.eval.probs
     // Every probability a run exports is the calibrated one; predictions and the loss stay the network's.
     for (const name of SPLIT_NAMES) predictions[name] = {...predictions[name], probs: softmaxWithTemperature(predictions[name].logits, temperature, classCount)}
@@ -285,7 +305,9 @@ async function lockOutputDir(dir: string, create: boolean): Promise<RunLock | un
 async function checkOutputDir(dir: string, force: boolean, progress: NodeJS.WritableStream): Promise<string[]> {
   const present = await runFilesIn(dir)
   if (present.length > 0 && !force && !neverTrained(present)) {
-    throw new UserError(`${dir} already holds a run (${present.slice(0, 3).join(', ')}…); continue it with --resume, replace it with --force, or choose another --output-dir`)
+    throw new UserError(
+      `${dir} already holds a run (${present.slice(0, 3).join(', ')}…); continue it with --resume, replace it with --force, or choose another --output-dir`,
+    )
   }
 
   if (present.length > 0 && !force) progress.write(`starting over in ${dir}: the run there stopped before its first epoch ended\n`)

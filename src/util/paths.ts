@@ -61,7 +61,14 @@ export async function makeFolder(folder: string, hint: string): Promise<string |
     try {
       await mkdir(level)
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST' && (await stat(level).then((s) => s.isDirectory(), () => false))) continue
+      if (
+        (error as NodeJS.ErrnoException).code === 'EEXIST' &&
+        (await stat(level).then(
+          (s) => s.isDirectory(),
+          () => false,
+        ))
+      )
+        continue
       throw failure(absolute, error, hint)
     }
   }

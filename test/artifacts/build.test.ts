@@ -8,7 +8,9 @@ import {fakeEpochs, fakePredictions} from './run-data.js'
 
 describe('artifact builders', () => {
   it('summarises epoch durations: total, mean, median, min, max and images per second', () => {
-    const epochs = fakeEpochs().slice(0, 4).map((e, i) => ({...e, epochSeconds: [4, 1, 3, 2][i]}))
+    const epochs = fakeEpochs()
+      .slice(0, 4)
+      .map((e, i) => ({...e, epochSeconds: [4, 1, 3, 2][i]}))
     const stats = TimingStatsSchema.parse(buildTimingStats(epochs, 3400))
     expect(stats.summary).to.deep.equal({
       epochs: 4,
@@ -61,7 +63,12 @@ describe('artifact builders', () => {
     const confidence = (p: (typeof predictions)[number]) => p.probabilities[DEFAULT_CLASSES.indexOf(p.predicted_label)]
     // The four mistakes (samples 4, 9, 13, 20), by the probability given to the wrong label, highest first.
     expect(chosen.slice(0, 4).map((p) => p.index)).to.deep.equal([4, 13, 20, 9])
-    expect(chosen.slice(0, 4).map(confidence)).to.deep.equal(chosen.slice(0, 4).map(confidence).sort((a, b) => b - a))
+    expect(chosen.slice(0, 4).map(confidence)).to.deep.equal(
+      chosen
+        .slice(0, 4)
+        .map(confidence)
+        .sort((a, b) => b - a),
+    )
     expect(chosen.slice(4).every((p) => p.true_label === p.predicted_label)).to.equal(true)
     // Round-robin over classes: the one correct 5 appears early, not after twenty 8s.
     expect(chosen.slice(4, 7).map((p) => p.true_label)).to.deep.equal([0, 5, 8])

@@ -47,7 +47,7 @@ export function reportOf(predictions: readonly PredictionSample[]): Classificati
       const predicted = matrix.reduce((s, row) => s + row[i], 0)
       const precision = predicted ? tp / predicted : 0
       const recall = support ? tp / support : 0
-      return [String(label), {precision, recall, f1: 2 * tp / (predicted + support), support}]
+      return [String(label), {precision, recall, f1: (2 * tp) / (predicted + support), support}]
     }),
   )
   const scores = Object.values(perClass)
@@ -119,7 +119,13 @@ export function fakeRunData(): RunData {
   const predictions = fakePredictions()
   const report = reportOf(predictions)
   const split = (size: number, perClass: Record<string, number>, fingerprint: string) => ({size, per_class: perClass, fingerprint})
-  const scores = (samples: number, loss: number, accuracy: number, f1Macro: number) => ({samples, loss, accuracy, macro_accuracy: accuracy - 0.01, f1_macro: f1Macro})
+  const scores = (samples: number, loss: number, accuracy: number, f1Macro: number) => ({
+    samples,
+    loss,
+    accuracy,
+    macro_accuracy: accuracy - 0.01,
+    f1_macro: f1Macro,
+  })
   return {
     runName: 'run-20250101-120000-seed11122025',
     packageVersion: '0.1.0',

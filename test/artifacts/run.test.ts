@@ -143,7 +143,10 @@ describe('writeRunArtifacts', function () {
     // "true label" runs down the left edge, "predicted label" along the bottom.
     expect(png.count(isInk, {x1: 0.3, y0: 0.3, y1: 0.7}), 'true label').to.be.greaterThan(300)
     expect(png.count(isInk, {y0: 0.9}), 'predicted label').to.be.greaterThan(300)
-    expect(png.count(({r, b}) => b > r + 80 && b > 120), 'blue cells').to.be.greaterThan(png.width * png.height * 0.05)
+    expect(
+      png.count(({r, b}) => b > r + 80 && b > 120),
+      'blue cells',
+    ).to.be.greaterThan(png.width * png.height * 0.05)
   })
 
   it('draws the gallery: 25 digits framed green or red, with captions', async () => {
@@ -156,8 +159,14 @@ describe('writeRunArtifacts', function () {
     // Four mistakes among 25: red frames and captions exist, green ones outnumber them.
     expect(red).to.be.greaterThan(2000)
     expect(green).to.be.greaterThan(4 * red)
-    expect(png.count(({r, g, b}) => r > 230 && g > 230 && b > 230, {y0: 0.1}), 'white digit strokes and background').to.be.greaterThan(10_000)
-    expect(png.count(({r, g, b}) => r + g + b === 0), 'black digit backgrounds').to.be.greaterThan(25 * 56 * 56)
+    expect(
+      png.count(({r, g, b}) => r > 230 && g > 230 && b > 230, {y0: 0.1}),
+      'white digit strokes and background',
+    ).to.be.greaterThan(10_000)
+    expect(
+      png.count(({r, g, b}) => r + g + b === 0),
+      'black digit backgrounds',
+    ).to.be.greaterThan(25 * 56 * 56)
   })
 
   it('draws ROC curves, training dynamics and timing with their series', async () => {
@@ -217,7 +226,11 @@ describe('writeEvaluationArtifacts', () => {
     const predictions = fakePredictions().slice(0, 12)
     const samples = gallerySamples(predictions).slice(0, 12)
     const pixels = new Uint8Array(samples.length * PIXELS)
-    for (const [i, sample] of samples.entries()) pixels.set(Array.from(sample.pixels, (v) => Math.round(v * 255)), i * PIXELS)
+    for (const [i, sample] of samples.entries())
+      pixels.set(
+        Array.from(sample.pixels, (v) => Math.round(v * 255)),
+        i * PIXELS,
+      )
     const rows = samples.map((s, i) => ({...predictions.find((p) => p.true_label === s.trueLabel && p.predicted_label === s.predictedLabel)!, index: i}))
     const labels = samples.map((s) => s.trueLabel)
     const probs = Float32Array.from(rows.flatMap((r) => r.probabilities))
@@ -250,7 +263,16 @@ describe('writeJsonArtifact', () => {
   it('validates before writing and describes what it wrote', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'json-artifact-'))
     try {
-      const value = {schema_version: 2 as const, epochs: [1], train_loss: [0.5], train_accuracy: [0.8], val_loss: [0.4], val_accuracy: [0.85], val_f1_macro: [0.7], extra: 1}
+      const value = {
+        schema_version: 2 as const,
+        epochs: [1],
+        train_loss: [0.5],
+        train_accuracy: [0.8],
+        val_loss: [0.4],
+        val_accuracy: [0.85],
+        val_f1_macro: [0.7],
+        extra: 1,
+      }
       const file = await writeJsonArtifact(join(dir, 'nested'), 'loss_curves.json', LossCurvesSchema, value)
       const bytes = await readFile(join(dir, 'nested', 'loss_curves.json'))
       expect(file).to.deep.equal({name: 'loss_curves.json', bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex')})

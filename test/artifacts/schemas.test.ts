@@ -3,7 +3,15 @@ import {readFile, readdir} from 'node:fs/promises'
 
 import {EpochLogRowFileSchema, EpochLogSchema} from '../../src/artifacts/epoch-log.js'
 import {jsonSchemaDocuments} from '../../src/artifacts/json-schema.js'
-import {LossCurvesSchema, MetricsSchema, PredictionSampleSchema as PredictionSchema, PredictionsSchema, RocCurvesSchema, RunMetadataSchema, schemas} from '../../src/artifacts/schemas.js'
+import {
+  LossCurvesSchema,
+  MetricsSchema,
+  PredictionSampleSchema as PredictionSchema,
+  PredictionsSchema,
+  RocCurvesSchema,
+  RunMetadataSchema,
+  schemas,
+} from '../../src/artifacts/schemas.js'
 import {ConfigFileSchema} from '../../src/training/config.js'
 import {fakePredictions} from './run-data.js'
 
@@ -61,7 +69,16 @@ describe('artifact schemas', () => {
     const sample = predictions.properties.samples.items
     expect(sample.required).to.include.members(['index', 'dataset_index', 'true_label', 'predicted_label', 'probabilities'])
     expect(sample.properties.true_label).to.deep.include({type: 'integer', minimum: 0, maximum: 9})
-    expect(Object.keys(schemas)).to.deep.equal(['metrics', 'predictions', 'lossCurves', 'runMetadata', 'rocCurves', 'trainingDynamics', 'timingStats', 'reliability'])
+    expect(Object.keys(schemas)).to.deep.equal([
+      'metrics',
+      'predictions',
+      'lossCurves',
+      'runMetadata',
+      'rocCurves',
+      'trainingDynamics',
+      'timingStats',
+      'reliability',
+    ])
   })
 
   it('reject values a dashboard could not trust', () => {
@@ -79,7 +96,9 @@ describe('artifact schemas', () => {
 
     const roc = {schema_version: 2, per_class: [{label: 0, fpr: [0, 1], tpr: [0, 1], thresholds: [2, 0.1], auc: 0.5}], macro_auc: 0.5}
     expect(RocCurvesSchema.safeParse(roc).success).to.equal(true)
-    expect(RocCurvesSchema.safeParse({...roc, per_class: [{...roc.per_class[0], auc: null, fpr: [], tpr: [], thresholds: []}], macro_auc: null}).success).to.equal(true)
+    expect(
+      RocCurvesSchema.safeParse({...roc, per_class: [{...roc.per_class[0], auc: null, fpr: [], tpr: [], thresholds: []}], macro_auc: null}).success,
+    ).to.equal(true)
     expect(RocCurvesSchema.safeParse({...roc, per_class: [{...roc.per_class[0], label: 12}]}).success, 'label').to.equal(false)
     expect(RocCurvesSchema.safeParse({...roc, per_class: [{...roc.per_class[0], thresholds: [1]}]}).success, 'lengths').to.equal(false)
 

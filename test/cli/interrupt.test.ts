@@ -56,7 +56,9 @@ describe('train from the command line: start-up summary and Ctrl-C', function ()
       if (/parameters, .* trainable/.test(stderr)) setTimeout(interrupt, 100)
     })
     expect(run.code, run.stderr).to.equal(130)
-    expect(run.stderr.trimEnd().split('\n').at(-1)).to.equal('interrupted before the first epoch ended: nothing was saved; run the same command again to start over')
+    expect(run.stderr.trimEnd().split('\n').at(-1)).to.equal(
+      'interrupted before the first epoch ended: nothing was saved; run the same command again to start over',
+    )
     const again = await cli(['train', ...args])
     expect(again.code, again.stderr).to.equal(0)
     expect(again.stderr).to.include(`starting over in ${outputDir}: the run there stopped before its first epoch ended`)
@@ -65,7 +67,21 @@ describe('train from the command line: start-up summary and Ctrl-C', function ()
 
   it('prints the model summary, and on Ctrl-C says which epoch is saved and the exact --resume command, exit 130', async () => {
     const outputDir = join(mkdtempSync(join(tmpdir(), 'train-interrupt-')), 'run')
-    const args = ['train', '--data-dir', FIXTURE_DIR, '--output-dir', outputDir, '--class-counts', '8=140,0=48,5=12', '--epochs', '20', '--num-workers', '1', '--backend', 'wasm']
+    const args = [
+      'train',
+      '--data-dir',
+      FIXTURE_DIR,
+      '--output-dir',
+      outputDir,
+      '--class-counts',
+      '8=140,0=48,5=12',
+      '--epochs',
+      '20',
+      '--num-workers',
+      '1',
+      '--backend',
+      'wasm',
+    ]
     const child = spawn(process.execPath, [BIN, ...args], {stdio: ['ignore', 'pipe', 'pipe']})
     let stderr = ''
     let stdout = ''

@@ -19,7 +19,11 @@ describe('oclif plugins: did-you-mean and shell completion', function () {
 
     // script(1) gives the command a pseudo-terminal; answering "n" declines the suggestion.
     if (!existsSync('/usr/bin/script')) this.skip()
-    const tty = spawnSync('/usr/bin/script', ['-qec', `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} evalute`, '/dev/null'], {input: 'n\n', encoding: 'utf8', timeout: 30_000})
+    const tty = spawnSync('/usr/bin/script', ['-qec', `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} evalute`, '/dev/null'], {
+      input: 'n\n',
+      encoding: 'utf8',
+      timeout: 30_000,
+    })
     const text = tty.stdout.replaceAll(/\u001B\[[0-9;?]*[A-Za-z]/g, '')
     expect(text).to.match(/Did you mean evaluate\?/)
   })
@@ -34,9 +38,17 @@ describe('oclif plugins: did-you-mean and shell completion', function () {
     expect(refresh.status, refresh.stderr).to.equal(0)
     const functions = join(home, 'cache', 'digit-classification', 'autocomplete', 'functions', 'bash', 'digit-classification.bash')
     const complete = (...words: string[]) =>
-      spawnSync('bash', ['-c', `source "$0"; COMP_WORDS=(${words.join(' ')}); COMP_CWORD=${words.length - 1}; _digit-classification_autocomplete; echo "\${COMPREPLY[@]}"`, functions], {
-        encoding: 'utf8',
-      }).stdout.trim()
+      spawnSync(
+        'bash',
+        [
+          '-c',
+          `source "$0"; COMP_WORDS=(${words.join(' ')}); COMP_CWORD=${words.length - 1}; _digit-classification_autocomplete; echo "\${COMPREPLY[@]}"`,
+          functions,
+        ],
+        {
+          encoding: 'utf8',
+        },
+      ).stdout.trim()
     expect(complete('digit-classification', 'tr')).to.equal('train')
     expect(complete('digit-classification', 'train', '--lea').split(' ')).to.deep.equal(['--learning-rate', '--learning-rate-trace'])
     expect(complete('digit-classification', 'evaluate', '--chec')).to.equal('--checkpoint-path')

@@ -54,10 +54,12 @@ describe('createProgress', () => {
     await new Promise((resolve) => setImmediate(resolve))
 
     // The first update and the completed one; the 998 in between are skipped.
-    expect(text().split('\r').filter(Boolean).map((frame) => frame.split(' ').at(-1))).to.deep.equal([
-      '1/1000\u001B[K',
-      '1000/1000\u001B[K\n',
-    ])
+    expect(
+      text()
+        .split('\r')
+        .filter(Boolean)
+        .map((frame) => frame.split(' ').at(-1)),
+    ).to.deep.equal(['1/1000\u001B[K', '1000/1000\u001B[K\n'])
   })
 
   it('writes nothing when the stream is not a terminal', async () => {

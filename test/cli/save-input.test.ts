@@ -27,7 +27,17 @@ describe('predict --save-input', function () {
     const seen = join(mkdtempSync(join(tmpdir(), 'save-input-out-')), 'seen')
     mkdirSync(seen)
     writeFileSync(join(seen, 'sample.png'), 'kept')
-    const run = await cli(['predict', '--checkpoint-path', ckpt, '--input-path', join(inputs, 'sample.png'), '--input-path', join(inputs, 'more', 'sample.png'), '--save-input', seen])
+    const run = await cli([
+      'predict',
+      '--checkpoint-path',
+      ckpt,
+      '--input-path',
+      join(inputs, 'sample.png'),
+      '--input-path',
+      join(inputs, 'more', 'sample.png'),
+      '--save-input',
+      seen,
+    ])
     expect(run.code, run.stderr).to.equal(0)
     expect(readdirSync(seen).sort()).to.deep.equal(['sample-2.png', 'sample-3.png', 'sample.png'])
     expect(readFileSync(join(seen, 'sample.png'), 'utf8')).to.equal('kept')

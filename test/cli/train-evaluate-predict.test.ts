@@ -6,7 +6,6 @@ import {join} from 'node:path'
 
 import {Jimp} from 'jimp'
 
-
 import {classificationReport} from '../../src/evaluation/metrics.js'
 import {loadCheckpoint} from '../../src/model/checkpoint.js'
 import {loadPredictor} from '../../src/model/predictor.js'
@@ -34,7 +33,21 @@ describe('train, evaluate and predict from the command line', function () {
     const config = join(out, 'recipe.json')
     // The file says 4 epochs and seed 5; the command line's --epochs wins, the seed comes from the file.
     writeFileSync(config, JSON.stringify({epochs: 4, seed: 5, 'class-counts': COUNTS}))
-    trainRun = await cli(['train', '--data-dir', FIXTURE_DIR, '--output-dir', out, '--config', config, '--epochs', '2', '--num-workers', '1', '--run-name', 'cli-test'])
+    trainRun = await cli([
+      'train',
+      '--data-dir',
+      FIXTURE_DIR,
+      '--output-dir',
+      out,
+      '--config',
+      config,
+      '--epochs',
+      '2',
+      '--num-workers',
+      '1',
+      '--run-name',
+      'cli-test',
+    ])
     ckpt = join(out, 'best.ckpt')
   })
 
@@ -63,7 +76,7 @@ describe('train, evaluate and predict from the command line', function () {
     expect(JSON.parse(readFileSync(join(again, 'metrics.json'), 'utf8'))).to.deep.equal(JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')))
   })
 
-  it('a run\'s files read by a script written only from the original demo\'s documented shapes', async () => {
+  it("a run's files read by a script written only from the original demo's documented shapes", async () => {
     const script = join(ROOT, 'test', 'helpers', 'read-original-run.mjs')
     const result = spawnSync(process.execPath, [script, out], {encoding: 'utf8'})
     expect(result.status, result.stderr).to.equal(0)
@@ -83,7 +96,9 @@ describe('train, evaluate and predict from the command line', function () {
     expect(oneErrorLine(await cli([...base, '--epochs', '21']))).to.match(/--epochs: epochs must be at most 20/)
     expect(oneErrorLine(await cli([...base, '--eval-ratio', '1.5']))).to.match(/--eval-ratio: eval-ratio must be between 0 and 1/)
     expect(oneErrorLine(await cli([...base, '--class-counts', '8=10,0=5,4=2']))).to.match(/class 4 is not one of the classes 0, 5, 8/)
-    expect(oneErrorLine(await cli([...base, '--class-counts', '8=900,0=5,5=2']))).to.match(/\(class 8: 900 asked, 500 held\); use e.g. --class-counts 0=3,5=3,8=500 /)
+    expect(oneErrorLine(await cli([...base, '--class-counts', '8=900,0=5,5=2']))).to.match(
+      /\(class 8: 900 asked, 500 held\); use e.g. --class-counts 0=3,5=3,8=500 /,
+    )
     const bad = join(out, 'bad.json')
     writeFileSync(bad, JSON.stringify({epochz: 3}))
     expect(oneErrorLine(await cli([...base, '--config', bad]))).to.match(/bad\.json: key "epochz": unknown key/)
@@ -117,11 +132,23 @@ describe('train, evaluate and predict from the command line', function () {
     predictor.dispose()
   })
 
-  it('evaluate --split test reads the t10k files; --output-dir writes that split\'s artifacts', async () => {
+  it("evaluate --split test reads the t10k files; --output-dir writes that split's artifacts", async () => {
     // A stand-in t10k set of the official size: the fixture's digits, then copies of a 1 (a class no split holds) up to 10,000 images.
     const data = await standInTestSet()
     const artifacts = join(out, 'test-artifacts')
-    const run = await cli(['evaluate', '--checkpoint-path', ckpt, '--data-dir', data, '--split', 'test', '--json', '--output-dir', artifacts, '--roc-per-class'])
+    const run = await cli([
+      'evaluate',
+      '--checkpoint-path',
+      ckpt,
+      '--data-dir',
+      data,
+      '--split',
+      'test',
+      '--json',
+      '--output-dir',
+      artifacts,
+      '--roc-per-class',
+    ])
     expect(run.code, run.stderr).to.equal(0)
     const {report, split} = JSON.parse(run.stdout)
     expect(split).to.equal('test')
@@ -163,8 +190,12 @@ describe('train, evaluate and predict from the command line', function () {
     const broken = join(out, 'broken.ckpt')
     const bytes = readFileSync(ckpt)
     writeFileSync(broken, bytes.subarray(0, bytes.length - 1000))
-    expect(oneErrorLine(await cli(['evaluate', '--checkpoint-path', broken, '--data-dir', FIXTURE_DIR]))).to.match(/broken\.ckpt is not a usable checkpoint: it is truncated or corrupted/)
-    expect(oneErrorLine(await cli(['evaluate', '--checkpoint-path', ckpt, '--data-dir', FIXTURE_DIR, '--split', 'test']))).to.match(/t10k-images-idx3-ubyte\.gz not found/)
+    expect(oneErrorLine(await cli(['evaluate', '--checkpoint-path', broken, '--data-dir', FIXTURE_DIR]))).to.match(
+      /broken\.ckpt is not a usable checkpoint: it is truncated or corrupted/,
+    )
+    expect(oneErrorLine(await cli(['evaluate', '--checkpoint-path', ckpt, '--data-dir', FIXTURE_DIR, '--split', 'test']))).to.match(
+      /t10k-images-idx3-ubyte\.gz not found/,
+    )
   })
 
   it('predict prints exactly the SPEC object for sample.png, JSON Lines for several inputs', async () => {
@@ -185,7 +216,10 @@ describe('train, evaluate and predict from the command line', function () {
     writeFileSync(join(dir, 'empty.png'), '')
     const several = await cli(['predict', '--checkpoint-path', ckpt, '--input-path', join(ROOT, 'sample.png'), '--input-path', dir])
     expect(several.code).to.equal(1)
-    const lines = several.stdout.trim().split('\n').map((line) => JSON.parse(line))
+    const lines = several.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line))
     expect(lines.map((l) => l.path)).to.deep.equal([join(ROOT, 'sample.png'), join(dir, 'big.jpg')])
     expect(several.stderr.trim().split('\n')).to.have.length(1)
     expect(several.stderr).to.match(/empty\.png/)
@@ -204,7 +238,9 @@ describe('train, evaluate and predict from the command line', function () {
 
   it('predict reports a missing file and a missing checkpoint in one line', async () => {
     expect(oneErrorLine(await cli(['predict', '--checkpoint-path', ckpt, '--input-path', join(out, 'nope.png')]))).to.match(/nope\.png/)
-    expect(oneErrorLine(await cli(['predict', '--checkpoint-path', join(out, 'nope.ckpt'), '--input-path', join(ROOT, 'sample.png')]))).to.match(/checkpoint .*nope\.ckpt not found/)
+    expect(oneErrorLine(await cli(['predict', '--checkpoint-path', join(out, 'nope.ckpt'), '--input-path', join(ROOT, 'sample.png')]))).to.match(
+      /checkpoint .*nope\.ckpt not found/,
+    )
   })
 
   it('train refuses a folder that holds a run; --force replaces it and its stale files; a file is no folder', async () => {
@@ -223,7 +259,7 @@ describe('train, evaluate and predict from the command line', function () {
     )
   })
 
-  it('train --resume continues with the checkpoint\'s own settings and name', async () => {
+  it("train --resume continues with the checkpoint's own settings and name", async () => {
     const run = await cli(['train', '--data-dir', FIXTURE_DIR, '--output-dir', out, '--resume', '--epochs', '3'])
     expect(run.code, run.stderr).to.equal(0)
     expect(run.stderr).to.match(/resuming after epoch 2/)
@@ -238,13 +274,21 @@ describe('train, evaluate and predict from the command line', function () {
   it('train --resume applies a new learning rate from the next epoch and records it; refuses a new seed or batch size in one line', async () => {
     const run = await cli(['train', '--data-dir', FIXTURE_DIR, '--output-dir', out, '--resume', '--epochs', '4', '--learning-rate', '0.01'])
     expect(run.code, run.stderr).to.equal(0)
-    const rows = readFileSync(join(out, 'logs', 'metrics.csv'), 'utf8').trim().split('\n').slice(1).map((line) => line.split(','))
+    const rows = readFileSync(join(out, 'logs', 'metrics.csv'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((line) => line.split(','))
     expect(rows.map((row) => Number(row[0]))).to.deep.equal([1, 2, 3, 4])
     expect(Number(rows[3][6]), 'learning rate of epoch 4').to.equal(0.01)
     expect(Number(rows[2][6]), 'learning rate of epoch 3').to.be.at.most(0.001)
     const metadata = JSON.parse(readFileSync(join(out, 'run_metadata.json'), 'utf8'))
     expect(metadata.training_config.learning_rate).to.equal(0.01)
-    expect(oneErrorLine(await cli(['train', '--data-dir', FIXTURE_DIR, '--output-dir', out, '--resume', '--epochs', '5', '--seed', '6']))).to.match(/--seed: cannot change on --resume \(last\.ckpt was trained with 5;/)
-    expect(oneErrorLine(await cli(['train', '--data-dir', FIXTURE_DIR, '--output-dir', out, '--resume', '--epochs', '5', '--batch-size', '8']))).to.match(/--batch-size: cannot change on --resume \(last\.ckpt was trained with 32;/)
+    expect(oneErrorLine(await cli(['train', '--data-dir', FIXTURE_DIR, '--output-dir', out, '--resume', '--epochs', '5', '--seed', '6']))).to.match(
+      /--seed: cannot change on --resume \(last\.ckpt was trained with 5;/,
+    )
+    expect(oneErrorLine(await cli(['train', '--data-dir', FIXTURE_DIR, '--output-dir', out, '--resume', '--epochs', '5', '--batch-size', '8']))).to.match(
+      /--batch-size: cannot change on --resume \(last\.ckpt was trained with 32;/,
+    )
   })
 })

@@ -316,9 +316,7 @@ describe('downloadMnist', () => {
   it('rejects invalid settings with a clear message', async () => {
     const badMirror = await rejectionOf(downloadMnist(options({mirrors: ['ftp://example.org/mnist/']})))
     expect(badMirror).to.be.instanceOf(UserError)
-    expect(badMirror.message).to.equal(
-      'mirror "ftp://example.org/mnist/" is not an http(s) URL; pass a folder URL such as --mirror https://host/mnist/',
-    )
+    expect(badMirror.message).to.equal('mirror "ftp://example.org/mnist/" is not an http(s) URL; pass a folder URL such as --mirror https://host/mnist/')
 
     const badName = await rejectionOf(downloadMnist(options({files: [{name: '../escape.gz', md5: FILES[0].md5}]})))
     expect(badName.message).to.match(/plain names/)

@@ -62,7 +62,10 @@ describe('IDX files', () => {
     writeFileSync(join(dir, 'l1.gz'), encodeIdxLabels(Uint8Array.of(1)))
     await expectUserRejection(readIdxPair(join(dir, 'i.gz'), join(dir, 'l.gz')), /holds 2 images but l\.gz holds 3 labels/)
     await expectUserRejection(readIdxPair(join(dir, 'small.gz'), join(dir, 'l1.gz')), /10×10 images/)
-    await expectUserRejection(readIdxPair(join(dir, 'nope.gz'), join(FIXTURE_DIR, MNIST_FILES.trainLabels.name)), /nope\.gz not found; run `digit-classification download-data/)
+    await expectUserRejection(
+      readIdxPair(join(dir, 'nope.gz'), join(FIXTURE_DIR, MNIST_FILES.trainLabels.name)),
+      /nope\.gz not found; run `digit-classification download-data/,
+    )
     await expectUserRejection(readIdxPair(dir, join(FIXTURE_DIR, MNIST_FILES.trainLabels.name)), /cannot read/)
   })
 })

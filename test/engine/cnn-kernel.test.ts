@@ -67,7 +67,10 @@ async function reference(network: Network, x: Float32Array, y: Int32Array, optio
     const ys = tf.tensor1d(y, 'int32')
     const params = names.map((name) => network.params[name])
     const w = tf.tensor1d(classWeights(net.dense.units))
-    const {value, grads} = tf.variableGrads(() => plainWeightedCrossEntropy(plainTrainingLogits(net, network, xs, options.mask), ys, w, options.offsets), params)
+    const {value, grads} = tf.variableGrads(
+      () => plainWeightedCrossEntropy(plainTrainingLogits(net, network, xs, options.mask), ys, w, options.offsets),
+      params,
+    )
     return [value, plainTrainingLogits(net, network, xs, options.mask), ...params.map((p) => grads[p.name])]
   })
 }
@@ -84,7 +87,11 @@ function expectGradients(kernel: CnnKernel, expected: Float32Array[]): void {
 
 describe('the network description, as the kernel reads it', () => {
   it('gives each preset its parameters in the kernel’s order', () => {
-    for (const [preset, k] of [['cnn', 3], ['cnn', 10], ['wide', 2]] as const) {
+    for (const [preset, k] of [
+      ['cnn', 3],
+      ['cnn', 10],
+      ['wide', 2],
+    ] as const) {
       const net = describeNetwork(preset, k)
       const kernel = loadCnnKernel(net)!
       const trainable = Object.keys(initialValues(net, 1)).filter((name) => !name.includes('moving'))
@@ -134,7 +141,7 @@ describe('the CNNs as our own WebAssembly kernel (kernels/cnn.wasm)', function (
         const units = net.hidden?.units ?? 0
         const mask = dropout ? dropoutMask(net.hidden!.dropout, units, 23, 4, 0, size) : undefined
         if (mask) expect(mask.filter((v) => v === 0).length, 'units dropped').to.be.within(0.15 * mask.length, 0.85 * mask.length)
-        const offsets = withOffsets ? Array.from({length: k}, (_, i) => Math.log((i + 1) / (k * (k + 1) / 2))) : undefined
+        const offsets = withOffsets ? Array.from({length: k}, (_, i) => Math.log((i + 1) / ((k * (k + 1)) / 2))) : undefined
         const expected = await reference(network, x, y, {mask, offsets})
         const kernel = loaded(network)
         const logits = kernel.forward(x, size, BN_EPSILON, mask)
@@ -288,7 +295,9 @@ describe('the CNNs as our own WebAssembly kernel (kernels/cnn.wasm)', function (
 
         const slots = 2 * Object.keys(network.params).length
         if (backend === 'wasm') expect(tf.memory().numTensors - before, `tensors left by three steps (Adam creates ${slots} slots once)`).to.equal(slots)
-        const values = Object.fromEntries(Object.entries({...network.params, ...network.buffers}).map(([name, v]) => [name, Float32Array.from(v.dataSync())] as const))
+        const values = Object.fromEntries(
+          Object.entries({...network.params, ...network.buffers}).map(([name, v]) => [name, Float32Array.from(v.dataSync())] as const),
+        )
         const iterations = optimizer.iterations
         tf.dispose([xs, ys, w])
         network.dispose()
@@ -324,8 +333,10 @@ describe('the CNNs as our own WebAssembly kernel (kernels/cnn.wasm)', function (
           const {x, y} = images(size, 70 + size, k)
           const weightSum = batchWeight(y, w)
           const dropout = {seed: 99, step: size}
-          const lossOf = (kernel: CnnKernel) => ([b0, b1]: [number, number]) =>
-            kernel.setDLogits(weightedSoftmaxLoss(kernel.logits(b0, b1), y.subarray(b0, b1), w, weightSum, offsets).dLogits, b0)
+          const lossOf =
+            (kernel: CnnKernel) =>
+            ([b0, b1]: [number, number]) =>
+              kernel.setDLogits(weightedSoftmaxLoss(kernel.logits(b0, b1), y.subarray(b0, b1), w, weightSum, offsets).dLogits, b0)
           const alone = loaded(network)
           alone.setInput(x, 0, size, size)
           for (const side of halves(size)) setSideMask(alone, dropout, side)
@@ -347,7 +358,10 @@ describe('the CNNs as our own WebAssembly kernel (kernels/cnn.wasm)', function (
 
   it('trains bit-identically run after run, on one and on two threads (cnn with three classes, wide with ten and dropout)', async function () {
     this.timeout(240_000)
-    for (const [preset, k] of [['cnn', 3], ['wide', 10]] as const) {
+    for (const [preset, k] of [
+      ['cnn', 3],
+      ['wide', 10],
+    ] as const) {
       const outputs = []
       for (const threads of [1, 1, 2]) outputs.push(await trainInFreshProcess(threads, preset, k))
       expect(outputs[0].weights).to.match(/^[0-9a-f]{64}$/)

@@ -16,7 +16,10 @@ const TOLERANCE = 1e-4
 function batch(size: number): {x: tf.Tensor4D; y: tf.Tensor1D; w: tf.Tensor1D} {
   return {
     x: tf.mul(seeded([size, 28, 28, 1], 21), 1.5) as tf.Tensor4D,
-    y: tf.tensor1d(Array.from({length: size}, (_, i) => (i * 7) % 3), 'int32'),
+    y: tf.tensor1d(
+      Array.from({length: size}, (_, i) => (i * 7) % 3),
+      'int32',
+    ),
     w: tf.tensor1d(CLASS_WEIGHTS),
   }
 }
@@ -25,7 +28,9 @@ function gradients(network: Network, fused: boolean, size: number, mask?: Float3
   const {x, y, w} = batch(size)
   const names = Object.keys(network.params)
   const loss = () =>
-    fused ? weightedCrossEntropy(network.logits(x, true, mask), y, w) : plainWeightedCrossEntropy(plainTrainingLogits(network.description, network, x, mask), y, w)
+    fused
+      ? weightedCrossEntropy(network.logits(x, true, mask), y, w)
+      : plainWeightedCrossEntropy(plainTrainingLogits(network.description, network, x, mask), y, w)
   const {value, grads} = tf.variableGrads(loss as () => tf.Scalar, Object.values(network.params))
   return [value, ...names.map((name) => grads[network.params[name].name])]
 }

@@ -79,9 +79,13 @@ export async function trainInFreshProcess(threads: number, preset: 'cnn' | 'wide
     for (const name of Object.keys(values).sort()) hash.update(Buffer.from(values[name].buffer))
     process.stdout.write(JSON.stringify({weights: hash.digest('hex'), threads: trainingThreads()}))
   `
-  const {stdout} = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, String(threads), preset, String(classes)], {
-    cwd: process.cwd(),
-    timeout: 100_000,
-  })
+  const {stdout} = await promisify(execFile)(
+    process.execPath,
+    ['--import', 'tsx', '--input-type=module', '-e', script, String(threads), preset, String(classes)],
+    {
+      cwd: process.cwd(),
+      timeout: 100_000,
+    },
+  )
   return JSON.parse(stdout) as FreshTraining
 }

@@ -104,7 +104,11 @@ describe('rocCurves', () => {
     expect(perClass[2].auc).to.equal(1)
     expect(macroAuc).to.equal(1)
 
-    const swapped = rocCurves([0, 5, 8, 8], probs.map((row) => [row[2], row[1], row[0]]), [0, 5, 8])
+    const swapped = rocCurves(
+      [0, 5, 8, 8],
+      probs.map((row) => [row[2], row[1], row[0]]),
+      [0, 5, 8],
+    )
     // Class 0 now scored by class 8's column: its sample (0.1) is outscored by 0.3, 0.8 and 0.4.
     expect(swapped.perClass[0].auc).to.equal(0)
     expect(swapped.macroAuc).to.be.closeTo((0 + 1 + pairwiseAuc([false, false, true, true], [0.7, 0.2, 0.1, 0.5])) / 3, 1e-12)
@@ -125,7 +129,16 @@ describe('rocCurves', () => {
     expect(perClass[0].auc).to.equal(0.75)
     expect(perClass[2].auc).to.equal(0.75)
     expect(macroAuc).to.equal(0.75)
-    expect(rocCurves([5, 5], [[0.1, 0.8, 0.1], [0.2, 0.7, 0.1]], [0, 5, 8]).macroAuc).to.equal(null)
+    expect(
+      rocCurves(
+        [5, 5],
+        [
+          [0.1, 0.8, 0.1],
+          [0.2, 0.7, 0.1],
+        ],
+        [0, 5, 8],
+      ).macroAuc,
+    ).to.equal(null)
   })
 
   it('refuses rows of the wrong width and mismatched lengths', () => {

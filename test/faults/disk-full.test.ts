@@ -41,9 +41,14 @@ describe(`faults: disk full (${asRoot ? 'tmpfs' : 'injected ENOSPC'})`, function
       if (Object.keys(disk.env).length > 0 && kib !== 32) this.skip() // injection fails the first write only
       try {
         const out = join(disk.dir, 'run')
-        const result = await run(['train', '--data-dir', FIXTURE_DIR, '--output-dir', out, '--epochs', '1', '--class-counts', SMALL_COUNTS, '--num-workers', '1'], {env: disk.env})
+        const result = await run(
+          ['train', '--data-dir', FIXTURE_DIR, '--output-dir', out, '--epochs', '1', '--class-counts', SMALL_COUNTS, '--num-workers', '1'],
+          {env: disk.env},
+        )
         const line = oneLine(result)
-        expect(line).to.match(new RegExp(`cannot write \\S*${file.replace('.', '\\.')}: no space left on the device \\(ENOSPC\\); free some space or choose another folder`))
+        expect(line).to.match(
+          new RegExp(`cannot write \\S*${file.replace('.', '\\.')}: no space left on the device \\(ENOSPC\\); free some space or choose another folder`),
+        )
         expect(result.stderr).to.not.match(/Code: ENOSPC|^\s+at /m)
         expect(temporaries(out)).to.deep.equal([])
       } finally {

@@ -12,7 +12,7 @@ import {FIXTURE_DIR} from '../helpers/fixtures.js'
 import {SMALL_COUNTS, oneLine, run, tempDir} from './helpers.js'
 
 const TITLE = '\u001B]0;owned\u0007'
-// eslint-disable-next-line no-control-regex
+
 const RAW_CONTROL = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/
 
 describe('faults: control characters in file names', function () {

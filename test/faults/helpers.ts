@@ -55,7 +55,10 @@ export function oneLine(result: Spawned): string {
   expect(result.code, result.stderr).to.not.equal(0)
   expect(result.signal, result.stderr).to.equal(null)
   const lines = result.stderr.trimEnd().split('\n')
-  expect(lines.filter((line) => /^Error\b/.test(line)), result.stderr).to.have.length(1)
+  expect(
+    lines.filter((line) => /^Error\b/.test(line)),
+    result.stderr,
+  ).to.have.length(1)
   expect(lines.at(-1)).to.match(/^Error: /)
   expect(result.stderr).to.not.match(/^\s+at |^\s*Code: /m)
   return lines.at(-1)!

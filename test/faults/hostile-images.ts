@@ -126,7 +126,11 @@ export function progressiveScanBomb(scans = 160_000, width = 4000, height = widt
 export function hostileImages(): {name: string; bytes: Buffer; reason: RegExp}[] {
   return [
     {name: 'loop.tif', bytes: selfLoopingTiff(), reason: /the TIFF image is corrupt or truncated \(its list of pages loops back on itself\)/},
-    {name: 'count.tif', bytes: hugeTagCountTiff(), reason: /the TIFF image is corrupt or truncated \(tag 273 claims 1,073,741,824 values, more than the file holds\)/},
+    {
+      name: 'count.tif',
+      bytes: hugeTagCountTiff(),
+      reason: /the TIFF image is corrupt or truncated \(tag 273 claims 1,073,741,824 values, more than the file holds\)/,
+    },
     {name: 'scans.jpg', bytes: progressiveScanBomb(), reason: /the JPEG image is refused: it has scans that make more than 32 passes over its pixels/},
     {name: 'huge.bmp', bytes: hugeBmp(), reason: /the BMP image is corrupt or truncated \(its 9999×4000 pixels need 119,999,997 bytes, the file holds 100\)/},
   ]

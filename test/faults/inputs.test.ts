@@ -54,7 +54,7 @@ describe('faults: inputs that are not regular files or not what they claim', fun
     expect(line).to.include('too large (20,971,521 bytes, the limit is 20,971,520 bytes)')
   })
 
-  it('a corrupt PNG is reported in our words, not the decoder library\'s', async () => {
+  it("a corrupt PNG is reported in our words, not the decoder library's", async () => {
     const dir = tempDir('png')
     const png = readFileSync(join(ROOT, 'sample.png'))
     const broken = Buffer.from(png)
@@ -102,7 +102,10 @@ describe('faults: inputs that are not regular files or not what they claim', fun
     header.writeUInt32BE(5_000_000, 4)
     header.writeUInt32BE(28, 8)
     header.writeUInt32BE(28, 12)
-    expect(() => parseIdxImages(gzipSync(header), 'train-images-idx3-ubyte.gz')).to.throw(UserError, /header announces 3738\.\d MiB of data, more than any MNIST file/)
+    expect(() => parseIdxImages(gzipSync(header), 'train-images-idx3-ubyte.gz')).to.throw(
+      UserError,
+      /header announces 3738\.\d MiB of data, more than any MNIST file/,
+    )
   })
 
   it('refuses labels outside 0–9 instead of silently skipping them', async () => {

@@ -54,7 +54,8 @@ describe('faults: kill -9 during train, export and download', function () {
       expect(metrics.num_epochs).to.equal(last.header.training.epoch)
       expect(JSON.parse(readFileSync(join(out, 'logs', 'metrics.json'), 'utf8'))).to.have.length(last.header.training.epoch)
       expect(last.header.training.epoch === epochs || last.header.training.stopReason !== null).to.equal(true)
-      for (const file of ['best.ckpt', 'run_metadata.json', 'predictions.json', 'gallery.png', 'config.json']) expect(existsSync(join(out, file)), file).to.equal(true)
+      for (const file of ['best.ckpt', 'run_metadata.json', 'predictions.json', 'gallery.png', 'config.json'])
+        expect(existsSync(join(out, file)), file).to.equal(true)
       expect(temporaries(out)).to.deep.equal([])
     }
 
@@ -114,7 +115,8 @@ describe('faults: kill -9 during train, export and download', function () {
       expect((await run(trainArgs(out, 'epochs:1'))).code).to.equal(0)
       // pid 999999 is above Linux's default pid_max range in use here: a writer that is gone.
       const plant = () => {
-        for (const name of ['.best.ckpt.999999.0123456789ab.tmp', '.gallery.png.999999.ba9876543210.tmp', 'logs/.metrics.csv.999999.aaaaaaaaaaaa.tmp']) writeFileSync(join(out, name), 'debris')
+        for (const name of ['.best.ckpt.999999.0123456789ab.tmp', '.gallery.png.999999.ba9876543210.tmp', 'logs/.metrics.csv.999999.aaaaaaaaaaaa.tmp'])
+          writeFileSync(join(out, name), 'debris')
       }
 
       for (const extra of [['--resume'], ['--force']]) {

@@ -22,14 +22,20 @@ const DEAD_PID = 4_194_304 + 17
 describe('faults: one training per run folder', function () {
   this.timeout(180_000)
 
-  it('two CLI runs into one folder started together: one trains, the other is refused in one line, and the files are all the winner\'s', async () => {
+  it("two CLI runs into one folder started together: one trains, the other is refused in one line, and the files are all the winner's", async () => {
     const out = join(tempDir('lock'), 'run')
-    const [a, b] = await Promise.all([1, 2].map((seed) => run(['train', '--data-dir', FIXTURE_DIR, '--output-dir', out, '--seed', String(seed), ...OVERLAPPING])))
+    const [a, b] = await Promise.all(
+      [1, 2].map((seed) => run(['train', '--data-dir', FIXTURE_DIR, '--output-dir', out, '--seed', String(seed), ...OVERLAPPING])),
+    )
     const results = [a, b]
     const winners = results.filter((r) => r.code === 0)
     expect(winners, results.map((r) => r.stderr).join('\n---\n')).to.have.length(1)
     const loser = results.find((r) => r.code !== 0)!
-    expect(oneLine(loser)).to.match(new RegExp(`^Error: ${out.replaceAll('/', '\\/')} is in use by another training run \\(process \\d+ on ${hostname()}, since [\\d-]+T[\\d:.]+Z\\); wait for it to finish`))
+    expect(oneLine(loser)).to.match(
+      new RegExp(
+        `^Error: ${out.replaceAll('/', '\\/')} is in use by another training run \\(process \\d+ on ${hostname()}, since [\\d-]+T[\\d:.]+Z\\); wait for it to finish`,
+      ),
+    )
     const seed = JSON.parse(winners[0] === a ? '1' : '2') as number
     expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).seed).to.equal(seed)
     for (const file of ['best.ckpt', 'last.ckpt']) expect((await loadCheckpoint(join(out, file))).header.data.seed, file).to.equal(seed)
@@ -50,16 +56,25 @@ describe('faults: one training per run folder', function () {
     const out = join(tempDir('remote'), 'run')
     mkdirSync(out, {recursive: true})
     writeFileSync(join(out, '.run.lock'), JSON.stringify({pid: 1234, host: 'elsewhere.example', started_at: '2026-01-01T00:00:00.000Z', token: 'abc'}))
-    const line = oneLine(await run(['train', '--data-dir', FIXTURE_DIR, '--output-dir', out, '--epochs', '1', '--class-counts', SMALL_COUNTS, '--num-workers', '1']))
-    expect(line).to.include(`is in use by another training run (process 1234 on elsewhere.example, since 2026-01-01T00:00:00.000Z); wait for it to finish, or delete ${join(out, '.run.lock')} if that process is gone`)
+    const line = oneLine(
+      await run(['train', '--data-dir', FIXTURE_DIR, '--output-dir', out, '--epochs', '1', '--class-counts', SMALL_COUNTS, '--num-workers', '1']),
+    )
+    expect(line).to.include(
+      `is in use by another training run (process 1234 on elsewhere.example, since 2026-01-01T00:00:00.000Z); wait for it to finish, or delete ${join(out, '.run.lock')} if that process is gone`,
+    )
   })
 
   it('two servers sharing a runs folder: one run name is accepted by one of them, the other answers 409', async () => {
     const dir = tempDir('servers')
-    const [first, second] = await Promise.all([startFixtureServer(join(dir, 'a'), {runsDir: join(dir, 'runs')}), startFixtureServer(join(dir, 'b'), {runsDir: join(dir, 'runs')})])
+    const [first, second] = await Promise.all([
+      startFixtureServer(join(dir, 'a'), {runsDir: join(dir, 'runs')}),
+      startFixtureServer(join(dir, 'b'), {runsDir: join(dir, 'runs')}),
+    ])
     try {
       const body = JSON.stringify({epochs: 2, 'batch-size': 1, 'class-counts': SMALL_COUNTS, 'run-name': 'shared'})
-      const answers = await Promise.all([first, second].map((server) => fetch(`${server.url}/api/train`, {method: 'POST', headers: {'content-type': 'application/json'}, body})))
+      const answers = await Promise.all(
+        [first, second].map((server) => fetch(`${server.url}/api/train`, {method: 'POST', headers: {'content-type': 'application/json'}, body})),
+      )
       const statuses = answers.map((a) => a.status).sort()
       expect(statuses).to.deep.equal([202, 409])
       const refused = answers.find((a) => a.status === 409)!

@@ -47,13 +47,19 @@ describe('faults: messages that say what happened', function () {
   })
 
   it('--batch-size 99999999999999999999 names the real limit, 4096', async () => {
-    const line = oneLine(await run(['train', '--data-dir', FIXTURE_DIR, '--output-dir', tempDir('batch'), '--class-counts', SMALL_COUNTS, '--batch-size', '99999999999999999999']))
+    const line = oneLine(
+      await run(['train', '--data-dir', FIXTURE_DIR, '--output-dir', tempDir('batch'), '--class-counts', SMALL_COUNTS, '--batch-size', '99999999999999999999']),
+    )
     expect(line).to.match(/--batch-size: .*whole number from 1 to 4096/)
     expect(line).to.not.include('9007199254740991')
   })
 
   for (const [what, edit, expected] of [
-    ['a calibration temperature of 1e-300', (h: Record<string, any>) => (h.calibration = {temperature: 1e-300, fitted_on: 'val', nll_before: 0.1, nll_after: 0.1}), /its calibration temperature 1e-300 is outside 0\.05…20/],
+    [
+      'a calibration temperature of 1e-300',
+      (h: Record<string, any>) => (h.calibration = {temperature: 1e-300, fitted_on: 'val', nll_before: 0.1, nll_after: 0.1}),
+      /its calibration temperature 1e-300 is outside 0\.05…20/,
+    ],
     ['a normalisation std of 1e-300', (h: Record<string, any>) => (h.feature_normalization.std = 1e-300), /its normalisation std 1e-300 is outside/],
   ] as const) {
     it(`a checkpoint with ${what} (valid checksum) is refused in one line by predict, evaluate and export; export writes nothing`, async () => {
@@ -76,7 +82,7 @@ describe('faults: messages that say what happened', function () {
   it('--config: a UTF-8 byte-order mark is accepted; /dev/zero and a huge number get lines that say what is wrong', async () => {
     const dir = tempDir('config')
     const bom = join(dir, 'bom.json')
-    writeFileSync(bom, `\uFEFF${JSON.stringify({epochs: 1, 'class_counts': {0: 24, 5: 12, 8: 70}, num_workers: 1})}`)
+    writeFileSync(bom, `\uFEFF${JSON.stringify({epochs: 1, class_counts: {0: 24, 5: 12, 8: 70}, num_workers: 1})}`)
     const accepted = await run(['train', '--data-dir', FIXTURE_DIR, '--output-dir', join(dir, 'run'), '--config', bom])
     expect(accepted.code, accepted.stderr).to.equal(0)
 
@@ -96,14 +102,28 @@ describe('faults: messages that say what happened', function () {
   })
 
   it('the --class-counts a shortfall suggests is one that trains', async () => {
-    const line = oneLine(await run(['train', '--data-dir', FIXTURE_DIR, '--output-dir', tempDir('suggest'), '--epochs', '1', '--class-counts', '8=5000,0=2,5=1']))
+    const line = oneLine(
+      await run(['train', '--data-dir', FIXTURE_DIR, '--output-dir', tempDir('suggest'), '--epochs', '1', '--class-counts', '8=5000,0=2,5=1']),
+    )
     const suggested = /use e\.g\. --class-counts (\S+) /.exec(line)?.[1]
     expect(suggested, line).to.equal('0=3,5=3,8=500')
-    const result = await run(['train', '--data-dir', FIXTURE_DIR, '--output-dir', join(tempDir('suggested'), 'run'), '--epochs', '1', '--class-counts', suggested!, '--num-workers', '1'])
+    const result = await run([
+      'train',
+      '--data-dir',
+      FIXTURE_DIR,
+      '--output-dir',
+      join(tempDir('suggested'), 'run'),
+      '--epochs',
+      '1',
+      '--class-counts',
+      suggested!,
+      '--num-workers',
+      '1',
+    ])
     expect(result.code, result.stderr).to.equal(0)
   })
 
-  it('evaluate on data lacking the checkpoint\'s images names the data, not a --class-counts flag evaluate does not have', async () => {
+  it("evaluate on data lacking the checkpoint's images names the data, not a --class-counts flag evaluate does not have", async () => {
     // best.ckpt of a run on 8=70,0=24,5=12; a data folder with 10 images of each class.
     const {readFixture} = await import('../helpers/fixtures.js')
     const {encodeIdxImages, encodeIdxLabels} = await import('../../src/data/idx.js')
@@ -122,7 +142,7 @@ describe('faults: messages that say what happened', function () {
     expect(line).to.not.include('--class-counts')
   })
 
-  it('a checkpoint with an impossible eval ratio is reported as the checkpoint\'s fault, not as --eval-ratio', async () => {
+  it("a checkpoint with an impossible eval ratio is reported as the checkpoint's fault, not as --eval-ratio", async () => {
     const bytes = readFileSync(join(await sharedRun(), 'best.ckpt'))
     const headerLength = bytes.readUInt32LE(8)
     const header = JSON.parse(bytes.subarray(12, 12 + headerLength).toString('utf8'))
@@ -148,7 +168,9 @@ describe('faults: messages of the prediction database', () => {
   it('a --database-url that is no URL is named as such, not as "the PostgreSQL database the given database"', async () => {
     for (const url of ['postgres://nobody:secret@127.0.0.1:99999/db', 'postgres://a b@/x']) {
       const error = await rejectionOf(openStore(url, 'unused'), UserError)
-      expect(error.message).to.equal('--database-url is not a valid URL; use postgres://user:password@host:5432/db, with special characters of the password percent-encoded')
+      expect(error.message).to.equal(
+        '--database-url is not a valid URL; use postgres://user:password@host:5432/db, with special characters of the password percent-encoded',
+      )
       expect(error.message).to.not.include('secret')
     }
   })

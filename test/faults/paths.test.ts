@@ -20,9 +20,21 @@ describe('faults: /proc paths and folders that cannot be created', function () {
   })
 
   const cases: Array<[string, () => string[], RegExp]> = [
-    ['download-data --data-dir', () => ['download-data', '--data-dir', '/proc/digit-faults/data', '--mirror', 'http://127.0.0.1:9/'], /choose another --data-dir/],
-    ['train --output-dir', () => ['train', '--data-dir', FIXTURE_DIR, '--output-dir', '/proc/digit-faults/run', '--class-counts', SMALL_COUNTS], /choose another --output-dir/],
-    ['evaluate --output-dir', () => ['evaluate', '--checkpoint-path', ckpt, '--data-dir', FIXTURE_DIR, '--output-dir', '/proc/digit-faults/eval'], /--output-dir/],
+    [
+      'download-data --data-dir',
+      () => ['download-data', '--data-dir', '/proc/digit-faults/data', '--mirror', 'http://127.0.0.1:9/'],
+      /choose another --data-dir/,
+    ],
+    [
+      'train --output-dir',
+      () => ['train', '--data-dir', FIXTURE_DIR, '--output-dir', '/proc/digit-faults/run', '--class-counts', SMALL_COUNTS],
+      /choose another --output-dir/,
+    ],
+    [
+      'evaluate --output-dir',
+      () => ['evaluate', '--checkpoint-path', ckpt, '--data-dir', FIXTURE_DIR, '--output-dir', '/proc/digit-faults/eval'],
+      /--output-dir/,
+    ],
     ['export --output-dir', () => ['export', '--checkpoint-path', ckpt, '--output-dir', '/proc/digit-faults/web'], /choose another --output-dir/],
     ['serve --database-url sqlite:/proc/…', () => ['serve', '--port', '0', '--database-url', 'sqlite:/proc/digit-faults/x.sqlite'], /--database-url/],
   ]

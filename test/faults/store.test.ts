@@ -146,7 +146,10 @@ describe('faults: the prediction log', function () {
       const lines: string[] = []
       const store = watchOutages(SqliteStore.open(join(tempDir('store-nan'), 'p.sqlite')), (line) => lines.push(line))
       try {
-        const error = await rejectionOf(store.insert({...prediction, confidence: Number.NaN, probs: {'0': Number.NaN, '5': Number.NaN, '8': Number.NaN}}), PredictionLogError)
+        const error = await rejectionOf(
+          store.insert({...prediction, confidence: Number.NaN, probs: {'0': Number.NaN, '5': Number.NaN, '8': Number.NaN}}),
+          PredictionLogError,
+        )
         expect(error).to.not.be.instanceOf(DatabaseUnavailableError)
         expect(error.message).to.match(/^the prediction log could not log the prediction: "confidence" is invalid/)
         expect(await store.count()).to.equal(0)
@@ -161,7 +164,11 @@ describe('faults: the prediction log', function () {
       const dir = tempDir('store-refuses')
       const database = join(dir, 'predictions.sqlite')
       const lines: string[] = []
-      const server = await startFixtureServer(dir, {checkpointPath: await trainedCheckpoint(), databaseUrl: `sqlite:${database}`, log: (line) => lines.push(line)})
+      const server = await startFixtureServer(dir, {
+        checkpointPath: await trainedCheckpoint(),
+        databaseUrl: `sqlite:${database}`,
+        log: (line) => lines.push(line),
+      })
       try {
         const {DatabaseSync} = nodeSqlite()
         const db = new DatabaseSync(database)

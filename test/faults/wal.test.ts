@@ -21,7 +21,14 @@ describe('faults: SQLite write-ahead log growth', function () {
     const file = join(mkdtempSync(join(tmpdir(), 'faults-wal-')), 'predictions.sqlite')
     const store = SqliteStore.open(file)
     // 48 KiB rows: large thumbnails make the log grow quickly.
-    const row = {thumbnail: `data:image/png;base64,${'A'.repeat(48 * 1024)}`, predicted: 8 as const, confidence: 0.9, probs: {'0': 0.05, '5': 0.05, '8': 0.9}, checkpointId: 'abc123def456', source: 'canvas' as const}
+    const row = {
+      thumbnail: `data:image/png;base64,${'A'.repeat(48 * 1024)}`,
+      predicted: 8 as const,
+      confidence: 0.9,
+      probs: {'0': 0.05, '5': 0.05, '8': 0.9},
+      checkpointId: 'abc123def456',
+      source: 'canvas' as const,
+    }
     const {DatabaseSync} = nodeSqlite()
     const reader = new DatabaseSync(file)
     try {

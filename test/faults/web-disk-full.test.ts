@@ -29,9 +29,13 @@ function mountTmpfs(dir: string, kib: number): boolean {
 }
 
 async function serve(runsDir: string, databasePath: string): Promise<{url: string; child: ChildProcess; stop(): Promise<void>}> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--runs-dir', runsDir, '--data-dir', FIXTURE_DIR, '--database-url', `sqlite:${databasePath}`], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  })
+  const child = spawn(
+    process.execPath,
+    [BIN, 'serve', '--port', '0', '--runs-dir', runsDir, '--data-dir', FIXTURE_DIR, '--database-url', `sqlite:${databasePath}`],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  )
   let stderr = ''
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
   const deadline = Date.now() + 30_000
@@ -57,7 +61,7 @@ async function serve(runsDir: string, databasePath: string): Promise<{url: strin
   }
 }
 
-type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>
 
 async function getJson(url: string): Promise<Json> {
   const answer = await fetch(url, {signal: AbortSignal.timeout(5000)})
@@ -82,7 +86,7 @@ describe('faults: a web training on a runs folder that fills up while it writes 
         const started = await fetch(`${server.url}/api/train`, {method: 'POST', headers: {'content-type': 'application/json'}, body})
         expect(started.status, await started.clone().text()).to.equal(202)
         let status: Json = await getJson(`${server.url}/api/train/status`)
-        for (const deadline = Date.now() + 90_000; status.state === 'running' && Date.now() < deadline; ) {
+        for (const deadline = Date.now() + 90_000; status.state === 'running' && Date.now() < deadline;) {
           await sleep(200)
           status = await getJson(`${server.url}/api/train/status`)
         }

@@ -38,17 +38,22 @@ for (const sample of predictions.samples) {
 
 // metrics.json: top-level accuracies and losses, number of epochs.
 const metrics = read('metrics.json')
-for (const key of ['train_accuracy', 'val_accuracy', 'test_accuracy', 'train_loss', 'val_loss', 'test_loss']) need(isNumber(metrics[key]), `metrics.json ${key}`)
+for (const key of ['train_accuracy', 'val_accuracy', 'test_accuracy', 'train_loss', 'val_loss', 'test_loss'])
+  need(isNumber(metrics[key]), `metrics.json ${key}`)
 need(Number.isInteger(metrics.num_epochs), 'metrics.json num_epochs')
 
 // run_metadata.json.
 const meta = read('run_metadata.json')
 need(typeof meta.run_name === 'string', 'run_metadata.json run_name')
 need(!Number.isNaN(Date.parse(meta.generated_at)), 'run_metadata.json generated_at')
-for (const key of ['num_classes', 'num_features', 'train_size', 'val_size', 'test_size']) need(Number.isInteger(meta.dataset?.[key]), `run_metadata.json dataset.${key}`)
+for (const key of ['num_classes', 'num_features', 'train_size', 'val_size', 'test_size'])
+  need(Number.isInteger(meta.dataset?.[key]), `run_metadata.json dataset.${key}`)
 need(typeof meta.dataset.name === 'string' && Array.isArray(meta.dataset.image_shape), 'run_metadata.json dataset name, image_shape')
 for (const key of ['epochs', 'batch_size', 'learning_rate', 'seed']) need(isNumber(meta.training_config?.[key]), `run_metadata.json training_config.${key}`)
-need(typeof meta.feature_normalization?.method === 'string' && typeof meta.feature_normalization?.stats_source === 'string', 'run_metadata.json feature_normalization')
+need(
+  typeof meta.feature_normalization?.method === 'string' && typeof meta.feature_normalization?.stats_source === 'string',
+  'run_metadata.json feature_normalization',
+)
 need(typeof meta.artifacts === 'object' && meta.artifacts !== null, 'run_metadata.json artifacts')
 
 process.stdout.write(

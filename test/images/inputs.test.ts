@@ -150,10 +150,10 @@ describe('collectInputs from URLs', () => {
   })
 
   it('turns HTTP errors, oversized bodies and timeouts into per-input errors', async () => {
-    const inputs = await collectInputs(
-      [`${base}/nothing.png`, `${base}/declared-large`, `${base}/streamed-large`, `${base}/stall`, `${base}/digit.png`],
-      {maxBytes: 1000, timeoutMs: 300},
-    )
+    const inputs = await collectInputs([`${base}/nothing.png`, `${base}/declared-large`, `${base}/streamed-large`, `${base}/stall`, `${base}/digit.png`], {
+      maxBytes: 1000,
+      timeoutMs: 300,
+    })
     expect(summary(inputs)).to.deep.equal([
       {name: `${base}/nothing.png`, error: `${base}/nothing.png: the server answered HTTP 404 Not Found; check the URL`},
       {name: `${base}/declared-large`, error: `${base}/declared-large: too large (5000 bytes, the limit is 1000 bytes); shrink the image first`},

@@ -11,7 +11,11 @@ describe('photos of paper', function () {
     it(`finds the digit under ${condition}: the 28×28 input matches the MNIST digit`, async () => {
       const rng = new Rng(41)
       const scores: number[] = []
-      for (const [label, index] of [[0, 3], [5, 4], [8, 5]] as const) {
+      for (const [label, index] of [
+        [0, 3],
+        [5, 4],
+        [8, 5],
+      ] as const) {
         const digit = Float32Array.from(mnistDigit(label, index))
         const {pixels, stroke} = await preprocessBytes(await makePhoto(condition, digit, rng), 'photo.jpg', {preprocess: true})
         expect(stroke).to.equal(true)

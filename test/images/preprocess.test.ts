@@ -1,30 +1,9 @@
 import {expect} from 'chai'
 
 import {Rng} from '../../src/data/rng.js'
-import {UserError} from '../../src/errors.js'
-import {
-  type GrayImage,
-  IMAGE_LIMITS,
-  decodeImage,
-  orient,
-  preprocessBytes,
-  sniffFormat,
-  toMnist,
-} from '../../src/images/preprocess.js'
+import {type GrayImage, IMAGE_LIMITS, decodeImage, orient, preprocessBytes, sniffFormat, toMnist} from '../../src/images/preprocess.js'
 import {expectUserRejection} from '../helpers/assert.js'
 import {type Mime, centreOfMass, correlation, drawDigit, encode, grayImage, mnistDigit, rgbaImage} from './draw.js'
-
-function expectUserError(run: () => unknown, pattern: RegExp): void {
-  try {
-    run()
-  } catch (error) {
-    expect(error).to.be.instanceOf(UserError)
-    expect((error as Error).message).to.match(pattern)
-    return
-  }
-
-  expect.fail(`expected a UserError matching ${pattern}`)
-}
 
 /** Bounding box of the pixels above `level` in a 28×28 image. */
 function inkBox(pixels: ArrayLike<number>, level = 0.3) {
@@ -70,16 +49,25 @@ describe('decodeImage', () => {
   it('rejects empty, unknown and corrupt bytes with one line naming the input', async () => {
     await expectUserRejection(decodeImage(Buffer.alloc(0), 'empty.png'), /^empty\.png: the file is empty/)
     await expectUserRejection(decodeImage(Buffer.from('hello, not an image'), 'notes.txt'), /^notes\.txt: not a PNG, JPEG, BMP, GIF or TIFF image/)
-    const png = await encode(grayImage(30, 30, () => 1), 'image/png')
+    const png = await encode(
+      grayImage(30, 30, () => 1),
+      'image/png',
+    )
     await expectUserRejection(decodeImage(png.subarray(0, 20), 'cut.png'), /^cut\.png: the PNG image is corrupt or truncated \(header cut short\)/)
     const garbage = Buffer.concat([png.subarray(0, 33), Buffer.from('garbage after a valid header')])
     await expectUserRejection(decodeImage(garbage, 'broken.png'), /^broken\.png: could not decode the PNG image, it is corrupt or truncated/)
-    const jpeg = await encode(grayImage(30, 30, () => 1), 'image/jpeg')
+    const jpeg = await encode(
+      grayImage(30, 30, () => 1),
+      'image/jpeg',
+    )
     await expectUserRejection(decodeImage(jpeg.subarray(0, 100), 'cut.jpg'), /^cut\.jpg: the JPEG image is corrupt or truncated/)
     const flat = Buffer.from(png)
     flat.writeUInt32BE(0, 20)
     await expectUserRejection(decodeImage(flat, 'flat.png'), /^flat\.png: the PNG image has no pixels \(30×0\)/)
-    const bmp = await encode(grayImage(8, 8, () => 1), 'image/bmp')
+    const bmp = await encode(
+      grayImage(8, 8, () => 1),
+      'image/bmp',
+    )
     bmp.writeInt32LE(-8, 18)
     await expectUserRejection(decodeImage(bmp, 'mirror.bmp'), /^mirror\.bmp: the BMP image has no pixels \(-8×8\)/)
   })
@@ -90,7 +78,10 @@ describe('decodeImage', () => {
     const tooLarge = /too large \(.*\); the limit is 10000 pixels a side and 40 megapixels/
 
     it('PNG', async () => {
-      const png = await encode(grayImage(8, 8, () => 1), 'image/png')
+      const png = await encode(
+        grayImage(8, 8, () => 1),
+        'image/png',
+      )
       png.writeUInt32BE(20_000, 16)
       png.writeUInt32BE(20_000, 20)
       await expectUserRejection(decodeImage(png, 'huge.png'), /^huge\.png: the PNG image is too large \(20000×20000 pixels\)/)
@@ -100,20 +91,29 @@ describe('decodeImage', () => {
     })
 
     it('JPEG', async () => {
-      const jpeg = await encode(grayImage(8, 8, () => 1), 'image/jpeg')
+      const jpeg = await encode(
+        grayImage(8, 8, () => 1),
+        'image/jpeg',
+      )
       const frame = jpeg.indexOf(Buffer.from([0xff, 0xc0]))
       jpeg.writeUInt16BE(12_000, frame + 7)
       await expectUserRejection(decodeImage(jpeg, 'huge.jpg'), /^huge\.jpg: the JPEG image is too large \(12000×8 pixels\)/)
     })
 
     it('BMP', async () => {
-      const bmp = await encode(grayImage(8, 8, () => 1), 'image/bmp')
+      const bmp = await encode(
+        grayImage(8, 8, () => 1),
+        'image/bmp',
+      )
       bmp.writeInt32LE(-30_000, 22)
       await expectUserRejection(decodeImage(bmp, 'huge.bmp'), /^huge\.bmp: the BMP image is too large \(8×30000 pixels\)/)
     })
 
     it('GIF, screen and first frame', async () => {
-      const gif = await encode(grayImage(8, 8, () => 1), 'image/gif')
+      const gif = await encode(
+        grayImage(8, 8, () => 1),
+        'image/gif',
+      )
       gif.writeUInt16LE(10_001, 6)
       await expectUserRejection(decodeImage(gif, 'huge.gif'), /^huge\.gif: the GIF image is too large \(10001×8 pixels\)/)
       // A 1×1 screen whose only frame claims 20000×20000.
@@ -126,7 +126,10 @@ describe('decodeImage', () => {
     })
 
     it('TIFF', async () => {
-      const tiff = await encode(grayImage(8, 8, () => 1), 'image/tiff')
+      const tiff = await encode(
+        grayImage(8, 8, () => 1),
+        'image/tiff',
+      )
       const little = tiff.toString('latin1', 0, 2) === 'II'
       const read16 = (at: number) => (little ? tiff.readUInt16LE(at) : tiff.readUInt16BE(at))
       const ifd = little ? tiff.readUInt32LE(4) : tiff.readUInt32BE(4)
@@ -146,7 +149,10 @@ describe('decodeImage', () => {
 
   it('applies the EXIF orientation of a JPEG', async () => {
     // Left half black: after "rotate 90° clockwise" (orientation 6) the top half is black.
-    const jpeg = await encode(grayImage(40, 20, (x) => (x < 20 ? 0 : 1)), 'image/jpeg')
+    const jpeg = await encode(
+      grayImage(40, 20, (x) => (x < 20 ? 0 : 1)),
+      'image/jpeg',
+    )
     const exif = (orientation: number) => {
       const tiff = Buffer.from([0x4d, 0x4d, 0, 0x2a, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, orientation, 0, 0, 0, 0, 0, 0])
       const segment = Buffer.concat([Buffer.from([0xff, 0xe1, 0, 0]), Buffer.from('Exif\0\0', 'latin1'), tiff])
@@ -170,14 +176,26 @@ describe('decodeImage', () => {
   it('turns transparency into paper that contrasts with the strokes', async () => {
     const stroke = (x: number, y: number) => x >= 10 && x < 14 && y >= 5 && y < 35
     // Black strokes on a transparent (black) background, as canvas exports often are.
-    const dark = await encode(rgbaImage(40, 40, (x, y) => (stroke(x, y) ? [0, 0, 0, 255] : [0, 0, 0, 0])), 'image/png')
-    const light = await encode(rgbaImage(40, 40, (x, y) => (stroke(x, y) ? [255, 255, 255, 255] : [0, 0, 0, 0])), 'image/png')
-    const opaque = await encode(grayImage(40, 40, (x, y) => (stroke(x, y) ? 0 : 1)), 'image/png')
+    const dark = await encode(
+      rgbaImage(40, 40, (x, y) => (stroke(x, y) ? [0, 0, 0, 255] : [0, 0, 0, 0])),
+      'image/png',
+    )
+    const light = await encode(
+      rgbaImage(40, 40, (x, y) => (stroke(x, y) ? [255, 255, 255, 255] : [0, 0, 0, 0])),
+      'image/png',
+    )
+    const opaque = await encode(
+      grayImage(40, 40, (x, y) => (stroke(x, y) ? 0 : 1)),
+      'image/png',
+    )
     const expected = (await preprocessBytes(opaque, 'opaque.png', {preprocess: true})).pixels
     expect(Math.max(...expected)).to.equal(1)
-    expect([...((await preprocessBytes(dark, 'dark.png', {preprocess: true})).pixels)]).to.deep.equal([...expected])
-    expect([...((await preprocessBytes(light, 'light.png', {preprocess: true})).pixels)]).to.deep.equal([...expected])
-    const clear = await encode(rgbaImage(40, 40, () => [0, 0, 0, 0]), 'image/png')
+    expect([...(await preprocessBytes(dark, 'dark.png', {preprocess: true})).pixels]).to.deep.equal([...expected])
+    expect([...(await preprocessBytes(light, 'light.png', {preprocess: true})).pixels]).to.deep.equal([...expected])
+    const clear = await encode(
+      rgbaImage(40, 40, () => [0, 0, 0, 0]),
+      'image/png',
+    )
     expect((await preprocessBytes(clear, 'clear.png', {preprocess: true})).stroke).to.equal(false)
   })
 })
@@ -287,7 +305,7 @@ describe('toMnist', () => {
 
   it('without preprocess, only resizes: area average, no inversion', () => {
     // 56×56 made of 2×2 blocks: each output pixel is its block.
-    const pattern = Array.from({length: 784}, (_, i) => (i * 37) % 101 / 100)
+    const pattern = Array.from({length: 784}, (_, i) => ((i * 37) % 101) / 100)
     const big: GrayImage = {
       width: 56,
       height: 56,
@@ -314,7 +332,12 @@ describe('MNIST recipe against a naive resize', () => {
         recipe.push(correlation((await preprocessBytes(png, 'big.png', {preprocess: true})).pixels, digit))
         const plain = (await preprocessBytes(png, 'big.png', {preprocess: false})).pixels
         naive.push(correlation(plain, digit))
-        naiveInverted.push(correlation(plain.map((v) => 1 - v), digit))
+        naiveInverted.push(
+          correlation(
+            plain.map((v) => 1 - v),
+            digit,
+          ),
+        )
       }
     }
 

@@ -14,7 +14,18 @@ const header = {
   classes: [0, 5, 8],
   normalization: {method: 'standardize' as const, mean: 0.13, std: 0.31},
   data: {seed: 7, evalRatio: 0.2, valRatio: 0.15, classCounts: {0: 12, 5: 3, 8: 35}, fingerprints: {train: 'a', val: 'b', eval: 'c'}},
-  training: {epoch: 2, bestEpoch: 1, bestValF1Macro: 0.9, learningRate: 5e-4, stopReason: null, metrics: {valF1Macro: 0.9}, backend: 'wasm', config: {seed: 7}, callbacks: {early_stopping: {best: {val_f1_macro: 0.9}, wait: 1}}, history: [{epoch: 1}]},
+  training: {
+    epoch: 2,
+    bestEpoch: 1,
+    bestValF1Macro: 0.9,
+    learningRate: 5e-4,
+    stopReason: null,
+    metrics: {valF1Macro: 0.9},
+    backend: 'wasm',
+    config: {seed: 7},
+    callbacks: {early_stopping: {best: {val_f1_macro: 0.9}, wait: 1}},
+    history: [{epoch: 1}],
+  },
 }
 
 describe('checkpoint file', () => {
@@ -37,11 +48,17 @@ describe('checkpoint file', () => {
 
   it('rejects truncated, corrupted and foreign files in one line', async () => {
     const bytes = encodeCheckpoint(header, values)
-    expect(() => decodeCheckpoint(bytes.subarray(0, bytes.length - 100), 'best.ckpt')).to.throw(UserError, /best\.ckpt is not a usable checkpoint: it is truncated or corrupted/)
+    expect(() => decodeCheckpoint(bytes.subarray(0, bytes.length - 100), 'best.ckpt')).to.throw(
+      UserError,
+      /best\.ckpt is not a usable checkpoint: it is truncated or corrupted/,
+    )
     const flipped = Buffer.from(bytes)
     flipped[flipped.length - 500] ^= 1
     expect(() => decodeCheckpoint(flipped, 'best.ckpt')).to.throw(UserError, /truncated or corrupted/)
-    expect(() => decodeCheckpoint(readFileSync(join(import.meta.dirname, '..', '..', 'sample.png')), 'sample.png')).to.throw(UserError, /sample\.png is not a usable checkpoint: it is not a digit-classification checkpoint/)
+    expect(() => decodeCheckpoint(readFileSync(join(import.meta.dirname, '..', '..', 'sample.png')), 'sample.png')).to.throw(
+      UserError,
+      /sample\.png is not a usable checkpoint: it is not a digit-classification checkpoint/,
+    )
     expect(() => decodeCheckpoint(Buffer.alloc(0), 'empty.ckpt')).to.throw(UserError, /not a digit-classification checkpoint/)
     await expectUserRejection(loadCheckpoint('/nonexistent/best.ckpt'), /checkpoint \/nonexistent\/best\.ckpt not found; train a model first/)
   })
@@ -67,10 +84,17 @@ describe('checkpoint file', () => {
     const bytes = encodeCheckpoint({...header, training: {...header.training, history: [{epoch: 1, valF1Macro: 0.9, epochSeconds: 2}]}}, values, optimizer)
     const raw = JSON.parse(bytes.subarray(12, 12 + bytes.readUInt32LE(8)).toString('utf8'))
     const keys = (value: unknown): string[] =>
-      typeof value === 'object' && value !== null ? Object.entries(value).flatMap(([key, inner]) => [...(Array.isArray(value) ? [] : [key]), ...keys(inner)]) : []
+      typeof value === 'object' && value !== null
+        ? Object.entries(value).flatMap(([key, inner]) => [...(Array.isArray(value) ? [] : [key]), ...keys(inner)])
+        : []
     expect(keys(raw).filter((key) => !/^[a-z\d_]+$/.test(key))).to.deep.equal([])
     expect(raw).to.deep.include({format_version: 2, feature_normalization: {method: 'standardize', stats_source: 'train', mean: 0.13, std: 0.31}})
-    expect(raw.training).to.deep.include({best_epoch: 1, best_val_f1_macro: 0.9, learning_rate: 5e-4, history: [{epoch: 1, val_f1_macro: 0.9, epoch_seconds: 2}]})
+    expect(raw.training).to.deep.include({
+      best_epoch: 1,
+      best_val_f1_macro: 0.9,
+      learning_rate: 5e-4,
+      history: [{epoch: 1, val_f1_macro: 0.9, epoch_seconds: 2}],
+    })
     expect(raw.optimizer_tensors.map((t: {name: string}) => t.name)).to.deep.equal(['iter', 'dense.bias/m'])
     // Read back in the code's own names.
     const loaded = decodeCheckpoint(bytes, 'last.ckpt')
@@ -99,8 +123,15 @@ describe('checkpoint file', () => {
         metrics: {epoch: 2, valF1Macro: 0.8},
         backend: 'wasm',
         config: {seed: 7, learning_rate: 0.001},
-        callbacks: {earlyStopping: {best: 0.9, bestValLoss: 0.3, wait: 1}, modelCheckpoint: {bestEpoch: 1, bestValF1Macro: 0.9, bestValLoss: 0.3}, reduceLROnPlateau: {best: 0.9, bad: 1}},
-        history: [{epoch: 1, valF1Macro: 0.9}, {epoch: 2, valF1Macro: 0.8}],
+        callbacks: {
+          earlyStopping: {best: 0.9, bestValLoss: 0.3, wait: 1},
+          modelCheckpoint: {bestEpoch: 1, bestValF1Macro: 0.9, bestValLoss: 0.3},
+          reduceLROnPlateau: {best: 0.9, bad: 1},
+        },
+        history: [
+          {epoch: 1, valF1Macro: 0.9},
+          {epoch: 2, valF1Macro: 0.8},
+        ],
       },
       calibration: {temperature: 1.5, fittedOn: 'val', nllBefore: 0.2, nllAfter: 0.1},
       tensors,
@@ -122,6 +153,9 @@ describe('checkpoint file', () => {
     const brokenLength = Buffer.alloc(4)
     brokenLength.writeUInt32LE(broken.length)
     const brokenBody = Buffer.concat([Buffer.from('DIGITCKP'), brokenLength, broken, ...tensors.map(({name}) => Buffer.from(values[name].buffer))])
-    expect(() => decodeCheckpoint(Buffer.concat([brokenBody, createHash('sha256').update(brokenBody).digest()]), 'old.ckpt')).to.throw(UserError, /old\.ckpt is not a usable checkpoint: its header is invalid at "data\.evalRatio"/)
+    expect(() => decodeCheckpoint(Buffer.concat([brokenBody, createHash('sha256').update(brokenBody).digest()]), 'old.ckpt')).to.throw(
+      UserError,
+      /old\.ckpt is not a usable checkpoint: its header is invalid at "data\.evalRatio"/,
+    )
   })
 })

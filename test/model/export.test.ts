@@ -121,7 +121,9 @@ describe('export to the TensorFlow.js Layers format', function () {
     const weightsName = readdirSync(dir).find((name) => name.startsWith('weights.'))!
     expect(json.weightsManifest).to.deep.equal([{paths: [weightsName], weights: json.weightsManifest[0].weights}])
     // The name and the recorded SHA-256 both bind model.json to its exact weights.
-    const sha = createHash('sha256').update(readFileSync(join(dir, weightsName))).digest('hex')
+    const sha = createHash('sha256')
+      .update(readFileSync(join(dir, weightsName)))
+      .digest('hex')
     expect(json.userDefinedMetadata.weights_sha256).to.equal(sha)
     expect(json.userDefinedMetadata).to.include({format: 'digit-classification-layers-model', format_version: 2})
     expect(weightsName).to.equal(`weights.${sha.slice(0, 12)}.bin`)

@@ -48,7 +48,7 @@ describe('the network description', () => {
     }
   })
 
-  it('gives the batch-norm epsilon every view uses (the engine\'s reference imports it)', () => {
+  it("gives the batch-norm epsilon every view uses (the engine's reference imports it)", () => {
     expect(BN_EPSILON).to.equal(describeNetwork('cnn', 3).batchNorm.epsilon)
     expect(BN_EPSILON).to.equal(1e-5)
   })

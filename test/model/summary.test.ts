@@ -11,7 +11,12 @@ describe('model summary', () => {
     await selectBackend('cpu')
   })
 
-  for (const [kind, k] of [['cnn', 3], ['wide', 10], ['softmax', 3], ['cnn', 2]] as const) {
+  for (const [kind, k] of [
+    ['cnn', 3],
+    ['wide', 10],
+    ['softmax', 3],
+    ['cnn', 2],
+  ] as const) {
     it(`lists the ${kind}'s layers (K = ${k}) with the output shapes and parameter counts of the same network built by tfjs-layers`, () => {
       const net = describeNetwork(kind, k)
       const summary = modelSummary(net)

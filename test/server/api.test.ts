@@ -16,7 +16,7 @@ import {ROOT} from '../helpers/fixtures.js'
 import {fixtureDigitPngs, tempDir, trainedCheckpoint} from './helpers.js'
 
 /** Answers are checked field by field below; their exact types are the server's concern. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+
 type Json = Record<string, any>
 
 async function call(server: RunningServer, path: string, init: RequestInit = {}): Promise<{status: number; body: Json; type: string | null}> {
@@ -239,7 +239,9 @@ describe('web app API', function () {
       expect((await call(server, '/api/feedback', postJson({id: second.id, label: wrongLabel}))).status).to.equal(200)
 
       const correct = await call(server, '/api/history?feedback=correct')
-      expect(correct.body.items.map((r: Json) => r.id)).to.include(first.id).and.not.include(second.id)
+      expect(correct.body.items.map((r: Json) => r.id))
+        .to.include(first.id)
+        .and.not.include(second.id)
       const wrong = await call(server, '/api/history?feedback=wrong')
       expect(wrong.body.items.map((r: Json) => r.id)).to.deep.equal([second.id])
       const none = await call(server, '/api/history?feedback=none&limit=500')
@@ -256,12 +258,14 @@ describe('web app API', function () {
       expect(all.body.items[0].thumbnail).to.match(/^data:image\/png;base64,/)
     })
 
-    it('refuses feedback outside the classes of the prediction\'s model, unknown ids and malformed bodies', async () => {
+    it("refuses feedback outside the classes of the prediction's model, unknown ids and malformed bodies", async () => {
       const {body: record} = await call(server, '/api/predict', {method: 'POST', headers: {'content-type': 'image/png'}, body: new Uint8Array(digits[4].png)})
       const seven = await call(server, '/api/feedback', postJson({id: record.id, label: 7}))
       expect(seven.status).to.equal(400)
       expect(seven.body.error).to.equal(`"label" must be one of 0, 5, 8, the digits of the model that made prediction ${record.id}`)
-      expect((await call(server, '/api/feedback', postJson({id: record.id, label: 12}))).body.error).to.equal('"label" must be a digit 0–9 (the digit actually drawn)')
+      expect((await call(server, '/api/feedback', postJson({id: record.id, label: 12}))).body.error).to.equal(
+        '"label" must be a digit 0–9 (the digit actually drawn)',
+      )
       expect((await call(server, '/api/feedback', postJson({id: record.id, label: '5'}))).status).to.equal(400)
       const unknown = await call(server, '/api/feedback', postJson({id: 987_654, label: 5}))
       expect(unknown.status).to.equal(404)
@@ -308,8 +312,13 @@ describe('web app API', function () {
       expect([light.status, dark.status]).to.deep.equal([200, 200])
       expect(light.type).to.match(/^image\/svg\+xml/)
       const [lightSvg, darkSvg] = [light, dark].map((r) => (r.body.bytes as Buffer).toString())
-      expect(lightSvg).to.match(/fill="white"/).and.not.match(/#1a1f29/)
-      expect(darkSvg).to.match(/fill="#1a1f29"/).and.match(/fill="#e6e9ef"/).and.not.match(/fill="white"/)
+      expect(lightSvg)
+        .to.match(/fill="white"/)
+        .and.not.match(/#1a1f29/)
+      expect(darkSvg)
+        .to.match(/fill="#1a1f29"/)
+        .and.match(/fill="#e6e9ef"/)
+        .and.not.match(/fill="white"/)
       expect((await call(server, '/api/runs/complete-run/curves.svg?theme=blue')).body.error).to.match(/query "theme" must be light or dark/)
 
       const broken = await call(server, '/api/runs/broken-run')

@@ -11,7 +11,15 @@ import {ROOT} from '../helpers/fixtures.js'
 
 /** Debian's Chromium, installed by .ci/services.sh; Playwright never downloads a browser here. */
 export const CHROMIUM = '/usr/bin/chromium'
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+]
 
 /** Screenshots of each run, to look at afterwards (git ignores the folder; CI keeps it as an artifact). */
 export const SCREENSHOTS = join(ROOT, 'test-artifacts', 'screenshots')

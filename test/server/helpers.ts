@@ -68,7 +68,10 @@ export function trainedCheckpoint(): Promise<string> {
     const {resolveTrainingConfig} = await import('../../src/training/config.js')
     const {dir} = await tempDir('digit-server-model-')
     const config = resolveTrainingConfig({flags: {epochs: 1, 'class-counts': TINY_CLASS_COUNTS, 'run-name': 'fixture-run'}})
-    await runTraining({config, dataDir: FIXTURE_DIR, outputDir: join(dir, 'fixture-run')}, {progress: new Writable({write: (_chunk, _encoding, done) => done()})})
+    await runTraining(
+      {config, dataDir: FIXTURE_DIR, outputDir: join(dir, 'fixture-run')},
+      {progress: new Writable({write: (_chunk, _encoding, done) => done()})},
+    )
     return join(dir, 'fixture-run', 'best.ckpt')
   })()
   return trained

@@ -12,14 +12,31 @@ import {type RunningServer, startServer} from '../../src/server/index.js'
 import {ROOT} from '../helpers/fixtures.js'
 import {fixtureDigitPngs, tempDir, trainedCheckpoint} from './helpers.js'
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = Record<string, any>
 
 describe('image URLs', function () {
   this.timeout(120_000)
 
   it('knows which addresses are not the public internet', () => {
-    for (const address of ['127.0.0.1', '127.9.9.9', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', '::', 'fe80::1', 'fd00::1', '::ffff:127.0.0.1', '::ffff:7f00:1', '64:ff9b::a9fe:a9fe', '224.0.0.1']) {
+    for (const address of [
+      '127.0.0.1',
+      '127.9.9.9',
+      '10.1.2.3',
+      '172.16.0.1',
+      '172.31.255.255',
+      '192.168.1.1',
+      '169.254.169.254',
+      '100.64.0.1',
+      '0.0.0.0',
+      '::1',
+      '::',
+      'fe80::1',
+      'fd00::1',
+      '::ffff:127.0.0.1',
+      '::ffff:7f00:1',
+      '64:ff9b::a9fe:a9fe',
+      '224.0.0.1',
+    ]) {
       expect(isPrivateAddress(address), address).to.equal(true)
     }
 
@@ -122,7 +139,9 @@ describe('image URLs', function () {
     }
 
     it('predicts an image by URL exactly as the same bytes uploaded, logged once with source "url" (following a redirect)', async () => {
-      const upload = (await (await fetch(`${open.url}/api/predict`, {method: 'POST', headers: {'content-type': 'image/png'}, body: new Uint8Array(png)})).json()) as Json
+      const upload = (await (
+        await fetch(`${open.url}/api/predict`, {method: 'POST', headers: {'content-type': 'image/png'}, body: new Uint8Array(png)})
+      ).json()) as Json
       const before = await open.store.count()
       for (const path of ['/digit.png', '/moved']) {
         const {status, body} = await predictUrl(open, `${imagesUrl}${path}`)
@@ -161,10 +180,18 @@ describe('image URLs', function () {
     it('refuses loopback, private and link-local addresses unless --allow-private-urls, by literal or by name', async () => {
       const port = new URL(imagesUrl).port
       const before = await closed.store.count()
-      for (const url of [`${imagesUrl}/digit.png`, `http://localhost:${port}/digit.png`, `http://[::1]:${port}/digit.png`, 'http://169.254.169.254/latest/meta-data/', 'http://10.0.0.1/x.png']) {
+      for (const url of [
+        `${imagesUrl}/digit.png`,
+        `http://localhost:${port}/digit.png`,
+        `http://[::1]:${port}/digit.png`,
+        'http://169.254.169.254/latest/meta-data/',
+        'http://10.0.0.1/x.png',
+      ]) {
         const {status, body} = await predictUrl(closed, url)
         expect(status, url).to.equal(400)
-        expect(body.error, url).to.match(/an address of this machine or a private network, which is not fetched; give a public image address \(serve --allow-private-urls allows them\)$/)
+        expect(body.error, url).to.match(
+          /an address of this machine or a private network, which is not fetched; give a public image address \(serve --allow-private-urls allows them\)$/,
+        )
       }
 
       expect(await closed.store.count()).to.equal(before)

@@ -13,9 +13,7 @@ class Relay {
   private readonly sockets = new Set<Socket>()
   port = 0
 
-  constructor(
-    private readonly target: {host: string; port: number},
-  ) {}
+  constructor(private readonly target: {host: string; port: number}) {}
 
   async start(): Promise<void> {
     const server = createServer((client) => {
@@ -79,7 +77,9 @@ describe('web app: database outage (PostgreSQL behind a relay)', function () {
     for (const answer of answers) {
       expect(answer.status).to.equal(503)
       expect(answer.headers.get('retry-after')).to.equal('5')
-      expect(((await answer.json()) as {error: string}).error).to.match(/^the prediction database is not answering \(.+\); predictions and history are back once it is$/)
+      expect(((await answer.json()) as {error: string}).error).to.match(
+        /^the prediction database is not answering \(.+\); predictions and history are back once it is$/,
+      )
     }
 
     const health = await fetch(`${server.url}/api/health`)

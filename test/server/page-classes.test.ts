@@ -9,7 +9,15 @@ import {FIXTURE_DIR} from '../helpers/fixtures.js'
 import {startFixtureServer, tempDir, trainedCheckpoint} from './helpers.js'
 
 const CHROMIUM = '/usr/bin/chromium'
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+]
 
 /** A "7" drawn with the mouse: the top bar, then the stroke down to the left. */
 async function drawSeven(page: Page): Promise<void> {

@@ -53,7 +53,9 @@ function overflowingTables(page: Page): Promise<string[]> {
         const room = panel.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight)
         const wrap = table.parentElement!
         const width = Math.max(table.getBoundingClientRect().width, wrap.scrollWidth)
-        return width > room + 1 ? [`${table.id || table.querySelector('caption')?.textContent || table.className}: ${Math.round(width)} > ${Math.round(room)}`] : []
+        return width > room + 1
+          ? [`${table.id || table.querySelector('caption')?.textContent || table.className}: ${Math.round(width)} > ${Math.round(room)}`]
+          : []
       }),
   )
 }
@@ -63,7 +65,9 @@ async function liveRegionChanges(page: Page, action: () => Promise<void>): Promi
   await page.evaluate(() => {
     const changes: string[] = []
     ;(window as unknown as {liveChanges: string[]}).liveChanges = changes
-    const regions = Array.from(document.querySelectorAll('[aria-live], [role="status"], [role="alert"]')).filter((node) => node.closest('#predict, #answer, #result'))
+    const regions = Array.from(document.querySelectorAll('[aria-live], [role="status"], [role="alert"]')).filter((node) =>
+      node.closest('#predict, #answer, #result'),
+    )
     for (const region of regions) {
       let last = region.textContent
       new MutationObserver(() => {
@@ -184,7 +188,9 @@ describe('web app page, the first minute (headless Chromium)', function () {
       await page.locator(`#history-rows tr[data-id="${id}"] button[data-label="${wrongLabel}"]`).focus()
       await page.keyboard.press('Enter')
       await page.waitForSelector(`#history-rows tr[data-id="${id}"] button[data-label="${wrongLabel}"][aria-pressed="true"]`)
-      expect(await page.evaluate(() => ({row: document.activeElement?.closest('tr')?.dataset.id, label: (document.activeElement as HTMLElement).dataset.label}))).to.deep.equal({
+      expect(
+        await page.evaluate(() => ({row: document.activeElement?.closest('tr')?.dataset.id, label: (document.activeElement as HTMLElement).dataset.label})),
+      ).to.deep.equal({
         row: id,
         label: String(wrongLabel),
       })
@@ -230,14 +236,21 @@ describe('web app page, the first minute (headless Chromium)', function () {
     })
 
     it('says "sure" with a number that is true: >99.9% for 0.99986, not 100.0% (defect 13)', async () => {
-      await server.store.insert({thumbnail: `data:image/png;base64,${grayPng(new Float32Array(784)).toString('base64')}`, predicted: CLASSES[0], confidence: 0.99986, probs: Object.fromEntries(CLASSES.map((label, i) => [String(label), i === 0 ? 0.99986 : 0.00007])) as Record<`${(typeof CLASSES)[number]}`, number>, checkpointId: server.model.info.checkpointId!, source: 'upload'})
+      await server.store.insert({
+        thumbnail: `data:image/png;base64,${grayPng(new Float32Array(784)).toString('base64')}`,
+        predicted: CLASSES[0],
+        confidence: 0.99986,
+        probs: Object.fromEntries(CLASSES.map((label, i) => [String(label), i === 0 ? 0.99986 : 0.00007])) as Record<`${(typeof CLASSES)[number]}`, number>,
+        checkpointId: server.model.info.checkpointId!,
+        source: 'upload',
+      })
       await page.locator('#history-filters select[name="feedback"]').selectOption('none')
       await page.locator('#history-filters select[name="feedback"]').selectOption('any')
       await page.waitForFunction(() => Array.from(document.querySelectorAll('#history-rows td')).some((cell) => cell.textContent === '>99.9%'))
       expect(await page.locator('#history-rows').innerText()).not.to.include('100.0%')
     })
 
-    it('puts an error in a user\'s words next to the control that caused it (defect 13)', async () => {
+    it("puts an error in a user's words next to the control that caused it (defect 13)", async () => {
       const counts = page.locator('#train-form input[name="class-counts"]')
       await counts.fill('7=10')
       await page.locator('#train-start').click()
@@ -259,7 +272,9 @@ describe('web app page, the first minute (headless Chromium)', function () {
       await page.getByRole('button', {name: 'good-run'}).click()
       await page.waitForSelector('#run-detail:not([hidden])')
       await page.waitForSelector('#confusion table')
-      const cells = await page.locator('#confusion tr').evaluateAll((rows) => rows.slice(1).map((row) => Array.from(row.querySelectorAll('td')).map((cell) => Number(cell.textContent))))
+      const cells = await page
+        .locator('#confusion tr')
+        .evaluateAll((rows) => rows.slice(1).map((row) => Array.from(row.querySelectorAll('td')).map((cell) => Number(cell.textContent))))
       expect(cells).to.deep.equal(classificationReport([0, 0, 0, 5, 5, 8, 8, 8, 8], [0, 0, 0, 5, 8, 8, 8, 8, 8], CLASSES).confusionMatrix)
       expect(await page.locator('#runs-table thead').innerText()).to.match(/Run\s+Model\s+Digits\s+Eval macro-F1\s+State/)
       expect(await overflowingTables(page)).to.deep.equal([])
@@ -267,7 +282,7 @@ describe('web app page, the first minute (headless Chromium)', function () {
       await shot(page, 'desktop-light-runs')
     })
 
-    it('draws the curves at their box\'s width, text of 11 px at least, the score axis zoomed on the scores (defect 10)', async () => {
+    it("draws the curves at their box's width, text of 11 px at least, the score axis zoomed on the scores (defect 10)", async () => {
       await page.waitForFunction(() => {
         const curves = document.querySelector<HTMLImageElement>('#curves')
         return curves?.complete && curves.naturalWidth > 0
@@ -277,8 +292,12 @@ describe('web app page, the first minute (headless Chromium)', function () {
         const svg = new DOMParser().parseFromString(await (await fetch(image.src)).text(), 'image/svg+xml')
         return {
           ratio: image.getBoundingClientRect().width / image.naturalWidth,
-          fonts: Array.from(svg.querySelectorAll('text')).map((text) => parseFloat(text.getAttribute('font-size') ?? getComputedStyle(text).fontSize)).filter(Number.isFinite),
-          axes: Array.from(svg.querySelectorAll('[aria-label]')).map((node) => node.getAttribute('aria-label')!).filter((label) => label.startsWith('Y-axis')),
+          fonts: Array.from(svg.querySelectorAll('text'))
+            .map((text) => parseFloat(text.getAttribute('font-size') ?? getComputedStyle(text).fontSize))
+            .filter(Number.isFinite),
+          axes: Array.from(svg.querySelectorAll('[aria-label]'))
+            .map((node) => node.getAttribute('aria-label')!)
+            .filter((label) => label.startsWith('Y-axis')),
         }
       })
       expect(fonts.length).to.be.greaterThan(0)
@@ -341,7 +360,7 @@ describe('web app page, the first minute (headless Chromium)', function () {
     })
     after(async () => context?.close())
 
-    it('says the theme toggle\'s state with aria-pressed (defect 12)', async () => {
+    it("says the theme toggle's state with aria-pressed (defect 12)", async () => {
       expect(await page.locator('#theme').getAttribute('aria-pressed')).to.equal('true')
       await page.locator('#theme').click()
       expect(await page.locator('#theme').getAttribute('aria-pressed')).to.equal('false')
@@ -439,7 +458,9 @@ describe('web app page, the first minute (headless Chromium)', function () {
         const {ratio, smallest} = await page.evaluate(async () => {
           const image = document.querySelector<HTMLImageElement>('#curves')!
           const svg = new DOMParser().parseFromString(await (await fetch(image.src)).text(), 'image/svg+xml')
-          const sizes = Array.from(svg.querySelectorAll('text')).map((text) => parseFloat(text.getAttribute('font-size') ?? '')).filter(Number.isFinite)
+          const sizes = Array.from(svg.querySelectorAll('text'))
+            .map((text) => parseFloat(text.getAttribute('font-size') ?? ''))
+            .filter(Number.isFinite)
           return {ratio: image.getBoundingClientRect().width / image.naturalWidth, smallest: sizes.length > 0 ? Math.min(...sizes) : 0}
         })
         expect(smallest * ratio).to.be.at.least(11)
@@ -522,7 +543,9 @@ describe('web app page, the first minute (headless Chromium)', function () {
           const text = await page.locator('body').innerText()
           expect(text).not.to.match(/Failed to fetch|NetworkError|TypeError/)
           expect(await page.locator('#health').textContent()).to.match(/unreachable/)
-          expect(await page.locator('#history-rows .digit-cell').allTextContents()).to.satisfy((cells: string[]) => cells.every((cell) => cell === String(other)))
+          expect(await page.locator('#history-rows .digit-cell').allTextContents()).to.satisfy((cells: string[]) =>
+            cells.every((cell) => cell === String(other)),
+          )
           await shot(page, `${name}-server-down`)
           expect(await accessibilityProblems(page)).to.deep.equal([])
         } finally {

@@ -250,7 +250,14 @@ describe('web app page (headless Chromium)', function () {
       let context: BrowserContext
       let page: Page
       before(async () => {
-        context = await browser.newContext({viewport: {width: 390, height: 844}, deviceScaleFactor: 2, isMobile: true, hasTouch: true, colorScheme: scheme, bypassCSP: true})
+        context = await browser.newContext({
+          viewport: {width: 390, height: 844},
+          deviceScaleFactor: 2,
+          isMobile: true,
+          hasTouch: true,
+          colorScheme: scheme,
+          bypassCSP: true,
+        })
         page = await open(context)
       })
       after(async () => context?.close())

@@ -79,7 +79,9 @@ describe('web app: requests from other sites and other hosts', function () {
     const curl = await raw(server.url, '/api/predict', {method: 'POST', headers: {'content-type': 'image/png'}, body: png})
     expect(curl.status).to.equal(200)
     const id = JSON.parse(curl.body).id as number
-    expect((await raw(server.url, '/api/feedback', {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify({id, label: 8})})).status).to.equal(200)
+    expect(
+      (await raw(server.url, '/api/feedback', {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify({id, label: 8})})).status,
+    ).to.equal(200)
   })
 
   it('refuses bodies a cross-site form can send without asking (text/plain, urlencoded) with 415', async () => {
@@ -140,7 +142,9 @@ describe('web app: access token', function () {
     const page = await raw(server.url, '/?token=a-token-of-twenty-chars')
     expect(page.status).to.equal(200)
     const cookie = String(page.headers['set-cookie']).split(';')[0]
-    expect(String(page.headers['set-cookie'])).to.match(/HttpOnly/).and.match(/SameSite=Strict/)
+    expect(String(page.headers['set-cookie']))
+      .to.match(/HttpOnly/)
+      .and.match(/SameSite=Strict/)
     expect((await raw(server.url, '/api/history', {headers: {cookie}})).status).to.equal(200)
   })
 

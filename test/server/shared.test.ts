@@ -6,7 +6,6 @@ import {type RunningServer, startServer} from '../../src/server/index.js'
 import {FIXTURE_DIR} from '../helpers/fixtures.js'
 import {TINY_CLASS_COUNTS, fixtureDigitPngs, isolatedSchema, postgresUrl, tempDir, trainedCheckpoint} from './helpers.js'
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = Record<string, any>
 
 async function post(server: RunningServer, path: string, body?: unknown): Promise<{status: number; body: Json}> {
@@ -42,7 +41,9 @@ describe('shared deployment: two servers on one PostgreSQL database', function (
 
   it('share one history: a prediction made on one is seen, and given feedback, on the other', async () => {
     const png = (await fixtureDigitPngs(1))[0].png
-    const made = (await (await fetch(`${a.url}/api/predict`, {method: 'POST', headers: {'content-type': 'image/png'}, body: new Uint8Array(png)})).json()) as Json
+    const made = (await (
+      await fetch(`${a.url}/api/predict`, {method: 'POST', headers: {'content-type': 'image/png'}, body: new Uint8Array(png)})
+    ).json()) as Json
     const seen = (await (await fetch(`${b.url}/api/history`)).json()) as Json
     expect(seen.items.map((item: Json) => item.id)).to.include(made.id)
     expect((await post(b, '/api/feedback', {id: made.id, label: 5})).status).to.equal(200)

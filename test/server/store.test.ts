@@ -168,7 +168,12 @@ describe('prediction store: SQLite', () => {
       const {DatabaseSync} = nodeSqlite()
       const raw = new DatabaseSync(file)
       expect(raw.prepare('PRAGMA journal_mode').get()).to.deep.include({journal_mode: 'wal'})
-      expect(raw.prepare('PRAGMA integrity_check').all().map((row) => row.integrity_check)).to.deep.equal(['ok'])
+      expect(
+        raw
+          .prepare('PRAGMA integrity_check')
+          .all()
+          .map((row) => row.integrity_check),
+      ).to.deep.equal(['ok'])
       raw.close()
 
       const store = SqliteStore.open(file)

@@ -75,16 +75,27 @@ describe('web app training', function () {
     const [digit] = await fixtureDigitPngs(1)
     const response = await fetch(`${server.url}/api/predict`, {method: 'POST', headers: {'content-type': 'image/png'}, body: new Uint8Array(digit.png)})
     expect(response.status).to.equal(503)
-    expect(((await response.json()) as {error: string}).error).to.match(/^no model is loaded yet: start serve with --checkpoint-path FILE, or train a model from the page/)
+    expect(((await response.json()) as {error: string}).error).to.match(
+      /^no model is loaded yet: start serve with --checkpoint-path FILE, or train a model from the page/,
+    )
     expect(await server.store.count()).to.equal(0)
   })
 
   it('refuses bad training requests with one line saying what to fix', async () => {
     const tooMany = await post(server, '/api/train', {epochs: 99})
     expect(tooMany.status).to.equal(400)
-    expect(await tooMany.json()).to.deep.equal({error: 'request body: key "epochs": epochs must be at most 20 (the CPU budget)', code: 'bad-setting', field: 'epochs', setting: 'epochs'})
+    expect(await tooMany.json()).to.deep.equal({
+      error: 'request body: key "epochs": epochs must be at most 20 (the CPU budget)',
+      code: 'bad-setting',
+      field: 'epochs',
+      setting: 'epochs',
+    })
     // The page names the field from the answer's code and field, never from the message.
-    expect(await (await post(server, '/api/train', {epochs: 2, 'class-counts': '7=10'})).json()).to.include({code: 'bad-setting', field: 'class-counts', setting: 'class_counts'})
+    expect(await (await post(server, '/api/train', {epochs: 2, 'class-counts': '7=10'})).json()).to.include({
+      code: 'bad-setting',
+      field: 'class-counts',
+      setting: 'class_counts',
+    })
     expect(await (await post(server, '/api/train', {activate: 'maybe'})).json()).to.include({code: 'bad-setting', field: 'activate'})
     const unknown = await post(server, '/api/train', {epochz: 2})
     expect(unknown.status).to.equal(400)
@@ -156,7 +167,13 @@ describe('web app training', function () {
   })
 
   it('says where to get MNIST when the data folder has none', async () => {
-    const other = await startServer({port: 0, runsDir: join(temp.dir, 'runs'), dataDir: join(temp.dir, 'no-data'), databaseUrl: 'sqlite::memory:', log: () => {}})
+    const other = await startServer({
+      port: 0,
+      runsDir: join(temp.dir, 'runs'),
+      dataDir: join(temp.dir, 'no-data'),
+      databaseUrl: 'sqlite::memory:',
+      log: () => {},
+    })
     try {
       const response = await post(other, '/api/train', {epochs: 1})
       expect(response.status).to.equal(400)

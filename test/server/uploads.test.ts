@@ -34,7 +34,10 @@ describe('image decoding off the event loop', function () {
 
     it('refuses an image over the pixel budget from its header, before decoding', () => {
       pool = new DecodePool({maxPixels: 24_000_000, workers: 1})
-      expect(() => pool.decode(jpegHeader(6000, 6000), 'big.jpg', true)).to.throw(TooManyPixelsError, /6000×6000 pixels, more than this server decodes \(24 megapixels\)/)
+      expect(() => pool.decode(jpegHeader(6000, 6000), 'big.jpg', true)).to.throw(
+        TooManyPixelsError,
+        /6000×6000 pixels, more than this server decodes \(24 megapixels\)/,
+      )
       expect(pool.pending).to.deep.equal({jobs: 0, pixels: 0})
     })
 
@@ -93,7 +96,11 @@ describe('image decoding off the event loop', function () {
 
     it('answers 413 for an image whose header says it is too large, and logs nothing', async () => {
       const before = await server.store.count()
-      const response = await fetch(`${server.url}/api/predict`, {method: 'POST', headers: {'content-type': 'image/jpeg'}, body: new Uint8Array(jpegHeader(6000, 6000))})
+      const response = await fetch(`${server.url}/api/predict`, {
+        method: 'POST',
+        headers: {'content-type': 'image/jpeg'},
+        body: new Uint8Array(jpegHeader(6000, 6000)),
+      })
       expect(response.status).to.equal(413)
       expect(((await response.json()) as {error: string}).error).to.match(/6000×6000 pixels, more than this server decodes \(4 megapixels\); shrink it first/)
       expect(await server.store.count()).to.equal(before)

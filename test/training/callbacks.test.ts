@@ -21,7 +21,14 @@ function fakeState(saves: string[] = []): TrainerState {
     values: async () => ({}),
     optimizerState: async () => ({}),
   }
-  return {module, maxEpochs: 20, epoch: 0, history: [], shouldStop: false, saveCheckpoint: async (file, request) => void saves.push(`${basename(file)}:${request.bestEpoch}`)}
+  return {
+    module,
+    maxEpochs: 20,
+    epoch: 0,
+    history: [],
+    shouldStop: false,
+    saveCheckpoint: async (file, request) => void saves.push(`${basename(file)}:${request.bestEpoch}`),
+  }
 }
 
 describe('callbacks', () => {
@@ -120,7 +127,11 @@ describe('callbacks', () => {
       const chunks: string[] = []
       stream.on('data', (chunk: Buffer) => chunks.push(chunk.toString()))
       let clock = 0
-      const reporter = new ProgressReporter(stream, () => clock, (bar) => createProgress({...bar, unit: 'items', stream}))
+      const reporter = new ProgressReporter(
+        stream,
+        () => clock,
+        (bar) => createProgress({...bar, unit: 'items', stream}),
+      )
       const state = fakeState()
       reporter.onEpochStart()
       // Four batches of 32 images, 0.5 s each: 64 images/s, losses 0.8, 0.6, 0.4, 0.2.
@@ -143,4 +154,3 @@ describe('callbacks', () => {
     expect(piped.trim().split('\n')).to.have.length(1)
   })
 })
-

@@ -4,15 +4,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {UserError} from '../../src/errors.js'
-import {
-  SETTINGS,
-  SETTING_KEYS,
-  type SettingKey,
-  configDocument,
-  defaultRunName,
-  readConfigFile,
-  resolveTrainingConfig,
-} from '../../src/training/config.js'
+import {SETTINGS, SETTING_KEYS, type SettingKey, configDocument, defaultRunName, readConfigFile, resolveTrainingConfig} from '../../src/training/config.js'
 import {expectUserRejection} from '../helpers/assert.js'
 import {ROOT} from '../helpers/fixtures.js'
 
@@ -36,7 +28,16 @@ describe('training configuration', () => {
 
   it('fills defaults from the SPEC', () => {
     const config = resolveTrainingConfig({})
-    expect(config).to.include({seed: 11_122_025, eval_ratio: 0.2, val_ratio: 0.15, epochs: 20, learning_rate: 1e-3, batch_size: 32, num_workers: 2, model: 'cnn'})
+    expect(config).to.include({
+      seed: 11_122_025,
+      eval_ratio: 0.2,
+      val_ratio: 0.15,
+      epochs: 20,
+      learning_rate: 1e-3,
+      batch_size: 32,
+      num_workers: 2,
+      model: 'cnn',
+    })
     expect(config.class_counts).to.deep.equal({0: 1200, 5: 300, 8: 3500})
   })
 
@@ -91,7 +92,10 @@ describe('training configuration', () => {
     expect(() => resolveTrainingConfig({flags: {classes: '3'}})).to.throw(UserError, /^--classes: give at least 2 digits/)
     expect(() => resolveTrainingConfig({flags: {classes: '3,3'}})).to.throw(UserError, /^--classes: digit 3 is given twice/)
     expect(() => resolveTrainingConfig({flags: {classes: '1-12'}})).to.throw(UserError, /^--classes: "1-12" is not a digit or a range/)
-    expect(() => resolveTrainingConfig({flags: {classes: '3,7', 'class-counts': '3=10,8=10'}})).to.throw(UserError, /^--class-counts: class 8 is not one of the classes 3, 7/)
+    expect(() => resolveTrainingConfig({flags: {classes: '3,7', 'class-counts': '3=10,8=10'}})).to.throw(
+      UserError,
+      /^--class-counts: class 8 is not one of the classes 3, 7/,
+    )
     // Counts from a file, digits from the command line: the error names the file's key.
     expect(() => resolveTrainingConfig({flags: {classes: '3,7'}, file: {values: {class_counts: {3: 5}}, source: 'team.json'}})).to.throw(
       UserError,
@@ -170,7 +174,10 @@ describe('training configuration on --resume', () => {
         // The checkpoint's own value, given again, is no change.
         expect(resume(key === 'class_counts' ? '8=140,0=48,5=12' : saved[key])[key]).to.deep.equal(saved[key])
         // The same rule holds for a --config file.
-        expect(() => resolveTrainingConfig({checkpoint, file: {values: {[key]: changed[key]}, source: 'team.json'}})).to.throw(UserError, /team\.json: key .*cannot change on --resume/)
+        expect(() => resolveTrainingConfig({checkpoint, file: {values: {[key]: changed[key]}, source: 'team.json'}})).to.throw(
+          UserError,
+          /team\.json: key .*cannot change on --resume/,
+        )
       }
     })
   }

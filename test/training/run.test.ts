@@ -46,12 +46,25 @@ describe('training run', function () {
     expect(epochs[1].trainLoss).to.be.lessThan(epochs[0].trainLoss)
     expect(summary.metrics.eval.size).to.equal(40)
     expect(summary.metrics.train.size).to.equal(136)
-    for (const file of ['best.ckpt', 'last.ckpt', 'logs/metrics.csv', 'logs/metrics.json', 'metrics.json', 'predictions.json', 'loss_curves.json', 'run_metadata.json', 'confusion_matrix.png', 'gallery.png']) {
+    for (const file of [
+      'best.ckpt',
+      'last.ckpt',
+      'logs/metrics.csv',
+      'logs/metrics.json',
+      'metrics.json',
+      'predictions.json',
+      'loss_curves.json',
+      'run_metadata.json',
+      'confusion_matrix.png',
+      'gallery.png',
+    ]) {
       expect(existsSync(join(dirs.a, file)), file).to.equal(true)
       expect(summary.files).to.include(file)
     }
 
-    const csv = readFileSync(join(dirs.a, 'logs', 'metrics.csv'), 'utf8').trim().split('\n')
+    const csv = readFileSync(join(dirs.a, 'logs', 'metrics.csv'), 'utf8')
+      .trim()
+      .split('\n')
     expect(csv[0]).to.equal('epoch,train_loss,train_accuracy,val_loss,val_balanced_acc,val_f1_macro,learning_rate,epoch_seconds')
     expect(csv).to.have.length(3)
     const best = await loadCheckpoint(join(dirs.a, 'best.ckpt'))
@@ -89,7 +102,8 @@ describe('training run', function () {
     const bytes = readFileSync(join(v1, 'last.ckpt'))
     const length = bytes.readUInt32LE(8)
     const header = JSON.parse(bytes.subarray(12, 12 + length).toString('utf8'))
-    const camel = (record: Record<string, number>) => Object.fromEntries(Object.entries(record).map(([key, value]) => [key.replaceAll(/_([a-z\d])/g, (_, c: string) => c.toUpperCase()), value]))
+    const camel = (record: Record<string, number>) =>
+      Object.fromEntries(Object.entries(record).map(([key, value]) => [key.replaceAll(/_([a-z\d])/g, (_, c: string) => c.toUpperCase()), value]))
     const {training: t, data: d} = header
     const bestLoss = t.history.find((row: {epoch: number}) => row.epoch === t.best_epoch).val_loss
     const old = {
@@ -112,7 +126,11 @@ describe('training run', function () {
         config: t.config,
         callbacks: {
           // Format 1 kept the best epoch's validation loss beside its macro F1, whatever was monitored.
-          modelCheckpoint: {bestEpoch: t.callbacks.model_checkpoint.best_epoch, bestValF1Macro: t.callbacks.model_checkpoint.best.val_f1_macro, bestValLoss: bestLoss},
+          modelCheckpoint: {
+            bestEpoch: t.callbacks.model_checkpoint.best_epoch,
+            bestValF1Macro: t.callbacks.model_checkpoint.best.val_f1_macro,
+            bestValLoss: bestLoss,
+          },
           earlyStopping: {best: t.callbacks.early_stopping.best.val_f1_macro, bestValLoss: bestLoss, wait: t.callbacks.early_stopping.wait},
           reduceLROnPlateau: t.callbacks.reduce_lr_on_plateau,
         },
@@ -133,7 +151,9 @@ describe('training run', function () {
     const [x, y] = await Promise.all([loadCheckpoint(join(v2, 'last.ckpt')), loadCheckpoint(join(v1, 'last.ckpt'))])
     for (const name of Object.keys(x.values)) expect([...y.values[name]], name).to.deep.equal([...x.values[name]])
     expect(y.header.formatVersion).to.equal(2)
-    expect(y.header.training.history.map((log) => ({...log, epochSeconds: 0}))).to.deep.equal(x.header.training.history.map((log) => ({...log, epochSeconds: 0})))
+    expect(y.header.training.history.map((log) => ({...log, epochSeconds: 0}))).to.deep.equal(
+      x.header.training.history.map((log) => ({...log, epochSeconds: 0})),
+    )
     expect(y.header.training.callbacks).to.deep.equal(x.header.training.callbacks)
   })
 
@@ -311,4 +331,3 @@ describe('training run', function () {
     expect(summary.files.filter((f) => existsSync(join(uncalibrated, f)))).to.deep.equal(summary.files)
   })
 })
-

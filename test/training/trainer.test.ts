@@ -125,8 +125,15 @@ describe('Trainer', () => {
 
   it('stops early when a callback says so, after finishing that epoch', async () => {
     const events: string[] = []
-    const module = new FakeModule([{f1: PERFECT, loss: 0.5}, {f1: POOR, loss: 0.5}])
-    const state = await new Trainer({maxEpochs: 10, batchSize: 5, seed: 1, callbacks: [new EarlyStopping(2), recorder('r', events)]}).fit(module, trainSet(5), VAL)
+    const module = new FakeModule([
+      {f1: PERFECT, loss: 0.5},
+      {f1: POOR, loss: 0.5},
+    ])
+    const state = await new Trainer({maxEpochs: 10, batchSize: 5, seed: 1, callbacks: [new EarlyStopping(2), recorder('r', events)]}).fit(
+      module,
+      trainSet(5),
+      VAL,
+    )
     expect(state.epoch).to.equal(3)
     expect(state.shouldStop).to.equal(true)
     expect(state.stopReason).to.match(/val_f1_macro did not improve for 2 epochs \(best 1\.0000\)/)
@@ -154,13 +161,24 @@ describe('Trainer', () => {
     const script = [{f1: PERFECT, loss: 0.9}, ...[0.8, 0.7, 0.6, 0.5].map((loss) => ({f1: POOR, loss}))]
     const run = async (monitors: Monitor[]) => {
       const events: string[] = []
-      const trainer = new Trainer({maxEpochs: 5, batchSize: 5, seed: 1, callbacks: [new ModelCheckpoint('/nonexistent', monitors), new EarlyStopping(2, monitors)], run: RUN, writeCheckpoint: capture(events)})
+      const trainer = new Trainer({
+        maxEpochs: 5,
+        batchSize: 5,
+        seed: 1,
+        callbacks: [new ModelCheckpoint('/nonexistent', monitors), new EarlyStopping(2, monitors)],
+        run: RUN,
+        writeCheckpoint: capture(events),
+      })
       const state = await trainer.fit(new FakeModule(script), trainSet(5), VAL)
       const saved = events.filter((e) => e.startsWith('best.ckpt')).map((e) => Number(/@(\d+)/.exec(e)![1]))
       return {saved, epochs: state.epoch, stopReason: state.stopReason}
     }
 
-    expect(await run([{metric: 'val_f1_macro', mode: 'max'}])).to.deep.equal({saved: [1], epochs: 3, stopReason: 'val_f1_macro did not improve for 2 epochs (best 1.0000)'})
+    expect(await run([{metric: 'val_f1_macro', mode: 'max'}])).to.deep.equal({
+      saved: [1],
+      epochs: 3,
+      stopReason: 'val_f1_macro did not improve for 2 epochs (best 1.0000)',
+    })
     expect(await run([{metric: 'val_loss', mode: 'min'}])).to.deep.equal({saved: [1, 2, 3, 4, 5], epochs: 5, stopReason: undefined})
   })
 
@@ -170,13 +188,22 @@ describe('Trainer', () => {
     const events: string[] = []
     const monitors: Monitor[] = [{metric: 'val_balanced_acc', mode: 'max'}]
     const stopper = new EarlyStopping(2, monitors)
-    const trainer = new Trainer({maxEpochs: 10, batchSize: 5, seed: 1, callbacks: [new ModelCheckpoint('/run', monitors), stopper], run: RUN, writeCheckpoint: capture(events)})
+    const trainer = new Trainer({
+      maxEpochs: 10,
+      batchSize: 5,
+      seed: 1,
+      callbacks: [new ModelCheckpoint('/run', monitors), stopper],
+      run: RUN,
+      writeCheckpoint: capture(events),
+    })
     const state = await trainer.fit(new FakeModule(script), trainSet(5), VAL)
     expect(events.filter((e) => e.startsWith('best.ckpt'))).to.deep.equal(['best.ckpt@1 best=1', 'best.ckpt@2 best=2', 'best.ckpt@3 best=3'])
     expect(state.stopReason).to.equal('val_balanced_acc did not improve for 2 epochs (best 0.9000)')
     expect(stopper.stateDict()).to.deep.equal({best: {val_balanced_acc: 0.9}, wait: 2})
 
-    expect(() => new EarlyStopping(3, [{metric: 'val_f2', mode: 'max'}])).to.throw('cannot monitor "val_f2": it is not a logged metric (train_loss, train_accuracy, val_loss, val_balanced_acc, val_f1_macro, learning_rate, epoch_seconds)')
+    expect(() => new EarlyStopping(3, [{metric: 'val_f2', mode: 'max'}])).to.throw(
+      'cannot monitor "val_f2": it is not a logged metric (train_loss, train_accuracy, val_loss, val_balanced_acc, val_f1_macro, learning_rate, epoch_seconds)',
+    )
     expect(() => new ModelCheckpoint('/run', [])).to.throw('a callback needs at least one metric to monitor')
     // A mode read from a file is not checked by the type system.
     const parsed: Monitor = JSON.parse('{"metric": "val_loss", "mode": "lowest"}')
@@ -185,7 +212,10 @@ describe('Trainer', () => {
 
   it('runs checkpointing callbacks after all others, whatever order they were given in', async () => {
     const events: string[] = []
-    const module = new FakeModule([{f1: POOR, loss: 0.5}, {f1: PERFECT, loss: 0.5}])
+    const module = new FakeModule([
+      {f1: POOR, loss: 0.5},
+      {f1: PERFECT, loss: 0.5},
+    ])
     const trainer = new Trainer({
       maxEpochs: 2,
       batchSize: 5,
@@ -213,21 +243,35 @@ describe('Trainer', () => {
   })
 
   it('refuses two callbacks that would keep their state under one name', () => {
-    expect(() => new Trainer({maxEpochs: 1, batchSize: 1, seed: 1, callbacks: [new EarlyStopping(), new EarlyStopping()]})).to.throw(/two callbacks keep their state under the name early_stopping/)
+    expect(() => new Trainer({maxEpochs: 1, batchSize: 1, seed: 1, callbacks: [new EarlyStopping(), new EarlyStopping()]})).to.throw(
+      /two callbacks keep their state under the name early_stopping/,
+    )
   })
 
   it('assembles checkpoints from the run, the loop, every callback and the module, and resumes each callback from them', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'trainer-'))
     try {
       // F1 improves at epoch 1 only: the plateau rate halves after epoch 2, early stopping waits 1 of 3 epochs per poor epoch.
-      const script = [{f1: PERFECT, loss: 0.5}, {f1: POOR, loss: 0.4}, {f1: POOR, loss: 0.3}]
+      const script = [
+        {f1: PERFECT, loss: 0.5},
+        {f1: POOR, loss: 0.4},
+        {f1: POOR, loss: 0.3},
+      ]
       const callbacks = () => [new ModelCheckpoint(dir), new EarlyStopping(3), new ReduceLROnPlateau(0.5, 0)]
       const module = new FakeModule(script)
       await new Trainer({maxEpochs: 2, batchSize: 5, seed: 1, callbacks: callbacks(), run: RUN}).fit(module, trainSet(5), VAL)
 
       const last = await loadCheckpoint(join(dir, 'last.ckpt'))
       expect(last.header).to.deep.include({model: 'softmax', normalization: RUN.normalization, data: RUN.data})
-      expect(last.header.training).to.deep.include({epoch: 2, bestEpoch: 1, bestValF1Macro: 1, learningRate: 0.005, stopReason: null, backend: 'fake', config: RUN.config})
+      expect(last.header.training).to.deep.include({
+        epoch: 2,
+        bestEpoch: 1,
+        bestValF1Macro: 1,
+        learningRate: 0.005,
+        stopReason: null,
+        backend: 'fake',
+        config: RUN.config,
+      })
       expect(last.header.training.history.map((log) => log.valF1Macro)).to.deep.equal([PERFECT, POOR])
       expect(last.header.training.metrics).to.deep.include({epoch: 2, valLoss: 0.4, learningRate: 0.01})
       // Saved after every other callback has seen epoch 2: the plateau's reduction and early stopping's count are in.
@@ -245,7 +289,11 @@ describe('Trainer', () => {
       // A resumed trainer continues each callback where it stopped: early stopping's third poor epoch ends the run.
       const resumed = new Trainer({maxEpochs: 5, batchSize: 5, seed: 1, callbacks: callbacks(), run: RUN})
       const {epoch, history, callbacks: saved} = last.header.training
-      const state = await resumed.fit(new FakeModule(script.slice(2)), trainSet(5), VAL, {epoch, history: history.map((log) => EpochLogSchema.parse(log)), callbacks: saved})
+      const state = await resumed.fit(new FakeModule(script.slice(2)), trainSet(5), VAL, {
+        epoch,
+        history: history.map((log) => EpochLogSchema.parse(log)),
+        callbacks: saved,
+      })
       expect(state.epoch).to.equal(4)
       expect(state.stopReason).to.match(/did not improve for 3 epochs/)
     } finally {

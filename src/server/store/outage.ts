@@ -89,7 +89,8 @@ export function watchOutages(store: PredictionStore, log: (line: string) => void
     outage = undefined
   }
 
-  const watched = <A extends unknown[], R>(operation: Operation, call: (...args: A) => Promise<R>) =>
+  const watched =
+    <A extends unknown[], R>(operation: Operation, call: (...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => {
       let result: R
       try {

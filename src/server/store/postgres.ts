@@ -43,7 +43,9 @@ export class PostgresStore implements PredictionStore {
 
   static async open(url: string): Promise<PostgresStore> {
     if (!URL.canParse(url)) {
-      throw new UserError('--database-url is not a valid URL; use postgres://user:password@host:5432/db, with special characters of the password percent-encoded')
+      throw new UserError(
+        '--database-url is not a valid URL; use postgres://user:password@host:5432/db, with special characters of the password percent-encoded',
+      )
     }
 
     const location = describeDatabaseUrl(url)
@@ -55,7 +57,9 @@ export class PostgresStore implements PredictionStore {
       await store.migrate()
     } catch (error) {
       await pool.end().catch(() => {})
-      throw new UserError(`cannot use the PostgreSQL database ${location} (${errorMessage(error).replaceAll(/\s+/g, ' ')}); check --database-url and that the server is running`)
+      throw new UserError(
+        `cannot use the PostgreSQL database ${location} (${errorMessage(error).replaceAll(/\s+/g, ' ')}); check --database-url and that the server is running`,
+      )
     }
 
     return store

@@ -13,7 +13,9 @@ export type Probs = z.infer<typeof ProbsSchema>
 
 /** The classes of the model that made a prediction: the keys of its probabilities, ascending. */
 export function recordClasses(record: {probs: Probs}): ClassLabel[] {
-  return Object.keys(record.probs).map(Number).sort((a, b) => a - b)
+  return Object.keys(record.probs)
+    .map(Number)
+    .sort((a, b) => a - b)
 }
 
 export const PREDICTION_SOURCES = ['canvas', 'upload', 'url'] as const
@@ -28,7 +30,10 @@ const NewPredictionShape = z.object({
   source: z.enum(PREDICTION_SOURCES),
 })
 const predictedAmongClasses = (p: {predicted: number; probs: Probs}) => String(p.predicted) in p.probs
-export const NewPredictionSchema = NewPredictionShape.refine(predictedAmongClasses, {message: 'the prediction must be one of the model\'s classes', path: ['predicted']})
+export const NewPredictionSchema = NewPredictionShape.refine(predictedAmongClasses, {
+  message: "the prediction must be one of the model's classes",
+  path: ['predicted'],
+})
 export type NewPrediction = z.infer<typeof NewPredictionSchema>
 
 /** One logged prediction, as stored and as the history endpoint returns it; its labels are among its model's classes. */
@@ -38,8 +43,8 @@ export const PredictionRecordSchema = NewPredictionShape.extend({
   feedback: LabelSchema.nullable(),
   feedbackAt: z.string().nullable(),
 })
-  .refine(predictedAmongClasses, {message: 'the prediction must be one of the model\'s classes', path: ['predicted']})
-  .refine((p) => p.feedback === null || String(p.feedback) in p.probs, {message: 'the feedback must be one of the model\'s classes', path: ['feedback']})
+  .refine(predictedAmongClasses, {message: "the prediction must be one of the model's classes", path: ['predicted']})
+  .refine((p) => p.feedback === null || String(p.feedback) in p.probs, {message: "the feedback must be one of the model's classes", path: ['feedback']})
 export type PredictionRecord = z.infer<typeof PredictionRecordSchema>
 
 /** Filters of the history: by predicted label, and by what the user said about it. */
