@@ -137,7 +137,7 @@ describe('faults: messages that say what happened', function () {
     writeFileSync(join(data, 'train-labels-idx1-ubyte.gz'), encodeIdxLabels(Uint8Array.from(keep.map((i) => labels[i]))))
     const line = oneLine(await run(['evaluate', '--checkpoint-path', join(await sharedRun(), 'best.ckpt'), '--data-dir', data]))
     expect(line).to.equal(
-      `Error: ${data} holds fewer images than the split this checkpoint was trained with (class 0: 24 asked, 10 held; class 5: 12 asked, 10 held; class 8: 70 asked, 10 held); evaluate with the data it was trained on`,
+      `Error: ${data} holds fewer images than the split this checkpoint was trained with (class 0: 24 asked, 10 held; class 5: 12 asked, 10 held; class 8: 70 asked, 10 held); evaluate with the data it was trained on (--data-dir)`,
     )
     expect(line).to.not.include('--class-counts')
   })
