@@ -6,18 +6,8 @@ import {type Browser, type Page, chromium} from 'playwright-core'
 
 import type {RunningServer} from '../../src/server/server.js'
 import {FIXTURE_DIR} from '../helpers/fixtures.js'
+import {CHROMIUM, CHROMIUM_ARGS} from './browser.js'
 import {startFixtureServer, tempDir, trainedCheckpoint} from './helpers.js'
-
-const CHROMIUM = '/usr/bin/chromium'
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-]
 
 /** A "7" drawn with the mouse: the top bar, then the stroke down to the left. */
 async function drawSeven(page: Page): Promise<void> {
