@@ -146,8 +146,6 @@ class RenderWorker {
     // The process's own flags, but not --input-type (for -e code only; a worker file refuses it).
     const execArgv = process.execArgv.filter((flag) => !flag.startsWith('--input-type'))
     this.worker = new Worker(new URL(`./render-worker${extension}`, import.meta.url), {execArgv})
-    // An idle renderer never keeps the process alive.
-    this.worker.unref()
     this.worker.on('message', ({id, png, error}: {id: number; png?: Uint8Array; error?: string}) => {
       const request = this.pending.get(id)
       if (!request) return
@@ -163,6 +161,8 @@ class RenderWorker {
     }
     this.worker.on('error', fail)
     this.worker.on('exit', () => fail(new Error('the plot renderer stopped')))
+    // An idle renderer never keeps the process alive (unref'd after its listeners, which would ref it again).
+    this.worker.unref()
   }
 
   render(spec: TopLevelSpec): Promise<Buffer> {
