@@ -4,7 +4,10 @@
  * Times whole `digit-classification train` processes with the SPEC recipe on
  * the real MNIST, as a user runs them: per epoch = (T(N) − T(1)) / (N − 1),
  * fixed cost = T(1) − per epoch (start-up, reading and curating the data, the
- * first epoch's warm-up, the final evaluation, the artifacts and exit). Runs
+ * first epoch's warm-up, the final evaluation, the artifacts and exit): the
+ * whole process's wall time beyond its epochs. Work moved onto other threads
+ * (the plot renderer loading during the epochs) counts as far as it delays
+ * the process, in whichever phase it does. Runs
  * are interleaved (T(1), T(N), for each thread count, then again) and medians
  * taken. The T(1) runs are also split into phases by the time their progress
  * lines reach stderr:

@@ -3,6 +3,7 @@
  * imported on first use, so commands that never plot never load them.
  */
 import {fileURLToPath} from 'node:url'
+import {Worker} from 'node:worker_threads'
 
 import type {ResvgRenderOptions} from '@resvg/resvg-js'
 import type {TopLevelSpec} from 'vega-lite'
@@ -117,6 +118,90 @@ export const BASE_CONFIG = {
   },
 }
 
-export async function renderVegaLite(spec: TopLevelSpec): Promise<Buffer> {
+/** Render a Vega-Lite spec to PNG bytes on this thread. */
+export async function renderHere(spec: TopLevelSpec): Promise<Buffer> {
   return svgToPng(await vegaLiteToSvg(spec))
+}
+
+/** Load the plotting libraries and render one small plot, so the first real one finds everything compiled. */
+export async function warmUpRenderer(): Promise<void> {
+  await renderHere({
+    ...BASE_CONFIG,
+    title: 'Warm-up 0123456789',
+    data: {values: [{x: 1, y: 2}]},
+    mark: 'rect',
+    encoding: {x: {field: 'x', type: 'ordinal'}, y: {field: 'y', type: 'quantitative'}},
+  })
+}
+
+/** A thread that renders plots (./render-worker.ts), with the requests it has not answered yet. */
+class RenderWorker {
+  private readonly worker: Worker
+  private readonly pending = new Map<number, {resolve: (png: Buffer) => void; reject: (error: Error) => void}>()
+  private nextId = 0
+  failed = false
+
+  constructor() {
+    const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js'
+    // The process's own flags, but not --input-type (for -e code only; a worker file refuses it).
+    const execArgv = process.execArgv.filter((flag) => !flag.startsWith('--input-type'))
+    this.worker = new Worker(new URL(`./render-worker${extension}`, import.meta.url), {execArgv})
+    this.worker.on('message', ({id, png, error}: {id: number; png?: Uint8Array; error?: string}) => {
+      const request = this.pending.get(id)
+      if (!request) return
+      this.pending.delete(id)
+      if (this.pending.size === 0) this.worker.unref()
+      if (png) request.resolve(Buffer.from(png.buffer, png.byteOffset, png.byteLength))
+      else request.reject(new Error(error ?? 'the plot renderer failed'))
+    })
+    const fail = (error: Error) => {
+      this.failed = true
+      for (const request of this.pending.values()) request.reject(error)
+      this.pending.clear()
+    }
+    this.worker.on('error', fail)
+    this.worker.on('exit', () => fail(new Error('the plot renderer stopped')))
+    // An idle renderer never keeps the process alive (unref'd after its listeners, which would ref it again).
+    this.worker.unref()
+  }
+
+  render(spec: TopLevelSpec): Promise<Buffer> {
+    const id = this.nextId++
+    return new Promise<Buffer>((resolve, reject) => {
+      this.pending.set(id, {resolve, reject})
+      this.worker.ref()
+      this.worker.postMessage({id, spec})
+    })
+  }
+}
+
+let renderWorker: RenderWorker | undefined
+
+/**
+ * Start loading the plotting libraries on a thread of their own; from then on
+ * `renderVegaLite` renders there (the same bytes as on the main thread). A
+ * training run calls this first, so vega, resvg and fontkit load while it
+ * trains instead of after it. Idempotent; a renderer that cannot start or
+ * fails leaves rendering on the main thread.
+ */
+export function startRenderWorker(): void {
+  if (renderWorker && !renderWorker.failed) return
+  try {
+    renderWorker = new RenderWorker()
+  } catch {
+    renderWorker = undefined
+  }
+}
+
+export async function renderVegaLite(spec: TopLevelSpec): Promise<Buffer> {
+  const worker = renderWorker
+  if (worker && !worker.failed) {
+    try {
+      return await worker.render(spec)
+    } catch {
+      // Rendered here instead: the same code gives the same bytes.
+    }
+  }
+
+  return renderHere(spec)
 }

@@ -1,4 +1,5 @@
 import {existsSync} from 'node:fs'
+import {availableParallelism} from 'node:os'
 import {rm} from 'node:fs/promises'
 import {join} from 'node:path'
 
@@ -17,6 +18,7 @@ import {type RunLock, lockRunFolder} from '../util/lock.js'
 import {neverTrained, runFilesIn} from './run-folder.js'
 import {makeFolder} from '../util/paths.js'
 import {writeArtifactFile} from '../artifacts/write.js'
+import {startRenderWorker} from '../artifacts/render.js'
 import type {ArtifactFile} from '../artifacts/schemas.js'
 import {
   DEFAULT_MONITOR,
@@ -65,6 +67,9 @@ export interface TrainSummary {
 export async function runTraining(run: TrainRun, hooks: TrainHooks = {}): Promise<TrainSummary> {
   const {config, outputDir} = run
   const progress = hooks.progress ?? process.stderr
+  // The plots' libraries load on a thread of their own while the data is read and the epochs run, where a core is left over
+  // (with every core training, that thread only slows the epochs down by as much as it saves at the end).
+  if (config.num_workers < availableParallelism()) startRenderWorker()
   // Data first: a wrong path or impossible class counts fail before any engine starts.
   const data = await prepareData(run.dataDir, config)
   // One writer per folder: a second run into it is refused before it reads or writes a file there.

@@ -231,6 +231,24 @@ describe('training run', function () {
     expect(metadata.training_config).to.include({augment: true, selection: 'f1', calibrate: true})
   })
 
+  it('--model wide resumes from last.ckpt bit for bit, as an uninterrupted run', async () => {
+    // Few images and epochs: the wide network costs four times the SPEC one an image.
+    const wide = {model: 'wide' as const, class_counts: {0: 24, 5: 6, 8: 70}}
+    const straight = mkdtempSync(join(tmpdir(), 'train-wide-'))
+    const split = mkdtempSync(join(tmpdir(), 'train-wide-'))
+    await runTraining(options(straight, {...wide, epochs: 2}), {progress: quiet()})
+    await runTraining(options(split, {...wide, epochs: 1}), {progress: quiet()})
+    const resumed = await runTraining(options(split, {...wide, epochs: 2, resume: true}), {progress: quiet()})
+    expect(resumed.model).to.equal('wide')
+    expect(resumed.epochs).to.equal(2)
+    const [x, y] = await Promise.all([loadCheckpoint(join(straight, 'last.ckpt')), loadCheckpoint(join(split, 'last.ckpt'))])
+    expect(y.header.model).to.equal('wide')
+    expect(Object.keys(y.values)).to.deep.equal(Object.keys(x.values))
+    for (const name of Object.keys(x.values)) expect(Buffer.from(y.values[name].buffer).equals(Buffer.from(x.values[name].buffer)), name).to.equal(true)
+    for (const name of Object.keys(x.optimizer))
+      expect(Buffer.from(y.optimizer[name].buffer).equals(Buffer.from(x.optimizer[name].buffer)), name).to.equal(true)
+  })
+
   it('--loss logit-adjusted trains on logits + log prior, is kept in config.json and the checkpoints, and resumes bit for bit', async () => {
     const straight = mkdtempSync(join(tmpdir(), 'train-adjusted-'))
     const split = mkdtempSync(join(tmpdir(), 'train-adjusted-'))
