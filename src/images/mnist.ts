@@ -5,6 +5,8 @@
  */
 import {IMAGE_SIZE, PIXELS} from '../config.js'
 import type {GrayImage} from './decode.js'
+import {paperInk} from './paper.js'
+import {resample} from './resample.js'
 
 /** MNIST fits each digit's bounding box in 20×20 and centres it in 28×28 by centre of mass. */
 const FIT_SIZE = 20
@@ -17,87 +19,6 @@ const MASS_CENTRE = 14
 const NOISE_FLOOR = 0.2
 /** An image whose ink differs from its paper by less than this (on 0..1) is blank. */
 const MIN_CONTRAST = 0.1
-
-/** Source pixels and weights that make up each destination pixel along one axis. */
-interface AxisWeights {
-  index: Int32Array[]
-  weight: Float32Array[]
-}
-
-/**
- * Shrinking averages the covered source area (so a thin stroke on a large canvas
- * fades but survives); enlarging interpolates linearly.
- */
-function axisWeights(sourceLength: number, targetLength: number): AxisWeights {
-  const index: Int32Array[] = []
-  const weight: Float32Array[] = []
-  const scale = targetLength / sourceLength
-  for (let d = 0; d < targetLength; d++) {
-    if (scale < 1) {
-      const start = d / scale
-      const end = (d + 1) / scale
-      const first = Math.floor(start)
-      const last = Math.min(sourceLength, Math.ceil(end))
-      const ids = new Int32Array(last - first)
-      const ws = new Float32Array(last - first)
-      for (let s = first; s < last; s++) {
-        ids[s - first] = s
-        ws[s - first] = (Math.min(end, s + 1) - Math.max(start, s)) * scale
-      }
-
-      index.push(ids)
-      weight.push(ws)
-    } else {
-      const centre = Math.min(Math.max((d + 0.5) / scale - 0.5, 0), sourceLength - 1)
-      const low = Math.floor(centre)
-      const high = Math.min(low + 1, sourceLength - 1)
-      const fraction = centre - low
-      index.push(Int32Array.of(low, high))
-      weight.push(Float32Array.of(1 - fraction, fraction))
-    }
-  }
-
-  return {index, weight}
-}
-
-/**
- * Resample the box (left, top, width × height) of a row-major image `stride`
- * pixels wide to targetWidth × targetHeight: rows first, then columns.
- */
-function resample(
-  source: Float32Array,
-  stride: number,
-  box: {left: number; top: number; width: number; height: number},
-  targetWidth: number,
-  targetHeight: number,
-): Float32Array {
-  const columns = axisWeights(box.width, targetWidth)
-  const rows = axisWeights(box.height, targetHeight)
-  const across = new Float32Array(box.height * targetWidth)
-  for (let y = 0; y < box.height; y++) {
-    const row = (box.top + y) * stride + box.left
-    for (let x = 0; x < targetWidth; x++) {
-      const ids = columns.index[x]
-      const ws = columns.weight[x]
-      let sum = 0
-      for (let k = 0; k < ids.length; k++) sum += ws[k] * source[row + ids[k]]
-      across[y * targetWidth + x] = sum
-    }
-  }
-
-  const out = new Float32Array(targetWidth * targetHeight)
-  for (let y = 0; y < targetHeight; y++) {
-    const ids = rows.index[y]
-    const ws = rows.weight[y]
-    for (let x = 0; x < targetWidth; x++) {
-      let sum = 0
-      for (let k = 0; k < ids.length; k++) sum += ws[k] * across[ids[k] * targetWidth + x]
-      out[y * targetWidth + x] = sum
-    }
-  }
-
-  return out
-}
 
 function median(values: Float32Array): number {
   values.sort()
@@ -170,6 +91,13 @@ export function toMnist(image: GrayImage, options: MnistOptions): MnistInput {
   }
 
   const paper = borderMedian(image)
+  const photo = paperInk(image, paper)
+  if (photo) {
+    if (!photo.ink) return {pixels: new Float32Array(PIXELS), stroke: false}
+    for (let i = 0; i < photo.ink.length; i++) if (photo.ink[i] < NOISE_FLOOR) photo.ink[i] = 0
+    return fitInk(photo.ink, photo.width, photo.height)
+  }
+
   // Ink strength: how far each pixel is from the paper, towards the ink's side.
   const sign = paper >= 0.5 ? -1 : 1
   let strongest = 0
@@ -177,15 +105,23 @@ export function toMnist(image: GrayImage, options: MnistOptions): MnistInput {
   if (strongest < MIN_CONTRAST) return {pixels: new Float32Array(PIXELS), stroke: false}
 
   const ink = new Float32Array(data.length)
+  for (let i = 0; i < data.length; i++) {
+    const strength = (sign * (data[i] - paper)) / strongest
+    if (strength >= NOISE_FLOOR) ink[i] = strength
+  }
+
+  return fitInk(ink, w, h)
+}
+
+/** Ink (0 for paper, up to 1) of a w×h image → its bounding box fitted in 20×20, placed in 28×28 by centre of mass. */
+function fitInk(ink: Float32Array, w: number, h: number): MnistInput {
   let left = w
   let right = -1
   let top = h
   let bottom = -1
   for (let y = 0, i = 0; y < h; y++) {
     for (let x = 0; x < w; x++, i++) {
-      const strength = (sign * (data[i] - paper)) / strongest
-      if (strength < NOISE_FLOOR) continue
-      ink[i] = strength
+      if (ink[i] === 0) continue
       if (x < left) left = x
       if (x > right) right = x
       if (y < top) top = y
