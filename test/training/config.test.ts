@@ -26,6 +26,16 @@ describe('training configuration', () => {
     expect(config).to.include({augment: true, patience: 8, model: 'cnn', seed: 11_122_025})
   })
 
+  it('accepts the shipped recipe for the SPEC subset, recipes/accurate.json, which keeps the SPEC data', async () => {
+    const config = resolveTrainingConfig({
+      file: {values: await readConfigFile(join(ROOT, 'recipes', 'accurate.json')), source: 'recipes/accurate.json'},
+      now: NOW,
+    })
+    expect(config).to.include({model: 'wide', loss: 'logit-adjusted', augment: true, patience: 8, selection: 'f1-loss', seed: 11_122_025})
+    expect(config.classes).to.deep.equal([0, 5, 8])
+    expect(config.class_counts).to.deep.equal({0: 1200, 5: 300, 8: 3500})
+  })
+
   it('fills defaults from the SPEC', () => {
     const config = resolveTrainingConfig({})
     expect(config).to.include({
