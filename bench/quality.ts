@@ -170,7 +170,8 @@ async function trainTorch(config: TrainingConfig, torchDir: string): Promise<Sco
     classWeights: loss.classWeights,
     logitOffsets: loss.logitOffsets,
     patience: config.patience,
-    network: config.model === 'cnn' ? undefined : {c1: net.blocks[0].filters, c2: net.blocks[1].filters, hidden: net.hidden?.units ?? 0, dropout: net.hidden?.dropout},
+    network:
+      config.model === 'cnn' ? undefined : {c1: net.blocks[0].filters, c2: net.blocks[1].filters, hidden: net.hidden?.units ?? 0, dropout: net.hidden?.dropout},
     augment: config.augment ? {...AUGMENT_DEFAULTS, fill: -data.normalization.mean / data.normalization.std} : undefined,
   }
   writeFileSync(join(torchDir, 'meta.json'), JSON.stringify(meta))
@@ -178,7 +179,12 @@ async function trainTorch(config: TrainingConfig, torchDir: string): Promise<Sco
   const result = spawnSync(python, [join(import.meta.dirname, 'pytorch_train.py'), torchDir, '--threads', torchThreads], {encoding: 'utf8'})
   const runSeconds = (performance.now() - started) / 1000
   if (result.status !== 0) throw new Error(`pytorch_train.py failed: ${result.stderr.trim().split('\n').at(-1)}`)
-  const torch = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}') as {evalF1Macro: number; testF1Macro: number | null; epochs: number; epochSeconds: number[]}
+  const torch = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}') as {
+    evalF1Macro: number
+    testF1Macro: number | null
+    epochs: number
+    epochSeconds: number[]
+  }
   return {f1: torch.evalF1Macro, test: torch.testF1Macro ?? undefined, epochs: torch.epochs, epochSeconds: mean(torch.epochSeconds), runSeconds}
 }
 
