@@ -66,7 +66,7 @@ describe('train, evaluate and predict from the command line', function () {
 
   it('train --config <run>/config.json reproduces the run: same weights, same metrics', async () => {
     const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'))
-    expect(config).to.include({schema_version: 4, seed: 5, epochs: 2, run_name: 'cli-test', num_workers: 1})
+    expect(config).to.include({schema_version: 5, seed: 5, epochs: 2, run_name: 'cli-test', num_workers: 1})
     const again = mkdtempSync(join(tmpdir(), 'cli-again-'))
     const run = await cli(['train', '--data-dir', FIXTURE_DIR, '--output-dir', again, '--config', join(out, 'config.json')])
     expect(run.code, run.stderr).to.equal(0)
