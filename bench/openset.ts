@@ -3,7 +3,10 @@
  * other digits, on the real MNIST: `npm run bench:openset`.
  *
  * For each seed it trains the SPEC recipe (or takes `--checkpoint` files), then
- * for every score in KNOWN_SCORES:
+ * for every score: max softmax without and with the checkpoint's temperature,
+ * energy, max logit, and the reject head (the checkpoint's own when it was
+ * trained with `--reject other-digits`, else one fitted here the same way, on
+ * the training split and the training file's other digits):
  * - choosing (never t10k): AUROC of the validation split (own digits) against
  *   training images of the other digits, which the curated subset never draws;
  * - reporting (t10k): AUROC of t10k's own digits against t10k's other digits;
@@ -25,7 +28,10 @@ import {readIdxPair} from '../src/data/idx.js'
 import {Rng} from '../src/data/rng.js'
 import type {Split} from '../src/data/split.js'
 import {rebuildSplit} from '../src/evaluation/evaluate.js'
-import {KNOWN_RATE, KNOWN_SCORES, type KnownScore, fitKnownThreshold, knownRate, knownScores, openSetAuroc} from '../src/evaluation/openset.js'
+import {KNOWN_RATE, fitKnownThreshold, knownRate, knownScores, openSetAuroc, rejectScores} from '../src/evaluation/openset.js'
+import {fitRejectHead} from '../src/evaluation/reject-head.js'
+import {loadOtherDigits} from '../src/data/dataset.js'
+import {REJECT_NEGATIVES} from '../src/training/open-set.js'
 import {loadPredictor, type Predictor} from '../src/model/predictor.js'
 import {resolveTrainingConfig} from '../src/training/config.js'
 import {runTraining} from '../src/training/run.js'
@@ -73,10 +79,10 @@ async function checkpoints(): Promise<Array<{label: string; path: string}>> {
 const train = await readIdxPair(mnistFilePath(dataDir, 'trainImages'), mnistFilePath(dataDir, 'trainLabels'))
 const test = await readIdxPair(mnistFilePath(dataDir, 'testImages'), mnistFilePath(dataDir, 'testLabels'))
 
-/** Images of `labels` not among `classes`: every one, or a seeded sample of `limit`. */
-function otherDigits(labels: Uint8Array, classes: readonly number[], limit = Infinity): Split {
+/** Images of `labels` not among `classes` (nor in `excluded`): every one, or a seeded sample of `limit`. */
+function otherDigits(labels: Uint8Array, classes: readonly number[], limit = Infinity, excluded: ReadonlySet<number> = new Set()): Split {
   const indices: number[] = []
-  for (let i = 0; i < labels.length; i++) if (!classes.includes(labels[i])) indices.push(i)
+  for (let i = 0; i < labels.length; i++) if (!classes.includes(labels[i]) && !excluded.has(i)) indices.push(i)
   const rng = new Rng(7)
   for (let i = indices.length - 1; i > 0; i--) {
     const j = Math.floor(rng.uniform(0, i + 1))
@@ -87,42 +93,69 @@ function otherDigits(labels: Uint8Array, classes: readonly number[], limit = Inf
   return {indices: kept, labels: kept.map((i) => labels[i])}
 }
 
-async function logitsOf(predictor: Predictor, source: {pixels: Uint8Array; count: number; rows: number; cols: number}, split: Split): Promise<Float32Array> {
+type Source = {pixels: Uint8Array; count: number; rows: number; cols: number}
+
+/** Logits and features of a split's images. */
+async function outputsOf(predictor: Predictor, source: Source, split: Split): Promise<{logits: Float32Array; features: Float32Array; dim: number}> {
   const {x} = splitTensors(source as never, split, predictor.checkpoint.header.normalization, predictor.classes)
   if (x.length !== split.indices.length * PIXELS) throw new Error('unexpected tensor size')
-  return predictor.logits(x)
+  const {values, dim} = await predictor.features(x)
+  return {logits: await predictor.logits(x), features: values, dim}
 }
+
+const SCORES = ['max_softmax (T=1)', 'max_softmax (T fitted)', 'energy', 'max_logit', 'reject_head'] as const
+type ScoreName = (typeof SCORES)[number]
 
 const percent = (value: number) => `${(value * 100).toFixed(2)}%`
 const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length
 const loadAverage = () => process.getBuiltinModule('node:os').loadavg()[0].toFixed(2)
 process.stdout.write(`load average ${loadAverage()} at start\n`)
 
-const totals = new Map<KnownScore, {choose: number[]; test: number[]; falseKnown: number[]; testKnown: number[]; falseKnownAt95: number[]}>()
+const totals = new Map<ScoreName, {choose: number[]; test: number[]; falseKnown: number[]; testKnown: number[]; falseKnownAt95: number[]}>()
 for (const {label, path} of await checkpoints()) {
   const predictor = await loadPredictor(path, {backend: 'wasm'})
   try {
     const {classes, temperature} = predictor
     const k = classes.length
+    const {header} = predictor.checkpoint
     const val = await rebuildSplit(predictor.checkpoint, dataDir, 'val')
+    const ownTrain = await rebuildSplit(predictor.checkpoint, dataDir, 'train')
+    const negatives = await loadOtherDigits(dataDir, classes, REJECT_NEGATIVES, header.data.seed)
     const ownTest = await loadTestSplit(dataDir, classes)
-    const logits = {
-      val: await logitsOf(predictor, val.source, val.split),
-      chooseOthers: await logitsOf(predictor, train.images, otherDigits(train.labels, classes, Number(args['choose-others']))),
-      testOwn: await logitsOf(predictor, ownTest.source, ownTest.split),
-      testOthers: await logitsOf(predictor, test.images, otherDigits(test.labels, classes)),
+    const outputs = {
+      val: await outputsOf(predictor, val.source, val.split),
+      chooseOthers: await outputsOf(
+        predictor,
+        train.images,
+        otherDigits(train.labels, classes, Number(args['choose-others']), new Set(negatives.split.indices)),
+      ),
+      testOwn: await outputsOf(predictor, ownTest.source, ownTest.split),
+      testOthers: await outputsOf(predictor, test.images, otherDigits(test.labels, classes)),
     }
+    const stored = header.openSet?.rejectHead
+    const head =
+      stored ??
+      fitRejectHead(
+        (await outputsOf(predictor, ownTrain.source, ownTrain.split)).features,
+        (await outputsOf(predictor, negatives.source, negatives.split)).features,
+        outputs.val.dim,
+      )
     process.stdout.write(
-      `${label}: classes ${classes.join(',')}, temperature ${temperature.toFixed(4)}; validation ${logits.val.length / k}, training others ${logits.chooseOthers.length / k}, t10k own ${logits.testOwn.length / k}, t10k others ${logits.testOthers.length / k}\n`,
+      `${label}: classes ${classes.join(',')}, temperature ${temperature.toFixed(4)}, reject head ${stored ? 'from the checkpoint' : 'fitted here'}; validation ${outputs.val.logits.length / k}, training others ${outputs.chooseOthers.logits.length / k}, t10k own ${outputs.testOwn.logits.length / k}, t10k others ${outputs.testOthers.logits.length / k}\n`,
     )
-    for (const kind of KNOWN_SCORES) {
-      const score = (values: Float32Array) => knownScores(values, k, kind, temperature)
-      const val = score(logits.val)
+    for (const kind of SCORES) {
+      const score = ({logits, features}: {logits: Float32Array; features: Float32Array}) => {
+        if (kind === 'reject_head') return rejectScores(features, head)
+        if (kind === 'max_softmax (T=1)') return knownScores(logits, k, 'max_softmax', 1)
+        if (kind === 'max_softmax (T fitted)') return knownScores(logits, k, 'max_softmax', temperature)
+        return knownScores(logits, k, kind, temperature)
+      }
+      const val = score(outputs.val)
       const threshold = fitKnownThreshold(val)
-      const testOwn = score(logits.testOwn)
-      const testOthers = score(logits.testOthers)
+      const testOwn = score(outputs.testOwn)
+      const testOthers = score(outputs.testOthers)
       const row = {
-        choose: openSetAuroc(val, score(logits.chooseOthers)),
+        choose: openSetAuroc(val, score(outputs.chooseOthers)),
         test: openSetAuroc(testOwn, testOthers),
         falseKnown: knownRate(testOthers, threshold),
         testKnown: knownRate(testOwn, threshold),
@@ -132,7 +165,7 @@ for (const {label, path} of await checkpoints()) {
       for (const key of Object.keys(row) as Array<keyof typeof row>) total[key].push(row[key])
       totals.set(kind, total)
       process.stdout.write(
-        `  ${kind.padEnd(11)} choosing AUROC ${row.choose.toFixed(4)} | t10k AUROC ${row.test.toFixed(4)}, false-known ${percent(row.falseKnown)} at the validation threshold (t10k own known ${percent(row.testKnown)}), false-known ${percent(row.falseKnownAt95)} at 95% of t10k own\n`,
+        `  ${kind.padEnd(22)} choosing AUROC ${row.choose.toFixed(4)} | t10k AUROC ${row.test.toFixed(4)}, false-known ${percent(row.falseKnown)} at the validation threshold (t10k own known ${percent(row.testKnown)}), false-known ${percent(row.falseKnownAt95)} at 95% of t10k own\n`,
       )
     }
   } finally {
@@ -143,6 +176,6 @@ for (const {label, path} of await checkpoints()) {
 process.stdout.write(`== mean over models (load average ${loadAverage()} at end)\n`)
 for (const [kind, t] of totals) {
   process.stdout.write(
-    `  ${kind.padEnd(11)} choosing AUROC ${mean(t.choose).toFixed(4)} (min ${Math.min(...t.choose).toFixed(4)}) | t10k AUROC ${mean(t.test).toFixed(4)} (min ${Math.min(...t.test).toFixed(4)}), false-known ${percent(mean(t.falseKnown))} (t10k own known ${percent(mean(t.testKnown))}), at 95% of t10k own ${percent(mean(t.falseKnownAt95))}\n`,
+    `  ${kind.padEnd(22)} choosing AUROC ${mean(t.choose).toFixed(4)} (min ${Math.min(...t.choose).toFixed(4)}) | t10k AUROC ${mean(t.test).toFixed(4)} (min ${Math.min(...t.test).toFixed(4)}), false-known ${percent(mean(t.falseKnown))} (t10k own known ${percent(mean(t.testKnown))}), at 95% of t10k own ${percent(mean(t.falseKnownAt95))}\n`,
   )
 }

@@ -86,13 +86,19 @@ Rebuilds the split the checkpoint was trained with (its seed, ratios and class c
         report: evaluation.report,
         temperature: evaluation.calibration.temperature,
         ece: {bins: ECE_BINS, ...evaluation.calibration.ece},
+        openSet: evaluation.openSet,
       }
     }
 
     const {temperature, ece} = evaluation.calibration
+    const {openSet} = evaluation
+    const openSetLine = openSet
+      ? `open set (${openSet.score}, threshold ${openSet.threshold.toPrecision(4)} fitted on val)  known-rate ${(openSet.knownRate * 100).toFixed(2)}% of ${evaluation.predicted.length} images`
+      : 'open set: none stored in this checkpoint (trained by an earlier version): every image with a stroke is answered as known'
     process.stdout.write(
       `${formatClassificationReport(evaluation.report)}\n\n` +
-        `calibration (${ECE_BINS}-bin ECE)  before ${ece.before.toFixed(4)}  after ${ece.after.toFixed(4)}  temperature ${temperature.toFixed(4)}\n\n` +
+        `calibration (${ECE_BINS}-bin ECE)  before ${ece.before.toFixed(4)}  after ${ece.after.toFixed(4)}  temperature ${temperature.toFixed(4)}\n` +
+        `${openSetLine}\n\n` +
         `confusion matrix (${split}, rows: true label, columns: predicted)\n${formatConfusionMatrix(evaluation.report)}\n`,
     )
 

@@ -2,14 +2,13 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
 import {sharedFlags} from '../cli/flags.js'
-import {UserError} from '../errors.js'
 
 export default class Predict extends BaseCommand {
   static override enableJsonFlag = true
 
   static override description = `Predict the digit in images, as JSON (one probability per digit the checkpoint's model knows)
 
-Any image (PNG, JPEG, BMP, GIF, TIFF) is converted to a 28×28 MNIST-like digit: grayscale, dark-on-light inverted, cropped to the ink, scaled to fit 20×20 and centred on its centre of mass. One image prints one JSON object; several print JSON Lines with their path, each as soon as it is answered. --json prints one JSON array instead, once every input is answered: one object with its path per input, in order, and {path, error} for an input that could not be read. Inputs that cannot be read are reported on stderr and the exit code is 1; the others are still predicted.`
+Any image (PNG, JPEG, BMP, GIF, TIFF) is converted to a 28×28 MNIST-like digit: grayscale, dark-on-light inverted, cropped to the ink, scaled to fit 20×20 and centred on its centre of mass. Each answer has probs and prediction, the confidence (probability of the predicted digit) and known: false with a reason ("no digit" when the image holds no stroke, "not one of 0, 5, 8" when the checkpoint's open-set threshold, fitted on its validation split, rejects it). One image prints one JSON object; several print JSON Lines with their path, each as soon as it is answered. --json prints one JSON array instead, once every input is answered: one object with its path per input, in order, and {path, error} for an input that could not be read. Inputs that cannot be read are reported on stderr and the exit code is 1; the others are still predicted.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> --checkpoint-path runs/first/best.ckpt --input-path my-digit.png',
@@ -51,7 +50,7 @@ Any image (PNG, JPEG, BMP, GIF, TIFF) is converted to a 28×28 MNIST-like digit:
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Predict)
-    const [{loadPredictor}, {readInputs}, {IMAGE_LIMITS, noDigitMessage}, {DecodePool}, {InputSaver}] = await Promise.all([
+    const [{loadPredictor}, {readInputs}, {IMAGE_LIMITS}, {DecodePool}, {InputSaver}] = await Promise.all([
       import('../model/predictor.js'),
       import('../images/inputs.js'),
       import('../images/preprocess.js'),
@@ -80,9 +79,8 @@ Any image (PNG, JPEG, BMP, GIF, TIFF) is converted to a 28×28 MNIST-like digit:
           if (input.error) throw input.error
           const {pixels, stroke} = await decoder.decode(input.bytes, input.name, flags.preprocess)
           if (saver) await saver.save(input.name, pixels)
-          if (!stroke) throw new UserError(noDigitMessage(input.name))
-          const [{probs, prediction}] = await predictor.predict([pixels])
-          const result = {probs: roundProbs(probs), prediction}
+          const [answer] = await predictor.predict([pixels], [stroke])
+          const result = {...answer, probs: roundProbs(answer.probs), confidence: Number(answer.confidence.toPrecision(4))}
           if (answers) answers.push({path: input.name, ...result})
           else process.stdout.write(`${JSON.stringify(single ? result : {path: input.name, ...result})}\n`)
         } catch (error) {

@@ -100,6 +100,33 @@ export async function loadTestSplit(dataDir: string, classes: readonly ClassLabe
   return {source: images, split, fingerprint: fingerprint(split, images.pixels)}
 }
 
+/**
+ * Images of the MNIST training file whose digit is not among `classes`: the
+ * negatives a reject head is fitted on. The curated subset draws only
+ * `classes`, and t10k is another file, so none of them is ever evaluated.
+ * A sample of `limit` (shuffled by its own generator of `seed`, so it draws
+ * nothing from any other stream), in file order.
+ */
+export async function loadOtherDigits(
+  dataDir: string,
+  classes: readonly ClassLabel[],
+  limit: number,
+  seed: number,
+): Promise<{source: IdxImages; split: Split}> {
+  const {images, labels} = await readIdxPair(mnistFilePath(dataDir, 'trainImages'), mnistFilePath(dataDir, 'trainLabels'))
+  const indices: number[] = []
+  for (let i = 0; i < labels.length; i++) if (!classes.includes(labels[i])) indices.push(i)
+  if (indices.length === 0) throw new UserError(`${MNIST_FILES.trainLabels.name} holds no digits other than ${classes.join(', ')}`)
+  const rng = new Rng(seed)
+  for (let i = indices.length - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1))
+    ;[indices[i], indices[j]] = [indices[j], indices[i]]
+  }
+
+  const kept = indices.slice(0, Math.min(limit, indices.length)).sort((a, b) => a - b)
+  return {source: images, split: {indices: kept, labels: kept.map((i) => labels[i])}}
+}
+
 export interface Normalization {
   method: 'standardize'
   mean: number

@@ -7,6 +7,7 @@ import type {Checkpoint} from '../model/checkpoint.js'
 import type {Predictor} from '../model/predictor.js'
 import {expectedCalibrationError, softmaxWithTemperature} from './calibration.js'
 import {classificationReport} from './metrics.js'
+import {type DecisionScore, knownRate} from './openset.js'
 import {argmaxRow} from '../model/probabilities.js'
 import type {ClassificationReport} from './schema.js'
 
@@ -51,6 +52,11 @@ export interface Evaluation {
   predicted: number[]
   /** Temperature applied, and expected calibration error (15 bins) without and with it. */
   calibration: {temperature: number; ece: {before: number; after: number}}
+  /**
+   * The checkpoint's open-set decision on this split: its score and threshold, and the share of the
+   * split's images (all of them the model's own digits) it answers as known. Null without a stored decision.
+   */
+  openSet: {score: DecisionScore; threshold: number; knownRate: number} | null
   seconds: number
   imagesPerSecond: number
 }
@@ -70,6 +76,9 @@ export async function evaluateSplit(predictor: Predictor, data: SplitData, split
   const report = classificationReport(data.split.labels, predicted, classes)
   const classIndex = data.split.labels.map((label) => classes.indexOf(label))
   const ece = {before: expectedCalibrationError(uncalibratedProbs, classIndex, k), after: expectedCalibrationError(probs, classIndex, k)}
+  const scores = await predictor.knownScores(x, batchSize)
+  const decision = predictor.openSet
+  const openSet = scores && decision ? {score: decision.score, threshold: decision.threshold, knownRate: knownRate(scores, decision.threshold)} : null
   return {
     split,
     fingerprint: data.fingerprint,
@@ -78,6 +87,7 @@ export async function evaluateSplit(predictor: Predictor, data: SplitData, split
     uncalibratedProbs,
     predicted,
     calibration: {temperature: predictor.temperature, ece},
+    openSet,
     seconds,
     imagesPerSecond: data.split.labels.length / Math.max(seconds, 1e-9),
   }

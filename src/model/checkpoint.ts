@@ -4,6 +4,7 @@ import {basename} from 'node:path'
 import {z} from 'zod'
 
 import {isClassList} from '../data/classes.js'
+import {DECISION_SCORES, type OpenSet, OpenSetSchema} from '../evaluation/openset.js'
 import {UserError, errorMessage} from '../errors.js'
 import {writeFileAtomic} from '../util/atomic.js'
 import {UnreadableFile, readFileLimited} from '../util/read.js'
@@ -87,6 +88,12 @@ const HeaderSchema = z.object({
     })
     .nullable()
     .default(null),
+  /**
+   * "One of my digits": the score and its threshold fitted on the validation
+   * split after training (src/evaluation/openset.ts). Null (older checkpoints,
+   * last.ckpt): no open-set decision, every image with a stroke is answered as known.
+   */
+  openSet: OpenSetSchema.nullable().default(null),
   tensors: z.array(TensorEntrySchema),
   optimizerTensors: z.array(TensorEntrySchema),
 })
@@ -126,6 +133,19 @@ export const CheckpointFileHeaderSchema = z.object({
   calibration: z
     .object({temperature: z.number().positive(), fitted_on: z.literal('val'), nll_before: z.number().nonnegative(), nll_after: z.number().nonnegative()})
     .nullable(),
+  /** Absent in files written before the open-set decision existed. */
+  open_set: z
+    .object({
+      score: z.enum(DECISION_SCORES),
+      threshold: z.number(),
+      temperature: z.number().positive(),
+      known_rate: z.number().gt(0).lte(1),
+      fitted_on: z.literal('val'),
+      val_known_rate: z.number().min(0).max(1),
+      reject_head: z.object({weights: z.array(z.number()), bias: z.number(), positives: z.int().positive(), negatives: z.int().positive()}).nullable(),
+    })
+    .nullable()
+    .optional(),
   tensors: z.array(TensorEntrySchema),
   optimizer_tensors: z.array(TensorEntrySchema),
 })
@@ -135,6 +155,34 @@ const snakeCase = (key: string): string => key.replaceAll(/[A-Z]/g, (c) => `_${c
 const camelCase = (key: string): string => key.replaceAll(/_([a-z\d])/g, (_, c: string) => c.toUpperCase())
 const mapKeys = (record: Record<string, number>, rename: (key: string) => string): Record<string, number> =>
   Object.fromEntries(Object.entries(record).map(([key, value]) => [rename(key), value]))
+
+function toFileOpenSet(openSet: OpenSet | null): CheckpointFileHeader['open_set'] {
+  return (
+    openSet && {
+      score: openSet.score,
+      threshold: openSet.threshold,
+      temperature: openSet.temperature,
+      known_rate: openSet.knownRate,
+      fitted_on: openSet.fittedOn,
+      val_known_rate: openSet.valKnownRate,
+      reject_head: openSet.rejectHead,
+    }
+  )
+}
+
+function fromFileOpenSet(openSet: CheckpointFileHeader['open_set']): OpenSet | null {
+  return openSet
+    ? {
+        score: openSet.score,
+        threshold: openSet.threshold,
+        temperature: openSet.temperature,
+        knownRate: openSet.known_rate,
+        fittedOn: openSet.fitted_on,
+        valKnownRate: openSet.val_known_rate,
+        rejectHead: openSet.reject_head,
+      }
+    : null
+}
 
 function toFileHeader(header: CheckpointHeader): CheckpointFileHeader {
   const {data, training, normalization, calibration} = header
@@ -165,6 +213,7 @@ function toFileHeader(header: CheckpointHeader): CheckpointFileHeader {
       nll_before: calibration.nllBefore,
       nll_after: calibration.nllAfter,
     },
+    open_set: toFileOpenSet(header.openSet),
     tensors: header.tensors,
     optimizer_tensors: header.optimizerTensors,
   }
@@ -199,6 +248,7 @@ function fromFileHeader(file: CheckpointFileHeader): CheckpointHeader {
       nllBefore: calibration.nll_before,
       nllAfter: calibration.nll_after,
     },
+    openSet: fromFileOpenSet(file.open_set),
     tensors: file.tensors,
     optimizerTensors: file.optimizer_tensors,
   }
@@ -245,6 +295,15 @@ function implausibleNumber(header: CheckpointHeader): string | undefined {
     return `its calibration temperature ${temperature} is outside ${TEMPERATURE_RANGE[0]}…${TEMPERATURE_RANGE[1]}, the range calibration fits in`
   }
 
+  if (header.openSet) {
+    const {threshold, temperature: scoreTemperature, rejectHead} = header.openSet
+    if (!Number.isFinite(threshold)) return `its open-set threshold ${threshold} is not a finite number`
+    if (!(scoreTemperature >= TEMPERATURE_RANGE[0] && scoreTemperature <= TEMPERATURE_RANGE[1]))
+      return `its open-set temperature ${scoreTemperature} is outside ${TEMPERATURE_RANGE[0]}…${TEMPERATURE_RANGE[1]}`
+    if (header.openSet.score === 'reject_head' && !rejectHead) return 'its open-set score is the reject head, but it holds none'
+    if (rejectHead && ![rejectHead.bias, ...rejectHead.weights].every(Number.isFinite)) return 'its reject head holds NaN or infinite values'
+  }
+
   const {mean, std} = header.normalization
   if (!(mean >= 0 && mean <= 1)) return `its normalisation mean ${mean} is outside 0…1, the range of pixel values`
   if (!(std >= STD_RANGE[0] && std <= STD_RANGE[1])) return `its normalisation std ${std} is outside ${STD_RANGE[0]}…${STD_RANGE[1]}`
@@ -260,8 +319,11 @@ export interface Checkpoint {
 }
 
 /** The header fields a writer supplies; the format's own fields (version, tensor list…) are filled in by `encodeCheckpoint`. */
-export type HeaderInput = Omit<CheckpointHeader, 'format' | 'formatVersion' | 'packageVersion' | 'createdAt' | 'tensors' | 'optimizerTensors' | 'calibration'> &
-  Partial<Pick<CheckpointHeader, 'calibration'>>
+export type HeaderInput = Omit<
+  CheckpointHeader,
+  'format' | 'formatVersion' | 'packageVersion' | 'createdAt' | 'tensors' | 'optimizerTensors' | 'calibration' | 'openSet'
+> &
+  Partial<Pick<CheckpointHeader, 'calibration' | 'openSet'>>
 
 export function encodeCheckpoint(header: HeaderInput, values: Record<string, Float32Array>, optimizer: Record<string, Float32Array> = {}): Buffer {
   if (!isClassList(header.classes)) throw new Error(`checkpoint classes ${header.classes.join(', ')} are not distinct ascending digits`)

@@ -102,6 +102,29 @@ function nextId(): number {
   return variableCounter
 }
 
+/** Evaluation-mode features [N × F] of normalised images [N × 784]. */
+export async function networkFeatures(network: Network, x: Float32Array, batchSize = 256): Promise<{values: Float32Array; dim: number}> {
+  const n = x.length / PIXELS
+  const chunks: Float32Array[] = []
+  let dim = 0
+  for (let start = 0; start < n; start += batchSize) {
+    const end = Math.min(n, start + batchSize)
+    const result = tf.tidy(() => network.features(tf.tensor4d(x.subarray(start * PIXELS, end * PIXELS), [end - start, 28, 28, 1])))
+    dim = result.shape[1]
+    chunks.push((await result.data()) as Float32Array)
+    result.dispose()
+  }
+
+  const values = new Float32Array(n * dim)
+  let offset = 0
+  for (const chunk of chunks) {
+    values.set(chunk, offset)
+    offset += chunk.length
+  }
+
+  return {values, dim}
+}
+
 /** Named values of a network, for checkpoints. */
 export async function readValues(network: Network): Promise<Record<string, Float32Array>> {
   const out: Record<string, Float32Array> = {}

@@ -19,11 +19,10 @@ import {formatClasses} from '../data/classes.js'
 import {formatClassCounts} from '../data/split.js'
 import {UserError, errorMessage, isUserError} from '../errors.js'
 import {dataUriBytes} from '../images/inputs.js'
-import {noDigitMessage} from '../images/mnist.js'
 import {packageVersion} from '../version.js'
 import type {WebAssets} from './assets.js'
 import {type DecodePool, DecoderBusyError, TooManyPixelsError} from './decoder.js'
-import type {ModelSlot} from './model.js'
+import {type ModelSlot, openSetFields} from './model.js'
 import type {RunsFolder} from './runs.js'
 import {HistoryQuerySchema, LabelSchema, PREDICTION_SOURCES, recordClasses} from './store/types.js'
 import {DatabaseUnavailableError, PredictionLogError, type WatchedStore} from './store/outage.js'
@@ -337,8 +336,7 @@ export function createApp(ctx: AppContext): Hono {
       400,
       'not-an-image',
     )
-    if (!stroke) throw new HttpError(400, noDigitMessage(input.name), 'not-an-image')
-    const answer = ctx.model.predict(pixels, chosen.data)
+    const answer = ctx.model.predict(pixels, stroke, chosen.data)
     if (!answer) return c.json({error: 'the model was unloaded; try again', code: 'model-unloaded'}, 503)
     const result = await answer
     if (!input.log) {
@@ -347,6 +345,7 @@ export function createApp(ctx: AppContext): Hono {
         createdAt: null,
         prediction: result.prediction,
         confidence: result.confidence,
+        ...openSetFields(result),
         probs: result.probs,
         checkpointId: result.checkpointId,
         thumbnail: thumbnailDataUri(pixels),
@@ -366,6 +365,7 @@ export function createApp(ctx: AppContext): Hono {
       createdAt: record.createdAt,
       prediction: result.prediction,
       confidence: result.confidence,
+      ...openSetFields(result),
       probs: result.probs,
       checkpointId: result.checkpointId,
       thumbnail: record.thumbnail,

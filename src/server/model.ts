@@ -1,5 +1,5 @@
 import type {ClassLabel} from '../config.js'
-import {type Prediction, type Predictor, loadPredictor} from '../model/predictor.js'
+import {type Answer, type Predictor, loadPredictor} from '../model/predictor.js'
 
 /** Requests that arrive while the model is busy are answered together, at most this many in one forward pass. */
 export const MAX_BATCH = 64
@@ -7,9 +7,13 @@ export const MAX_BATCH = 64
 /** Models kept loaded side by side (the web app's model switch); the least recently chosen beyond this are released. */
 export const MAX_LOADED_MODELS = 4
 
-export interface ServedPrediction extends Prediction {
-  confidence: number
+export interface ServedPrediction extends Answer {
   checkpointId: string
+}
+
+/** `known`, and `reason` when it is false: the open-set part of an answer, as the API sends it. */
+export function openSetFields(answer: Pick<Answer, 'known' | 'reason'>): {known: boolean; reason?: string} {
+  return answer.known ? {known: true} : {known: false, reason: answer.reason}
 }
 
 export interface ModelInfo {
@@ -41,6 +45,8 @@ interface Loaded {
 
 interface Waiting {
   pixels: Float32Array
+  /** Whether preprocessing found ink: without, the answer is "no digit". */
+  stroke: boolean
   model: Loaded
   resolve(prediction: ServedPrediction): void
   reject(error: unknown): void
@@ -127,11 +133,12 @@ export class ModelSlot {
   /**
    * Predict one digit (784 values in [0, 1]) with the current model, or with the
    * loaded model of that checkpoint id; undefined when there is no such model.
+   * `stroke: false` (no ink found) is answered as "no digit".
    */
-  predict(pixels: Float32Array, checkpointId?: string): Promise<ServedPrediction> | undefined {
+  predict(pixels: Float32Array, stroke: boolean, checkpointId?: string): Promise<ServedPrediction> | undefined {
     const model = checkpointId === undefined ? this.current : this.find(checkpointId)
     if (!model) return undefined
-    const answer = new Promise<ServedPrediction>((resolve, reject) => this.queue.push({pixels, model, resolve, reject}))
+    const answer = new Promise<ServedPrediction>((resolve, reject) => this.queue.push({pixels, stroke, model, resolve, reject}))
     void this.drain()
     return answer
   }
@@ -147,8 +154,11 @@ export class ModelSlot {
         this.queue = this.queue.filter((item) => (item.model === model && batch.length < MAX_BATCH ? (batch.push(item), false) : true))
         const {predictor} = model
         try {
-          const results = await predictor.predict(batch.map((item) => item.pixels))
-          for (const [i, item] of batch.entries()) item.resolve(served(results[i], predictor.checkpointId))
+          const results = await predictor.predict(
+            batch.map((item) => item.pixels),
+            batch.map((item) => item.stroke),
+          )
+          for (const [i, item] of batch.entries()) item.resolve({...results[i], checkpointId: predictor.checkpointId})
         } catch (error) {
           for (const item of batch) item.reject(error)
         }
@@ -169,9 +179,4 @@ export class ModelSlot {
     this.loaded = []
     for (const item of this.queue.splice(0)) item.reject(new Error('the server is shutting down'))
   }
-}
-
-function served(prediction: Prediction, checkpointId: string): ServedPrediction {
-  const confidence = prediction.probs[String(prediction.prediction)]
-  return {...prediction, confidence, checkpointId}
 }

@@ -68,7 +68,10 @@ export async function assembleCheckpoint(
   }
 }
 
-/** Rewrite a checkpoint with the temperature fitted after training (atomically); its weights and the rest of its header stay as they were. */
-export async function addCalibration(file: string, checkpoint: Checkpoint, calibration: NonNullable<CheckpointHeader['calibration']>): Promise<void> {
-  await saveCheckpoint(file, {...checkpoint.header, calibration}, checkpoint.values, checkpoint.optimizer)
+/**
+ * Rewrite a checkpoint with what is fitted after training (atomically): the temperature and the open-set
+ * decision. Its weights and the rest of its header stay as they were.
+ */
+export async function addFitEnd(file: string, checkpoint: Checkpoint, fitted: Pick<CheckpointHeader, 'calibration' | 'openSet'>): Promise<void> {
+  await saveCheckpoint(file, {...checkpoint.header, ...fitted}, checkpoint.values, checkpoint.optimizer)
 }

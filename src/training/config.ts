@@ -37,12 +37,14 @@ import {
   DEFAULT_EVAL_RATIO,
   DEFAULT_SEED,
   DEFAULT_VAL_RATIO,
+  DIGITS,
   LOSS_KINDS,
   MODEL_KINDS,
   SELECTIONS,
   TRAINING_DEFAULTS,
 } from '../config.js'
 import {NETWORK_PRESETS, presetLayers} from '../architecture.js'
+import {REJECT_OPTIONS} from '../evaluation/openset.js'
 import {formatClasses, isClassList, parseClasses, sameClasses} from '../data/classes.js'
 import {type ClassCounts, checkClassCounts, countedClasses, formatClassCounts, parseClassCounts} from '../data/split.js'
 import {UserError, errorMessage} from '../errors.js'
@@ -50,11 +52,11 @@ import {UnreadableFile, readFileLimited} from '../util/read.js'
 
 /**
  * Version of config.json (and of the configuration stored in checkpoints): 2 added `ema_decay`, 3 `classes`
- * (and `"all"` class counts), 4 `loss`. Files of every version listed in READABLE_CONFIG_VERSIONS are read; a setting
+ * (and `"all"` class counts), 4 `loss`, 5 `reject`. Files of every version listed in READABLE_CONFIG_VERSIONS are read; a setting
  * they lack takes its default.
  */
-export const CONFIG_SCHEMA_VERSION = 4
-const READABLE_CONFIG_VERSIONS: readonly unknown[] = [1, 2, 3, CONFIG_SCHEMA_VERSION]
+export const CONFIG_SCHEMA_VERSION = 5
+const READABLE_CONFIG_VERSIONS: readonly unknown[] = [1, 2, 3, 4, CONFIG_SCHEMA_VERSION]
 
 /** The file each run writes its resolved configuration to. */
 export const CONFIG_FILE = 'config.json'
@@ -130,6 +132,7 @@ export const TrainingConfigSchema = z
     calibrate: z.boolean().default(true),
     ema_decay: z.number().min(0).lt(1).default(0),
     loss: z.enum(LOSS_KINDS).default('weighted'),
+    reject: z.enum(REJECT_OPTIONS).default('none'),
   })
   .strict()
 
@@ -244,6 +247,12 @@ export const SETTINGS = {
     options: LOSS_KINDS,
     resume: 'refuse',
     why: "the epochs already trained minimised the checkpoint's",
+  },
+  reject: {
+    flag: 'string',
+    help: "how best.ckpt tells its digits from others: none (a score from the logits, thresholded on the validation split), or other-digits (a reject head fitted after training on the network's features, with the training file's other digits as negatives)",
+    options: REJECT_OPTIONS,
+    resume: 'apply',
   },
 } as const satisfies Record<SettingKey, SettingInfo>
 
@@ -385,6 +394,13 @@ export function resolveTrainingConfig(sources: ConfigSources): TrainingConfig {
       if (!from) throw error
       throw new UserError(`${describeKey(from.source, from.spelled.class_counts ?? 'class_counts')}: ${errorMessage(error)}`)
     }
+  }
+
+  if (config.reject === 'other-digits' && config.classes.length === DIGITS.length) {
+    const from = [...layers].reverse().find((layer) => layer.values.reject !== undefined)
+    throw new UserError(
+      `${describeKey(from?.source ?? 'flags', from?.spelled.reject ?? 'reject')}: other-digits needs digits the model does not know, and it knows all ten; use none`,
+    )
   }
 
   return {...config, run_name: config.run_name ?? defaultRunName(config.seed, sources.now ?? new Date())}

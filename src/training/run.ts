@@ -10,7 +10,8 @@ import {ARTIFACT_FILES} from '../artifacts/schemas.js'
 import {UserError, errorMessage} from '../errors.js'
 import {fitTemperature, nllWithTemperature, softmaxWithTemperature} from '../evaluation/calibration.js'
 import {type Checkpoint, loadCheckpoint} from '../model/checkpoint.js'
-import {addCalibration} from './checkpointing.js'
+import {addFitEnd} from './checkpointing.js'
+import {fitOpenSet} from './open-set.js'
 import {formatModelSummary, modelSummary} from '../model/summary.js'
 import {describeNetwork, networkOf} from '../model/network.js'
 import {sweepTemporaries} from '../util/atomic.js'
@@ -204,14 +205,20 @@ async function finish(
       metrics[name] = splitMetrics(data.tensors[name].y, predictions[name], classCount)
     }
 
-    const calibration = config.calibrate ? await calibrate(checkpoint.bestPath, best, data.tensors.val, predictions.val, classCount) : null
+    const calibration = config.calibrate ? calibrate(data.tensors.val, predictions.val, classCount) : null
     const temperature = calibration?.temperature ?? 1
+    // Fit end: the open-set decision reads the best network and writes only best.ckpt's header.
+    const openSet = await fitOpenSet({config, dataDir: run.dataDir, data, network: bestModule.network, valLogits: predictions.val.logits, temperature})
+    await addFitEnd(checkpoint.bestPath, best, {calibration, openSet})
     if (calibration && temperature === 1)
       progress.write("calibration: no temperature improves the validation NLL (a split classified without error has none); probabilities stay the network's\n")
     else if (calibration)
       progress.write(
         `calibration: temperature ${temperature.toFixed(4)} (validation NLL ${calibration.nllBefore.toFixed(4)} → ${calibration.nllAfter.toFixed(4)})\n`,
       )
+    progress.write(
+      `open set: ${openSet.score === 'reject_head' ? `reject head on ${openSet.rejectHead?.negatives} other digits of the training file` : openSet.score}, threshold ${openSet.threshold.toPrecision(4)} (validation known-rate ${(openSet.valKnownRate * 100).toFixed(1)}%)\n`,
+    )
     const uncalibrated = predictions.eval.probs
     // Every probability a run exports is the calibrated one; predictions and the loss stay the network's.
     for (const name of SPLIT_NAMES) predictions[name] = {...predictions[name], probs: softmaxWithTemperature(predictions[name].logits, temperature, classCount)}
@@ -248,23 +255,15 @@ async function finish(
   }
 }
 
-/** Fit the temperature on the validation logits and store it in best.ckpt (rewritten atomically). */
-async function calibrate(
-  bestPath: string,
-  best: Checkpoint,
-  val: Batchable,
-  predictions: SplitOutputs,
-  classCount: number,
-): Promise<NonNullable<Checkpoint['header']['calibration']>> {
+/** Fit the temperature on the validation logits (stored in best.ckpt with the rest of the fit end). */
+function calibrate(val: Batchable, predictions: SplitOutputs, classCount: number): NonNullable<Checkpoint['header']['calibration']> {
   const temperature = fitTemperature(predictions.logits, val.y, classCount)
-  const calibration = {
+  return {
     temperature,
     fittedOn: 'val' as const,
     nllBefore: nllWithTemperature(predictions.logits, val.y, 1, classCount),
     nllAfter: nllWithTemperature(predictions.logits, val.y, temperature, classCount),
   }
-  await addCalibration(bestPath, best, calibration)
-  return calibration
 }
 
 async function loadResume(run: TrainRun, data: PreparedData): Promise<Checkpoint> {

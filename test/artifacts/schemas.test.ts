@@ -2,6 +2,7 @@ import {expect} from 'chai'
 import {readFile, readdir} from 'node:fs/promises'
 
 import {EpochLogRowFileSchema, EpochLogSchema} from '../../src/artifacts/epoch-log.js'
+import {ApiPredictionSchema, PredictAnswerSchema} from '../../src/artifacts/answer.js'
 import {jsonSchemaDocuments} from '../../src/artifacts/json-schema.js'
 import {
   LossCurvesSchema,
@@ -34,11 +35,13 @@ describe('artifact schemas', () => {
   })
 
   it('are published under schema/ exactly as scripts/emit-json-schemas.ts emits them', async () => {
-    const documents = jsonSchemaDocuments({...schemas, config: ConfigFileSchema})
+    const documents = jsonSchemaDocuments({...schemas, config: ConfigFileSchema, predict: PredictAnswerSchema, apiPredict: ApiPredictionSchema})
     expect([...documents.keys()].sort()).to.deep.equal([
+      'api_predict.schema.json',
       'config.schema.json',
       'loss_curves.schema.json',
       'metrics.schema.json',
+      'predict.schema.json',
       'predictions.schema.json',
       'reliability.schema.json',
       'roc_curves.schema.json',

@@ -79,7 +79,7 @@ describe('any set of digits from the command line: --classes', function () {
       expect(train.stderr).to.match(/classes: 3, 8/)
       expect(train.stderr).to.match(/dense +\[B, 2\]/)
       const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'))
-      expect(config).to.deep.include({schema_version: 4, classes: [3, 8], class_counts: {3: 40, 8: 40}})
+      expect(config).to.deep.include({schema_version: 5, classes: [3, 8], class_counts: {3: 40, 8: 40}})
       const checkpoint = await loadCheckpoint(ckpt)
       expect(checkpoint.header.classes).to.deep.equal([3, 8])
       expect(checkpoint.values['dense.bias']).to.have.length(2)

@@ -66,7 +66,7 @@ describe('train, evaluate and predict from the command line', function () {
 
   it('train --config <run>/config.json reproduces the run: same weights, same metrics', async () => {
     const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'))
-    expect(config).to.include({schema_version: 4, seed: 5, epochs: 2, run_name: 'cli-test', num_workers: 1})
+    expect(config).to.include({schema_version: 5, seed: 5, epochs: 2, run_name: 'cli-test', num_workers: 1})
     const again = mkdtempSync(join(tmpdir(), 'cli-again-'))
     const run = await cli(['train', '--data-dir', FIXTURE_DIR, '--output-dir', again, '--config', join(out, 'config.json')])
     expect(run.code, run.stderr).to.equal(0)
@@ -198,11 +198,12 @@ describe('train, evaluate and predict from the command line', function () {
     )
   })
 
-  it('predict prints exactly the SPEC object for sample.png, JSON Lines for several inputs', async () => {
+  it("predict prints the SPEC object for sample.png (the original's keys first), JSON Lines for several inputs", async () => {
     const one = await cli(['predict', '--checkpoint-path', ckpt, '--input-path', join(ROOT, 'sample.png')])
     expect(one.code, one.stderr).to.equal(0)
     const result = JSON.parse(one.stdout)
-    expect(Object.keys(result)).to.deep.equal(['probs', 'prediction'])
+    expect(Object.keys(result).slice(0, 4)).to.deep.equal(['probs', 'prediction', 'confidence', 'known'])
+    expect(Object.keys(result)).to.have.length(result.known ? 4 : 5)
     expect(Object.keys(result.probs)).to.deep.equal(['0', '5', '8'])
     expect(result.probs['0'] + result.probs['5'] + result.probs['8']).to.be.closeTo(1, 1e-3)
     expect([0, 5, 8]).to.include(result.prediction)

@@ -116,7 +116,7 @@ describe('training configuration', () => {
   it('round-trips through config.json', () => {
     const config = resolveTrainingConfig({flags: {seed: 9, 'class-counts': '8=140,0=48,5=12', 'roc-per-class': true}, now: NOW})
     const document = configDocument(config)
-    expect(document.schema_version).to.equal(4)
+    expect(document.schema_version).to.equal(5)
     const {schema_version: _, ...settings} = document
     expect(resolveTrainingConfig({file: {values: settings, source: 'config.json'}})).to.deep.equal(config)
   })
@@ -128,7 +128,7 @@ describe('training configuration', () => {
     const config = resolveTrainingConfig({file: {values: await readConfigFile(join(dir, 'v1.json')), source: 'v1.json'}})
     expect(config).to.include({seed: 9, epochs: 3, ema_decay: 0})
     writeFileSync(join(dir, 'v9.json'), JSON.stringify({schema_version: 9, seed: 9}))
-    await expectUserRejection(readConfigFile(join(dir, 'v9.json')), /v9\.json has schema_version 9; this version reads 1, 2, 3 and 4$/)
+    await expectUserRejection(readConfigFile(join(dir, 'v9.json')), /v9\.json has schema_version 9; this version reads 1, 2, 3, 4 and 5$/)
   })
 })
 
@@ -163,6 +163,7 @@ describe('training configuration on --resume', () => {
     calibrate: false,
     ema_decay: 0.99,
     loss: 'logit-adjusted',
+    reject: 'other-digits',
   }
 
   it('has a case for every setting', () => {
