@@ -12,6 +12,7 @@ import {Jimp} from 'jimp'
 
 import {IMAGE_SIZE} from '../src/config.js'
 import type {Rng} from '../src/data/rng.js'
+import {boxBlur} from '../src/images/paper.js'
 
 /** Photo conditions with a digit; `clean` is plain paper in even light, the control. */
 export const PHOTO_CONDITIONS = ['clean', 'gradient', 'ruled', 'shadow', 'all three', 'blur', 'pencil', 'tilted', 'marker'] as const
@@ -200,39 +201,6 @@ function thicken(digit: Float32Array): Float32Array {
   }
 
   return out
-}
-
-/** Separable running-sum box blur, in place: O(pixels) whatever the radius. */
-function boxBlur(image: Float32Array, width: number, height: number, radius: number): void {
-  const pass = (count: number, length: number, at: (line: number, k: number) => number) => {
-    const line = new Float32Array(length)
-    for (let i = 0; i < count; i++) {
-      for (let k = 0; k < length; k++) line[k] = image[at(i, k)]
-      let sum = 0
-      let n = 0
-      for (let k = 0; k < Math.min(radius, length); k++) {
-        sum += line[k]
-        n++
-      }
-
-      for (let k = 0; k < length; k++) {
-        if (k + radius < length) {
-          sum += line[k + radius]
-          n++
-        }
-
-        if (k - radius - 1 >= 0) {
-          sum -= line[k - radius - 1]
-          n--
-        }
-
-        image[at(i, k)] = sum / n
-      }
-    }
-  }
-
-  pass(height, width, (row, col) => row * width + col)
-  pass(width, height, (col, row) => row * width + col)
 }
 
 /** Standard normal, Box–Muller. */
