@@ -51,11 +51,6 @@ export interface MnistInput {
   stroke: boolean
 }
 
-/** The one-line reason an image without a stroke cannot be read as a digit. */
-export function noDigitMessage(name = 'the image'): string {
-  return `${name}: no digit found, the image is blank (all one shade); draw or photograph a digit with clear contrast`
-}
-
 export interface MnistOptions {
   /** MNIST's recipe (ink detection, crop, fit 20×20, centre of mass); false: a plain resize to 28×28. */
   preprocess: boolean
