@@ -302,6 +302,9 @@ function implausibleNumber(header: CheckpointHeader): string | undefined {
       return `its open-set temperature ${scoreTemperature} is outside ${TEMPERATURE_RANGE[0]}…${TEMPERATURE_RANGE[1]}`
     if (header.openSet.score === 'reject_head' && !rejectHead) return 'its open-set score is the reject head, but it holds none'
     if (rejectHead && ![rejectHead.bias, ...rejectHead.weights].every(Number.isFinite)) return 'its reject head holds NaN or infinite values'
+    const features = parameterSpecs(networkOf(header))['dense.kernel'].shape[0]
+    if (rejectHead && rejectHead.weights.length !== features)
+      return `its reject head weighs ${rejectHead.weights.length} features, but its network gives ${features}`
   }
 
   const {mean, std} = header.normalization

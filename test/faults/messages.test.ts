@@ -61,6 +61,12 @@ describe('faults: messages that say what happened', function () {
       /its calibration temperature 1e-300 is outside 0\.05…20/,
     ],
     ['a normalisation std of 1e-300', (h: Record<string, any>) => (h.feature_normalization.std = 1e-300), /its normalisation std 1e-300 is outside/],
+    [
+      'a reject head that does not fit its network',
+      (h: Record<string, any>) =>
+        (h.open_set = {...h.open_set, score: 'reject_head', reject_head: {weights: [0.5, -0.5], bias: 0, positives: 1, negatives: 1}}),
+      /its reject head weighs 2 features, but its network gives 1568/,
+    ],
   ] as const) {
     it(`a checkpoint with ${what} (valid checksum) is refused in one line by predict, evaluate and export; export writes nothing`, async () => {
       const dir = tempDir('crafted')
