@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import {SETTINGS, SETTING_KEYS, type SettingInfo, type SettingKey, TrainingConfigSchema, defaultText, flagName} from '../training/config.js'
+import {SETTINGS, SETTING_KEYS, type SettingInfo, type SettingKey, TEN_DIGIT_DEFAULTS, TrainingConfigSchema, defaultText, flagName} from '../training/config.js'
 import {numberFlag} from './flags.js'
 
 /** The `train` flags, one per training setting, generated from the configuration schema (src/training/config.ts). */
@@ -8,10 +8,12 @@ export function trainingFlags() {
   return Object.fromEntries(SETTING_KEYS.map((key) => [flagName(key), flagOf(key)]))
 }
 
-/** Boolean settings that default to true: their flag has a --no- form. */
+/** Boolean settings that default to true (always, or for some class set): their flag has a --no- form. */
 export function negatable(flag: string): boolean {
   const key = SETTING_KEYS.find((k) => flagName(k) === flag)
-  return key !== undefined && SETTINGS[key].flag === 'boolean' && TrainingConfigSchema.shape[key].parse(undefined) === true
+  if (key === undefined || SETTINGS[key].flag !== 'boolean') return false
+  const classSetDefault: unknown = (TEN_DIGIT_DEFAULTS as Record<string, unknown>)[key]
+  return TrainingConfigSchema.shape[key].parse(undefined) === true || classSetDefault === true
 }
 
 function flagOf(key: SettingKey) {

@@ -26,8 +26,8 @@ Settings left out take their values from --config (a JSON object of settings, e.
     '<%= config.bin %> <%= command.id %> --data-dir data --output-dir runs/first --resume --epochs 20',
     {
       description:
-        'All ten digits with the shipped ten-digit recipe (every training image of 0-9, augmentation, patience 8; recipes/digits.json is in the package folder)',
-      command: '<%= config.bin %> <%= command.id %> --data-dir data --output-dir runs/digits --config recipes/digits.json',
+        'All ten digits, every training image of each (all ten default to the wide network, augmentation and patience 8; recipes/digits.json spells them out)',
+      command: '<%= config.bin %> <%= command.id %> --data-dir data --output-dir runs/digits --classes 0-9 --class-counts all',
     },
     '<%= config.bin %> <%= command.id %> --data-dir data --output-dir runs/team --config team-recipe.json --seed 7',
     '<%= config.bin %> <%= command.id %> --data-dir data --output-dir runs/again --config runs/first/config.json',

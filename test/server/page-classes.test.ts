@@ -32,7 +32,9 @@ describe('web page: a ten-digit model beside the default one (Chromium)', functi
     const {runTraining} = await import('../../src/training/run.js')
     const {resolveTrainingConfig} = await import('../../src/training/config.js')
     const ten = join(temp.dir, 'ten-digits')
-    const config = resolveTrainingConfig({flags: {classes: '0-9', 'class-counts': 'all', epochs: 4, 'num-workers': 1, 'run-name': 'ten-digits'}})
+    const config = resolveTrainingConfig({
+      flags: {classes: '0-9', 'class-counts': 'all', model: 'cnn', augment: false, patience: 3, epochs: 4, 'num-workers': 1, 'run-name': 'ten-digits'},
+    })
     await runTraining({config, dataDir: FIXTURE_DIR, outputDir: ten}, {progress: new Writable({write: (_chunk, _encoding, done) => done()})})
     server = await startFixtureServer(temp.dir, {checkpointPath: [join(ten, 'best.ckpt'), await trainedCheckpoint()]})
     browser = await chromium.launch({executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true})

@@ -23,7 +23,9 @@ describe('training configuration', () => {
     const config = resolveTrainingConfig({file: {values: await readConfigFile(join(ROOT, 'recipes', 'digits.json')), source: 'recipes/digits.json'}, now: NOW})
     expect(config.classes).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
     expect(config.class_counts).to.equal('all')
-    expect(config).to.include({augment: true, patience: 8, model: 'cnn', seed: 11_122_025})
+    expect(config).to.include({augment: true, patience: 8, model: 'wide', seed: 11_122_025})
+    // It spells out what the plain ten-digit command does.
+    expect(config).to.deep.equal(resolveTrainingConfig({flags: {classes: '0-9', 'class-counts': 'all'}, now: NOW}))
   })
 
   it('accepts the shipped recipe for the SPEC subset, recipes/accurate.json, which keeps the SPEC data', async () => {
@@ -95,6 +97,19 @@ describe('training configuration', () => {
     expect(ten.classes).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
     expect(ten.class_counts).to.equal('all')
     expect(configDocument(ten)).to.include({class_counts: 'all'})
+    // All ten digits default to the wide network with augmentation and patience 8; what is given wins, and other class sets keep the SPEC's.
+    expect(ten).to.include({model: 'wide', augment: true, patience: 8})
+    expect(resolveTrainingConfig({flags: {classes: '0-9', model: 'cnn', augment: false, patience: 3}, now: NOW})).to.include({
+      model: 'cnn',
+      augment: false,
+      patience: 3,
+    })
+    expect(resolveTrainingConfig({file: {values: {classes: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]}, source: 'ten.json'}, now: NOW})).to.include({
+      model: 'wide',
+      augment: true,
+    })
+    expect(resolveTrainingConfig({flags: {classes: '3,7'}, now: NOW})).to.include({model: 'cnn', augment: false, patience: 3})
+    expect(resolveTrainingConfig({flags: {}, now: NOW})).to.include({model: 'cnn', augment: false, patience: 3})
     // Without counts: the SPEC subset for the default digits, every image of each for others.
     expect(resolveTrainingConfig({flags: {classes: '3,7'}, now: NOW}).class_counts).to.equal('all')
     expect(resolveTrainingConfig({flags: {}, now: NOW})).to.deep.include({classes: [0, 5, 8], class_counts: {0: 1200, 5: 300, 8: 3500}})
