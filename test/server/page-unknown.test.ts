@@ -1,35 +1,13 @@
 import {existsSync} from 'node:fs'
-import {readFile, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {expect} from 'chai'
 import {type Browser, type Page, chromium} from 'playwright-core'
 
-import {KNOWN_RATE, type OpenSet} from '../../src/evaluation/openset.js'
-import {decodeCheckpoint, encodeCheckpoint} from '../../src/model/checkpoint.js'
 import type {RunningServer} from '../../src/server/server.js'
 import {grayPng} from '../../src/server/thumbnail.js'
 import {CHROMIUM, CHROMIUM_ARGS, accessibilityProblems, drawZeroWithMouse} from './browser.js'
-import {startFixtureServer, tempDir, trainedCheckpoint} from './helpers.js'
-
-/**
- * The fixture checkpoint with an open-set threshold no calibrated max softmax
- * reaches (it is at most 1): every image with a stroke is answered "not one of 0, 5, 8".
- */
-async function neverSureCheckpoint(from: string, to: string): Promise<void> {
-  const checkpoint = decodeCheckpoint(await readFile(from), from)
-  const openSet: OpenSet = {
-    temperature: 1,
-    knownRate: KNOWN_RATE,
-    fittedOn: 'val',
-    valKnownRate: 1,
-    ...checkpoint.header.openSet,
-    score: 'max_softmax',
-    rejectHead: null,
-    threshold: 2,
-  }
-  await writeFile(to, encodeCheckpoint({...checkpoint.header, openSet}, checkpoint.values))
-}
+import {neverSureCheckpoint, startFixtureServer, tempDir, trainedCheckpoint} from './helpers.js'
 
 describe('web page: answers that do not know, and feedback "other" (Chromium)', function () {
   this.timeout(240_000)
