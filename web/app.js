@@ -29,11 +29,31 @@ function classPhrase(list) {
   return list.length === 1 ? String(list[0]) : `${list.slice(0, -1).join(', ')} or ${list.at(-1)}`
 }
 
+/** "a 0, 5 or 8", "an 8 or 9": the phrase with its article. */
+function aClassPhrase(list) {
+  return `${list[0] === 8 ? 'an' : 'a'} ${classPhrase(list)}`
+}
+
 /** A model's digits in logit order: the keys of its probabilities. */
 function labelsOf(probs) {
   return Object.keys(probs)
     .map(Number)
     .sort((a, b) => a - b)
+}
+
+/** Feedback that the image was none of its model's digits, or no digit at all (the API's label "other"). */
+const OTHER = 'other'
+
+/** How an answer that does not know says so, worded from the digits of the model that answered. */
+function unknownWords(result) {
+  if (result.reason === 'no digit') return 'No digit here'
+  const labels = labelsOf(result.probs)
+  return labels.length === DIGITS.length ? "This doesn't look like a digit" : `This doesn't look like ${aClassPhrase(labels)}`
+}
+
+/** "none of 0, 5 and 8": what feedback "other" says about a prediction of a model with these digits. */
+function otherWords(labels) {
+  return labels.length === DIGITS.length ? 'not a digit' : `none of ${listWords(labels)}`
 }
 
 /** "2, 4 and 6" */
@@ -83,7 +103,7 @@ const ERROR_WORDS = {
   'too-many-pixels': () => 'That image has too many pixels; use a smaller picture.',
   'decoder-busy': () => 'The server is busy reading other images. Try again in a few seconds.',
   'database-unavailable': () => 'The prediction history is unavailable right now; predictions still work, but are not logged. Try again in a moment.',
-  'bad-label': () => `The digit must be one of ${listWords(classes)}.`,
+  'bad-label': () => `The digit must be one of ${listWords(classes)}, or "other".`,
   'bad-setting': (body) =>
     body.field && FIELD_NAMES[body.field] ? `${FIELD_NAMES[body.field]}: ${FIELD_HINTS[body.field]()}` : 'These training settings are not accepted.',
   'no-training-data': () => 'The server was started without MNIST files, so it cannot train.',
@@ -249,7 +269,7 @@ async function refreshHealth() {
 
   classes = health.classes ?? []
   $('digits').textContent = classes.length === 0 ? 'No model loaded' : `Knows the digits ${listWords(classes)}`
-  $('predict-title').textContent = classes.length === 0 || classes.length === DIGITS.length ? 'Draw a digit' : `Draw a ${classPhrase(classes)}`
+  $('predict-title').textContent = classes.length === 0 || classes.length === DIGITS.length ? 'Draw a digit' : `Draw ${aClassPhrase(classes)}`
   learnModel(health.model)
   served = {checkpointId: health.model.checkpointId, name: health.model.loaded ? modelName(health.model.checkpointId) : null}
   $('health').textContent = health.model.loaded ? `Answering with ${served.name}` : 'No model is answering yet: choose one under "Training runs" or train one'
@@ -393,7 +413,8 @@ const committed = {version: -1, result: undefined}
 
 /** One short sentence for screen readers. */
 function announce(result, logged = false) {
-  $('result-summary').textContent = `Answer: ${result.prediction}, ${percent(result.confidence)} sure${logged ? `, logged as number ${result.id}` : ''}.`
+  const said = result.known === false ? unknownWords(result).toLowerCase() : `${result.prediction}, ${percent(result.confidence)} sure`
+  $('result-summary').textContent = `Answer: ${said}${logged ? `, logged as number ${result.id}` : ''}.`
 }
 
 /** The answer panel with nothing to show: the same layout, greyed, with a hint. */
@@ -401,6 +422,7 @@ function hideResult() {
   lastPrediction = undefined
   $('result').dataset.kind = 'empty'
   delete $('result').dataset.stale
+  delete $('result').dataset.known
   $('result-label').textContent = '–'
   $('result-confidence').textContent = ''
   $('result-model').textContent = ''
@@ -435,30 +457,50 @@ function renderBars(probs, prediction) {
 function renderFeedback(result) {
   const logged = result !== undefined && result.id !== null
   $('feedback').dataset.enabled = String(logged)
-  $('feedback-question').textContent = logged ? 'Was it right? The digit was:' : 'Press "Predict and log" to keep an answer and say whether it was right.'
+  $('feedback-question').textContent = !logged
+    ? 'Press "Predict and log" to keep an answer and say whether it was right.'
+    : result.known === false
+      ? 'What was it?'
+      : 'Was it right? The digit was:'
   $('feedback-note').textContent = ''
+  const labels = logged ? labelsOf(result.probs) : []
   $('feedback-buttons').replaceChildren(
-    ...(logged
-      ? labelsOf(result.probs).map((label) =>
-          el('button', {
-            type: 'button',
-            'data-label': String(label),
-            'aria-label': `the digit was ${label}`,
-            'aria-pressed': 'false',
-            text: String(label),
-            onclick: () => void sendFeedback(result.id, label, 'answer'),
-          }),
-        )
-      : []),
+    ...labels.map((label) =>
+      el('button', {
+        type: 'button',
+        'data-label': String(label),
+        'aria-label': `the digit was ${label}`,
+        'aria-pressed': 'false',
+        text: String(label),
+        onclick: () => void sendFeedback(result.id, label, 'answer'),
+      }),
+    ),
+    ...(logged ? [otherButton(labels, '', () => void sendFeedback(result.id, OTHER, 'answer'))] : []),
   )
+}
+
+/** The feedback button "other": the image was none of the model's digits, or no digit. */
+function otherButton(labels, suffix, onclick) {
+  return el('button', {
+    type: 'button',
+    class: 'other',
+    'data-label': OTHER,
+    'aria-label': `other: ${otherWords(labels)}${suffix}`,
+    'aria-pressed': 'false',
+    text: OTHER,
+    onclick,
+  })
 }
 
 function showPrediction(result, {live: isLive = false, preview} = {}) {
   lastPrediction = result
   clearInputErrors()
   $('result').dataset.kind = isLive ? 'live' : 'logged'
-  $('result-label').textContent = String(result.prediction)
-  $('result-confidence').textContent = `${result.prediction}: ${percent(result.confidence)} sure`
+  // An answer that does not know says so in words; its probabilities still show below.
+  const known = result.known !== false
+  $('result').dataset.known = String(known)
+  $('result-label').textContent = known ? String(result.prediction) : '?'
+  $('result-confidence').textContent = known ? `${result.prediction}: ${percent(result.confidence)} sure` : unknownWords(result)
   $('result-model').textContent = `model: ${modelName(result.checkpointId)}`
   $('result-kind').textContent = isLive ? 'live answer while you draw (not logged)' : `logged as #${result.id}`
   $('result-thumb').src = safeImage(result.thumbnail)
@@ -540,7 +582,12 @@ async function sendFeedback(id, label, where) {
     await postJson('/api/feedback', {id, label})
     if (lastPrediction?.id === id) {
       for (const button of $('feedback-buttons').children) button.setAttribute('aria-pressed', String(button.dataset.label === String(label)))
-      $('feedback-note').textContent = label === lastPrediction.prediction ? 'Thanks: marked correct.' : `Thanks: marked as a ${label}.`
+      $('feedback-note').textContent =
+        label === OTHER
+          ? `Thanks: marked as ${otherWords(labelsOf(lastPrediction.probs))}.`
+          : label === lastPrediction.prediction
+            ? 'Thanks: marked correct.'
+            : `Thanks: marked as a ${label}.`
     }
 
     await loadHistory()
@@ -592,7 +639,8 @@ async function loadHistory() {
 function historyRow(record) {
   const verdict = record.feedback === null ? '' : record.feedback === record.predicted ? 'correct' : 'wrong'
   // A row's digits are its own model's.
-  const buttons = labelsOf(record.probs).map((label) =>
+  const labels = labelsOf(record.probs)
+  const buttons = labels.map((label) =>
     el('button', {
       type: 'button',
       class: record.feedback === label ? 'chosen' : '',
@@ -603,15 +651,24 @@ function historyRow(record) {
       onclick: () => void sendFeedback(record.id, label, 'history'),
     }),
   )
-  const words = {correct: '✓ right', wrong: `✗ wrong, was ${record.feedback}`}
+  const other = otherButton(labels, ` (prediction ${record.id})`, () => void sendFeedback(record.id, OTHER, 'history'))
+  if (record.feedback === OTHER) {
+    other.classList.add('chosen')
+    other.setAttribute('aria-pressed', 'true')
+  }
+
+  buttons.push(other)
+  const words = {correct: '✓ right', wrong: record.feedback === OTHER ? `✗ wrong, was ${otherWords(labels)}` : `✗ wrong, was ${record.feedback}`}
+  // Whether the answer knew the image (null: logged before the page stored it).
+  const unknown = record.known === false ? [el('span', {class: 'unknown', text: record.reason === 'no digit' ? 'no digit' : 'did not know'})] : []
   return el(
     'tr',
-    {class: verdict, 'data-id': String(record.id)},
+    {class: verdict, 'data-id': String(record.id), 'data-known': String(record.known)},
     el('td', {class: 'wide-only', text: String(record.id)}),
     el('td', {}, el('img', {src: safeImage(record.thumbnail), alt: `input of prediction ${record.id}`, width: '28', height: '28', class: 'thumb'})),
     el('td', {class: 'wide-only', text: time(record.createdAt)}),
     el('td', {class: 'digit-cell', text: String(record.predicted)}),
-    el('td', {text: percent(record.confidence)}),
+    el('td', {}, percent(record.confidence), ...unknown),
     el('td', {class: 'wide-only', text: modelName(record.checkpointId)}),
     el('td', {class: 'feedback-cell'}, ...(verdict ? [el('span', {class: 'verdict', text: words[verdict]})] : []), ...buttons),
   )

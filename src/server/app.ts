@@ -24,7 +24,7 @@ import type {WebAssets} from './assets.js'
 import {type DecodePool, DecoderBusyError, TooManyPixelsError} from './decoder.js'
 import {type ModelSlot, openSetFields} from './model.js'
 import type {RunsFolder} from './runs.js'
-import {HistoryQuerySchema, LabelSchema, PREDICTION_SOURCES, recordClasses} from './store/types.js'
+import {FeedbackLabelSchema, HistoryQuerySchema, OTHER, PREDICTION_SOURCES, recordClasses} from './store/types.js'
 import {DatabaseUnavailableError, PredictionLogError, type WatchedStore} from './store/outage.js'
 import {CURVE_THEMES, CURVE_WIDTH, learningCurvesSvg} from './curves.js'
 import {dataInfo} from './data-info.js'
@@ -109,7 +109,7 @@ async function coded<T>(work: () => Promise<T>, status: ContentfulStatusCode, co
 
 const FeedbackSchema = z.object({
   id: z.number().int().positive(),
-  label: z.unknown().pipe(LabelSchema),
+  label: z.unknown().pipe(FeedbackLabelSchema),
 })
 
 const PredictJsonSchema = z
@@ -359,6 +359,7 @@ export function createApp(ctx: AppContext): Hono {
       probs: result.probs,
       checkpointId: result.checkpointId,
       source: input.source,
+      ...openSetFields(result),
     })
     return c.json({
       id: record.id,
@@ -391,16 +392,22 @@ export function createApp(ctx: AppContext): Hono {
     const parsed = FeedbackSchema.safeParse(await jsonBody(c))
     if (!parsed.success) {
       const field = parsed.error.issues[0].path[0]
-      if (field === 'label') throw new HttpError(400, '"label" must be a digit 0–9 (the digit actually drawn)', 'bad-label')
-      throw new HttpError(400, `${firstIssue(parsed.error, 'body')}; send {"id": <prediction id>, "label": <the digit actually drawn>}`)
+      if (field === 'label')
+        throw new HttpError(400, '"label" must be a digit 0–9 (the digit actually drawn) or "other" (none of the model\'s digits)', 'bad-label')
+      throw new HttpError(400, `${firstIssue(parsed.error, 'body')}; send {"id": <prediction id>, "label": <the digit actually drawn, or "other">}`)
     }
 
-    // A row's labels are its own model's classes: a two-digit model's prediction cannot be called any other digit.
+    // A row's labels are its own model's classes: a two-digit model's prediction cannot be called any other digit, only "other".
     const logged = await ctx.store.get(parsed.data.id)
     if (!logged) throw new HttpError(404, `no prediction with id ${parsed.data.id}`, 'not-found')
     const classes = recordClasses(logged)
-    if (!classes.includes(parsed.data.label)) {
-      throw new HttpError(400, `"label" must be one of ${classes.join(', ')}, the digits of the model that made prediction ${parsed.data.id}`, 'bad-label')
+    const label = parsed.data.label
+    if (label !== OTHER && !classes.includes(label)) {
+      throw new HttpError(
+        400,
+        `"label" must be one of ${classes.join(', ')}, the digits of the model that made prediction ${parsed.data.id}, or "other" when it was none of them`,
+        'bad-label',
+      )
     }
 
     const record = await ctx.store.setFeedback(parsed.data.id, parsed.data.label)

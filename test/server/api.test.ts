@@ -11,6 +11,7 @@ import {classificationReport} from '../../src/evaluation/metrics.js'
 import {preprocessBytes} from '../../src/images/preprocess.js'
 import {loadPredictor} from '../../src/model/predictor.js'
 import {type RunningServer, startServer} from '../../src/server/index.js'
+import {MIGRATIONS} from '../../src/server/store/migrations.js'
 import {grayPng} from '../../src/server/thumbnail.js'
 import {ROOT} from '../helpers/fixtures.js'
 import {fixtureDigitPngs, tempDir, trainedCheckpoint} from './helpers.js'
@@ -120,7 +121,7 @@ describe('web app API', function () {
     expect(body.model.backend).to.be.a('string').and.not.empty
     expect(body.packageVersion).to.match(/^\d+\.\d+\.\d+/)
     expect(body.tfjsVersion).to.match(/^\d+\.\d+\.\d+/)
-    expect(body.store).to.include({kind: 'sqlite', schemaVersion: 2})
+    expect(body.store).to.include({kind: 'sqlite', schemaVersion: MIGRATIONS.at(-1)!.version})
   })
 
   it('serves the page and its assets, with a policy that allows nothing from elsewhere', async () => {
@@ -250,6 +251,26 @@ describe('web app API', function () {
       expect(byLabel.body.items.every((r: Json) => r.predicted === first.prediction)).to.equal(true)
     })
 
+    it('takes feedback "other" (none of its digits), lists it with feedback=other and under wrong, and says whether each answer knew', async () => {
+      const blank = grayPng(new Float32Array(784))
+      const {body: none} = await call(server, '/api/predict', {method: 'POST', headers: {'content-type': 'image/png'}, body: new Uint8Array(blank)})
+      expect(none).to.include({known: false, reason: 'no digit'})
+      const {body: digit} = await call(server, '/api/predict', {method: 'POST', headers: {'content-type': 'image/png'}, body: new Uint8Array(digits[5].png)})
+      const ok = await call(server, '/api/feedback', postJson({id: none.id, label: 'other'}))
+      expect(ok.status).to.equal(200)
+      expect(ok.body).to.include({id: none.id, feedback: 'other', known: false, reason: 'no digit'})
+      expect(ok.body.feedbackAt).to.be.a('string')
+
+      const other = await call(server, '/api/history?feedback=other')
+      expect(other.body.items.map((r: Json) => r.id)).to.deep.equal([none.id])
+      expect(other.body.items[0]).to.include({feedback: 'other', known: false, reason: 'no digit'})
+      expect((await call(server, '/api/history?feedback=wrong')).body.items.map((r: Json) => r.id)).to.include(none.id)
+      expect((await call(server, '/api/history?feedback=correct')).body.items.map((r: Json) => r.id)).to.not.include(none.id)
+      const latest = (await call(server, '/api/history?limit=1')).body.items[0]
+      expect(latest).to.include({id: digit.id, known: digit.known, feedback: null})
+      expect(latest.reason).to.equal(digit.reason ?? null)
+    })
+
     it('pages the history newest first with a total', async () => {
       const all = await call(server, '/api/history?limit=500')
       const page = await call(server, '/api/history?limit=2&offset=1')
@@ -262,10 +283,20 @@ describe('web app API', function () {
       const {body: record} = await call(server, '/api/predict', {method: 'POST', headers: {'content-type': 'image/png'}, body: new Uint8Array(digits[4].png)})
       const seven = await call(server, '/api/feedback', postJson({id: record.id, label: 7}))
       expect(seven.status).to.equal(400)
-      expect(seven.body.error).to.equal(`"label" must be one of 0, 5, 8, the digits of the model that made prediction ${record.id}`)
+      expect(seven.body).to.deep.equal({
+        error: `"label" must be one of 0, 5, 8, the digits of the model that made prediction ${record.id}, or "other" when it was none of them`,
+        code: 'bad-label',
+      })
       expect((await call(server, '/api/feedback', postJson({id: record.id, label: 12}))).body.error).to.equal(
-        '"label" must be a digit 0–9 (the digit actually drawn)',
+        '"label" must be a digit 0–9 (the digit actually drawn) or "other" (none of the model\'s digits)',
       )
+      for (const label of ['Other', 'none', null, -1]) {
+        const refused = await call(server, '/api/feedback', postJson({id: record.id, label}))
+        expect(refused.status, String(label)).to.equal(400)
+        expect(refused.type).to.match(/^application\/json/)
+        expect(refused.body.code).to.equal('bad-label')
+      }
+
       expect((await call(server, '/api/feedback', postJson({id: record.id, label: '5'}))).status).to.equal(400)
       const unknown = await call(server, '/api/feedback', postJson({id: 987_654, label: 5}))
       expect(unknown.status).to.equal(404)

@@ -1,5 +1,5 @@
 import {randomBytes} from 'node:crypto'
-import {mkdtemp, rm} from 'node:fs/promises'
+import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {Writable} from 'node:stream'
@@ -7,6 +7,7 @@ import {Writable} from 'node:stream'
 import pg from 'pg'
 
 import {DEFAULT_CLASSES, PIXELS} from '../../src/config.js'
+import {KNOWN_RATE, type OpenSet} from '../../src/evaluation/openset.js'
 import {type RunningServer, type ServeOptions, startServer} from '../../src/server/server.js'
 import {grayPng} from '../../src/server/thumbnail.js'
 import {FIXTURE_DIR, readFixture} from '../helpers/fixtures.js'
@@ -75,6 +76,29 @@ export function trainedCheckpoint(): Promise<string> {
     return join(dir, 'fixture-run', 'best.ckpt')
   })()
   return trained
+}
+
+/**
+ * A copy of a checkpoint with an open-set threshold no calibrated max softmax
+ * reaches (it is at most 1): every image with a stroke is answered "not one of" its digits.
+ */
+export async function neverSureCheckpoint(from: string, to: string): Promise<void> {
+  const {decodeCheckpoint, encodeCheckpoint} = await import('../../src/model/checkpoint.js')
+  const checkpoint = decodeCheckpoint(await readFile(from), from)
+  const openSet: OpenSet = {
+    temperature: 1,
+    knownRate: KNOWN_RATE,
+    fittedOn: 'val',
+    valKnownRate: 1,
+    ...checkpoint.header.openSet,
+    score: 'max_softmax',
+    rejectHead: null,
+    threshold: 2,
+  }
+  // Ids hash the weights: one value nudged (far below what changes an answer) so it can be served beside the original.
+  const last = checkpoint.header.tensors.at(-1)!.name
+  const values = {...checkpoint.values, [last]: Float32Array.from(checkpoint.values[last], (v, i) => (i === 0 ? v + 1e-6 : v))}
+  await writeFile(to, encodeCheckpoint({...checkpoint.header, openSet}, values))
 }
 
 /** Digits of the committed fixture as 28×28 grayscale PNGs (white ink on black, as MNIST stores them). */

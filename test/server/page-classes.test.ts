@@ -1,3 +1,4 @@
+import {mkdir} from 'node:fs/promises'
 import {Writable} from 'node:stream'
 import {join} from 'node:path'
 
@@ -7,7 +8,7 @@ import {type Browser, type Page, chromium} from 'playwright-core'
 import type {RunningServer} from '../../src/server/server.js'
 import {FIXTURE_DIR} from '../helpers/fixtures.js'
 import {CHROMIUM, CHROMIUM_ARGS} from './browser.js'
-import {startFixtureServer, tempDir, trainedCheckpoint} from './helpers.js'
+import {neverSureCheckpoint, startFixtureServer, tempDir, trainedCheckpoint} from './helpers.js'
 
 /** A "7" drawn with the mouse: the top bar, then the stroke down to the left. */
 async function drawSeven(page: Page): Promise<void> {
@@ -36,7 +37,12 @@ describe('web page: a ten-digit model beside the default one (Chromium)', functi
       flags: {classes: '0-9', 'class-counts': 'all', model: 'cnn', augment: false, patience: 3, epochs: 4, 'num-workers': 1, 'run-name': 'ten-digits'},
     })
     await runTraining({config, dataDir: FIXTURE_DIR, outputDir: ten}, {progress: new Writable({write: (_chunk, _encoding, done) => done()})})
-    server = await startFixtureServer(temp.dir, {checkpointPath: [join(ten, 'best.ckpt'), await trainedCheckpoint()]})
+    // The ten-digit model again, with a threshold it never reaches: it answers every drawing "not one of 0, 1, …, 9".
+    await mkdir(join(temp.dir, 'never-sure'))
+    await neverSureCheckpoint(join(ten, 'best.ckpt'), join(temp.dir, 'never-sure', 'best.ckpt'))
+    server = await startFixtureServer(temp.dir, {
+      checkpointPath: [join(ten, 'best.ckpt'), await trainedCheckpoint(), join(temp.dir, 'never-sure', 'best.ckpt')],
+    })
     browser = await chromium.launch({executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true})
     page = await (await browser.newContext({viewport: {width: 1280, height: 900}})).newPage()
     await page.goto(server.url)
@@ -70,7 +76,7 @@ describe('web page: a ten-digit model beside the default one (Chromium)', functi
     const select = page.locator('#model-select')
     const options = await select.locator('option').evaluateAll((list) => list.map((o) => ({value: (o as HTMLOptionElement).value, text: o.textContent ?? ''})))
     const small = options.find((o) => o.value.startsWith('model:') && /digits 0, 5, 8/.test(o.text))
-    const ten = options.find((o) => o.value.startsWith('model:') && /digits 0–9/.test(o.text))
+    const ten = options.find((o) => o.value.startsWith('model:') && /digits 0–9/.test(o.text) && !o.text.includes('never-sure'))
     expect(small, JSON.stringify(options)).to.not.equal(undefined)
     expect(ten, JSON.stringify(options)).to.not.equal(undefined)
     await select.selectOption(small!.value)
@@ -81,9 +87,31 @@ describe('web page: a ten-digit model beside the default one (Chromium)', functi
     await page.locator('#predict-button').click()
     await page.waitForSelector('#result[data-kind="logged"]')
     expect(await page.locator('#bars .bar').count()).to.equal(3)
-    expect(await page.locator('#feedback-buttons button').evaluateAll((list) => list.map((b) => b.textContent))).to.deep.equal(['0', '5', '8'])
+    expect(await page.locator('#feedback-buttons button').evaluateAll((list) => list.map((b) => b.textContent))).to.deep.equal(['0', '5', '8', 'other'])
     await select.selectOption(ten!.value)
     await page.waitForFunction(() => document.querySelector('#predict-title')?.textContent === 'Draw a digit')
+  })
+
+  it('says "This doesn\'t look like a digit" when a ten-digit model does not know, and "other" means not a digit', async () => {
+    const select = page.locator('#model-select')
+    const options = await select.locator('option').evaluateAll((list) => list.map((o) => ({value: (o as HTMLOptionElement).value, text: o.textContent ?? ''})))
+    const unsure = options.find((o) => o.value.startsWith('model:') && o.text.includes('never-sure'))
+    expect(unsure, JSON.stringify(options)).to.not.equal(undefined)
+    await select.selectOption(unsure!.value)
+    await page.waitForFunction(() => document.querySelector('#health')?.textContent?.includes('never-sure'))
+    await page.locator('#clear').click()
+    await drawSeven(page)
+    await page.locator('#predict-button').click()
+    await page.waitForSelector('#result[data-kind="logged"][data-known="false"]')
+    expect(await page.locator('#result-confidence').textContent()).to.equal("This doesn't look like a digit")
+    expect(await page.locator('#bars .bar').count()).to.equal(10)
+    await page.getByRole('button', {name: 'other: not a digit', exact: true}).click()
+    await page.waitForFunction(() => document.querySelector('#feedback-note')?.textContent === 'Thanks: marked as not a digit.')
+    const [latest] = (await server.store.list({feedback: 'other', limit: 1, offset: 0})).items
+    expect(latest).to.include({known: false, reason: 'not one of 0, 1, 2, 3, 4, 5, 6, 7, 8, 9', feedback: 'other'})
+    const small = options.find((o) => o.value.startsWith('model:') && /digits 0, 5, 8/.test(o.text))
+    await select.selectOption(small!.value)
+    await page.waitForFunction(() => document.querySelector('#predict-title')?.textContent === 'Draw a 0, 5 or 8')
   })
 
   it('checks a feedback label against the classes of the model that made that prediction', async () => {

@@ -51,6 +51,18 @@ describe('shared deployment: two servers on one PostgreSQL database', function (
     expect(onA.items.find((item: Json) => item.id === made.id).feedback).to.equal(5)
   })
 
+  it('share feedback "other" and whether the answer knew the image', async () => {
+    const png = (await fixtureDigitPngs(1))[0].png
+    const made = (await (
+      await fetch(`${a.url}/api/predict`, {method: 'POST', headers: {'content-type': 'image/png'}, body: new Uint8Array(png)})
+    ).json()) as Json
+    expect((await post(b, '/api/feedback', {id: made.id, label: 'other'})).body).to.include({feedback: 'other', known: made.known})
+    expect((await post(b, '/api/feedback', {id: made.id, label: 7})).status).to.equal(400)
+    const onA = (await (await fetch(`${a.url}/api/history?feedback=other`)).json()) as Json
+    expect(onA.items.map((item: Json) => item.id)).to.deep.equal([made.id])
+    expect(onA.items[0]).to.include({feedback: 'other', known: made.known})
+  })
+
   it('train one run at a time across both: the second server answers 409 while the first trains, and may train once it is done', async () => {
     const long = {epochs: 20, 'batch-size': 1, 'class-counts': TINY_CLASS_COUNTS}
     const first = await post(a, '/api/train', {...long, 'run-name': 'on-a'})

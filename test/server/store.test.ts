@@ -7,7 +7,7 @@ import {expect} from 'chai'
 import pg from 'pg'
 
 import {UserError} from '../../src/errors.js'
-import {MIGRATIONS} from '../../src/server/store/migrations.js'
+import {CREATE_MIGRATIONS_TABLE, MIGRATIONS} from '../../src/server/store/migrations.js'
 import {type NewPrediction, type PredictionStore, openStore} from '../../src/server/store/index.js'
 import {nodeSqlite} from '../../src/server/store/node-sqlite.js'
 import {PostgresStore} from '../../src/server/store/postgres.js'
@@ -21,6 +21,47 @@ function prediction(predicted: 0 | 5 | 8, confidence = 0.9): NewPrediction {
   const probs = {'0': rest, '5': rest, '8': rest}
   probs[String(predicted) as '0' | '5' | '8'] = confidence
   return {thumbnail: thumbnailDataUri(new Float32Array(784).fill(0.5)), predicted, confidence, probs, checkpointId: 'abc123def456', source: 'canvas'}
+}
+
+/** Rows as a server before migration 3 logged them: no `known`, feedback a digit or none. */
+const OLD_ROWS = [
+  {predicted: 8, feedback: 8},
+  {predicted: 0, feedback: 5},
+  {predicted: 5, feedback: null},
+] as const
+
+/** The columns of `predictions` before migration 3, in order, and one old row's values. */
+const OLD_COLUMNS = 'created_at, thumbnail, predicted, confidence, probs, checkpoint_id, source, feedback, feedback_at'
+function oldRowValues(row: (typeof OLD_ROWS)[number], createdAt: string | Date): Array<string | number | Date | null> {
+  const p = prediction(row.predicted)
+  return [
+    createdAt,
+    p.thumbnail,
+    p.predicted,
+    p.confidence,
+    JSON.stringify(p.probs),
+    'oldmodel0001',
+    p.source,
+    row.feedback,
+    row.feedback === null ? null : createdAt,
+  ]
+}
+
+/** What an old database must read as once opened by this version, and take after. */
+async function checkMigratedOldRows(store: PredictionStore): Promise<void> {
+  expect(await store.schemaVersion()).to.equal(MIGRATIONS.at(-1)!.version)
+  const old = await store.list({feedback: 'any', limit: 50, offset: 0})
+  expect(old.items.map((r) => ({predicted: r.predicted, feedback: r.feedback, known: r.known, reason: r.reason}))).to.deep.equal(
+    [...OLD_ROWS].reverse().map((row) => ({...row, known: null, reason: null})),
+  )
+  expect((await store.list({feedback: 'wrong', limit: 50, offset: 0})).items.map((r) => r.predicted)).to.deep.equal([0])
+  // The old rows take feedback "other", and new rows their answer's `known`.
+  const undecided = old.items.find((r) => r.feedback === null)!
+  expect(await store.setFeedback(undecided.id, 'other')).to.include({feedback: 'other', known: null})
+  const added = await store.insert({...prediction(5), known: false, reason: 'not one of 0, 5, 8'})
+  expect(added).to.include({known: false, reason: 'not one of 0, 5, 8'})
+  expect(added.id).to.be.greaterThan(Math.max(...old.items.map((r) => r.id)))
+  expect((await store.list({feedback: 'other', limit: 50, offset: 0})).items.map((r) => r.id)).to.deep.equal([undecided.id])
 }
 
 /** The same behaviour is required of both stores. */
@@ -86,6 +127,34 @@ function storeContract(open: () => Promise<{store: PredictionStore; reopen(): Pr
     const second = await page({limit: 4, offset: 4})
     expect(second).to.include({total: 6, limit: 4, offset: 4})
     expect(second.items.map((r) => r.id)).to.deep.equal([ids[1], ids[0]])
+  })
+
+  it('stores whether the answer knew the image, and takes feedback "other", listed by "other" and by "wrong"', async () => {
+    const known = await store.insert({...prediction(8), known: true})
+    const noDigit = await store.insert({...prediction(0, 0.4), known: false, reason: 'no digit'})
+    const notOurs = await store.insert({...prediction(5, 0.5), known: false, reason: 'not one of 0, 5, 8'})
+    const unsaid = await store.insert(prediction(8))
+    expect(known).to.include({known: true, reason: null})
+    expect(noDigit).to.include({known: false, reason: 'no digit'})
+    expect(await store.get(notOurs.id)).to.include({known: false, reason: 'not one of 0, 5, 8'})
+    expect(unsaid).to.include({known: null, reason: null})
+
+    const other = await store.setFeedback(notOurs.id, 'other')
+    expect(other).to.include({feedback: 'other'})
+    expect(other?.feedbackAt).to.be.a('string')
+    expect(await store.get(notOurs.id)).to.include({feedback: 'other', known: false})
+    await store.setFeedback(noDigit.id, 'other')
+    await store.setFeedback(known.id, 8) // correct
+    await store.setFeedback(unsaid.id, 5) // wrong
+    const page = (query: Partial<Parameters<PredictionStore['list']>[0]>) => store.list({feedback: 'any', limit: 50, offset: 0, ...query})
+    expect((await page({feedback: 'other'})).items.map((r) => r.id)).to.deep.equal([notOurs.id, noDigit.id])
+    expect((await page({feedback: 'wrong'})).items.map((r) => r.id)).to.deep.equal([unsaid.id, notOurs.id, noDigit.id])
+    expect((await page({feedback: 'correct'})).items.map((r) => r.id)).to.deep.equal([known.id])
+    expect((await page({feedback: 'given'})).total).to.equal(4)
+    expect((await page({feedback: 'other', predicted: 5})).items.map((r) => r.id)).to.deep.equal([notOurs.id])
+    // A digit again replaces "other".
+    expect(await store.setFeedback(notOurs.id, 5)).to.include({feedback: 5})
+    expect((await page({feedback: 'other'})).items.map((r) => r.id)).to.deep.equal([noDigit.id])
   })
 
   it('gives concurrent inserts distinct ids and loses none', async () => {
@@ -195,6 +264,40 @@ describe('prediction store: SQLite', () => {
     }
   })
 
+  it('opens a predictions.sqlite of migrations 1–2 (before "known" and "other"): migrates it, reads its rows, takes the new ones', async () => {
+    const temp = await tempDir()
+    try {
+      const file = join(temp.dir, 'predictions.sqlite')
+      const {DatabaseSync} = nodeSqlite()
+      const raw = new DatabaseSync(file)
+      raw.exec(CREATE_MIGRATIONS_TABLE)
+      for (const migration of MIGRATIONS.filter((m) => m.version <= 2)) {
+        raw.exec(migration.sqlite)
+        raw
+          .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+          .run(migration.version, migration.name, '2026-11-01T00:00:00.000Z')
+      }
+
+      const insert = raw.prepare(`INSERT INTO predictions (${OLD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+      for (const row of OLD_ROWS) insert.run(...(oldRowValues(row, '2026-11-01T10:00:00.000Z') as Array<string | number | null>))
+      raw.close()
+
+      const store = SqliteStore.open(file)
+      try {
+        await checkMigratedOldRows(store)
+      } finally {
+        await store.close()
+      }
+
+      // And again: nothing left to migrate, everything still there.
+      const again = SqliteStore.open(file)
+      expect(await again.count()).to.equal(OLD_ROWS.length + 1)
+      await again.close()
+    } finally {
+      await temp.remove()
+    }
+  })
+
   it('refuses other database URLs with one line saying what is supported', async () => {
     await expectUserRejection(openStore('mysql://root@localhost/db', 'unused'), /unsupported URL "mysql:…".*postgres:\/\//)
   })
@@ -221,6 +324,40 @@ describe('prediction store: PostgreSQL', () => {
       await client.end()
       expect(rows.rows.map((row: {version: number}) => row.version)).to.deep.equal(MIGRATIONS.map((m) => m.version))
       await Promise.all(stores.map((store) => store.close()))
+    } finally {
+      await schema.drop()
+    }
+  })
+
+  it('migrates a database of migrations 1–2 (before "known" and "other"), keeping its rows', async () => {
+    const schema = await isolatedSchema(base)
+    try {
+      const client = new pg.Client({connectionString: schema.url})
+      await client.connect()
+      await client.query(CREATE_MIGRATIONS_TABLE)
+      for (const migration of MIGRATIONS.filter((m) => m.version <= 2)) {
+        await client.query(migration.postgres)
+        await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
+          migration.version,
+          migration.name,
+          '2026-11-01T00:00:00.000Z',
+        ])
+      }
+
+      for (const row of OLD_ROWS) {
+        await client.query(
+          `INSERT INTO predictions (${OLD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+          oldRowValues(row, new Date('2026-11-01T10:00:00.000Z')),
+        )
+      }
+
+      await client.end()
+      const store = await PostgresStore.open(schema.url)
+      try {
+        await checkMigratedOldRows(store)
+      } finally {
+        await store.close()
+      }
     } finally {
       await schema.drop()
     }

@@ -58,6 +58,16 @@ export const MIGRATIONS: readonly Migration[] = [
     ...sameInBoth(`CREATE INDEX predictions_predicted ON predictions (predicted, id);
 CREATE INDEX predictions_feedback ON predictions (feedback, id)`),
   },
+  {
+    version: 3,
+    name: 'answers that did not know, feedback other',
+    // Whether the answer took the image as one of its model's digits, and why not; rows logged before stay null
+    // ("not said"). Feedback "other" needs no column: the feedback column stores it as -1 (OTHER_FEEDBACK_CODE).
+    sqlite: `ALTER TABLE predictions ADD COLUMN known INTEGER;
+ALTER TABLE predictions ADD COLUMN reason TEXT`,
+    postgres: `ALTER TABLE predictions ADD COLUMN known BOOLEAN;
+ALTER TABLE predictions ADD COLUMN reason TEXT`,
+  },
 ]
 
 /** Migrations not yet applied, in order. */

@@ -1,9 +1,9 @@
 import pg from 'pg'
 
-import type {ClassLabel} from '../../config.js'
 import {UserError, errorMessage} from '../../errors.js'
 import {CREATE_MIGRATIONS_TABLE, MIGRATIONS_TABLE, pending} from './migrations.js'
 import {
+  type FeedbackLabel,
   type HistoryPage,
   type HistoryQuery,
   type NewPrediction,
@@ -11,6 +11,7 @@ import {
   type PredictionRow,
   type PredictionStore,
   PROBE_PREDICTION,
+  feedbackCode,
   historyWhere,
   rowToRecord,
 } from './types.js'
@@ -99,8 +100,8 @@ export class PostgresStore implements PredictionStore {
 
   async insert(prediction: NewPrediction): Promise<PredictionRecord> {
     const result = await this.pool.query<PredictionRow>(
-      `INSERT INTO predictions (created_at, thumbnail, predicted, confidence, probs, checkpoint_id, source)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
+      `INSERT INTO predictions (created_at, thumbnail, predicted, confidence, probs, checkpoint_id, source, known, reason)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
       [
         new Date(),
         prediction.thumbnail,
@@ -109,14 +110,16 @@ export class PostgresStore implements PredictionStore {
         JSON.stringify(prediction.probs),
         prediction.checkpointId,
         prediction.source,
+        prediction.known ?? null,
+        prediction.reason ?? null,
       ],
     )
     return rowToRecord(result.rows[0])
   }
 
-  async setFeedback(id: number, label: ClassLabel): Promise<PredictionRecord | undefined> {
+  async setFeedback(id: number, label: FeedbackLabel): Promise<PredictionRecord | undefined> {
     const result = await this.pool.query<PredictionRow>('UPDATE predictions SET feedback = $1, feedback_at = $2 WHERE id = $3 RETURNING *', [
-      label,
+      feedbackCode(label),
       new Date(),
       id,
     ])

@@ -2,11 +2,11 @@ import {dirname} from 'node:path'
 
 import type {DatabaseSync, SQLInputValue} from 'node:sqlite'
 
-import type {ClassLabel} from '../../config.js'
 import {UserError, errorMessage} from '../../errors.js'
 import {makeFolderSync} from '../../util/paths.js'
 import {CREATE_MIGRATIONS_TABLE, MIGRATIONS_TABLE, pending} from './migrations.js'
 import {
+  type FeedbackLabel,
   type HistoryPage,
   type HistoryQuery,
   type NewPrediction,
@@ -14,6 +14,7 @@ import {
   type PredictionRow,
   type PredictionStore,
   PROBE_PREDICTION,
+  feedbackCode,
   historyWhere,
   rowToRecord,
 } from './types.js'
@@ -173,8 +174,8 @@ export class SqliteStore implements PredictionStore {
 
   async insert(prediction: NewPrediction): Promise<PredictionRecord> {
     const [row] = this.write(
-      `INSERT INTO predictions (created_at, thumbnail, predicted, confidence, probs, checkpoint_id, source)
-       VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+      `INSERT INTO predictions (created_at, thumbnail, predicted, confidence, probs, checkpoint_id, source, known, reason)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
       new Date().toISOString(),
       prediction.thumbnail,
       prediction.predicted,
@@ -182,6 +183,9 @@ export class SqliteStore implements PredictionStore {
       JSON.stringify(prediction.probs),
       prediction.checkpointId,
       prediction.source,
+      // SQLite has no booleans: 1 or 0.
+      prediction.known === undefined ? null : Number(prediction.known),
+      prediction.reason ?? null,
     )
     return rowToRecord(row)
   }
@@ -202,8 +206,8 @@ export class SqliteStore implements PredictionStore {
     }
   }
 
-  async setFeedback(id: number, label: ClassLabel): Promise<PredictionRecord | undefined> {
-    const [row] = this.write('UPDATE predictions SET feedback = ?, feedback_at = ? WHERE id = ? RETURNING *', label, new Date().toISOString(), id)
+  async setFeedback(id: number, label: FeedbackLabel): Promise<PredictionRecord | undefined> {
+    const [row] = this.write('UPDATE predictions SET feedback = ?, feedback_at = ? WHERE id = ? RETURNING *', feedbackCode(label), new Date().toISOString(), id)
     return row && rowToRecord(row)
   }
 

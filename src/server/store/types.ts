@@ -11,6 +11,15 @@ export const ProbsSchema = z
   .refine((probs) => Object.keys(probs).length >= 2, 'a model knows at least two classes')
 export type Probs = z.infer<typeof ProbsSchema>
 
+/** Feedback that the image was none of its model's digits, or no digit at all. */
+export const OTHER = 'other'
+/** What a user may say an image was: one of its model's digits, or `other`. */
+export const FeedbackLabelSchema = z.union([LabelSchema, z.literal(OTHER)])
+export type FeedbackLabel = z.infer<typeof FeedbackLabelSchema>
+
+/** How the `feedback` column stores `other` (digits are stored as themselves): never a class, so never equal to `predicted`. */
+export const OTHER_FEEDBACK_CODE = -1
+
 /** The classes of the model that made a prediction: the keys of its probabilities, ascending. */
 export function recordClasses(record: {probs: Probs}): ClassLabel[] {
   return Object.keys(record.probs)
@@ -28,6 +37,10 @@ const NewPredictionShape = z.object({
   probs: ProbsSchema,
   checkpointId: z.string().min(1),
   source: z.enum(PREDICTION_SOURCES),
+  /** Whether the answer took the image as one of its model's digits (absent: not said, as in rows logged before it was stored). */
+  known: z.boolean().optional(),
+  /** Why not, when `known` is false: "no digit" or "not one of 0, 5, 8". */
+  reason: z.string().min(1).optional(),
 })
 const predictedAmongClasses = (p: {predicted: number; probs: Probs}) => String(p.predicted) in p.probs
 export const NewPredictionSchema = NewPredictionShape.refine(predictedAmongClasses, {
@@ -40,15 +53,21 @@ export type NewPrediction = z.infer<typeof NewPredictionSchema>
 export const PredictionRecordSchema = NewPredictionShape.extend({
   id: z.number().int().positive(),
   createdAt: z.string(),
-  feedback: LabelSchema.nullable(),
+  /** null for rows logged before the answer's `known` was stored. */
+  known: z.boolean().nullable(),
+  reason: z.string().nullable(),
+  feedback: FeedbackLabelSchema.nullable(),
   feedbackAt: z.string().nullable(),
 })
   .refine(predictedAmongClasses, {message: "the prediction must be one of the model's classes", path: ['predicted']})
-  .refine((p) => p.feedback === null || String(p.feedback) in p.probs, {message: "the feedback must be one of the model's classes", path: ['feedback']})
+  .refine((p) => p.feedback === null || p.feedback === OTHER || String(p.feedback) in p.probs, {
+    message: 'the feedback must be one of the model\'s classes or "other"',
+    path: ['feedback'],
+  })
 export type PredictionRecord = z.infer<typeof PredictionRecordSchema>
 
-/** Filters of the history: by predicted label, and by what the user said about it. */
-export const FEEDBACK_FILTERS = ['any', 'none', 'given', 'correct', 'wrong'] as const
+/** Filters of the history: by predicted label, and by what the user said about it (`wrong` includes `other`). */
+export const FEEDBACK_FILTERS = ['any', 'none', 'given', 'correct', 'wrong', OTHER] as const
 export type FeedbackFilter = (typeof FEEDBACK_FILTERS)[number]
 
 export const HISTORY_PAGE = {defaultLimit: 50, maxLimit: 500} as const
@@ -80,8 +99,8 @@ export interface PredictionStore {
   /** Where the data lives, without credentials (a file path or host/database). */
   readonly location: string
   insert(prediction: NewPrediction): Promise<PredictionRecord>
-  /** Record the true label (the caller checks it is one of the row's classes, see `recordClasses`); undefined when no prediction has this id. */
-  setFeedback(id: number, label: ClassLabel): Promise<PredictionRecord | undefined>
+  /** Record the true label (the caller checks it is one of the row's classes, see `recordClasses`, or `other`); undefined when no prediction has this id. */
+  setFeedback(id: number, label: FeedbackLabel): Promise<PredictionRecord | undefined>
   get(id: number): Promise<PredictionRecord | undefined>
   list(query: HistoryQuery): Promise<HistoryPage>
   count(): Promise<number>
@@ -129,6 +148,14 @@ export interface PredictionRow {
   source: string
   feedback: number | null
   feedback_at: string | Date | null
+  /** 1/0 in SQLite, a boolean in PostgreSQL; null before migration 3. */
+  known: number | boolean | null
+  reason: string | null
+}
+
+/** The `feedback` column's value for a label. */
+export function feedbackCode(label: FeedbackLabel): number {
+  return label === OTHER ? OTHER_FEEDBACK_CODE : label
 }
 
 const isoTime = (value: string | Date): string => (value instanceof Date ? value.toISOString() : value)
@@ -143,7 +170,9 @@ export function rowToRecord(row: PredictionRow): PredictionRecord {
     probs: JSON.parse(row.probs) as unknown,
     checkpointId: row.checkpoint_id,
     source: row.source,
-    feedback: row.feedback,
+    known: row.known === null ? null : Boolean(row.known),
+    reason: row.reason,
+    feedback: row.feedback === OTHER_FEEDBACK_CODE ? OTHER : row.feedback,
     feedbackAt: row.feedback_at === null ? null : isoTime(row.feedback_at),
   })
 }
@@ -165,7 +194,9 @@ export function historyWhere(query: HistoryQuery, placeholder: (n: number) => st
     none: 'feedback IS NULL',
     given: 'feedback IS NOT NULL',
     correct: 'feedback = predicted',
+    // `other` is stored as a code no prediction has: an `other` is wrong too.
     wrong: 'feedback <> predicted',
+    other: `feedback = ${OTHER_FEEDBACK_CODE}`,
   }
   const clause = feedbackClause[query.feedback]
   if (clause) clauses.push(clause)
