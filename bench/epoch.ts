@@ -69,11 +69,11 @@ async function child(spec: string): Promise<void> {
     if (epoch > 0) seconds.push((performance.now() - started) / 1000)
   }
 
-  process.stdout.write(`${JSON.stringify({epochSeconds: seconds})}\n`)
+  process.stdout.write(`${JSON.stringify({epoch_seconds: seconds})}\n`)
 }
 
-function lastJson(stdout: string): {epochSeconds: number[]} {
-  return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as {epochSeconds: number[]}
+function lastJson(stdout: string): {epoch_seconds: number[]} {
+  return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as {epoch_seconds: number[]}
 }
 
 async function main(): Promise<void> {
@@ -96,12 +96,12 @@ async function main(): Promise<void> {
           encoding: 'utf8',
         })
         if (ours.status !== 0) throw new Error(`ours failed: ${ours.stderr.trim().split('\n').at(-1)}`)
-        s.ours.push(median(lastJson(ours.stdout).epochSeconds))
+        s.ours.push(median(lastJson(ours.stdout).epoch_seconds))
         const net = describeNetwork(c.preset, c.classes)
         const shape = [net.blocks[0].filters, net.blocks[1].filters, net.hidden?.units ?? 0, c.classes, c.images, t, epochs]
         const theirs = spawnSync(python, [join(import.meta.dirname, 'pytorch_epoch.py'), ...shape.map(String)], {encoding: 'utf8', cwd: import.meta.dirname})
         if (theirs.status !== 0) throw new Error(`pytorch failed: ${theirs.stderr.trim().split('\n').at(-1)}`)
-        s.torch.push(median(lastJson(theirs.stdout).epochSeconds))
+        s.torch.push(median(lastJson(theirs.stdout).epoch_seconds))
         process.stderr.write(
           `run ${r + 1}/${repeat} ${c.name}, ${t} thread(s): ours ${s.ours.at(-1)!.toFixed(3)} s, PyTorch ${s.torch.at(-1)!.toFixed(3)} s (load ${loadavg()[0].toFixed(1)})\n`,
         )

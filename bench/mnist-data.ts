@@ -16,6 +16,6 @@ export async function realMnist(dataDir = MNIST_DIR): Promise<string> {
   const summary = await downloadMnist({dataDir, log: (message) => process.stderr.write(`${message}\n`)})
   const fetched = summary.files.filter((file) => !file.skipped)
   if (fetched.length > 0)
-    process.stderr.write(`real MNIST: fetched ${fetched.map((file) => `${file.name} (${file.source})`).join(', ')} into ${summary.dataDir}\n`)
-  return summary.dataDir
+    process.stderr.write(`real MNIST: fetched ${fetched.map((file) => `${file.name} (${file.source})`).join(', ')} into ${summary.data_dir}\n`)
+  return summary.data_dir
 }

@@ -70,7 +70,7 @@ async function checkpoints(): Promise<Array<{label: string; path: string}>> {
     const sink = new PassThrough()
     sink.resume()
     const summary = await runTraining({config, dataDir, outputDir}, {progress: sink})
-    list.push({label: `seed ${seed} (eval macro-F1 ${summary.metrics.eval.f1Macro.toFixed(4)})`, path: join(outputDir, 'best.ckpt')})
+    list.push({label: `seed ${seed} (eval macro-F1 ${summary.metrics.eval.f1_macro.toFixed(4)})`, path: join(outputDir, 'best.ckpt')})
   }
 
   return list

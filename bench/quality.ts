@@ -32,7 +32,7 @@ import {parseArgs} from 'node:util'
 import {z} from 'zod'
 
 import {describeNetwork} from '../src/architecture.js'
-import {EpochLogRowSchema} from '../src/artifacts/epoch-log.js'
+import {EpochLogSchema} from '../src/artifacts/epoch-log.js'
 import {loadTestSplit, splitTensors} from '../src/data/dataset.js'
 import {AUGMENT_DEFAULTS} from '../src/data/augment.js'
 import {evaluateSplit} from '../src/evaluation/evaluate.js'
@@ -89,7 +89,7 @@ interface Scores {
   f1: number
   test?: number
   epochs: number
-  epochSeconds: number
+  epoch_seconds: number
   runSeconds: number
 }
 
@@ -122,22 +122,22 @@ async function trainOurs(config: TrainingConfig, outputDir: string): Promise<Our
   const started = performance.now()
   const summary = await runTraining({config, dataDir, outputDir}, {progress: sink})
   const runSeconds = (performance.now() - started) / 1000
-  const logs = z.array(EpochLogRowSchema).parse(JSON.parse(readFileSync(join(outputDir, 'logs', 'metrics.json'), 'utf8')))
+  const logs = z.array(EpochLogSchema).parse(JSON.parse(readFileSync(join(outputDir, 'logs', 'metrics.json'), 'utf8')))
   const calibration = JSON.parse(readFileSync(join(outputDir, 'reliability.json'), 'utf8')) as {before: {ece: number}; after: {ece: number}}
   const row: Ours = {
-    f1: summary.metrics.eval.f1Macro,
+    f1: summary.metrics.eval.f1_macro,
     eceBefore: calibration.before.ece,
     eceAfter: calibration.after.ece,
     epochs: summary.epochs,
-    bestEpoch: summary.bestEpoch,
-    epochSeconds: mean(logs.map((r) => r.epoch_seconds)),
+    bestEpoch: summary.best_epoch,
+    epoch_seconds: mean(logs.map((r) => r.epoch_seconds)),
     runSeconds,
   }
   if (!args['no-test']) {
     const predictor = await loadPredictor(join(outputDir, 'best.ckpt'))
     const test = await evaluateSplit(predictor, await loadTestSplit(dataDir, predictor.classes), 'test', 256)
     predictor.dispose()
-    row.test = test.report.macroAvg.f1
+    row.test = test.report.macro_avg.f1
     row.testEceAfter = test.calibration.ece.after
   }
 
@@ -183,9 +183,9 @@ async function trainTorch(config: TrainingConfig, torchDir: string): Promise<Sco
     evalF1Macro: number
     testF1Macro: number | null
     epochs: number
-    epochSeconds: number[]
+    epoch_seconds: number[]
   }
-  return {f1: torch.evalF1Macro, test: torch.testF1Macro ?? undefined, epochs: torch.epochs, epochSeconds: mean(torch.epochSeconds), runSeconds}
+  return {f1: torch.evalF1Macro, test: torch.testF1Macro ?? undefined, epochs: torch.epochs, epoch_seconds: mean(torch.epoch_seconds), runSeconds}
 }
 
 process.stdout.write(
@@ -202,24 +202,24 @@ for (const {label, flags} of configs) {
     ours.push(row)
     const test = row.test === undefined ? '' : `; test macro-F1 ${row.test.toFixed(4)}, ECE ${percent(row.testEceAfter ?? 0)}`
     process.stdout.write(
-      `${label} seed ${seed}: eval macro-F1 ${row.f1.toFixed(4)}, ECE ${percent(row.eceBefore)} → ${percent(row.eceAfter)}, ${row.epochs} epochs (best ${row.bestEpoch}), ${row.epochSeconds.toFixed(2)} s/epoch, ${row.runSeconds.toFixed(1)} s${test}\n`,
+      `${label} seed ${seed}: eval macro-F1 ${row.f1.toFixed(4)}, ECE ${percent(row.eceBefore)} → ${percent(row.eceAfter)}, ${row.epochs} epochs (best ${row.bestEpoch}), ${row.epoch_seconds.toFixed(2)} s/epoch, ${row.runSeconds.toFixed(1)} s${test}\n`,
     )
     if (python) {
       const t = await trainTorch(config, join(out, label, `torch-${seed}`))
       torch.push(t)
       process.stdout.write(
-        `${label} seed ${seed} PyTorch: eval macro-F1 ${t.f1.toFixed(4)}, ${t.epochs} epochs, ${t.epochSeconds.toFixed(2)} s/epoch, ${t.runSeconds.toFixed(1)} s${t.test === undefined ? '' : `; test macro-F1 ${t.test.toFixed(4)}`}\n`,
+        `${label} seed ${seed} PyTorch: eval macro-F1 ${t.f1.toFixed(4)}, ${t.epochs} epochs, ${t.epoch_seconds.toFixed(2)} s/epoch, ${t.runSeconds.toFixed(1)} s${t.test === undefined ? '' : `; test macro-F1 ${t.test.toFixed(4)}`}\n`,
       )
     }
   }
 
   const testOf = (rows: Scores[]) => (rows.every((r) => r.test !== undefined) ? stat(rows.map((r) => r.test ?? 0)) : '– | –')
   table.push(
-    `| ${label} | this package | ${stat(ours.map((r) => r.f1))} | ${percent(mean(ours.map((r) => r.eceBefore)))} → ${percent(mean(ours.map((r) => r.eceAfter)))} (max ${percent(Math.max(...ours.map((r) => r.eceAfter)))}) | ${mean(ours.map((r) => r.epochSeconds)).toFixed(2)} | ${mean(ours.map((r) => r.runSeconds)).toFixed(1)} | ${testOf(ours)} |`,
+    `| ${label} | this package | ${stat(ours.map((r) => r.f1))} | ${percent(mean(ours.map((r) => r.eceBefore)))} → ${percent(mean(ours.map((r) => r.eceAfter)))} (max ${percent(Math.max(...ours.map((r) => r.eceAfter)))}) | ${mean(ours.map((r) => r.epoch_seconds)).toFixed(2)} | ${mean(ours.map((r) => r.runSeconds)).toFixed(1)} | ${testOf(ours)} |`,
   )
   if (torch.length > 0) {
     table.push(
-      `| ${label} | PyTorch | ${stat(torch.map((r) => r.f1))} | – | ${mean(torch.map((r) => r.epochSeconds)).toFixed(2)} | ${mean(torch.map((r) => r.runSeconds)).toFixed(1)} | ${testOf(torch)} |`,
+      `| ${label} | PyTorch | ${stat(torch.map((r) => r.f1))} | – | ${mean(torch.map((r) => r.epoch_seconds)).toFixed(2)} | ${mean(torch.map((r) => r.runSeconds)).toFixed(1)} | ${testOf(torch)} |`,
     )
   }
 }

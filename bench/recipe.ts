@@ -50,7 +50,7 @@ for (const seed of args.seeds.split(',').map(Number)) {
   sink.resume()
   const started = performance.now()
   const summary = await runTraining({config, dataDir, outputDir}, {progress: sink})
-  const ours = {seconds: (performance.now() - started) / 1000, f1: summary.metrics.eval.f1Macro, epochs: summary.epochs}
+  const ours = {seconds: (performance.now() - started) / 1000, f1: summary.metrics.eval.f1_macro, epochs: summary.epochs}
   const row: (typeof rows)[number] = {seed, ours}
 
   if (python) {

@@ -126,8 +126,8 @@ function torch(threadCount: number): number | undefined {
   if (!python) return undefined
   const result = spawnSync(python, [join(import.meta.dirname, 'pytorch_train.py'), torchDir, '--threads', String(threadCount)], {encoding: 'utf8'})
   if (result.status !== 0) throw new Error(`pytorch failed: ${result.stderr.trim().split('\n').at(-1)}`)
-  const parsed = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}') as {epochSeconds: number[]}
-  return median(parsed.epochSeconds)
+  const parsed = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}') as {epoch_seconds: number[]}
+  return median(parsed.epoch_seconds)
 }
 
 const loadBefore = loadavg()[0]

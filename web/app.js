@@ -887,7 +887,7 @@ function renderMetrics(metrics) {
       el('td', {class: 'wide-only', text: String(m.samples)}),
       el('td', {class: 'wide-only', text: fixed(m.loss, 3)}),
       el('td', {text: fixed(m.accuracy)}),
-      el('td', {text: fixed(m.macro_accuracy)}),
+      el('td', {text: fixed(m.balanced_accuracy)}),
       el('td', {text: fixed(m.f1_macro)}),
     ),
   )
@@ -955,12 +955,12 @@ function epochRow(log) {
     'tr',
     {},
     el('td', {text: String(log.epoch)}),
-    el('td', {text: fixed(log.trainLoss)}),
-    el('td', {text: fixed(log.valLoss)}),
-    el('td', {text: fixed(log.valBalancedAcc)}),
-    el('td', {text: fixed(log.valF1Macro)}),
-    el('td', {class: 'wide-only', text: log.learningRate.toExponential(1)}),
-    el('td', {class: 'wide-only', text: log.epochSeconds.toFixed(1)}),
+    el('td', {text: fixed(log.train_loss)}),
+    el('td', {text: fixed(log.val_loss)}),
+    el('td', {text: fixed(log.val_balanced_accuracy)}),
+    el('td', {text: fixed(log.val_f1_macro)}),
+    el('td', {class: 'wide-only', text: log.learning_rate.toExponential(1)}),
+    el('td', {class: 'wide-only', text: log.epoch_seconds.toFixed(1)}),
   )
 }
 

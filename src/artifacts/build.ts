@@ -11,7 +11,6 @@ import type {ClassificationReport} from '../evaluation/schema.js'
 import type {EpochLog} from './epoch-log.js'
 import {
   ARTIFACT_SCHEMA_VERSION,
-  type ClassificationReportFile,
   type LossCurves,
   type Metrics,
   type PredictionSample,
@@ -29,19 +28,6 @@ export interface MetricsInput {
   classificationReport: ClassificationReport
 }
 
-export function reportFile(report: ClassificationReport): ClassificationReportFile {
-  return {
-    labels: report.labels,
-    per_class: report.perClass,
-    accuracy: report.accuracy,
-    macro_accuracy: report.macroAccuracy,
-    macro_avg: report.macroAvg,
-    weighted_avg: report.weightedAvg,
-    confusion_matrix: report.confusionMatrix,
-    total: report.total,
-  }
-}
-
 /** metrics.json: the original's top-level accuracies and losses (its `test` is our held-out `eval` split), then every split's scores. */
 export function buildMetrics(input: MetricsInput): Metrics {
   const {train, val, eval: held} = input.splits
@@ -57,7 +43,7 @@ export function buildMetrics(input: MetricsInput): Metrics {
     best_epoch: input.bestEpoch,
     classes: [...input.classificationReport.labels],
     splits: input.splits,
-    classification_report: reportFile(input.classificationReport),
+    classification_report: input.classificationReport,
   }
 }
 
@@ -108,30 +94,30 @@ export function buildLossCurves(epochs: readonly EpochLog[]): LossCurves {
   return {
     schema_version: ARTIFACT_SCHEMA_VERSION,
     epochs: epochs.map((e) => e.epoch),
-    train_loss: epochs.map((e) => e.trainLoss),
-    train_accuracy: epochs.map((e) => e.trainAccuracy),
-    val_loss: epochs.map((e) => e.valLoss),
-    val_accuracy: epochs.map((e) => e.valBalancedAcc),
-    val_balanced_acc: epochs.map((e) => e.valBalancedAcc),
-    val_f1_macro: epochs.map((e) => e.valF1Macro),
+    train_loss: epochs.map((e) => e.train_loss),
+    train_accuracy: epochs.map((e) => e.train_accuracy),
+    val_loss: epochs.map((e) => e.val_loss),
+    val_accuracy: epochs.map((e) => e.val_balanced_accuracy),
+    val_balanced_accuracy: epochs.map((e) => e.val_balanced_accuracy),
+    val_f1_macro: epochs.map((e) => e.val_f1_macro),
   }
 }
 
 export function buildRocCurves(roc: RocCurves): RocCurvesFile {
-  return {schema_version: ARTIFACT_SCHEMA_VERSION, per_class: roc.perClass, macro_auc: roc.macroAuc}
+  return {schema_version: ARTIFACT_SCHEMA_VERSION, per_class: roc.per_class, macro_auc: roc.macro_auc}
 }
 
 export function buildTrainingDynamics(epochs: readonly EpochLog[]): TrainingDynamics {
   const changes: TrainingDynamics['learning_rate_changes'] = []
   for (let i = 1; i < epochs.length; i++) {
-    const from = epochs[i - 1].learningRate
-    const to = epochs[i].learningRate
+    const from = epochs[i - 1].learning_rate
+    const to = epochs[i].learning_rate
     if (from !== to) changes.push({epoch: epochs[i].epoch, from, to})
   }
 
   return {
     schema_version: ARTIFACT_SCHEMA_VERSION,
-    epochs: epochs.map((e) => ({epoch: e.epoch, learning_rate: e.learningRate, train_loss: e.trainLoss, val_loss: e.valLoss})),
+    epochs: epochs.map((e) => ({epoch: e.epoch, learning_rate: e.learning_rate, train_loss: e.train_loss, val_loss: e.val_loss})),
     learning_rate_changes: changes,
   }
 }
@@ -149,12 +135,12 @@ function rate(images: number, seconds: number): number | null {
 /** Per-epoch durations and their summary; `imagesPerEpoch` is the number of training images one epoch sees. */
 export function buildTimingStats(epochs: readonly EpochLog[], imagesPerEpoch: number): TimingStats {
   if (epochs.length === 0) throw new RangeError('timing statistics need at least one epoch')
-  const seconds = epochs.map((e) => e.epochSeconds)
+  const seconds = epochs.map((e) => e.epoch_seconds)
   const sorted = [...seconds].sort((a, b) => a - b)
   const totalSeconds = seconds.reduce((sum, s) => sum + s, 0)
   return {
     schema_version: ARTIFACT_SCHEMA_VERSION,
-    epochs: epochs.map((e) => ({epoch: e.epoch, seconds: e.epochSeconds, images_per_second: rate(imagesPerEpoch, e.epochSeconds)})),
+    epochs: epochs.map((e) => ({epoch: e.epoch, seconds: e.epoch_seconds, images_per_second: rate(imagesPerEpoch, e.epoch_seconds)})),
     summary: {
       epochs: epochs.length,
       images_per_epoch: imagesPerEpoch,

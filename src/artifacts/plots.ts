@@ -7,7 +7,7 @@ import {buildTimingStats} from './build.js'
 import {BASE_CONFIG, renderVegaLite} from './render.js'
 import type {RocCurves} from '../evaluation/roc.js'
 
-const SERIES_COLORS = {trainLoss: '#1f77b4', valLoss: '#ff7f0e', learningRate: '#2ca02c'} as const
+const SERIES_COLORS = {train_loss: '#1f77b4', val_loss: '#ff7f0e', learningRate: '#2ca02c'} as const
 
 function fixed(value: number, digits: number): string {
   return value.toFixed(digits)
@@ -19,13 +19,13 @@ const EPOCH_X = {field: 'epoch', type: 'ordinal', title: 'epoch', axis: {labelAn
 export function confusionMatrixSpec(report: ClassificationReport, title = 'Confusion matrix (evaluation split)'): TopLevelSpec {
   const labels = report.labels.map(String)
   const cells = report.labels.flatMap((trueLabel, i) => {
-    const rowTotal = report.confusionMatrix[i].reduce((sum, n) => sum + n, 0)
+    const rowTotal = report.confusion_matrix[i].reduce((sum, n) => sum + n, 0)
     return report.labels.map((predictedLabel, j) => {
-      const count = report.confusionMatrix[i][j]
+      const count = report.confusion_matrix[i][j]
       return {trueLabel: String(trueLabel), predictedLabel: String(predictedLabel), count, share: rowTotal === 0 ? 0 : count / rowTotal}
     })
   })
-  const subtitle = `${report.total} images, accuracy ${fixed(report.accuracy, 4)}, macro F1 ${fixed(report.macroAvg.f1, 4)}; colour: share of the true class`
+  const subtitle = `${report.total} images, accuracy ${fixed(report.accuracy, 4)}, macro F1 ${fixed(report.macro_avg.f1, 4)}; colour: share of the true class`
   return {
     ...BASE_CONFIG,
     title: {text: title, subtitle},
@@ -70,12 +70,12 @@ function aucText(auc: number | null): string {
 
 export function rocSpec(roc: RocCurves, title = 'ROC curves, one-vs-rest (evaluation split)'): TopLevelSpec {
   // Every class is named in the legend, even one whose curve is undefined (no positive or no negative sample).
-  const series = roc.perClass.map((curve) => `class ${curve.label} (AUC ${aucText(curve.auc)})`)
-  const points = roc.perClass.flatMap((curve, c) => curve.fpr.map((fpr, order) => ({series: series[c], fpr, tpr: curve.tpr[order], order})))
+  const series = roc.per_class.map((curve) => `class ${curve.label} (AUC ${aucText(curve.auc)})`)
+  const points = roc.per_class.flatMap((curve, c) => curve.fpr.map((fpr, order) => ({series: series[c], fpr, tpr: curve.tpr[order], order})))
   const axis = {tickCount: 5, grid: true}
   return {
     ...BASE_CONFIG,
-    title: {text: title, subtitle: `macro AUC ${aucText(roc.macroAuc)}`},
+    title: {text: title, subtitle: `macro AUC ${aucText(roc.macro_auc)}`},
     width: 380,
     height: 380,
     layer: [
@@ -116,7 +116,7 @@ export async function plotRoc(roc: RocCurves, title?: string): Promise<Buffer> {
 
 /** A log-scale domain that stays valid when the learning rate never changed. */
 function learningRateDomain(epochs: readonly EpochLog[]): [number, number] {
-  const rates = epochs.map((e) => e.learningRate)
+  const rates = epochs.map((e) => e.learning_rate)
   const low = Math.min(...rates)
   const high = Math.max(...rates)
   return low === high ? [low / 2, high * 2] : [low / 1.25, high * 1.25]
@@ -124,17 +124,17 @@ function learningRateDomain(epochs: readonly EpochLog[]): [number, number] {
 
 export function trainingDynamicsSpec(epochs: readonly EpochLog[]): TopLevelSpec {
   const losses = epochs.flatMap((e) => [
-    {epoch: e.epoch, series: 'train loss', loss: e.trainLoss},
-    {epoch: e.epoch, series: 'val loss', loss: e.valLoss},
+    {epoch: e.epoch, series: 'train loss', loss: e.train_loss},
+    {epoch: e.epoch, series: 'val loss', loss: e.val_loss},
   ])
-  const rates = epochs.map((e) => ({epoch: e.epoch, series: 'learning rate', learningRate: e.learningRate}))
+  const rates = epochs.map((e) => ({epoch: e.epoch, series: 'learning rate', learning_rate: e.learning_rate}))
   const color = {
     field: 'series',
     type: 'nominal',
     title: null,
     scale: {
       domain: ['train loss', 'val loss', 'learning rate'],
-      range: [SERIES_COLORS.trainLoss, SERIES_COLORS.valLoss, SERIES_COLORS.learningRate],
+      range: [SERIES_COLORS.train_loss, SERIES_COLORS.val_loss, SERIES_COLORS.learningRate],
     },
     legend: {orient: 'top', direction: 'horizontal'},
   } as const
@@ -192,7 +192,7 @@ export function timingSpec(epochs: readonly EpochLog[], imagesPerEpoch: number):
     height: 260,
     layer: [
       {
-        data: {values: epochs.map((e) => ({epoch: e.epoch, seconds: e.epochSeconds}))},
+        data: {values: epochs.map((e) => ({epoch: e.epoch, seconds: e.epoch_seconds}))},
         mark: {type: 'bar', color: '#4c78a8'},
         encoding: {x: EPOCH_X, y: {field: 'seconds', type: 'quantitative', title: 'seconds'}},
       },

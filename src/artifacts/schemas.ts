@@ -29,13 +29,9 @@ const CountSchema = z.int().nonnegative()
 const ProbabilitySchema = z.number().min(0).max(1)
 const EpochNumberSchema = z.int().positive()
 
-/**
- * Version of every artifact's shape, raised when a shape changes (1: camelCase, before the original's
- * shapes; 2: the original's shapes; 3: the balanced accuracy also under its own name, `val_balanced_acc`).
- * Files of version 2 are still read.
- */
-export const ARTIFACT_SCHEMA_VERSION = 3
-const SchemaVersionSchema = z.union([z.literal(2), z.literal(ARTIFACT_SCHEMA_VERSION)]).describe("version of this file's shape")
+/** Version of every artifact's shape, raised when a shape changes (a reader of the old shape is then a migration). */
+export const ARTIFACT_SCHEMA_VERSION = 1
+const SchemaVersionSchema = z.literal(ARTIFACT_SCHEMA_VERSION).describe("version of this file's shape")
 
 /** Tolerance on the sum of a probability vector: float32 softmax outputs are off by ~1e-7 per class. */
 const PROBABILITY_SUM_TOLERANCE = 1e-3
@@ -65,7 +61,7 @@ export const SplitScoresSchema = z
     samples: CountSchema,
     loss: z.number().nonnegative().describe('mean class-weighted cross-entropy'),
     accuracy: ProbabilitySchema,
-    macro_accuracy: ProbabilitySchema.describe('mean per-class recall: every class counts the same'),
+    balanced_accuracy: ProbabilitySchema.describe('mean per-class recall: every class counts the same'),
     f1_macro: ProbabilitySchema,
   })
   .meta({description: 'Scores of the exported model on one split.'})
@@ -75,7 +71,6 @@ export const SplitScoresBySplitSchema = z.object({
   train: SplitScoresSchema,
   val: SplitScoresSchema,
   eval: SplitScoresSchema,
-  test: SplitScoresSchema.optional().describe('the official MNIST t10k images of the classes, when available'),
 })
 export type SplitScoresBySplit = z.infer<typeof SplitScoresBySplitSchema>
 
@@ -86,7 +81,7 @@ export const ClassificationReportFileSchema = z.object({
   labels: z.array(z.int()),
   per_class: z.record(z.string(), ClassScoresFileSchema),
   accuracy: ProbabilitySchema,
-  macro_accuracy: ProbabilitySchema.describe('mean of per-class recall (balanced accuracy)'),
+  balanced_accuracy: ProbabilitySchema.describe('mean of per-class recall (balanced accuracy)'),
   macro_avg: ClassScoresFileSchema,
   weighted_avg: ClassScoresFileSchema,
   confusion_matrix: z.array(z.array(CountSchema)).describe('confusion_matrix[i][j]: samples of true labels[i] predicted as labels[j]'),
@@ -98,7 +93,7 @@ export const MetricsSchema = z
   .object({
     schema_version: SchemaVersionSchema,
     train_accuracy: ProbabilitySchema.describe('plain accuracy (share of images classified right), not balanced'),
-    val_accuracy: ProbabilitySchema.describe("plain accuracy, not balanced (each split's balanced accuracy is its macro_accuracy)"),
+    val_accuracy: ProbabilitySchema.describe("plain accuracy, not balanced (each split's balanced accuracy is its balanced_accuracy)"),
     test_accuracy: ProbabilitySchema.describe('plain accuracy on the held-out evaluation split (splits.eval; the original calls it test)'),
     train_loss: z.number().nonnegative(),
     val_loss: z.number().nonnegative(),
@@ -161,20 +156,17 @@ export const LossCurvesSchema = z
     train_loss: PerEpochSchema,
     train_accuracy: z.array(ProbabilitySchema),
     val_loss: PerEpochSchema,
-    val_accuracy: z.array(ProbabilitySchema).describe("the original's name for val_balanced_acc"),
-    val_balanced_acc: z.array(ProbabilitySchema).optional().describe('balanced accuracy: the mean of per-class recalls (from schema 3)'),
+    val_accuracy: z.array(ProbabilitySchema).describe("the original's name for val_balanced_accuracy"),
+    val_balanced_accuracy: z.array(ProbabilitySchema).describe('balanced accuracy: the mean of per-class recalls'),
     val_f1_macro: z.array(ProbabilitySchema),
   })
   .refine(
     (c) =>
-      [c.train_loss, c.train_accuracy, c.val_loss, c.val_accuracy, c.val_balanced_acc ?? c.val_accuracy, c.val_f1_macro].every(
-        (list) => list.length === c.epochs.length,
-      ),
+      [c.train_loss, c.train_accuracy, c.val_loss, c.val_accuracy, c.val_balanced_accuracy, c.val_f1_macro].every((list) => list.length === c.epochs.length),
     {
       message: 'every list must have one value per epoch',
     },
   )
-  .refine((c) => c.schema_version < 3 || c.val_balanced_acc !== undefined, {message: 'schema 3 has val_balanced_acc', path: ['val_balanced_acc']})
   .meta({title: 'loss_curves.json', description: 'Training and validation loss, accuracy and macro-F1 per epoch, one list per series.'})
 export type LossCurves = z.infer<typeof LossCurvesSchema>
 
@@ -355,9 +347,7 @@ export const RunMetadataSchema = z
     backend: z.string().min(1).describe('TensorFlow.js backend the run used'),
     dataset: DatasetDescriptionSchema,
     training_config: TrainingConfigViewSchema,
-    results: RunResultsSchema.optional().describe(
-      'what the run found (absent in files written by earlier versions, which kept the temperature in training_config)',
-    ),
+    results: RunResultsSchema.describe('what the run found'),
     feature_normalization: FeatureNormalizationSchema,
     artifacts: z.record(z.string(), z.string()).describe('every other file the run exported: artifact name → file name'),
     files: z.array(ArtifactFileSchema).describe('the same files with their size and SHA-256'),

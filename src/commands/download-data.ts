@@ -136,16 +136,16 @@ export function formatSummary(summary: DownloadSummary): string {
     return `${file.name.padEnd(nameWidth)}  ${sizes[index].padStart(sizeWidth)}  ${what}`
   })
   if (summary.sample) {
-    const perClass = Object.entries(summary.sample.perClass)
+    const perClass = Object.entries(summary.sample.per_class)
       .map(([label, count]) => `${count} of class ${label}`)
       .join(', ')
     lines.push(
-      `a small sample, not the full MNIST: ${summary.sample.images} real training digits in ${summary.dataDir} (${perClass}; no test split); train on it with smaller --class-counts (train suggests counts that fit)`,
+      `a small sample, not the full MNIST: ${summary.sample.images} real training digits in ${summary.data_dir} (${perClass}; no test split); train on it with smaller --class-counts (train suggests counts that fit)`,
     )
     return `${lines.join('\n')}\n`
   }
 
   const fetched = summary.files.filter((file) => !file.skipped).length
-  lines.push(`${summary.files.length} files verified in ${summary.dataDir} (${fetched} downloaded, ${summary.files.length - fetched} already present)`)
+  lines.push(`${summary.files.length} files verified in ${summary.data_dir} (${fetched} downloaded, ${summary.files.length - fetched} already present)`)
   return `${lines.join('\n')}\n`
 }

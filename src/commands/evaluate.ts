@@ -80,13 +80,17 @@ Rebuilds the split the checkpoint was trained with (its seed, ratios and class c
     if (this.jsonEnabled()) {
       return {
         checkpoint: flags['checkpoint-path'],
-        checkpointId,
+        checkpoint_id: checkpointId,
         split,
         fingerprint: evaluation.fingerprint,
         report: evaluation.report,
         temperature: evaluation.calibration.temperature,
         ece: {bins: ECE_BINS, ...evaluation.calibration.ece},
-        openSet: evaluation.openSet,
+        open_set: evaluation.openSet && {
+          score: evaluation.openSet.score,
+          threshold: evaluation.openSet.threshold,
+          known_rate: evaluation.openSet.knownRate,
+        },
       }
     }
 

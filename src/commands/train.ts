@@ -95,12 +95,12 @@ Settings left out take their values from --config (a JSON object of settings, e.
 /** The end of a run for a person: the best epoch, its scores, and where its checkpoint is. */
 function formatTrainSummary(summary: TrainSummary): string {
   const {val, eval: evaluation} = summary.metrics
-  const ended = summary.stopReason
-    ? `stopped early after epoch ${summary.epochs} (${summary.stopReason})`
+  const ended = summary.stop_reason
+    ? `stopped early after epoch ${summary.epochs} (${summary.stop_reason})`
     : `trained ${summary.epochs} epoch${summary.epochs === 1 ? '' : 's'}`
   return (
-    `${ended}; best epoch ${summary.bestEpoch}: validation macro-F1 ${val.f1Macro.toFixed(4)}, evaluation macro-F1 ${evaluation.f1Macro.toFixed(4)} ` +
-    `(accuracy ${evaluation.accuracy.toFixed(4)} on ${evaluation.size.toLocaleString('en-US')} images)\n` +
-    `best.ckpt: ${join(summary.outputDir, 'best.ckpt')}  (${summary.files.length} files in ${summary.outputDir}; --json prints the full summary)\n`
+    `${ended}; best epoch ${summary.best_epoch}: validation macro-F1 ${val.f1_macro.toFixed(4)}, evaluation macro-F1 ${evaluation.f1_macro.toFixed(4)} ` +
+    `(accuracy ${evaluation.accuracy.toFixed(4)} on ${evaluation.samples.toLocaleString('en-US')} images)\n` +
+    `best.ckpt: ${join(summary.output_dir, 'best.ckpt')}  (${summary.files.length} files in ${summary.output_dir}; --json prints the full summary)\n`
   )
 }

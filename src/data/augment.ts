@@ -30,6 +30,18 @@ export function augmentRng(seed: number, epoch: number): Rng {
   return new Rng((seed ^ AUGMENT_SALT) >>> 0).fork(epoch)
 }
 
+/**
+ * `--augment` as a transform of the training data: each epoch distorts its batches with draws from
+ * (seed, epoch); `fill` is the background in the batches' (normalised) scale.
+ */
+export function augmentTransform(seed: number, fill: number, ranges: AugmentRanges = AUGMENT_DEFAULTS) {
+  const scratch = new Float32Array(PIXELS)
+  return (epoch: number) => {
+    const rng = augmentRng(seed, epoch)
+    return (batch: Float32Array, count: number): void => augmentBatch(batch, count, rng, fill, ranges, scratch)
+  }
+}
+
 /** The inverse map of one transform: output pixel → source position (2×2 matrix and offset, about the image centre). */
 export interface InverseAffine {
   a: number

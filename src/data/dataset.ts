@@ -169,15 +169,15 @@ export function splitTensors(source: IdxImages, split: Split, normalization: Nor
   return {x, y}
 }
 
-export function describeSplits(dataset: CuratedDataset): Record<SplitName, {size: number; perClass: Record<string, number>; fingerprint: string}> {
+export function describeSplits(dataset: CuratedDataset): Record<SplitName, {size: number; per_class: Record<string, number>; fingerprint: string}> {
   return Object.fromEntries(
     SPLIT_NAMES.map((name) => [
       name,
       {
         size: dataset.splits[name].indices.length,
-        perClass: countByClass(dataset.splits[name].labels, dataset.classes),
+        per_class: countByClass(dataset.splits[name].labels, dataset.classes),
         fingerprint: dataset.fingerprints[name],
       },
     ]),
-  ) as Record<SplitName, {size: number; perClass: Record<string, number>; fingerprint: string}>
+  ) as Record<SplitName, {size: number; per_class: Record<string, number>; fingerprint: string}>
 }

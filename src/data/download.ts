@@ -137,13 +137,13 @@ export const DownloadedFile = z.object({
 export type DownloadedFile = z.infer<typeof DownloadedFile>
 
 export const DownloadSummary = z.object({
-  dataDir: z.string(),
+  data_dir: z.string(),
   files: z.array(DownloadedFile),
   /** Set when the folder now holds the bundled sample, not the full MNIST. */
   sample: z
     .object({
       images: z.number().int(),
-      perClass: z.record(z.string(), z.number().int()),
+      per_class: z.record(z.string(), z.number().int()),
     })
     .optional(),
 })
@@ -271,7 +271,7 @@ export async function downloadMnist(options: DownloadOptions): Promise<DownloadS
       }
     }
 
-    return {dataDir, files: settings.files.map((file) => results.get(file)!)}
+    return {data_dir: dataDir, files: settings.files.map((file) => results.get(file)!)}
   } catch (error) {
     if (created !== undefined) await removeEmptyFolders(dataDir, created)
     throw error
@@ -378,7 +378,7 @@ async function copySample(sampleDir: string, dataDir: string, files: ExpectedFil
   const labels = parseIdxLabels(await readFile(path.join(dataDir, MNIST_FILES.trainLabels.name)), MNIST_FILES.trainLabels.name)
   const available = availableCounts(labels, DEFAULT_CLASSES)
   const perClass: Record<string, number> = {...available}
-  return {dataDir, files: results, sample: {images: labels.length, perClass}}
+  return {data_dir: dataDir, files: results, sample: {images: labels.length, per_class: perClass}}
 }
 
 interface FetchContext {

@@ -112,17 +112,17 @@ export function classificationReport(yTrue: ArrayLike<number>, yPred: ArrayLike<
   const macroAvg = averages(false)
   return {
     labels: [...labels],
-    perClass,
+    per_class: perClass,
     accuracy: ratio(correct, total),
-    macroAccuracy: macroAvg.recall,
-    macroAvg,
-    weightedAvg: averages(true),
-    confusionMatrix,
+    balanced_accuracy: macroAvg.recall,
+    macro_avg: macroAvg,
+    weighted_avg: averages(true),
+    confusion_matrix: confusionMatrix,
     total,
   }
 }
 
 /** Macro-averaged F1 (every class counts the same), as in {@link classificationReport}. */
 export function macroF1(yTrue: ArrayLike<number>, yPred: ArrayLike<number>, labels: readonly number[]): number {
-  return classificationReport(yTrue, yPred, labels).macroAvg.f1
+  return classificationReport(yTrue, yPred, labels).macro_avg.f1
 }

@@ -38,7 +38,7 @@ export function formatClassificationReport(report: ClassificationReport): string
   const width = Math.max(LONGEST_HEADING.length, DIGITS, ...names.map((name) => name.length))
   const lines = [`${''.padStart(width)} ${HEADERS.map((header) => ` ${header.padStart(COLUMN)}`).join('')}`, '']
   for (const name of names) {
-    const scores = report.perClass[name]
+    const scores = report.per_class[name]
     if (scores === undefined) throw new RangeError(`the report has no scores for label ${name}`)
     lines.push(scoreRow(name, scores, width))
   }
@@ -47,8 +47,8 @@ export function formatClassificationReport(report: ClassificationReport): string
   lines.push(
     '',
     `${'accuracy'.padStart(width)}  ${''.padStart(COLUMN)} ${''.padStart(COLUMN)} ${accuracy} ${String(report.total).padStart(COLUMN)}`,
-    scoreRow('macro avg', report.macroAvg, width),
-    scoreRow('weighted avg', report.weightedAvg, width),
+    scoreRow('macro avg', report.macro_avg, width),
+    scoreRow('weighted avg', report.weighted_avg, width),
   )
   return lines.join('\n')
 }
@@ -61,7 +61,7 @@ export function formatConfusionMatrix(report: ClassificationReport): string {
     style: {head: [], border: [], compact: true},
   })
   for (const [i, label] of report.labels.entries()) {
-    const row = report.confusionMatrix[i]
+    const row = report.confusion_matrix[i]
     if (row === undefined) throw new RangeError(`the confusion matrix has no row for label ${label}`)
     table.push([`true ${label}`, ...row.map(String)])
   }

@@ -15,9 +15,9 @@ export interface RocCurve {
 }
 
 export interface RocCurves {
-  perClass: RocCurve[]
+  per_class: RocCurve[]
   /** Mean AUC over the classes whose AUC is defined; null if none is. */
-  macroAuc: number | null
+  macro_auc: number | null
 }
 
 export interface RocOptions {
@@ -104,5 +104,5 @@ export function rocCurves(yTrue: ArrayLike<number>, probs: readonly ArrayLike<nu
   }))
   const defined = perClass.flatMap((curve) => (curve.auc === null ? [] : [curve.auc]))
   const macroAuc = defined.length === 0 ? null : defined.reduce((sum, auc) => sum + auc, 0) / defined.length
-  return {perClass, macroAuc}
+  return {per_class: perClass, macro_auc: macroAuc}
 }

@@ -15,14 +15,14 @@ export type ClassScores = z.infer<typeof ClassScoresSchema>
  */
 export const ClassificationReportSchema = z.object({
   labels: z.array(z.number().int()),
-  perClass: z.record(z.string(), ClassScoresSchema),
+  per_class: z.record(z.string(), ClassScoresSchema),
   accuracy: z.number(),
   /** Mean of per-class recall: "every class counts the same" (balanced accuracy). */
-  macroAccuracy: z.number(),
-  macroAvg: ClassScoresSchema,
-  weightedAvg: ClassScoresSchema,
-  /** confusionMatrix[i][j]: samples of true labels[i] predicted as labels[j]. */
-  confusionMatrix: z.array(z.array(z.number().int().nonnegative())),
+  balanced_accuracy: z.number(),
+  macro_avg: ClassScoresSchema,
+  weighted_avg: ClassScoresSchema,
+  /** confusion_matrix[i][j]: samples of true labels[i] predicted as labels[j]. */
+  confusion_matrix: z.array(z.array(z.number().int().nonnegative())),
   total: z.number().int().nonnegative(),
 })
 export type ClassificationReport = z.infer<typeof ClassificationReportSchema>

@@ -22,8 +22,8 @@ import {MODEL_KINDS, networkOf, parameterSpecs} from './network.js'
  * silently wrong model.
  */
 const MAGIC = Buffer.from('DIGITCKP', 'ascii')
-/** 2: the header in snake_case, as every JSON file the package writes; 1 (camelCase) is still read. */
-const FORMAT_VERSION = 2
+/** The header's version, raised when its shape changes (a reader of the old shape is then a migration). */
+const FORMAT_VERSION = 1
 const DIGEST_BYTES = 32
 /** Far above any checkpoint this package writes (the CNN's, with optimiser state, is under 1 MiB). */
 const MAX_CHECKPOINT_BYTES = 64 * 1024 * 1024
@@ -41,7 +41,7 @@ const TensorEntrySchema = z.object({name: z.string(), shape: z.array(z.number().
 // Checked here, so a damaged header is reported as the checkpoint's fault, not as a flag the user never gave.
 const RatioSchema = z.number().gt(0, 'must be between 0 and 1').lt(1, 'must be between 0 and 1')
 
-/** The header as the code reads it (and as format 1 stored it). */
+/** The header as the code reads it. */
 const HeaderSchema = z.object({
   format: z.literal('digit-classification-checkpoint'),
   formatVersion: z.number().int(),
@@ -99,10 +99,7 @@ const HeaderSchema = z.object({
 })
 export type CheckpointHeader = z.infer<typeof HeaderSchema>
 
-/** Format 1: the same fields, camelCase, callbacks under camelCase names. */
-const HeaderV1Schema = HeaderSchema.extend({formatVersion: z.literal(1)})
-
-/** Format 2, the header as the file stores it: snake_case keys, epoch logs as the rows of logs/metrics.json. */
+/** The header as the file stores it: snake_case keys, epoch logs as the rows of logs/metrics.json. */
 export const CheckpointFileHeaderSchema = z.object({
   format: z.literal('digit-classification-checkpoint'),
   format_version: z.literal(FORMAT_VERSION),
@@ -151,11 +148,6 @@ export const CheckpointFileHeaderSchema = z.object({
 })
 export type CheckpointFileHeader = z.infer<typeof CheckpointFileHeaderSchema>
 
-const snakeCase = (key: string): string => key.replaceAll(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
-const camelCase = (key: string): string => key.replaceAll(/_([a-z\d])/g, (_, c: string) => c.toUpperCase())
-const mapKeys = (record: Record<string, number>, rename: (key: string) => string): Record<string, number> =>
-  Object.fromEntries(Object.entries(record).map(([key, value]) => [rename(key), value]))
-
 function toFileOpenSet(openSet: OpenSet | null): CheckpointFileHeader['open_set'] {
   return (
     openSet && {
@@ -201,11 +193,11 @@ function toFileHeader(header: CheckpointHeader): CheckpointFileHeader {
       best_val_f1_macro: training.bestValF1Macro,
       learning_rate: training.learningRate,
       stop_reason: training.stopReason,
-      metrics: mapKeys(training.metrics, snakeCase),
+      metrics: training.metrics,
       backend: training.backend,
       config: training.config,
       callbacks: training.callbacks,
-      history: training.history.map((log) => mapKeys(log, snakeCase)),
+      history: training.history,
     },
     calibration: calibration && {
       temperature: calibration.temperature,
@@ -236,11 +228,11 @@ function fromFileHeader(file: CheckpointFileHeader): CheckpointHeader {
       bestValF1Macro: training.best_val_f1_macro,
       learningRate: training.learning_rate,
       stopReason: training.stop_reason,
-      metrics: mapKeys(training.metrics, camelCase),
+      metrics: training.metrics,
       backend: training.backend,
       config: training.config,
       callbacks: training.callbacks,
-      history: training.history.map((log) => mapKeys(log, camelCase)),
+      history: training.history,
     },
     calibration: calibration && {
       temperature: calibration.temperature,
@@ -254,26 +246,8 @@ function fromFileHeader(file: CheckpointFileHeader): CheckpointHeader {
   }
 }
 
-/** Format 1 named its callbacks in camelCase; their state is read back under today's names. */
-const V1_CALLBACK_NAMES: Record<string, string> = {
-  earlyStopping: 'early_stopping',
-  modelCheckpoint: 'model_checkpoint',
-  reduceLROnPlateau: 'reduce_lr_on_plateau',
-}
-
-function fromV1Header(header: z.infer<typeof HeaderV1Schema>): CheckpointHeader {
-  const callbacks = Object.fromEntries(Object.entries(header.training.callbacks).map(([name, state]) => [V1_CALLBACK_NAMES[name] ?? name, state]))
-  return {...header, training: {...header.training, callbacks}}
-}
-
-/** The header of a file in either format, or the first problem with it (its path as the file spells it). */
+/** The header of a file, or the first problem with it (its path as the file spells it). */
 function parseHeader(raw: unknown): {header: CheckpointHeader} | {issue: z.core.$ZodIssue} {
-  const v1 = typeof raw === 'object' && raw !== null && 'formatVersion' in raw && raw.formatVersion === 1
-  if (v1) {
-    const parsed = HeaderV1Schema.safeParse(raw)
-    return parsed.success ? {header: fromV1Header(parsed.data)} : {issue: parsed.error.issues[0]}
-  }
-
   const parsed = CheckpointFileHeaderSchema.safeParse(raw)
   return parsed.success ? {header: fromFileHeader(parsed.data)} : {issue: parsed.error.issues[0]}
 }
@@ -380,6 +354,11 @@ export function decodeCheckpoint(bytes: Buffer, file: string): Checkpoint {
     raw = JSON.parse(body.subarray(headerStart, headerStart + headerLength).toString('utf8'))
   } catch (error) {
     throw bad(`its header is not JSON (${errorMessage(error)})`)
+  }
+
+  const version = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>).format_version : undefined
+  if (version !== FORMAT_VERSION) {
+    throw bad(`its header is in another format (format_version ${JSON.stringify(version ?? null)}; this version reads ${FORMAT_VERSION}): train it again`)
   }
 
   const parsed = parseHeader(raw)

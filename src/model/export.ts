@@ -71,7 +71,7 @@ export interface ExportMetadata {
 export type WrittenExportMetadata = ExportMetadata & {weights_sha256: string}
 
 export interface ExportSummary {
-  outputDir: string
+  output_dir: string
   files: string[]
   bytes: number
   metadata: ExportMetadata
@@ -209,5 +209,5 @@ export async function exportModel(checkpointPath: string, outputDir: string): Pr
     model.dispose()
   }
 
-  return {outputDir, files: [EXPORT_FILES.model, weightsName], bytes, metadata}
+  return {output_dir: outputDir, files: [EXPORT_FILES.model, weightsName], bytes, metadata}
 }

@@ -61,7 +61,7 @@ export function learningCurvesSpec(runName: string, curves: LossCurves, theme: C
     {epoch, series: 'validation loss', value: curves.val_loss[i]},
   ])
   const scores = curves.epochs.flatMap((epoch, i) => [
-    {epoch, series: 'validation balanced accuracy', value: (curves.val_balanced_acc ?? curves.val_accuracy)[i]},
+    {epoch, series: 'validation balanced accuracy', value: curves.val_balanced_accuracy[i]},
     {epoch, series: 'validation macro-F1', value: curves.val_f1_macro[i]},
   ])
   const stacked = width < STACK_BELOW

@@ -11,7 +11,7 @@ import {z} from 'zod'
 
 import {ARTIFACT_FILES, type LossCurves, LossCurvesSchema, type Metrics, MetricsSchema, type RunMetadata, RunMetadataSchema} from '../artifacts/schemas.js'
 import {errorMessage} from '../errors.js'
-import {EpochLogRowFileSchema, epochLogOfRow} from '../artifacts/epoch-log.js'
+import {EpochLogSchema} from '../artifacts/epoch-log.js'
 import {buildLossCurves} from '../artifacts/build.js'
 import {UnreadableFile, readFileLimited} from '../util/read.js'
 
@@ -190,7 +190,7 @@ export class RunsFolder {
     const [metrics, curves, epochLog, metadata, config, cancelled, checkpoint, ...images] = await Promise.all([
       readJson(dir, ARTIFACT_FILES.metrics, MetricsSchema),
       readJson(dir, ARTIFACT_FILES.lossCurves, LossCurvesSchema),
-      readJson(dir, EPOCH_LOG_FILE, z.array(EpochLogRowFileSchema).min(1)),
+      readJson(dir, EPOCH_LOG_FILE, z.array(EpochLogSchema).min(1)),
       readJson(dir, ARTIFACT_FILES.runMetadata, RunMetadataSchema),
       readJson(dir, CONFIG_FILE, RunConfigSchema),
       exists(join(dir, CANCELLED_FILE)),
@@ -199,7 +199,7 @@ export class RunsFolder {
     ])
     const rows = epochLog.value
     // The trainer's log in loss_curves.json's shape, built as the run will build that file.
-    const fromLog: LossCurves | null = rows && buildLossCurves(rows.map((row) => epochLogOfRow(row)))
+    const fromLog: LossCurves | null = rows && buildLossCurves(rows)
     const presentImages = RUN_IMAGES.filter((_, i) => images[i] !== undefined)
     const times = [checkpoint, ...images].filter((file) => file !== undefined).map((file) => file.mtime.getTime())
     const folderTime = (await stat(dir)).mtime.getTime()

@@ -407,9 +407,9 @@ function resolveSettings(settings: Record<string, unknown>): ReturnType<typeof r
   }
 }
 
-/** The evaluation split's macro-F1 in a run's summary (TrainSummary.metrics.eval.f1Macro). */
+/** The evaluation split's macro-F1 in a run's summary (TrainSummary.metrics.eval.f1_macro). */
 function evalF1OfSummary(summary: Record<string, unknown>): number | undefined {
-  const score = (summary.metrics as {eval?: {f1Macro?: unknown}} | undefined)?.eval?.f1Macro
+  const score = (summary.metrics as {eval?: {f1_macro?: unknown}} | undefined)?.eval?.f1_macro
   return typeof score === 'number' ? score : undefined
 }
 

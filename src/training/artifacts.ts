@@ -1,9 +1,9 @@
 import {MNIST_FILES} from '../config.js'
-import {type SplitName, SPLIT_NAMES} from '../data/split.js'
+import type {SplitName} from '../data/split.js'
 import {describeSplits} from '../data/dataset.js'
 import {writeRunArtifacts} from '../artifacts/run.js'
 import {buildPredictionRows, datasetSummary} from '../artifacts/build.js'
-import type {ArtifactFile, SplitScores} from '../artifacts/schemas.js'
+import type {ArtifactFile} from '../artifacts/schemas.js'
 import {galleryFromPixels} from '../artifacts/gallery.js'
 import {buildReliability} from '../artifacts/reliability.js'
 import {classificationReport} from '../evaluation/metrics.js'
@@ -56,7 +56,7 @@ export async function writeTrainingArtifacts(input: TrainingArtifactInput): Prom
         splits: Object.fromEntries(
           Object.entries(describeSplits(data.dataset)).map(([name, split]) => [
             name,
-            {size: split.size, per_class: split.perClass, fingerprint: split.fingerprint},
+            {size: split.size, per_class: split.per_class, fingerprint: split.fingerprint},
           ]),
         ) as Record<SplitName, {size: number; per_class: Record<string, number>; fingerprint: string}>,
       },
@@ -65,12 +65,7 @@ export async function writeTrainingArtifacts(input: TrainingArtifactInput): Prom
       normalization: {mean: data.normalization.mean, std: data.normalization.std},
       epochs: input.history,
       bestEpoch: input.bestEpoch,
-      splits: Object.fromEntries(
-        SPLIT_NAMES.map((name) => {
-          const m = input.metrics[name]
-          return [name, {samples: m.size, loss: m.loss, accuracy: m.accuracy, macro_accuracy: m.macroAccuracy, f1_macro: m.f1Macro}]
-        }),
-      ) as Record<SplitName, SplitScores>,
+      splits: input.metrics,
       classificationReport: classificationReport(evalSplit.labels, evalPredicted, classes),
       predictions: rows,
       gallery: galleryFromPixels(rows, data.dataset.source.pixels),

@@ -3,7 +3,7 @@ import {join} from 'node:path'
 import {type Selection, TRAINING_DEFAULTS} from '../config.js'
 import {writeFileAtomic} from '../util/atomic.js'
 import {makeFolder} from '../util/paths.js'
-import {type EpochLog, type EpochLogRow, EpochLogRowSchema, LOGGED_METRICS, epochLogRow, loggedMetrics} from '../artifacts/epoch-log.js'
+import {type EpochLog, EpochLogSchema, LOGGED_METRICS, loggedMetrics} from '../artifacts/epoch-log.js'
 import {UserError} from '../errors.js'
 import type {BatchInfo, Callback, TrainableModule, TrainerState} from './trainer.js'
 
@@ -67,15 +67,9 @@ function checkedMonitors(monitor: Selection | readonly Monitor[]): readonly Moni
 
 const bestOf = (monitors: readonly Monitor[], log: EpochLog): Best => Object.fromEntries(monitors.map(({metric}) => [metric, monitoredValue(metric, log)]))
 
-/**
- * Best values of the monitored metrics as saved in a checkpoint: `{metric: value}`, or the shape of
- * checkpoints written before monitors were generic (macro F1 under `f1Key`, `bestValLoss`, kept
- * whatever was monitored). Metrics not monitored are dropped, so a resumed run holds what an
- * uninterrupted one would.
- */
-function readBest(state: Record<string, unknown>, f1Key: string, monitors: readonly Monitor[]): Best {
-  const saved: Record<string, unknown> =
-    typeof state.best === 'object' && state.best !== null ? (state.best as Record<string, unknown>) : {val_f1_macro: state[f1Key], val_loss: state.bestValLoss}
+/** Best values of the monitored metrics as saved in a checkpoint, `{metric: value}`; those not monitored are dropped. */
+function readBest(state: Record<string, unknown>, monitors: readonly Monitor[]): Best {
+  const saved: Record<string, unknown> = typeof state.best === 'object' && state.best !== null ? (state.best as Record<string, unknown>) : {}
   const best: Best = {}
   for (const {metric} of monitors) {
     const value = saved[metric]
@@ -125,7 +119,7 @@ export class EarlyStopping implements Callback {
   }
 
   loadStateDict(state: Record<string, unknown>): void {
-    this.best = readBest(state, 'best', this.monitors)
+    this.best = readBest(state, this.monitors)
     this.wait = Number(state.wait)
   }
 }
@@ -227,13 +221,12 @@ export class ModelCheckpoint<M extends TrainableModule = TrainableModule> implem
   }
 
   loadStateDict(state: Record<string, unknown>): void {
-    // `bestEpoch` in checkpoints of format 1.
-    this.bestEpoch = Number(state.best_epoch ?? state.bestEpoch)
-    this.best = readBest(state, 'bestValF1Macro', this.monitors)
+    this.bestEpoch = Number(state.best_epoch)
+    this.best = readBest(state, this.monitors)
   }
 }
 
-const CSV_COLUMNS = Object.keys(EpochLogRowSchema.shape) as Array<keyof EpochLogRow>
+const CSV_COLUMNS = Object.keys(EpochLogSchema.shape) as Array<keyof EpochLog>
 
 /** Per-epoch logs like Lightning's CSVLogger: `logs/metrics.csv` and `logs/metrics.json`, rewritten whole each epoch. */
 export class MetricsLogger implements Callback {
@@ -249,7 +242,7 @@ export class MetricsLogger implements Callback {
   }
 
   async onEpochEnd(state: TrainerState): Promise<void> {
-    const rows = state.history.map((log) => EpochLogRowSchema.parse(epochLogRow(log)))
+    const rows = state.history.map((log) => EpochLogSchema.parse(log))
     await makeFolder(join(this.dir, 'logs'), 'choose another --output-dir')
     const csv = [CSV_COLUMNS.join(','), ...rows.map((row) => CSV_COLUMNS.map((c) => String(row[c])).join(','))].join('\n')
     await writeFileAtomic(this.csvPath, `${csv}\n`)
@@ -302,8 +295,8 @@ export class ProgressReporter implements Callback {
     this.bar?.done()
     this.bar = undefined
     this.stream.write(
-      `epoch ${log.epoch}/${state.maxEpochs}  train_loss ${log.trainLoss.toFixed(4)}  val_loss ${log.valLoss.toFixed(4)}  ` +
-        `val_balanced_acc ${log.valBalancedAcc.toFixed(4)}  val_f1_macro ${log.valF1Macro.toFixed(4)}  lr ${log.learningRate.toExponential(2)}  ${log.epochSeconds.toFixed(2)}s\n`,
+      `epoch ${log.epoch}/${state.maxEpochs}  train_loss ${log.train_loss.toFixed(4)}  val_loss ${log.val_loss.toFixed(4)}  ` +
+        `val_balanced_accuracy ${log.val_balanced_accuracy.toFixed(4)}  val_f1_macro ${log.val_f1_macro.toFixed(4)}  lr ${log.learning_rate.toExponential(2)}  ${log.epoch_seconds.toFixed(2)}s\n`,
     )
   }
 

@@ -53,7 +53,7 @@ export async function assembleCheckpoint(
         epoch: state.epoch,
         bestEpoch: request.bestEpoch,
         // The best epoch's macro F1 whatever was monitored: the figure SPEC's checkpointing names.
-        bestValF1Macro: state.history.find((log) => log.epoch === request.bestEpoch)?.valF1Macro ?? Number.NEGATIVE_INFINITY,
+        bestValF1Macro: state.history.find((log) => log.epoch === request.bestEpoch)?.val_f1_macro ?? Number.NEGATIVE_INFINITY,
         learningRate: state.module.learningRate,
         stopReason: state.stopReason ?? null,
         metrics: {...state.history.at(-1)},

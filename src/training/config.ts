@@ -51,12 +51,10 @@ import {UserError, errorMessage} from '../errors.js'
 import {UnreadableFile, readFileLimited} from '../util/read.js'
 
 /**
- * Version of config.json (and of the configuration stored in checkpoints): 2 added `ema_decay`, 3 `classes`
- * (and `"all"` class counts), 4 `loss`, 5 `reject`. Files of every version listed in READABLE_CONFIG_VERSIONS are read; a setting
- * they lack takes its default.
+ * Version of config.json (and of the configuration stored in checkpoints). A new setting takes its default
+ * where a file lacks it, so adding one keeps the version; renaming or removing one raises it.
  */
-export const CONFIG_SCHEMA_VERSION = 5
-const READABLE_CONFIG_VERSIONS: readonly unknown[] = [1, 2, 3, 4, CONFIG_SCHEMA_VERSION]
+export const CONFIG_SCHEMA_VERSION = 1
 
 /** The file each run writes its resolved configuration to. */
 export const CONFIG_FILE = 'config.json'
@@ -288,11 +286,7 @@ export function defaultText(key: SettingKey): string | undefined {
   return key === 'classes' ? formatClasses(value as ClassLabel[]) : String(value)
 }
 
-/**
- * A key as written in any view (`learning_rate`, `learning-rate`, or the
- * `learningRate` of checkpoints written before config.json existed) → the
- * setting it names, or undefined.
- */
+/** A key as written in any view (`learning_rate`, `learning-rate`, `learningRate`) → the setting it names, or undefined. */
 function settingOf(name: string): SettingKey | undefined {
   const key = name.replaceAll('-', '_').replaceAll(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
   return (SETTING_KEYS as string[]).includes(key) ? (key as SettingKey) : undefined
@@ -477,10 +471,8 @@ export async function readConfigFile(file: string): Promise<Record<string, unkno
 
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UserError(`--config: ${file} must hold a JSON object of train settings`)
   const {schema_version: version, ...settings} = value as Record<string, unknown>
-  if (version !== undefined && !READABLE_CONFIG_VERSIONS.includes(version)) {
-    throw new UserError(
-      `--config: ${file} has schema_version ${JSON.stringify(version)}; this version reads ${READABLE_CONFIG_VERSIONS.slice(0, -1).join(', ')} and ${READABLE_CONFIG_VERSIONS.at(-1)}`,
-    )
+  if (version !== undefined && version !== CONFIG_SCHEMA_VERSION) {
+    throw new UserError(`--config: ${file} has schema_version ${JSON.stringify(version)}; this version reads ${CONFIG_SCHEMA_VERSION}`)
   }
 
   return settings

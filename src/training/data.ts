@@ -8,6 +8,7 @@ import {ALL_IMAGES} from '../config.js'
 import {type CuratedDataset, type Normalization, computeNormalization, loadCuratedDataset, splitTensors} from '../data/dataset.js'
 import {type SplitName, SPLIT_NAMES} from '../data/split.js'
 import {classificationReport} from '../evaluation/metrics.js'
+import type {SplitScores} from '../artifacts/schemas.js'
 import type {TrainingConfig} from './config.js'
 import {type Batchable, type SplitOutputs, inverseFrequencyWeights} from './module.js'
 
@@ -53,13 +54,8 @@ export async function prepareData(
   return {dataset, normalization, tensors, classWeights: inverseFrequencyWeights(tensors.train.y, dataset.classes.length)}
 }
 
-export interface SplitMetrics {
-  loss: number
-  accuracy: number
-  macroAccuracy: number
-  f1Macro: number
-  size: number
-}
+/** A split's scores, as metrics.json's `splits` and train's summary give them. */
+export type SplitMetrics = SplitScores
 
 /** Scores of a split; `y` and the predictions are class indices into the run's `classCount` classes. */
 export function splitMetrics(y: Int32Array, predictions: SplitOutputs, classCount: number): SplitMetrics {
@@ -68,5 +64,5 @@ export function splitMetrics(y: Int32Array, predictions: SplitOutputs, classCoun
     predictions.predicted,
     Array.from({length: classCount}, (_, i) => i),
   )
-  return {loss: predictions.loss, accuracy: report.accuracy, macroAccuracy: report.macroAccuracy, f1Macro: report.macroAvg.f1, size: y.length}
+  return {samples: y.length, loss: predictions.loss, accuracy: report.accuracy, balanced_accuracy: report.balanced_accuracy, f1_macro: report.macro_avg.f1}
 }

@@ -22,10 +22,10 @@ export interface TrainingMetrics {
 
 /** What `validationStep` reports for a split: the epoch log's validation columns. */
 export interface ValidationMetrics {
-  valLoss: number
+  val_loss: number
   /** Balanced accuracy (mean per-class recall). */
-  valBalancedAcc: number
-  valF1Macro: number
+  val_balanced_accuracy: number
+  val_f1_macro: number
 }
 
 /** The network's outputs over a whole split (not the predictions.json document). */
@@ -106,7 +106,7 @@ export class DigitModule {
   validationStep(data: Batchable): ValidationMetrics {
     const outputs = this.withAverage(() => this.predict(data))
     const report = classificationReport(data.y, outputs.predicted, this.classIndices)
-    return {valLoss: outputs.loss, valBalancedAcc: report.macroAccuracy, valF1Macro: report.macroAvg.f1}
+    return {val_loss: outputs.loss, val_balanced_accuracy: report.balanced_accuracy, val_f1_macro: report.macro_avg.f1}
   }
 
   private variables(): Record<string, tf.Variable> {

@@ -4,6 +4,7 @@ import {rm} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {TRAINING_DEFAULTS} from '../config.js'
+import {augmentTransform} from '../data/augment.js'
 import {type SplitName, SPLIT_NAMES} from '../data/split.js'
 import {selectBackend} from '../engine/backend.js'
 import {ARTIFACT_FILES} from '../artifacts/schemas.js'
@@ -51,15 +52,16 @@ export interface TrainHooks {
   progressBar?: ProgressBarFactory
 }
 
+/** What `train` prints as JSON (snake_case, as every file and output). */
 export interface TrainSummary {
-  runName: string
-  outputDir: string
+  run_name: string
+  output_dir: string
   backend: string
   threads: number
   model: string
   epochs: number
-  bestEpoch: number
-  stopReason: string | null
+  best_epoch: number
+  stop_reason: string | null
   metrics: Record<SplitName, SplitMetrics>
   files: string[]
 }
@@ -115,7 +117,7 @@ async function trainLocked(run: TrainRun, data: PreparedData, hooks: TrainHooks,
     ],
     signal: hooks.signal,
     // Background (ink 0) in the normalised scale, so distorted borders look like MNIST's black.
-    augment: config.augment ? {fill: -data.normalization.mean / data.normalization.std} : undefined,
+    transform: config.augment ? augmentTransform(config.seed, -data.normalization.mean / data.normalization.std) : undefined,
     run: {
       model: config.model,
       classes: [...classes],
@@ -239,14 +241,14 @@ async function finish(
     // The count is of the same list the JSON summary prints.
     progress.write(`wrote ${files.length} files to ${outputDir}\n`)
     return {
-      runName: config.run_name,
-      outputDir,
+      run_name: config.run_name,
+      output_dir: outputDir,
       backend: backend.name,
       threads: backend.threads,
       model: config.model,
       epochs: state.epoch,
-      bestEpoch: checkpoint.bestEpoch,
-      stopReason: state.stopReason ?? null,
+      best_epoch: checkpoint.bestEpoch,
+      stop_reason: state.stopReason ?? null,
       metrics,
       files,
     }

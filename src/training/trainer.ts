@@ -1,5 +1,4 @@
 import {PIXELS} from '../config.js'
-import {AUGMENT_DEFAULTS, augmentBatch, augmentRng} from '../data/augment.js'
 import {Rng} from '../data/rng.js'
 import type {EpochLog} from '../artifacts/epoch-log.js'
 import {type CheckpointRequest, type CheckpointWriter, type RunDescription, assembleCheckpoint, writeCheckpointFile} from './checkpointing.js'
@@ -20,6 +19,13 @@ export interface TrainableModule {
   /** The optimiser's slots by name (what a checkpoint needs to resume). */
   optimizerState(): Promise<Record<string, Float32Array>>
 }
+
+/**
+ * A transform of the training data (Lightning's data-module transforms): for each epoch, a function
+ * that changes a batch of `count` images in place. Drawn from the epoch alone, so a resumed run
+ * transforms as an uninterrupted one.
+ */
+export type BatchTransform = (epoch: number) => (batch: Float32Array, count: number) => void
 
 /** What callbacks see and may change: the loop's state, Lightning's `trainer`. */
 export interface TrainerState<M extends TrainableModule = TrainableModule> {
@@ -82,11 +88,8 @@ export interface TrainerOptions<M extends TrainableModule = TrainableModule> {
   seed: number
   callbacks: Callback<M>[]
   signal?: AbortSignal
-  /**
-   * Random affine distortion of every training batch (`--augment`); `fill` is
-   * the background in the normalised scale. Drawn from (seed, epoch) alone.
-   */
-  augment?: {fill: number}
+  /** Applied to every training batch before its step (`--augment`: src/data/augment.ts). */
+  transform?: BatchTransform
   /** What checkpoints say of the run beside the loop's state (needed once a callback saves one). */
   run?: RunDescription
   /** Writes an assembled checkpoint; the checkpoint file by default. */
@@ -139,14 +142,13 @@ export class Trainer<M extends TrainableModule = TrainableModule> {
     const batches = Math.ceil(n / this.options.batchSize)
     const xBatch = new Float32Array(this.options.batchSize * PIXELS)
     const yBatch = new Int32Array(this.options.batchSize)
-    const scratch = new Float32Array(PIXELS)
     while (state.epoch < state.maxEpochs && !state.shouldStop) {
       const epoch = state.epoch + 1
       await this.emit((cb) => cb.onEpochStart?.(state, epoch))
       const started = performance.now()
       // Each epoch's order comes from (seed, epoch) alone, so a resumed run shuffles as an uninterrupted one.
       const order = new Rng(this.options.seed).fork(epoch).shuffle(Array.from({length: n}, (_, i) => i))
-      const distort = this.options.augment ? augmentRng(this.options.seed, epoch) : undefined
+      const transform = this.options.transform?.(epoch)
       // Each step's metrics, summed weighted by its batch size: their means over the epoch's images.
       let lossSum = 0
       let accuracySum = 0
@@ -158,7 +160,7 @@ export class Trainer<M extends TrainableModule = TrainableModule> {
           yBatch[i] = train.y[row]
         }
 
-        if (distort) augmentBatch(xBatch, rows.length, distort, this.options.augment!.fill, AUGMENT_DEFAULTS, scratch)
+        transform?.(xBatch, rows.length)
         const step = module.trainingStep(xBatch.subarray(0, rows.length * PIXELS), yBatch.subarray(0, rows.length))
         lossSum += step.loss * rows.length
         accuracySum += step.accuracy * rows.length
@@ -170,13 +172,13 @@ export class Trainer<M extends TrainableModule = TrainableModule> {
       const validation = module.validationStep(val)
       const log: EpochLog = {
         epoch,
-        trainLoss: lossSum / n,
-        trainAccuracy: accuracySum / n,
-        valLoss: validation.valLoss,
-        valBalancedAcc: validation.valBalancedAcc,
-        valF1Macro: validation.valF1Macro,
-        learningRate: module.learningRate,
-        epochSeconds: (performance.now() - started) / 1000,
+        train_loss: lossSum / n,
+        train_accuracy: accuracySum / n,
+        val_loss: validation.val_loss,
+        val_balanced_accuracy: validation.val_balanced_accuracy,
+        val_f1_macro: validation.val_f1_macro,
+        learning_rate: module.learningRate,
+        epoch_seconds: (performance.now() - started) / 1000,
       }
       state.epoch = epoch
       state.history.push(log)

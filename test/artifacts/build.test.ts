@@ -10,7 +10,7 @@ describe('artifact builders', () => {
   it('summarises epoch durations: total, mean, median, min, max and images per second', () => {
     const epochs = fakeEpochs()
       .slice(0, 4)
-      .map((e, i) => ({...e, epochSeconds: [4, 1, 3, 2][i]}))
+      .map((e, i) => ({...e, epoch_seconds: [4, 1, 3, 2][i]}))
     const stats = TimingStatsSchema.parse(buildTimingStats(epochs, 3400))
     expect(stats.summary).to.deep.equal({
       epochs: 4,
@@ -27,7 +27,7 @@ describe('artifact builders', () => {
   })
 
   it('reports no rate, rather than an infinite one, for an epoch too short to time', () => {
-    const stats = buildTimingStats([{...fakeEpochs()[0], epochSeconds: 0}], 100)
+    const stats = buildTimingStats([{...fakeEpochs()[0], epoch_seconds: 0}], 100)
     expect(stats.epochs[0].images_per_second).to.equal(null)
     expect(stats.summary.images_per_second).to.equal(null)
     expect(() => buildTimingStats([], 100)).to.throw(RangeError)

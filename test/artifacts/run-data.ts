@@ -56,12 +56,12 @@ export function reportOf(predictions: readonly PredictionSample[]): Classificati
   const correct = matrix.reduce((s, row, i) => s + row[i], 0)
   return {
     labels: [...DEFAULT_CLASSES],
-    perClass,
+    per_class: perClass,
     accuracy: correct / total,
-    macroAccuracy: mean('recall'),
-    macroAvg: {precision: mean('precision'), recall: mean('recall'), f1: mean('f1'), support: total},
-    weightedAvg: {precision: weighted('precision'), recall: weighted('recall'), f1: weighted('f1'), support: total},
-    confusionMatrix: matrix,
+    balanced_accuracy: mean('recall'),
+    macro_avg: {precision: mean('precision'), recall: mean('recall'), f1: mean('f1'), support: total},
+    weighted_avg: {precision: weighted('precision'), recall: weighted('recall'), f1: weighted('f1'), support: total},
+    confusion_matrix: matrix,
     total,
   }
 }
@@ -69,15 +69,15 @@ export function reportOf(predictions: readonly PredictionSample[]): Classificati
 /** Seven epochs with a reduce-on-plateau step at epoch 5, as a real run logs them. */
 export function fakeEpochs(): EpochLog[] {
   const seconds = [14.2, 12.9, 13.1, 12.7, 13.4, 12.8, 13]
-  return seconds.map((epochSeconds, i) => ({
+  return seconds.map((epoch_seconds, i) => ({
     epoch: i + 1,
-    trainLoss: 0.9 * Math.exp(-0.6 * i) + 0.02,
-    trainAccuracy: Math.min(0.999, 0.8 + 0.03 * i),
-    valLoss: 0.7 * Math.exp(-0.5 * i) + 0.05 + (i > 4 ? 0.01 * (i - 4) : 0),
-    valBalancedAcc: Math.min(0.995, 0.82 + 0.03 * i),
-    valF1Macro: Math.min(0.99, 0.75 + 0.045 * i),
-    learningRate: i >= 4 ? TRAINING_DEFAULTS.learningRate * TRAINING_DEFAULTS.lrFactor : TRAINING_DEFAULTS.learningRate,
-    epochSeconds,
+    train_loss: 0.9 * Math.exp(-0.6 * i) + 0.02,
+    train_accuracy: Math.min(0.999, 0.8 + 0.03 * i),
+    val_loss: 0.7 * Math.exp(-0.5 * i) + 0.05 + (i > 4 ? 0.01 * (i - 4) : 0),
+    val_balanced_accuracy: Math.min(0.995, 0.82 + 0.03 * i),
+    val_f1_macro: Math.min(0.99, 0.75 + 0.045 * i),
+    learning_rate: i >= 4 ? TRAINING_DEFAULTS.learningRate * TRAINING_DEFAULTS.lrFactor : TRAINING_DEFAULTS.learningRate,
+    epoch_seconds,
   }))
 }
 
@@ -104,7 +104,7 @@ export function fakeRoc(predictions: readonly PredictionSample[]): RocCurves {
     for (let i = 1; i < fpr.length; i++) auc += ((fpr[i] - fpr[i - 1]) * (tpr[i] + tpr[i - 1])) / 2
     return {label, fpr, tpr, thresholds, auc}
   })
-  return {perClass, macroAuc: perClass.reduce((s, c) => s + c.auc, 0) / perClass.length}
+  return {per_class: perClass, macro_auc: perClass.reduce((s, c) => s + c.auc, 0) / perClass.length}
 }
 
 export function gallerySamples(predictions: readonly PredictionSample[]): GallerySample[] {
@@ -123,7 +123,7 @@ export function fakeRunData(): RunData {
     samples,
     loss,
     accuracy,
-    macro_accuracy: accuracy - 0.01,
+    balanced_accuracy: accuracy - 0.01,
     f1_macro: f1Macro,
   })
   return {
@@ -146,7 +146,7 @@ export function fakeRunData(): RunData {
     normalization: {mean: 0.1307, std: 0.3081},
     epochs: fakeEpochs(),
     bestEpoch: 5,
-    splits: {train: scores(3400, 0.03, 0.995, 0.99), val: scores(600, 0.06, 0.99, 0.985), eval: scores(30, 0.2, report.accuracy, report.macroAvg.f1)},
+    splits: {train: scores(3400, 0.03, 0.995, 0.99), val: scores(600, 0.06, 0.99, 0.985), eval: scores(30, 0.2, report.accuracy, report.macro_avg.f1)},
     classificationReport: report,
     predictions,
     gallery: gallerySamples(predictions),

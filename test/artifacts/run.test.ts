@@ -4,7 +4,7 @@ import {access, mkdtemp, readFile, readdir, rm, writeFile} from 'node:fs/promise
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {buildRocCurves, reportFile} from '../../src/artifacts/build.js'
+import {buildRocCurves} from '../../src/artifacts/build.js'
 import {writeJsonArtifact} from '../../src/artifacts/write.js'
 import {type RunData, writeEvaluationArtifacts, writeRunArtifacts} from '../../src/artifacts/run.js'
 import {
@@ -92,10 +92,9 @@ describe('writeRunArtifacts', function () {
     const metrics = MetricsSchema.parse(await readJson(dir, 'metrics.json'))
     expect(metrics.num_epochs).to.equal(7)
     expect(metrics.best_epoch).to.equal(5)
-    expect(metrics.splits.eval.f1_macro).to.equal(run.classificationReport.macroAvg.f1)
+    expect(metrics.splits.eval.f1_macro).to.equal(run.classificationReport.macro_avg.f1)
     expect(metrics.test_accuracy).to.equal(metrics.splits.eval.accuracy)
-    expect(metrics.splits.test).to.equal(undefined)
-    expect(metrics.classification_report).to.deep.equal(reportFile(run.classificationReport))
+    expect(metrics.classification_report).to.deep.equal(run.classificationReport)
 
     const predictions = PredictionsSchema.parse(await readJson(dir, 'predictions.json'))
     expect(predictions.classes).to.deep.equal([...DEFAULT_CLASSES])
@@ -103,12 +102,12 @@ describe('writeRunArtifacts', function () {
     expect(predictions.samples).to.deep.equal(run.predictions)
 
     const curves = LossCurvesSchema.parse(await readJson(dir, 'loss_curves.json'))
-    expect(curves.val_f1_macro).to.deep.equal(run.epochs.map((e) => e.valF1Macro))
+    expect(curves.val_f1_macro).to.deep.equal(run.epochs.map((e) => e.val_f1_macro))
     expect(curves).to.not.have.property('learning_rate')
     // The balanced accuracy under its own name, and under the original's `val_accuracy`.
-    expect(curves.schema_version).to.equal(3)
-    expect(curves.val_balanced_acc).to.deep.equal(run.epochs.map((e) => e.valBalancedAcc))
-    expect(curves.val_accuracy).to.deep.equal(curves.val_balanced_acc)
+    expect(curves.schema_version).to.equal(1)
+    expect(curves.val_balanced_accuracy).to.deep.equal(run.epochs.map((e) => e.val_balanced_accuracy))
+    expect(curves.val_accuracy).to.deep.equal(curves.val_balanced_accuracy)
 
     expect(RocCurvesSchema.parse(await readJson(dir, 'roc_curves.json'))).to.deep.equal(buildRocCurves(fakeRoc(run.predictions)))
     const dynamics = TrainingDynamicsSchema.parse(await readJson(dir, 'training_dynamics.json'))
@@ -197,7 +196,7 @@ describe('writeRunArtifacts', function () {
     normalisedGallery.gallery[0] = {...normalisedGallery.gallery[0], pixels: normalisedGallery.gallery[0].pixels.map((v) => (v - 0.13) / 0.31)}
     expect((await rejectionOf(writeRunArtifacts(target, normalisedGallery))).message).to.match(/float pixels must lie in \[0, 1\]/)
 
-    const badRoc = {...fakeRoc(run.predictions), macroAuc: 1.5}
+    const badRoc = {...fakeRoc(run.predictions), macro_auc: 1.5}
     expect((await rejectionOf(writeRunArtifacts(target, fakeRunData(), {roc: badRoc}))).message).to.match(/roc_curves.json does not match its schema/)
     expect(await exists(target)).to.equal(false)
   })
@@ -264,12 +263,13 @@ describe('writeJsonArtifact', () => {
     const dir = await mkdtemp(join(tmpdir(), 'json-artifact-'))
     try {
       const value = {
-        schema_version: 2 as const,
+        schema_version: 1 as const,
         epochs: [1],
         train_loss: [0.5],
         train_accuracy: [0.8],
         val_loss: [0.4],
         val_accuracy: [0.85],
+        val_balanced_accuracy: [0.85],
         val_f1_macro: [0.7],
         extra: 1,
       }

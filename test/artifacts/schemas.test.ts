@@ -1,7 +1,7 @@
 import {expect} from 'chai'
 import {readFile, readdir} from 'node:fs/promises'
 
-import {EpochLogRowFileSchema, EpochLogSchema} from '../../src/artifacts/epoch-log.js'
+import {EpochLogSchema} from '../../src/artifacts/epoch-log.js'
 import {ApiPredictionSchema, PredictAnswerSchema} from '../../src/artifacts/answer.js'
 import {jsonSchemaDocuments} from '../../src/artifacts/json-schema.js'
 import {
@@ -19,19 +19,27 @@ import {fakePredictions} from './run-data.js'
 const schemaDir = new URL('../../schema/', import.meta.url)
 
 describe('artifact schemas', () => {
-  it('read epoch logs of schema 2 and older checkpoints, whose balanced accuracy is called val_accuracy', () => {
-    const row = {epoch: 1, train_loss: 0.5, train_accuracy: 0.8, val_loss: 0.4, val_accuracy: 0.85, val_f1_macro: 0.7, learning_rate: 0.001, epoch_seconds: 1}
-    const {val_accuracy: balanced, ...rest} = row
-    expect(EpochLogRowFileSchema.parse(row)).to.deep.equal({...rest, val_balanced_acc: balanced})
-    const log = {epoch: 1, trainLoss: 0.5, trainAccuracy: 0.8, valLoss: 0.4, valAccuracy: 0.85, valF1Macro: 0.7, learningRate: 0.001, epochSeconds: 1}
-    expect(EpochLogSchema.parse(log)).to.include({valBalancedAcc: 0.85}).and.not.have.property('valAccuracy')
+  it('an epoch log has one spelling: the balanced accuracy is val_balanced_accuracy, never val_accuracy or camelCase', () => {
+    const row = {
+      epoch: 1,
+      train_loss: 0.5,
+      train_accuracy: 0.8,
+      val_loss: 0.4,
+      val_balanced_accuracy: 0.85,
+      val_f1_macro: 0.7,
+      learning_rate: 0.001,
+      epoch_seconds: 1,
+    }
+    expect(EpochLogSchema.parse(row)).to.deep.equal(row)
+    const {val_balanced_accuracy: balanced, ...rest} = row
+    expect(EpochLogSchema.safeParse({...rest, val_accuracy: balanced}).success).to.equal(false)
+    expect(EpochLogSchema.safeParse({...rest, valBalancedAcc: balanced}).success).to.equal(false)
   })
 
-  it('loss_curves.json: schema 2 may lack val_balanced_acc, schema 3 must have it', () => {
+  it("loss_curves.json has the original's val_accuracy and its own name for it, val_balanced_accuracy", () => {
     const curves = {epochs: [1], train_loss: [0.5], train_accuracy: [0.8], val_loss: [0.4], val_accuracy: [0.85], val_f1_macro: [0.7]}
-    expect(LossCurvesSchema.safeParse({schema_version: 2, ...curves}).success).to.equal(true)
-    expect(LossCurvesSchema.safeParse({schema_version: 3, ...curves}).success).to.equal(false)
-    expect(LossCurvesSchema.safeParse({schema_version: 3, ...curves, val_balanced_acc: [0.85]}).success).to.equal(true)
+    expect(LossCurvesSchema.safeParse({schema_version: 1, ...curves}).success).to.equal(false)
+    expect(LossCurvesSchema.safeParse({schema_version: 1, ...curves, val_balanced_accuracy: [0.85]}).success).to.equal(true)
   })
 
   it('are published under schema/ exactly as scripts/emit-json-schemas.ts emits them', async () => {
@@ -91,13 +99,13 @@ describe('artifact schemas', () => {
     expect(PredictionSchema.safeParse({...good, probabilities: [0.2, 0.2, 0.2]}).success, 'does not sum to 1').to.equal(false)
     expect(PredictionSchema.safeParse({...good, true_label: 12}).success, 'not a digit').to.equal(false)
     // Against the document's classes: a label it does not list, a vector of another length.
-    const document = {schema_version: 3, dataset: 'mnist_058', split: 'eval', num_classes: 3, classes: [0, 5, 8], dataset_file: 'x', samples: [good]}
+    const document = {schema_version: 1, dataset: 'mnist_058', split: 'eval', num_classes: 3, classes: [0, 5, 8], dataset_file: 'x', samples: [good]}
     expect(PredictionsSchema.safeParse(document).success).to.equal(true)
     expect(PredictionsSchema.safeParse({...document, samples: [{...good, true_label: 3}]}).success, 'not a class').to.equal(false)
     expect(PredictionsSchema.safeParse({...document, samples: [{...good, probabilities: [0.5, 0.5]}]}).success, 'short vector').to.equal(false)
     expect(PredictionsSchema.safeParse({...document, num_classes: 2}).success, 'num_classes').to.equal(false)
 
-    const roc = {schema_version: 2, per_class: [{label: 0, fpr: [0, 1], tpr: [0, 1], thresholds: [2, 0.1], auc: 0.5}], macro_auc: 0.5}
+    const roc = {schema_version: 1, per_class: [{label: 0, fpr: [0, 1], tpr: [0, 1], thresholds: [2, 0.1], auc: 0.5}], macro_auc: 0.5}
     expect(RocCurvesSchema.safeParse(roc).success).to.equal(true)
     expect(
       RocCurvesSchema.safeParse({...roc, per_class: [{...roc.per_class[0], auc: null, fpr: [], tpr: [], thresholds: []}], macro_auc: null}).success,

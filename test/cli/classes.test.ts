@@ -79,7 +79,7 @@ describe('any set of digits from the command line: --classes', function () {
       expect(train.stderr).to.match(/classes: 3, 8/)
       expect(train.stderr).to.match(/dense +\[B, 2\]/)
       const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'))
-      expect(config).to.deep.include({schema_version: 5, classes: [3, 8], class_counts: {3: 40, 8: 40}})
+      expect(config).to.deep.include({schema_version: 1, classes: [3, 8], class_counts: {3: 40, 8: 40}})
       const checkpoint = await loadCheckpoint(ckpt)
       expect(checkpoint.header.classes).to.deep.equal([3, 8])
       expect(checkpoint.values['dense.bias']).to.have.length(2)
@@ -106,9 +106,9 @@ describe('any set of digits from the command line: --classes', function () {
       const {report} = JSON.parse(run.stdout)
       expect(report.labels).to.deep.equal([3, 8])
       // The stand-in test set holds 40 threes and 500 eights.
-      expect(report.perClass['3'].support).to.equal(40)
-      expect(report.perClass['8'].support).to.equal(500)
-      expect(report.confusionMatrix).to.have.length(2)
+      expect(report.per_class['3'].support).to.equal(40)
+      expect(report.per_class['8'].support).to.equal(500)
+      expect(report.confusion_matrix).to.have.length(2)
     })
 
     it('predicts JSON keyed by its two digits', async () => {
@@ -164,7 +164,7 @@ describe('any set of digits from the command line: --classes', function () {
       expect(report.labels).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
       // Every stand-in test image is one of the ten digits: the fixture's 1,780 and the copies of a 1.
       expect(report.total).to.equal(10_000)
-      expect(report.confusionMatrix).to.have.length(10)
+      expect(report.confusion_matrix).to.have.length(10)
       const dir = mkdtempSync(join(tmpdir(), 'classes-img-'))
       const predict = await cli(['predict', '--checkpoint-path', ckpt, '--input-path', await digitPng(dir, 7)])
       expect(predict.code, predict.stderr).to.equal(0)

@@ -178,7 +178,7 @@ describe('digit-classification download-data', () => {
 
   it('summarises downloaded and skipped files in aligned lines', () => {
     const text = formatSummary({
-      dataDir: '/data',
+      data_dir: '/data',
       files: [
         {
           name: MNIST_FILES.trainImages.name,

@@ -128,10 +128,10 @@ describe('answers that say when they do not know', function () {
   it('evaluate reports the known-rate of its split (text and --json): at least 95% on the validation split it was fitted on', async () => {
     const json = await cli(['evaluate', '--checkpoint-path', reject, '--data-dir', FIXTURE_DIR, '--split', 'val', '--json'])
     expect(json.code, json.stderr).to.equal(0)
-    const {openSet} = JSON.parse(json.stdout)
+    const {open_set: openSet} = JSON.parse(json.stdout)
     const stored = (await loadCheckpoint(reject)).header.openSet
-    expect(openSet).to.deep.equal({score: 'reject_head', threshold: stored?.threshold, knownRate: stored?.valKnownRate})
-    expect(openSet.knownRate).to.be.at.least(KNOWN_RATE)
+    expect(openSet).to.deep.equal({score: 'reject_head', threshold: stored?.threshold, known_rate: stored?.valKnownRate})
+    expect(openSet.known_rate).to.be.at.least(KNOWN_RATE)
     const text = await cli(['evaluate', '--checkpoint-path', posthoc, '--data-dir', FIXTURE_DIR, '--split', 'eval'])
     expect(text.code, text.stderr).to.equal(0)
     expect(text.stdout).to.match(/open set \(max_softmax, threshold [\d.]+ fitted on val\) {2}known-rate \d+\.\d\d% of 40 images/)

@@ -55,7 +55,7 @@ describe('train, evaluate and predict from the command line', function () {
     expect(trainRun.code, trainRun.stderr).to.equal(0)
     const summary = JSON.parse(trainRun.stdout)
     expect(summary.epochs).to.equal(2)
-    expect(summary.runName).to.equal('cli-test')
+    expect(summary.run_name).to.equal('cli-test')
     expect(summary.files).to.include('best.ckpt')
     expect(trainRun.stderr).to.match(/backend: wasm/)
     expect(trainRun.stderr).to.match(/epoch 2\/2 .*val_f1_macro/)
@@ -66,7 +66,7 @@ describe('train, evaluate and predict from the command line', function () {
 
   it('train --config <run>/config.json reproduces the run: same weights, same metrics', async () => {
     const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'))
-    expect(config).to.include({schema_version: 5, seed: 5, epochs: 2, run_name: 'cli-test', num_workers: 1})
+    expect(config).to.include({schema_version: 1, seed: 5, epochs: 2, run_name: 'cli-test', num_workers: 1})
     const again = mkdtempSync(join(tmpdir(), 'cli-again-'))
     const run = await cli(['train', '--data-dir', FIXTURE_DIR, '--output-dir', again, '--config', join(out, 'config.json')])
     expect(run.code, run.stderr).to.equal(0)
@@ -127,8 +127,8 @@ describe('train, evaluate and predict from the command line', function () {
     const probs = await predictor.probabilities(x)
     const predicted = dataset.splits.eval.labels.map((_, i) => [0, 5, 8][[0, 1, 2].reduce((b, c) => (probs[i * 3 + c] > probs[i * 3 + b] ? c : b), 0)])
     const expected = classificationReport(dataset.splits.eval.labels, predicted, [0, 5, 8])
-    expect(report.confusionMatrix).to.deep.equal(expected.confusionMatrix)
-    expect(report.macroAvg.f1).to.be.closeTo(expected.macroAvg.f1, 1e-12)
+    expect(report.confusion_matrix).to.deep.equal(expected.confusion_matrix)
+    expect(report.macro_avg.f1).to.be.closeTo(expected.macro_avg.f1, 1e-12)
     predictor.dispose()
   })
 
@@ -154,7 +154,7 @@ describe('train, evaluate and predict from the command line', function () {
     expect(split).to.equal('test')
     // Every 0, 5 and 8 of the file: 500 each.
     expect(report.total).to.equal(1500)
-    expect(report.perClass['5'].support).to.equal(500)
+    expect(report.per_class['5'].support).to.equal(500)
     for (const file of ['predictions_test.json', 'confusion_matrix_test.png', 'gallery_test.png', 'roc_curves_test.json', 'roc_curves_test.png']) {
       expect(readFileSync(join(artifacts, file)).length, file).to.be.greaterThan(100)
     }
@@ -266,7 +266,7 @@ describe('train, evaluate and predict from the command line', function () {
     expect(run.stderr).to.match(/resuming after epoch 2/)
     const summary = JSON.parse(run.stdout)
     expect(summary.epochs).to.equal(3)
-    expect(summary.runName).to.equal('cli-test')
+    expect(summary.run_name).to.equal('cli-test')
     const metadata = JSON.parse(readFileSync(join(out, 'run_metadata.json'), 'utf8'))
     expect(metadata.training_config.seed).to.equal(5)
     expect(metadata.dataset.class_counts).to.deep.equal({0: 48, 5: 12, 8: 140})

@@ -93,7 +93,7 @@ describe('downloadMnist', () => {
     expect(readdirSync(dataDir).sort()).to.deep.equal([IMAGES.name, LABELS.name].sort())
     expect(readFileSync(path.join(dataDir, IMAGES.name)).equals(IMAGES.body)).to.equal(true)
     expect(readFileSync(path.join(dataDir, LABELS.name)).equals(LABELS.body)).to.equal(true)
-    expect(summary.dataDir).to.equal(dataDir)
+    expect(summary.data_dir).to.equal(dataDir)
     expect(summary.files.map(({seconds, ...rest}) => rest)).to.deep.equal([
       {name: IMAGES.name, bytes: IMAGES.body.length, md5: FILES[0].md5, source: 'mirror', from: server.url, mirror: server.url, skipped: false},
       {name: LABELS.name, bytes: LABELS.body.length, md5: FILES[1].md5, source: 'mirror', from: server.url, mirror: server.url, skipped: false},

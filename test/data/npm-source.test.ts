@@ -287,7 +287,7 @@ describe('downloadMnist --source sample', () => {
       ['sample', FIXTURE_DIR + path.sep],
       ['sample', FIXTURE_DIR + path.sep],
     ])
-    expect(summary.sample).to.deep.equal({images: 1780, perClass: {0: 500, 5: 500, 8: 500}})
+    expect(summary.sample).to.deep.equal({images: 1780, per_class: {0: 500, 5: 500, 8: 500}})
   })
 
   it('refuses to replace verified MNIST files with the sample', async () => {

@@ -22,9 +22,9 @@ describe('curated subset and stratified split', () => {
   it('gives the SPEC counts for the defaults: eval 1,000, val 600, train 3,400, proportions kept', () => {
     const dataset = buildCuratedDataset(big.images, big.labels, defaults)
     const summary = describeSplits(dataset)
-    expect(summary.eval.perClass).to.deep.equal({0: 240, 5: 60, 8: 700})
-    expect(summary.val.perClass).to.deep.equal({0: 144, 5: 36, 8: 420})
-    expect(summary.train.perClass).to.deep.equal({0: 816, 5: 204, 8: 2380})
+    expect(summary.eval.per_class).to.deep.equal({0: 240, 5: 60, 8: 700})
+    expect(summary.val.per_class).to.deep.equal({0: 144, 5: 36, 8: 420})
+    expect(summary.train.per_class).to.deep.equal({0: 816, 5: 204, 8: 2380})
     expect([summary.eval.size, summary.val.size, summary.train.size]).to.deep.equal([1000, 600, 3400])
   })
 

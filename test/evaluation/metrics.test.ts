@@ -15,7 +15,7 @@ describe('classificationReport', () => {
     const report = classificationReport(yTrue, yPred, [0, 5, 8])
     expect(ClassificationReportSchema.parse(report)).to.deep.equal(report)
     expect(report.labels).to.deep.equal([0, 5, 8])
-    expect(report.confusionMatrix).to.deep.equal([
+    expect(report.confusion_matrix).to.deep.equal([
       [2, 0, 1],
       [0, 0, 2],
       [1, 0, 4],
@@ -23,7 +23,7 @@ describe('classificationReport', () => {
     expect(report.total).to.equal(10)
     expect(report.accuracy).to.be.closeTo(0.6, close)
 
-    const {0: zero, 5: five, 8: eight} = report.perClass
+    const {0: zero, 5: five, 8: eight} = report.per_class
     expect(zero.precision).to.be.closeTo(2 / 3, close)
     expect(zero.recall).to.be.closeTo(2 / 3, close)
     expect(zero.f1).to.be.closeTo(2 / 3, close)
@@ -34,24 +34,24 @@ describe('classificationReport', () => {
     expect(eight.f1).to.be.closeTo(2 / 3, close)
     expect(eight.support).to.equal(5)
 
-    expect(report.macroAvg.precision).to.be.closeTo(26 / 63, close)
-    expect(report.macroAvg.recall).to.be.closeTo(22 / 45, close)
-    expect(report.macroAvg.f1).to.be.closeTo(4 / 9, close)
-    expect(report.macroAvg.support).to.equal(10)
-    expect(report.macroAccuracy).to.be.closeTo(22 / 45, close)
-    expect(report.weightedAvg.precision).to.be.closeTo(17 / 35, close)
-    expect(report.weightedAvg.recall).to.be.closeTo(0.6, close)
-    expect(report.weightedAvg.f1).to.be.closeTo(8 / 15, close)
-    expect(report.weightedAvg.support).to.equal(10)
+    expect(report.macro_avg.precision).to.be.closeTo(26 / 63, close)
+    expect(report.macro_avg.recall).to.be.closeTo(22 / 45, close)
+    expect(report.macro_avg.f1).to.be.closeTo(4 / 9, close)
+    expect(report.macro_avg.support).to.equal(10)
+    expect(report.balanced_accuracy).to.be.closeTo(22 / 45, close)
+    expect(report.weighted_avg.precision).to.be.closeTo(17 / 35, close)
+    expect(report.weighted_avg.recall).to.be.closeTo(0.6, close)
+    expect(report.weighted_avg.f1).to.be.closeTo(8 / 15, close)
+    expect(report.weighted_avg.support).to.equal(10)
   })
 
   it('gives a class with no support recall and F1 0, not NaN', () => {
     const report = classificationReport([0, 8, 8], [0, 5, 8], [0, 5, 8])
-    expect(report.perClass['5']).to.deep.equal({precision: 0, recall: 0, f1: 0, support: 0})
-    expect(report.perClass['8'].precision).to.equal(1)
-    expect(report.perClass['8'].recall).to.equal(0.5)
-    expect(report.macroAvg.f1).to.be.closeTo(5 / 9, close)
-    expect(report.weightedAvg.f1).to.be.closeTo(7 / 9, close)
+    expect(report.per_class['5']).to.deep.equal({precision: 0, recall: 0, f1: 0, support: 0})
+    expect(report.per_class['8'].precision).to.equal(1)
+    expect(report.per_class['8'].recall).to.equal(0.5)
+    expect(report.macro_avg.f1).to.be.closeTo(5 / 9, close)
+    expect(report.weighted_avg.f1).to.be.closeTo(7 / 9, close)
     expect(report.accuracy).to.be.closeTo(2 / 3, close)
   })
 
@@ -63,27 +63,27 @@ describe('classificationReport', () => {
     predicted[240] = 8
     predicted[300] = 0
     const report = classificationReport(truth, predicted, [0, 5, 8])
-    expect(report.confusionMatrix).to.deep.equal([
+    expect(report.confusion_matrix).to.deep.equal([
       [239, 0, 1],
       [0, 59, 1],
       [1, 0, 699],
     ])
     expect(report.accuracy).to.equal(0.997)
-    expect(report.macroAvg.f1.toFixed(4)).to.equal('0.9951')
+    expect(report.macro_avg.f1.toFixed(4)).to.equal('0.9951')
   })
 
   it('works on class indices and typed arrays as the trainer passes them', () => {
     const report = classificationReport(Int32Array.of(0, 1, 2, 2), Int32Array.of(0, 1, 2, 1), [0, 1, 2])
-    expect(Object.keys(report.perClass)).to.deep.equal(['0', '1', '2'])
-    expect(report.perClass['1'].precision).to.equal(0.5)
+    expect(Object.keys(report.per_class)).to.deep.equal(['0', '1', '2'])
+    expect(report.per_class['1'].precision).to.equal(0.5)
   })
 
   it('has no NaN when there are no samples', () => {
     const report = classificationReport([], [], [0, 5, 8])
     expect(report.total).to.equal(0)
     expect(report.accuracy).to.equal(0)
-    expect(report.macroAvg).to.deep.equal({precision: 0, recall: 0, f1: 0, support: 0})
-    expect(report.weightedAvg).to.deep.equal({precision: 0, recall: 0, f1: 0, support: 0})
+    expect(report.macro_avg).to.deep.equal({precision: 0, recall: 0, f1: 0, support: 0})
+    expect(report.weighted_avg).to.deep.equal({precision: 0, recall: 0, f1: 0, support: 0})
   })
 
   it('refuses mismatched lengths and labels outside the list', () => {
@@ -107,7 +107,7 @@ describe('macroF1', () => {
     const labels = [0, 5, 8]
     const truth = Array.from({length: 500}, () => labels[rng.int(3)])
     const predicted = truth.map((label) => (rng.next() < 0.7 ? label : labels[rng.int(3)]))
-    expect(macroF1(truth, predicted, [0, 5, 8])).to.equal(classificationReport(truth, predicted, [0, 5, 8]).macroAvg.f1)
+    expect(macroF1(truth, predicted, [0, 5, 8])).to.equal(classificationReport(truth, predicted, [0, 5, 8]).macro_avg.f1)
   })
 
   it('is 1 for perfect predictions and 0 for all wrong', () => {

@@ -38,7 +38,7 @@ describe('formatClassificationReport', () => {
 
   it('fails loudly on a report missing a class', () => {
     const report = specReport()
-    delete report.perClass['5']
+    delete report.per_class['5']
     expect(() => formatClassificationReport(report)).to.throw(RangeError, /label 5/)
   })
 })
@@ -73,7 +73,7 @@ describe('formatConfusionMatrix', () => {
 
   it('fails loudly on a matrix missing a row', () => {
     const report = specReport()
-    report.confusionMatrix.pop()
+    report.confusion_matrix.pop()
     expect(() => formatConfusionMatrix(report)).to.throw(RangeError, /label 8/)
   })
 })

@@ -94,7 +94,7 @@ describe('rocCurves', () => {
       [0.1, 0.1, 0.8],
       [0.5, 0.1, 0.4],
     ]
-    const {perClass, macroAuc} = rocCurves(yTrue, probs, [0, 5, 8])
+    const {per_class: perClass, macro_auc: macroAuc} = rocCurves(yTrue, probs, [0, 5, 8])
     expect(perClass.map((curve) => curve.label)).to.deep.equal([0, 5, 8])
     // Class 0: its one sample has the top score.
     expect(perClass[0].auc).to.equal(1)
@@ -110,12 +110,12 @@ describe('rocCurves', () => {
       [0, 5, 8],
     )
     // Class 0 now scored by class 8's column: its sample (0.1) is outscored by 0.3, 0.8 and 0.4.
-    expect(swapped.perClass[0].auc).to.equal(0)
-    expect(swapped.macroAuc).to.be.closeTo((0 + 1 + pairwiseAuc([false, false, true, true], [0.7, 0.2, 0.1, 0.5])) / 3, 1e-12)
+    expect(swapped.per_class[0].auc).to.equal(0)
+    expect(swapped.macro_auc).to.be.closeTo((0 + 1 + pairwiseAuc([false, false, true, true], [0.7, 0.2, 0.1, 0.5])) / 3, 1e-12)
   })
 
   it('leaves a class absent from yTrue out of the macro average', () => {
-    const {perClass, macroAuc} = rocCurves(
+    const {per_class: perClass, macro_auc: macroAuc} = rocCurves(
       [0, 8, 8, 0],
       [
         [0.9, 0.05, 0.05],
@@ -137,7 +137,7 @@ describe('rocCurves', () => {
           [0.2, 0.7, 0.1],
         ],
         [0, 5, 8],
-      ).macroAuc,
+      ).macro_auc,
     ).to.equal(null)
   })
 

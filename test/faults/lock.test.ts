@@ -39,7 +39,7 @@ describe('faults: one training per run folder', function () {
     const seed = JSON.parse(winners[0] === a ? '1' : '2') as number
     expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).seed).to.equal(seed)
     for (const file of ['best.ckpt', 'last.ckpt']) expect((await loadCheckpoint(join(out, file))).header.data.seed, file).to.equal(seed)
-    expect(JSON.parse(winners[0].stdout).runName).to.be.a('string')
+    expect(JSON.parse(winners[0].stdout).run_name).to.be.a('string')
     expect(JSON.parse(readFileSync(join(out, 'run_metadata.json'), 'utf8')).training_config.seed).to.equal(seed)
   })
 

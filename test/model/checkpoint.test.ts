@@ -20,7 +20,7 @@ const header = {
     bestValF1Macro: 0.9,
     learningRate: 5e-4,
     stopReason: null,
-    metrics: {valF1Macro: 0.9},
+    metrics: {val_f1_macro: 0.9},
     backend: 'wasm',
     config: {seed: 7},
     callbacks: {early_stopping: {best: {val_f1_macro: 0.9}, wait: 1}},
@@ -80,15 +80,15 @@ describe('checkpoint file', () => {
     writeFileSync(join(dir, 'x'), '')
   })
 
-  it('stores its header in snake_case, as every JSON file the package writes (format 2)', () => {
-    const bytes = encodeCheckpoint({...header, training: {...header.training, history: [{epoch: 1, valF1Macro: 0.9, epochSeconds: 2}]}}, values, optimizer)
+  it('stores its header in snake_case, as every JSON file the package writes ', () => {
+    const bytes = encodeCheckpoint({...header, training: {...header.training, history: [{epoch: 1, val_f1_macro: 0.9, epoch_seconds: 2}]}}, values, optimizer)
     const raw = JSON.parse(bytes.subarray(12, 12 + bytes.readUInt32LE(8)).toString('utf8'))
     const keys = (value: unknown): string[] =>
       typeof value === 'object' && value !== null
         ? Object.entries(value).flatMap(([key, inner]) => [...(Array.isArray(value) ? [] : [key]), ...keys(inner)])
         : []
     expect(keys(raw).filter((key) => !/^[a-z\d_]+$/.test(key))).to.deep.equal([])
-    expect(raw).to.deep.include({format_version: 2, feature_normalization: {method: 'standardize', stats_source: 'train', mean: 0.13, std: 0.31}})
+    expect(raw).to.deep.include({format_version: 1, feature_normalization: {method: 'standardize', stats_source: 'train', mean: 0.13, std: 0.31}})
     expect(raw.training).to.deep.include({
       best_epoch: 1,
       best_val_f1_macro: 0.9,
@@ -98,64 +98,29 @@ describe('checkpoint file', () => {
     expect(raw.optimizer_tensors.map((t: {name: string}) => t.name)).to.deep.equal(['iter', 'dense.bias/m'])
     // Read back in the code's own names.
     const loaded = decodeCheckpoint(bytes, 'last.ckpt')
-    expect(loaded.header.training.history).to.deep.equal([{epoch: 1, valF1Macro: 0.9, epochSeconds: 2}])
+    expect(loaded.header.training.history).to.deep.equal([{epoch: 1, val_f1_macro: 0.9, epoch_seconds: 2}])
     expect(loaded.header.data.evalRatio).to.equal(0.2)
   })
 
-  it('reads a checkpoint written in format 1 (camelCase header), callbacks under their present names', () => {
-    // The header exactly as format 1 wrote it, followed by the tensors in header order.
-    const tensors = Object.entries(values).map(([name, value]) => ({name, shape: [value.length]}))
-    const v1 = {
-      format: 'digit-classification-checkpoint',
-      formatVersion: 1,
-      packageVersion: '0.1.0',
-      createdAt: '2026-11-20T10:00:00.000Z',
-      model: 'cnn',
-      classes: [0, 5, 8],
-      normalization: {method: 'standardize', mean: 0.13, std: 0.31},
-      data: {seed: 7, evalRatio: 0.2, valRatio: 0.15, classCounts: {0: 12, 5: 3, 8: 35}, fingerprints: {train: 'a', val: 'b', eval: 'c'}},
-      training: {
-        epoch: 2,
-        bestEpoch: 1,
-        bestValF1Macro: 0.9,
-        learningRate: 5e-4,
-        stopReason: null,
-        metrics: {epoch: 2, valF1Macro: 0.8},
-        backend: 'wasm',
-        config: {seed: 7, learning_rate: 0.001},
-        callbacks: {
-          earlyStopping: {best: 0.9, bestValLoss: 0.3, wait: 1},
-          modelCheckpoint: {bestEpoch: 1, bestValF1Macro: 0.9, bestValLoss: 0.3},
-          reduceLROnPlateau: {best: 0.9, bad: 1},
-        },
-        history: [
-          {epoch: 1, valF1Macro: 0.9},
-          {epoch: 2, valF1Macro: 0.8},
-        ],
-      },
-      calibration: {temperature: 1.5, fittedOn: 'val', nllBefore: 0.2, nllAfter: 0.1},
-      tensors,
-      optimizerTensors: [],
+  it('refuses a checkpoint in another header format in one line, naming the format it reads', () => {
+    const bytes = encodeCheckpoint(header, values)
+    const length = bytes.readUInt32LE(8)
+    const raw = JSON.parse(bytes.subarray(12, 12 + length).toString('utf8'))
+    const tensorBytes = bytes.subarray(12 + length, bytes.length - 32)
+    for (const [variant, shown] of [
+      [{...raw, format_version: 2}, '2'],
+      [{format: raw.format, formatVersion: 1, model: 'cnn'}, 'null'],
+    ] as const) {
+      const json = Buffer.from(JSON.stringify(variant), 'utf8')
+      const size = Buffer.alloc(4)
+      size.writeUInt32LE(json.length)
+      const body = Buffer.concat([Buffer.from('DIGITCKP'), size, json, tensorBytes])
+      expect(() => decodeCheckpoint(Buffer.concat([body, createHash('sha256').update(body).digest()]), 'old.ckpt')).to.throw(
+        UserError,
+        new RegExp(
+          `^old\\.ckpt is not a usable checkpoint: its header is in another format \\(format_version ${shown}; this version reads 1\\): train it again$`,
+        ),
+      )
     }
-    const json = Buffer.from(JSON.stringify(v1), 'utf8')
-    const length = Buffer.alloc(4)
-    length.writeUInt32LE(json.length)
-    const body = Buffer.concat([Buffer.from('DIGITCKP'), length, json, ...tensors.map(({name}) => Buffer.from(values[name].buffer))])
-    const loaded = decodeCheckpoint(Buffer.concat([body, createHash('sha256').update(body).digest()]), 'old.ckpt')
-    expect(loaded.header).to.deep.include({formatVersion: 1, model: 'cnn', normalization: {method: 'standardize', mean: 0.13, std: 0.31}})
-    expect(loaded.header.data).to.deep.include({evalRatio: 0.2, valRatio: 0.15})
-    expect(loaded.header.training).to.deep.include({epoch: 2, bestEpoch: 1, learningRate: 5e-4, stopReason: null})
-    expect(Object.keys(loaded.header.training.callbacks)).to.deep.equal(['early_stopping', 'model_checkpoint', 'reduce_lr_on_plateau'])
-    expect(loaded.header.calibration).to.deep.equal({temperature: 1.5, fittedOn: 'val', nllBefore: 0.2, nllAfter: 0.1})
-    for (const [name, value] of Object.entries(values)) expect([...loaded.values[name]]).to.deep.equal([...value])
-    // A damaged format-1 header is named by its own keys.
-    const broken = Buffer.from(JSON.stringify({...v1, data: {...v1.data, evalRatio: 1.5}}), 'utf8')
-    const brokenLength = Buffer.alloc(4)
-    brokenLength.writeUInt32LE(broken.length)
-    const brokenBody = Buffer.concat([Buffer.from('DIGITCKP'), brokenLength, broken, ...tensors.map(({name}) => Buffer.from(values[name].buffer))])
-    expect(() => decodeCheckpoint(Buffer.concat([brokenBody, createHash('sha256').update(brokenBody).digest()]), 'old.ckpt')).to.throw(
-      UserError,
-      /old\.ckpt is not a usable checkpoint: its header is invalid at "data\.evalRatio"/,
-    )
   })
 })

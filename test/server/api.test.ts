@@ -6,7 +6,6 @@ import {expect} from 'chai'
 
 import {buildLossCurves, buildMetrics} from '../../src/artifacts/build.js'
 import {DEFAULT_CLASSES} from '../../src/config.js'
-import {epochLogRow} from '../../src/artifacts/epoch-log.js'
 import {classificationReport} from '../../src/evaluation/metrics.js'
 import {preprocessBytes} from '../../src/images/preprocess.js'
 import {loadPredictor} from '../../src/model/predictor.js'
@@ -43,13 +42,13 @@ function rawGet(server: RunningServer, path: string): Promise<number> {
 
 const ONE_EPOCH = {
   epoch: 1,
-  trainLoss: 0.9,
-  trainAccuracy: 0.6,
-  valLoss: 0.7,
-  valBalancedAcc: 0.7,
-  valF1Macro: 0.5,
-  learningRate: 1e-3,
-  epochSeconds: 1.5,
+  train_loss: 0.9,
+  train_accuracy: 0.6,
+  val_loss: 0.7,
+  val_balanced_accuracy: 0.7,
+  val_f1_macro: 0.5,
+  learning_rate: 1e-3,
+  epoch_seconds: 1.5,
 }
 
 describe('web app API', function () {
@@ -69,10 +68,10 @@ describe('web app API', function () {
     const complete = join(runs, 'complete-run')
     await mkdir(complete, {recursive: true})
     const report = classificationReport([0, 0, 5, 8, 8, 8], [0, 0, 5, 8, 8, 5], [0, 5, 8])
-    const split = {samples: 6, loss: 0.3, accuracy: 5 / 6, macro_accuracy: 0.9, f1_macro: 0.85}
+    const split = {samples: 6, loss: 0.3, accuracy: 5 / 6, balanced_accuracy: 0.9, f1_macro: 0.85}
     const metrics = buildMetrics({epochs: [ONE_EPOCH], bestEpoch: 1, splits: {train: split, val: split, eval: split}, classificationReport: report})
     await writeFile(join(complete, 'metrics.json'), JSON.stringify(metrics))
-    await writeFile(join(complete, 'loss_curves.json'), JSON.stringify(buildLossCurves([ONE_EPOCH, {...ONE_EPOCH, epoch: 2, valF1Macro: 0.8}])))
+    await writeFile(join(complete, 'loss_curves.json'), JSON.stringify(buildLossCurves([ONE_EPOCH, {...ONE_EPOCH, epoch: 2, val_f1_macro: 0.8}])))
     await writeFile(join(complete, 'confusion_matrix.png'), grayPng(new Float32Array(784).fill(0.25)))
     await writeFile(join(complete, 'gallery.png'), grayPng(new Float32Array(784).fill(0.75)))
     await copyFile(checkpoint, join(complete, 'best.ckpt'))
@@ -82,7 +81,7 @@ describe('web app API', function () {
     await mkdir(join(broken, 'logs'), {recursive: true})
     await writeFile(join(broken, 'metrics.json'), '{"epochs": 3, "classes": [0, 5')
     await writeFile(join(broken, 'run_metadata.json'), JSON.stringify({runName: '<img src=x onerror=alert(1)>'}))
-    await writeFile(join(broken, 'logs', 'metrics.json'), JSON.stringify([epochLogRow(ONE_EPOCH)]))
+    await writeFile(join(broken, 'logs', 'metrics.json'), JSON.stringify([ONE_EPOCH]))
 
     // Not runs: an empty folder, and links leading out of the runs folder.
     await mkdir(join(runs, 'empty-folder'))

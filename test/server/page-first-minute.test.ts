@@ -27,13 +27,13 @@ const SHOTS = process.env.WEB_SHOTS_DIR ?? SCREENSHOTS
 /** Epochs whose validation scores climb from 0.92 to 0.995: the curve a good run draws. */
 const GOOD_EPOCHS = [1, 2, 3, 4].map((epoch) => ({
   epoch,
-  trainLoss: 0.4 / epoch,
-  trainAccuracy: 0.9 + epoch / 50,
-  valLoss: 0.3 / epoch,
-  valBalancedAcc: 0.92 + epoch / 60,
-  valF1Macro: 0.92 + (epoch * 0.075) / 4,
-  learningRate: 1e-3,
-  epochSeconds: 2,
+  train_loss: 0.4 / epoch,
+  train_accuracy: 0.9 + epoch / 50,
+  val_loss: 0.3 / epoch,
+  val_balanced_accuracy: 0.92 + epoch / 60,
+  val_f1_macro: 0.92 + (epoch * 0.075) / 4,
+  learning_rate: 1e-3,
+  epoch_seconds: 2,
 }))
 
 /** The "0, 5 and 8" of the page, from the classes the server knows. */
@@ -123,7 +123,7 @@ describe('web app page, the first minute (headless Chromium)', function () {
     const truth = [0, 0, 0, 5, 5, 8, 8, 8, 8]
     const guess = [0, 0, 0, 5, 8, 8, 8, 8, 8]
     const report = classificationReport(truth, guess, CLASSES)
-    const split = {samples: 9, loss: 0.05, accuracy: 0.996, macro_accuracy: 0.996, f1_macro: 0.996}
+    const split = {samples: 9, loss: 0.05, accuracy: 0.996, balanced_accuracy: 0.996, f1_macro: 0.996}
     const metrics = buildMetrics({epochs: GOOD_EPOCHS, bestEpoch: 4, splits: {train: split, val: split, eval: split}, classificationReport: report})
     await writeFile(join(good, 'metrics.json'), JSON.stringify(metrics))
     await writeFile(join(good, 'loss_curves.json'), JSON.stringify(buildLossCurves(GOOD_EPOCHS)))
@@ -275,7 +275,7 @@ describe('web app page, the first minute (headless Chromium)', function () {
       const cells = await page
         .locator('#confusion tr')
         .evaluateAll((rows) => rows.slice(1).map((row) => Array.from(row.querySelectorAll('td')).map((cell) => Number(cell.textContent))))
-      expect(cells).to.deep.equal(classificationReport([0, 0, 0, 5, 5, 8, 8, 8, 8], [0, 0, 0, 5, 8, 8, 8, 8, 8], CLASSES).confusionMatrix)
+      expect(cells).to.deep.equal(classificationReport([0, 0, 0, 5, 5, 8, 8, 8, 8], [0, 0, 0, 5, 8, 8, 8, 8, 8], CLASSES).confusion_matrix)
       expect(await page.locator('#runs-table thead').innerText()).to.match(/Run\s+Model\s+Digits\s+Eval macro-F1\s+State/)
       expect(await overflowingTables(page)).to.deep.equal([])
       await page.locator('#runs').scrollIntoViewIfNeeded()

@@ -53,13 +53,13 @@ describe('web app page (headless Chromium)', function () {
     await mkdir(run, {recursive: true})
     const epochs = [1, 2, 3].map((epoch) => ({
       epoch,
-      trainLoss: 1 / epoch,
-      trainAccuracy: 0.5 + epoch / 10,
-      valLoss: 1.2 / epoch,
-      valBalancedAcc: 0.45 + epoch / 10,
-      valF1Macro: 0.4 + epoch / 10,
-      learningRate: 1e-3,
-      epochSeconds: 1,
+      train_loss: 1 / epoch,
+      train_accuracy: 0.5 + epoch / 10,
+      val_loss: 1.2 / epoch,
+      val_balanced_accuracy: 0.45 + epoch / 10,
+      val_f1_macro: 0.4 + epoch / 10,
+      learning_rate: 1e-3,
+      epoch_seconds: 1,
     }))
     await writeFile(join(run, 'loss_curves.json'), JSON.stringify(buildLossCurves(epochs)))
     const pattern = Float32Array.from({length: 784}, (_, i) => ((i % 28) + Math.floor(i / 28)) / 54)

@@ -135,12 +135,12 @@ describe('web app training', function () {
 
     const epoch = await stream.waitFor((e) => e.event === 'epoch')
     expect(epoch.data).to.include({epoch: 1})
-    expect(epoch.data.valF1Macro).to.be.a('number')
+    expect(epoch.data.val_f1_macro).to.be.a('number')
     const done = await stream.waitFor((e) => e.event === 'status' && e.data.state !== 'running' && e.data.state !== 'idle')
     stream.stop()
     expect(done.data.state, String(done.data.error)).to.equal('finished')
     expect(done.data.history).to.have.length.within(1, 2)
-    expect(done.data.summary).to.include({runName: 'page-run'})
+    expect(done.data.summary).to.include({run_name: 'page-run'})
     expect((done.data.model as {checkpointPath: string}).checkpointPath).to.equal(join(temp.dir, 'runs', 'page-run', 'best.ckpt'))
     expect(server.model.info.checkpointPath).to.not.equal(before)
 

@@ -8,8 +8,8 @@ import {EarlyStopping, ModelCheckpoint, ProgressReporter, ReduceLROnPlateau, imp
 import type {EpochLog} from '../../src/artifacts/epoch-log.js'
 import type {TrainerState} from '../../src/training/trainer.js'
 
-function log(epoch: number, valF1Macro: number, valLoss = 1): EpochLog {
-  return {epoch, trainLoss: 1, trainAccuracy: 0.5, valLoss, valBalancedAcc: 0.5, valF1Macro, learningRate: 1e-3, epochSeconds: 1}
+function log(epoch: number, val_f1_macro: number, val_loss = 1): EpochLog {
+  return {epoch, train_loss: 1, train_accuracy: 0.5, val_loss, val_balanced_accuracy: 0.5, val_f1_macro, learning_rate: 1e-3, epoch_seconds: 1}
 }
 
 /** A loop state whose checkpoint requests are recorded as `file:bestEpoch`. */
@@ -17,7 +17,7 @@ function fakeState(saves: string[] = []): TrainerState {
   const module = {
     learningRate: 1e-3,
     trainingStep: () => ({loss: 0, accuracy: 0}),
-    validationStep: () => ({valLoss: 0, valBalancedAcc: 0, valF1Macro: 0}),
+    validationStep: () => ({val_loss: 0, val_balanced_accuracy: 0, val_f1_macro: 0}),
     values: async () => ({}),
     optimizerState: async () => ({}),
   }
@@ -49,14 +49,14 @@ describe('callbacks', () => {
     const restored = new EarlyStopping(3)
     restored.loadStateDict(stopper.stateDict())
     expect(restored.stateDict()).to.deep.equal({best: {val_f1_macro: 0.61}, wait: 3})
-    // The state as checkpoints wrote it before monitors were generic.
-    const older = new EarlyStopping(3)
-    older.loadStateDict({best: 0.61, bestValLoss: 1, wait: 2})
-    // Only what is monitored is kept: the loss that format also saved comes back only where it breaks ties.
-    expect(older.stateDict()).to.deep.equal({best: {val_f1_macro: 0.61}, wait: 2})
-    const olderWithTies = new EarlyStopping(3, 'f1-loss')
-    olderWithTies.loadStateDict({best: 0.61, bestValLoss: 1, wait: 2})
-    expect(olderWithTies.stateDict()).to.deep.equal({best: {val_f1_macro: 0.61, val_loss: 1}, wait: 2})
+    // Only what is monitored is kept: a saved loss comes back only where it breaks ties.
+    const withLoss = {best: {val_f1_macro: 0.61, val_loss: 1}, wait: 2}
+    const plain = new EarlyStopping(3)
+    plain.loadStateDict(withLoss)
+    expect(plain.stateDict()).to.deep.equal({best: {val_f1_macro: 0.61}, wait: 2})
+    const withTies = new EarlyStopping(3, 'f1-loss')
+    withTies.loadStateDict(withLoss)
+    expect(withTies.stateDict()).to.deep.equal(withLoss)
   })
 
   it('reduce-on-plateau halves the rate after more than 2 bad epochs, like PyTorch', () => {
@@ -116,9 +116,6 @@ describe('callbacks', () => {
     const restored = new ModelCheckpoint('/nonexistent', 'f1-loss')
     restored.loadStateDict(ties.state)
     expect(restored.stateDict()).to.deep.equal({best_epoch: 5, best: {val_f1_macro: 1, val_loss: 0.1}})
-    const older = new ModelCheckpoint('/nonexistent', 'f1-loss')
-    older.loadStateDict({bestEpoch: 5, bestValF1Macro: 1, bestValLoss: null})
-    expect(older.stateDict()).to.deep.equal({best_epoch: 5, best: {val_f1_macro: 1}})
   })
 
   it('progress on a terminal: a bar per epoch with running loss, images per second and ETA; one line per epoch when piped', async () => {
@@ -148,7 +145,7 @@ describe('callbacks', () => {
     const tty = await run(true)
     expect(tty).to.include('1/4  loss 0.8000  64 img/s  ETA 0:02')
     expect(tty).to.include('4/4  loss 0.5000  64 img/s  ETA 0:00')
-    expect(tty).to.match(/val_balanced_acc 0\.5000  val_f1_macro 0\.9000/)
+    expect(tty).to.match(/val_balanced_accuracy 0\.5000  val_f1_macro 0\.9000/)
     const piped = await run(false)
     expect(piped).to.not.include('img/s')
     expect(piped.trim().split('\n')).to.have.length(1)

@@ -131,19 +131,19 @@ describe('training configuration', () => {
   it('round-trips through config.json', () => {
     const config = resolveTrainingConfig({flags: {seed: 9, 'class-counts': '8=140,0=48,5=12', 'roc-per-class': true}, now: NOW})
     const document = configDocument(config)
-    expect(document.schema_version).to.equal(5)
+    expect(document.schema_version).to.equal(1)
     const {schema_version: _, ...settings} = document
     expect(resolveTrainingConfig({file: {values: settings, source: 'config.json'}})).to.deep.equal(config)
   })
 
-  it('reads config.json of schema 1 (before ema_decay) with the default for what it lacks, and refuses unknown versions', async () => {
+  it('reads a config.json that lacks a setting with its default, and refuses other versions', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'config-'))
-    const {schema_version: _, ema_decay: __, ...version1} = configDocument(resolveTrainingConfig({flags: {seed: 9, epochs: 3}, now: NOW}))
-    writeFileSync(join(dir, 'v1.json'), JSON.stringify({schema_version: 1, ...version1}))
-    const config = resolveTrainingConfig({file: {values: await readConfigFile(join(dir, 'v1.json')), source: 'v1.json'}})
+    const {ema_decay: _, ...lacking} = configDocument(resolveTrainingConfig({flags: {seed: 9, epochs: 3}, now: NOW}))
+    writeFileSync(join(dir, 'lacking.json'), JSON.stringify(lacking))
+    const config = resolveTrainingConfig({file: {values: await readConfigFile(join(dir, 'lacking.json')), source: 'lacking.json'}})
     expect(config).to.include({seed: 9, epochs: 3, ema_decay: 0})
     writeFileSync(join(dir, 'v9.json'), JSON.stringify({schema_version: 9, seed: 9}))
-    await expectUserRejection(readConfigFile(join(dir, 'v9.json')), /v9\.json has schema_version 9; this version reads 1, 2, 3, 4 and 5$/)
+    await expectUserRejection(readConfigFile(join(dir, 'v9.json')), /v9\.json has schema_version 9; this version reads 1$/)
   })
 })
 

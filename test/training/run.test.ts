@@ -1,6 +1,5 @@
 import {expect} from 'chai'
-import {createHash} from 'node:crypto'
-import {cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {PassThrough} from 'node:stream'
@@ -43,9 +42,9 @@ describe('training run', function () {
     expect(summary.backend).to.equal('wasm')
     expect(summary.epochs).to.equal(2)
     expect(epochs.map((e) => e.epoch)).to.deep.equal([1, 2])
-    expect(epochs[1].trainLoss).to.be.lessThan(epochs[0].trainLoss)
-    expect(summary.metrics.eval.size).to.equal(40)
-    expect(summary.metrics.train.size).to.equal(136)
+    expect(epochs[1].train_loss).to.be.lessThan(epochs[0].train_loss)
+    expect(summary.metrics.eval.samples).to.equal(40)
+    expect(summary.metrics.train.samples).to.equal(136)
     for (const file of [
       'best.ckpt',
       'last.ckpt',
@@ -65,10 +64,10 @@ describe('training run', function () {
     const csv = readFileSync(join(dirs.a, 'logs', 'metrics.csv'), 'utf8')
       .trim()
       .split('\n')
-    expect(csv[0]).to.equal('epoch,train_loss,train_accuracy,val_loss,val_balanced_acc,val_f1_macro,learning_rate,epoch_seconds')
+    expect(csv[0]).to.equal('epoch,train_loss,train_accuracy,val_loss,val_balanced_accuracy,val_f1_macro,learning_rate,epoch_seconds')
     expect(csv).to.have.length(3)
     const best = await loadCheckpoint(join(dirs.a, 'best.ckpt'))
-    expect(best.header.training.bestEpoch).to.equal(summary.bestEpoch)
+    expect(best.header.training.bestEpoch).to.equal(summary.best_epoch)
     expect(best.header.normalization.mean).to.be.within(0.05, 0.3)
     expect(Object.keys(best.optimizer)).to.have.length(0)
     const last = await loadCheckpoint(join(dirs.a, 'last.ckpt'))
@@ -91,70 +90,6 @@ describe('training run', function () {
     const [x, y] = await Promise.all([loadCheckpoint(join(straight, 'last.ckpt')), loadCheckpoint(join(dirs.b, 'last.ckpt'))])
     for (const name of Object.keys(x.values)) expect([...y.values[name]], name).to.deep.equal([...x.values[name]])
     expect(y.header.training.history).to.have.length(3)
-  })
-
-  it('resumes a last.ckpt written in checkpoint format 1 (camelCase header) as it resumes one in format 2', async () => {
-    const v2 = mkdtempSync(join(tmpdir(), 'train-format2-'))
-    await runTraining(options(v2, {epochs: 2}), {progress: quiet()})
-    const v1 = mkdtempSync(join(tmpdir(), 'train-format1-'))
-    cpSync(v2, v1, {recursive: true})
-    // Rewrite v1's last.ckpt as format 1 wrote it: camelCase keys, callbacks and their state under the old names.
-    const bytes = readFileSync(join(v1, 'last.ckpt'))
-    const length = bytes.readUInt32LE(8)
-    const header = JSON.parse(bytes.subarray(12, 12 + length).toString('utf8'))
-    const camel = (record: Record<string, number>) =>
-      Object.fromEntries(Object.entries(record).map(([key, value]) => [key.replaceAll(/_([a-z\d])/g, (_, c: string) => c.toUpperCase()), value]))
-    const {training: t, data: d} = header
-    const bestLoss = t.history.find((row: {epoch: number}) => row.epoch === t.best_epoch).val_loss
-    const old = {
-      format: header.format,
-      formatVersion: 1,
-      packageVersion: header.package_version,
-      createdAt: header.created_at,
-      model: header.model,
-      classes: header.classes,
-      normalization: {method: 'standardize', mean: header.feature_normalization.mean, std: header.feature_normalization.std},
-      data: {seed: d.seed, evalRatio: d.eval_ratio, valRatio: d.val_ratio, classCounts: d.class_counts, fingerprints: d.fingerprints},
-      training: {
-        epoch: t.epoch,
-        bestEpoch: t.best_epoch,
-        bestValF1Macro: t.best_val_f1_macro,
-        learningRate: t.learning_rate,
-        stopReason: t.stop_reason,
-        metrics: camel(t.metrics),
-        backend: t.backend,
-        config: t.config,
-        callbacks: {
-          // Format 1 kept the best epoch's validation loss beside its macro F1, whatever was monitored.
-          modelCheckpoint: {
-            bestEpoch: t.callbacks.model_checkpoint.best_epoch,
-            bestValF1Macro: t.callbacks.model_checkpoint.best.val_f1_macro,
-            bestValLoss: bestLoss,
-          },
-          earlyStopping: {best: t.callbacks.early_stopping.best.val_f1_macro, bestValLoss: bestLoss, wait: t.callbacks.early_stopping.wait},
-          reduceLROnPlateau: t.callbacks.reduce_lr_on_plateau,
-        },
-        history: t.history.map(camel),
-      },
-      calibration: null,
-      tensors: header.tensors,
-      optimizerTensors: header.optimizer_tensors,
-    }
-    const json = Buffer.from(JSON.stringify(old), 'utf8')
-    const size = Buffer.alloc(4)
-    size.writeUInt32LE(json.length)
-    const body = Buffer.concat([bytes.subarray(0, 8), size, json, bytes.subarray(12 + length, bytes.length - 32)])
-    writeFileSync(join(v1, 'last.ckpt'), Buffer.concat([body, createHash('sha256').update(body).digest()]))
-    expect((await loadCheckpoint(join(v1, 'last.ckpt'))).header.formatVersion).to.equal(1)
-
-    for (const dir of [v2, v1]) await runTraining(options(dir, {epochs: 3, resume: true}), {progress: quiet()})
-    const [x, y] = await Promise.all([loadCheckpoint(join(v2, 'last.ckpt')), loadCheckpoint(join(v1, 'last.ckpt'))])
-    for (const name of Object.keys(x.values)) expect([...y.values[name]], name).to.deep.equal([...x.values[name]])
-    expect(y.header.formatVersion).to.equal(2)
-    expect(y.header.training.history.map((log) => ({...log, epochSeconds: 0}))).to.deep.equal(
-      x.header.training.history.map((log) => ({...log, epochSeconds: 0})),
-    )
-    expect(y.header.training.callbacks).to.deep.equal(x.header.training.callbacks)
   })
 
   it('completes a finished run on --resume without training again, and refuses other data', async () => {
@@ -180,8 +115,8 @@ describe('training run', function () {
       {progress: quiet()},
     )
     const last = await loadCheckpoint(join(dir, 'last.ckpt'))
-    expect(last.header.training.history.map((log) => log.learningRate)).to.deep.equal([0.001, 0.01])
-    expect(summary.runName).to.equal('renamed')
+    expect(last.header.training.history.map((log) => log.learning_rate)).to.deep.equal([0.001, 0.01])
+    expect(summary.run_name).to.equal('renamed')
     expect(summary.files).to.include.members(['roc_curves.json', 'timing_stats.json'])
     const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))
     // The file is what schema/config.schema.json publishes.
@@ -212,7 +147,7 @@ describe('training run', function () {
     expect(metadata.files.map((a: {name: string}) => a.name)).to.include.members(['roc_curves.png', 'timing_stats.json', 'metrics.json', 'config.json'])
     expect(metadata.feature_normalization.stats_source).to.equal('train')
     expect(summary.model).to.equal('softmax')
-    expect(summary.metrics.eval.f1Macro).to.be.greaterThan(0.5)
+    expect(summary.metrics.eval.f1_macro).to.be.greaterThan(0.5)
     expect((await loadCheckpoint(join(dir, 'best.ckpt'))).header.model).to.equal('softmax')
   })
 

@@ -41,7 +41,7 @@ class FakeModule implements TrainableModule {
     expect(data).to.equal(VAL)
     const {f1, loss, accuracy = f1} = this.script[Math.min(this.validations, this.script.length - 1)]
     this.validations += 1
-    return {valLoss: loss, valBalancedAcc: accuracy, valF1Macro: f1}
+    return {val_loss: loss, val_balanced_accuracy: accuracy, val_f1_macro: f1}
   }
 
   /** Real softmax-model weights, so checkpoints the trainer writes are real files that load back. */
@@ -91,16 +91,25 @@ describe('Trainer', () => {
     expect(state.history.map((log) => log.epoch)).to.deep.equal([1, 2, 3])
     const [first] = state.history
     // Loss per step is the batch size, weighted by it: (2·2 + 2·2 + 1·1) / 5.
-    expect(first.trainLoss).to.be.closeTo(9 / 5, 1e-12)
-    expect(first.trainAccuracy).to.be.closeTo(3 / 5, 1e-12)
-    expect(first.valLoss).to.equal(0.5)
-    expect(first.valF1Macro).to.equal(1)
-    expect(first.learningRate).to.equal(0.01)
+    expect(first.train_loss).to.be.closeTo(9 / 5, 1e-12)
+    expect(first.train_accuracy).to.be.closeTo(3 / 5, 1e-12)
+    expect(first.val_loss).to.equal(0.5)
+    expect(first.val_f1_macro).to.equal(1)
+    expect(first.learning_rate).to.equal(0.01)
   })
 
   it('continues a resumed run from its epoch and history', async () => {
     const module = new FakeModule([{f1: PERFECT, loss: 0.5}])
-    const earlier: EpochLog = {epoch: 1, trainLoss: 1, trainAccuracy: 0, valLoss: 1, valBalancedAcc: 0, valF1Macro: 0, learningRate: 0.01, epochSeconds: 0}
+    const earlier: EpochLog = {
+      epoch: 1,
+      train_loss: 1,
+      train_accuracy: 0,
+      val_loss: 1,
+      val_balanced_accuracy: 0,
+      val_f1_macro: 0,
+      learning_rate: 0.01,
+      epoch_seconds: 0,
+    }
     const state = await new Trainer({maxEpochs: 2, batchSize: 5, seed: 1, callbacks: []}).fit(module, trainSet(5), VAL, {epoch: 1, history: [earlier]})
     expect(module.steps).to.deep.equal([5])
     expect(state.history.map((log) => log.epoch)).to.deep.equal([1, 2])
@@ -147,7 +156,7 @@ describe('Trainer', () => {
     const run = async (scheduler: ReduceLROnPlateau) => {
       const module = new FakeModule(script)
       const state = await new Trainer({maxEpochs: 4, batchSize: 5, seed: 1, callbacks: [scheduler]}).fit(module, trainSet(5), VAL)
-      return state.history.map((log) => log.learningRate).concat(module.learningRate)
+      return state.history.map((log) => log.learning_rate).concat(module.learningRate)
     }
 
     expect(await run(new ReduceLROnPlateau(0.5, 0))).to.deep.equal([0.01, 0.01, 0.005, 0.0025, 0.00125])
@@ -186,7 +195,7 @@ describe('Trainer', () => {
     // Macro F1 falls after epoch 1 while the balanced accuracy peaks at epoch 3.
     const script = [0.5, 0.6, 0.9, 0.8, 0.7, 0.6].map((accuracy, i) => ({f1: i === 0 ? PERFECT : POOR, loss: 0.5, accuracy}))
     const events: string[] = []
-    const monitors: Monitor[] = [{metric: 'val_balanced_acc', mode: 'max'}]
+    const monitors: Monitor[] = [{metric: 'val_balanced_accuracy', mode: 'max'}]
     const stopper = new EarlyStopping(2, monitors)
     const trainer = new Trainer({
       maxEpochs: 10,
@@ -198,11 +207,11 @@ describe('Trainer', () => {
     })
     const state = await trainer.fit(new FakeModule(script), trainSet(5), VAL)
     expect(events.filter((e) => e.startsWith('best.ckpt'))).to.deep.equal(['best.ckpt@1 best=1', 'best.ckpt@2 best=2', 'best.ckpt@3 best=3'])
-    expect(state.stopReason).to.equal('val_balanced_acc did not improve for 2 epochs (best 0.9000)')
-    expect(stopper.stateDict()).to.deep.equal({best: {val_balanced_acc: 0.9}, wait: 2})
+    expect(state.stopReason).to.equal('val_balanced_accuracy did not improve for 2 epochs (best 0.9000)')
+    expect(stopper.stateDict()).to.deep.equal({best: {val_balanced_accuracy: 0.9}, wait: 2})
 
     expect(() => new EarlyStopping(3, [{metric: 'val_f2', mode: 'max'}])).to.throw(
-      'cannot monitor "val_f2": it is not a logged metric (train_loss, train_accuracy, val_loss, val_balanced_acc, val_f1_macro, learning_rate, epoch_seconds)',
+      'cannot monitor "val_f2": it is not a logged metric (train_loss, train_accuracy, val_loss, val_balanced_accuracy, val_f1_macro, learning_rate, epoch_seconds)',
     )
     expect(() => new ModelCheckpoint('/run', [])).to.throw('a callback needs at least one metric to monitor')
     // A mode read from a file is not checked by the type system.
@@ -272,8 +281,8 @@ describe('Trainer', () => {
         backend: 'fake',
         config: RUN.config,
       })
-      expect(last.header.training.history.map((log) => log.valF1Macro)).to.deep.equal([PERFECT, POOR])
-      expect(last.header.training.metrics).to.deep.include({epoch: 2, valLoss: 0.4, learningRate: 0.01})
+      expect(last.header.training.history.map((log) => log.val_f1_macro)).to.deep.equal([PERFECT, POOR])
+      expect(last.header.training.metrics).to.deep.include({epoch: 2, val_loss: 0.4, learning_rate: 0.01})
       // Saved after every other callback has seen epoch 2: the plateau's reduction and early stopping's count are in.
       expect(last.header.training.callbacks).to.deep.equal({
         model_checkpoint: {best_epoch: 1, best: {val_f1_macro: 1}},
