@@ -4,6 +4,7 @@ import {BaseCommand} from '../cli/base-command.js'
 import {sharedFlags} from '../cli/flags.js'
 import {UserError} from '../errors.js'
 import {ALL_SPLIT_NAMES, EVALUATE_DEFAULTS} from '../config.js'
+import type {EvaluateOutput} from '../artifacts/outputs.js'
 import {ECE_BINS} from '../evaluation/calibration.js'
 
 export default class Evaluate extends BaseCommand {
@@ -78,7 +79,7 @@ Rebuilds the split the checkpoint was trained with (its seed, ratios and class c
       throw error
     })
     if (this.jsonEnabled()) {
-      return {
+      const output: EvaluateOutput = {
         checkpoint: flags['checkpoint-path'],
         checkpoint_id: checkpointId,
         split,
@@ -92,6 +93,7 @@ Rebuilds the split the checkpoint was trained with (its seed, ratios and class c
           known_rate: evaluation.openSet.knownRate,
         },
       }
+      return output
     }
 
     const {temperature, ece} = evaluation.calibration

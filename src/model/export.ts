@@ -18,6 +18,7 @@ import {join} from 'node:path'
 
 import {tf} from '../engine/tf.js'
 import * as tfl from '@tensorflow/tfjs-layers'
+import {z} from 'zod'
 
 import {IMAGE_SIZE} from '../config.js'
 import {currentBackend, selectBackend} from '../engine/backend.js'
@@ -26,7 +27,7 @@ import {sweepTemporaries, writeFileAtomic} from '../util/atomic.js'
 import {makeFolder} from '../util/paths.js'
 import {packageVersion} from '../version.js'
 import {type Checkpoint, checkpointId, loadCheckpoint} from './checkpoint.js'
-import {BN_EPSILON, BN_MOMENTUM, type ModelKind, type NetworkDescription, networkOf, parameterSpecs} from './network.js'
+import {BN_EPSILON, BN_MOMENTUM, MODEL_KINDS, type NetworkDescription, networkOf, parameterSpecs} from './network.js'
 
 /**
  * Keras counts batch-norm momentum the other way round: PyTorch's 0.1 is
@@ -48,34 +49,55 @@ export function weightsFileName(weights: Uint8Array): string {
 
 const WEIGHTS_FILE = /^weights(?:\.[\da-f]{12})?\.bin$/
 
-/** Version of `userDefinedMetadata`'s shape: 2 is snake_case (1 was camelCase: packageVersion, checkpointId, normalization, weightsSha256). */
-export const EXPORT_METADATA_VERSION = 2
+/** Version of `userDefinedMetadata`'s shape, raised when it changes. */
+export const EXPORT_METADATA_VERSION = 1
 
 /** model.json's `userDefinedMetadata`: ours, so snake_case like every JSON file the package writes (the rest of model.json is tfjs's format). */
-export interface ExportMetadata {
-  format: 'digit-classification-layers-model'
-  format_version: typeof EXPORT_METADATA_VERSION
-  package_version: string
-  model: ModelKind
-  checkpoint_id: string
-  classes: number[]
-  input: {shape: [null, number, number, 1]; range: [0, 1]; ink: 'white on black'}
-  output: 'probabilities'
-  /** Temperature scaling fitted on the validation split, folded into the last dense layer (kernel and bias divided by it); 1: none. */
-  temperature: number
-  /** Already applied by the model's first layer (`normalize`, a Rescaling layer): do not apply it again. */
-  feature_normalization: {method: 'standardize'; stats_source: 'train'; mean: number; std: number; applied_by: 'normalize layer'}
-}
+export const ExportMetadataSchema = z
+  .object({
+    format: z.literal('digit-classification-layers-model'),
+    format_version: z.literal(EXPORT_METADATA_VERSION),
+    package_version: z.string(),
+    model: z.enum(MODEL_KINDS),
+    checkpoint_id: z.string(),
+    classes: z.array(z.int().min(0).max(9)),
+    input: z.object({
+      shape: z.tuple([z.null(), z.number(), z.number(), z.literal(1)]),
+      range: z.tuple([z.literal(0), z.literal(1)]),
+      ink: z.literal('white on black'),
+    }),
+    output: z.literal('probabilities'),
+    temperature: z
+      .number()
+      .positive()
+      .describe('temperature scaling fitted on the validation split, folded into the last dense layer (kernel and bias divided by it); 1: none'),
+    feature_normalization: z
+      .object({
+        method: z.literal('standardize'),
+        stats_source: z.literal('train'),
+        mean: z.number(),
+        std: z.number(),
+        applied_by: z.literal('normalize layer'),
+      })
+      .describe("already applied by the model's first layer (`normalize`, a Rescaling layer): do not apply it again"),
+  })
+  .strict()
+export type ExportMetadata = z.infer<typeof ExportMetadataSchema>
 
 /** What model.json's `userDefinedMetadata` holds once written: the metadata and the weights' full SHA-256. */
 export type WrittenExportMetadata = ExportMetadata & {weights_sha256: string}
 
-export interface ExportSummary {
-  output_dir: string
-  files: string[]
-  bytes: number
-  metadata: ExportMetadata
-}
+/** What `export` prints. */
+export const ExportSummarySchema = z
+  .object({
+    output_dir: z.string(),
+    files: z.array(z.string()).describe('model.json and its weights file, in the output folder'),
+    bytes: z.int().nonnegative(),
+    metadata: ExportMetadataSchema,
+  })
+  .strict()
+  .meta({title: 'export output', description: 'What `digit-classification export` prints on stdout.'})
+export type ExportSummary = z.infer<typeof ExportSummarySchema>
 
 /** The checkpoint's tensors for each layer, in the order tfjs-layers keeps that layer's weights. */
 function layerWeights(net: NetworkDescription): Record<string, string[]> {

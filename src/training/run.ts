@@ -8,6 +8,7 @@ import {augmentTransform} from '../data/augment.js'
 import {type SplitName, SPLIT_NAMES} from '../data/split.js'
 import {selectBackend} from '../engine/backend.js'
 import {ARTIFACT_FILES} from '../artifacts/schemas.js'
+import type {TrainSummary} from '../artifacts/outputs.js'
 import {UserError, errorMessage} from '../errors.js'
 import {fitTemperature, nllWithTemperature, softmaxWithTemperature} from '../evaluation/calibration.js'
 import {type Checkpoint, loadCheckpoint} from '../model/checkpoint.js'
@@ -52,19 +53,7 @@ export interface TrainHooks {
   progressBar?: ProgressBarFactory
 }
 
-/** What `train` prints as JSON (snake_case, as every file and output). */
-export interface TrainSummary {
-  run_name: string
-  output_dir: string
-  backend: string
-  threads: number
-  model: string
-  epochs: number
-  best_epoch: number
-  stop_reason: string | null
-  metrics: Record<SplitName, SplitMetrics>
-  files: string[]
-}
+export type {TrainSummary} from '../artifacts/outputs.js'
 
 /** Train as SPEC §3 describes: the module, the trainer and its callbacks, then the best model's metrics. */
 export async function runTraining(run: TrainRun, hooks: TrainHooks = {}): Promise<TrainSummary> {

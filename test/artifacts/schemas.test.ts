@@ -4,6 +4,7 @@ import {readFile, readdir} from 'node:fs/promises'
 import {EpochLogSchema} from '../../src/artifacts/epoch-log.js'
 import {ApiPredictionSchema, PredictAnswerSchema} from '../../src/artifacts/answer.js'
 import {jsonSchemaDocuments} from '../../src/artifacts/json-schema.js'
+import {outputSchemas} from '../../src/artifacts/outputs.js'
 import {
   LossCurvesSchema,
   MetricsSchema,
@@ -43,10 +44,19 @@ describe('artifact schemas', () => {
   })
 
   it('are published under schema/ exactly as scripts/emit-json-schemas.ts emits them', async () => {
-    const documents = jsonSchemaDocuments({...schemas, config: ConfigFileSchema, predict: PredictAnswerSchema, apiPredict: ApiPredictionSchema})
+    const documents = jsonSchemaDocuments({
+      ...schemas,
+      config: ConfigFileSchema,
+      predict: PredictAnswerSchema,
+      apiPredict: ApiPredictionSchema,
+      ...outputSchemas,
+    })
     expect([...documents.keys()].sort()).to.deep.equal([
       'api_predict.schema.json',
       'config.schema.json',
+      'download_data_output.schema.json',
+      'evaluate_output.schema.json',
+      'export_output.schema.json',
       'loss_curves.schema.json',
       'metrics.schema.json',
       'predict.schema.json',
@@ -55,6 +65,7 @@ describe('artifact schemas', () => {
       'roc_curves.schema.json',
       'run_metadata.schema.json',
       'timing_stats.schema.json',
+      'train_output.schema.json',
       'training_dynamics.schema.json',
     ])
     expect((await readdir(schemaDir)).sort(), 'no stale schema file').to.deep.equal([...documents.keys()].sort())

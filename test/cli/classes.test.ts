@@ -6,6 +6,7 @@ import {join} from 'node:path'
 import {Jimp} from 'jimp'
 
 import {PIXELS} from '../../src/config.js'
+import {ExportSummarySchema} from '../../src/model/export.js'
 import {loadCheckpoint} from '../../src/model/checkpoint.js'
 import {cli, oneErrorLine} from '../helpers/cli.js'
 import {FIXTURE_DIR, readFixture, writeStandInTestSet} from '../helpers/fixtures.js'
@@ -124,6 +125,7 @@ describe('any set of digits from the command line: --classes', function () {
       const folder = mkdtempSync(join(tmpdir(), 'classes-export-'))
       const run = await cli(['export', '--checkpoint-path', ckpt, '--output-dir', folder])
       expect(run.code, run.stderr).to.equal(0)
+      expect(ExportSummarySchema.parse(JSON.parse(run.stdout))).to.deep.include({output_dir: folder})
       const model = JSON.parse(readFileSync(join(folder, 'model.json'), 'utf8'))
       expect(model.userDefinedMetadata.classes).to.deep.equal([3, 8])
       const layers = model.modelTopology.model_config?.config.layers ?? model.modelTopology.config.layers

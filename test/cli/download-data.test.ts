@@ -4,6 +4,7 @@ import {existsSync, mkdtempSync, readdirSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 
+import {outputSchemas} from '../../src/artifacts/outputs.js'
 import {formatSummary} from '../../src/commands/download-data.js'
 import {DEFAULT_MIRRORS, MNIST_FILES, MNIST_RAW_FILES} from '../../src/config.js'
 import {cli, oneErrorLine} from '../helpers/cli.js'
@@ -158,6 +159,11 @@ describe('digit-classification download-data', () => {
     expect(run.stdout).to.include(`${MNIST_FILES.trainImages.name}`).and.include('copied from the bundled sample')
     expect(run.stdout).to.include(`a small sample, not the full MNIST: 1780 real training digits in ${dataDir}`).and.not.include('--class-counts 0=')
     expect(readdirSync(dataDir).sort()).to.deep.equal([MNIST_FILES.trainImages.name, MNIST_FILES.trainLabels.name])
+    // --json: the published shape, in snake_case.
+    const json = await cli(['download-data', '--data-dir', dataDir, '--source', 'sample', '--json'])
+    expect(json.code, json.stderr).to.equal(0)
+    expect(outputSchemas.downloadDataOutput.parse(JSON.parse(json.stdout))).to.deep.include({data_dir: dataDir})
+    expect(JSON.parse(json.stdout).sample).to.deep.equal({images: 1780, per_class: {0: 500, 5: 500, 8: 500}})
 
     // The default counts ask for more than the sample holds: the one-line error names counts that work.
     const train = await cli(['train', '--data-dir', dataDir, '--output-dir', path.join(dataDir, '..', 'run')])

@@ -6,6 +6,7 @@ import {join} from 'node:path'
 
 import {Jimp} from 'jimp'
 
+import {EvaluateOutputSchema, TrainSummarySchema} from '../../src/artifacts/outputs.js'
 import {classificationReport} from '../../src/evaluation/metrics.js'
 import {loadCheckpoint} from '../../src/model/checkpoint.js'
 import {loadPredictor} from '../../src/model/predictor.js'
@@ -53,7 +54,7 @@ describe('train, evaluate and predict from the command line', function () {
 
   it('train prints a JSON summary on stdout and progress on stderr', () => {
     expect(trainRun.code, trainRun.stderr).to.equal(0)
-    const summary = JSON.parse(trainRun.stdout)
+    const summary = TrainSummarySchema.parse(JSON.parse(trainRun.stdout))
     expect(summary.epochs).to.equal(2)
     expect(summary.run_name).to.equal('cli-test')
     expect(summary.files).to.include('best.ckpt')
@@ -118,7 +119,9 @@ describe('train, evaluate and predict from the command line', function () {
     expect(table.stderr).to.match(/images\/s/)
 
     const run = await cli(['evaluate', '--checkpoint-path', ckpt, '--data-dir', FIXTURE_DIR, '--json'])
-    const {report} = JSON.parse(run.stdout)
+    const {report} = EvaluateOutputSchema.parse(JSON.parse(run.stdout))
+    // The report has the keys of metrics.json's classification_report, which is the evaluation split's.
+    expect(Object.keys(report).sort()).to.deep.equal(Object.keys(JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')).classification_report).sort())
     expect(report.total).to.equal(40)
     // Independently: rebuild the split, predict with the library, count by hand.
     const predictor = await loadPredictor(ckpt, {backend: 'wasm'})

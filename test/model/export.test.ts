@@ -125,7 +125,7 @@ describe('export to the TensorFlow.js Layers format', function () {
       .update(readFileSync(join(dir, weightsName)))
       .digest('hex')
     expect(json.userDefinedMetadata.weights_sha256).to.equal(sha)
-    expect(json.userDefinedMetadata).to.include({format: 'digit-classification-layers-model', format_version: 2})
+    expect(json.userDefinedMetadata).to.include({format: 'digit-classification-layers-model', format_version: 1})
     expect(weightsName).to.equal(`weights.${sha.slice(0, 12)}.bin`)
     const {classes, feature_normalization: normalization, output} = json.userDefinedMetadata
     expect(classes).to.deep.equal([0, 5, 8])
