@@ -15,7 +15,7 @@ import {availableParallelism} from 'node:os'
 import type {Worker} from 'node:worker_threads'
 
 import {UserError} from '../errors.js'
-import {type MnistInput, inspectImage} from '../images/preprocess.js'
+import {type ImageInfo, type MnistInput, inspectImage, inspectPrefix} from '../images/preprocess.js'
 import {startModuleWorker} from './worker.js'
 
 export interface DecodeJob {
@@ -103,12 +103,7 @@ export class DecodePool {
   /** Decode and preprocess an image off the event loop: bytes → 784 values and whether a stroke was found. Throws UserError, TooManyPixelsError or DecoderBusyError. */
   decode(bytes: Buffer, name: string, preprocess: boolean): Promise<MnistInput> {
     const info = inspectImage(bytes, name)
-    if (info.pixels > this.maxPixels) {
-      throw new TooManyPixelsError(
-        `${name}: the image is ${info.width}×${info.height} pixels, more than this server decodes (${+(this.maxPixels / 1e6).toFixed(1)} megapixels); shrink it first`,
-      )
-    }
-
+    this.checkPixels(info, name)
     if (this.closed) throw new DecoderBusyError(5)
     // Small images are always admitted while the count allows: only large ones can exhaust memory.
     if (this.pendingJobs >= this.maxPendingJobs || (this.pendingPixels > 0 && this.pendingPixels + info.pixels > this.maxPendingPixels)) {
@@ -121,6 +116,24 @@ export class DecodePool {
       this.queue.push({job: {id: this.nextId++, bytes, name, preprocess}, pixels: info.pixels, resolve, reject})
       this.dispatch()
     })
+  }
+
+  /**
+   * Refuse an upload from its first bytes, while the rest is still arriving,
+   * when they already decide what {@link decode} would answer: not an image,
+   * over the pixel budget, a structure beyond the limits. Silent otherwise.
+   */
+  refuseEarly(prefix: Uint8Array, name: string): void {
+    const info = inspectPrefix(prefix, name)
+    if (info) this.checkPixels(info, name)
+  }
+
+  private checkPixels(info: ImageInfo, name: string): void {
+    if (info.pixels > this.maxPixels) {
+      throw new TooManyPixelsError(
+        `${name}: the image is ${info.width}×${info.height} pixels, more than this server decodes (${+(this.maxPixels / 1e6).toFixed(1)} megapixels); shrink it first`,
+      )
+    }
   }
 
   /** Start one worker now, so that its start-up overlaps the caller's own (predict loads its model meanwhile). */
