@@ -35,6 +35,15 @@ export const DECODE_DEFAULTS = {
   timeoutMs: 10_000,
   /** Heap of one decode worker: pixel buffers live outside it, parsed structures (tags, tables) inside. */
   heapMb: 512,
+  /**
+   * Young generation of a decode worker. Left unset, Node sizes it like the
+   * old generation; one scavenge can then move more into the old generation
+   * than the 16 MB Node lets a worker's heap go past its limit while it is
+   * being stopped, and V8 aborts the whole process ("FATAL ERROR: Reached
+   * heap limit") instead of the worker. Kept small, each step past the limit
+   * is small.
+   */
+  youngMb: 4,
 } as const
 
 /** The image is over the server's pixel budget (413). */
@@ -197,7 +206,9 @@ export class DecodePool {
   }
 
   private spawn(): Slot {
-    const worker = startModuleWorker('decode-worker', {resourceLimits: {maxOldGenerationSizeMb: this.heapMb}})
+    const worker = startModuleWorker('decode-worker', {
+      resourceLimits: {maxOldGenerationSizeMb: this.heapMb, maxYoungGenerationSizeMb: DECODE_DEFAULTS.youngMb},
+    })
     const slot: Slot = {worker, job: undefined, ready: false}
     worker.on('message', (result: DecodeResult | typeof WORKER_READY) => {
       if (result === WORKER_READY) {
