@@ -462,6 +462,26 @@ export function inspectImage(bytes: Buffer, name: string): ImageInfo {
   return {format, width, height, pixels}
 }
 
+/** Fewest bytes {@link inspectPrefix} judges: every signature and fixed header fits in them. */
+export const PREFIX_MIN_BYTES = 64
+
+/**
+ * What the first bytes of a file (at least {@link PREFIX_MIN_BYTES}) already
+ * prove, while the rest is still on its way: throws the UserError
+ * {@link inspectImage} would throw on the whole file when no further byte can
+ * change it (not an image, too many pixels, more scans or pages than the
+ * limits); the header's size when the prefix holds it; else undefined. A
+ * file cut short, or one whose pixel data looks too short, is only judged
+ * once all of it is there.
+ */
+export function inspectPrefix(prefix: Uint8Array, name: string): ImageInfo | undefined {
+  if (prefix.length < PREFIX_MIN_BYTES) return undefined
+  const header = checkedHeader(Buffer.from(prefix.buffer, prefix.byteOffset, prefix.byteLength), name, {prefix: true})
+  if (header === undefined) return undefined
+  const {format, width, height, pixels} = header
+  return {format, width, height, pixels}
+}
+
 /**
  * Decode image bytes to grayscale luminance. The size is read from the header
  * and checked before any pixel is decoded. EXIF orientation (JPEG) is applied.
@@ -485,7 +505,10 @@ export async function decodeImage(bytes: Buffer, name: string): Promise<GrayImag
   return orient(toGray(bitmap), header.orientation)
 }
 
-function checkedHeader(bytes: Buffer, name: string): Header {
+function checkedHeader(bytes: Buffer, name: string): Header
+function checkedHeader(bytes: Buffer, name: string, options: {prefix: true}): Header | undefined
+/** With `prefix`, `bytes` are the start of the file: only what more bytes cannot change is refused, the rest is undefined. */
+function checkedHeader(bytes: Buffer, name: string, {prefix = false}: {prefix?: boolean} = {}): Header | undefined {
   if (bytes.length === 0) throw new UserError(`${name}: the file is empty (0 bytes); give a PNG, JPEG, BMP, GIF or TIFF image`)
   const format = sniffFormat(bytes)
   if (format === undefined) {
@@ -509,6 +532,8 @@ function checkedHeader(bytes: Buffer, name: string): Header {
       throw new UserError(`${name}: the ${kind} image is refused: it has ${error.message}, far beyond what real images need; re-export it`)
     }
 
+    // Cut short, or judged by how much of the file there is: the whole file decides.
+    if (prefix) return undefined
     throw new UserError(`${name}: the ${kind} image is corrupt or truncated (${headerProblem(error)}); re-export it`)
   }
 

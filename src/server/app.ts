@@ -4,6 +4,7 @@
  * and the event stream.
  */
 import {realpath} from 'node:fs/promises'
+import type {IncomingMessage} from 'node:http'
 import {availableParallelism} from 'node:os'
 
 import {tfjsVersion} from '../model/predictor.js'
@@ -32,6 +33,7 @@ import {fetchImageUrl} from './image-url.js'
 import {thumbnailDataUri} from './thumbnail.js'
 import {ConflictError, NoTrainingDataError, SettingError, type TrainingManager} from './training.js'
 import {type GuardOptions, guard} from './guard.js'
+import {UploadCutShortError, UploadTooLargeError, readUpload} from './upload.js'
 
 export interface AppContext {
   store: WatchedStore
@@ -142,6 +144,14 @@ function firstIssue(error: z.ZodError, where: string): string {
   return `${field}: ${issue.message}`
 }
 
+function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8')) as unknown
+  } catch {
+    throw new HttpError(400, 'the request body is not valid JSON', 'bad-json')
+  }
+}
+
 async function jsonBody(c: Context): Promise<unknown> {
   try {
     return await c.req.json()
@@ -150,6 +160,35 @@ async function jsonBody(c: Context): Promise<unknown> {
   }
 }
 
+/**
+ * The body of a predict request, up to the upload limit, read from the socket
+ * (upload.ts); `refuseEarly` may refuse it from its first bytes.
+ */
+async function uploadBody(c: Context, ctx: AppContext, refuseEarly?: (prefix: Buffer) => void): Promise<Buffer<ArrayBuffer>> {
+  const incoming = (c.env as {incoming?: IncomingMessage} | undefined)?.incoming
+  try {
+    if (incoming === undefined) {
+      // Not behind the Node server (a test's app.request): the web body, checked for size once read.
+      const bytes = Buffer.from(await c.req.arrayBuffer())
+      if (bytes.length > ctx.maxUploadBytes) throw new UploadTooLargeError()
+      return bytes
+    }
+
+    return await readUpload(incoming, {maxBytes: ctx.maxUploadBytes, prefixBytes: EARLY_CHECK_BYTES, refuseEarly})
+  } catch (error) {
+    if (error instanceof UploadTooLargeError) throw new HttpError(413, tooLarge(ctx), 'too-large')
+    if (error instanceof UploadCutShortError) throw new HttpError(400, 'the upload was cut short before its end; send it again')
+    throw error
+  }
+}
+
+/**
+ * Bytes of a raw upload judged before the rest arrives: enough for any
+ * header and for the first hundreds of a JPEG's scans, little enough that a
+ * refused 5 MB body is hardly read.
+ */
+const EARLY_CHECK_BYTES = 64 * 1024
+
 /** The image of a predict request: multipart upload, raw image bytes, or a JSON data URI from the canvas. */
 async function predictInput(c: Context, ctx: AppContext): Promise<{bytes: Buffer; name: string; source: (typeof PREDICTION_SOURCES)[number]; log: boolean}> {
   const logQuery = LogQuerySchema.safeParse(c.req.query('log'))
@@ -157,20 +196,22 @@ async function predictInput(c: Context, ctx: AppContext): Promise<{bytes: Buffer
   const log = logQuery.data === undefined || logQuery.data === 'true' || logQuery.data === '1'
   const type = (c.req.header('content-type') ?? '').toLowerCase()
   if (type.startsWith('multipart/form-data')) {
-    let form: Record<string, string | File | (string | File)[]>
+    const body = await uploadBody(c, ctx)
+    let form: FormData
     try {
-      form = await c.req.parseBody({all: false})
+      form = await new Response(body, {headers: {'content-type': type}}).formData()
     } catch {
       throw new HttpError(400, 'the multipart body is malformed; send a form with a file field named "image"')
     }
 
-    const file = form.image ?? form.file
+    // The last of repeated fields counts.
+    const file = form.getAll('image').at(-1) ?? form.getAll('file').at(-1)
     if (!(file instanceof File)) throw new HttpError(400, 'the multipart form needs a file field named "image"')
     return {bytes: Buffer.from(await file.arrayBuffer()), name: file.name || 'uploaded image', source: 'upload', log}
   }
 
   if (type.startsWith('application/json')) {
-    const parsed = PredictJsonSchema.safeParse(await jsonBody(c))
+    const parsed = PredictJsonSchema.safeParse(parseJson(await uploadBody(c, ctx)))
     if (!parsed.success) throw new HttpError(400, firstIssue(parsed.error, 'body'))
     const body = parsed.data
     if (body.url !== undefined) {
@@ -186,7 +227,9 @@ async function predictInput(c: Context, ctx: AppContext): Promise<{bytes: Buffer
   if (type.startsWith('image/') || type.startsWith('application/octet-stream')) {
     // The name only labels error messages: one short line whatever the client sent.
     const name = (c.req.query('name') ?? 'uploaded image').replaceAll(/\s+/g, ' ').slice(0, 100)
-    return {bytes: Buffer.from(await c.req.arrayBuffer()), name, source: 'upload', log}
+    // Refused from its first bytes, an upload gets the answer it would get once read whole.
+    const bytes = await coded(() => uploadBody(c, ctx, (prefix) => ctx.decoder.refuseEarly(prefix, name)), 400, 'not-an-image')
+    return {bytes, name, source: 'upload', log}
   }
 
   throw new HttpError(
@@ -310,14 +353,8 @@ export function createApp(ctx: AppContext): Hono {
 
   // --------------------------------------------------------------- predict
 
-  const uploadLimit = bodyLimit({
-    maxSize: ctx.maxUploadBytes,
-    onError: (c) => {
-      return c.json({error: tooLarge(ctx), code: 'too-large'}, 413)
-    },
-  })
-
-  app.post('/api/predict', uploadLimit, async (c) => {
+  // The upload limit is kept while the body is read (uploadBody), not by a middleware that reads it through a web stream.
+  app.post('/api/predict', async (c) => {
     if (!ctx.model.info.loaded) {
       return c.json(
         {error: 'no model is loaded yet: start serve with --checkpoint-path FILE, or train a model from the page and wait for it to finish', code: 'no-model'},

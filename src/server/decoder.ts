@@ -15,7 +15,7 @@ import {availableParallelism} from 'node:os'
 import type {Worker} from 'node:worker_threads'
 
 import {UserError} from '../errors.js'
-import {type MnistInput, inspectImage} from '../images/preprocess.js'
+import {type ImageInfo, type MnistInput, inspectImage, inspectPrefix} from '../images/preprocess.js'
 import {startModuleWorker} from './worker.js'
 
 export interface DecodeJob {
@@ -35,6 +35,15 @@ export const DECODE_DEFAULTS = {
   timeoutMs: 10_000,
   /** Heap of one decode worker: pixel buffers live outside it, parsed structures (tags, tables) inside. */
   heapMb: 512,
+  /**
+   * Young generation of a decode worker. Left unset, Node sizes it like the
+   * old generation; one scavenge can then move more into the old generation
+   * than the 16 MB Node lets a worker's heap go past its limit while it is
+   * being stopped, and V8 aborts the whole process ("FATAL ERROR: Reached
+   * heap limit") instead of the worker. Kept small, each step past the limit
+   * is small.
+   */
+  youngMb: 4,
 } as const
 
 /** The image is over the server's pixel budget (413). */
@@ -103,12 +112,7 @@ export class DecodePool {
   /** Decode and preprocess an image off the event loop: bytes → 784 values and whether a stroke was found. Throws UserError, TooManyPixelsError or DecoderBusyError. */
   decode(bytes: Buffer, name: string, preprocess: boolean): Promise<MnistInput> {
     const info = inspectImage(bytes, name)
-    if (info.pixels > this.maxPixels) {
-      throw new TooManyPixelsError(
-        `${name}: the image is ${info.width}×${info.height} pixels, more than this server decodes (${+(this.maxPixels / 1e6).toFixed(1)} megapixels); shrink it first`,
-      )
-    }
-
+    this.checkPixels(info, name)
     if (this.closed) throw new DecoderBusyError(5)
     // Small images are always admitted while the count allows: only large ones can exhaust memory.
     if (this.pendingJobs >= this.maxPendingJobs || (this.pendingPixels > 0 && this.pendingPixels + info.pixels > this.maxPendingPixels)) {
@@ -121,6 +125,24 @@ export class DecodePool {
       this.queue.push({job: {id: this.nextId++, bytes, name, preprocess}, pixels: info.pixels, resolve, reject})
       this.dispatch()
     })
+  }
+
+  /**
+   * Refuse an upload from its first bytes, while the rest is still arriving,
+   * when they already decide what {@link decode} would answer: not an image,
+   * over the pixel budget, a structure beyond the limits. Silent otherwise.
+   */
+  refuseEarly(prefix: Uint8Array, name: string): void {
+    const info = inspectPrefix(prefix, name)
+    if (info) this.checkPixels(info, name)
+  }
+
+  private checkPixels(info: ImageInfo, name: string): void {
+    if (info.pixels > this.maxPixels) {
+      throw new TooManyPixelsError(
+        `${name}: the image is ${info.width}×${info.height} pixels, more than this server decodes (${+(this.maxPixels / 1e6).toFixed(1)} megapixels); shrink it first`,
+      )
+    }
   }
 
   /** Start one worker now, so that its start-up overlaps the caller's own (predict loads its model meanwhile). */
@@ -184,7 +206,9 @@ export class DecodePool {
   }
 
   private spawn(): Slot {
-    const worker = startModuleWorker('decode-worker', {resourceLimits: {maxOldGenerationSizeMb: this.heapMb}})
+    const worker = startModuleWorker('decode-worker', {
+      resourceLimits: {maxOldGenerationSizeMb: this.heapMb, maxYoungGenerationSizeMb: DECODE_DEFAULTS.youngMb},
+    })
     const slot: Slot = {worker, job: undefined, ready: false}
     worker.on('message', (result: DecodeResult | typeof WORKER_READY) => {
       if (result === WORKER_READY) {

@@ -7,7 +7,9 @@
  * worker (timeout, heap limit).
  */
 import {expect} from 'chai'
+import {spawn} from 'node:child_process'
 import {readFileSync, writeFileSync} from 'node:fs'
+import {request as httpRequest} from 'node:http'
 import {join} from 'node:path'
 
 import {UserError} from '../../src/errors.js'
@@ -88,6 +90,23 @@ describe('faults: hostile images', function () {
     })
   })
 
+  describe('a worker that fills its heap stops alone', () => {
+    it('24 such decodes, 4 at once, end with "too large" each, and the process that runs them lives on', async () => {
+      const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'heap-child.ts'), '4', '6'], {stdio: ['ignore', 'pipe', 'pipe']})
+      let stdout = ''
+      let stderr = ''
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+      const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])))
+      // Before the workers' young generation was bounded, V8 aborted the process about every other run: "FATAL ERROR: Reached heap limit".
+      expect({code, signal}, stderr).to.deep.equal({code: 0, signal: null})
+      const answers = stdout.trimEnd().split('\n')
+      expect(answers).to.have.length(24)
+      for (const answer of answers)
+        expect(answer).to.equal('TooManyPixelsError: tags.tif: decoding needed more than 48 MB of memory and was stopped; shrink the image or re-export it')
+    })
+  })
+
   describe('predict', () => {
     let ckpt: string
     let dir: string
@@ -132,6 +151,77 @@ describe('faults: hostile images', function () {
 
       const response = await predict(new Uint8Array(SAMPLE), 'image/png')
       expect(response.status).to.equal(200)
+    })
+
+    /**
+     * The first 128 KiB of a body that is 5 MB long, and then nothing: the
+     * answer, or undefined if none came within `waitMs` (the server waiting
+     * for the rest, as it did before it judged the first bytes).
+     */
+    async function answerToFirstBytes(bytes: Buffer, waitMs: number): Promise<{status: number; error: string} | undefined> {
+      const {hostname, port} = new URL(server.url)
+      const request = httpRequest({
+        hostname,
+        port,
+        path: '/api/predict',
+        method: 'POST',
+        headers: {'content-type': 'application/octet-stream', 'content-length': bytes.length},
+      })
+      try {
+        return await new Promise((resolve, reject) => {
+          const timer = setTimeout(() => resolve(undefined), waitMs)
+          request.once('error', reject)
+          request.once('response', (response) => {
+            const chunks: Buffer[] = []
+            response.on('data', (chunk: Buffer) => chunks.push(chunk))
+            response.once('end', () => {
+              clearTimeout(timer)
+              resolve({status: response.statusCode!, error: (JSON.parse(Buffer.concat(chunks).toString()) as {error: string}).error})
+            })
+          })
+          request.write(bytes.subarray(0, 128 * 1024))
+        })
+      } finally {
+        request.destroy()
+      }
+    }
+
+    it('refuses the 5 MB scan bomb, and 5 MB that are not an image, from their first bytes, before the rest arrives', async () => {
+      const {bytes, reason} = hostileImages().find(({name}) => name === 'scans.jpg')!
+      const bomb = await answerToFirstBytes(bytes, 10_000)
+      expect(bomb?.status).to.equal(400)
+      expect(bomb?.error).to.match(reason)
+      const zeros = await answerToFirstBytes(Buffer.alloc(bytes.length), 10_000)
+      expect(zeros).to.deep.equal({status: 400, error: 'uploaded image: not a PNG, JPEG, BMP, GIF or TIFF image; convert it to one of these formats'})
+      // The server is not left waiting on those connections: the next upload is answered as usual.
+      expect((await predict(new Uint8Array(SAMPLE), 'image/png')).status).to.equal(200)
+    })
+
+    it('waits for the whole body when its first bytes are a plausible image', async () => {
+      // A BMP header claiming 1000×1000 pixels, its rows still on their way: only the whole file can say it is cut short.
+      expect(await answerToFirstBytes(hugeBmp(1000, 1000, 5_000_000), 2000)).to.equal(undefined)
+    })
+
+    it('cuts off an image streamed without a length (chunked) at the upload limit', async () => {
+      let sent = 0
+      // A plausible BMP header first, so that only the limit stops it.
+      const start = hugeBmp(1000, 1000, 64 * 1024)
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          controller.enqueue(sent === 0 ? new Uint8Array(start) : new Uint8Array(64 * 1024))
+          sent += 64 * 1024
+          if (sent > 512 * 1024 * 1024) controller.close()
+        },
+      })
+      const response = await fetch(`${server.url}/api/predict`, {
+        method: 'POST',
+        headers: {'content-type': 'application/octet-stream'},
+        body,
+        duplex: 'half',
+      } as RequestInit)
+      expect(response.status).to.equal(413)
+      expect(((await response.json()) as {code: string}).code).to.equal('too-large')
+      expect(sent).to.be.below(64 * 1024 * 1024)
     })
 
     it('answers 400 on the huge BMP, sent as a data URI, with the reason', async () => {
