@@ -199,7 +199,8 @@ async function predictInput(c: Context, ctx: AppContext): Promise<{bytes: Buffer
     const body = await uploadBody(c, ctx)
     let form: FormData
     try {
-      form = await new Response(body, {headers: {'content-type': type}}).formData()
+      // The header as sent: a multipart boundary is case-sensitive (browsers send mixed-case ones).
+      form = await new Response(body, {headers: {'content-type': c.req.header('content-type') ?? type}}).formData()
     } catch {
       throw new HttpError(400, 'the multipart body is malformed; send a form with a file field named "image"')
     }

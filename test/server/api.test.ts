@@ -163,6 +163,20 @@ describe('web app API', function () {
       expect(raw.status).to.equal(200)
       expect(raw.body.probs).to.deep.equal(multipart.body.probs)
       expect((await server.store.get(raw.body.id))?.source).to.equal('upload')
+      // A browser's boundary is mixed-case, and a boundary is matched as sent.
+      const boundary = '----WebKitFormBoundaryAbCdEfGh12'
+      const bytes = Buffer.concat([
+        Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="digit.png"\r\nContent-Type: image/png\r\n\r\n`),
+        digits[1].png,
+        Buffer.from(`\r\n--${boundary}--\r\n`),
+      ])
+      const browserLike = await call(server, '/api/predict', {
+        method: 'POST',
+        headers: {'content-type': `multipart/form-data; boundary=${boundary}`},
+        body: new Uint8Array(bytes),
+      })
+      expect(browserLike.status, JSON.stringify(browserLike.body)).to.equal(200)
+      expect(browserLike.body.probs).to.deep.equal(multipart.body.probs)
     })
 
     it('gives what the model itself gives for the same image', async () => {
