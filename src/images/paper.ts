@@ -26,6 +26,13 @@ const RULE_CONTRAST = 0.1
 const RULE_SPAN = 0.85
 /** ... and this share of the page (width for horizontal lines, height for vertical ones) to be taken out of a photo. */
 const LINE_SPAN = 0.6
+/**
+ * Ink whose darkest point is less than this much darker than its paper (relative) is faint: pencil, or a
+ * pen pressed lightly. The plain recipe's floor (a share of the strongest ink) would sit inside the paper's
+ * noise, so such a photo takes this path even on even, unruled paper. Pen, marker and canvas strokes are
+ * far darker (0.7 and more).
+ */
+const FAINT_INK = 0.55
 /** Ink at least this much darker than its paper (relative), whatever the noise. */
 const MIN_INK = 0.12
 /** Ink at least this many noise deviations darker than its paper. */
@@ -171,7 +178,9 @@ export function paperInk(image: GrayImage, paper: number): PaperInk | undefined 
   const uneven = (high - low) / Math.max(middle, 0.05) > UNEVEN_LIGHT
   const rows = longLines(dark, w, h, LINE_SPAN * w, true)
   const ruled = lineBands(longLines(rows, w, h, RULE_SPAN * w, true), w, h) >= 2
-  if (!uneven && !ruled) return undefined
+  let darkest = 0
+  for (const v of dark) darkest = Math.max(darkest, v)
+  if (!uneven && !ruled && darkest >= FAINT_INK) return undefined
 
   const columns = longLines(dark, w, h, LINE_SPAN * h, false)
   const ink = new Float32Array(w * h)
@@ -189,6 +198,7 @@ export function paperInk(image: GrayImage, paper: number): PaperInk | undefined 
     if (ink[start] < floor || label[start] !== -1) continue
     const id = sizes.length
     let size = 0
+    let edge = false
     let top = 0
     stack[top++] = start
     label[start] = id
@@ -197,6 +207,7 @@ export function paperInk(image: GrayImage, paper: number): PaperInk | undefined 
       size++
       const x = i % w
       const y = (i - x) / w
+      if (x === 0 || y === 0 || x === w - 1 || y === h - 1) edge = true
       for (let dy = -1; dy <= 1; dy++) {
         for (let dx = -1; dx <= 1; dx++) {
           const xx = x + dx
@@ -211,7 +222,9 @@ export function paperInk(image: GrayImage, paper: number): PaperInk | undefined 
       }
     }
 
-    sizes.push(size)
+    // A piece that touches the page's edge is where a shadow's edge meets it at a slant (the closing bridges
+    // the narrow dark wedge there), or the table beyond the page: not a digit written on it.
+    sizes.push(edge ? 0 : size)
   }
 
   const largest = sizes.reduce((a, b) => Math.max(a, b), 0)
