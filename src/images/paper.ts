@@ -103,6 +103,62 @@ function slide(image: Float32Array, width: number, height: number, radius: numbe
   }
 }
 
+/** Running maximum (or minimum) over `radius` steps either side along the diagonals (or the anti-diagonals), in place. */
+function slideDiagonal(image: Float32Array, width: number, height: number, radius: number, anti: boolean, max: boolean): void {
+  const length = Math.min(width, height)
+  const values = new Float32Array(length)
+  const deque = new Int32Array(length)
+  const cells = new Int32Array(length)
+  // Each diagonal starts on the top row or on the side it leaves from (left for diagonals, right for anti-diagonals).
+  for (let start = 0; start < width + height - 1; start++) {
+    let x = start < width ? start : anti ? width - 1 : 0
+    let y = start < width ? 0 : start - width + 1
+    let n = 0
+    while (x >= 0 && x < width && y < height) {
+      cells[n] = y * width + x
+      values[n++] = image[y * width + x]
+      x += anti ? -1 : 1
+      y++
+    }
+
+    let head = 0
+    let tail = 0
+    let next = 0
+    for (let k = 0; k < n; k++) {
+      for (; next < n && next <= k + radius; next++) {
+        const v = values[next]
+        while (tail > head && (max ? v >= values[deque[tail - 1]] : v <= values[deque[tail - 1]])) tail--
+        deque[tail++] = next
+      }
+
+      while (deque[head] < k - radius) head++
+      image[cells[k]] = values[deque[head]]
+    }
+  }
+}
+
+/**
+ * Grey closing (maximum, then minimum) over a regular octagon `radius` pixels
+ * from its centre to each side: a round window, built from running extremes
+ * along rows, columns and both diagonals. Unlike a square it bridges a stroke
+ * as well in any direction and leaves a slanted shadow band as wide as an
+ * upright one.
+ */
+function closing(image: Float32Array, width: number, height: number, radius: number): Float32Array {
+  const out = Float32Array.from(image)
+  // A regular octagon of inradius r is the sum of segments: rows and columns r·(√2 − 1) either side, diagonals r·(1 − 1/√2) steps.
+  const straight = Math.max(1, Math.round(radius * (Math.SQRT2 - 1)))
+  const diagonal = Math.max(1, Math.round(radius * (1 - Math.SQRT1_2)))
+  for (const max of [true, false]) {
+    slide(out, width, height, straight, true, max)
+    slide(out, width, height, straight, false, max)
+    slideDiagonal(out, width, height, diagonal, false, max)
+    slideDiagonal(out, width, height, diagonal, true, max)
+  }
+
+  return out
+}
+
 /** Thin long lines along rows (or columns) of an ink map: what survives an opening `span` pixels long, allowing a slight slope. */
 function longLines(ink: Float32Array, width: number, height: number, span: number, horizontal: boolean): Float32Array {
   const lines = Float32Array.from(ink)
@@ -165,12 +221,7 @@ export function paperInk(image: GrayImage, paper: number): PaperInk | undefined 
   // Dark ink on light paper, whatever the input's polarity; a little blur so single noisy pixels do not count.
   if (paper < 0.5) for (let i = 0; i < data.length; i++) data[i] = 1 - data[i]
   boxBlur(data, w, h, 1)
-  const background = Float32Array.from(data)
-  const radius = Math.max(2, Math.round(Math.min(w, h) / 10))
-  slide(background, w, h, radius, true, true)
-  slide(background, w, h, radius, false, true)
-  slide(background, w, h, radius, true, false)
-  slide(background, w, h, radius, false, false)
+  const background = closing(data, w, h, Math.max(2, Math.round(Math.min(w, h) / 10)))
   const dark = new Float32Array(w * h)
   for (let i = 0; i < dark.length; i++) dark[i] = Math.max(0, (background[i] - data[i]) / Math.max(background[i], 0.05))
 
