@@ -203,13 +203,14 @@ export interface PaperInk {
 
 /**
  * The digit's ink on a photo of paper, or undefined when the image is not one
- * (its paper is one shade and unruled: take the plain recipe). `paper` is the
+ * (its paper is one shade and unruled and its ink dark: take the plain recipe). `paper` is the
  * shade of the image's outer frame; paper darker than 0.5 means light ink.
  *
  * The paper's own brightness is estimated by a grey closing wider than any
  * stroke (it follows gradients and shadow edges, not strokes) and divided out;
  * lines that run on across most of the page are taken out; what is left must
- * stand clear of the sensor noise and form pieces larger than specks.
+ * stand clear of the sensor noise and form pieces larger than specks that do
+ * not touch the page's edge. Faint ink (pencil) takes this path on any paper.
  */
 export function paperInk(image: GrayImage, paper: number): PaperInk | undefined {
   const {width: fullWidth, height: fullHeight} = image
