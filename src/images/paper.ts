@@ -26,6 +26,13 @@ const RULE_CONTRAST = 0.1
 const RULE_SPAN = 0.85
 /** ... and this share of the page (width for horizontal lines, height for vertical ones) to be taken out of a photo. */
 const LINE_SPAN = 0.6
+/**
+ * Ink whose darkest point is less than this much darker than its paper (relative) is faint: pencil, or a
+ * pen pressed lightly. The plain recipe's floor (a share of the strongest ink) would sit inside the paper's
+ * noise, so such a photo takes this path even on even, unruled paper. Pen, marker and canvas strokes are
+ * far darker (0.7 and more).
+ */
+const FAINT_INK = 0.55
 /** Ink at least this much darker than its paper (relative), whatever the noise. */
 const MIN_INK = 0.12
 /** Ink at least this many noise deviations darker than its paper. */
@@ -96,6 +103,62 @@ function slide(image: Float32Array, width: number, height: number, radius: numbe
   }
 }
 
+/** Running maximum (or minimum) over `radius` steps either side along the diagonals (or the anti-diagonals), in place. */
+function slideDiagonal(image: Float32Array, width: number, height: number, radius: number, anti: boolean, max: boolean): void {
+  const length = Math.min(width, height)
+  const values = new Float32Array(length)
+  const deque = new Int32Array(length)
+  const cells = new Int32Array(length)
+  // Each diagonal starts on the top row or on the side it leaves from (left for diagonals, right for anti-diagonals).
+  for (let start = 0; start < width + height - 1; start++) {
+    let x = start < width ? start : anti ? width - 1 : 0
+    let y = start < width ? 0 : start - width + 1
+    let n = 0
+    while (x >= 0 && x < width && y < height) {
+      cells[n] = y * width + x
+      values[n++] = image[y * width + x]
+      x += anti ? -1 : 1
+      y++
+    }
+
+    let head = 0
+    let tail = 0
+    let next = 0
+    for (let k = 0; k < n; k++) {
+      for (; next < n && next <= k + radius; next++) {
+        const v = values[next]
+        while (tail > head && (max ? v >= values[deque[tail - 1]] : v <= values[deque[tail - 1]])) tail--
+        deque[tail++] = next
+      }
+
+      while (deque[head] < k - radius) head++
+      image[cells[k]] = values[deque[head]]
+    }
+  }
+}
+
+/**
+ * Grey closing (maximum, then minimum) over a regular octagon `radius` pixels
+ * from its centre to each side: a round window, built from running extremes
+ * along rows, columns and both diagonals. Unlike a square it bridges a stroke
+ * as well in any direction and leaves a slanted shadow band as wide as an
+ * upright one.
+ */
+function closing(image: Float32Array, width: number, height: number, radius: number): Float32Array {
+  const out = Float32Array.from(image)
+  // A regular octagon of inradius r is the sum of segments: rows and columns r·(√2 − 1) either side, diagonals r·(1 − 1/√2) steps.
+  const straight = Math.max(1, Math.round(radius * (Math.SQRT2 - 1)))
+  const diagonal = Math.max(1, Math.round(radius * (1 - Math.SQRT1_2)))
+  for (const max of [true, false]) {
+    slide(out, width, height, straight, true, max)
+    slide(out, width, height, straight, false, max)
+    slideDiagonal(out, width, height, diagonal, false, max)
+    slideDiagonal(out, width, height, diagonal, true, max)
+  }
+
+  return out
+}
+
 /** Thin long lines along rows (or columns) of an ink map: what survives an opening `span` pixels long, allowing a slight slope. */
 function longLines(ink: Float32Array, width: number, height: number, span: number, horizontal: boolean): Float32Array {
   const lines = Float32Array.from(ink)
@@ -140,13 +203,14 @@ export interface PaperInk {
 
 /**
  * The digit's ink on a photo of paper, or undefined when the image is not one
- * (its paper is one shade and unruled: take the plain recipe). `paper` is the
+ * (its paper is one shade and unruled and its ink dark: take the plain recipe). `paper` is the
  * shade of the image's outer frame; paper darker than 0.5 means light ink.
  *
  * The paper's own brightness is estimated by a grey closing wider than any
  * stroke (it follows gradients and shadow edges, not strokes) and divided out;
  * lines that run on across most of the page are taken out; what is left must
- * stand clear of the sensor noise and form pieces larger than specks.
+ * stand clear of the sensor noise and form pieces larger than specks that do
+ * not touch the page's edge. Faint ink (pencil) takes this path on any paper.
  */
 export function paperInk(image: GrayImage, paper: number): PaperInk | undefined {
   const {width: fullWidth, height: fullHeight} = image
@@ -158,12 +222,7 @@ export function paperInk(image: GrayImage, paper: number): PaperInk | undefined 
   // Dark ink on light paper, whatever the input's polarity; a little blur so single noisy pixels do not count.
   if (paper < 0.5) for (let i = 0; i < data.length; i++) data[i] = 1 - data[i]
   boxBlur(data, w, h, 1)
-  const background = Float32Array.from(data)
-  const radius = Math.max(2, Math.round(Math.min(w, h) / 10))
-  slide(background, w, h, radius, true, true)
-  slide(background, w, h, radius, false, true)
-  slide(background, w, h, radius, true, false)
-  slide(background, w, h, radius, false, false)
+  const background = closing(data, w, h, Math.max(2, Math.round(Math.min(w, h) / 10)))
   const dark = new Float32Array(w * h)
   for (let i = 0; i < dark.length; i++) dark[i] = Math.max(0, (background[i] - data[i]) / Math.max(background[i], 0.05))
 
@@ -171,7 +230,9 @@ export function paperInk(image: GrayImage, paper: number): PaperInk | undefined 
   const uneven = (high - low) / Math.max(middle, 0.05) > UNEVEN_LIGHT
   const rows = longLines(dark, w, h, LINE_SPAN * w, true)
   const ruled = lineBands(longLines(rows, w, h, RULE_SPAN * w, true), w, h) >= 2
-  if (!uneven && !ruled) return undefined
+  let darkest = 0
+  for (const v of dark) darkest = Math.max(darkest, v)
+  if (!uneven && !ruled && darkest >= FAINT_INK) return undefined
 
   const columns = longLines(dark, w, h, LINE_SPAN * h, false)
   const ink = new Float32Array(w * h)
@@ -189,6 +250,7 @@ export function paperInk(image: GrayImage, paper: number): PaperInk | undefined 
     if (ink[start] < floor || label[start] !== -1) continue
     const id = sizes.length
     let size = 0
+    let edge = false
     let top = 0
     stack[top++] = start
     label[start] = id
@@ -197,6 +259,7 @@ export function paperInk(image: GrayImage, paper: number): PaperInk | undefined 
       size++
       const x = i % w
       const y = (i - x) / w
+      if (x === 0 || y === 0 || x === w - 1 || y === h - 1) edge = true
       for (let dy = -1; dy <= 1; dy++) {
         for (let dx = -1; dx <= 1; dx++) {
           const xx = x + dx
@@ -211,7 +274,9 @@ export function paperInk(image: GrayImage, paper: number): PaperInk | undefined 
       }
     }
 
-    sizes.push(size)
+    // A piece that touches the page's edge is where a shadow's edge meets it at a slant (the closing bridges
+    // the narrow dark wedge there), or the table beyond the page: not a digit written on it.
+    sizes.push(edge ? 0 : size)
   }
 
   const largest = sizes.reduce((a, b) => Math.max(a, b), 0)

@@ -1,0 +1,89 @@
+/**
+ * Photos of paper made by the photo generator (bench/photo-scenes.ts): a shadow
+ * band alone is no digit, and faint pencil or a slanted shadow across the digit
+ * still give a tight crop, like the MNIST digit the photo was made from.
+ */
+import {expect} from 'chai'
+
+import {makePhoto} from '../../bench/photo-scenes.js'
+import {Rng} from '../../src/data/rng.js'
+import {preprocessBytes} from '../../src/images/preprocess.js'
+import {mnistDigit} from './draw.js'
+
+/** The ink's bounding box in a 28×28 input: its long side is 20 when the crop held the digit alone. */
+function longSide(pixels: Float32Array): number {
+  let left = 28
+  let right = -1
+  let top = 28
+  let bottom = -1
+  for (let y = 0; y < 28; y++) {
+    for (let x = 0; x < 28; x++) {
+      if (pixels[y * 28 + x] < 0.2) continue
+      left = Math.min(left, x)
+      right = Math.max(right, x)
+      top = Math.min(top, y)
+      bottom = Math.max(bottom, y)
+    }
+  }
+
+  return Math.max(right - left + 1, bottom - top + 1)
+}
+
+/** Pearson correlation of two 784-value images. */
+function correlation(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let ma = 0
+  let mb = 0
+  for (let i = 0; i < 784; i++) {
+    ma += a[i] / 784
+    mb += b[i] / 784
+  }
+
+  let ab = 0
+  let aa = 0
+  let bb = 0
+  for (let i = 0; i < 784; i++) {
+    ab += (a[i] - ma) * (b[i] - mb)
+    aa += (a[i] - ma) ** 2
+    bb += (b[i] - mb) ** 2
+  }
+
+  return ab / Math.sqrt(aa * bb)
+}
+
+describe('photos of paper', function () {
+  this.timeout(120_000)
+
+  it('a shadow band on blank paper is no digit, however it crosses the page', async () => {
+    const rng = new Rng(4203)
+    const found: number[] = []
+    for (let i = 0; i < 12; i++) {
+      const {stroke} = await preprocessBytes(await makePhoto('shadow only', undefined, rng), 'shadow.jpg', {preprocess: true})
+      if (stroke) found.push(i)
+    }
+
+    expect(found, 'scenes read as holding a stroke').to.deep.equal([])
+  })
+
+  for (const condition of ['pencil', 'shadow'] as const) {
+    it(`a digit in ${condition} is cropped tightly, as the MNIST digit it was made from`, async () => {
+      const rng = new Rng(condition === 'pencil' ? 11 : 12)
+      const loose: string[] = []
+      for (const [label, index] of [
+        [0, 0],
+        [5, 1],
+        [8, 2],
+        [5, 3],
+        [0, 4],
+        [8, 5],
+      ]) {
+        const digit = mnistDigit(label, index)
+        const {pixels, stroke} = await preprocessBytes(await makePhoto(condition, Float32Array.from(digit), rng), 'photo.jpg', {preprocess: true})
+        const side = longSide(pixels)
+        const r = correlation(pixels, digit)
+        if (!stroke || side < 18 || r < 0.6) loose.push(`${label}#${index}: box ${side}, correlation ${r.toFixed(2)}`)
+      }
+
+      expect(loose).to.deep.equal([])
+    })
+  }
+})
