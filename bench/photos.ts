@@ -10,7 +10,9 @@
  * only, a shadow only.
  *
  * Every image goes through the real `predict` command (the built CLI, one
- * process for the whole folder). Prints the accuracy per condition, and per
+ * process for the whole folder). Prints the accuracy per condition (the answer's prediction is the digit)
+ * and the share answered known (the open-set threshold keeps 95% of the
+ * validation split's own digits), and per
  * empty scene how many came back as "no digit" (refused with that reason, or
  * `known: false`). The images stay in the output folder to look at.
  *
@@ -145,7 +147,8 @@ for (const line of stderr.split('\n')) {
 const lines = [
   `model: ${checkpoint}`,
   `digits: t10k, ${perClass} of each of ${DEFAULT_CLASSES.join(', ')} (seed ${seed}); photos 480–720 px wide, JPEG q75–92`,
-  `${'condition'.padEnd(14)}${'images'.padStart(7)}${'correct'.padStart(9)}${'accuracy'.padStart(10)}${'no digit'.padStart(10)}${'errors'.padStart(8)}`,
+  "accuracy: the answer's prediction is the digit; known: answered known (the open-set threshold keeps 95% of the validation split's own digits)",
+  `${'condition'.padEnd(14)}${'images'.padStart(7)}${'correct'.padStart(9)}${'accuracy'.padStart(10)}${'known'.padStart(8)}${'no digit'.padStart(10)}${'errors'.padStart(8)}`,
 ]
 let worst = 1
 let correctAll = 0
@@ -153,11 +156,13 @@ let countAll = 0
 for (const condition of PHOTO_CONDITIONS) {
   const names = [...truth].filter(([, t]) => t.condition === condition)
   let correct = 0
+  let known = 0
   let noDigit = 0
   let errors = 0
   for (const [name, t] of names) {
     const answer = answers.get(name)
-    if (answer?.prediction === t.label && answer?.known !== false) correct++
+    if (answer?.prediction === t.label) correct++
+    if (answer?.prediction !== undefined && answer.known !== false) known++
     if (answer?.noDigit) noDigit++
     else if (answer?.error) errors++
   }
@@ -167,7 +172,7 @@ for (const condition of PHOTO_CONDITIONS) {
   correctAll += correct
   countAll += names.length
   lines.push(
-    `${condition.padEnd(14)}${String(names.length).padStart(7)}${String(correct).padStart(9)}${accuracy.toFixed(3).padStart(10)}${String(noDigit).padStart(10)}${String(errors).padStart(8)}`,
+    `${condition.padEnd(14)}${String(names.length).padStart(7)}${String(correct).padStart(9)}${accuracy.toFixed(3).padStart(10)}${(known / names.length).toFixed(3).padStart(8)}${String(noDigit).padStart(10)}${String(errors).padStart(8)}`,
   )
 }
 
