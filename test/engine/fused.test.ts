@@ -84,18 +84,18 @@ describe('fused CNN training ops', function () {
   })
 
   it('train through the taped step on cpu: a few Adam steps reduce the loss on a fixed batch', async function () {
-    // Eight taped steps on the cpu backend: slow on a busy machine.
+    // Eight taped steps of eight images on the cpu backend (its convolution gradients are slow).
     this.timeout(300_000)
     await tf.setBackend('cpu')
     const network = createNetwork(SPEC, initialValues(SPEC, 9))
     const optimizer = tf.train.adam(1e-3)
-    const {x, y, w} = batch(16)
+    const {x, y, w} = batch(8)
     try {
       const losses: number[] = []
       for (let i = 0; i < 8; i++) {
         const {loss, correct} = tapedTrainStep(network, optimizer, x, y, w)
         losses.push((await loss.data())[0])
-        expect((await correct.data())[0]).to.be.within(0, 16)
+        expect((await correct.data())[0]).to.be.within(0, 8)
         tf.dispose([loss, correct])
       }
 
