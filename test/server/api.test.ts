@@ -402,6 +402,42 @@ describe('web app API', function () {
     })
   })
 
+  it("spells every key of its answers snake_case, as the package's files and --json outputs do", async () => {
+    const png = `data:image/png;base64,${digits[0].png.toString('base64')}`
+    const predicted = await call(server, '/api/predict', postJson({image: png}))
+    expect(predicted.status).to.equal(200)
+    const answers: Record<string, Json> = {
+      health: (await call(server, '/api/health')).body,
+      status: (await call(server, '/api/status')).body,
+      env: (await call(server, '/api/env')).body,
+      models: (await call(server, '/api/models')).body,
+      predict: predicted.body,
+      feedback: (await call(server, '/api/feedback', postJson({id: predicted.body.id, label: 0}))).body,
+      history: (await call(server, '/api/history')).body,
+      runs: (await call(server, '/api/runs')).body,
+      run: (await call(server, '/api/runs/complete-run')).body,
+      brokenRun: (await call(server, '/api/runs/broken-run')).body,
+      training: (await call(server, '/api/train/status')).body,
+    }
+    const offenders: string[] = []
+    const walk = (value: unknown, path: string): void => {
+      if (Array.isArray(value)) value.forEach((item, i) => walk(item, `${path}[${i}]`))
+      else if (value !== null && typeof value === 'object') {
+        for (const [key, item] of Object.entries(value)) {
+          // Digits (probs, per-class reports) and file names (a run's images) are data, not field names.
+          const data = /^\d+$/.test(key) || /\.png$/.test(key)
+          if (!data && !/^[a-z0-9_]+$/.test(key)) offenders.push(`${path}.${key}`)
+          walk(item, `${path}.${key}`)
+        }
+      }
+    }
+
+    for (const [name, body] of Object.entries(answers)) walk(body, name)
+    expect(offenders).to.deep.equal([])
+    expect(answers.runs.runs.length).to.be.greaterThan(0)
+    expect(answers.history.items.length).to.be.greaterThan(0)
+  })
+
   it('answers unknown endpoints with 404 JSON', async () => {
     const {status, body} = await call(server, '/api/nothing')
     expect(status).to.equal(404)
