@@ -235,7 +235,7 @@ applyTheme(localStorage.getItem(THEME_KEY))
 
 /** Run names of the checkpoints the page has seen served, by checkpoint id. */
 const modelNames = new Map()
-let served = {checkpointId: null, name: null}
+let served = {checkpoint_id: null, name: null}
 
 /** The run folder of a checkpoint path: the name a person gave the model. */
 function runOfPath(path) {
@@ -251,8 +251,8 @@ function modelName(checkpointId) {
 }
 
 function learnModel(info, name) {
-  if (!info?.loaded || !info.checkpointId) return
-  modelNames.set(info.checkpointId, name ?? runOfPath(info.checkpointPath))
+  if (!info?.loaded || !info.checkpoint_id) return
+  modelNames.set(info.checkpoint_id, name ?? runOfPath(info.checkpoint_path))
 }
 
 // ------------------------------------------------------------------ health
@@ -271,12 +271,12 @@ async function refreshHealth() {
   $('digits').textContent = classes.length === 0 ? 'No model loaded' : `Knows the digits ${listWords(classes)}`
   $('predict-title').textContent = classes.length === 0 || classes.length === DIGITS.length ? 'Draw a digit' : `Draw ${aClassPhrase(classes)}`
   learnModel(health.model)
-  served = {checkpointId: health.model.checkpointId, name: health.model.loaded ? modelName(health.model.checkpointId) : null}
+  served = {checkpoint_id: health.model.checkpoint_id, name: health.model.loaded ? modelName(health.model.checkpoint_id) : null}
   $('health').textContent = health.model.loaded ? `Answering with ${served.name}` : 'No model is answering yet: choose one under "Training runs" or train one'
   $('health').dataset.loaded = String(health.model.loaded)
   const store = health.store.available ? `history in ${health.store.kind}` : 'the prediction history is unavailable right now'
   $('about').textContent =
-    `digit-classification v${health.packageVersion} · TensorFlow.js ${health.tfjsVersion}${health.model.backend ? ` on ${health.model.backend}` : ''} · ${store}${health.model.checkpointId ? ` · checkpoint ${health.model.checkpointId}` : ''}`
+    `digit-classification v${health.package_version} · TensorFlow.js ${health.tfjs_version}${health.model.backend ? ` on ${health.model.backend}` : ''} · ${store}${health.model.checkpoint_id ? ` · checkpoint ${health.model.checkpoint_id}` : ''}`
   setOnline(true)
   return health
 }
@@ -501,7 +501,7 @@ function showPrediction(result, {live: isLive = false, preview} = {}) {
   $('result').dataset.known = String(known)
   $('result-label').textContent = known ? String(result.prediction) : '?'
   $('result-confidence').textContent = known ? `${result.prediction}: ${percent(result.confidence)} sure` : unknownWords(result)
-  $('result-model').textContent = `model: ${modelName(result.checkpointId)}`
+  $('result-model').textContent = `model: ${modelName(result.checkpoint_id)}`
   $('result-kind').textContent = isLive ? 'live answer while you draw (not logged)' : `logged as #${result.id}`
   $('result-thumb').src = safeImage(result.thumbnail)
   // Every answer says which image it is about: an upload shows it, a drawing or an address shows none.
@@ -666,10 +666,10 @@ function historyRow(record) {
     {class: verdict, 'data-id': String(record.id), 'data-known': String(record.known)},
     el('td', {class: 'wide-only', text: String(record.id)}),
     el('td', {}, el('img', {src: safeImage(record.thumbnail), alt: `input of prediction ${record.id}`, width: '28', height: '28', class: 'thumb'})),
-    el('td', {class: 'wide-only', text: time(record.createdAt)}),
+    el('td', {class: 'wide-only', text: time(record.created_at)}),
     el('td', {class: 'digit-cell', text: String(record.predicted)}),
     el('td', {}, percent(record.confidence), ...unknown),
-    el('td', {class: 'wide-only', text: modelName(record.checkpointId)}),
+    el('td', {class: 'wide-only', text: modelName(record.checkpoint_id)}),
     el('td', {class: 'feedback-cell'}, ...(verdict ? [el('span', {class: 'verdict', text: words[verdict]})] : []), ...buttons),
   )
 }
@@ -706,10 +706,10 @@ async function loadRuns() {
     $('runs-empty').hidden = runs.length > 0
     $('runs-empty').textContent = 'No runs yet: train one below.'
     const active = runs.find((run) => run.active)
-    if (active && served.checkpointId) {
-      modelNames.set(served.checkpointId, active.runName)
-      served.name = active.runName
-      $('health').textContent = `Answering with ${active.runName}`
+    if (active && served.checkpoint_id) {
+      modelNames.set(served.checkpoint_id, active.run_name)
+      served.name = active.run_name
+      $('health').textContent = `Answering with ${active.run_name}`
     }
 
     $('run-rows').replaceChildren(
@@ -717,10 +717,10 @@ async function loadRuns() {
         el(
           'tr',
           {class: run.name === selectedRun ? 'selected' : '', 'data-run': run.name},
-          el('td', {}, el('button', {type: 'button', class: 'link', text: run.runName, onclick: () => void showRun(run.name, true)})),
+          el('td', {}, el('button', {type: 'button', class: 'link', text: run.run_name, onclick: () => void showRun(run.name, true)})),
           el('td', {text: run.model ?? '–'}),
           el('td', {class: 'nowrap', text: run.classes ? run.classes.join('·') : '–'}),
-          el('td', {text: run.evalF1Macro === null ? '–' : fixed(run.evalF1Macro)}),
+          el('td', {text: run.eval_f1_macro === null ? '–' : fixed(run.eval_f1_macro)}),
           el('td', {}, ...badges(run)),
         ),
       ),
@@ -739,28 +739,28 @@ const digitsText = (list) => (list ? ` · ${list.length === DIGITS.length ? 'dig
 async function renderModelChoices(runs) {
   const select = $('model-select')
   const {models} = await api('/api/models').catch(() => ({models: []}))
-  const usable = runs.filter((run) => run.hasCheckpoint)
+  const usable = runs.filter((run) => run.has_checkpoint)
   const active = usable.find((run) => run.active)
   const options = models
     .filter((model) => !(active && model.current))
     .map((model) =>
       el('option', {
-        value: `model:${model.checkpointId}`,
-        text: `${modelNames.get(model.checkpointId) ?? model.checkpointPath.split(/[\\/]/).slice(-2).join('/')}${digitsText(model.classes)}`,
+        value: `model:${model.checkpoint_id}`,
+        text: `${modelNames.get(model.checkpoint_id) ?? model.checkpoint_path.split(/[\\/]/).slice(-2).join('/')}${digitsText(model.classes)}`,
       }),
     )
   options.push(
     ...usable.map((run) =>
       el('option', {
         value: `run:${run.name}`,
-        text: `${run.runName}${digitsText(run.classes)}${run.evalF1Macro === null ? '' : ` (eval macro-F1 ${fixed(run.evalF1Macro, 3)})`}`,
+        text: `${run.run_name}${digitsText(run.classes)}${run.eval_f1_macro === null ? '' : ` (eval macro-F1 ${fixed(run.eval_f1_macro, 3)})`}`,
       }),
     ),
   )
   const current = models.find((model) => model.current)
   if (options.length === 0) options.push(el('option', {value: '', text: 'none loaded'}))
   select.replaceChildren(...options)
-  select.value = active ? `run:${active.name}` : current ? `model:${current.checkpointId}` : ''
+  select.value = active ? `run:${active.name}` : current ? `model:${current.checkpoint_id}` : ''
 }
 
 /** Serve a run's model. */
@@ -811,8 +811,8 @@ async function showRun(name, focus = false) {
   $('run-problems').replaceChildren(...run.problems.map((p) => el('li', {text: `${p.file}: ${p.problem}`})))
   renderMetrics(run.metrics)
   const plots = []
-  if (run.lossCurves) {
-    const base = `/api/runs/${encodeURIComponent(run.name)}/curves.svg?v=${Date.parse(run.modifiedAt)}`
+  if (run.loss_curves) {
+    const base = `/api/runs/${encodeURIComponent(run.name)}/curves.svg?v=${Date.parse(run.modified_at)}`
     plots.push(
       el(
         'figure',
@@ -824,7 +824,7 @@ async function showRun(name, focus = false) {
           alt: `learning curves of ${run.metadata?.run_name ?? run.name}: loss, validation balanced accuracy and macro-F1 per epoch`,
           id: 'curves',
         }),
-        el('figcaption', {text: `learning curves (from ${run.lossCurvesSource})`}),
+        el('figcaption', {text: `learning curves (from ${run.loss_curves_source})`}),
       ),
     )
   }
@@ -915,10 +915,10 @@ function renderStatus(status) {
   const activation = status.activation
   const what = {
     idle: 'idle',
-    running: `training ${status.runName}…`,
-    finished: `finished ${status.runName}`,
-    failed: `${status.runName ?? 'the run'} stopped with an error; the log below says why`,
-    cancelled: `cancelled ${status.runName}`,
+    running: `training ${status.run_name}…`,
+    finished: `finished ${status.run_name}`,
+    failed: `${status.run_name ?? 'the run'} stopped with an error; the log below says why`,
+    cancelled: `cancelled ${status.run_name}`,
   }[status.state]
   $('train-state').textContent = what
   $('train-state').dataset.state = status.state
@@ -932,7 +932,7 @@ function renderStatus(status) {
   else if (status.state === 'running') $('train-progress').value = 0
   if (status.state === 'finished') {
     $('train-progress').value = $('train-progress').max
-    if (status.model) learnModel(status.model, status.runName)
+    if (status.model) learnModel(status.model, status.run_name)
     if (activation)
       $('train-state').textContent += activation.activated
         ? ` · now answering predictions (${activation.reason})`
@@ -1042,7 +1042,7 @@ async function fitTrainingForm() {
     const env = await api('/api/env')
     const field = $('train-form').elements['class-counts']
     const {data} = env
-    if (!data.classCounts) {
+    if (!data.class_counts) {
       canTrain = false
       $('train-data').textContent = 'The server has no MNIST files, so training from the page is not available.'
       $('train-start').disabled = true
@@ -1051,13 +1051,13 @@ async function fitTrainingForm() {
 
     canTrain = true
     if ($('train-state').dataset.state !== 'running') $('train-start').disabled = false
-    const {trainingDefaults: defaults} = env
+    const {training_defaults: defaults} = env
     $('train-form').elements.classes.placeholder = `the default: ${defaults.classes}, or e.g. 0-9`
-    field.placeholder = `the full subset: ${defaults.classCounts}, or all`
-    const available = DIGITS.map((label) => `${data.classCounts[label]} × ${label}`).join(', ')
+    field.placeholder = `the full subset: ${defaults.class_counts}, or all`
+    const available = DIGITS.map((label) => `${data.class_counts[label]} × ${label}`).join(', ')
     $('train-data').textContent = `The data holds ${available}.`
-    exampleCounts = data.suggestedClassCounts ?? undefined
-    if (data.suggestedClassCounts && data.suggestedClassCounts !== defaults.classCounts && !field.value) field.value = data.suggestedClassCounts
+    exampleCounts = data.suggested_class_counts ?? undefined
+    if (data.suggested_class_counts && data.suggested_class_counts !== defaults.class_counts && !field.value) field.value = data.suggested_class_counts
   } catch {
     // Training stays off until the server answers.
     $('train-start').disabled = true

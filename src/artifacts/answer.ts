@@ -30,7 +30,7 @@ export type PredictAnswer = z.infer<typeof PredictAnswerSchema>
 
 export const ApiPredictionSchema = PredictAnswerSchema.extend({
   id: z.int().positive().nullable().describe('the logged prediction, or null when the request asked not to log'),
-  createdAt: z.iso.datetime().nullable(),
-  checkpointId: z.string().regex(/^[0-9a-f]{12}$/),
+  created_at: z.iso.datetime().nullable(),
+  checkpoint_id: z.string().regex(/^[0-9a-f]{12}$/),
   thumbnail: z.string().startsWith('data:image/png;base64,').describe('the 28×28 input the model saw'),
 }).meta({title: 'POST /api/predict answer', description: "The web app's answer to one image: the predict answer, with its log entry."})

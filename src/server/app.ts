@@ -31,6 +31,7 @@ import {CURVE_THEMES, CURVE_WIDTH, learningCurvesSvg} from './curves.js'
 import {dataInfo} from './data-info.js'
 import {fetchImageUrl} from './image-url.js'
 import {thumbnailDataUri} from './thumbnail.js'
+import {snakeKeys} from './snake.js'
 import {ConflictError, NoTrainingDataError, SettingError, type TrainingManager} from './training.js'
 import {type GuardOptions, guard} from './guard.js'
 import {UploadCutShortError, UploadTooLargeError, readUpload} from './upload.js'
@@ -304,7 +305,8 @@ export function createApp(ctx: AppContext): Hono {
     const store = await ctx.store.health()
     // Health needs no token: behind one it tells nothing of where files and the database are (/api/status does).
     const open = ctx.guard.token === undefined
-    return c.json(
+    return reply(
+      c,
       {
         status: store.available ? 'ok' : 'degraded',
         classes: model.classes,
@@ -323,7 +325,7 @@ export function createApp(ctx: AppContext): Hono {
   app.get('/api/status', async (c) => {
     const store = await ctx.store.health()
     const training = ctx.training.snapshot()
-    return c.json({
+    return reply(c, {
       status: store.available ? 'ok' : 'degraded',
       uptimeSeconds: Math.round(process.uptime()),
       model: ctx.model.info,
@@ -334,7 +336,7 @@ export function createApp(ctx: AppContext): Hono {
   })
 
   app.get('/api/env', async (c) =>
-    c.json({
+    reply(c, {
       packageVersion: packageVersion(),
       node: process.version,
       platform: process.platform,
@@ -378,7 +380,7 @@ export function createApp(ctx: AppContext): Hono {
     if (!answer) return c.json({error: 'the model was unloaded; try again', code: 'model-unloaded'}, 503)
     const result = await answer
     if (!input.log) {
-      return c.json({
+      return reply(c, {
         id: null,
         createdAt: null,
         prediction: result.prediction,
@@ -399,7 +401,7 @@ export function createApp(ctx: AppContext): Hono {
       source: input.source,
       ...openSetFields(result),
     })
-    return c.json({
+    return reply(c, {
       id: record.id,
       createdAt: record.createdAt,
       prediction: result.prediction,
@@ -423,7 +425,7 @@ export function createApp(ctx: AppContext): Hono {
       throw new HttpError(400, firstIssue(query.error, 'query'))
     }
 
-    return c.json(await ctx.store.list(query.data))
+    return reply(c, await ctx.store.list(query.data))
   })
 
   app.post('/api/feedback', async (c) => {
@@ -450,17 +452,17 @@ export function createApp(ctx: AppContext): Hono {
 
     const record = await ctx.store.setFeedback(parsed.data.id, parsed.data.label)
     if (!record) throw new HttpError(404, `no prediction with id ${parsed.data.id}`, 'not-found')
-    return c.json(record)
+    return reply(c, record)
   })
 
   // ---------------------------------------------------------------- models
 
-  app.get('/api/models', (c) => c.json({models: ctx.model.models}))
+  app.get('/api/models', (c) => reply(c, {models: ctx.model.models}))
 
   app.post('/api/models/:id/activate', (c) => {
     const model = ctx.model.select(c.req.param('id'))
     if (!model) throw new HttpError(404, `no loaded model ${c.req.param('id')}; GET /api/models lists them`)
-    return c.json({model})
+    return reply(c, {model})
   })
 
   // ------------------------------------------------------------------ runs
@@ -489,13 +491,13 @@ export function createApp(ctx: AppContext): Hono {
   app.get('/api/runs', async (c) => {
     const runs = await ctx.runs.list()
     const decorated = await Promise.all(runs.map(async (run) => ({...run, ...(await runState(run.name, run.complete, run.cancelled))})))
-    return c.json({runsDir: ctx.runs.root, runs: decorated})
+    return reply(c, {runsDir: ctx.runs.root, runs: decorated})
   })
 
   app.get('/api/runs/:name', async (c) => {
     const detail = await ctx.runs.detail(c.req.param('name'))
     if (!detail) throw new HttpError(404, `no run named ${c.req.param('name')} in the runs folder`, 'not-found')
-    return c.json({...detail, ...(await runState(detail.name, detail.metrics !== null, detail.cancelled))})
+    return reply(c, {...detail, ...(await runState(detail.name, detail.metrics !== null, detail.cancelled))})
   })
 
   app.get('/api/runs/:name/curves.svg', async (c) => {
@@ -521,7 +523,7 @@ export function createApp(ctx: AppContext): Hono {
   app.post('/api/runs/:name/activate', async (c) => {
     const path = await ctx.runs.checkpoint(c.req.param('name'))
     if (!path) throw new HttpError(404, `run ${c.req.param('name')} has no best.ckpt to serve`, 'not-found')
-    return c.json({model: await ctx.model.load(path)})
+    return reply(c, {model: await ctx.model.load(path)})
   })
 
   // -------------------------------------------------------------- training
@@ -529,14 +531,14 @@ export function createApp(ctx: AppContext): Hono {
   app.post('/api/train', async (c) => {
     // The guard lets through JSON or no body at all.
     const body = c.req.header('content-type') ? await jsonBody(c) : {}
-    return c.json(await ctx.training.start(body), 202)
+    return reply(c, await ctx.training.start(body), 202)
   })
 
-  app.get('/api/train/status', (c) => c.json(ctx.training.snapshot()))
+  app.get('/api/train/status', (c) => reply(c, ctx.training.snapshot()))
 
   app.post('/api/train/cancel', (c) => {
     if (!ctx.training.cancel()) throw new HttpError(409, 'no training run is in progress', 'not-training')
-    return c.json(ctx.training.snapshot(), 202)
+    return reply(c, ctx.training.snapshot(), 202)
   })
 
   app.get('/api/train/events', (c) =>
@@ -544,7 +546,7 @@ export function createApp(ctx: AppContext): Hono {
       let sent = Promise.resolve()
       // Events are written in order, one after the other, whatever the pace of the worker.
       const send = (event: string, data: unknown) => {
-        sent = sent.then(() => stream.writeSSE({event, data: JSON.stringify(data)}))
+        sent = sent.then(() => stream.writeSSE({event, data: JSON.stringify(snakeKeys(data))}))
       }
 
       const unsubscribe = ctx.training.subscribe((event) => send(event.type, event.data))
@@ -574,6 +576,11 @@ async function realpathOr(path: string): Promise<string> {
   } catch {
     return path
   }
+}
+
+/** A JSON answer, its keys spelled snake_case like the package's files (snake.ts). */
+function reply(c: Context, body: unknown, status?: ContentfulStatusCode): Response {
+  return c.json(snakeKeys(body) as Record<string, never>, status)
 }
 
 function tooLarge(ctx: AppContext): string {

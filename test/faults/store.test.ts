@@ -25,7 +25,7 @@ import {tempDir} from './helpers.js'
 
 interface Answer {
   status: number
-  body: {id?: number; createdAt?: string; thumbnail?: string; error?: string; feedback?: number}
+  body: {id?: number; created_at?: string; thumbnail?: string; error?: string; feedback?: number}
 }
 
 async function send(url: string, init: RequestInit): Promise<Answer> {
@@ -119,7 +119,7 @@ describe('faults: the prediction log', function () {
         for (const answer of acknowledged) {
           const stored = row.get(answer.body.id!) as {created_at: string; thumbnail: string} | undefined
           expect(stored, `prediction ${answer.body.id} was acknowledged but not stored`).to.not.equal(undefined)
-          expect(stored).to.deep.include({created_at: answer.body.createdAt, thumbnail: answer.body.thumbnail})
+          expect(stored).to.deep.include({created_at: answer.body.created_at, thumbnail: answer.body.thumbnail})
         }
 
         for (const {id, answer} of feedbackAnswers) {

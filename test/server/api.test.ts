@@ -116,11 +116,11 @@ describe('web app API', function () {
     expect(body.status).to.equal('ok')
     expect(body.classes).to.deep.equal([...DEFAULT_CLASSES])
     expect(body.model.loaded).to.equal(true)
-    expect(body.model.checkpointId).to.match(/^[0-9a-f]{12}$/)
+    expect(body.model.checkpoint_id).to.match(/^[0-9a-f]{12}$/)
     expect(body.model.backend).to.be.a('string').and.not.empty
-    expect(body.packageVersion).to.match(/^\d+\.\d+\.\d+/)
-    expect(body.tfjsVersion).to.match(/^\d+\.\d+\.\d+/)
-    expect(body.store).to.include({kind: 'sqlite', schemaVersion: MIGRATIONS.at(-1)!.version})
+    expect(body.package_version).to.match(/^\d+\.\d+\.\d+/)
+    expect(body.tfjs_version).to.match(/^\d+\.\d+\.\d+/)
+    expect(body.store).to.include({kind: 'sqlite', schema_version: MIGRATIONS.at(-1)!.version})
   })
 
   it('serves the page and its assets, with a policy that allows nothing from elsewhere', async () => {
@@ -147,11 +147,11 @@ describe('web app API', function () {
       expect(sum).to.be.closeTo(1, 1e-4)
       expect(body.prediction).to.be.oneOf([...DEFAULT_CLASSES])
       expect(body.confidence).to.equal(body.probs[String(body.prediction)])
-      expect(body.checkpointId).to.match(/^[0-9a-f]{12}$/)
+      expect(body.checkpoint_id).to.match(/^[0-9a-f]{12}$/)
       expect(body.thumbnail).to.match(/^data:image\/png;base64,/)
       expect(await server.store.count()).to.equal(before + 1)
       const logged = await server.store.get(body.id)
-      expect(logged).to.deep.include({predicted: body.prediction, source: 'canvas', checkpointId: body.checkpointId, feedback: null})
+      expect(logged).to.deep.include({predicted: body.prediction, source: 'canvas', checkpointId: body.checkpoint_id, feedback: null})
     })
 
     it('answers a multipart upload and raw image bytes the same way', async () => {
@@ -272,7 +272,7 @@ describe('web app API', function () {
       const ok = await call(server, '/api/feedback', postJson({id: none.id, label: 'other'}))
       expect(ok.status).to.equal(200)
       expect(ok.body).to.include({id: none.id, feedback: 'other', known: false, reason: 'no digit'})
-      expect(ok.body.feedbackAt).to.be.a('string')
+      expect(ok.body.feedback_at).to.be.a('string')
 
       const other = await call(server, '/api/history?feedback=other')
       expect(other.body.items.map((r: Json) => r.id)).to.deep.equal([none.id])
@@ -334,15 +334,15 @@ describe('web app API', function () {
       const names = body.runs.map((run: Json) => run.name).sort()
       expect(names).to.deep.equal(['broken-run', 'complete-run'])
       const complete = body.runs.find((run: Json) => run.name === 'complete-run')
-      expect(complete).to.include({hasCheckpoint: true, epochs: 1, bestEpoch: 1, evalF1Macro: 0.85, problems: 0})
+      expect(complete).to.include({has_checkpoint: true, epochs: 1, best_epoch: 1, eval_f1_macro: 0.85, problems: 0})
     })
 
     it('shows a run: metrics, curves, images; damaged files as problems, never as failures', async () => {
       const complete = await call(server, '/api/runs/complete-run')
       expect(complete.status).to.equal(200)
       expect(complete.body.metrics.splits.eval.f1_macro).to.equal(0.85)
-      expect(complete.body.lossCurves.epochs).to.have.length(2)
-      expect(complete.body.lossCurvesSource).to.equal('loss_curves.json')
+      expect(complete.body.loss_curves.epochs).to.have.length(2)
+      expect(complete.body.loss_curves_source).to.equal('loss_curves.json')
       expect(Object.keys(complete.body.images).sort()).to.deep.equal(['confusion_matrix.png', 'gallery.png', 'training_dynamics.png'])
       expect(complete.body.checkpoint.bytes).to.be.greaterThan(1000)
       const image = await call(server, complete.body.images['confusion_matrix.png'] as string)
@@ -368,7 +368,7 @@ describe('web app API', function () {
       const broken = await call(server, '/api/runs/broken-run')
       expect(broken.status).to.equal(200)
       expect(broken.body.metrics).to.equal(null)
-      expect(broken.body.lossCurvesSource).to.equal('logs/metrics.json')
+      expect(broken.body.loss_curves_source).to.equal('logs/metrics.json')
       expect(broken.body.problems.map((p: Json) => p.file).sort()).to.deep.equal(['metrics.json', 'run_metadata.json'])
     })
 
@@ -396,10 +396,46 @@ describe('web app API', function () {
     it('switches the served model to a run checkpoint', async () => {
       const {status, body} = await call(server, '/api/runs/complete-run/activate', {method: 'POST'})
       expect(status).to.equal(200)
-      expect(body.model.checkpointPath).to.match(/complete-run[/\\]best\.ckpt$/)
-      expect((await call(server, '/api/health')).body.model.checkpointPath).to.equal(body.model.checkpointPath)
+      expect(body.model.checkpoint_path).to.match(/complete-run[/\\]best\.ckpt$/)
+      expect((await call(server, '/api/health')).body.model.checkpoint_path).to.equal(body.model.checkpoint_path)
       expect((await call(server, '/api/runs/broken-run/activate', {method: 'POST'})).status).to.equal(404)
     })
+  })
+
+  it("spells every key of its answers snake_case, as the package's files and --json outputs do", async () => {
+    const png = `data:image/png;base64,${digits[0].png.toString('base64')}`
+    const predicted = await call(server, '/api/predict', postJson({image: png}))
+    expect(predicted.status).to.equal(200)
+    const answers: Record<string, Json> = {
+      health: (await call(server, '/api/health')).body,
+      status: (await call(server, '/api/status')).body,
+      env: (await call(server, '/api/env')).body,
+      models: (await call(server, '/api/models')).body,
+      predict: predicted.body,
+      feedback: (await call(server, '/api/feedback', postJson({id: predicted.body.id, label: 0}))).body,
+      history: (await call(server, '/api/history')).body,
+      runs: (await call(server, '/api/runs')).body,
+      run: (await call(server, '/api/runs/complete-run')).body,
+      brokenRun: (await call(server, '/api/runs/broken-run')).body,
+      training: (await call(server, '/api/train/status')).body,
+    }
+    const offenders: string[] = []
+    const walk = (value: unknown, path: string): void => {
+      if (Array.isArray(value)) value.forEach((item, i) => walk(item, `${path}[${i}]`))
+      else if (value !== null && typeof value === 'object') {
+        for (const [key, item] of Object.entries(value)) {
+          // Digits (probs, per-class reports) and file names (a run's images) are data, not field names.
+          const data = /^\d+$/.test(key) || /\.png$/.test(key)
+          if (!data && !/^[a-z0-9_]+$/.test(key)) offenders.push(`${path}.${key}`)
+          walk(item, `${path}.${key}`)
+        }
+      }
+    }
+
+    for (const [name, body] of Object.entries(answers)) walk(body, name)
+    expect(offenders).to.deep.equal([])
+    expect(answers.runs.runs.length).to.be.greaterThan(0)
+    expect(answers.history.items.length).to.be.greaterThan(0)
   })
 
   it('answers unknown endpoints with 404 JSON', async () => {

@@ -152,13 +152,13 @@ describe('web app: access token', function () {
     const checkpoint = await trainedCheckpoint()
     const health = await raw(server.url, '/api/health')
     expect(health.status).to.equal(200)
-    const body = JSON.parse(health.body) as {model: {loaded: boolean; checkpointPath: unknown}; store: {kind: string; location: unknown; available: boolean}}
-    expect(body.model).to.include({loaded: true, checkpointPath: null})
+    const body = JSON.parse(health.body) as {model: {loaded: boolean; checkpoint_path: unknown}; store: {kind: string; location: unknown; available: boolean}}
+    expect(body.model).to.include({loaded: true, checkpoint_path: null})
     expect(body.store).to.include({kind: 'sqlite', location: null, available: true})
     for (const secret of [checkpoint, temp.dir, 'predictions.sqlite', 'fixture-run']) expect(health.body).to.not.include(secret)
     const status = await raw(server.url, '/api/status', {headers: {authorization: 'Bearer a-token-of-twenty-chars'}})
-    const full = JSON.parse(status.body) as {model: {checkpointPath: string}; store: {location: string}}
-    expect(full.model.checkpointPath).to.equal(checkpoint)
+    const full = JSON.parse(status.body) as {model: {checkpoint_path: string}; store: {location: string}}
+    expect(full.model.checkpoint_path).to.equal(checkpoint)
     expect(full.store.location).to.equal(join(temp.dir, 'predictions.sqlite'))
   })
 

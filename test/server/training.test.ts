@@ -118,7 +118,7 @@ describe('web app training', function () {
 
     const started = await post(server, '/api/train', {epochs: 2, 'batch-size': 4, 'class-counts': TINY_CLASS_COUNTS, 'run-name': 'page-run', seed: 7})
     expect(started.status).to.equal(202)
-    expect(await started.json()).to.include({state: 'running', runName: 'page-run', epochs: 2})
+    expect(await started.json()).to.include({state: 'running', run_name: 'page-run', epochs: 2})
 
     const second = await post(server, '/api/train', {epochs: 1})
     expect(second.status).to.equal(409)
@@ -141,13 +141,13 @@ describe('web app training', function () {
     expect(done.data.state, String(done.data.error)).to.equal('finished')
     expect(done.data.history).to.have.length.within(1, 2)
     expect(done.data.summary).to.include({run_name: 'page-run'})
-    expect((done.data.model as {checkpointPath: string}).checkpointPath).to.equal(join(temp.dir, 'runs', 'page-run', 'best.ckpt'))
+    expect((done.data.model as {checkpoint_path: string}).checkpoint_path).to.equal(join(temp.dir, 'runs', 'page-run', 'best.ckpt'))
     expect(server.model.info.checkpointPath).to.not.equal(before)
 
     const status = (await (await fetch(`${server.url}/api/train/status`)).json()) as Record<string, unknown>
     expect(status.state).to.equal('finished')
-    const runs = (await (await fetch(`${server.url}/api/runs`)).json()) as {runs: Array<{name: string; hasCheckpoint: boolean}>}
-    expect(runs.runs.find((run) => run.name === 'page-run')?.hasCheckpoint).to.equal(true)
+    const runs = (await (await fetch(`${server.url}/api/runs`)).json()) as {runs: Array<{name: string; has_checkpoint: boolean}>}
+    expect(runs.runs.find((run) => run.name === 'page-run')?.has_checkpoint).to.equal(true)
 
     const again = await post(server, '/api/train', {epochs: 1, 'class-counts': TINY_CLASS_COUNTS, 'run-name': 'page-run'})
     expect(again.status).to.equal(409)
@@ -160,7 +160,7 @@ describe('web app training', function () {
     expect(started.status).to.equal(202)
     await stream.waitFor((e) => e.event === 'batch')
     expect((await post(server, '/api/train/cancel')).status).to.equal(202)
-    const end = await stream.waitFor((e) => e.event === 'status' && e.data.runName === 'cancelled-run' && e.data.state !== 'running')
+    const end = await stream.waitFor((e) => e.event === 'status' && e.data.run_name === 'cancelled-run' && e.data.state !== 'running')
     stream.stop()
     expect(end.data.state).to.equal('cancelled')
     expect((end.data.history as unknown[]).length).to.be.below(20)
