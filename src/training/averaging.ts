@@ -39,3 +39,75 @@ export class WeightAverage {
     }
   }
 }
+
+/** What the averaging callback needs of a module: its values now, and a way to put others in. */
+export interface AveragedModule {
+  parameterValues(): Record<string, Float32Array>
+  assignValues(values: Record<string, Float32Array>): void
+}
+
+/** Keys of the live weights and the averaged step count among a checkpoint's optimiser tensors. */
+const LIVE_PREFIX = 'live/'
+const AVERAGE_STEPS = 'average/steps'
+
+/**
+ * `--ema-decay` as a callback (Lightning's `WeightAveraging`): the average is
+ * folded in after every batch, validated in place of the live weights, and
+ * kept as a checkpoint's values; the live weights training continues from ride
+ * with the optimiser state, so `--resume` continues both bit for bit. The
+ * average stays in the network from validation until the next epoch starts,
+ * so every checkpoint written after an epoch holds it.
+ */
+export class WeightAveraging {
+  readonly name = 'weight_averaging'
+  private average?: WeightAverage
+  /** The live weights while the average stands in for them (validation and the checkpoints after it). */
+  private live?: Record<string, Float32Array>
+
+  constructor(readonly decay: number) {}
+
+  onFitStart(state: {module: AveragedModule}): void {
+    this.average ??= new WeightAverage(this.decay, state.module.parameterValues())
+  }
+
+  onEpochStart(state: {module: AveragedModule}): void {
+    this.putBackLive(state.module)
+  }
+
+  onBatchEnd(state: {module: AveragedModule}): void {
+    this.average!.update(state.module.parameterValues())
+  }
+
+  onValidationStart(state: {module: AveragedModule}): void {
+    this.live = state.module.parameterValues()
+    state.module.assignValues(this.average!.values)
+  }
+
+  onFitEnd(state: {module: AveragedModule}): void {
+    this.putBackLive(state.module)
+  }
+
+  /** A checkpoint's extra tensors: the live weights and the step count, beside the optimiser's slots. */
+  checkpointTensors(module: AveragedModule): Record<string, Float32Array> {
+    const live = this.live ?? module.parameterValues()
+    const out: Record<string, Float32Array> = Object.fromEntries(Object.entries(live).map(([name, data]) => [`${LIVE_PREFIX}${name}`, Float32Array.from(data)]))
+    out[AVERAGE_STEPS] = Float32Array.of(this.average?.steps ?? 0)
+    return out
+  }
+
+  /** Resume: the checkpoint's values are the average (the network was built from them); its live weights go back in. */
+  loadCheckpointTensors(module: AveragedModule, tensors: Record<string, Float32Array>): void {
+    const average = module.parameterValues()
+    const live = Object.fromEntries(Object.keys(average).map((name) => [name, tensors[`${LIVE_PREFIX}${name}`]]))
+    const missing = Object.entries(live).find(([, data]) => !data)
+    if (missing || !tensors[AVERAGE_STEPS]) throw new Error(`the checkpoint holds no weight average state (${missing?.[0] ?? AVERAGE_STEPS})`)
+    this.average = new WeightAverage(this.decay, average, tensors[AVERAGE_STEPS][0])
+    module.assignValues(live as Record<string, Float32Array>)
+  }
+
+  private putBackLive(module: AveragedModule): void {
+    if (!this.live) return
+    module.assignValues(this.live)
+    this.live = undefined
+  }
+}

@@ -42,7 +42,7 @@ export interface LoopState {
 export async function assembleCheckpoint(
   run: RunDescription,
   state: LoopState,
-  callbacks: ReadonlyArray<{name: string; stateDict?(): Record<string, unknown>}>,
+  callbacks: ReadonlyArray<{name: string; stateDict?(): Record<string, unknown>; checkpointTensors?(module: never): Record<string, Float32Array>}>,
   request: CheckpointRequest,
 ): Promise<CheckpointContents> {
   const {backend, config, ...described} = run
@@ -64,7 +64,9 @@ export async function assembleCheckpoint(
       },
     },
     values: await state.module.values(),
-    optimizer: request.withOptimizer ? await state.module.optimizerState() : undefined,
+    optimizer: request.withOptimizer
+      ? Object.assign(await state.module.optimizerState(), ...callbacks.map((cb) => cb.checkpointTensors?.(state.module as never) ?? {}))
+      : undefined,
   }
 }
 

@@ -5,7 +5,6 @@ import {type Network, type NetworkDescription, createNetwork, initialValues, rea
 import {trainStep, weightedCrossEntropy} from '../model/step.js'
 import {argmaxRow} from '../model/probabilities.js'
 import {classificationReport} from '../evaluation/metrics.js'
-import {WeightAverage} from './averaging.js'
 
 /** Images [N × 784] already normalised, and class indices (0..K−1, into the run's classes). */
 export interface Batchable {
@@ -51,8 +50,6 @@ export class DigitModule {
   /** Class indices 0..K−1, the labels of the module's reports. */
   private readonly classIndices: number[]
   private readonly classWeights: tf.Tensor1D
-  /** The moving average of the values (`--ema-decay`), when on. */
-  private readonly average?: WeightAverage
   /** Seeds the dropout masks (the run's seed). */
   private readonly seed: number
   /** Added to the logits in the training loss (the logit-adjusted loss: log priors); none, the plain weighted loss. */
@@ -60,13 +57,12 @@ export class DigitModule {
 
   /**
    * @param net the network to train (`describeNetwork`).
-   * @param options.values the values to start from: fresh ones are drawn from the seed. With
-   *   `emaDecay` they are also where the average starts (a checkpoint's values are its average).
+   * @param options.values the values to start from: fresh ones are drawn from the seed.
    * @param options.logitOffsets added to the logits in the training loss only, one per class.
    */
   constructor(
     net: NetworkDescription,
-    options: {seed: number; learningRate: number; classWeights: number[]; values?: Record<string, Float32Array>; emaDecay?: number; logitOffsets?: number[]},
+    options: {seed: number; learningRate: number; classWeights: number[]; values?: Record<string, Float32Array>; logitOffsets?: number[]},
   ) {
     const values = options.values ?? initialValues(net, options.seed)
     this.network = createNetwork(net, values)
@@ -75,7 +71,6 @@ export class DigitModule {
     this.logitOffsets = options.logitOffsets
     this.optimizer = tf.train.adam(options.learningRate)
     this.classWeights = tf.tensor1d(options.classWeights, 'float32')
-    if (options.emaDecay) this.average = new WeightAverage(options.emaDecay, values)
   }
 
   /** tfjs declares Adam's rate protected but reads it on every update, which is what a scheduler needs. */
@@ -95,16 +90,12 @@ export class DigitModule {
     const {loss, correct} = trainStep(this.network, this.optimizer, xs, ys, this.classWeights, {dropoutSeed: this.seed, logitOffsets: this.logitOffsets})
     const out = {loss: loss.dataSync()[0], accuracy: correct.dataSync()[0] / batch}
     tf.dispose([xs, ys, loss, correct])
-    this.average?.update(this.liveValues())
     return out
   }
 
-  /**
-   * Validation over a whole split: its loss, balanced accuracy and macro F1 (Lightning's `validation_step`).
-   * With weight averaging it is the average that is validated, as it is the average a checkpoint keeps.
-   */
+  /** Validation over a whole split: its loss, balanced accuracy and macro F1 (Lightning's `validation_step`). */
   validationStep(data: Batchable): ValidationMetrics {
-    const outputs = this.withAverage(() => this.predict(data))
+    const outputs = this.predict(data)
     const report = classificationReport(data.y, outputs.predicted, this.classIndices)
     return {val_loss: outputs.loss, val_balanced_accuracy: report.balanced_accuracy, val_f1_macro: report.macro_avg.f1}
   }
@@ -113,26 +104,16 @@ export class DigitModule {
     return {...this.network.params, ...this.network.buffers}
   }
 
-  private liveValues(): Record<string, Float32Array> {
+  /** The network's values (parameters and batch-norm statistics) by name, as they are now. */
+  parameterValues(): Record<string, Float32Array> {
     return Object.fromEntries(Object.entries(this.variables()).map(([name, v]) => [name, v.dataSync() as Float32Array]))
   }
 
-  private assign(values: Record<string, Float32Array>): void {
+  /** Put `values` (by name, every one of the network's) into the network. */
+  assignValues(values: Record<string, Float32Array>): void {
     tf.tidy(() => {
       for (const [name, v] of Object.entries(this.variables())) v.assign(tf.tensor(values[name], v.shape, 'float32'))
     })
-  }
-
-  /** Run `work` with the averaged values in the network, then put the live ones back. */
-  private withAverage<T>(work: () => T): T {
-    if (!this.average) return work()
-    const live = this.liveValues()
-    this.assign(this.average.values)
-    try {
-      return work()
-    } finally {
-      this.assign(live)
-    }
   }
 
   /** Inference in evaluation mode over a whole split, in large batches. */
@@ -169,9 +150,8 @@ export class DigitModule {
     return {loss: weightSum > 0 ? lossSum / weightSum : 0, predicted, probs, logits: logitsOut}
   }
 
-  /** The values a checkpoint keeps and predicts with: the average when weights are averaged. */
+  /** The values a checkpoint keeps and predicts with. */
   async values(): Promise<Record<string, Float32Array>> {
-    if (this.average) return Object.fromEntries(Object.entries(this.average.values).map(([name, data]) => [name, Float32Array.from(data)]))
     return readValues(this.network)
   }
 
@@ -189,12 +169,6 @@ export class DigitModule {
     const {accBeta1, accBeta2} = this.adamPowers()
     out.accBeta1 = Float32Array.from(await accBeta1.data())
     out.accBeta2 = Float32Array.from(await accBeta2.data())
-    if (this.average) {
-      // The checkpoint's values are the average; the live weights training continues from go with the optimiser.
-      for (const [name, data] of Object.entries(await readValues(this.network))) out[`${LIVE_PREFIX}${name}`] = data
-      out[AVERAGE_STEPS] = Float32Array.of(this.average.steps)
-    }
-
     return out
   }
 
@@ -233,14 +207,6 @@ export class DigitModule {
         if (state[key]) powers[key].assign(tf.scalar(state[key][0]))
       }
     })
-    if (this.average) {
-      const live = Object.fromEntries(Object.keys(this.variables()).map((name) => [name, state[`${LIVE_PREFIX}${name}`]]))
-      const missing = Object.entries(live).find(([, data]) => !data)
-      if (missing || !state[AVERAGE_STEPS]) throw new Error(`the checkpoint holds no weight average state (${missing?.[0] ?? AVERAGE_STEPS})`)
-      // The network was built from the checkpoint's values, the average: the live weights replace them.
-      this.assign(live as Record<string, Float32Array>)
-      this.average.steps = state[AVERAGE_STEPS][0]
-    }
   }
 
   dispose(): void {
@@ -249,10 +215,6 @@ export class DigitModule {
     this.classWeights.dispose()
   }
 }
-
-/** Optimiser-state keys of the live weights and the averaged step count, when weights are averaged. */
-const LIVE_PREFIX = 'live/'
-const AVERAGE_STEPS = 'average/steps'
 
 /** getWeights() returns the iteration count as a new scalar each call; the slots are the optimiser's own variables. */
 function disposeIterations(weights: Array<{tensor: tf.Tensor}>): void {

@@ -35,6 +35,7 @@ import {
   ReduceLROnPlateau,
   selectionMonitors,
 } from './callbacks.js'
+import {WeightAveraging} from './averaging.js'
 import {type Batchable, DigitModule, type LossTerms, type SplitOutputs, lossTerms} from './module.js'
 import {type PreparedData, type SplitMetrics, type TrainRun, prepareData, splitMetrics} from './data.js'
 
@@ -100,6 +101,7 @@ async function trainLocked(run: TrainRun, data: PreparedData, hooks: TrainHooks,
       checkpoint,
       new EarlyStopping(config.patience, selectionMonitors(config.selection)),
       new ReduceLROnPlateau(TRAINING_DEFAULTS.lrFactor, TRAINING_DEFAULTS.lrPatience, PLATEAU_THRESHOLD, DEFAULT_MONITOR),
+      ...(config.ema_decay > 0 ? [new WeightAveraging(config.ema_decay)] : []),
       logger,
       new ProgressReporter(progress, undefined, hooks.progressBar),
       new HookCallback(hooks),
@@ -128,7 +130,6 @@ async function trainLocked(run: TrainRun, data: PreparedData, hooks: TrainHooks,
     learningRate: config.learning_rate,
     ...runLoss(config, data),
     values: resumed?.values,
-    emaDecay: config.ema_decay,
   })
   try {
     if (resumed) {
@@ -282,7 +283,7 @@ function trainedOut(last: Checkpoint, config: TrainingConfig): string | undefine
 
 function resumePoint(checkpoint: Checkpoint): ResumePoint {
   const {epoch, history, callbacks, stopReason} = checkpoint.header.training
-  return {epoch, history: history.map((log) => EpochLogSchema.parse(log)), callbacks, stopReason: stopReason ?? undefined}
+  return {epoch, history: history.map((log) => EpochLogSchema.parse(log)), callbacks, stopReason: stopReason ?? undefined, tensors: checkpoint.optimizer}
 }
 
 /** Take the output folder's lock, creating the folder if `create` (a resumed run's must exist: its last.ckpt is missing otherwise). */

@@ -47,6 +47,8 @@ export interface ResumePoint {
   history: EpochLog[]
   callbacks?: Record<string, Record<string, unknown>>
   stopReason?: string
+  /** The checkpoint's optimiser tensors, where callbacks keep theirs (see `Callback.checkpointTensors`). */
+  tensors?: Record<string, Float32Array>
 }
 
 export interface BatchInfo {
@@ -74,12 +76,18 @@ export interface Callback<M extends TrainableModule = TrainableModule> {
   onFitStart?(state: TrainerState<M>): Promise<void> | void
   onEpochStart?(state: TrainerState<M>, epoch: number): Promise<void> | void
   onBatchEnd?(state: TrainerState<M>, info: BatchInfo): Promise<void> | void
+  /** Before the module validates the epoch (weight averaging puts its average in). */
+  onValidationStart?(state: TrainerState<M>): Promise<void> | void
   /** After validation: `log` holds the epoch's train and val metrics. */
   onEpochEnd?(state: TrainerState<M>, log: EpochLog): Promise<void> | void
   onFitEnd?(state: TrainerState<M>): Promise<void> | void
   /** State to store in checkpoints so `--resume` continues where it stopped. */
   stateDict?(): Record<string, unknown>
   loadStateDict?(state: Record<string, unknown>): void
+  /** Tensors to keep with the optimiser state of checkpoints that resume (names unique among callbacks). */
+  checkpointTensors?(module: M): Record<string, Float32Array>
+  /** On resume, after the module is built from the checkpoint: the tensors `checkpointTensors` saved. */
+  loadCheckpointTensors?(module: M, tensors: Record<string, Float32Array>): void
 }
 
 export interface TrainerOptions<M extends TrainableModule = TrainableModule> {
@@ -117,6 +125,7 @@ export class Trainer<M extends TrainableModule = TrainableModule> {
     for (const cb of this.callbacks) {
       const saved = resume?.callbacks?.[cb.name]
       if (cb.loadStateDict && saved) cb.loadStateDict(saved)
+      if (cb.loadCheckpointTensors && resume?.tensors) cb.loadCheckpointTensors(module, resume.tensors)
     }
 
     const state: TrainerState<M> = {
@@ -169,6 +178,7 @@ export class Trainer<M extends TrainableModule = TrainableModule> {
         if (this.options.signal) await new Promise((resolve) => setImmediate(resolve))
       }
 
+      await this.emit((cb) => cb.onValidationStart?.(state))
       const validation = module.validationStep(val)
       const log: EpochLog = {
         epoch,
