@@ -7,7 +7,7 @@
 import {z} from 'zod'
 
 import {MODEL_KINDS} from '../config.js'
-import {DownloadSummary} from '../data/download.js'
+import {DownloadSummary} from '../data/download-settings.js'
 import {DECISION_SCORES} from '../evaluation/openset.js'
 import {ClassificationReportSchema} from '../evaluation/schema.js'
 import {ExportSummarySchema} from '../model/export.js'

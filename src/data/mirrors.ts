@@ -14,7 +14,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {type Dispatcher, EnvHttpProxyAgent, interceptors, request} from 'undici'
 
 import {UserError, errorMessage} from '../errors.js'
-import {DOWNLOAD_DEFAULTS, DownloadInterrupted, type DownloadOptions, type DownloadedFile, type ExpectedFile, type ProgressSink} from './download.js'
+import {DOWNLOAD_DEFAULTS, DownloadInterrupted, type DownloadOptions, type DownloadedFile, type ExpectedFile, type ProgressSink} from './download-settings.js'
 import {temporaryPathFor} from '../util/atomic.js'
 import {beforeRename} from '../util/fault.js'
 

@@ -8,7 +8,7 @@ import path from 'node:path'
 
 import {DEFAULT_CLASSES, MNIST_FILES} from '../config.js'
 import {UserError, errorMessage} from '../errors.js'
-import {type DownloadSummary, type DownloadedFile, type ExpectedFile, presentFile, removeStale} from './download.js'
+import {type DownloadSummary, type DownloadedFile, type ExpectedFile} from './download-settings.js'
 import {parseIdxLabels} from './idx.js'
 import {elapsed, md5OfExisting} from './mirrors.js'
 import {availableCounts} from './split.js'
@@ -62,4 +62,25 @@ export async function copySample(sampleDir: string, dataDir: string, files: Expe
   const available = availableCounts(labels, DEFAULT_CLASSES)
   const perClass: Record<string, number> = {...available}
   return {data_dir: dataDir, files: results, sample: {images: labels.length, per_class: perClass}}
+}
+
+/** A file already in the folder with its pinned MD5, gzipped or raw; anything else there is only noted. */
+export async function presentFile(file: ExpectedFile, dataDir: string, log: (message: string) => void): Promise<DownloadedFile | undefined> {
+  const started = performance.now()
+  const candidates = file.raw ? [file, file.raw] : [file]
+  for (const candidate of candidates) {
+    const present = await md5OfExisting(path.join(dataDir, candidate.name))
+    if (present?.md5 === candidate.md5) {
+      return {name: candidate.name, bytes: present.bytes, md5: present.md5, source: null, from: null, mirror: null, skipped: true, seconds: elapsed(started)}
+    }
+
+    if (present !== undefined) log(`${candidate.name}: present but its MD5 is ${present.md5}, expected ${candidate.md5}; downloading it again`)
+  }
+
+  return undefined
+}
+
+/** Once one form of a file is verified, its other form (known not to verify) must not shadow it. */
+export async function removeStale(dataDir: string, name: string | undefined): Promise<void> {
+  if (name !== undefined) await rm(path.join(dataDir, name), {force: true})
 }
