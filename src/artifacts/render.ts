@@ -165,6 +165,11 @@ class RenderWorker {
     this.worker.unref()
   }
 
+  /** Stop the thread (and wait until it has), so the process never exits while it is still loading its libraries. */
+  async stop(): Promise<void> {
+    await this.worker.terminate()
+  }
+
   render(spec: TopLevelSpec): Promise<Buffer> {
     const id = this.nextId++
     return new Promise<Buffer>((resolve, reject) => {
@@ -191,6 +196,16 @@ export function startRenderWorker(): void {
   } catch {
     renderWorker = undefined
   }
+}
+
+/**
+ * Stop the renderer thread, if one runs, before a run ends without plots (an error or Ctrl-C): exiting the
+ * process while that thread is still starting can abort it in V8 ("Check failed: (location_) != nullptr").
+ */
+export async function stopRenderWorker(): Promise<void> {
+  const worker = renderWorker
+  renderWorker = undefined
+  await worker?.stop().catch(() => {})
 }
 
 export async function renderVegaLite(spec: TopLevelSpec): Promise<Buffer> {

@@ -21,7 +21,7 @@ import {type RunLock, lockRunFolder} from '../util/lock.js'
 import {neverTrained, runFilesIn} from './run-folder.js'
 import {makeFolder} from '../util/paths.js'
 import {writeArtifactFile} from '../artifacts/write.js'
-import {startRenderWorker} from '../artifacts/render.js'
+import {startRenderWorker, stopRenderWorker} from '../artifacts/render.js'
 import type {ArtifactFile} from '../artifacts/schemas.js'
 import {
   DEFAULT_MONITOR,
@@ -63,14 +63,20 @@ export async function runTraining(run: TrainRun, hooks: TrainHooks = {}): Promis
   // The plots' libraries load on a thread of their own while the data is read and the epochs run, where a core is left over
   // (with every core training, that thread only slows the epochs down by as much as it saves at the end).
   if (config.num_workers < availableParallelism()) startRenderWorker()
-  // Data first: a wrong path or impossible class counts fail before any engine starts.
-  const data = await prepareData(run.dataDir, config)
-  // One writer per folder: a second run into it is refused before it reads or writes a file there.
-  const lock = run.lockHeld ? undefined : await lockOutputDir(outputDir, !run.resume)
   try {
-    return await trainLocked(run, data, hooks, progress)
-  } finally {
-    lock?.release()
+    // Data first: a wrong path or impossible class counts fail before any engine starts.
+    const data = await prepareData(run.dataDir, config)
+    // One writer per folder: a second run into it is refused before it reads or writes a file there.
+    const lock = run.lockHeld ? undefined : await lockOutputDir(outputDir, !run.resume)
+    try {
+      return await trainLocked(run, data, hooks, progress)
+    } finally {
+      lock?.release()
+    }
+  } catch (error) {
+    // A run that ends without its plots (an error, Ctrl-C) stops their thread before the process may exit.
+    await stopRenderWorker()
+    throw error
   }
 }
 
