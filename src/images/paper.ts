@@ -78,28 +78,37 @@ export function boxBlur(image: Float32Array, width: number, height: number, radi
   pass(width, height, (col, row) => row * width + col)
 }
 
-/** Running maximum (or minimum) over `radius` either side along the rows (or columns), in place: a monotonic deque, O(pixels). */
+/**
+ * Running maximum (or minimum) over `radius` steps either side along one line of the image, the `n` pixels
+ * `cells` names in order, in place: a monotonic deque, O(n). `values` and `deque` are scratch of at least n.
+ */
+function slideLine(image: Float32Array, cells: Int32Array, n: number, radius: number, max: boolean, values: Float32Array, deque: Int32Array): void {
+  for (let k = 0; k < n; k++) values[k] = image[cells[k]]
+  let head = 0
+  let tail = 0
+  let next = 0
+  for (let k = 0; k < n; k++) {
+    for (; next < n && next <= k + radius; next++) {
+      const v = values[next]
+      while (tail > head && (max ? v >= values[deque[tail - 1]] : v <= values[deque[tail - 1]])) tail--
+      deque[tail++] = next
+    }
+
+    while (deque[head] < k - radius) head++
+    image[cells[k]] = values[deque[head]]
+  }
+}
+
+/** Running maximum (or minimum) over `radius` either side along the rows (or columns), in place. */
 function slide(image: Float32Array, width: number, height: number, radius: number, horizontal: boolean, max: boolean): void {
   const count = horizontal ? height : width
   const length = horizontal ? width : height
-  const at = horizontal ? (line: number, k: number) => line * width + k : (line: number, k: number) => k * width + line
   const values = new Float32Array(length)
   const deque = new Int32Array(length)
+  const cells = new Int32Array(length)
   for (let line = 0; line < count; line++) {
-    for (let k = 0; k < length; k++) values[k] = image[at(line, k)]
-    let head = 0
-    let tail = 0
-    let next = 0
-    for (let k = 0; k < length; k++) {
-      for (; next < length && next <= k + radius; next++) {
-        const v = values[next]
-        while (tail > head && (max ? v >= values[deque[tail - 1]] : v <= values[deque[tail - 1]])) tail--
-        deque[tail++] = next
-      }
-
-      while (deque[head] < k - radius) head++
-      image[at(line, k)] = values[deque[head]]
-    }
+    for (let k = 0; k < length; k++) cells[k] = horizontal ? line * width + k : k * width + line
+    slideLine(image, cells, length, radius, max, values, deque)
   }
 }
 
@@ -115,25 +124,12 @@ function slideDiagonal(image: Float32Array, width: number, height: number, radiu
     let y = start < width ? 0 : start - width + 1
     let n = 0
     while (x >= 0 && x < width && y < height) {
-      cells[n] = y * width + x
-      values[n++] = image[y * width + x]
+      cells[n++] = y * width + x
       x += anti ? -1 : 1
       y++
     }
 
-    let head = 0
-    let tail = 0
-    let next = 0
-    for (let k = 0; k < n; k++) {
-      for (; next < n && next <= k + radius; next++) {
-        const v = values[next]
-        while (tail > head && (max ? v >= values[deque[tail - 1]] : v <= values[deque[tail - 1]])) tail--
-        deque[tail++] = next
-      }
-
-      while (deque[head] < k - radius) head++
-      image[cells[k]] = values[deque[head]]
-    }
+    slideLine(image, cells, n, radius, max, values, deque)
   }
 }
 
