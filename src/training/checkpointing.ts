@@ -38,11 +38,14 @@ export interface LoopState {
   module: {learningRate: number; values(): Promise<Record<string, Float32Array>>; optimizerState(): Promise<Record<string, Float32Array>>}
 }
 
-/** The checkpoint of the loop's state after an epoch, with `callbacks`' state under their names. */
-export async function assembleCheckpoint(
+/**
+ * The checkpoint of the loop's state after an epoch, with `callbacks`' state under their names and, for
+ * resuming, their tensors beside the optimiser's.
+ */
+export async function assembleCheckpoint<S extends LoopState>(
   run: RunDescription,
-  state: LoopState,
-  callbacks: ReadonlyArray<{name: string; stateDict?(): Record<string, unknown>; checkpointTensors?(module: never): Record<string, Float32Array>}>,
+  state: S,
+  callbacks: ReadonlyArray<{name: string; stateDict?(): Record<string, unknown>; checkpointTensors?(module: S['module']): Record<string, Float32Array>}>,
   request: CheckpointRequest,
 ): Promise<CheckpointContents> {
   const {backend, config, ...described} = run
@@ -65,7 +68,7 @@ export async function assembleCheckpoint(
     },
     values: await state.module.values(),
     optimizer: request.withOptimizer
-      ? Object.assign(await state.module.optimizerState(), ...callbacks.map((cb) => cb.checkpointTensors?.(state.module as never) ?? {}))
+      ? Object.assign(await state.module.optimizerState(), ...callbacks.map((cb) => cb.checkpointTensors?.(state.module) ?? {}))
       : undefined,
   }
 }
