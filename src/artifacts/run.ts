@@ -30,7 +30,7 @@ import {
 } from './schemas.js'
 import {ensureArtifactDir, serializeJsonArtifact, writeArtifactFile} from './write.js'
 
-type PendingFile = [name: string, data: string | Uint8Array]
+export type PendingFile = [name: string, data: string | Uint8Array]
 
 /** Write prepared files in order, each atomically, into `dir` (created if missing). */
 async function writeAll(dir: string, files: readonly PendingFile[], onFile?: (file: ArtifactFile) => void): Promise<ArtifactFile[]> {
@@ -87,6 +87,34 @@ export interface RunArtifactOptions {
   onFile?: (file: ArtifactFile) => void
   /** Files of the run written before its artifacts (config.json), listed in run_metadata.json too. */
   extraFiles?: ArtifactFile[]
+  /** The plots, already started with `renderRunPlots` (same data, same options); rendered here otherwise. */
+  plots?: Promise<PendingFile[]>
+}
+
+/** What a run's plots are drawn from: the evaluation split and the epochs, known before the other splits are scored. */
+export type RunPlotData = Pick<RunData, 'classificationReport' | 'gallery' | 'epochs'> & {imagesPerEpoch: number}
+
+/**
+ * Render every plot of a run (on the plot thread when it runs), all requested
+ * at once, in the order run_metadata.json lists them.
+ */
+export async function renderRunPlots(
+  run: RunPlotData,
+  options: Pick<RunArtifactOptions, 'roc' | 'lrTrace' | 'timing' | 'reliability'> = {},
+): Promise<PendingFile[]> {
+  const plots: Array<[string, Promise<Buffer>]> = [
+    [ARTIFACT_FILES.confusionMatrix, plotConfusionMatrix(run.classificationReport)],
+    [ARTIFACT_FILES.gallery, plotGallery(run.gallery)],
+  ]
+  if (options.roc) plots.push([ARTIFACT_FILES.rocPlot, plotRoc(options.roc)])
+  if (options.lrTrace) plots.push([ARTIFACT_FILES.trainingDynamicsPlot, plotTrainingDynamics(run.epochs)])
+  if (options.timing) plots.push([ARTIFACT_FILES.timingPlot, plotTiming(run.epochs, run.imagesPerEpoch)])
+  if (options.reliability) plots.push([ARTIFACT_FILES.reliabilityPlot, plotReliability(options.reliability)])
+  // Every request is out before the first is awaited; a failure is reported once all have settled.
+  const settled = await Promise.allSettled(plots.map(([, png]) => png))
+  const failed = settled.find((result) => result.status === 'rejected')
+  if (failed) throw failed.reason
+  return plots.map(([name], i) => [name, (settled[i] as PromiseFulfilledResult<Buffer>).value])
 }
 
 /** The key of a file in run_metadata.json's `artifacts`: its ARTIFACT_FILES name in snake_case (`roc_plot` → roc_curves.png), else its stem. */
@@ -127,12 +155,7 @@ export async function writeRunArtifacts(dir: string, runData: RunData, options: 
     files.push([ARTIFACT_FILES.timingStats, serializeJsonArtifact(ARTIFACT_FILES.timingStats, TimingStatsSchema, buildTimingStats(run.epochs, imagesPerEpoch))])
   }
 
-  files.push([ARTIFACT_FILES.confusionMatrix, await plotConfusionMatrix(run.classificationReport)], [ARTIFACT_FILES.gallery, await plotGallery(run.gallery)])
-  if (options.roc) files.push([ARTIFACT_FILES.rocPlot, await plotRoc(options.roc)])
-  if (options.lrTrace) files.push([ARTIFACT_FILES.trainingDynamicsPlot, await plotTrainingDynamics(run.epochs)])
-  if (options.timing) files.push([ARTIFACT_FILES.timingPlot, await plotTiming(run.epochs, imagesPerEpoch)])
-  if (options.reliability) files.push([ARTIFACT_FILES.reliabilityPlot, await plotReliability(options.reliability)])
-  files.push([ARTIFACT_FILES.metrics, metrics])
+  files.push(...(await (options.plots ?? renderRunPlots({...run, imagesPerEpoch}, options))), [ARTIFACT_FILES.metrics, metrics])
 
   const metadataOf = (artifacts: ArtifactFile[]): string =>
     serializeJsonArtifact(ARTIFACT_FILES.runMetadata, RunMetadataSchema, {

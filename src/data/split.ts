@@ -266,16 +266,17 @@ function shuffleTogether(split: Split, rng: Rng): void {
  * so different data or different options give a different fingerprint.
  */
 export function fingerprint(split: Split, pixels: Uint8Array): string {
-  const hash = createHash('sha256')
-  const header = Buffer.alloc(5)
+  // The records laid end to end and hashed at once: the same digest as one update per record, without the calls.
+  const record = 5 + PIXELS
+  const bytes = Buffer.allocUnsafe(split.indices.length * record)
   for (const [i, index] of split.indices.entries()) {
-    header.writeUInt32LE(index, 0)
-    header.writeUInt8(split.labels[i], 4)
-    hash.update(header)
-    hash.update(pixels.subarray(index * PIXELS, (index + 1) * PIXELS))
+    const at = i * record
+    bytes.writeUInt32LE(index, at)
+    bytes.writeUInt8(split.labels[i], at + 4)
+    bytes.set(pixels.subarray(index * PIXELS, (index + 1) * PIXELS), at + 5)
   }
 
-  return hash.digest('hex').slice(0, 16)
+  return createHash('sha256').update(bytes).digest('hex').slice(0, 16)
 }
 
 export function countByClass(labels: readonly number[], classes: readonly ClassLabel[]): Record<string, number> {

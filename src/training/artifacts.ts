@@ -1,14 +1,15 @@
 import {MNIST_FILES} from '../config.js'
 import type {SplitName} from '../data/split.js'
 import {describeSplits} from '../data/dataset.js'
-import {writeRunArtifacts} from '../artifacts/run.js'
+import {type PendingFile, renderRunPlots, writeRunArtifacts} from '../artifacts/run.js'
 import {buildPredictionRows, datasetSummary} from '../artifacts/build.js'
-import type {ArtifactFile} from '../artifacts/schemas.js'
-import {galleryFromPixels} from '../artifacts/gallery.js'
-import {buildReliability} from '../artifacts/reliability.js'
+import type {ArtifactFile, PredictionSample} from '../artifacts/schemas.js'
+import {type GallerySample, galleryFromPixels} from '../artifacts/gallery.js'
+import {type ReliabilityDocument, buildReliability} from '../artifacts/reliability.js'
 import {classificationReport} from '../evaluation/metrics.js'
 import {probabilityRows} from '../model/probabilities.js'
-import {rocCurves} from '../evaluation/roc.js'
+import {type RocCurves, rocCurves} from '../evaluation/roc.js'
+import type {ClassificationReport} from '../evaluation/schema.js'
 import {packageVersion} from '../version.js'
 import type {SplitOutputs} from './module.js'
 import {trainingConfigView} from './config.js'
@@ -22,26 +23,65 @@ export interface TrainingArtifactInput {
   bestEpoch: number
   backend: string
   metrics: Record<SplitName, SplitMetrics>
-  predictions: Record<SplitName, SplitOutputs>
-  /** Temperature applied to `predictions` (1: none), and the evaluation split's probabilities without it. */
-  calibration: {temperature: number; uncalibratedEvalProbs: Float32Array}
+  /** The evaluation split's outputs with calibrated probabilities, and its plots (`startTrainingPlots`). */
+  evalSplit: EvalSplitArtifacts
+  /** Temperature applied to the probabilities (1: none). */
+  temperature: number
   /** Files the run wrote before its artifacts (config.json), to list in run_metadata.json. */
   extraFiles?: ArtifactFile[]
+}
+
+/** What the evaluation split's artifacts are made of, and its plots, already rendering. */
+export interface EvalSplitArtifacts {
+  rows: PredictionSample[]
+  report: ClassificationReport
+  gallery: GallerySample[]
+  roc?: RocCurves
+  reliability: ReliabilityDocument
+  plots: Promise<PendingFile[]>
 }
 
 function evalSplitSize(data: PreparedData, name: SplitName): number {
   return data.dataset.splits[name].indices.length
 }
 
-/** Write the run's artifacts (SPEC §5) from what training computed; returns the file names. */
-export async function writeTrainingArtifacts(input: TrainingArtifactInput): Promise<string[]> {
-  const {data, predictions} = input
+/**
+ * Start the run's plots from the evaluation split's outputs (probabilities
+ * calibrated by `temperature`; `uncalibratedProbs` without it) and the epochs:
+ * they render on the plot thread while the other splits are still scored.
+ */
+export function startTrainingPlots(
+  input: Pick<TrainingArtifactInput, 'run' | 'data' | 'history' | 'temperature'>,
+  evalOutputs: SplitOutputs,
+  uncalibratedProbs: Float32Array,
+): EvalSplitArtifacts {
+  const {data, temperature} = input
   const {config} = input.run
   const evalSplit = data.dataset.splits.eval
+  const {classes} = data.dataset
+  const rows = buildPredictionRows(evalSplit.indices, evalSplit.labels, evalOutputs.probs, classes)
+  const report = classificationReport(
+    evalSplit.labels,
+    Array.from(evalOutputs.predicted, (c) => classes[c]),
+    classes,
+  )
+  const gallery = galleryFromPixels(rows, data.dataset.source.pixels)
+  const roc = config.roc_per_class ? rocCurves(evalSplit.labels, probabilityRows(evalOutputs.probs, classes.length), classes) : undefined
+  const reliability = buildReliability('eval', data.tensors.eval.y, uncalibratedProbs, evalOutputs.probs, temperature)
+  const plots = renderRunPlots(
+    {classificationReport: report, gallery, epochs: input.history, imagesPerEpoch: evalSplitSize(data, 'train')},
+    {roc, lrTrace: config.learning_rate_trace, timing: config.timing_stats, reliability},
+  )
+  // A run that fails before it writes its artifacts reports that failure, not this one's.
+  plots.catch(() => {})
+  return {rows, report, gallery, roc, reliability, plots}
+}
+
+/** Write the run's artifacts (SPEC §5) from what training computed; returns the file names. */
+export async function writeTrainingArtifacts(input: TrainingArtifactInput): Promise<string[]> {
+  const {data, evalSplit} = input
+  const {config} = input.run
   const {classes, classCounts} = data.dataset
-  const evalPredicted = Array.from(predictions.eval.predicted, (c) => classes[c])
-  const rows = buildPredictionRows(evalSplit.indices, evalSplit.labels, predictions.eval.probs, classes)
-  const roc = config.roc_per_class ? rocCurves(evalSplit.labels, probabilityRows(predictions.eval.probs, classes.length), classes) : undefined
   const files = await writeRunArtifacts(
     input.run.outputDir,
     {
@@ -61,27 +101,22 @@ export async function writeTrainingArtifacts(input: TrainingArtifactInput): Prom
         ) as Record<SplitName, {size: number; per_class: Record<string, number>; fingerprint: string}>,
       },
       trainingConfig: trainingConfigView(config),
-      temperature: input.calibration.temperature,
+      temperature: input.temperature,
       normalization: {mean: data.normalization.mean, std: data.normalization.std},
       epochs: input.history,
       bestEpoch: input.bestEpoch,
       splits: input.metrics,
-      classificationReport: classificationReport(evalSplit.labels, evalPredicted, classes),
-      predictions: rows,
-      gallery: galleryFromPixels(rows, data.dataset.source.pixels),
+      classificationReport: evalSplit.report,
+      predictions: evalSplit.rows,
+      gallery: evalSplit.gallery,
     },
     {
-      roc,
+      roc: evalSplit.roc,
       lrTrace: config.learning_rate_trace,
       timing: config.timing_stats,
       extraFiles: input.extraFiles,
-      reliability: buildReliability(
-        'eval',
-        data.tensors.eval.y,
-        input.calibration.uncalibratedEvalProbs,
-        predictions.eval.probs,
-        input.calibration.temperature,
-      ),
+      reliability: evalSplit.reliability,
+      plots: evalSplit.plots,
     },
   )
   return files.map((f) => f.name)

@@ -196,15 +196,23 @@ async function finish(
     values: best.values,
   })
   try {
-    const metrics = {} as Record<SplitName, SplitMetrics>
+    // The plots need the evaluation split (and the validation split's temperature) only: scored first, they render
+    // on the plot thread while this one scores the training and test splits.
+    startRenderWorker()
     const predictions = {} as Record<SplitName, SplitOutputs>
-    for (const name of SPLIT_NAMES) {
-      predictions[name] = bestModule.predict(data.tensors[name])
-      metrics[name] = splitMetrics(data.tensors[name].y, predictions[name], classCount)
-    }
-
+    for (const name of ['val', 'eval'] as const) predictions[name] = bestModule.predict(data.tensors[name])
     const calibration = config.calibrate ? calibrate(data.tensors.val, predictions.val, classCount) : null
     const temperature = calibration?.temperature ?? 1
+    // Every probability a run exports is the calibrated one; predictions and the loss stay the network's.
+    const calibrated = (outputs: SplitOutputs): SplitOutputs => ({...outputs, probs: softmaxWithTemperature(outputs.logits, temperature, classCount)})
+    const {startTrainingPlots, writeTrainingArtifacts} = await import('./artifacts.js')
+    const evalSplit = startTrainingPlots({run, data, history: state.history, temperature}, calibrated(predictions.eval), predictions.eval.probs)
+    for (const name of SPLIT_NAMES) predictions[name] ??= bestModule.predict(data.tensors[name])
+    const metrics = Object.fromEntries(SPLIT_NAMES.map((name) => [name, splitMetrics(data.tensors[name].y, predictions[name], classCount)])) as Record<
+      SplitName,
+      SplitMetrics
+    >
+
     // Fit end: the open-set decision reads the best network and writes only best.ckpt's header.
     const openSet = await fitOpenSet({config, dataDir: run.dataDir, data, network: bestModule.network, valLogits: predictions.val.logits, temperature})
     await addFitEnd(checkpoint.bestPath, best, {calibration, openSet})
@@ -217,11 +225,6 @@ async function finish(
     progress.write(
       `open set: ${openSet.score === 'reject_head' ? `reject head on ${openSet.rejectHead?.negatives} other digits of the training file` : openSet.score}, threshold ${openSet.threshold.toPrecision(4)} (validation known-rate ${(openSet.valKnownRate * 100).toFixed(1)}%)\n`,
     )
-    const uncalibrated = predictions.eval.probs
-    // Every probability a run exports is the calibrated one; predictions and the loss stay the network's.
-    for (const name of SPLIT_NAMES) predictions[name] = {...predictions[name], probs: softmaxWithTemperature(predictions[name].logits, temperature, classCount)}
-
-    const {writeTrainingArtifacts} = await import('./artifacts.js')
     const artifacts = await writeTrainingArtifacts({
       run,
       data,
@@ -229,8 +232,8 @@ async function finish(
       bestEpoch: checkpoint.bestEpoch,
       backend: backend.name,
       metrics,
-      predictions,
-      calibration: {temperature, uncalibratedEvalProbs: uncalibrated},
+      evalSplit,
+      temperature,
       extraFiles: [configFile],
     })
     const files = ['best.ckpt', 'last.ckpt', CONFIG_FILE, join('logs', 'metrics.csv'), join('logs', 'metrics.json'), ...artifacts]

@@ -57,16 +57,25 @@ export async function readFileLimited(file: string, maxBytes: number): Promise<B
     if (info.size > maxBytes) throw new UnreadableFile(file, 'too-large', `too large (${sizeAgainstLimit(info.size, maxBytes)})`)
     const chunks: Buffer[] = []
     let total = 0
+    // The first buffer holds the size `stat` gave and one byte more (one read where that size is true); later ones are 1 MiB.
+    let size = Math.min(info.size + 1, maxBytes + 1)
     for (;;) {
-      const chunk = Buffer.allocUnsafe(Math.max(1, Math.min(1 << 20, maxBytes + 1 - total)))
-      const {bytesRead} = await handle.read(chunk, 0, chunk.length, null)
-      if (bytesRead === 0) break
-      total += bytesRead
+      const chunk = Buffer.allocUnsafe(Math.max(1, Math.min(size, maxBytes + 1 - total)))
+      size = 1 << 20
+      let filled = 0
+      while (filled < chunk.length) {
+        const {bytesRead} = await handle.read(chunk, filled, chunk.length - filled, null)
+        if (bytesRead === 0) break
+        filled += bytesRead
+      }
+
+      total += filled
       if (total > maxBytes) throw new UnreadableFile(file, 'too-large', `too large (${sizeAgainstLimit(undefined, maxBytes)})`)
-      chunks.push(chunk.subarray(0, bytesRead))
+      if (filled > 0) chunks.push(chunk.subarray(0, filled))
+      if (filled < chunk.length) break
     }
 
-    return Buffer.concat(chunks, total)
+    return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total)
   } finally {
     await handle.close()
   }
