@@ -14,8 +14,10 @@
  *
  *   start-up          spawn → "backend:" (Node, oclif, modules, data, engine)
  *   epoch 1           → "epoch 1/1" (training, validation, checkpoints)
- *   final evaluation  → "calibration:" (best.ckpt on every split, temperature)
- *   artifacts         → "wrote N files" (documents and plots)
+ *   final evaluation  → "open set:" (best.ckpt on the validation and evaluation
+ *                       splits, the fit-end callbacks: temperature, open set)
+ *   artifacts         → "wrote N files" (the training split scored while the
+ *                       plots render, documents and plots written)
  *   exit              → the process ends
  *
  *   npm run bench:fixed-cost -- [--threads 1,2] [--epochs 4] [--repeat 3]
@@ -76,7 +78,7 @@ async function train(epochCount: number, threadCount: number): Promise<{seconds:
 const PHASES = [
   {name: 'start-up', ends: /^backend: /},
   {name: 'epoch 1', ends: /^epoch 1\/1 /},
-  {name: 'final evaluation', ends: /^calibration: /},
+  {name: 'final evaluation', ends: /^open set: /},
   {name: 'artifacts', ends: /^wrote \d+ files /},
 ] as const
 

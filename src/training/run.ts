@@ -10,10 +10,10 @@ import {selectBackend} from '../engine/backend.js'
 import {ARTIFACT_FILES} from '../artifacts/schemas.js'
 import type {TrainSummary} from '../artifacts/outputs.js'
 import {UserError, errorMessage} from '../errors.js'
-import {fitTemperature, nllWithTemperature, softmaxWithTemperature} from '../evaluation/calibration.js'
+import {softmaxWithTemperature} from '../evaluation/calibration.js'
 import {type Checkpoint, loadCheckpoint} from '../model/checkpoint.js'
 import {addFitEnd} from './checkpointing.js'
-import {fitOpenSet} from './open-set.js'
+import {fitEndCallbacks, runFitEnd} from './fit-end.js'
 import {formatModelSummary, modelSummary} from '../model/summary.js'
 import {describeNetwork, networkOf} from '../model/network.js'
 import {sweepTemporaries} from '../util/atomic.js'
@@ -36,7 +36,7 @@ import {
   selectionMonitors,
 } from './callbacks.js'
 import {WeightAveraging} from './averaging.js'
-import {type Batchable, DigitModule, type LossTerms, type SplitOutputs, lossTerms} from './module.js'
+import {DigitModule, type LossTerms, type SplitOutputs, lossTerms} from './module.js'
 import {type PreparedData, type SplitMetrics, type TrainRun, prepareData, splitMetrics} from './data.js'
 
 export {type PreparedData, type SplitMetrics, type TrainRun, prepareData, splitMetrics} from './data.js'
@@ -196,13 +196,13 @@ async function finish(
     values: best.values,
   })
   try {
-    // The plots need the evaluation split (and the validation split's temperature) only: scored first, they render
-    // on the plot thread while this one scores the training and test splits.
+    // The fit-end callbacks read the validation split, the plots the evaluation split: scored first, the plots then
+    // render on their thread while this one scores the training split.
     startRenderWorker()
     const predictions = {} as Record<SplitName, SplitOutputs>
     for (const name of ['val', 'eval'] as const) predictions[name] = bestModule.predict(data.tensors[name])
-    const calibration = config.calibrate ? calibrate(data.tensors.val, predictions.val, classCount) : null
-    const temperature = calibration?.temperature ?? 1
+    const fitted = await runFitEnd(fitEndCallbacks(config), {run, data, network: bestModule.network, val: predictions.val}, progress)
+    const temperature = fitted.calibration?.temperature ?? 1
     // Every probability a run exports is the calibrated one; predictions and the loss stay the network's.
     const calibrated = (outputs: SplitOutputs): SplitOutputs => ({...outputs, probs: softmaxWithTemperature(outputs.logits, temperature, classCount)})
     const {startTrainingPlots, writeTrainingArtifacts} = await import('./artifacts.js')
@@ -213,18 +213,8 @@ async function finish(
       SplitMetrics
     >
 
-    // Fit end: the open-set decision reads the best network and writes only best.ckpt's header.
-    const openSet = await fitOpenSet({config, dataDir: run.dataDir, data, network: bestModule.network, valLogits: predictions.val.logits, temperature})
-    await addFitEnd(checkpoint.bestPath, best, {calibration, openSet})
-    if (calibration && temperature === 1)
-      progress.write("calibration: no temperature improves the validation NLL (a split classified without error has none); probabilities stay the network's\n")
-    else if (calibration)
-      progress.write(
-        `calibration: temperature ${temperature.toFixed(4)} (validation NLL ${calibration.nllBefore.toFixed(4)} → ${calibration.nllAfter.toFixed(4)})\n`,
-      )
-    progress.write(
-      `open set: ${openSet.score === 'reject_head' ? `reject head on ${openSet.rejectHead?.negatives} other digits of the training file` : openSet.score}, threshold ${openSet.threshold.toPrecision(4)} (validation known-rate ${(openSet.valKnownRate * 100).toFixed(1)}%)\n`,
-    )
+    // The fit end goes into best.ckpt's header only; its weights stay as they were.
+    await addFitEnd(checkpoint.bestPath, best, fitted)
     const artifacts = await writeTrainingArtifacts({
       run,
       data,
@@ -253,17 +243,6 @@ async function finish(
     }
   } finally {
     bestModule.dispose()
-  }
-}
-
-/** Fit the temperature on the validation logits (stored in best.ckpt with the rest of the fit end). */
-function calibrate(val: Batchable, predictions: SplitOutputs, classCount: number): NonNullable<Checkpoint['header']['calibration']> {
-  const temperature = fitTemperature(predictions.logits, val.y, classCount)
-  return {
-    temperature,
-    fittedOn: 'val' as const,
-    nllBefore: nllWithTemperature(predictions.logits, val.y, 1, classCount),
-    nllAfter: nllWithTemperature(predictions.logits, val.y, temperature, classCount),
   }
 }
 
