@@ -23,11 +23,17 @@ export const EXCHANGES = [0, 1, 2, 3, 5, 6]
 export const PHASES = 8
 /** Largest per-image sum width: a block's channels (at most 64), two arrays (g and g·x̂) in the backward phases. */
 const SUM_FLOATS = 2 * 64
+/** Running statistics of two blocks of at most 64 channels (mean and variance each), and the most classes. */
+const MAX_RUNNING = 4 * 64
+const MAX_CLASSES = 10
 
 /** Where each number of a step sits in `Shared.scalars`: class weights and logit offsets (up to ten classes each), then one number each. */
 export const SCALARS = {weights: 0, offsets: 10, epsilon: 20, weightSum: 21, loss: 22, correct: 23, dropoutSeed: 24, step: 25, count: 32}
 
-/** Control words: each side's barrier generation, the step's batch size (0: stop), and 1 once the worker failed. */
+/**
+ * Control words: each side's barrier generation, the step's batch size (0: stop; −n: evaluate the n images at
+ * `images`), and 1 once the worker failed.
+ */
 const CONTROL = {main: 0, worker: 1, batch: 2, failed: 3, words: 4}
 
 /** Views of the shared memory both threads use. */
@@ -40,6 +46,9 @@ export class Shared {
   readonly params: Float32Array
   readonly sums: Float32Array
   readonly halfGrads: Float32Array
+  /** Evaluation: the running statistics, and the worker's logits [n × K] back. */
+  readonly running: Float32Array
+  readonly logits: Float32Array
 
   constructor(
     readonly buffer: SharedArrayBuffer,
@@ -60,6 +69,8 @@ export class Shared {
     this.params = take((o) => new Float32Array(buffer, o, parameterCount), 4 * parameterCount)
     this.sums = take((o) => new Float32Array(buffer, o, maxBatch * SUM_FLOATS), 4 * maxBatch * SUM_FLOATS)
     this.halfGrads = take((o) => new Float32Array(buffer, o, parameterCount), 4 * parameterCount)
+    this.running = take((o) => new Float32Array(buffer, o, MAX_RUNNING), 4 * MAX_RUNNING)
+    this.logits = take((o) => new Float32Array(buffer, o, maxBatch * MAX_CLASSES), 4 * maxBatch * MAX_CLASSES)
   }
 
   static bytes(maxBatch: number, parameterCount: number): number {
@@ -70,6 +81,8 @@ export class Shared {
       8 * Math.ceil((4 * maxBatch) / 8) +
       2 * 8 * Math.ceil((4 * parameterCount) / 8) +
       4 * maxBatch * SUM_FLOATS +
+      8 * Math.ceil((4 * MAX_RUNNING) / 8) +
+      8 * Math.ceil((4 * maxBatch * MAX_CLASSES) / 8) +
       64
     )
   }
@@ -246,6 +259,32 @@ export class ParallelStep {
     this.kernel.halfGrads(1).set(s.halfGrads)
     this.kernel.combine()
     return [s.scalars[SCALARS.loss], s.scalars[SCALARS.correct]]
+  }
+
+  /**
+   * Evaluation-mode logits [count × K] of `images` (the kernel's `params` and `running`) over both threads: in rounds
+   * of up to two batches, the main thread takes the first half of each, the worker the rest. Each image's logits are
+   * those one instance alone gives it.
+   */
+  infer(images: Float32Array, count: number, epsilon: number): Float32Array {
+    const {kernel, shared: s} = this
+    const k = kernel.classes
+    const out = new Float32Array(count * k)
+    s.params.set(kernel.params)
+    s.running.set(kernel.running)
+    s.scalars[SCALARS.epsilon] = epsilon
+    for (let start = 0; start < count; start += 2 * s.maxBatch) {
+      const n = Math.min(2 * s.maxBatch, count - start)
+      const [mine, theirs] = halves(n)
+      s.images.set(images.subarray((start + theirs[0]) * PIXELS, (start + theirs[1]) * PIXELS))
+      Atomics.store(s.control, CONTROL.batch, -(theirs[1] - theirs[0]))
+      this.barrier.meet()
+      out.set(kernel.infer(images.subarray(start * PIXELS, (start + mine[1]) * PIXELS), mine[1], epsilon), start * k)
+      this.barrier.meet()
+      out.set(s.logits.subarray(0, (theirs[1] - theirs[0]) * k), (start + theirs[0]) * k)
+    }
+
+    return out
   }
 
   /** Stop the worker (it ends its loop; the thread exits). */

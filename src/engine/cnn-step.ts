@@ -40,6 +40,9 @@ export function stepKernel(net: NetworkDescription): CnnKernel | undefined {
 
 let parallel: ParallelStep | null | undefined
 
+/** Images from which an evaluation forward runs on both threads (when training has two). */
+const PARALLEL_EVALUATION = 64
+
 /** Threads the last kernel step ran on. */
 let lastThreads = 1
 
@@ -205,5 +208,7 @@ export function kernelEvalLogits(
     at += values.length
   }
 
-  return tf.tensor2d(cnn.infer(view(x), batch, BN_EPSILON), [batch, cnn.classes])
+  // A split's worth of images is shared with the second training thread, where there is one; a few stay on this one.
+  const pair = batch >= PARALLEL_EVALUATION ? parallelStep(cnn, 2) : undefined
+  return tf.tensor2d((pair ?? cnn).infer(view(x), batch, BN_EPSILON), [batch, cnn.classes])
 }

@@ -26,6 +26,15 @@ try {
     barrier.meet()
     const batch = Atomics.load(shared.control, CONTROL.batch)
     if (batch === 0) break
+    if (batch < 0) {
+      // Evaluation: the −batch images at `images`, with the main thread's weights and running statistics.
+      kernel.params.set(shared.params)
+      kernel.running.set(shared.running.subarray(0, kernel.running.length))
+      shared.logits.set(kernel.infer(shared.images, -batch, shared.scalars[SCALARS.epsilon]))
+      barrier.meet()
+      continue
+    }
+
     const [other, mine] = halves(batch)
     const s = shared.scalars
     const epsilon = s[SCALARS.epsilon]

@@ -356,6 +356,29 @@ describe('the CNNs as our own WebAssembly kernel (kernels/cnn.wasm)', function (
     })
   }
 
+  for (const net of [SPEC, describeNetwork('wide', 10)]) {
+    it(`evaluates on two threads to the same logits, bit for bit, as one instance alone, over rounds and a remainder (${net.preset}, K = ${net.dense.units})`, async () => {
+      await tf.setBackend('cpu')
+      const network = createNetwork(net, initialValues(net, 17))
+      const parallel = new ParallelStep(loaded(network), kernelModule()!, 64, net)
+      try {
+        const main = parallel.kernel
+        // Running statistics other than the initial zeros and ones, so the worker must be sent them.
+        main.running.set(Array.from(main.running, (_, i) => 0.05 * (i % 7) + (i % 2)))
+        const alone = loaded(network)
+        alone.running.set(main.running)
+        const {x} = images(301, 5, net.dense.units)
+        const together = parallel.infer(x, 301, BN_EPSILON)
+        expect(together.length).to.equal(301 * net.dense.units)
+        expect([...together]).to.deep.equal([...alone.infer(x, 301, BN_EPSILON)])
+        expect(together.some((v) => v !== 0)).to.equal(true)
+      } finally {
+        parallel.dispose()
+        network.dispose()
+      }
+    })
+  }
+
   it('trains bit-identically run after run, on one and on two threads (cnn with three classes, wide with ten and dropout)', async function () {
     this.timeout(240_000)
     for (const [preset, k] of [
