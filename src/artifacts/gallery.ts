@@ -1,4 +1,5 @@
 /** The 5×5 gallery of evaluation images, framed green when predicted right and red when wrong. */
+import png from '@jimp/js-png'
 import type {TopLevelSpec} from 'vega-lite'
 import {z} from 'zod'
 
@@ -73,8 +74,9 @@ export function galleryFromPixels(predictions: readonly PredictionSample[], pixe
 }
 
 /** A grayscale digit as a small PNG data URI, for an image mark. */
-async function digitDataUri(pixels: GallerySample['pixels']): Promise<string> {
-  const png = (await import('@jimp/js-png')).default()
+// Synchronous (the codec is imported with this module): a run's gallery is requested in the same turn as its other plots.
+function digitDataUri(pixels: GallerySample['pixels']): string {
+  const codec = png()
   const data = Buffer.alloc(PIXELS * 4, 0xff) // RGBA, opaque
   const scale = pixels instanceof Uint8Array ? 1 : 255
   for (let i = 0; i < PIXELS; i++) {
@@ -82,34 +84,29 @@ async function digitDataUri(pixels: GallerySample['pixels']): Promise<string> {
     data.fill(grey, i * 4, i * 4 + 3)
   }
 
-  const bytes = png.encode({width: IMAGE_SIZE, height: IMAGE_SIZE, data})
+  const bytes = codec.encode({width: IMAGE_SIZE, height: IMAGE_SIZE, data})
   return `data:image/png;base64,${bytes.toString('base64')}`
 }
 
-export async function gallerySpec(
-  samples: readonly GallerySample[],
-  title = 'Evaluation images (green frame: right, red frame: wrong)',
-): Promise<TopLevelSpec> {
+export function gallerySpec(samples: readonly GallerySample[], title = 'Evaluation images (green frame: right, red frame: wrong)'): TopLevelSpec {
   const side = IMAGE_SIZE * IMAGE_SCALE
-  const cells = await Promise.all(
-    samples.map(async (sample, i) => {
-      const left = (i % COLUMNS) * CELL_WIDTH + (CELL_WIDTH - side) / 2
-      const top = Math.floor(i / COLUMNS) * CELL_HEIGHT + FRAME
-      return {
-        url: await digitDataUri(sample.pixels),
-        left,
-        top,
-        frameLeft: left - FRAME / 2,
-        frameRight: left + side + FRAME / 2,
-        frameTop: top - FRAME / 2,
-        frameBottom: top + side + FRAME / 2,
-        captionX: left + side / 2,
-        captionY: top + side + FRAME + 4,
-        outcome: sample.trueLabel === sample.predictedLabel ? 'right' : 'wrong',
-        caption: `true ${sample.trueLabel} / pred ${sample.predictedLabel}`,
-      }
-    }),
-  )
+  const cells = samples.map((sample, i) => {
+    const left = (i % COLUMNS) * CELL_WIDTH + (CELL_WIDTH - side) / 2
+    const top = Math.floor(i / COLUMNS) * CELL_HEIGHT + FRAME
+    return {
+      url: digitDataUri(sample.pixels),
+      left,
+      top,
+      frameLeft: left - FRAME / 2,
+      frameRight: left + side + FRAME / 2,
+      frameTop: top - FRAME / 2,
+      frameBottom: top + side + FRAME / 2,
+      captionX: left + side / 2,
+      captionY: top + side + FRAME + 4,
+      outcome: sample.trueLabel === sample.predictedLabel ? 'right' : 'wrong',
+      caption: `true ${sample.trueLabel} / pred ${sample.predictedLabel}`,
+    }
+  })
   const wrong = cells.filter((c) => c.outcome === 'wrong').length
   // Positions are pixels computed above (scale: null): this is a grid of pictures, not a chart with data axes.
   const pixel = (field: string) => ({field, type: 'quantitative', scale: null}) as const
@@ -143,5 +140,5 @@ export async function plotGallery(samples: readonly GallerySample[], title?: str
   if (samples.length === 0) throw new RangeError('a gallery needs at least one image')
   const parsed = z.array(GallerySampleSchema).safeParse(samples)
   if (!parsed.success) throw new Error(`gallery samples are invalid:\n${z.prettifyError(parsed.error)}`)
-  return renderVegaLite(await gallerySpec(samples, title))
+  return renderVegaLite(gallerySpec(samples, title))
 }

@@ -1,5 +1,4 @@
 import {existsSync} from 'node:fs'
-import {availableParallelism} from 'node:os'
 import {rm} from 'node:fs/promises'
 import {join} from 'node:path'
 
@@ -60,9 +59,9 @@ export type {TrainSummary} from '../artifacts/outputs.js'
 export async function runTraining(run: TrainRun, hooks: TrainHooks = {}): Promise<TrainSummary> {
   const {config, outputDir} = run
   const progress = hooks.progress ?? process.stderr
-  // The plots' libraries load on a thread of their own while the data is read and the epochs run, where a core is left over
-  // (with every core training, that thread only slows the epochs down by as much as it saves at the end).
-  if (config.num_workers < availableParallelism()) startRenderWorker()
+  // The plots' libraries load on a thread of their own while this one reads the data and starts the engine (one core's
+  // work), so the plots need not wait for them at the end.
+  startRenderWorker()
   try {
     // Data first: a wrong path or impossible class counts fail before any engine starts.
     const data = await prepareData(run.dataDir, config)
