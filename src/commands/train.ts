@@ -49,6 +49,8 @@ Settings left out take their values from --config (a JSON object of settings, e.
     const {'data-dir': dataDir, 'output-dir': outputDir, config, resume, force, json, ...given} = flags
     // Boolean flags left out parse as false: only a given switch counts as set (and a --no-… switch, which is undefined when left out).
     const fromFlags = Object.fromEntries(Object.entries(given).filter(([key, v]) => v !== undefined && (v !== false || negatable(key))))
+    // The training files are read on the I/O threads while the modules below load.
+    ;(await import('../data/dataset.js')).prefetchTrainingFiles(dataDir)
     const {resolveRunConfig} = await import('../training/config.js')
     const resolved = await resolveRunConfig({flags: fromFlags, configFile: config, resumeFrom: resume ? outputDir : undefined})
     const [{runTraining}, {TrainingInterrupted, interruptionMessage}, {createProgress}, {printable, printableStream}, {NotEnoughImages, formatClassCounts}] =

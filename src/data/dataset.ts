@@ -3,7 +3,7 @@ import {join} from 'node:path'
 
 import {type ClassLabel, DEFAULT_CLASS_COUNTS, DEFAULT_EVAL_RATIO, DEFAULT_SEED, DEFAULT_VAL_RATIO, MNIST_FILES, MNIST_RAW_FILES, PIXELS} from '../config.js'
 import {UserError} from '../errors.js'
-import {readIdxPair, type IdxImages} from './idx.js'
+import {type IdxImages, prefetchIdx, readIdxPair} from './idx.js'
 import {Rng} from './rng.js'
 import {
   type ClassCounts,
@@ -52,6 +52,12 @@ export function mnistFilePath(dataDir: string, file: keyof typeof MNIST_FILES): 
   if (existsSync(gzipped)) return gzipped
   const raw = join(dataDir, MNIST_RAW_FILES[file].name)
   return existsSync(raw) ? raw : gzipped
+}
+
+/** Start reading the MNIST training files of `dataDir` for the `loadCuratedDataset` that follows (see `prefetchIdx`). */
+export function prefetchTrainingFiles(dataDir: string): void {
+  prefetchIdx(mnistFilePath(dataDir, 'trainImages'))
+  prefetchIdx(mnistFilePath(dataDir, 'trainLabels'))
 }
 
 /** Read the MNIST training files in `dataDir` and build the curated, split subset (SPEC §1). */

@@ -98,7 +98,8 @@ export function parseIdxImages(bytes: Buffer, file: string): IdxImages {
 export function parseIdxLabels(bytes: Buffer, file: string): Uint8Array {
   const labels = decodeIdx(bytes, file, LABELS_MAGIC, 'labels').data
   // MNIST labels are digits; anything else is a damaged or foreign file, not a class to skip quietly.
-  const index = labels.findIndex((label) => label > 9)
+  let index = -1
+  for (let i = 0; i < labels.length && index === -1; i++) if (labels[i] > 9) index = i
   if (index !== -1) {
     throw new UserError(`${basename(file)} is corrupt: label ${labels[index]} at position ${index} is not a digit 0–9; delete it and run download-data again`)
   }
@@ -117,10 +118,31 @@ async function readIdxFile(file: string): Promise<Buffer> {
   }
 }
 
+/** Reads started ahead of their use (`prefetchIdx`), by path; each is taken once. */
+const ahead = new Map<string, Promise<Buffer>>()
+
+/**
+ * Start reading `file` now, on the I/O threads, for the `readIdxPair` of it that
+ * follows in this process (a training run reads its 47 MB while its modules
+ * load). A failure surfaces there, worded as any read's.
+ */
+export function prefetchIdx(file: string): void {
+  if (ahead.has(file)) return
+  const read = readIdxFile(file)
+  read.catch(() => {})
+  ahead.set(file, read)
+}
+
+function takeIdxFile(file: string): Promise<Buffer> {
+  const read = ahead.get(file)
+  ahead.delete(file)
+  return read ?? readIdxFile(file)
+}
+
 /** Read a pair of image and label files and check that they describe the same samples. */
 export async function readIdxPair(imagesFile: string, labelsFile: string): Promise<{images: IdxImages; labels: Uint8Array}> {
   // Both reads run together; the images file's problem is reported first, whichever read fails first.
-  const [imageRead, labelRead] = await Promise.allSettled([readIdxFile(imagesFile), readIdxFile(labelsFile)])
+  const [imageRead, labelRead] = await Promise.allSettled([takeIdxFile(imagesFile), takeIdxFile(labelsFile)])
   if (imageRead.status === 'rejected') throw imageRead.reason
   if (labelRead.status === 'rejected') throw labelRead.reason
   const [imageBytes, labelBytes] = [imageRead.value, labelRead.value]

@@ -1,11 +1,11 @@
 import {expect} from 'chai'
-import {mkdtempSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {gunzipSync, gzipSync} from 'node:zlib'
 
 import {MNIST_FILES} from '../../src/config.js'
-import {encodeIdxImages, encodeIdxLabels, parseIdxImages, parseIdxLabels, readIdxPair} from '../../src/data/idx.js'
+import {encodeIdxImages, encodeIdxLabels, parseIdxImages, parseIdxLabels, prefetchIdx, readIdxPair} from '../../src/data/idx.js'
 import {UserError} from '../../src/errors.js'
 import {expectUserRejection} from '../helpers/assert.js'
 import {FIXTURE_DIR, readFixture} from '../helpers/fixtures.js'
@@ -67,5 +67,24 @@ describe('IDX files', () => {
       /nope\.gz not found; run `digit-classification download-data/,
     )
     await expectUserRejection(readIdxPair(dir, join(FIXTURE_DIR, MNIST_FILES.trainLabels.name)), /cannot read/)
+  })
+
+  it('reads a prefetched file once: the bytes read ahead, then the file again; a prefetch that failed fails the read in the same words', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'idx-ahead-'))
+    const [images, labels] = [join(dir, 'i.gz'), join(dir, 'l.gz')]
+    writeFileSync(images, encodeIdxImages(new Uint8Array(784 * 2).fill(7), 2))
+    writeFileSync(labels, encodeIdxLabels(Uint8Array.of(1, 2)))
+    prefetchIdx(images)
+    prefetchIdx(labels)
+    // Read ahead: what was there when the prefetch started.
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    writeFileSync(images, encodeIdxImages(new Uint8Array(784 * 2).fill(9), 2))
+    expect((await readIdxPair(images, labels)).images.pixels[0]).to.equal(7)
+    // Taken once: the next read is of the file as it is now.
+    expect((await readIdxPair(images, labels)).images.pixels[0]).to.equal(9)
+    rmSync(images)
+    prefetchIdx(images)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    await expectUserRejection(readIdxPair(images, labels), /i\.gz not found; run `digit-classification download-data/)
   })
 })
