@@ -70,7 +70,7 @@ const EXPECTED = {
   drawnLightOnDark: '68804b6e9bea6f7c',
   scans: '00fc5be259d5cc84',
   pad7Brush40: '4955c6d854a1c029',
-  drawnThick: '904c7be0e1479a41',
+  drawnThick: '740eccf12b0716f8',
 }
 
 describe('flat backgrounds keep the recipe they had, bit for bit', function () {
@@ -140,7 +140,7 @@ describe('flat backgrounds keep the recipe they had, bit for bit', function () {
     check('scans', scans)
   })
 
-  it('strokes as thick as a marker on digital paper are kept as drawn, not thinned', async () => {
+  it("strokes as thick as a marker on digital paper read as the digit's own recipe: not thinned, not taken for uneven light", async () => {
     const pad = toMnist(padSeven(40), {preprocess: true}).pixels
     check('pad7Brush40', [pad])
     const thick: Float32Array[] = []
@@ -148,10 +148,16 @@ describe('flat backgrounds keep the recipe they had, bit for bit', function () {
       [0, 4],
       [8, 1],
     ]) {
-      const digit = Array.from(thicken(Float32Array.from(mnistDigit(label, index))))
+      const digit = thicken(Float32Array.from(mnistDigit(label, index)))
+      const own = toMnist({width: 28, height: 28, data: digit}, {preprocess: true}).pixels
       for (const darkOnLight of [true, false]) {
-        const png = await encode(drawDigit(digit, {canvas: 500, scale: 12, left: 60, top: 90, darkOnLight}), 'image/png')
-        thick.push((await preprocessBytes(png, 'thick.png', {preprocess: true})).pixels)
+        const png = await encode(drawDigit(Array.from(digit), {canvas: 500, scale: 12, left: 60, top: 90, darkOnLight}), 'image/png')
+        const {pixels} = await preprocessBytes(png, 'thick.png', {preprocess: true})
+        // Taken for a photo (the paper's closing sinking into the blobs), these differed from the digit's own by 0.43 to 0.59.
+        let differ = 0
+        for (let i = 0; i < 784; i++) differ = Math.max(differ, Math.abs(pixels[i] - own[i]))
+        expect(differ, `${label}#${index}`).to.be.below(0.15)
+        thick.push(pixels)
       }
     }
 
