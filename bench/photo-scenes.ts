@@ -183,7 +183,7 @@ export function photoScene(condition: PhotoCondition | EmptyScene, rng: Rng): Sc
 }
 
 /** 3×3 maximum on the 28×28 digit: a felt marker's stroke. */
-function thicken(digit: Float32Array): Float32Array {
+export function thicken(digit: Float32Array): Float32Array {
   const out = new Float32Array(digit.length)
   for (let y = 0; y < IMAGE_SIZE; y++) {
     for (let x = 0; x < IMAGE_SIZE; x++) {

@@ -155,6 +155,75 @@ function closing(image: Float32Array, width: number, height: number, radius: num
   return out
 }
 
+/**
+ * The image with every dip the page's edge does not reach raised to the lowest rim around it (priority flood
+ * from the edge, 4-neighbours). Where a felt marker's blob is wider than the closing's window, the closing
+ * sinks into it and the blob's own ink reads as dim paper; light, however uneven, reaches the page's edge.
+ */
+function fillEnclosed(image: Float32Array, width: number, height: number): Float32Array {
+  const filled = Float32Array.from(image)
+  const seen = new Uint8Array(filled.length)
+  // A binary min-heap of pixel indices, keyed by their filled level.
+  const heap = new Int32Array(filled.length)
+  let size = 0
+  const push = (i: number) => {
+    seen[i] = 1
+    let k = size++
+    while (k > 0) {
+      const parent = (k - 1) >> 1
+      if (filled[heap[parent]] <= filled[i]) break
+      heap[k] = heap[parent]
+      k = parent
+    }
+
+    heap[k] = i
+  }
+
+  const pop = () => {
+    const top = heap[0]
+    const last = heap[--size]
+    let k = 0
+    for (;;) {
+      let child = 2 * k + 1
+      if (child >= size) break
+      if (child + 1 < size && filled[heap[child + 1]] < filled[heap[child]]) child++
+      if (filled[heap[child]] >= filled[last]) break
+      heap[k] = heap[child]
+      k = child
+    }
+
+    heap[k] = last
+    return top
+  }
+
+  for (let x = 0; x < width; x++) {
+    push(x)
+    if (height > 1) push((height - 1) * width + x)
+  }
+
+  for (let y = 1; y < height - 1; y++) {
+    push(y * width)
+    if (width > 1) push(y * width + width - 1)
+  }
+
+  const visit = (j: number, level: number) => {
+    if (seen[j]) return
+    filled[j] = Math.max(filled[j], level)
+    push(j)
+  }
+
+  while (size > 0) {
+    const i = pop()
+    const x = i % width
+    if (x > 0) visit(i - 1, filled[i])
+    if (x < width - 1) visit(i + 1, filled[i])
+    if (i >= width) visit(i - width, filled[i])
+    if (i + width < filled.length) visit(i + width, filled[i])
+  }
+
+  return filled
+}
+
 /** Thin long lines along rows (or columns) of an ink map: what survives an opening `span` pixels long, allowing a slight slope. */
 function longLines(ink: Float32Array, width: number, height: number, span: number, horizontal: boolean): Float32Array {
   const lines = Float32Array.from(ink)
@@ -203,7 +272,9 @@ export interface PaperInk {
  * shade of the image's outer frame; paper darker than 0.5 means light ink.
  *
  * The paper's own brightness is estimated by a grey closing wider than any
- * stroke (it follows gradients and shadow edges, not strokes) and divided out;
+ * stroke (it follows gradients and shadow edges, not strokes), with the dips
+ * that do not reach the page's edge filled (a marker's blob wider than the
+ * closing), and divided out;
  * lines that run on across most of the page are taken out; what is left must
  * stand clear of the sensor noise and form pieces larger than specks that do
  * not touch the page's edge. Faint ink (pencil) takes this path on any paper.
@@ -218,7 +289,7 @@ export function paperInk(image: GrayImage, paper: number): PaperInk | undefined 
   // Dark ink on light paper, whatever the input's polarity; a little blur so single noisy pixels do not count.
   if (paper < 0.5) for (let i = 0; i < data.length; i++) data[i] = 1 - data[i]
   boxBlur(data, w, h, 1)
-  const background = closing(data, w, h, Math.max(2, Math.round(Math.min(w, h) / 10)))
+  const background = fillEnclosed(closing(data, w, h, Math.max(2, Math.round(Math.min(w, h) / 10))), w, h)
   const dark = new Float32Array(w * h)
   for (let i = 0; i < dark.length; i++) dark[i] = Math.max(0, (background[i] - data[i]) / Math.max(background[i], 0.05))
 

@@ -1,13 +1,18 @@
 /**
  * Photos of paper made by the photo generator (bench/photo-scenes.ts): a shadow
- * band alone is no digit, and faint pencil or a slanted shadow across the digit
- * still give a tight crop, like the MNIST digit the photo was made from.
+ * band alone is no digit, faint pencil or a slanted shadow across the digit
+ * still give a tight crop, like the MNIST digit the photo was made from, and a
+ * felt marker's thick strokes are thinned towards that digit's width while
+ * strokes as thin as MNIST's are left as they were.
  */
+import {createHash} from 'node:crypto'
+
 import {expect} from 'chai'
 
 import {makePhoto} from '../../bench/photo-scenes.js'
 import {Rng} from '../../src/data/rng.js'
-import {preprocessBytes} from '../../src/images/preprocess.js'
+import {strokeWidth} from '../../src/images/mnist.js'
+import {preprocessBytes, toMnist} from '../../src/images/preprocess.js'
 import {mnistDigit} from './draw.js'
 
 /** The ink's bounding box in a 28×28 input: its long side is 20 when the crop held the digit alone. */
@@ -86,4 +91,41 @@ describe('photos of paper', function () {
       expect(loose).to.deep.equal([])
     })
   }
+
+  const DIGITS = [
+    [0, 0],
+    [5, 1],
+    [8, 2],
+    [5, 3],
+    [0, 4],
+    [8, 5],
+  ]
+
+  it('a digit in marker comes out about as thin as the MNIST digit it was made from', async () => {
+    const rng = new Rng(13)
+    const excess: number[] = []
+    for (const [label, index] of DIGITS) {
+      const digit = Float32Array.from(mnistDigit(label, index))
+      const own = strokeWidth(toMnist({width: 28, height: 28, data: digit}, {preprocess: true}).pixels)
+      const {pixels, stroke} = await preprocessBytes(await makePhoto('marker', digit, rng), 'marker.jpg', {preprocess: true})
+      expect(stroke).to.equal(true)
+      excess.push(strokeWidth(pixels) - own)
+    }
+
+    // The marker's 3×3 spread adds about 1.8 pixels of width on the 28×28 input when nothing thins it.
+    const mean = excess.reduce((a, b) => a + b, 0) / excess.length
+    expect(mean, `width over the digit's own: ${excess.map((e) => e.toFixed(2)).join(', ')}`).to.be.below(1)
+  })
+
+  it('thin digits in a clean photo are left bit for bit as they were before marker strokes were thinned', async () => {
+    const rng = new Rng(14)
+    const all = new Float32Array(DIGITS.length * 784)
+    for (const [k, [label, index]] of DIGITS.entries()) {
+      const photo = await makePhoto('clean', Float32Array.from(mnistDigit(label, index)), rng)
+      all.set((await preprocessBytes(photo, 'clean.jpg', {preprocess: true})).pixels, k * 784)
+    }
+
+    const digest = createHash('sha256').update(Buffer.from(all.buffer)).digest('hex').slice(0, 16)
+    expect(digest).to.equal('c289ec168b8d2465')
+  })
 })
