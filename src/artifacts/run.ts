@@ -32,16 +32,23 @@ import {ensureArtifactDir, serializeJsonArtifact, writeArtifactFile} from './wri
 
 export type PendingFile = [name: string, data: string | Uint8Array]
 
-/** Write prepared files in order, each atomically, into `dir` (created if missing). */
+/**
+ * Write prepared files into `dir` (created if missing), each atomically, side by side (their syncs overlap). Returns
+ * them, and calls `onFile` for each written, in the order given; when one fails, the others are still waited for and
+ * reported before its error is thrown.
+ */
 async function writeAll(dir: string, files: readonly PendingFile[], onFile?: (file: ArtifactFile) => void): Promise<ArtifactFile[]> {
   await ensureArtifactDir(dir)
+  const results = await Promise.allSettled(files.map(([name, data]) => writeArtifactFile(dir, name, data)))
   const written: ArtifactFile[] = []
-  for (const [name, data] of files) {
-    const file = await writeArtifactFile(dir, name, data)
-    written.push(file)
-    onFile?.(file)
+  for (const result of results) {
+    if (result.status !== 'fulfilled') continue
+    written.push(result.value)
+    onFile?.(result.value)
   }
 
+  const failed = results.find((result) => result.status === 'rejected')
+  if (failed) throw failed.reason
   return written
 }
 
@@ -155,7 +162,7 @@ export async function writeRunArtifacts(dir: string, runData: RunData, options: 
     files.push([ARTIFACT_FILES.timingStats, serializeJsonArtifact(ARTIFACT_FILES.timingStats, TimingStatsSchema, buildTimingStats(run.epochs, imagesPerEpoch))])
   }
 
-  files.push(...(await (options.plots ?? renderRunPlots({...run, imagesPerEpoch}, options))), [ARTIFACT_FILES.metrics, metrics])
+  files.push(...(await (options.plots ?? renderRunPlots({...run, imagesPerEpoch}, options))))
 
   const metadataOf = (artifacts: ArtifactFile[]): string =>
     serializeJsonArtifact(ARTIFACT_FILES.runMetadata, RunMetadataSchema, {
@@ -177,10 +184,13 @@ export async function writeRunArtifacts(dir: string, runData: RunData, options: 
   const written: ArtifactFile[] = []
   try {
     // Collected as they land, so a failure part-way knows what to take back.
-    await writeAll(dir, files, (file) => {
+    const landed = (file: ArtifactFile) => {
       written.push(file)
       options.onFile?.(file)
-    })
+    }
+    await writeAll(dir, files, landed)
+    // Then metrics.json, once every other file is in place.
+    await writeAll(dir, [[ARTIFACT_FILES.metrics, metrics]], landed)
     const metadataFile = await writeArtifactFile(dir, ARTIFACT_FILES.runMetadata, metadataOf(written))
     options.onFile?.(metadataFile)
     return [...written, metadataFile]
