@@ -12,6 +12,8 @@ if (!(major === 24 || (major === 22 && minor >= 19) || major > 24)) {
 // which writes escape codes into piped logs. Decided before oclif loads (it reads the
 // environment once); FORCE_COLOR still wins.
 if (!process.stderr.isTTY && process.env.FORCE_COLOR === undefined) process.env.NO_COLOR ??= '1'
+// The Node version is checked above; oclif would check it again against its own range, loading a semver library to do so.
+process.env.OCLIF_DISABLE_ENGINE_WARNING ??= '1'
 const {execute} = await import('@oclif/core')
 
 // A reader that goes away (`predict … | head -1`, a closed terminal) is not an error worth a crash:
