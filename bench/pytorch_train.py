@@ -147,12 +147,12 @@ def main() -> None:
         scores[split] = round(macro_f1(y.numpy(), predicted.numpy(), classes), 4)
 
     print(json.dumps({
-        "evalF1Macro": scores["eval"],
-        "testF1Macro": scores["test"],
+        "eval_f1_macro": scores["eval"],
+        "test_f1_macro": scores["test"],
         "threads": args.threads,
-        "epochSeconds": [round(s, 4) for s in epoch_seconds],
-        "msPerStep": round(1000 * sum(epoch_seconds) / max(steps, 1), 3),
-        "valF1Macro": round(f1, 4),
+        "epoch_seconds": [round(s, 4) for s in epoch_seconds],
+        "ms_per_step": round(1000 * sum(epoch_seconds) / max(steps, 1), 3),
+        "val_f1_macro": round(f1, 4),
         "epochs": len(epoch_seconds),
     }))
 

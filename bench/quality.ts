@@ -180,12 +180,12 @@ async function trainTorch(config: TrainingConfig, torchDir: string): Promise<Sco
   const runSeconds = (performance.now() - started) / 1000
   if (result.status !== 0) throw new Error(`pytorch_train.py failed: ${result.stderr.trim().split('\n').at(-1)}`)
   const torch = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}') as {
-    evalF1Macro: number
-    testF1Macro: number | null
+    eval_f1_macro: number
+    test_f1_macro: number | null
     epochs: number
     epoch_seconds: number[]
   }
-  return {f1: torch.evalF1Macro, test: torch.testF1Macro ?? undefined, epochs: torch.epochs, epoch_seconds: mean(torch.epoch_seconds), runSeconds}
+  return {f1: torch.eval_f1_macro, test: torch.test_f1_macro ?? undefined, epochs: torch.epochs, epoch_seconds: mean(torch.epoch_seconds), runSeconds}
 }
 
 process.stdout.write(
