@@ -1,3 +1,5 @@
+import {readFileSync} from 'node:fs'
+
 import {expect} from 'chai'
 
 import {EpochLogSchema, LOGGED_METRICS, METRICS, epochLog, epochColumns, progressLine} from '../../src/artifacts/epoch-log.js'
@@ -71,5 +73,16 @@ describe('the declared epoch metrics', () => {
     }
 
     expect(spec.layer[1].data.values.map((point) => point[METRICS.learningRate.name])).to.deep.equal(fakeEpochs().map((e) => e.learning_rate))
+  })
+
+  it('are the names README and docs/web-api.md list for an epoch log, in order', () => {
+    const read = (file: string) => readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8')
+    const row = read('README.md')
+      .split('\n')
+      .find((line) => line.startsWith('| `logs/metrics.csv`')) as string
+    const inRow = [...row.matchAll(/`([a-z]+(?:_[a-z0-9]+)+)`/g)].map((match) => match[1])
+    expect(inRow).to.deep.equal([...LOGGED_METRICS])
+    const history = /holds one entry per finished epoch, `\{epoch, ([^}]*)\}`/.exec(read('docs/web-api.md').replaceAll('\n', ' '))
+    expect(history?.[1].split(', ')).to.deep.equal([...LOGGED_METRICS])
   })
 })
