@@ -908,6 +908,8 @@ $('run-activate').addEventListener('click', async () => {
 // -------------------------------------------------------------- training
 
 let plannedEpochs = 0
+/** The epoch table's columns after the epoch number, as GET /api/env describes them (name, label, notation, wide). */
+let epochColumns = []
 /** The server can train (it has MNIST files); until it says so, Start stays disabled. */
 let canTrain = false
 
@@ -950,18 +952,21 @@ function renderBatch(info) {
   $('train-state').textContent = `training: epoch ${info.epoch}/${plannedEpochs}, batch ${info.batch}/${info.batches}, loss ${info.loss.toFixed(4)}`
 }
 
+/** A value in a column's notation: `{fixed: 4}` or `{exponential: 1}`. */
+function inNotation(value, notation) {
+  if (typeof value !== 'number') return '–'
+  return 'fixed' in notation ? value.toFixed(notation.fixed) : value.toExponential(notation.exponential)
+}
+
+function showEpochColumns(columns) {
+  epochColumns = columns
+  const head = columns.map((column) => el('th', {text: column.label, title: column.description, ...(column.wide ? {class: 'wide-only'} : {})}))
+  $('epochs-head').replaceChildren(el('th', {text: 'Epoch'}), ...head)
+}
+
 function epochRow(log) {
-  return el(
-    'tr',
-    {},
-    el('td', {text: String(log.epoch)}),
-    el('td', {text: fixed(log.train_loss)}),
-    el('td', {text: fixed(log.val_loss)}),
-    el('td', {text: fixed(log.val_balanced_accuracy)}),
-    el('td', {text: fixed(log.val_f1_macro)}),
-    el('td', {class: 'wide-only', text: log.learning_rate.toExponential(1)}),
-    el('td', {class: 'wide-only', text: log.epoch_seconds.toFixed(1)}),
-  )
+  const cells = epochColumns.map((column) => el('td', {text: inNotation(log[column.name], column.notation), ...(column.wide ? {class: 'wide-only'} : {})}))
+  return el('tr', {}, el('td', {text: String(log.epoch)}), ...cells)
 }
 
 /** The log follows its end, unless the reader has scrolled up to read. */
@@ -1040,6 +1045,7 @@ $('train-cancel').addEventListener('click', async () => {
 async function fitTrainingForm() {
   try {
     const env = await api('/api/env')
+    showEpochColumns(env.epoch_columns)
     const field = $('train-form').elements['class-counts']
     const {data} = env
     if (!data.class_counts) {

@@ -8,9 +8,11 @@ import {datasetName} from '../data/classes.js'
 import {argmaxRow} from '../model/probabilities.js'
 import type {RocCurves} from '../evaluation/roc.js'
 import type {ClassificationReport} from '../evaluation/schema.js'
-import type {EpochLog} from './epoch-log.js'
+import {type EpochLog, METRICS} from './epoch-log.js'
 import {
   ARTIFACT_SCHEMA_VERSION,
+  CURVE_LISTS,
+  DYNAMICS_METRICS,
   type LossCurves,
   type Metrics,
   type PredictionSample,
@@ -94,13 +96,8 @@ export function buildLossCurves(epochs: readonly EpochLog[]): LossCurves {
   return {
     schema_version: ARTIFACT_SCHEMA_VERSION,
     epochs: epochs.map((e) => e.epoch),
-    train_loss: epochs.map((e) => e.train_loss),
-    train_accuracy: epochs.map((e) => e.train_accuracy),
-    val_loss: epochs.map((e) => e.val_loss),
-    val_accuracy: epochs.map((e) => e.val_balanced_accuracy),
-    val_balanced_accuracy: epochs.map((e) => e.val_balanced_accuracy),
-    val_f1_macro: epochs.map((e) => e.val_f1_macro),
-  }
+    ...Object.fromEntries(CURVE_LISTS.map(({key, metric}) => [key, epochs.map((e) => e[metric])])),
+  } as LossCurves
 }
 
 export function buildRocCurves(roc: RocCurves): RocCurvesFile {
@@ -108,16 +105,19 @@ export function buildRocCurves(roc: RocCurves): RocCurvesFile {
 }
 
 export function buildTrainingDynamics(epochs: readonly EpochLog[]): TrainingDynamics {
+  const lr = METRICS.learningRate.name
   const changes: TrainingDynamics['learning_rate_changes'] = []
   for (let i = 1; i < epochs.length; i++) {
-    const from = epochs[i - 1].learning_rate
-    const to = epochs[i].learning_rate
+    const from = epochs[i - 1][lr]
+    const to = epochs[i][lr]
     if (from !== to) changes.push({epoch: epochs[i].epoch, from, to})
   }
 
   return {
     schema_version: ARTIFACT_SCHEMA_VERSION,
-    epochs: epochs.map((e) => ({epoch: e.epoch, learning_rate: e.learning_rate, train_loss: e.train_loss, val_loss: e.val_loss})),
+    epochs: epochs.map(
+      (e) => ({epoch: e.epoch, ...Object.fromEntries(DYNAMICS_METRICS.map(({name}) => [name, e[name]]))}) as TrainingDynamics['epochs'][number],
+    ),
     learning_rate_changes: changes,
   }
 }
@@ -135,12 +135,12 @@ function rate(images: number, seconds: number): number | null {
 /** Per-epoch durations and their summary; `imagesPerEpoch` is the number of training images one epoch sees. */
 export function buildTimingStats(epochs: readonly EpochLog[], imagesPerEpoch: number): TimingStats {
   if (epochs.length === 0) throw new RangeError('timing statistics need at least one epoch')
-  const seconds = epochs.map((e) => e.epoch_seconds)
+  const seconds = epochs.map((e) => e[METRICS.epochSeconds.name])
   const sorted = [...seconds].sort((a, b) => a - b)
   const totalSeconds = seconds.reduce((sum, s) => sum + s, 0)
   return {
     schema_version: ARTIFACT_SCHEMA_VERSION,
-    epochs: epochs.map((e) => ({epoch: e.epoch, seconds: e.epoch_seconds, images_per_second: rate(imagesPerEpoch, e.epoch_seconds)})),
+    epochs: epochs.map((e, i) => ({epoch: e.epoch, seconds: seconds[i], images_per_second: rate(imagesPerEpoch, seconds[i])})),
     summary: {
       epochs: epochs.length,
       images_per_epoch: imagesPerEpoch,

@@ -2,12 +2,12 @@
 import type {TopLevelSpec} from 'vega-lite'
 
 import type {ClassificationReport} from '../evaluation/schema.js'
-import type {EpochLog} from './epoch-log.js'
+import {type EpochLog, METRICS} from './epoch-log.js'
 import {buildTimingStats} from './build.js'
 import {BASE_CONFIG, renderVegaLite} from './render.js'
 import type {RocCurves} from '../evaluation/roc.js'
 
-const SERIES_COLORS = {train_loss: '#1f77b4', val_loss: '#ff7f0e', learningRate: '#2ca02c'} as const
+const SERIES_COLORS = {trainLoss: '#1f77b4', valLoss: '#ff7f0e', learningRate: '#2ca02c'} as const
 
 function fixed(value: number, digits: number): string {
   return value.toFixed(digits)
@@ -114,27 +114,26 @@ export async function plotRoc(roc: RocCurves, title?: string): Promise<Buffer> {
   return renderVegaLite(rocSpec(roc, title))
 }
 
+const {trainLoss, valLoss, learningRate, epochSeconds} = METRICS
+
 /** A log-scale domain that stays valid when the learning rate never changed. */
 function learningRateDomain(epochs: readonly EpochLog[]): [number, number] {
-  const rates = epochs.map((e) => e.learning_rate)
+  const rates = epochs.map((e) => e[learningRate.name])
   const low = Math.min(...rates)
   const high = Math.max(...rates)
   return low === high ? [low / 2, high * 2] : [low / 1.25, high * 1.25]
 }
 
 export function trainingDynamicsSpec(epochs: readonly EpochLog[]): TopLevelSpec {
-  const losses = epochs.flatMap((e) => [
-    {epoch: e.epoch, series: 'train loss', loss: e.train_loss},
-    {epoch: e.epoch, series: 'val loss', loss: e.val_loss},
-  ])
-  const rates = epochs.map((e) => ({epoch: e.epoch, series: 'learning rate', learning_rate: e.learning_rate}))
+  const losses = epochs.flatMap((e) => [trainLoss, valLoss].map((metric) => ({epoch: e.epoch, series: metric.title, loss: e[metric.name]})))
+  const rates = epochs.map((e) => ({epoch: e.epoch, series: learningRate.title, [learningRate.name]: e[learningRate.name]}))
   const color = {
     field: 'series',
     type: 'nominal',
     title: null,
     scale: {
-      domain: ['train loss', 'val loss', 'learning rate'],
-      range: [SERIES_COLORS.train_loss, SERIES_COLORS.val_loss, SERIES_COLORS.learningRate],
+      domain: [trainLoss.title, valLoss.title, learningRate.title],
+      range: [SERIES_COLORS.trainLoss, SERIES_COLORS.valLoss, SERIES_COLORS.learningRate],
     },
     legend: {orient: 'top', direction: 'horizontal'},
   } as const
@@ -159,7 +158,7 @@ export function trainingDynamicsSpec(epochs: readonly EpochLog[]): TopLevelSpec 
         encoding: {
           x: EPOCH_X,
           y: {
-            field: 'learningRate',
+            field: learningRate.name,
             type: 'quantitative',
             title: 'learning rate (log scale)',
             scale: {type: 'log', domain: learningRateDomain(epochs)},
@@ -192,7 +191,7 @@ export function timingSpec(epochs: readonly EpochLog[], imagesPerEpoch: number):
     height: 260,
     layer: [
       {
-        data: {values: epochs.map((e) => ({epoch: e.epoch, seconds: e.epoch_seconds}))},
+        data: {values: epochs.map((e) => ({epoch: e.epoch, seconds: e[epochSeconds.name]}))},
         mark: {type: 'bar', color: '#4c78a8'},
         encoding: {x: EPOCH_X, y: {field: 'seconds', type: 'quantitative', title: 'seconds'}},
       },

@@ -15,6 +15,7 @@ import {z} from 'zod'
 import {ALL_SPLIT_NAMES, DIGITS, IMAGE_SIZE, PIXELS, SELECTIONS} from '../config.js'
 import {MIN_CLASSES, isClassList} from '../data/classes.js'
 import {ECE_BINS} from '../evaluation/calibration.js'
+import {METRICS, METRIC_LIST, type MetricInfo, type MetricKey, type MetricName, metricShape, metricValueSchema} from './epoch-log.js'
 
 /** A digit label; which digits a run knows is its `classes`. */
 const LabelSchema = z.int().min(0).max(9)
@@ -147,26 +148,34 @@ export type Predictions = z.infer<typeof PredictionsSchema>
 
 // ------------------------------------------------------------ loss_curves.json
 
-const PerEpochSchema = z.array(z.number())
+/** The metrics with a list in loss_curves.json, and the original demo's names for them. */
+type CurveMetric = {[K in MetricKey]: (typeof METRICS)[K] extends {curve: object} ? (typeof METRICS)[K]['name'] : never}[MetricKey]
+type CurveAlias = {[K in MetricKey]: (typeof METRICS)[K] extends {curve: {alias: infer A extends string}} ? A : never}[MetricKey]
+
+/** loss_curves.json's lists after `epochs`, in order: each key, the metric it lists and what its schema says of it. */
+export const CURVE_LISTS: ReadonlyArray<{key: CurveMetric | CurveAlias; metric: MetricName; note?: string}> = METRIC_LIST.flatMap((metric: MetricInfo) => {
+  if (!metric.curve) return []
+  const name = metric.name as CurveMetric
+  const own = {key: name, metric: name, note: metric.curve.note}
+  return metric.curve.alias ? [{key: metric.curve.alias as CurveAlias, metric: name, note: `the original's name for ${name}`}, own] : [own]
+})
+
+const metricByName = (name: MetricName): MetricInfo => METRIC_LIST.find((metric) => metric.name === name) as MetricInfo
+
+function curveList(list: (typeof CURVE_LISTS)[number]): z.ZodArray<z.ZodNumber> {
+  const values = z.array(metricValueSchema(metricByName(list.metric)))
+  return list.note ? values.describe(list.note) : values
+}
 
 export const LossCurvesSchema = z
   .object({
     schema_version: SchemaVersionSchema,
     epochs: z.array(EpochNumberSchema).min(1).describe('epoch numbers; every other list has one value per epoch'),
-    train_loss: PerEpochSchema,
-    train_accuracy: z.array(ProbabilitySchema),
-    val_loss: PerEpochSchema,
-    val_accuracy: z.array(ProbabilitySchema).describe("the original's name for val_balanced_accuracy"),
-    val_balanced_accuracy: z.array(ProbabilitySchema).describe('balanced accuracy: the mean of per-class recalls'),
-    val_f1_macro: z.array(ProbabilitySchema),
+    ...(Object.fromEntries(CURVE_LISTS.map((list) => [list.key, curveList(list)])) as Record<CurveMetric | CurveAlias, z.ZodArray<z.ZodNumber>>),
   })
-  .refine(
-    (c) =>
-      [c.train_loss, c.train_accuracy, c.val_loss, c.val_accuracy, c.val_balanced_accuracy, c.val_f1_macro].every((list) => list.length === c.epochs.length),
-    {
-      message: 'every list must have one value per epoch',
-    },
-  )
+  .refine((c) => CURVE_LISTS.every(({key}) => c[key].length === c.epochs.length), {
+    message: 'every list must have one value per epoch',
+  })
   .meta({title: 'loss_curves.json', description: 'Training and validation loss, accuracy and macro-F1 per epoch, one list per series.'})
 export type LossCurves = z.infer<typeof LossCurvesSchema>
 
@@ -196,6 +205,9 @@ export type RocCurvesFile = z.infer<typeof RocCurvesSchema>
 
 // ------------------------------------------------------ training_dynamics.json
 
+/** What training_dynamics.json lists per epoch beside its number. */
+export const DYNAMICS_METRICS = [METRICS.learningRate, METRICS.trainLoss, METRICS.valLoss] as const
+
 export const TrainingDynamicsSchema = z
   .object({
     schema_version: SchemaVersionSchema,
@@ -203,9 +215,7 @@ export const TrainingDynamicsSchema = z
       .array(
         z.object({
           epoch: EpochNumberSchema,
-          learning_rate: z.number().positive(),
-          train_loss: z.number(),
-          val_loss: z.number(),
+          ...metricShape(DYNAMICS_METRICS, metricValueSchema),
         }),
       )
       .min(1),

@@ -15,6 +15,7 @@ import type {ContentfulStatusCode} from 'hono/utils/http-status'
 import {streamSSE} from 'hono/streaming'
 import {z} from 'zod'
 
+import {epochColumns} from '../artifacts/epoch-log.js'
 import {DEFAULT_CLASSES, DEFAULT_CLASS_COUNTS} from '../config.js'
 import {formatClasses} from '../data/classes.js'
 import {formatClassCounts} from '../data/split.js'
@@ -351,6 +352,8 @@ export function createApp(ctx: AppContext): Hono {
       classes: ctx.model.info.classes,
       /** What a training run from the page knows when the form names no digits or counts. */
       trainingDefaults: {classes: formatClasses(DEFAULT_CLASSES), classCounts: formatClassCounts(DEFAULT_CLASS_COUNTS)},
+      /** The columns of the page's epoch table after the epoch number: the logged metrics it shows, and how. */
+      epochColumns: epochColumns(),
     }),
   )
 

@@ -5,6 +5,7 @@
  */
 import type {Config, TopLevelSpec} from 'vega-lite'
 
+import {METRICS} from '../artifacts/epoch-log.js'
 import type {LossCurves} from '../artifacts/schemas.js'
 import {BASE_CONFIG, vegaLiteToSvg} from '../artifacts/render.js'
 
@@ -56,14 +57,10 @@ export function scoreAxisFloor(values: number[]): number {
 }
 
 export function learningCurvesSpec(runName: string, curves: LossCurves, theme: CurveTheme = 'light', width: number = CURVE_WIDTH.default): TopLevelSpec {
-  const losses = curves.epochs.flatMap((epoch, i) => [
-    {epoch, series: 'train loss', value: curves.train_loss[i]},
-    {epoch, series: 'validation loss', value: curves.val_loss[i]},
-  ])
-  const scores = curves.epochs.flatMap((epoch, i) => [
-    {epoch, series: 'validation balanced accuracy', value: curves.val_balanced_accuracy[i]},
-    {epoch, series: 'validation macro-F1', value: curves.val_f1_macro[i]},
-  ])
+  const points = (metrics: ReadonlyArray<(typeof METRICS)['trainLoss' | 'valLoss' | 'valBalancedAccuracy' | 'valF1Macro']>) =>
+    curves.epochs.flatMap((epoch, i) => metrics.map((metric) => ({epoch, series: metric.title, value: curves[metric.name][i]})))
+  const losses = points([METRICS.trainLoss, METRICS.valLoss])
+  const scores = points([METRICS.valBalancedAccuracy, METRICS.valF1Macro])
   const stacked = width < STACK_BELOW
   // Room for the axis titles, labels and padding around each panel.
   const panelWidth = Math.max(120, Math.floor(stacked ? width - 100 : (width - 190) / 2))

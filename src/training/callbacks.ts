@@ -3,7 +3,7 @@ import {join} from 'node:path'
 import {type Selection, TRAINING_DEFAULTS} from '../config.js'
 import {writeFileAtomic} from '../util/atomic.js'
 import {makeFolder} from '../util/paths.js'
-import {type EpochLog, EpochLogSchema, LOGGED_METRICS, loggedMetrics} from '../artifacts/epoch-log.js'
+import {type EpochLog, EpochLogSchema, LOGGED_METRICS, METRICS, type MetricInfo, loggedMetrics, progressLine} from '../artifacts/epoch-log.js'
 import {UserError} from '../errors.js'
 import type {BatchInfo, Callback, TrainableModule, TrainerState} from './trainer.js'
 
@@ -13,8 +13,11 @@ export interface Monitor {
   mode: 'min' | 'max'
 }
 
+/** A metric monitored the way its declaration says is better. */
+export const monitorOf = (metric: MetricInfo): Monitor => ({metric: metric.name, mode: metric.mode})
+
 /** The monitored metric by default: validation macro F1, higher is better (SPEC §3). */
-export const DEFAULT_MONITOR: Monitor = {metric: 'val_f1_macro', mode: 'max'}
+export const DEFAULT_MONITOR: Monitor = monitorOf(METRICS.valF1Macro)
 
 /** The value of a logged metric in an epoch's log; an unknown name is refused where a callback is built. */
 export function monitoredValue(metric: string, log: EpochLog): number {
@@ -27,7 +30,7 @@ const unknownMetric = (metric: string) => new UserError(`cannot monitor "${metri
 
 /** A monitor whose metric is logged and whose mode is min or max; throws one clear line otherwise. */
 export function checkMonitor(monitor: Monitor): Monitor {
-  if (!LOGGED_METRICS.includes(monitor.metric)) throw unknownMetric(monitor.metric)
+  if (!(LOGGED_METRICS as readonly string[]).includes(monitor.metric)) throw unknownMetric(monitor.metric)
   if (monitor.mode !== 'min' && monitor.mode !== 'max')
     throw new UserError(`cannot monitor ${monitor.metric} in mode "${String(monitor.mode)}": the mode is min or max`)
   return monitor
@@ -38,8 +41,8 @@ export type Best = Record<string, number>
 
 /** The monitored metrics of a `--selection` (see SELECTIONS), first decisive, the rest breaking ties. */
 export function selectionMonitors(selection: Selection): readonly Monitor[] {
-  const f1: Monitor = {metric: 'val_f1_macro', mode: 'max'}
-  const loss: Monitor = {metric: 'val_loss', mode: 'min'}
+  const f1 = monitorOf(METRICS.valF1Macro)
+  const loss = monitorOf(METRICS.valLoss)
   return {f1: [f1], 'f1-loss': [f1, loss], loss: [loss]}[selection]
 }
 
@@ -80,7 +83,7 @@ function readBest(state: Record<string, unknown>, monitors: readonly Monitor[]):
 }
 
 /**
- * Early stopping as Lightning's `EarlyStopping(monitor='val_f1_macro', mode='max')`:
+ * Early stopping as Lightning's `EarlyStopping(monitor=..., mode=...)`:
  * stop once the metric has not improved for `patience` epochs.
  */
 export class EarlyStopping implements Callback {
@@ -91,7 +94,7 @@ export class EarlyStopping implements Callback {
 
   constructor(
     private readonly patience: number = TRAINING_DEFAULTS.earlyStoppingPatience,
-    /** The monitored metric and its mode (then tie-breakers); default `val_f1_macro`, max. */
+    /** The monitored metric and its mode (then tie-breakers); default validation macro F1, max. */
     monitor: Selection | readonly Monitor[] = 'f1',
   ) {
     this.monitors = checkedMonitors(monitor)
@@ -178,7 +181,7 @@ export class ReduceLROnPlateau implements Callback {
 }
 
 /**
- * Lightning's `ModelCheckpoint(monitor='val_f1_macro', mode='max', save_last=True)`:
+ * Lightning's `ModelCheckpoint(monitor=..., mode=..., save_last=True)`:
  * `best.ckpt` whenever the metric improves (see `improves` for ties), `last.ckpt`
  * after every epoch. The trainer assembles and writes the files, and runs this
  * callback after the others, so `last.ckpt` holds every callback's state after the epoch.
@@ -192,7 +195,7 @@ export class ModelCheckpoint<M extends TrainableModule = TrainableModule> implem
 
   constructor(
     private readonly dir: string,
-    /** The monitored metric and its mode (then tie-breakers); default `val_f1_macro`, max. */
+    /** The monitored metric and its mode (then tie-breakers); default validation macro F1, max. */
     monitor: Selection | readonly Monitor[] = 'f1',
   ) {
     this.monitors = checkedMonitors(monitor)
@@ -226,7 +229,7 @@ export class ModelCheckpoint<M extends TrainableModule = TrainableModule> implem
   }
 }
 
-const CSV_COLUMNS = Object.keys(EpochLogSchema.shape) as Array<keyof EpochLog>
+const CSV_COLUMNS = ['epoch', ...LOGGED_METRICS] as const
 
 /** Per-epoch logs like Lightning's CSVLogger: `logs/metrics.csv` and `logs/metrics.json`, rewritten whole each epoch. */
 export class MetricsLogger implements Callback {
@@ -294,10 +297,7 @@ export class ProgressReporter implements Callback {
   onEpochEnd(state: TrainerState, log: EpochLog): void {
     this.bar?.done()
     this.bar = undefined
-    this.stream.write(
-      `epoch ${log.epoch}/${state.maxEpochs}  train_loss ${log.train_loss.toFixed(4)}  val_loss ${log.val_loss.toFixed(4)}  ` +
-        `val_balanced_accuracy ${log.val_balanced_accuracy.toFixed(4)}  val_f1_macro ${log.val_f1_macro.toFixed(4)}  lr ${log.learning_rate.toExponential(2)}  ${log.epoch_seconds.toFixed(2)}s\n`,
-    )
+    this.stream.write(`${progressLine(log, state.maxEpochs)}\n`)
   }
 
   onFitEnd(state: TrainerState): void {

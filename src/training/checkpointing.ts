@@ -3,7 +3,7 @@
  * `trainer.save_checkpoint`): the run's description, the loop's position and
  * history, every callback's state, the weights and, for resuming, the optimiser.
  */
-import type {EpochLog} from '../artifacts/epoch-log.js'
+import {type EpochLog, METRICS} from '../artifacts/epoch-log.js'
 import {type Checkpoint, type CheckpointHeader, type HeaderInput, saveCheckpoint} from '../model/checkpoint.js'
 
 /**
@@ -56,7 +56,7 @@ export async function assembleCheckpoint<S extends LoopState>(
         epoch: state.epoch,
         bestEpoch: request.bestEpoch,
         // The best epoch's macro F1 whatever was monitored: the figure SPEC's checkpointing names.
-        bestValF1Macro: state.history.find((log) => log.epoch === request.bestEpoch)?.val_f1_macro ?? Number.NEGATIVE_INFINITY,
+        bestValF1Macro: state.history.find((log) => log.epoch === request.bestEpoch)?.[METRICS.valF1Macro.name] ?? Number.NEGATIVE_INFINITY,
         learningRate: state.module.learningRate,
         stopReason: state.stopReason ?? null,
         metrics: {...state.history.at(-1)},

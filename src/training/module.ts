@@ -5,6 +5,7 @@ import {type Network, type NetworkDescription, createNetwork, initialValues, rea
 import {trainStep, weightedCrossEntropy} from '../model/step.js'
 import {argmaxRow} from '../model/probabilities.js'
 import {classificationReport} from '../evaluation/metrics.js'
+import {type Logged, METRICS} from '../artifacts/epoch-log.js'
 
 /** Images [N × 784] already normalised, and class indices (0..K−1, into the run's classes). */
 export interface Batchable {
@@ -12,19 +13,13 @@ export interface Batchable {
   y: Int32Array
 }
 
-/** What `trainingStep` reports for its batch; the trainer averages each over the epoch, weighted by batch size. */
-export interface TrainingMetrics {
+/**
+ * What `trainingStep` reports for its batch (Lightning's `training_step`): the loss it minimised, and what
+ * it logs, by metric name; the trainer averages each logged value over the epoch, weighted by batch size.
+ */
+export interface StepOutput {
   loss: number
-  /** Share of the batch classified correctly. */
-  accuracy: number
-}
-
-/** What `validationStep` reports for a split: the epoch log's validation columns. */
-export interface ValidationMetrics {
-  val_loss: number
-  /** Balanced accuracy (mean per-class recall). */
-  val_balanced_accuracy: number
-  val_f1_macro: number
+  log: Logged
 }
 
 /** The network's outputs over a whole split (not the predictions.json document). */
@@ -82,22 +77,27 @@ export class DigitModule {
     ;(this.optimizer as unknown as {learningRate: number}).learningRate = value
   }
 
-  /** One optimisation step on a batch; returns its loss and accuracy (Lightning's `training_step`). */
-  trainingStep(x: Float32Array, y: Int32Array): TrainingMetrics {
+  /** One optimisation step on a batch; logs its loss and accuracy (Lightning's `training_step`). */
+  trainingStep(x: Float32Array, y: Int32Array): StepOutput {
     const batch = y.length
     const xs = tf.tensor4d(x, [batch, 28, 28, 1])
     const ys = tf.tensor1d(y, 'int32')
     const {loss, correct} = trainStep(this.network, this.optimizer, xs, ys, this.classWeights, {dropoutSeed: this.seed, logitOffsets: this.logitOffsets})
-    const out = {loss: loss.dataSync()[0], accuracy: correct.dataSync()[0] / batch}
+    const value = loss.dataSync()[0]
+    const out = {loss: value, log: {[METRICS.trainLoss.name]: value, [METRICS.trainAccuracy.name]: correct.dataSync()[0] / batch}}
     tf.dispose([xs, ys, loss, correct])
     return out
   }
 
-  /** Validation over a whole split: its loss, balanced accuracy and macro F1 (Lightning's `validation_step`). */
-  validationStep(data: Batchable): ValidationMetrics {
+  /** Validation over a whole split: logs its loss, balanced accuracy and macro F1 (Lightning's `validation_step`). */
+  validationStep(data: Batchable): Logged {
     const outputs = this.predict(data)
     const report = classificationReport(data.y, outputs.predicted, this.classIndices)
-    return {val_loss: outputs.loss, val_balanced_accuracy: report.balanced_accuracy, val_f1_macro: report.macro_avg.f1}
+    return {
+      [METRICS.valLoss.name]: outputs.loss,
+      [METRICS.valBalancedAccuracy.name]: report.balanced_accuracy,
+      [METRICS.valF1Macro.name]: report.macro_avg.f1,
+    }
   }
 
   private variables(): Record<string, tf.Variable> {

@@ -1,8 +1,8 @@
 import {PIXELS} from '../config.js'
 import {Rng} from '../data/rng.js'
-import type {EpochLog} from '../artifacts/epoch-log.js'
+import {type EpochLog, type Logged, METRICS, epochLog} from '../artifacts/epoch-log.js'
 import {type CheckpointRequest, type CheckpointWriter, type RunDescription, assembleCheckpoint, writeCheckpointFile} from './checkpointing.js'
-import type {Batchable, TrainingMetrics, ValidationMetrics} from './module.js'
+import type {Batchable, StepOutput} from './module.js'
 
 /**
  * What the loop needs of a module (Lightning's `LightningModule`): one optimiser
@@ -12,8 +12,9 @@ import type {Batchable, TrainingMetrics, ValidationMetrics} from './module.js'
  */
 export interface TrainableModule {
   learningRate: number
-  trainingStep(x: Float32Array, y: Int32Array): TrainingMetrics
-  validationStep(data: Batchable): ValidationMetrics
+  trainingStep(x: Float32Array, y: Int32Array): StepOutput
+  /** What validation of a split logs, by metric name. */
+  validationStep(data: Batchable): Logged
   /** Parameters and buffers by name (a checkpoint's weights). */
   values(): Promise<Record<string, Float32Array>>
   /** The optimiser's slots by name (what a checkpoint needs to resume). */
@@ -158,9 +159,8 @@ export class Trainer<M extends TrainableModule = TrainableModule> {
       // Each epoch's order comes from (seed, epoch) alone, so a resumed run shuffles as an uninterrupted one.
       const order = new Rng(this.options.seed).fork(epoch).shuffle(Array.from({length: n}, (_, i) => i))
       const transform = this.options.transform?.(epoch)
-      // Each step's metrics, summed weighted by its batch size: their means over the epoch's images.
-      let lossSum = 0
-      let accuracySum = 0
+      // What each step logs, summed weighted by its batch size: the means over the epoch's images.
+      const sums: Record<string, number> = {}
       for (let b = 0; b < batches; b++) {
         if (this.options.signal?.aborted) throw this.options.signal.reason ?? new Error('training aborted')
         const rows = order.slice(b * this.options.batchSize, (b + 1) * this.options.batchSize)
@@ -171,8 +171,7 @@ export class Trainer<M extends TrainableModule = TrainableModule> {
 
         transform?.(xBatch, rows.length)
         const step = module.trainingStep(xBatch.subarray(0, rows.length * PIXELS), yBatch.subarray(0, rows.length))
-        lossSum += step.loss * rows.length
-        accuracySum += step.accuracy * rows.length
+        for (const [name, value] of Object.entries(step.log)) sums[name] = (sums[name] ?? 0) + value * rows.length
         await this.emit((cb) => cb.onBatchEnd?.(state, {epoch, batch: b + 1, batches, size: rows.length, loss: step.loss}))
         // Steps are synchronous: without a turn of the event loop a Ctrl-C (or a cancel message) would wait for the epoch's end.
         if (this.options.signal) await new Promise((resolve) => setImmediate(resolve))
@@ -180,16 +179,10 @@ export class Trainer<M extends TrainableModule = TrainableModule> {
 
       await this.emit((cb) => cb.onValidationStart?.(state))
       const validation = module.validationStep(val)
-      const log: EpochLog = {
-        epoch,
-        train_loss: lossSum / n,
-        train_accuracy: accuracySum / n,
-        val_loss: validation.val_loss,
-        val_balanced_accuracy: validation.val_balanced_accuracy,
-        val_f1_macro: validation.val_f1_macro,
-        learning_rate: module.learningRate,
-        epoch_seconds: (performance.now() - started) / 1000,
-      }
+      const means = Object.fromEntries(Object.entries(sums).map(([name, sum]) => [name, sum / n]))
+      // The loop's own metrics, as Lightning's LearningRateMonitor and Timer log them.
+      const loop = {[METRICS.learningRate.name]: module.learningRate, [METRICS.epochSeconds.name]: (performance.now() - started) / 1000}
+      const log = epochLog(epoch, means, validation, loop)
       state.epoch = epoch
       state.history.push(log)
       await this.emit((cb) => cb.onEpochEnd?.(state, log))

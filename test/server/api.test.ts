@@ -402,6 +402,23 @@ describe('web app API', function () {
     })
   })
 
+  it('describes the columns of the epoch table from the declared metrics: names the epoch log has, labels, notations', async () => {
+    const {epoch_columns: columns} = (await call(server, '/api/env')).body as {
+      epoch_columns: Array<{name: string; label: string; notation: object; wide: boolean}>
+    }
+    expect(columns.map((column) => column.name)).to.deep.equal([
+      'train_loss',
+      'val_loss',
+      'val_balanced_accuracy',
+      'val_f1_macro',
+      'learning_rate',
+      'epoch_seconds',
+    ])
+    expect(columns.map((column) => column.name).every((name) => name in ONE_EPOCH)).to.equal(true)
+    expect(columns[2]).to.include({label: 'Val bal. acc', wide: false})
+    expect(columns[4]).to.deep.include({label: 'LR', notation: {exponential: 1}, wide: true})
+  })
+
   it("spells every key of its answers snake_case, as the package's files and --json outputs do", async () => {
     const png = `data:image/png;base64,${digits[0].png.toString('base64')}`
     const predicted = await call(server, '/api/predict', postJson({image: png}))

@@ -335,6 +335,26 @@ describe('web app page, the first minute (headless Chromium)', function () {
       await page.locator('#train').scrollIntoViewIfNeeded()
       await shot(page, 'desktop-light-training')
       await page.waitForSelector('#train-state[data-state="finished"]', {timeout: 120_000})
+      // The epoch table's columns are the metrics the server declares, each cell the epoch's value in its notation.
+      expect(await page.locator('#epochs-table thead th').allTextContents()).to.deep.equal([
+        'Epoch',
+        'Train loss',
+        'Val loss',
+        'Val bal. acc',
+        'Val macro-F1',
+        'LR',
+        'Seconds',
+      ])
+      const [trained] = server.training.snapshot().history
+      expect(await page.locator('#train-epochs tr').first().locator('td').allTextContents()).to.deep.equal([
+        '1',
+        trained.train_loss.toFixed(4),
+        trained.val_loss.toFixed(4),
+        trained.val_balanced_accuracy.toFixed(4),
+        trained.val_f1_macro.toFixed(4),
+        trained.learning_rate.toExponential(1),
+        trained.epoch_seconds.toFixed(1),
+      ])
       // The log follows its end.
       expect(await page.locator('#train-log').evaluate((log) => log.scrollHeight - log.scrollTop - log.clientHeight)).to.be.below(24)
       expect(server.model.info.checkpointPath).to.match(/good-run[/\\]best\.ckpt$/)

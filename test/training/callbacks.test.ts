@@ -16,7 +16,7 @@ function log(epoch: number, val_f1_macro: number, val_loss = 1): EpochLog {
 function fakeState(saves: string[] = []): TrainerState {
   const module = {
     learningRate: 1e-3,
-    trainingStep: () => ({loss: 0, accuracy: 0}),
+    trainingStep: () => ({loss: 0, log: {train_loss: 0, train_accuracy: 0}}),
     validationStep: () => ({val_loss: 0, val_balanced_accuracy: 0, val_f1_macro: 0}),
     values: async () => ({}),
     optimizerState: async () => ({}),

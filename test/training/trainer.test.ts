@@ -5,12 +5,12 @@ import {tmpdir} from 'node:os'
 import {basename, join} from 'node:path'
 
 import {PIXELS} from '../../src/config.js'
-import {type EpochLog, EpochLogSchema} from '../../src/artifacts/epoch-log.js'
+import {type EpochLog, EpochLogSchema, type Logged} from '../../src/artifacts/epoch-log.js'
 import {loadCheckpoint} from '../../src/model/checkpoint.js'
 import {describeNetwork, initialValues} from '../../src/model/network.js'
 import {EarlyStopping, type Monitor, ModelCheckpoint, ReduceLROnPlateau} from '../../src/training/callbacks.js'
 import type {CheckpointWriter, RunDescription} from '../../src/training/checkpointing.js'
-import type {Batchable, TrainingMetrics, ValidationMetrics} from '../../src/training/module.js'
+import type {Batchable, StepOutput} from '../../src/training/module.js'
 import {type Callback, type TrainableModule, Trainer} from '../../src/training/trainer.js'
 
 /** A validation split; the fake module reports scripted metrics for it. */
@@ -30,14 +30,14 @@ class FakeModule implements TrainableModule {
 
   constructor(private readonly script: Array<{f1: number; loss: number; accuracy?: number}>) {}
 
-  trainingStep(x: Float32Array, y: Int32Array): TrainingMetrics {
+  trainingStep(x: Float32Array, y: Int32Array): StepOutput {
     expect(x.length).to.equal(y.length * PIXELS)
     this.steps.push(y.length)
     // One image right per batch.
-    return {loss: y.length, accuracy: 1 / y.length}
+    return {loss: y.length, log: {train_loss: y.length, train_accuracy: 1 / y.length}}
   }
 
-  validationStep(data: Batchable): ValidationMetrics {
+  validationStep(data: Batchable): Logged {
     expect(data).to.equal(VAL)
     const {f1, loss, accuracy = f1} = this.script[Math.min(this.validations, this.script.length - 1)]
     this.validations += 1
