@@ -1,7 +1,7 @@
 """PyTorch's bare training loop over N images (batch 32, Adam 1e-3, cross-entropy), the baseline of bench/epoch.ts.
 
 Usage: python3 bench/pytorch_epoch.py C1 C2 HIDDEN CLASSES IMAGES THREADS EPOCHS
-Prints one JSON line: {"epochSeconds": [...]} (the first epoch is a warm-up and not printed).
+Prints one JSON line: {"epoch_seconds": [...]} (the first epoch is a warm-up and not printed).
 """
 import json
 import sys
@@ -30,4 +30,4 @@ for epoch in range(epochs + 1):
         optimizer.step()
     if epoch > 0:
         seconds.append(time.perf_counter() - started)
-print(json.dumps({"epochSeconds": seconds}))
+print(json.dumps({"epoch_seconds": seconds}))

@@ -15,7 +15,7 @@ DATA_DIR, written by a JS bench:
                              bilinear, outside the image reads "fill", the normalised background)
     eval_x.f32, test_x.f32   optional: scored with the best-validation model
 
-Prints one JSON line: {"evalF1Macro", "testF1Macro" (best-validation model on eval_x / test_x when present), "threads", "epochSeconds": [...] (training and validation), "msPerStep", "valF1Macro", "epochs"}.
+Prints one JSON line: {"eval_f1_macro", "test_f1_macro" (best-validation model on eval_x / test_x when present), "threads", "epoch_seconds": [...] (training and validation), "ms_per_step", "val_f1_macro", "epochs"}.
 Recipe: class-weighted cross-entropy, Adam, ReduceLROnPlateau(max, 0.5, 2) and
 early stopping (patience 3) on validation macro-F1.
 """

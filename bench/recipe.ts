@@ -71,8 +71,8 @@ for (const seed of args.seeds.split(',').map(Number)) {
     const result = spawnSync(python, [join(import.meta.dirname, 'pytorch_train.py'), torchDir, '--threads', torchThreads], {encoding: 'utf8'})
     const seconds = (performance.now() - begun) / 1000
     if (result.status !== 0) throw new Error(`pytorch_train.py failed: ${result.stderr.trim().split('\n').at(-1)}`)
-    const torch = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}') as {evalF1Macro: number; epochs: number}
-    row.torch = {seconds, f1: torch.evalF1Macro, epochs: torch.epochs}
+    const torch = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}') as {eval_f1_macro: number; epochs: number}
+    row.torch = {seconds, f1: torch.eval_f1_macro, epochs: torch.epochs}
   }
 
   rows.push(row)
