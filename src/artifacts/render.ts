@@ -123,6 +123,17 @@ export async function renderHere(spec: TopLevelSpec): Promise<Buffer> {
   return svgToPng(await vegaLiteToSvg(spec))
 }
 
+/** Load the plotting libraries and render one small plot, so the first real one finds everything compiled. */
+export async function warmUpRenderer(): Promise<void> {
+  await renderHere({
+    ...BASE_CONFIG,
+    title: 'Warm-up 0123456789',
+    data: {values: [{x: 1, y: 2}]},
+    mark: 'rect',
+    encoding: {x: {field: 'x', type: 'ordinal'}, y: {field: 'y', type: 'quantitative'}},
+  })
+}
+
 /** A thread that renders plots (./render-worker.ts), with the requests it has not answered yet. */
 class RenderWorker {
   private readonly worker: Worker
