@@ -69,18 +69,21 @@ describe('photos of paper', function () {
     expect(found, 'scenes read as holding a stroke').to.deep.equal([])
   })
 
+  /** Labels and indices of MNIST digits the photos are made from. */
+  const DIGITS = [
+    [0, 0],
+    [5, 1],
+    [8, 2],
+    [5, 3],
+    [0, 4],
+    [8, 5],
+  ]
+
   for (const condition of ['pencil', 'shadow'] as const) {
     it(`a digit in ${condition} is cropped tightly, as the MNIST digit it was made from`, async () => {
       const rng = new Rng(condition === 'pencil' ? 11 : 12)
       const loose: string[] = []
-      for (const [label, index] of [
-        [0, 0],
-        [5, 1],
-        [8, 2],
-        [5, 3],
-        [0, 4],
-        [8, 5],
-      ]) {
+      for (const [label, index] of DIGITS) {
         const digit = mnistDigit(label, index)
         const {pixels, stroke} = await preprocessBytes(await makePhoto(condition, Float32Array.from(digit), rng), 'photo.jpg', {preprocess: true})
         const side = longSide(pixels)
@@ -91,15 +94,6 @@ describe('photos of paper', function () {
       expect(loose).to.deep.equal([])
     })
   }
-
-  const DIGITS = [
-    [0, 0],
-    [5, 1],
-    [8, 2],
-    [5, 3],
-    [0, 4],
-    [8, 5],
-  ]
 
   it('a digit in marker comes out about as thin as the MNIST digit it was made from', async () => {
     const rng = new Rng(13)
