@@ -196,16 +196,15 @@ async function finish(
   })
   try {
     // The fit-end callbacks read the validation split, the plots the evaluation split: scored first, the plots then
-    // render on their thread while this one scores the training split.
-    startRenderWorker()
+    // render on their thread (started with the run) while this one scores the training split.
     const predictions = {} as Record<SplitName, SplitOutputs>
     for (const name of ['val', 'eval'] as const) predictions[name] = bestModule.predict(data.tensors[name])
     const fitted = await runFitEnd(fitEndCallbacks(config), {run, data, network: bestModule.network, val: predictions.val}, progress)
     const temperature = fitted.calibration?.temperature ?? 1
     // Every probability a run exports is the calibrated one; predictions and the loss stay the network's.
-    const calibrated = (outputs: SplitOutputs): SplitOutputs => ({...outputs, probs: softmaxWithTemperature(outputs.logits, temperature, classCount)})
+    const calibratedEval = {...predictions.eval, probs: softmaxWithTemperature(predictions.eval.logits, temperature, classCount)}
     const {startTrainingPlots, writeTrainingArtifacts} = await import('./artifacts.js')
-    const evalSplit = startTrainingPlots({run, data, history: state.history, temperature}, calibrated(predictions.eval), predictions.eval.probs)
+    const evalSplit = startTrainingPlots({run, data, history: state.history, temperature}, calibratedEval, predictions.eval.probs)
     for (const name of SPLIT_NAMES) predictions[name] ??= bestModule.predict(data.tensors[name])
     const metrics = Object.fromEntries(SPLIT_NAMES.map((name) => [name, splitMetrics(data.tensors[name].y, predictions[name], classCount)])) as Record<
       SplitName,
