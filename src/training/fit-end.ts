@@ -17,57 +17,17 @@
  *     other digits (never evaluated); its threshold, likewise, on validation.
  */
 import {loadOtherDigits, splitTensors} from '../data/dataset.js'
+import {fitTemperature, nllWithTemperature} from '../evaluation/calibration.js'
 import {DEFAULT_KNOWN_SCORE, KNOWN_RATE, type OpenSet, fitKnownThreshold, knownRate, knownScores, rejectScores} from '../evaluation/openset.js'
 import {fitRejectHead} from '../evaluation/reject-head.js'
+import type {CheckpointHeader} from '../model/checkpoint.js'
 import {type Network, networkFeatures} from '../model/network.js'
 import type {TrainingConfig} from './config.js'
-import type {PreparedData} from './data.js'
-import {fitTemperature, nllWithTemperature} from '../evaluation/calibration.js'
-import type {CheckpointHeader} from '../model/checkpoint.js'
+import type {PreparedData, TrainRun} from './data.js'
 import type {SplitOutputs} from './module.js'
-import type {TrainRun} from './data.js'
 
 /** Other digits of the training file a reject head is fitted against (a seeded sample). */
 export const REJECT_NEGATIVES = 5000
-
-export interface OpenSetInput {
-  config: Pick<TrainingConfig, 'reject' | 'seed'>
-  dataDir: string
-  data: PreparedData
-  /** The best model's network (read only). */
-  network: Network
-  /** The best model's validation logits [N × K]. */
-  valLogits: Float32Array
-  /** The temperature of best.ckpt (1 without calibration). */
-  temperature: number
-}
-
-export async function fitOpenSet(input: OpenSetInput): Promise<OpenSet> {
-  const {config, data, network, temperature} = input
-  const k = data.dataset.classes.length
-  if (config.reject === 'none') {
-    const val = knownScores(input.valLogits, k, DEFAULT_KNOWN_SCORE, temperature)
-    const threshold = fitKnownThreshold(val, KNOWN_RATE)
-    return {
-      score: DEFAULT_KNOWN_SCORE,
-      threshold,
-      temperature,
-      knownRate: KNOWN_RATE,
-      fittedOn: 'val',
-      valKnownRate: knownRate(val, threshold),
-      rejectHead: null,
-    }
-  }
-
-  const others = await loadOtherDigits(input.dataDir, data.dataset.classes, REJECT_NEGATIVES, config.seed)
-  const negatives = splitTensors(others.source, others.split, data.normalization, data.dataset.classes).x
-  const own = await networkFeatures(network, data.tensors.train.x)
-  const other = await networkFeatures(network, negatives)
-  const head = fitRejectHead(own.values, other.values, own.dim)
-  const val = rejectScores((await networkFeatures(network, data.tensors.val.x)).values, head)
-  const threshold = fitKnownThreshold(val, KNOWN_RATE)
-  return {score: 'reject_head', threshold, temperature, knownRate: KNOWN_RATE, fittedOn: 'val', valKnownRate: knownRate(val, threshold), rejectHead: head}
-}
 
 /** What a run fits after its epochs, stored in best.ckpt's header. */
 export type FitEnd = Pick<CheckpointHeader, 'calibration' | 'openSet'>
@@ -110,6 +70,34 @@ export class TemperatureScaling implements FitEndCallback {
   }
 }
 
+/** The open-set decision (see above) of the best model, at `temperature`. */
+async function fitOpenSet(best: BestModel, config: Pick<TrainingConfig, 'reject' | 'seed'>, temperature: number): Promise<OpenSet> {
+  const {data, network} = best
+  const k = data.dataset.classes.length
+  if (config.reject === 'none') {
+    const val = knownScores(best.val.logits, k, DEFAULT_KNOWN_SCORE, temperature)
+    const threshold = fitKnownThreshold(val, KNOWN_RATE)
+    return {
+      score: DEFAULT_KNOWN_SCORE,
+      threshold,
+      temperature,
+      knownRate: KNOWN_RATE,
+      fittedOn: 'val',
+      valKnownRate: knownRate(val, threshold),
+      rejectHead: null,
+    }
+  }
+
+  const others = await loadOtherDigits(best.run.dataDir, data.dataset.classes, REJECT_NEGATIVES, config.seed)
+  const negatives = splitTensors(others.source, others.split, data.normalization, data.dataset.classes).x
+  const own = await networkFeatures(network, data.tensors.train.x)
+  const other = await networkFeatures(network, negatives)
+  const head = fitRejectHead(own.values, other.values, own.dim)
+  const val = rejectScores((await networkFeatures(network, data.tensors.val.x)).values, head)
+  const threshold = fitKnownThreshold(val, KNOWN_RATE)
+  return {score: 'reject_head', threshold, temperature, knownRate: KNOWN_RATE, fittedOn: 'val', valKnownRate: knownRate(val, threshold), rejectHead: head}
+}
+
 /** The open-set decision of best.ckpt (see above), at the temperature fitted before it (1 without one). */
 export class OpenSetDecision implements FitEndCallback {
   readonly name = 'open_set'
@@ -117,14 +105,7 @@ export class OpenSetDecision implements FitEndCallback {
   constructor(private readonly config: Pick<TrainingConfig, 'reject' | 'seed'>) {}
 
   async onFitEnd(best: BestModel, fitted: FitEnd): Promise<{fitted: Partial<FitEnd>; line: string}> {
-    const openSet = await fitOpenSet({
-      config: this.config,
-      dataDir: best.run.dataDir,
-      data: best.data,
-      network: best.network,
-      valLogits: best.val.logits,
-      temperature: fitted.calibration?.temperature ?? 1,
-    })
+    const openSet = await fitOpenSet(best, this.config, fitted.calibration?.temperature ?? 1)
     const score = openSet.score === 'reject_head' ? `reject head on ${openSet.rejectHead?.negatives} other digits of the training file` : openSet.score
     const line = `open set: ${score}, threshold ${openSet.threshold.toPrecision(4)} (validation known-rate ${(openSet.valKnownRate * 100).toFixed(1)}%)`
     return {fitted: {openSet}, line}
