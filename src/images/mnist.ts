@@ -203,8 +203,9 @@ function erode(ink: Float32Array, w: number, h: number, radius: number): Float32
  */
 function fitThin(ink: Float32Array, w: number, h: number, thin: boolean): Float32Array {
   const pixels = fitInk(ink, w, h)
+  if (!thin) return pixels
   const width = strokeWidth(pixels)
-  if (!thin || width <= THICK_STROKE) return pixels
+  if (width <= THICK_STROKE) return pixels
   const box = inkBox(ink, w, h)
   const scale = THIN_SIDE / Math.max(box.width, box.height)
   const fineWidth = Math.max(1, Math.round(box.width * scale))
