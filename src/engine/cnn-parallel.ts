@@ -36,7 +36,11 @@ export const SCALARS = {weights: 0, offsets: 10, epsilon: 20, weightSum: 21, los
  */
 const CONTROL = {main: 0, worker: 1, batch: 2, failed: 3, words: 4}
 
-/** Views of the shared memory both threads use. */
+/**
+ * Views of the shared memory both threads use. The per-image sums have two blocks, taken in turn by the exchanges of
+ * a step: a side may write the next exchange's sums while the other still reads this one's, so each exchange needs
+ * one meeting, not two.
+ */
 export class Shared {
   readonly control: Int32Array
   readonly images: Float32Array
@@ -44,7 +48,7 @@ export class Shared {
   /** The step's numbers (laid out by SCALARS); the worker's loss and correct count come back in them. */
   readonly scalars: Float64Array
   readonly params: Float32Array
-  readonly sums: Float32Array
+  readonly sums: [Float32Array, Float32Array]
   readonly halfGrads: Float32Array
   /** Evaluation: the running statistics, and the worker's logits [n × K] back. */
   readonly running: Float32Array
@@ -55,38 +59,50 @@ export class Shared {
     readonly maxBatch: number,
     readonly parameterCount: number,
   ) {
+    const views = Shared.layout(maxBatch, parameterCount, buffer)
+    this.control = views.control
+    this.scalars = views.scalars
+    this.images = views.images
+    this.labels = views.labels
+    this.params = views.params
+    this.sums = [views.sums0, views.sums1]
+    this.halfGrads = views.halfGrads
+    this.running = views.running
+    this.logits = views.logits
+  }
+
+  /** The bytes a buffer for these sizes takes. */
+  static bytes(maxBatch: number, parameterCount: number): number {
+    return Shared.layout(maxBatch, parameterCount).bytes
+  }
+
+  /** Each view's place, 8-byte aligned in order; the views themselves when a buffer is given. */
+  private static layout(maxBatch: number, parameterCount: number, buffer?: SharedArrayBuffer) {
     let at = 0
-    const take = <T>(make: (offset: number) => T, bytes: number): T => {
-      const view = make(at)
-      at += Math.ceil(bytes / 8) * 8
+    function take<T>(make: {new (buffer: SharedArrayBuffer, offset: number, length: number): T; BYTES_PER_ELEMENT: number}, length: number): T {
+      const view = buffer === undefined ? (undefined as T) : new make(buffer, at, length)
+      at += Math.ceil((make.BYTES_PER_ELEMENT * length) / 8) * 8
       return view
     }
 
-    this.control = take((o) => new Int32Array(buffer, o, CONTROL.words), 4 * CONTROL.words)
-    this.scalars = take((o) => new Float64Array(buffer, o, SCALARS.count), 8 * SCALARS.count)
-    this.images = take((o) => new Float32Array(buffer, o, maxBatch * PIXELS), 4 * maxBatch * PIXELS)
-    this.labels = take((o) => new Int32Array(buffer, o, maxBatch), 4 * maxBatch)
-    this.params = take((o) => new Float32Array(buffer, o, parameterCount), 4 * parameterCount)
-    this.sums = take((o) => new Float32Array(buffer, o, maxBatch * SUM_FLOATS), 4 * maxBatch * SUM_FLOATS)
-    this.halfGrads = take((o) => new Float32Array(buffer, o, parameterCount), 4 * parameterCount)
-    this.running = take((o) => new Float32Array(buffer, o, MAX_RUNNING), 4 * MAX_RUNNING)
-    this.logits = take((o) => new Float32Array(buffer, o, maxBatch * MAX_CLASSES), 4 * maxBatch * MAX_CLASSES)
-  }
-
-  static bytes(maxBatch: number, parameterCount: number): number {
-    return (
-      16 +
-      8 * SCALARS.count +
-      8 * Math.ceil((4 * maxBatch * PIXELS) / 8) +
-      8 * Math.ceil((4 * maxBatch) / 8) +
-      2 * 8 * Math.ceil((4 * parameterCount) / 8) +
-      4 * maxBatch * SUM_FLOATS +
-      8 * Math.ceil((4 * MAX_RUNNING) / 8) +
-      8 * Math.ceil((4 * maxBatch * MAX_CLASSES) / 8) +
-      64
-    )
+    const views = {
+      control: take(Int32Array, CONTROL.words),
+      scalars: take(Float64Array, SCALARS.count),
+      images: take(Float32Array, maxBatch * PIXELS),
+      labels: take(Int32Array, maxBatch),
+      params: take(Float32Array, parameterCount),
+      sums0: take(Float32Array, maxBatch * SUM_FLOATS),
+      sums1: take(Float32Array, maxBatch * SUM_FLOATS),
+      halfGrads: take(Float32Array, parameterCount),
+      running: take(Float32Array, MAX_RUNNING),
+      logits: take(Float32Array, maxBatch * MAX_CLASSES),
+    }
+    return {...views, bytes: at}
   }
 }
+
+/** How long a side waiting at the barrier looks for the other before it sleeps. */
+const SPIN_MS = 0.2
 
 /** A two-party barrier: raise my generation, wait for the other's. */
 export class Barrier {
@@ -104,6 +120,10 @@ export class Barrier {
     Atomics.store(this.control, this.mine, this.generation)
     Atomics.notify(this.control, this.mine)
     const deadline = performance.now() + timeoutMs
+    // The other side is usually a few microseconds away: look for it a while before sleeping, as a futex wake-up
+    // costs tens of microseconds on a virtual machine.
+    const spinUntil = performance.now() + SPIN_MS
+    while (Atomics.load(this.control, this.theirs) < this.generation && performance.now() < spinUntil);
     for (let seen = Atomics.load(this.control, this.theirs); seen < this.generation; seen = Atomics.load(this.control, this.theirs)) {
       const left = deadline - performance.now()
       if (left <= 0 || Atomics.wait(this.control, this.theirs, seen, Math.min(left, 2 ** 31 - 1)) === 'timed-out') {
@@ -146,19 +166,20 @@ export function runPhases(
   epsilon: number,
   lossOf: () => void,
 ): void {
+  let exchange = 0
   for (let phase = 0; phase < PHASES; phase++) {
     if (phase === 5) lossOf()
     kernel.phase(phase, range[0], range[1], batch, epsilon)
     if (!EXCHANGES.includes(phase)) continue
     const width = kernel.sumsWidth(phase)
-    const arrays = kernel.sums(phase)
-    // Mine into the shared block, meet, theirs into my instance, meet again before the block is reused.
-    for (const [i, values] of arrays.entries())
-      shared.sums.set(values.subarray(range[0] * width, range[1] * width), i * shared.maxBatch * width + range[0] * width)
+    const block = shared.sums[exchange++ % 2]
+    // Mine into this exchange's block, meet, theirs into my instance. The other side writes its next sums into the
+    // other block, and cannot come back to this one before I meet it at the next exchange, after reading.
+    for (const [i, values] of kernel.sums(phase).entries())
+      block.set(values.subarray(range[0] * width, range[1] * width), i * shared.maxBatch * width + range[0] * width)
     barrier.meet()
     for (const [i, values] of kernel.sums(phase).entries())
-      values.set(shared.sums.subarray(i * shared.maxBatch * width + other[0] * width, i * shared.maxBatch * width + other[1] * width), other[0] * width)
-    barrier.meet()
+      values.set(block.subarray(i * shared.maxBatch * width + other[0] * width, i * shared.maxBatch * width + other[1] * width), other[0] * width)
   }
 }
 
