@@ -386,34 +386,38 @@ static void bn_scale(const double *mean, const double *var, const float *gamma, 
 
 /*
  * The hidden layer of images [b0, b1): hact = ReLU(flat·W + b), and hout = hact
- * times the dropout mask in training (hact itself in evaluation). Tiles of two
- * images × sixteen units over blocks of 64 inputs, so a block of W serves every
- * image from cache; each value still sums its inputs in order from the bias.
+ * times the dropout mask in training (hact itself in evaluation). Tiles of four
+ * images × eight units (NP images at the end) over blocks of 64 inputs, so a
+ * block of W serves every image from cache; each value still sums its inputs in
+ * order from the bias.
  */
 #define HID_BLOCK 64
+INLINE void hidden_tile(const float *w, int b, int np, int f0, int f1) {
+  for (int u = 0; u < HID; u += 8) {
+    f4 acc[4][2];
+    for (int p = 0; p < np; p++)
+      for (int v = 0; v < 2; v++) acc[p][v] = LD(hact + (b + p) * HID + u + 4 * v);
+    for (int f = f0; f < f1; f++) {
+      const f4 w0 = LD(w + f * HID + u), w1 = LD(w + f * HID + u + 4);
+      for (int p = 0; p < np; p++) {
+        const f4 x = BCAST(flat + (b + p) * FEAT + f);
+        acc[p][0] = MADD(x, w0, acc[p][0]), acc[p][1] = MADD(x, w1, acc[p][1]);
+      }
+    }
+    for (int p = 0; p < np; p++)
+      for (int v = 0; v < 2; v++) ST(hact + (b + p) * HID + u + 4 * v, acc[p][v]);
+  }
+}
+
 static void hidden_forward(int b0, int b1, int training) {
   const float *w = params + O_HK;
   for (int b = b0; b < b1; b++)
     for (int u = 0; u < HID; u += 4) ST(hact + b * HID + u, LD(params + O_HB + u));
   for (int f0 = 0; f0 < FEAT; f0 += HID_BLOCK) {
     const int f1 = f0 + HID_BLOCK < FEAT ? f0 + HID_BLOCK : FEAT;
-    for (int b = b0; b < b1; b += 2) {
-      const int np = b + 1 < b1 ? 2 : 1;
-      for (int u = 0; u < HID; u += 8) {
-        f4 acc[2][2];
-        for (int p = 0; p < np; p++)
-          for (int v = 0; v < 2; v++) acc[p][v] = LD(hact + (b + p) * HID + u + 4 * v);
-        for (int f = f0; f < f1; f++) {
-          const f4 w0 = LD(w + f * HID + u), w1 = LD(w + f * HID + u + 4);
-          for (int p = 0; p < np; p++) {
-            const f4 x = BCAST(flat + (b + p) * FEAT + f);
-            acc[p][0] = MADD(x, w0, acc[p][0]), acc[p][1] = MADD(x, w1, acc[p][1]);
-          }
-        }
-        for (int p = 0; p < np; p++)
-          for (int v = 0; v < 2; v++) ST(hact + (b + p) * HID + u + 4 * v, acc[p][v]);
-      }
-    }
+    int b = b0;
+    for (; b + 4 <= b1; b += 4) hidden_tile(w, b, 4, f0, f1);
+    for (; b < b1; b++) hidden_tile(w, b, 1, f0, f1);
   }
   for (int b = b0; b < b1; b++) {
     for (int u = 0; u < HID; u += 4) {
@@ -669,6 +673,28 @@ static void dense_backward(const float *in, float *din, int b0, int b1, int batc
   else dense_backward_k(in, din, b0, b1, batch, K);
 }
 
+/* dflat of rows [f, f + nf) × images [b, b + np): see hidden_backward. */
+INLINE void hidden_input_gradient(const float *w, int f, int nf, int b, int np) {
+  f4 s0[2][2], s1[2][2];
+  for (int r = 0; r < nf; r++)
+    for (int p = 0; p < np; p++) s0[r][p] = ZERO, s1[r][p] = ZERO;
+  for (int u = 0; u < HID; u += 8) {
+    f4 d0[2], d1[2];
+    for (int p = 0; p < np; p++) d0[p] = LD(dhid + (b + p) * HID + u), d1[p] = LD(dhid + (b + p) * HID + u + 4);
+    for (int r = 0; r < nf; r++) {
+      const f4 w0 = LD(w + (f + r) * HID + u), w1 = LD(w + (f + r) * HID + u + 4);
+      for (int p = 0; p < np; p++) s0[r][p] = MADD(w0, d0[p], s0[r][p]), s1[r][p] = MADD(w1, d1[p], s1[r][p]);
+    }
+  }
+  for (int r = 0; r < nf; r++) {
+    for (int p = 0; p < np; p++) {
+      const f4 s = ADD(s0[r][p], s1[r][p]);
+      dflat[(b + p) * FEAT + f + r] =
+          (wasm_f32x4_extract_lane(s, 0) + wasm_f32x4_extract_lane(s, 1)) + (wasm_f32x4_extract_lane(s, 2) + wasm_f32x4_extract_lane(s, 3));
+    }
+  }
+}
+
 /*
  * The hidden layer's backward for images [b0, b1), given dL/dhout at dhid:
  * through the dropout mask and the ReLU (in place), the half's bias and
@@ -709,17 +735,18 @@ static void hidden_backward(int b0, int b1, int batch) {
       }
     }
   }
-  /* dflat[b][f] = Σ_u dpre[b][u]·W[f][u]: one row of W (in cache) for every image. */
-  for (int f = 0; f < FEAT; f++) {
-    const float *row = w + f * HID;
-    for (int b = b0; b < b1; b++) {
-      const float *d = dhid + b * HID;
-      f4 s0 = ZERO, s1 = ZERO;
-      for (int u = 0; u < HID; u += 8) s0 = MADD(LD(row + u), LD(d + u), s0), s1 = MADD(LD(row + u + 4), LD(d + u + 4), s1);
-      const f4 s = ADD(s0, s1);
-      dflat[b * FEAT + f] = (wasm_f32x4_extract_lane(s, 0) + wasm_f32x4_extract_lane(s, 1)) + (wasm_f32x4_extract_lane(s, 2) + wasm_f32x4_extract_lane(s, 3));
-    }
+  /*
+   * dflat[b][f] = Σ_u dpre[b][u]·W[f][u], in two sums of alternate groups of
+   * four units (then across lanes): tiles of two rows of W × two images.
+   */
+  int f = 0;
+  for (; f + 2 <= FEAT; f += 2) {
+    int b = b0;
+    for (; b + 2 <= b1; b += 2) hidden_input_gradient(w, f, 2, b, 2);
+    if (b < b1) hidden_input_gradient(w, f, 2, b, 1);
   }
+  for (; f < FEAT; f++)
+    for (int b = b0; b < b1; b++) hidden_input_gradient(w, f, 1, b, 1);
 }
 
 /* ---- the training step, in phases ---------------------------------------------------------- */

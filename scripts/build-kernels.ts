@@ -21,6 +21,8 @@ export const FLAGS = [
   '-O3',
   '-msimd128',
   '-mrelaxed-simd',
+  // memset and memcpy (the zeroed gradients, each step) as memory.fill and memory.copy, not byte loops.
+  '-mbulk-memory',
   // Adam must round after every operation, as tfjs does; the SIMD kernels fuse explicitly (relaxed_madd).
   '-ffp-contract=off',
   '-nostdlib',
