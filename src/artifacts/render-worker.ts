@@ -4,7 +4,8 @@
  * starts, so a training run pays for them while its epochs run, then renders
  * each Vega-Lite spec it is sent to PNG bytes with the same code as the main thread.
  */
-import {parentPort} from 'node:worker_threads'
+import {enableCompileCache} from 'node:module'
+import {parentPort, workerData} from 'node:worker_threads'
 
 import type {TopLevelSpec} from 'vega-lite'
 
@@ -17,6 +18,9 @@ interface Request {
 
 const port = parentPort
 if (!port) throw new Error('render-worker.ts runs as a worker thread')
+// The compile cache is a thread's own: the one the main thread keeps (bin/run.js), here too, before vega loads.
+const {compileCache} = (workerData ?? {}) as {compileCache?: string}
+if (compileCache) enableCompileCache(compileCache)
 const ready = warmUpRenderer().catch(() => undefined)
 port.on('message', async ({id, spec}: Request) => {
   await ready

@@ -2,6 +2,7 @@
  * Vega-Lite spec → SVG (vega, headless) → PNG (resvg). The libraries are
  * imported on first use, so commands that never plot never load them.
  */
+import {getCompileCacheDir} from 'node:module'
 import {fileURLToPath} from 'node:url'
 import {Worker} from 'node:worker_threads'
 
@@ -145,7 +146,7 @@ class RenderWorker {
     const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js'
     // The process's own flags, but not --input-type (for -e code only; a worker file refuses it).
     const execArgv = process.execArgv.filter((flag) => !flag.startsWith('--input-type'))
-    this.worker = new Worker(new URL(`./render-worker${extension}`, import.meta.url), {execArgv})
+    this.worker = new Worker(new URL(`./render-worker${extension}`, import.meta.url), {execArgv, workerData: {compileCache: getCompileCacheDir()}})
     this.worker.on('message', ({id, png, error}: {id: number; png?: Uint8Array; error?: string}) => {
       const request = this.pending.get(id)
       if (!request) return
