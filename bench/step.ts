@@ -120,6 +120,18 @@ async function measure(net: NetworkDescription, engine: string, threads: number,
   return {engine, backend: tf.getBackend(), threads, msPerStep, cpuMsPerStep, profile}
 }
 
+/** The kernel's phases (kernels/cnn.c, cnn_phase), in order, with the host's loss between forward and backward. */
+const KERNEL_PHASES = [
+  'conv1, per-image sums',
+  'batch mean 1, centred squares',
+  'batch norm 1, ReLU, pool, conv2',
+  'batch mean 2, centred squares',
+  'batch norm 2, ReLU, pool, dense layers',
+  'dense layers backward, routed sums 2',
+  'block 2 backward, conv2 gradients',
+  'block 1 backward, conv1 gradients',
+]
+
 /** Our kernel's phases, called directly: median ms of each over `steps` steps. */
 function kernelPhases(net: NetworkDescription, steps: number, batch: number): Result['profile'] {
   const kernel = loadCnnKernel(net)
@@ -129,29 +141,42 @@ function kernelPhases(net: NetworkDescription, steps: number, batch: number): Re
   const x = new Float32Array(batch * 784).map(() => rng.uniform(-1, 2))
   const y = Int32Array.from({length: batch}, () => rng.int(k))
   kernel.params.set(kernel.params.map(() => rng.uniform(-0.1, 0.1)))
-  const phases: Record<string, number[]> = {forward: [], loss: [], backward: [], adam: []}
+  kernel.reserve(batch)
+  if (kernel.hiddenUnits > 0)
+    kernel.setDropoutMask(
+      new Float32Array(batch * kernel.hiddenUnits).map(() => (rng.uniform(0, 1) < 0.5 ? 0 : 2)),
+      0,
+    )
+  const names = [...KERNEL_PHASES.slice(0, 5), 'loss (host)', ...KERNEL_PHASES.slice(5), 'halves added, Adam']
+  const times: number[][] = names.map(() => [])
   for (let i = 0; i < steps + 2; i++) {
-    const t0 = performance.now()
-    const logits = kernel.forward(x, batch, 1e-5)
-    const t1 = performance.now()
+    const marks = [performance.now()]
+    kernel.setInput(x, 0, batch, batch)
+    for (let phase = 0; phase < 5; phase++) {
+      kernel.phase(phase, 0, batch, batch, 1e-5)
+      marks.push(performance.now())
+    }
+
     const {dLogits} = weightedSoftmaxLoss(
-      logits,
+      kernel.logits(0, batch),
       y,
       Array.from({length: k}, () => 1),
     )
-    const t2 = performance.now()
-    kernel.backward(dLogits, batch)
-    const t3 = performance.now()
+    kernel.setDLogits(dLogits, 0)
+    marks.push(performance.now())
+    for (let phase = 5; phase < 8; phase++) {
+      kernel.phase(phase, 0, batch, batch, 0)
+      marks.push(performance.now())
+    }
+
+    kernel.combine()
     kernel.adam({learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, correction1: 0.1, correction2: 0.001})
-    const t4 = performance.now()
+    marks.push(performance.now())
     if (i < 2) continue
-    phases.forward.push(t1 - t0)
-    phases.loss.push(t2 - t1)
-    phases.backward.push(t3 - t2)
-    phases.adam.push(t4 - t3)
+    for (const [j, list] of times.entries()) list.push(marks[j + 1] - marks[j])
   }
 
-  return Object.entries(phases).map(([kernel, times]) => ({kernel, ms: times.sort((a, b) => a - b)[Math.floor(times.length / 2)], calls: 1}))
+  return names.map((name, j) => ({kernel: name, ms: times[j].sort((a, b) => a - b)[Math.floor(times[j].length / 2)], calls: 1}))
 }
 
 async function main(): Promise<void> {
