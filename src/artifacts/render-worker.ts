@@ -1,6 +1,6 @@
 /**
  * The plot renderer on a thread of its own (see `startRenderWorker` in
- * ./render.ts): it loads vega, vega-lite, fontkit and resvg as soon as it
+ * ./render.ts): it loads vega, vega-lite and resvg as soon as it
  * starts, so a training run pays for them while its epochs run, then renders
  * each Vega-Lite spec it is sent to PNG bytes with the same code as the main thread.
  */

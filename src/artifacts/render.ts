@@ -2,12 +2,14 @@
  * Vega-Lite spec → SVG (vega, headless) → PNG (resvg). The libraries are
  * imported on first use, so commands that never plot never load them.
  */
+import {readFileSync} from 'node:fs'
 import {getCompileCacheDir} from 'node:module'
 import {fileURLToPath} from 'node:url'
 import {Worker} from 'node:worker_threads'
 
 import type {ResvgRenderOptions} from '@resvg/resvg-js'
 import type {TopLevelSpec} from 'vega-lite'
+import {z} from 'zod'
 
 /** Family of the bundled font; every plot names it, so the output does not depend on system fonts. */
 export const PLOT_FONT = 'DejaVu Sans'
@@ -15,10 +17,10 @@ export const PLOT_FONT = 'DejaVu Sans'
 /** Plots are laid out in CSS pixels and rasterised at twice that, for sharp text. */
 const PIXEL_RATIO = 2
 
-const FONT_FILES = {regular: 'DejaVuSans.ttf', bold: 'DejaVuSans-Bold.ttf'} as const
+export const FONT_FILES = {regular: 'DejaVuSans.ttf', bold: 'DejaVuSans-Bold.ttf'} as const
 
 /** `fonts/` at the package root, from `src/artifacts` and from `dist/artifacts` alike. */
-function fontPath(file: string): string {
+export function fontPath(file: string): string {
   return fileURLToPath(new URL(`../../fonts/${file}`, import.meta.url))
 }
 
@@ -35,6 +37,31 @@ function renderOptions(): ResvgRenderOptions {
   }
 }
 
+/** One font's advance of each character and kerning of each pair that has one, in font units (fonts/metrics.json). */
+const FontMetricsSchema = z.object({advances: z.record(z.string(), z.number()), kerning: z.record(z.string(), z.number())})
+const PlotFontMetricsSchema = z.object({unitsPerEm: z.number().positive(), regular: FontMetricsSchema, bold: FontMetricsSchema})
+export type FontMetrics = z.infer<typeof FontMetricsSchema>
+export type PlotFontMetrics = z.infer<typeof PlotFontMetricsSchema>
+
+/** The width of `text` in em: its characters' advances and its pairs' kerning, as the font's layout adds them. */
+export function textWidthEm(metrics: PlotFontMetrics, font: FontMetrics, text: string): number {
+  let units = 0
+  let previous: string | undefined
+  for (const char of text) {
+    // A character the table lacks (none a plot of ours writes) counts as an average glyph.
+    units += font.advances[char] ?? 0.6 * metrics.unitsPerEm
+    if (previous !== undefined) units += font.kerning[previous + char] ?? 0
+    previous = char
+  }
+
+  return units / metrics.unitsPerEm
+}
+
+/** The bundled fonts' metrics (scripts/font-metrics.ts writes them from the fonts). */
+export function plotFontMetrics(): PlotFontMetrics {
+  return PlotFontMetricsSchema.parse(JSON.parse(readFileSync(fontPath('metrics.json'), 'utf8')))
+}
+
 /** The fields of a vega text item that decide its width. */
 interface TextItem {
   text?: unknown
@@ -47,16 +74,11 @@ type WidthOf = (item: TextItem, text?: unknown) => number
 /**
  * Without a canvas, vega guesses text widths as 0.8 em per character, far
  * wider than DejaVu Sans: titles then pad plots with blank space and labels
- * get cut early. Measure with the real glyph advances of the bundled font
- * instead (vega's documented hook: a user-defined `textMetrics.width`).
+ * get cut early. Measure with the real glyph advances and kerning of the
+ * bundled font instead (vega's documented hook: a user-defined `textMetrics.width`).
  */
-async function textWidthFunction(): Promise<WidthOf> {
-  const fontkit = await import('fontkit')
-  const [regular, bold] = [FONT_FILES.regular, FONT_FILES.bold].map((file) => {
-    const font = fontkit.openSync(fontPath(file))
-    if (!('layout' in font)) throw new Error(`${file} is a font collection, expected one font`)
-    return font
-  })
+function textWidthFunction(): WidthOf {
+  const metrics = plotFontMetrics()
   const cache = new Map<string, number>()
   return (item, text) => {
     // Truncation to item.limit is vega's job: it calls back here for each candidate, so measure the raw text.
@@ -67,8 +89,7 @@ async function textWidthFunction(): Promise<WidthOf> {
     const key = `${isBold ? 'b' : 'r'}${value}`
     let em = cache.get(key)
     if (em === undefined) {
-      const font = isBold ? bold : regular
-      em = font.layout(value).advanceWidth / font.unitsPerEm
+      em = textWidthEm(metrics, isBold ? metrics.bold : metrics.regular, value)
       cache.set(key, em)
     }
 
@@ -81,7 +102,8 @@ let vegaReady: Promise<typeof import('vega')> | undefined
 /** vega, with text measured in the bundled font (set up once per process). */
 async function loadVega(): Promise<typeof import('vega')> {
   vegaReady ??= (async () => {
-    const [vega, width] = await Promise.all([import('vega'), textWidthFunction()])
+    const vega = await import('vega')
+    const width = textWidthFunction()
     // vega's typings omit textMetrics, though the object is exported for exactly this override.
     ;(vega as unknown as {textMetrics: {width: WidthOf}}).textMetrics.width = width
     return vega
@@ -186,7 +208,7 @@ let renderWorker: RenderWorker | undefined
 /**
  * Start loading the plotting libraries on a thread of their own; from then on
  * `renderVegaLite` renders there (the same bytes as on the main thread). A
- * training run calls this first, so vega, resvg and fontkit load while it
+ * training run calls this first, so vega and resvg load while it
  * trains instead of after it. Idempotent; a renderer that cannot start or
  * fails leaves rendering on the main thread.
  */
