@@ -331,9 +331,13 @@ function toLayer(input: Record<string, unknown>, source: string): Layer {
   return layer
 }
 
+let partialConfigSchema: ReturnType<typeof TrainingConfigSchema.partial> | undefined
+
 /** Check a layer on its own, so an error names the source and the key as the user wrote it. */
 function checkLayer(layer: Layer): void {
-  const result = TrainingConfigSchema.partial().safeParse(layer.values)
+  // Built once: zod compiles a schema's parser on its first use, so a new schema per layer costs that each time.
+  partialConfigSchema ??= TrainingConfigSchema.partial()
+  const result = partialConfigSchema.safeParse(layer.values)
   if (result.success) return
   const issue = result.error.issues[0]
   const key = String(issue.path[0]) as SettingKey
