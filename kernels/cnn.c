@@ -357,23 +357,23 @@ INLINE void winograd_products(const float *v, const float *u, float *m, int cin,
     for (int q = 0; q < nv; q++) ST(m + (t + p) * cout + g + 4 * q, acc[p][q]);
 }
 
+/* winograd_products over every tile, two at a time, for output channels [g, g + 4·nv). */
+INLINE void winograd_products_all(const float *v, const float *u, float *m, int cin, int cout, int g, int nv) {
+  int t = 0;
+  for (; t + 2 <= TILES; t += 2) winograd_products(v, u, m, cin, cout, t, 2, g, nv);
+  if (t < TILES) winograd_products(v, u, m, cin, cout, t, 1, g, nv);
+}
+
 /* out[H2][H2][cout] (+ bias, when given) from a padded [PP][PP][cin] grid and a transformed filter. */
 INLINE void winograd14(const float *in, const float *u, const float *bias, float *out, int cin, int cout) {
   winograd_input(in, cin, wino_v);
   for (int x = 0; x < 16; x++) {
     const float *v = wino_v + x * TILES * cin, *ux = u + x * cin * cout;
     float *m = wino_m + x * TILES * cout;
+    /* Sixteen output channels at a time (eight when fewer are left), the width a constant in each call. */
     int g = 0;
-    for (; g + 16 <= cout; g += 16) {
-      int t = 0;
-      for (; t + 2 <= TILES; t += 2) winograd_products(v, ux, m, cin, cout, t, 2, g, 4);
-      if (t < TILES) winograd_products(v, ux, m, cin, cout, t, 1, g, 4);
-    }
-    if (g < cout) {
-      int t = 0;
-      for (; t + 2 <= TILES; t += 2) winograd_products(v, ux, m, cin, cout, t, 2, g, 2);
-      if (t < TILES) winograd_products(v, ux, m, cin, cout, t, 1, g, 2);
-    }
+    for (; g + 16 <= cout; g += 16) winograd_products_all(v, ux, m, cin, cout, g, 4);
+    if (g < cout) winograd_products_all(v, ux, m, cin, cout, g, 2);
   }
   for (int ti = 0; ti < H3; ti++) {
     for (int tj = 0; tj < H3; tj++) {
