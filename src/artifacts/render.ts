@@ -43,8 +43,9 @@ const PlotFontMetricsSchema = z.object({unitsPerEm: z.number().positive(), regul
 export type FontMetrics = z.infer<typeof FontMetricsSchema>
 export type PlotFontMetrics = z.infer<typeof PlotFontMetricsSchema>
 
-/** The width of `text` in em: its characters' advances and its pairs' kerning, as the font's layout adds them. */
-export function textWidthEm(metrics: PlotFontMetrics, font: FontMetrics, text: string): number {
+/** The width of `text` in em in one weight: its characters' advances and its pairs' kerning, as the font's layout adds them. */
+export function textWidthEm(metrics: PlotFontMetrics, weight: 'regular' | 'bold', text: string): number {
+  const font = metrics[weight]
   let units = 0
   let previous: string | undefined
   for (const char of text) {
@@ -89,7 +90,7 @@ function textWidthFunction(): WidthOf {
     const key = `${isBold ? 'b' : 'r'}${value}`
     let em = cache.get(key)
     if (em === undefined) {
-      em = textWidthEm(metrics, isBold ? metrics.bold : metrics.regular, value)
+      em = textWidthEm(metrics, isBold ? 'bold' : 'regular', value)
       cache.set(key, em)
     }
 
