@@ -58,7 +58,7 @@ export function textWidthEm(metrics: PlotFontMetrics, weight: 'regular' | 'bold'
   return units / metrics.unitsPerEm
 }
 
-/** The bundled fonts' metrics (scripts/font-metrics.ts writes them from the fonts). */
+/** The bundled fonts' metrics (scripts/plot-fonts.ts writes them with the fonts). */
 export function plotFontMetrics(): PlotFontMetrics {
   return PlotFontMetricsSchema.parse(JSON.parse(readFileSync(fontPath('metrics.json'), 'utf8')))
 }
