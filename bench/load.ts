@@ -26,7 +26,7 @@ import {z} from 'zod'
 
 import {DEFAULT_CLASSES, MNIST_FILES, PIXELS} from '../src/config.js'
 import {readIdxPair} from '../src/data/idx.js'
-import {grayPng} from '../src/server/thumbnail.js'
+import {grayPng} from '../src/images/png.js'
 import {resolveTrainingConfig} from '../src/training/config.js'
 import {runTraining} from '../src/training/run.js'
 

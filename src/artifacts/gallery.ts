@@ -1,9 +1,9 @@
 /** The 5×5 gallery of evaluation images, framed green when predicted right and red when wrong. */
-import png from '@jimp/js-png'
 import type {TopLevelSpec} from 'vega-lite'
 import {z} from 'zod'
 
 import {IMAGE_SIZE, PIXELS} from '../config.js'
+import {grayPngBytes} from '../images/png.js'
 import {BASE_CONFIG, renderVegaLite} from './render.js'
 import type {PredictionSample} from './schemas.js'
 
@@ -73,30 +73,42 @@ export function galleryFromPixels(predictions: readonly PredictionSample[], pixe
   })
 }
 
-/** A grayscale digit as a small PNG data URI, for an image mark. */
-// Synchronous (the codec is imported with this module): a run's gallery is requested in the same turn as its other plots.
-function digitDataUri(pixels: GallerySample['pixels']): string {
-  const codec = png()
-  const data = Buffer.alloc(PIXELS * 4, 0xff) // RGBA, opaque
-  const scale = pixels instanceof Uint8Array ? 1 : 255
-  for (let i = 0; i < PIXELS; i++) {
-    const grey = Math.round(Math.min(255, Math.max(0, pixels[i] * scale)))
-    data.fill(grey, i * 4, i * 4 + 3)
+/**
+ * The gallery's digits as one grey image the size of the grid at one image
+ * pixel per IMAGE_SCALE CSS pixels: each digit at its place (`digitPlace`),
+ * white around them. One PNG to encode and for the renderer to decode and
+ * scale, instead of one per digit. A data URI, for an image mark.
+ */
+function digitSheetDataUri(samples: readonly GallerySample[], rows: number): string {
+  const width = (COLUMNS * CELL_WIDTH) / IMAGE_SCALE
+  const height = (rows * CELL_HEIGHT) / IMAGE_SCALE
+  const levels = new Uint8Array(width * height).fill(0xff)
+  for (const [i, sample] of samples.entries()) {
+    const {left, top} = digitPlace(i)
+    const scale = sample.pixels instanceof Uint8Array ? 1 : 255
+    for (let y = 0; y < IMAGE_SIZE; y++) {
+      for (let x = 0; x < IMAGE_SIZE; x++) {
+        const grey = Math.round(Math.min(255, Math.max(0, sample.pixels[y * IMAGE_SIZE + x] * scale)))
+        levels[(top / IMAGE_SCALE + y) * width + left / IMAGE_SCALE + x] = grey
+      }
+    }
   }
 
-  const bytes = codec.encode({width: IMAGE_SIZE, height: IMAGE_SIZE, data})
-  return `data:image/png;base64,${bytes.toString('base64')}`
+  return `data:image/png;base64,${grayPngBytes(levels, width, height).toString('base64')}`
+}
+
+/** Where digit `i`'s square starts in the plot, in CSS pixels (multiples of IMAGE_SCALE). */
+function digitPlace(i: number): {left: number; top: number} {
+  const side = IMAGE_SIZE * IMAGE_SCALE
+  return {left: (i % COLUMNS) * CELL_WIDTH + (CELL_WIDTH - side) / 2, top: Math.floor(i / COLUMNS) * CELL_HEIGHT + FRAME}
 }
 
 export function gallerySpec(samples: readonly GallerySample[], title = 'Evaluation images (green frame: right, red frame: wrong)'): TopLevelSpec {
   const side = IMAGE_SIZE * IMAGE_SCALE
+  const rows = Math.ceil(samples.length / COLUMNS)
   const cells = samples.map((sample, i) => {
-    const left = (i % COLUMNS) * CELL_WIDTH + (CELL_WIDTH - side) / 2
-    const top = Math.floor(i / COLUMNS) * CELL_HEIGHT + FRAME
+    const {left, top} = digitPlace(i)
     return {
-      url: digitDataUri(sample.pixels),
-      left,
-      top,
       frameLeft: left - FRAME / 2,
       frameRight: left + side + FRAME / 2,
       frameTop: top - FRAME / 2,
@@ -116,12 +128,13 @@ export function gallerySpec(samples: readonly GallerySample[], title = 'Evaluati
     config: {...BASE_CONFIG.config, view: {stroke: null}},
     title: {text: title, subtitle: `${samples.length} images shown, ${wrong} misclassified`},
     width: COLUMNS * CELL_WIDTH,
-    height: Math.ceil(samples.length / COLUMNS) * CELL_HEIGHT,
+    height: rows * CELL_HEIGHT,
     data: {values: cells},
     layer: [
       {
-        mark: {type: 'image', width: side, height: side, align: 'left', baseline: 'top', smooth: false},
-        encoding: {x: pixel('left'), y: pixel('top'), url: {field: 'url', type: 'nominal'}},
+        data: {values: [{url: digitSheetDataUri(samples, rows)}]},
+        mark: {type: 'image', width: COLUMNS * CELL_WIDTH, height: rows * CELL_HEIGHT, align: 'left', baseline: 'top', smooth: false},
+        encoding: {x: {value: 0}, y: {value: 0}, url: {field: 'url', type: 'nominal'}},
       },
       {
         mark: {type: 'rect', fillOpacity: 0, strokeWidth: FRAME},

@@ -6,7 +6,7 @@ import {existsSync} from 'node:fs'
 import {mkdir} from 'node:fs/promises'
 import {join} from 'node:path'
 
-import {grayPng} from '../server/thumbnail.js'
+import {grayPng} from './png.js'
 import {writeFileAtomic} from '../util/atomic.js'
 
 /**

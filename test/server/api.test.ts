@@ -12,7 +12,7 @@ import {preprocessBytes} from '../../src/images/preprocess.js'
 import {loadPredictor} from '../../src/model/predictor.js'
 import {type RunningServer, startServer} from '../../src/server/index.js'
 import {MIGRATIONS} from '../../src/server/store/migrations.js'
-import {grayPng} from '../../src/server/thumbnail.js'
+import {grayPng} from '../../src/images/png.js'
 import {ROOT} from '../helpers/fixtures.js'
 import {fixtureDigitPngs, tempDir, trainedCheckpoint} from './helpers.js'
 

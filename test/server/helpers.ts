@@ -9,7 +9,7 @@ import pg from 'pg'
 import {DEFAULT_CLASSES, PIXELS} from '../../src/config.js'
 import {KNOWN_RATE, type OpenSet} from '../../src/evaluation/openset.js'
 import {type RunningServer, type ServeOptions, startServer} from '../../src/server/server.js'
-import {grayPng} from '../../src/server/thumbnail.js'
+import {grayPng} from '../../src/images/png.js'
 import {FIXTURE_DIR, readFixture} from '../helpers/fixtures.js'
 
 /** A fresh folder under the system temp dir, removed by the returned function. */

@@ -14,7 +14,7 @@ import {buildLossCurves, buildMetrics} from '../../src/artifacts/build.js'
 import {DEFAULT_CLASSES as CLASSES} from '../../src/config.js'
 import {classificationReport} from '../../src/evaluation/metrics.js'
 import type {RunningServer} from '../../src/server/server.js'
-import {grayPng} from '../../src/server/thumbnail.js'
+import {grayPng} from '../../src/images/png.js'
 import {CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, accessibilityProblems, drawZeroWithMouse, drawZeroWithTouch} from './browser.js'
 import {TINY_CLASS_COUNTS, fixtureDigitPngs, startFixtureServer, tempDir, trainedCheckpoint} from './helpers.js'
 

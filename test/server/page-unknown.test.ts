@@ -5,7 +5,7 @@ import {expect} from 'chai'
 import {type Browser, type Page, chromium} from 'playwright-core'
 
 import type {RunningServer} from '../../src/server/server.js'
-import {grayPng} from '../../src/server/thumbnail.js'
+import {grayPng} from '../../src/images/png.js'
 import {CHROMIUM, CHROMIUM_ARGS, accessibilityProblems, drawZeroWithMouse} from './browser.js'
 import {neverSureCheckpoint, startFixtureServer, tempDir, trainedCheckpoint} from './helpers.js'
 

@@ -11,7 +11,7 @@ import {type Browser, type BrowserContext, type Page, chromium} from 'playwright
 import {buildLossCurves} from '../../src/artifacts/build.js'
 import {DEFAULT_CLASSES} from '../../src/config.js'
 import type {RunningServer} from '../../src/server/server.js'
-import {grayPng} from '../../src/server/thumbnail.js'
+import {grayPng} from '../../src/images/png.js'
 import {CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, accessibilityProblems, brightShare, drawZeroWithMouse, drawZeroWithTouch, tabTo} from './browser.js'
 import {fixtureDigitPngs, startFixtureServer, tempDir, trainedCheckpoint} from './helpers.js'
 

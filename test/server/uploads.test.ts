@@ -2,7 +2,7 @@ import {expect} from 'chai'
 
 import {DecodePool, DecoderBusyError, TooManyPixelsError} from '../../src/server/decoder.js'
 import type {RunningServer} from '../../src/server/index.js'
-import {grayPng} from '../../src/server/thumbnail.js'
+import {grayPng} from '../../src/images/png.js'
 import {startFixtureServer, tempDir, trainedCheckpoint} from './helpers.js'
 
 /** A square PNG of `size` pixels a side with a ring of ink in the middle: a large but real image. */
