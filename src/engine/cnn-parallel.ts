@@ -204,7 +204,46 @@ export function setSideMask(kernel: CnnKernel, key: DropoutKey, [b0, b1]: [numbe
   kernel.setDropoutMask(dropoutMask(kernel.dropout, kernel.hiddenUnits, key.seed, key.step, b0, b1), b0)
 }
 
-/** The main thread's side: starts the worker and drives each step. */
+/** What the worker thread is sent to begin: its kernel's module and network, and the memory both threads share. */
+export interface WorkerStart {
+  module: WebAssembly.Module
+  buffer: SharedArrayBuffer
+  maxBatch: number
+  parameterCount: number
+  network: NetworkDescription
+}
+
+/** A worker thread started ahead of its step (`prestartKernelWorker`), waiting for its `WorkerStart`. */
+let spare: Worker | undefined
+
+function spawnKernelWorker(): Worker {
+  const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js'
+  // The process's own flags, but not --input-type (for -e code only; a worker file refuses it).
+  const execArgv = process.execArgv.filter((flag) => !flag.startsWith('--input-type'))
+  const worker = new Worker(new URL(`./cnn-worker${extension}`, import.meta.url), {execArgv})
+  worker.unref()
+  // A failure reaches the main thread through the shared control words (see Barrier); this only keeps it from being uncaught.
+  worker.on('error', () => undefined)
+  return worker
+}
+
+/**
+ * Start the second training thread now, so that its Node and modules load
+ * while this thread reads the data (0.1 s the first step otherwise waits for):
+ * the next `ParallelStep` takes it. A run on two threads calls this first. Idempotent.
+ */
+export function prestartKernelWorker(): void {
+  spare ??= spawnKernelWorker()
+}
+
+/** Stop a thread `prestartKernelWorker` started and no step took (exiting while it still starts can abort V8). */
+export async function stopSpareKernelWorker(): Promise<void> {
+  const worker = spare
+  spare = undefined
+  await worker?.terminate()
+}
+
+/** The main thread's side: starts the worker (or takes the one started ahead) and drives each step. */
 export class ParallelStep {
   private readonly worker: Worker
   private readonly shared: Shared
@@ -219,16 +258,9 @@ export class ParallelStep {
     const buffer = new SharedArrayBuffer(Shared.bytes(maxBatch, kernel.parameterCount))
     this.shared = new Shared(buffer, maxBatch, kernel.parameterCount)
     this.barrier = new Barrier(this.shared.control, CONTROL.main, CONTROL.worker)
-    const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js'
-    // The process's own flags, but not --input-type (for -e code only; a worker file refuses it).
-    const execArgv = process.execArgv.filter((flag) => !flag.startsWith('--input-type'))
-    this.worker = new Worker(new URL(`./cnn-worker${extension}`, import.meta.url), {
-      execArgv,
-      workerData: {module, buffer, maxBatch, parameterCount: kernel.parameterCount, network},
-    })
-    this.worker.unref()
-    // A failure reaches the main thread through the shared control words (see Barrier); this only keeps it from being uncaught.
-    this.worker.on('error', () => undefined)
+    this.worker = spare ?? spawnKernelWorker()
+    spare = undefined
+    this.worker.postMessage({module, buffer, maxBatch, parameterCount: kernel.parameterCount, network} satisfies WorkerStart)
     // The worker's first meeting says it is ready; a worker that cannot start leaves the step on one thread.
     try {
       this.barrier.meet(30_000)

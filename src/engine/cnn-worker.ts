@@ -2,19 +2,15 @@
  * The worker thread of `./cnn-parallel.ts`: its own kernel instance, the
  * second half of each batch.
  */
-import {workerData} from 'node:worker_threads'
+import {once} from 'node:events'
+import {parentPort} from 'node:worker_threads'
 
-import type {NetworkDescription} from '../architecture.js'
 import {CnnKernel, weightedSoftmaxLoss} from './cnn-kernel.js'
-import {Barrier, CONTROL, SCALARS, Shared, halves, runPhases, setSideMask} from './cnn-parallel.js'
+import {Barrier, CONTROL, SCALARS, Shared, type WorkerStart, halves, runPhases, setSideMask} from './cnn-parallel.js'
 
-const {module, buffer, maxBatch, parameterCount, network} = workerData as {
-  module: WebAssembly.Module
-  buffer: SharedArrayBuffer
-  maxBatch: number
-  parameterCount: number
-  network: NetworkDescription
-}
+if (!parentPort) throw new Error('cnn-worker.ts runs as a worker thread')
+// Started ahead of its step (prestartKernelWorker), it waits here for what to compute.
+const [{module, buffer, maxBatch, parameterCount, network}] = (await once(parentPort, 'message')) as [WorkerStart]
 const kernel = new CnnKernel(new WebAssembly.Instance(module, {}), network)
 const classes = kernel.classes
 const shared = new Shared(buffer, maxBatch, parameterCount)

@@ -1,4 +1,5 @@
 import {existsSync} from 'node:fs'
+import {availableParallelism} from 'node:os'
 import {rm} from 'node:fs/promises'
 import {join} from 'node:path'
 
@@ -6,6 +7,7 @@ import {TRAINING_DEFAULTS} from '../config.js'
 import {augmentTransform} from '../data/augment.js'
 import {type SplitName, SPLIT_NAMES} from '../data/split.js'
 import {selectBackend} from '../engine/backend.js'
+import {prestartKernelWorker, stopSpareKernelWorker} from '../engine/cnn-parallel.js'
 import {ARTIFACT_FILES} from '../artifacts/schemas.js'
 import type {TrainSummary} from '../artifacts/outputs.js'
 import {UserError, errorMessage} from '../errors.js'
@@ -62,6 +64,8 @@ export async function runTraining(run: TrainRun, hooks: TrainHooks = {}): Promis
   // The plots' libraries load on a thread of their own while this one reads the data and starts the engine (one core's
   // work), so the plots need not wait for them at the end.
   startRenderWorker()
+  // Likewise the kernel's second thread, when the run trains a CNN on two (the engine may still choose otherwise).
+  if (Math.min(config.num_workers, availableParallelism()) >= 2 && config.model !== 'softmax' && config.backend !== 'cpu') prestartKernelWorker()
   try {
     // Data first: a wrong path or impossible class counts fail before any engine starts.
     const data = await prepareData(run.dataDir, config)
@@ -76,6 +80,8 @@ export async function runTraining(run: TrainRun, hooks: TrainHooks = {}): Promis
     // A run that ends without its plots (an error, Ctrl-C) stops their thread before the process may exit.
     await stopRenderWorker()
     throw error
+  } finally {
+    await stopSpareKernelWorker()
   }
 }
 

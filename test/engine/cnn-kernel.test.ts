@@ -1,14 +1,15 @@
-import {execFileSync} from 'node:child_process'
+import {execFileSync, spawnSync} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {availableParallelism, tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
 
 import {expect} from 'chai'
 import * as tf from '@tensorflow/tfjs-core'
 
 import {CLANG, KERNELS, buildKernels, sha256} from '../../scripts/build-kernels.js'
 import {type CnnKernel, batchWeight, kernelModule, loadCnnKernel, weightedSoftmaxLoss} from '../../src/engine/cnn-kernel.js'
-import {ParallelStep, halves, setSideMask} from '../../src/engine/cnn-parallel.js'
+import {ParallelStep, halves, prestartKernelWorker, setSideMask, stopSpareKernelWorker} from '../../src/engine/cnn-parallel.js'
 import {stepKernel} from '../../src/engine/cnn-step.js'
 import {dropoutMask} from '../../src/engine/dropout.js'
 import {plainTrainingLogits, plainWeightedCrossEntropy} from '../../src/engine/reference.js'
@@ -327,6 +328,8 @@ describe('the CNNs as our own WebAssembly kernel (kernels/cnn.wasm)', function (
       const w = classWeights(k)
       const offsets = Array.from({length: k}, (_, i) => 0.1 * i)
       const network = createNetwork(net, initialValues(net, 13))
+      // The wide network's step takes a worker started ahead (as a run on two threads does), the others start their own.
+      if (net.preset === 'wide') prestartKernelWorker()
       const parallel = new ParallelStep(loaded(network), kernelModule()!, 64, net)
       try {
         for (const size of [32, 7]) {
@@ -355,6 +358,16 @@ describe('the CNNs as our own WebAssembly kernel (kernels/cnn.wasm)', function (
       }
     })
   }
+
+  it('stops a second thread started ahead that no step took, and a process doing so exits cleanly', async () => {
+    prestartKernelWorker()
+    await stopSpareKernelWorker()
+    const parallel = fileURLToPath(new URL('../../src/engine/cnn-parallel.ts', import.meta.url))
+    const code = `import {prestartKernelWorker, stopSpareKernelWorker} from ${JSON.stringify(parallel)}; prestartKernelWorker(); await stopSpareKernelWorker()`
+    const result = spawnSync(process.execPath, ['--import=tsx', '--input-type=module', '-e', code], {timeout: 20_000})
+    expect(result.signal, 'the process had to be killed').to.equal(null)
+    expect(result.status, result.stderr.toString()).to.equal(0)
+  })
 
   for (const net of [SPEC, describeNetwork('wide', 10)]) {
     it(`evaluates on two threads to the same logits, bit for bit, as one instance alone, over rounds and a remainder (${net.preset}, K = ${net.dense.units})`, async () => {
