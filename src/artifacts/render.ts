@@ -11,6 +11,8 @@ import type {ResvgRenderOptions} from '@resvg/resvg-js'
 import type {TopLevelSpec} from 'vega-lite'
 import {z} from 'zod'
 
+import {rgbaPng} from '../images/png.js'
+
 /** Family of the bundled font; every plot names it, so the output does not depend on system fonts. */
 export const PLOT_FONT = 'DejaVu Sans'
 
@@ -115,7 +117,8 @@ async function loadVega(): Promise<typeof import('vega')> {
 /** Rasterise an SVG document to PNG bytes. */
 export async function svgToPng(svg: string): Promise<Buffer> {
   const {Resvg} = await import('@resvg/resvg-js')
-  return new Resvg(svg, renderOptions()).render().asPng()
+  const image = new Resvg(svg, renderOptions()).render()
+  return rgbaPng(image.pixels, image.width, image.height)
 }
 
 /** Compile a Vega-Lite spec and render it to SVG text with vega's headless renderer. */

@@ -1,9 +1,10 @@
 /**
- * 8-bit grayscale PNGs, written by hand (a few lines over zlib): a 28×28
- * thumbnail per prediction or a run's gallery must cost microseconds, not an
- * image library's start-up.
+ * 8-bit PNGs written by hand (a few lines over zlib): a 28×28 thumbnail per
+ * prediction or a run's gallery must cost microseconds, not an image
+ * library's start-up, and a plot's million pixels 7 ms instead of the 21 ms
+ * of resvg's own encoder (a faster zlib level; rows unfiltered).
  */
-import {crc32, deflateSync} from 'node:zlib'
+import {constants, crc32, deflateSync} from 'node:zlib'
 
 import {IMAGE_SIZE} from '../config.js'
 
@@ -18,18 +19,35 @@ function chunk(type: string, data: Buffer): Buffer {
   return out
 }
 
-/** A PNG of `width` × `height` grey levels 0..255, row by row. */
-export function grayPngBytes(levels: Uint8Array, width: number, height: number): Buffer {
-  if (levels.length !== width * height) throw new RangeError(`expected ${width * height} pixels, got ${levels.length}`)
+/** PNG colour types: one grey byte a pixel, or four (red, green, blue, alpha). */
+const COLOUR = {gray: {type: 0, bytes: 1}, rgba: {type: 6, bytes: 4}} as const
+
+function png(samples: Uint8Array, width: number, height: number, colour: (typeof COLOUR)[keyof typeof COLOUR], level: number): Buffer {
+  const stride = width * colour.bytes
+  if (samples.length !== stride * height) throw new RangeError(`expected ${width * height} pixels, got ${samples.length / colour.bytes}`)
   const header = Buffer.alloc(13)
   header.writeUInt32BE(width, 0)
   header.writeUInt32BE(height, 4)
   header[8] = 8 // bit depth
-  header[9] = 0 // grayscale
+  header[9] = colour.type
   // Each row starts with filter type 0 (none).
-  const raw = Buffer.alloc(height * (width + 1))
-  for (let y = 0; y < height; y++) raw.set(levels.subarray(y * width, (y + 1) * width), y * (width + 1) + 1)
-  return Buffer.concat([PNG_SIGNATURE, chunk('IHDR', header), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))])
+  const raw = Buffer.alloc(height * (stride + 1))
+  for (let y = 0; y < height; y++) raw.set(samples.subarray(y * stride, (y + 1) * stride), y * (stride + 1) + 1)
+  return Buffer.concat([PNG_SIGNATURE, chunk('IHDR', header), chunk('IDAT', deflateSync(raw, {level})), chunk('IEND', Buffer.alloc(0))])
+}
+
+/** A PNG of `width` × `height` grey levels 0..255, row by row. */
+export function grayPngBytes(levels: Uint8Array, width: number, height: number): Buffer {
+  return png(levels, width, height, COLOUR.gray, constants.Z_DEFAULT_COMPRESSION)
+}
+
+/**
+ * A PNG of `width` × `height` RGBA pixels (4 bytes each, row by row), at
+ * zlib level 3: a plot's flat colours compress about as well as at the
+ * default level, in a fifth of the time.
+ */
+export function rgbaPng(pixels: Uint8Array, width: number, height: number): Buffer {
+  return png(pixels, width, height, COLOUR.rgba, 3)
 }
 
 /** A PNG of a square image of values in [0, 1] (anything else is clamped; not a number is black). */

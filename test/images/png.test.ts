@@ -1,7 +1,7 @@
 import {expect} from 'chai'
 import {Jimp} from 'jimp'
 
-import {grayPng, grayPngBytes} from '../../src/images/png.js'
+import {grayPng, grayPngBytes, rgbaPng} from '../../src/images/png.js'
 
 describe('grayscale PNG', () => {
   it('holds every grey level of a non-square image where an image library decodes it', async () => {
@@ -16,6 +16,15 @@ describe('grayscale PNG', () => {
   it('clamps values in [0, 1] to grey levels, black for what is not a number', async () => {
     const {bitmap} = await Jimp.read(grayPng(Float32Array.from([0, 0.5, 1, 2, -1, Number.NaN, 0.2, 0.9, 1]), 3))
     expect(Array.from({length: 9}, (_, i) => bitmap.data[4 * i])).to.deep.equal([0, 128, 255, 255, 0, 0, 51, 229, 255])
+  })
+
+  it('holds every RGBA pixel of a plot-like image where an image library decodes it', async () => {
+    const [width, height] = [5, 4]
+    const pixels = Uint8Array.from({length: 4 * width * height}, (_, i) => (i % 4 === 3 ? 255 : (i * 29) % 256))
+    const {bitmap} = await Jimp.read(rgbaPng(pixels, width, height))
+    expect([bitmap.width, bitmap.height]).to.deep.equal([width, height])
+    expect([...bitmap.data]).to.deep.equal([...pixels])
+    expect(() => rgbaPng(pixels.subarray(4), width, height)).to.throw(RangeError, 'expected 20 pixels, got 19')
   })
 
   it('refuses pixels that are not width × height', () => {
