@@ -107,10 +107,13 @@ export type RunPlotData = Pick<RunData, 'classificationReport' | 'gallery' | 'ep
  */
 export async function renderRunPlots(
   run: RunPlotData,
-  options: Pick<RunArtifactOptions, 'roc' | 'lrTrace' | 'timing' | 'reliability'> = {},
+  options: Pick<RunArtifactOptions, 'roc' | 'lrTrace' | 'timing' | 'reliability'> & {
+    /** The confusion matrix of `run.classificationReport`, when it was requested already. */
+    confusionMatrix?: Promise<Buffer>
+  } = {},
 ): Promise<PendingFile[]> {
   const plots: Array<[string, Promise<Buffer>]> = [
-    [ARTIFACT_FILES.confusionMatrix, plotConfusionMatrix(run.classificationReport)],
+    [ARTIFACT_FILES.confusionMatrix, options.confusionMatrix ?? plotConfusionMatrix(run.classificationReport)],
     [ARTIFACT_FILES.gallery, plotGallery(run.gallery)],
   ]
   if (options.roc) plots.push([ARTIFACT_FILES.rocPlot, plotRoc(options.roc)])

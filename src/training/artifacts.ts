@@ -2,6 +2,7 @@ import {MNIST_FILES} from '../config.js'
 import type {SplitName} from '../data/split.js'
 import {describeSplits} from '../data/dataset.js'
 import {type PendingFile, renderRunPlots, writeRunArtifacts} from '../artifacts/run.js'
+import {plotConfusionMatrix} from '../artifacts/plots.js'
 import {buildPredictionRows, datasetSummary} from '../artifacts/build.js'
 import type {ArtifactFile, PredictionSample} from '../artifacts/schemas.js'
 import {type GallerySample, galleryFromPixels} from '../artifacts/gallery.js'
@@ -45,32 +46,54 @@ function evalSplitSize(data: PreparedData, name: SplitName): number {
   return data.dataset.splits[name].indices.length
 }
 
+/** The evaluation split's classification report, and its confusion matrix already rendering. */
+export interface EvalConfusion {
+  report: ClassificationReport
+  png: Promise<Buffer>
+}
+
 /**
- * Start the run's plots from the evaluation split's outputs (probabilities
- * calibrated by `temperature`; `uncalibratedProbs` without it) and the epochs:
- * they render on the plot thread while the other splits are still scored.
+ * The evaluation split's report and confusion matrix, from its predictions
+ * alone: a temperature changes no prediction, so the plot thread draws it
+ * while the validation split is scored and the fit end runs.
+ */
+export function startConfusionMatrix(data: PreparedData, evalOutputs: Pick<SplitOutputs, 'predicted'>): EvalConfusion {
+  const evalSplit = data.dataset.splits.eval
+  const {classes} = data.dataset
+  const report = classificationReport(
+    evalSplit.labels,
+    Array.from(evalOutputs.predicted, (c) => classes[c]),
+    classes,
+  )
+  const png = plotConfusionMatrix(report)
+  // A run that fails before it writes its artifacts reports that failure, not this one's.
+  png.catch(() => {})
+  return {report, png}
+}
+
+/**
+ * Start the run's other plots from the evaluation split's outputs
+ * (probabilities calibrated by `temperature`; `uncalibratedProbs` without it)
+ * and the epochs: they render on the plot thread while the other splits are still scored.
  */
 export function startTrainingPlots(
   input: Pick<TrainingArtifactInput, 'run' | 'data' | 'history' | 'temperature'>,
   evalOutputs: SplitOutputs,
   uncalibratedProbs: Float32Array,
+  confusion: EvalConfusion = startConfusionMatrix(input.data, evalOutputs),
 ): EvalSplitArtifacts {
   const {data, temperature} = input
   const {config} = input.run
   const evalSplit = data.dataset.splits.eval
   const {classes} = data.dataset
   const rows = buildPredictionRows(evalSplit.indices, evalSplit.labels, evalOutputs.probs, classes)
-  const report = classificationReport(
-    evalSplit.labels,
-    Array.from(evalOutputs.predicted, (c) => classes[c]),
-    classes,
-  )
+  const {report} = confusion
   const gallery = galleryFromPixels(rows, data.dataset.source.pixels)
   const roc = config.roc_per_class ? rocCurves(evalSplit.labels, probabilityRows(evalOutputs.probs, classes.length), classes) : undefined
   const reliability = buildReliability('eval', data.tensors.eval.y, uncalibratedProbs, evalOutputs.probs, temperature)
   const plots = renderRunPlots(
     {classificationReport: report, gallery, epochs: input.history, imagesPerEpoch: evalSplitSize(data, 'train')},
-    {roc, lrTrace: config.learning_rate_trace, timing: config.timing_stats, reliability},
+    {roc, lrTrace: config.learning_rate_trace, timing: config.timing_stats, reliability, confusionMatrix: confusion.png},
   )
   // A run that fails before it writes its artifacts reports that failure, not this one's.
   plots.catch(() => {})

@@ -201,16 +201,19 @@ async function finish(
     values: best.values,
   })
   try {
-    // The fit-end callbacks read the validation split, the plots the evaluation split: scored first, the plots then
-    // render on their thread (started with the run) while this one scores the training split.
+    // The plots draw the evaluation split, the fit-end callbacks read the validation split: scored first, in that
+    // order, so the plot thread (started with the run) draws the confusion matrix while the fit end runs, and the
+    // other plots while this thread scores the training split.
+    const {startConfusionMatrix, startTrainingPlots, writeTrainingArtifacts} = await import('./artifacts.js')
     const predictions = {} as Record<SplitName, SplitOutputs>
-    for (const name of ['val', 'eval'] as const) predictions[name] = bestModule.predict(data.tensors[name])
+    predictions.eval = bestModule.predict(data.tensors.eval)
+    const confusion = startConfusionMatrix(data, predictions.eval)
+    predictions.val = bestModule.predict(data.tensors.val)
     const fitted = await runFitEnd(fitEndCallbacks(config), {run, data, network: bestModule.network, val: predictions.val}, progress)
     const temperature = fitted.calibration?.temperature ?? 1
     // Every probability a run exports is the calibrated one; predictions and the loss stay the network's.
     const calibratedEval = {...predictions.eval, probs: softmaxWithTemperature(predictions.eval.logits, temperature, classCount)}
-    const {startTrainingPlots, writeTrainingArtifacts} = await import('./artifacts.js')
-    const evalSplit = startTrainingPlots({run, data, history: state.history, temperature}, calibratedEval, predictions.eval.probs)
+    const evalSplit = startTrainingPlots({run, data, history: state.history, temperature}, calibratedEval, predictions.eval.probs, confusion)
     for (const name of SPLIT_NAMES) predictions[name] ??= bestModule.predict(data.tensors[name])
     const metrics = Object.fromEntries(SPLIT_NAMES.map((name) => [name, splitMetrics(data.tensors[name].y, predictions[name], classCount)])) as Record<
       SplitName,
