@@ -80,7 +80,7 @@ export function startTrainingPlots(
   input: Pick<TrainingArtifactInput, 'run' | 'data' | 'history' | 'temperature'>,
   evalOutputs: SplitOutputs,
   uncalibratedProbs: Float32Array,
-  confusion: EvalConfusion = startConfusionMatrix(input.data, evalOutputs),
+  confusion: EvalConfusion,
 ): EvalSplitArtifacts {
   const {data, temperature} = input
   const {config} = input.run
