@@ -36,6 +36,8 @@ function gradients(network: Network, fused: boolean, size: number, mask?: Float3
 }
 
 describe('fused CNN training ops', function () {
+  // The plain ops on the cpu backend are the reference: up to 95 s a test on a slow 2-core machine.
+  this.timeout(600_000)
   let restore: () => Promise<void>
   before(async () => {
     restore = await withBothBackends()
@@ -85,7 +87,6 @@ describe('fused CNN training ops', function () {
 
   it('train through the taped step on cpu: a few Adam steps reduce the loss on a fixed batch', async function () {
     // Eight taped steps of eight images on the cpu backend (its convolution gradients are slow).
-    this.timeout(300_000)
     await tf.setBackend('cpu')
     const network = createNetwork(SPEC, initialValues(SPEC, 9))
     const optimizer = tf.train.adam(1e-3)
