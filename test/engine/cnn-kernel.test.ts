@@ -111,7 +111,7 @@ describe('the network description, as the kernel reads it', () => {
 })
 
 describe('the CNNs as our own WebAssembly kernel (kernels/cnn.wasm)', function () {
-  // The tfjs cpu backend's convolution gradients, the reference here, take up to 90 s a test on a slow 2-core machine.
+  // The tfjs cpu backend's convolution gradients, the reference here, take up to 85 s a test on a slow 2-core machine.
   this.timeout(600_000)
   let restore: () => Promise<void>
   before(async () => {

@@ -36,7 +36,7 @@ function gradients(network: Network, fused: boolean, size: number, mask?: Float3
 }
 
 describe('fused CNN training ops', function () {
-  // The plain ops on the cpu backend are the reference: up to 95 s a test on a slow 2-core machine.
+  // The plain ops on the cpu backend are the reference: up to 126 s a test on a slow 2-core machine.
   this.timeout(600_000)
   let restore: () => Promise<void>
   before(async () => {
@@ -85,7 +85,7 @@ describe('fused CNN training ops', function () {
     }
   })
 
-  it('train through the taped step on cpu: a few Adam steps reduce the loss on a fixed batch', async function () {
+  it('train through the taped step on cpu: a few Adam steps reduce the loss on a fixed batch', async () => {
     // Eight taped steps of eight images on the cpu backend (its convolution gradients are slow).
     await tf.setBackend('cpu')
     const network = createNetwork(SPEC, initialValues(SPEC, 9))
