@@ -20,6 +20,9 @@
  *                       plots render, documents and plots written)
  *   exit              → the process ends
  *
+ * Each round also times `digit-classification --version`: Node and the CLI
+ * framework starting and exiting with nothing to do, the floor under any run.
+ *
  *   npm run bench:fixed-cost -- [--threads 1,2] [--epochs 4] [--repeat 3]
  *
  * The data: MNIST_DIR (or data/), see bench/mnist-data.ts.
@@ -97,7 +100,9 @@ function phases(run: {seconds: number; lines: StampedLine[]}): number[] {
 
 const loadBefore = loadavg()[0]
 const samples = new Map(threads.map((t) => [t, {one: [] as number[], many: [] as number[], phases: [] as number[][]}]))
+const bare: number[] = []
 for (let r = 0; r < repeat; r++) {
+  bare.push((await timeProcess([cli, '--version'])).seconds)
   for (const t of threads) {
     const s = samples.get(t)!
     const one = await train(1, t)
@@ -117,6 +122,7 @@ const lines = [
   `real MNIST in ${dataDir}, the SPEC recipe; node ${process.version}; medians of ${repeat} interleaved run(s)`,
   `per epoch = (T(${epochs}) − T(1)) / ${epochs - 1}, fixed = T(1) − per epoch`,
   `machine: ${availableParallelism()} cores, load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after`,
+  `floor: \`digit-classification --version\` (Node and the CLI starting and exiting) ${median(bare).toFixed(2)} s`,
   '',
   `| threads | T(1) s | T(${epochs}) s | per epoch s | fixed s | ${names.join(' s | ')} s |`,
   `| --- | --- | --- | --- | --- |${names.map(() => ' --- |').join('')}`,
